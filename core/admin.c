@@ -1,0 +1,186 @@
+/*
+ * admin.c - lists for the admin API: admin users, API keys, audit log
+ *
+ * Every list reads limit + 1 rows to learn has_more without a COUNT, and
+ * pages by primary key (ids are time-ordered), so a page costs one index
+ * range scan however deep the cursor.  Key hashes and password hashes
+ * are never selected.
+ *
+ * API:	tly_page_check(), tly_admin_users_list(), tly_api_keys_list(),
+ *	tly_audit_list().
+ */
+#include <string.h>
+
+#include "admin.h"
+#include "tly_str.h"
+
+#define PAGE_DEFAULT	10
+#define PAGE_MAX	100
+
+/* tly_page_check - validate and default a page request */
+int
+tly_page_check(tly_page *p, tly_err *err)
+{
+	const char *s;
+
+	if (p->limit == 0)
+		p->limit = PAGE_DEFAULT;
+	if (p->limit < 1 || p->limit > PAGE_MAX)
+		return tly_err_param(err, TLY_EK_INVALID, "parameter_invalid",
+		    "limit", "limit must be between 1 and %d.", PAGE_MAX);
+	if (p->starting_after == NULL)
+		return TLY_OK;
+	for (s = p->starting_after; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
+		    (*s >= 'A' && *s <= 'Z') || *s == '_'))
+			break;
+	if (*s || s == p->starting_after || s - p->starting_after > 40)
+		return tly_err_param(err, TLY_EK_INVALID, "parameter_invalid",
+		    "starting_after", "starting_after must be an object id.");
+	return TLY_OK;
+}
+
+/* cursor - the cursor, or a value above every id when there is none */
+static const char *
+cursor(const tly_page *p)
+{
+	return p->starting_after ? p->starting_after : "~";
+}
+
+static void *
+alloc_rows(tly_ctx *ctx, const tly_page *p, size_t size)
+{
+	return tly_pcalloc(ctx->pool, (size_t)(p->limit + 1) * size);
+}
+
+/* tly_admin_users_list - admin users, newest first */
+int
+tly_admin_users_list(tly_ctx *ctx, const tly_page *p,
+    tly_admin_user_row **out, int *n, int *more, tly_err *err)
+{
+	tly_admin_user_row *rows, *r;
+	tly_q q;
+	int rc;
+
+	*n = *more = 0;
+	rows = alloc_rows(ctx, p, sizeof(*rows));
+	if (rows == NULL)
+		return tly_err_internal(err);
+	if (tly_q_prep(ctx->db, &q, "SELECT id, username, role, disabled, "
+	    "FLOOR(UNIX_TIMESTAMP(created_at)) FROM admin_users WHERE id < ? "
+	    "ORDER BY id DESC LIMIT ?", err))
+		return q.rc;
+	tly_q_str(&q, cursor(p));
+	tly_q_i64(&q, p->limit + 1);
+	rc = tly_q_exec(&q);
+	while (rc == TLY_OK && (rc = tly_q_next(&q)) == TLY_ROW) {
+		if (*n == p->limit) {
+			*more = 1;
+			continue;
+		}
+		r = &rows[(*n)++];
+		tly_strlcpy(r->id, tly_q_col_str(&q, 0), sizeof(r->id));
+		tly_strlcpy(r->username, tly_q_col_str(&q, 1),
+		    sizeof(r->username));
+		tly_strlcpy(r->role, tly_q_col_str(&q, 2), sizeof(r->role));
+		r->disabled = tly_q_col_i64(&q, 3);
+		r->created = tly_q_col_i64(&q, 4);
+	}
+	tly_q_done(&q);
+	*out = rows;
+	return rc;
+}
+
+/* tly_api_keys_list - API keys (never the key or its hash), newest first */
+int
+tly_api_keys_list(tly_ctx *ctx, const tly_page *p, tly_api_key_row **out,
+    int *n, int *more, tly_err *err)
+{
+	tly_api_key_row *rows, *r;
+	const char *by;
+	tly_q q;
+	int rc;
+
+	*n = *more = 0;
+	rows = alloc_rows(ctx, p, sizeof(*rows));
+	if (rows == NULL)
+		return tly_err_internal(err);
+	if (tly_q_prep(ctx->db, &q, "SELECT id, name, prefix, created_by, "
+	    "FLOOR(UNIX_TIMESTAMP(created_at)), "
+	    "FLOOR(UNIX_TIMESTAMP(revoked_at)) FROM api_keys WHERE id < ? "
+	    "ORDER BY id DESC LIMIT ?", err))
+		return q.rc;
+	tly_q_str(&q, cursor(p));
+	tly_q_i64(&q, p->limit + 1);
+	rc = tly_q_exec(&q);
+	while (rc == TLY_OK && (rc = tly_q_next(&q)) == TLY_ROW) {
+		if (*n == p->limit) {
+			*more = 1;
+			continue;
+		}
+		r = &rows[(*n)++];
+		tly_strlcpy(r->id, tly_q_col_str(&q, 0), sizeof(r->id));
+		tly_strlcpy(r->name, tly_q_col_str(&q, 1), sizeof(r->name));
+		tly_strlcpy(r->prefix, tly_q_col_str(&q, 2), sizeof(r->prefix));
+		by = tly_q_col_str(&q, 3);
+		tly_strlcpy(r->created_by, by ? by : "", sizeof(r->created_by));
+		r->created = tly_q_col_i64(&q, 4);
+		r->revoked = tly_q_col_i64(&q, 5);
+	}
+	tly_q_done(&q);
+	*out = rows;
+	return rc;
+}
+
+static void
+copy_col(tly_q *q, int i, char *dst, size_t sz)
+{
+	const char *v = tly_q_col_str(q, i);
+
+	tly_strlcpy(dst, v ? v : "", sz);
+}
+
+/* tly_audit_list - audit rows, newest first (cursor: the numeric id) */
+int
+tly_audit_list(tly_ctx *ctx, const tly_page *p, tly_audit_row **out, int *n,
+    int *more, tly_err *err)
+{
+	tly_audit_row *rows, *r;
+	int64_t after = INT64_MAX;
+	tly_q q;
+	int rc;
+
+	*n = *more = 0;
+	if (p->starting_after &&
+	    tly_parse_i64(p->starting_after, &after) != TLY_OK)
+		return tly_err_param(err, TLY_EK_INVALID, "parameter_invalid",
+		    "starting_after", "starting_after must be an audit id.");
+	rows = alloc_rows(ctx, p, sizeof(*rows));
+	if (rows == NULL)
+		return tly_err_internal(err);
+	if (tly_q_prep(ctx->db, &q, "SELECT id, FLOOR(UNIX_TIMESTAMP(at)), "
+	    "actor_kind, actor_id, action, object_id, detail, request_id "
+	    "FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT ?", err))
+		return q.rc;
+	tly_q_i64(&q, after);
+	tly_q_i64(&q, p->limit + 1);
+	rc = tly_q_exec(&q);
+	while (rc == TLY_OK && (rc = tly_q_next(&q)) == TLY_ROW) {
+		if (*n == p->limit) {
+			*more = 1;
+			continue;
+		}
+		r = &rows[(*n)++];
+		r->id = tly_q_col_i64(&q, 0);
+		r->at = tly_q_col_i64(&q, 1);
+		copy_col(&q, 2, r->actor_kind, sizeof(r->actor_kind));
+		copy_col(&q, 3, r->actor_id, sizeof(r->actor_id));
+		copy_col(&q, 4, r->action, sizeof(r->action));
+		copy_col(&q, 5, r->object_id, sizeof(r->object_id));
+		copy_col(&q, 6, r->detail, sizeof(r->detail));
+		copy_col(&q, 7, r->request_id, sizeof(r->request_id));
+	}
+	tly_q_done(&q);
+	*out = rows;
+	return rc;
+}

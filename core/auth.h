@@ -1,0 +1,83 @@
+/*
+ * auth.h - who is calling: principals, API keys, admin users and sessions
+ *
+ * Three kinds of caller (DESIGN §7), declared per route at the edge:
+ *   buyer   a JWT from the marketplace's auth service (jwt.h); Tally keeps
+ *           one buyer account per (issuer, sub), created on first use;
+ *   server  an API key "tly_sk_…", stored only as its SHA-256;
+ *   admin   a user of the admin panel with a session cookie, a CSRF token
+ *           and a role: viewer < support < finance < admin (each role may
+ *           do what the ones below it may).
+ * Every failure to authenticate is the same opaque 401; the reason goes
+ * to the log.  Authorisation (403) is the edge's, from the route table.
+ */
+#ifndef TLY_AUTH_H
+#define TLY_AUTH_H
+
+#include <stdint.h>
+
+#include "ctx.h"
+
+enum {
+	TLY_PK_NONE = 0,
+	TLY_PK_BUYER = 1 << 0,
+	TLY_PK_SERVER = 1 << 1,
+	TLY_PK_ADMIN = 1 << 2,
+	TLY_PK_STRIPE = 1 << 3,		/* a verified Stripe webhook */
+	TLY_PK_PUBLIC = 1 << 4		/* no credentials needed */
+};
+
+enum {
+	TLY_ROLE_NONE = 0,
+	TLY_ROLE_VIEWER,
+	TLY_ROLE_SUPPORT,
+	TLY_ROLE_FINANCE,
+	TLY_ROLE_ADMIN
+};
+
+#define TLY_API_KEY_PREFIX	"tly_sk_"
+#define TLY_SESSION_COOKIE	"tally_session"
+
+typedef struct tly_principal {
+	int	 kind;
+	int	 role;			/* admin */
+	char	 id[40];		/* account id, key id or admin user id */
+	char	 name[72];		/* key name or admin username */
+	char	 sub[256];		/* buyer: the token's subject */
+	char	 email[256];		/* buyer: from the token, if any */
+	char	 csrf[64];		/* admin: the session's CSRF token */
+} tly_principal;
+
+typedef struct tly_session {
+	char	 token[48];		/* goes to the cookie, never stored */
+	char	 csrf[48];
+	int64_t	 expires_at;		/* unix seconds */
+	char	 user_id[40];
+	char	 username[72];
+	int	 role;
+} tly_session;
+
+const char	*tly_role_name(int);
+int		 tly_role_parse(const char *);
+const char	*tly_principal_kind_name(int);
+
+int	 tly_auth_buyer(tly_ctx *, const char *, tly_principal *, tly_err *);
+int	 tly_auth_server(tly_ctx *, const char *, tly_principal *, tly_err *);
+int	 tly_auth_admin(tly_ctx *, const char *, tly_principal *, tly_err *);
+
+int	 tly_apikey_create(tly_ctx *, const char *, const char *, char *,
+	    size_t, char *, size_t, tly_err *);
+int	 tly_apikey_revoke(tly_ctx *, const char *, const char *, tly_err *);
+
+int	 tly_admin_create(tly_ctx *, const char *, const char *, int,
+	    const char *, char *, size_t, tly_err *);
+int	 tly_admin_set_password(tly_ctx *, const char *, const char *,
+	    tly_err *);
+int	 tly_admin_login(tly_ctx *, const char *, const char *, const char *,
+	    tly_session *, tly_err *);
+int	 tly_admin_logout(tly_ctx *, const char *, tly_err *);
+
+int	 tly_audit(tly_ctx *, const tly_principal *, const char *,
+	    const char *, const char *, tly_err *);
+
+#endif

@@ -1,0 +1,517 @@
+/*
+ * config.c - tally.conf, typed
+ *
+ * Owns the meaning of every configuration key, its default and its range
+ * (docs/configuration.md is the reader's version of this file).  Loading
+ * is all-or-nothing: any unknown key, out-of-range value, unreadable
+ * secret or unparsable key file fails the whole load with a message
+ * naming the file, section and key, and leaves no resource allocated.
+ *
+ * API:	tly_config_defaults(), tly_config_load(), tly_config_free(),
+ *	tly_config_issuer(), tly_pool_name().
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "config.h"
+#include "tly_err.h"
+#include "tly_ini.h"
+#include "tly_log.h"
+#include "tly_str.h"
+
+#ifndef TALLY_SCHEMA_DIR
+#define TALLY_SCHEMA_DIR "/usr/local/share/tally/schema"
+#endif
+
+static const char *pool_names[TLY_NPOOLS] = { "api", "webhook", "admin" };
+
+/* tly_pool_name - "api", "webhook" or "admin" */
+const char *
+tly_pool_name(int i)
+{
+	return i >= 0 && i < TLY_NPOOLS ? pool_names[i] : "?";
+}
+
+/* tly_config_defaults - every key at its documented default */
+void
+tly_config_defaults(tly_config *c)
+{
+	int i;
+
+	memset(c, 0, sizeof(*c));
+	c->log_level = TLY_LOG_INFO;
+	tly_strlcpy(c->schema_dir, TALLY_SCHEMA_DIR, sizeof(c->schema_dir));
+	c->max_body_bytes = 1 << 20;
+	c->request_timeout_s = 60;
+	c->shutdown_timeout_s = 30;
+	tly_strlcpy(c->db_host, "localhost", sizeof(c->db_host));
+	c->db_port = 3306;
+	tly_strlcpy(c->db_user, "tally", sizeof(c->db_user));
+	tly_strlcpy(c->db_name, "tally", sizeof(c->db_name));
+	c->db_connect_timeout_s = 2;
+	c->db_rw_timeout_s = 30;
+	c->tx_max_attempts = 8;
+	for (i = 0; i < TLY_NPOOLS; i++) {
+		tly_strlcpy(c->pools[i].name, pool_names[i],
+		    sizeof(c->pools[i].name));
+		snprintf(c->pools[i].socket, sizeof(c->pools[i].socket),
+		    "/run/tally/%s.sock", pool_names[i]);
+		c->pools[i].workers = i == TLY_POOL_API ? 8 : 2;
+		c->pools[i].max_requests = 10000;
+		c->pools[i].socket_mode = 0660;
+		c->pools[i].listen_backlog = 1024;
+	}
+	c->session_ttl_s = 12 * 3600;
+	c->session_idle_s = 30 * 60;
+	c->cookie_secure = 1;
+	c->login_max_failures = 5;
+	c->login_window_s = 300;
+	c->kdf_log2_n = 15;
+	c->rate_buyer = (tly_rate_conf){ 20, 40 };
+	c->rate_server = (tly_rate_conf){ 500, 1000 };
+	c->rate_admin = (tly_rate_conf){ 50, 100 };
+	tly_strlcpy(c->stripe_api_base, "https://api.stripe.com",
+	    sizeof(c->stripe_api_base));
+	c->stripe_connect_timeout_ms = 3000;
+	c->stripe_timeout_ms = 20000;
+	c->stripe_max_retries = 3;
+	c->stripe_webhook_tolerance_s = 300;
+}
+
+typedef struct loader {
+	tly_ini		*ini;
+	char		*why;
+	size_t		 whysz;
+	int		 failed;
+} loader;
+
+static void
+bad(loader *ld, const char *sec, const char *key, const char *what)
+{
+	if (ld->failed)
+		return;
+	ld->failed = 1;
+	snprintf(ld->why, ld->whysz, "%s: [%s] %s: %s", ld->ini->path, sec,
+	    key, what);
+}
+
+static void
+get_str(loader *ld, const char *sec, const char *key, char *dst, size_t sz)
+{
+	const char *v;
+
+	v = tly_ini_get(ld->ini, sec, key);
+	if (v == NULL)
+		return;
+	if (tly_strlcpy(dst, v, sz) >= sz)
+		bad(ld, sec, key, "value too long");
+}
+
+static void
+get_int(loader *ld, const char *sec, const char *key, int *dst, int min,
+    int max)
+{
+	const char *v;
+	int64_t n;
+	char what[80];
+
+	v = tly_ini_get(ld->ini, sec, key);
+	if (v == NULL)
+		return;
+	if (tly_parse_i64(v, &n) != TLY_OK || n < min || n > max) {
+		snprintf(what, sizeof(what), "must be an integer in %d..%d",
+		    min, max);
+		bad(ld, sec, key, what);
+		return;
+	}
+	*dst = (int)n;
+}
+
+static void
+get_bool(loader *ld, const char *sec, const char *key, int *dst)
+{
+	const char *v;
+
+	v = tly_ini_get(ld->ini, sec, key);
+	if (v == NULL)
+		return;
+	if (strcmp(v, "yes") == 0 || strcmp(v, "true") == 0 ||
+	    strcmp(v, "1") == 0 || strcmp(v, "on") == 0)
+		*dst = 1;
+	else if (strcmp(v, "no") == 0 || strcmp(v, "false") == 0 ||
+	    strcmp(v, "0") == 0 || strcmp(v, "off") == 0)
+		*dst = 0;
+	else
+		bad(ld, sec, key, "must be yes or no");
+}
+
+/* read_first_line - the first line of file 'path' into 'dst' */
+static int
+read_first_line(const char *path, char *dst, size_t sz)
+{
+	FILE *f;
+	size_t n;
+
+	f = fopen(path, "r");
+	if (f == NULL)
+		return TLY_ERR;
+	if (fgets(dst, (int)sz, f) == NULL) {
+		fclose(f);
+		return TLY_ERR;
+	}
+	fclose(f);
+	n = strlen(dst);
+	while (n > 0 && (dst[n - 1] == '\n' || dst[n - 1] == '\r'))
+		dst[--n] = '\0';
+	return TLY_OK;
+}
+
+/* get_secret - a value that may be "env:NAME" or "file:/path" */
+static void
+get_secret(loader *ld, const char *sec, const char *key, char *dst,
+    size_t sz)
+{
+	const char *v, *e;
+
+	v = tly_ini_get(ld->ini, sec, key);
+	if (v == NULL)
+		return;
+	if (strncmp(v, "env:", 4) == 0) {
+		e = getenv(v + 4);
+		if (e == NULL || *e == '\0') {
+			bad(ld, sec, key, "environment variable not set");
+			return;
+		}
+		v = e;
+	} else if (strncmp(v, "file:", 5) == 0) {
+		if (read_first_line(v + 5, dst, sz) != TLY_OK)
+			bad(ld, sec, key, "cannot read the secret file");
+		return;
+	}
+	if (tly_strlcpy(dst, v, sz) >= sz)
+		bad(ld, sec, key, "value too long");
+}
+
+/* get_list - comma-separated secrets into up to 'n' slots */
+static void
+get_secret_list(loader *ld, const char *sec, const char *key,
+    char dst[][128], int n)
+{
+	char all[512], *p, *tok, *save = NULL;
+	int i = 0;
+
+	all[0] = '\0';
+	get_secret(ld, sec, key, all, sizeof(all));
+	for (p = all; (tok = strtok_r(p, ", ", &save)) != NULL; p = NULL) {
+		if (i == n) {
+			bad(ld, sec, key, "at most two secrets (rotation)");
+			return;
+		}
+		if (tly_strlcpy(dst[i++], tok, 128) >= 128)
+			bad(ld, sec, key, "secret too long");
+	}
+}
+
+static void
+load_tally(loader *ld, tly_config *c)
+{
+	const char *v;
+	int n;
+
+	v = tly_ini_get(ld->ini, "tally", "log_level");
+	if (v) {
+		n = tly_log_level_parse(v);
+		if (n < 0)
+			bad(ld, "tally", "log_level",
+			    "must be debug, info, warn or error");
+		else
+			c->log_level = n;
+	}
+	get_str(ld, "tally", "log_file", c->log_file, sizeof(c->log_file));
+	get_str(ld, "tally", "pid_file", c->pid_file, sizeof(c->pid_file));
+	get_str(ld, "tally", "schema_dir", c->schema_dir,
+	    sizeof(c->schema_dir));
+	get_str(ld, "tally", "public_url", c->public_url,
+	    sizeof(c->public_url));
+	n = (int)c->max_body_bytes;
+	get_int(ld, "tally", "max_body_bytes", &n, 1024, 64 << 20);
+	c->max_body_bytes = (size_t)n;
+	get_int(ld, "tally", "request_timeout", &c->request_timeout_s, 1,
+	    3600);
+	get_int(ld, "tally", "shutdown_timeout", &c->shutdown_timeout_s, 1,
+	    3600);
+}
+
+static void
+load_db(loader *ld, tly_config *c)
+{
+	get_str(ld, "db", "host", c->db_host, sizeof(c->db_host));
+	get_int(ld, "db", "port", &c->db_port, 1, 65535);
+	get_str(ld, "db", "socket", c->db_socket, sizeof(c->db_socket));
+	get_str(ld, "db", "user", c->db_user, sizeof(c->db_user));
+	get_secret(ld, "db", "password", c->db_password,
+	    sizeof(c->db_password));
+	get_str(ld, "db", "database", c->db_name, sizeof(c->db_name));
+	get_int(ld, "db", "connect_timeout", &c->db_connect_timeout_s, 1, 60);
+	get_int(ld, "db", "rw_timeout", &c->db_rw_timeout_s, 1, 3600);
+	get_int(ld, "db", "tx_max_attempts", &c->tx_max_attempts, 1, 100);
+}
+
+static void
+load_pools(loader *ld, tly_config *c)
+{
+	tly_pool_conf *p;
+	const char *v;
+	char *end;
+	long mode;
+	int i;
+
+	for (i = 0; i < TLY_NPOOLS; i++) {
+		p = &c->pools[i];
+		get_str(ld, p->name, "socket", p->socket, sizeof(p->socket));
+		get_str(ld, p->name, "socket_group", p->socket_group,
+		    sizeof(p->socket_group));
+		get_int(ld, p->name, "workers", &p->workers, 1, 512);
+		get_int(ld, p->name, "max_requests", &p->max_requests, 1,
+		    100000000);
+		get_int(ld, p->name, "listen_backlog", &p->listen_backlog,
+		    16, 65535);
+		v = tly_ini_get(ld->ini, p->name, "socket_mode");
+		if (v) {
+			errno = 0;
+			mode = strtol(v, &end, 8);
+			if (errno || *end || mode < 0 || mode > 0777)
+				bad(ld, p->name, "socket_mode",
+				    "must be an octal mode such as 0660");
+			else
+				p->socket_mode = (int)mode;
+		}
+		if (p->socket[0] != '/')
+			bad(ld, p->name, "socket", "must be an absolute path");
+	}
+}
+
+/* load_pubkey - an RS256 public key from a PEM file */
+static void
+load_pubkey(loader *ld, const char *sec, tly_jwt_issuer *is)
+{
+	const char *path;
+	FILE *f;
+	EVP_PKEY *k;
+
+	path = tly_ini_get(ld->ini, sec, "public_key_file");
+	if (path == NULL) {
+		bad(ld, sec, "public_key_file", "required for alg = RS256");
+		return;
+	}
+	f = fopen(path, "r");
+	if (f == NULL) {
+		bad(ld, sec, "public_key_file", "cannot open");
+		return;
+	}
+	k = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+	fclose(f);
+	if (k == NULL || EVP_PKEY_get_base_id(k) != EVP_PKEY_RSA ||
+	    EVP_PKEY_get_bits(k) < 2048) {
+		EVP_PKEY_free(k);
+		bad(ld, sec, "public_key_file",
+		    "not an RSA public key of at least 2048 bits in PEM");
+		return;
+	}
+	is->pubkey = k;
+}
+
+static void
+load_issuer(loader *ld, tly_config *c, const char *sec)
+{
+	tly_jwt_issuer *is;
+	const char *alg;
+
+	if (c->n_issuers == TLY_MAX_ISSUERS) {
+		bad(ld, sec, "", "too many [jwt.*] sections");
+		return;
+	}
+	is = &c->issuers[c->n_issuers++];
+	tly_strlcpy(is->name, sec + 4, sizeof(is->name));
+	is->leeway_s = 30;
+	tly_strlcpy(is->email_claim, "email", sizeof(is->email_claim));
+	get_str(ld, sec, "issuer", is->iss, sizeof(is->iss));
+	get_str(ld, sec, "audience", is->aud, sizeof(is->aud));
+	get_str(ld, sec, "email_claim", is->email_claim,
+	    sizeof(is->email_claim));
+	get_int(ld, sec, "leeway", &is->leeway_s, 0, 300);
+	if (is->iss[0] == '\0')
+		bad(ld, sec, "issuer", "required");
+	if (is->aud[0] == '\0')
+		bad(ld, sec, "audience", "required");
+	alg = tly_ini_get(ld->ini, sec, "alg");
+	if (alg && strcmp(alg, "HS256") == 0) {
+		is->alg = TLY_JWT_HS256;
+		get_secret(ld, sec, "secret", is->secret, sizeof(is->secret));
+		is->secret_len = strlen(is->secret);
+		if (is->secret_len < 32)
+			bad(ld, sec, "secret",
+			    "HS256 needs a secret of at least 32 bytes");
+	} else if (alg && strcmp(alg, "RS256") == 0) {
+		is->alg = TLY_JWT_RS256;
+		load_pubkey(ld, sec, is);
+	} else
+		bad(ld, sec, "alg", "must be HS256 or RS256");
+}
+
+static void
+load_rate(loader *ld, const char *key, tly_rate_conf *r)
+{
+	char k[64];
+
+	snprintf(k, sizeof(k), "%s_per_second", key);
+	get_int(ld, "ratelimit", k, &r->per_second, 0, 1000000);
+	snprintf(k, sizeof(k), "%s_burst", key);
+	get_int(ld, "ratelimit", k, &r->burst, 1, 10000000);
+}
+
+static void
+load_auth(loader *ld, tly_config *c)
+{
+	get_int(ld, "admin_auth", "session_ttl", &c->session_ttl_s, 60,
+	    30 * 86400);
+	get_int(ld, "admin_auth", "session_idle", &c->session_idle_s, 60,
+	    30 * 86400);
+	get_bool(ld, "admin_auth", "cookie_secure", &c->cookie_secure);
+	get_int(ld, "admin_auth", "login_max_failures",
+	    &c->login_max_failures, 1, 1000);
+	get_int(ld, "admin_auth", "login_window", &c->login_window_s, 10,
+	    86400);
+	get_int(ld, "admin_auth", "kdf_log2_n", &c->kdf_log2_n, 10, 20);
+	load_rate(ld, "buyer", &c->rate_buyer);
+	load_rate(ld, "server", &c->rate_server);
+	load_rate(ld, "admin", &c->rate_admin);
+}
+
+static void
+load_stripe(loader *ld, tly_config *c)
+{
+	get_str(ld, "stripe", "api_base", c->stripe_api_base,
+	    sizeof(c->stripe_api_base));
+	get_secret(ld, "stripe", "secret_key", c->stripe_secret_key,
+	    sizeof(c->stripe_secret_key));
+	get_str(ld, "stripe", "publishable_key", c->stripe_publishable_key,
+	    sizeof(c->stripe_publishable_key));
+	get_secret_list(ld, "stripe", "webhook_secret",
+	    c->stripe_webhook_secrets, TLY_MAX_WH_SECRETS);
+	get_secret_list(ld, "stripe", "connect_webhook_secret",
+	    c->stripe_connect_webhook_secrets, TLY_MAX_WH_SECRETS);
+	get_int(ld, "stripe", "connect_timeout_ms",
+	    &c->stripe_connect_timeout_ms, 100, 60000);
+	get_int(ld, "stripe", "timeout_ms", &c->stripe_timeout_ms, 500,
+	    120000);
+	get_int(ld, "stripe", "max_retries", &c->stripe_max_retries, 0, 10);
+	get_int(ld, "stripe", "webhook_tolerance", &c->stripe_webhook_tolerance_s,
+	    10, 3600);
+}
+
+static void
+load_job(loader *ld, tly_config *c, const char *sec)
+{
+	tly_job_conf *j;
+
+	if (c->n_jobs == TLY_MAX_JOBS) {
+		bad(ld, sec, "", "too many [job.*] sections");
+		return;
+	}
+	j = &c->jobs[c->n_jobs++];
+	tly_strlcpy(j->name, sec + 4, sizeof(j->name));
+	j->interval_s = 60;
+	get_int(ld, sec, "interval", &j->interval_s, 1, 7 * 86400);
+}
+
+/* load_named_sections - every [jwt.NAME] and [job.NAME] */
+static void
+load_named_sections(loader *ld, tly_config *c)
+{
+	const char *sec;
+	size_t i, j;
+	int seen;
+
+	for (i = 0; i < ld->ini->n; i++) {
+		sec = ld->ini->v[i].section;
+		seen = 0;
+		for (j = 0; j < i; j++)
+			if (strcmp(ld->ini->v[j].section, sec) == 0)
+				seen = 1;
+		if (seen)
+			continue;
+		if (strncmp(sec, "jwt.", 4) == 0 && sec[4])
+			load_issuer(ld, c, sec);
+		else if (strncmp(sec, "job.", 4) == 0 && sec[4])
+			load_job(ld, c, sec);
+	}
+}
+
+/*
+ * tly_config_load - defaults, then file 'path'.  On failure 'why' names
+ * the problem and 'c' holds nothing that needs freeing.
+ */
+int
+tly_config_load(tly_config *c, const char *path, char *why, size_t whysz)
+{
+	tly_ini ini;
+	loader ld;
+	const tly_ini_ent *u;
+
+	tly_config_defaults(c);
+	tly_strlcpy(c->path, path, sizeof(c->path));
+	if (tly_ini_load(&ini, path, why, whysz) != TLY_OK)
+		return TLY_ERR;
+	ld.ini = &ini;
+	ld.why = why;
+	ld.whysz = whysz;
+	ld.failed = 0;
+	load_tally(&ld, c);
+	load_db(&ld, c);
+	load_pools(&ld, c);
+	load_auth(&ld, c);
+	load_stripe(&ld, c);
+	load_named_sections(&ld, c);
+	u = tly_ini_unused(&ini);
+	if (!ld.failed && u) {
+		snprintf(why, whysz, "%s: line %d: unknown key '%s' in [%s]",
+		    path, u->line, u->key, u->section);
+		ld.failed = 1;
+	}
+	tly_ini_free(&ini);
+	if (ld.failed) {
+		tly_config_free(c);
+		return TLY_ERR;
+	}
+	return TLY_OK;
+}
+
+/* tly_config_free - release what loading allocated (RS256 keys) */
+void
+tly_config_free(tly_config *c)
+{
+	int i;
+
+	for (i = 0; i < c->n_issuers; i++) {
+		EVP_PKEY_free(c->issuers[i].pubkey);
+		c->issuers[i].pubkey = NULL;
+	}
+}
+
+/* tly_config_issuer - the issuer whose "iss" is 'iss', or NULL */
+const tly_jwt_issuer *
+tly_config_issuer(const tly_config *c, const char *iss)
+{
+	int i;
+
+	for (i = 0; i < c->n_issuers; i++)
+		if (strcmp(c->issuers[i].iss, iss) == 0)
+			return &c->issuers[i];
+	return NULL;
+}

@@ -1,0 +1,125 @@
+/*
+ * config.h - tally.conf, typed
+ *
+ * The master loads a tly_config once at start and again on SIGHUP; a
+ * worker gets its copy by fork.  A config that fails to load is never
+ * half-applied: tly_config_load fills a fresh struct and the caller swaps
+ * only on success.  Secrets may be given literally, as "env:NAME" (read
+ * from the environment) or as "file:/path" (first line of the file).
+ */
+#ifndef TLY_CONFIG_H
+#define TLY_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TLY_POOL_API		0
+#define TLY_POOL_WEBHOOK	1
+#define TLY_POOL_ADMIN		2
+#define TLY_NPOOLS		3
+
+#define TLY_MAX_ISSUERS		4
+#define TLY_MAX_JOBS		16
+#define TLY_MAX_WH_SECRETS	2
+
+enum { TLY_JWT_HS256 = 1, TLY_JWT_RS256 = 2 };
+
+typedef struct tly_pool_conf {
+	char	 name[16];
+	char	 socket[256];
+	int	 workers;
+	int	 max_requests;
+	int	 socket_mode;		/* octal permissions of the socket */
+	char	 socket_group[64];	/* group of the socket, "" = ours */
+	int	 listen_backlog;
+} tly_pool_conf;
+
+typedef struct tly_jwt_issuer {
+	char	 name[32];		/* [jwt.NAME] */
+	char	 iss[256];		/* the token's "iss" */
+	char	 aud[256];		/* required in the token's "aud" */
+	int	 alg;			/* fixed per issuer, never from the token */
+	char	 secret[512];		/* HS256 */
+	size_t	 secret_len;
+	void	*pubkey;		/* RS256: EVP_PKEY * */
+	char	 email_claim[64];	/* claim holding the buyer's email */
+	int	 leeway_s;
+} tly_jwt_issuer;
+
+typedef struct tly_rate_conf {
+	int	 per_second;		/* refill rate; 0 = unlimited */
+	int	 burst;
+} tly_rate_conf;
+
+typedef struct tly_job_conf {
+	char	 name[32];
+	int	 interval_s;
+} tly_job_conf;
+
+typedef struct tly_config {
+	char		 path[256];
+
+	/* [tally] */
+	int		 log_level;
+	char		 log_file[256];		/* "" = stderr */
+	char		 pid_file[256];
+	char		 schema_dir[256];
+	size_t		 max_body_bytes;
+	int		 request_timeout_s;	/* worker watchdog */
+	int		 shutdown_timeout_s;	/* SIGTERM grace */
+	char		 public_url[256];	/* for links in emails, onboarding */
+
+	/* [db] */
+	char		 db_host[128];
+	int		 db_port;
+	char		 db_socket[256];
+	char		 db_user[64];
+	char		 db_password[256];
+	char		 db_name[64];
+	int		 db_connect_timeout_s;
+	int		 db_rw_timeout_s;
+	int		 tx_max_attempts;
+
+	/* [api] [webhook] [admin] */
+	tly_pool_conf	 pools[TLY_NPOOLS];
+
+	/* [jwt.NAME] */
+	tly_jwt_issuer	 issuers[TLY_MAX_ISSUERS];
+	int		 n_issuers;
+
+	/* [admin_auth] */
+	int		 session_ttl_s;
+	int		 session_idle_s;
+	int		 cookie_secure;
+	int		 login_max_failures;
+	int		 login_window_s;
+	int		 kdf_log2_n;		/* scrypt N = 2^kdf_log2_n */
+
+	/* [ratelimit] */
+	tly_rate_conf	 rate_buyer;
+	tly_rate_conf	 rate_server;
+	tly_rate_conf	 rate_admin;
+
+	/* [stripe] */
+	char		 stripe_api_base[256];
+	char		 stripe_secret_key[256];
+	char		 stripe_publishable_key[256];
+	char		 stripe_webhook_secrets[TLY_MAX_WH_SECRETS][128];
+	char		 stripe_connect_webhook_secrets[TLY_MAX_WH_SECRETS][128];
+	int		 stripe_connect_timeout_ms;
+	int		 stripe_timeout_ms;
+	int		 stripe_max_retries;
+	int		 stripe_webhook_tolerance_s;
+
+	/* [job.NAME] */
+	tly_job_conf	 jobs[TLY_MAX_JOBS];
+	int		 n_jobs;
+} tly_config;
+
+int	 tly_config_load(tly_config *, const char *, char *, size_t);
+void	 tly_config_defaults(tly_config *);
+void	 tly_config_free(tly_config *);
+const tly_jwt_issuer *tly_config_issuer(const tly_config *, const char *);
+const char *tly_pool_name(int);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * ctx.h - the context every core operation takes
+ *
+ * One per process (worker, job, tallyctl), made after fork.  It is the
+ * only mutable state a core operation may touch besides the database and
+ * Stripe: configuration (read-only), the log, the database handle, the
+ * Stripe client, the per-request arena and the request id.  Nothing in it
+ * matters for correctness across requests; a worker may die between any
+ * two requests and its replacement builds a fresh one.
+ *
+ * 'fault' is the fault-injection hook for tests: core calls it at named
+ * points ("tx.before_commit", …); in production it is NULL.
+ */
+#ifndef TLY_CTX_H
+#define TLY_CTX_H
+
+#include "config.h"
+#include "db.h"
+#include "tly_log.h"
+#include "tly_pool.h"
+
+typedef struct tly_ctx tly_ctx;
+typedef struct tly_stripe tly_stripe;
+
+/* what a fault hook asks the caller to do */
+enum {
+	TLY_FAULT_NONE = 0,
+	TLY_FAULT_LOSE_REPLY		/* act as if the reply was lost */
+};
+
+typedef int (*tly_fault_fn)(tly_ctx *, const char *, void *);
+
+struct tly_ctx {
+	const tly_config	*cfg;
+	tly_log			*log;
+	tly_db			*db;
+	tly_stripe		*stripe;
+	tly_pool		*pool;
+	char			 request_id[72];
+	tly_fault_fn		 fault;
+	void			*fault_arg;
+};
+
+int	 tly_ctx_init(tly_ctx *, const tly_config *, tly_log *);
+void	 tly_ctx_free(tly_ctx *);
+int	 tly_ctx_fault(tly_ctx *, const char *);
+
+#endif

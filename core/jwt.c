@@ -1,0 +1,298 @@
+/*
+ * jwt.c - buyer tokens (RFC 7519 compact JWS, HS256 and RS256 only)
+ *
+ * Verification order, each step failing closed with one opaque 401:
+ *   1. three base64url parts, bounded length, valid JSON objects;
+ *   2. header: "alg" a string, no "crit", "typ" absent or "JWT";
+ *   3. payload "iss" selects a configured issuer (else refused);
+ *   4. header "alg" must equal that issuer's configured algorithm;
+ *   5. signature over "<header>.<payload>" with the issuer's key
+ *      (HMAC compared in constant time; RSA PKCS#1 v1.5 with SHA-256);
+ *   6. claims: exp required and in the future, nbf (if any) in the past,
+ *      each with the issuer's leeway; aud (string or array) contains the
+ *      configured audience; sub a non-empty string of at most 255 bytes.
+ * The reason for a refusal goes to 'why' for the log, never to a client.
+ *
+ * API:	tly_jwt_verify(), tly_jwt_sign_hs256(), tly_jwt_looks_like().
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "jwt.h"
+#include "tly_json.h"
+#include "tly_str.h"
+
+static int
+refuse(tly_err *err, char *why, size_t whysz, const char *reason)
+{
+	snprintf(why, whysz, "%s", reason);
+	return tly_err_set(err, TLY_EK_AUTH, "invalid_token",
+	    "Authentication failed.");
+}
+
+/* tly_jwt_looks_like - three non-empty dot-separated parts */
+int
+tly_jwt_looks_like(const char *t)
+{
+	const char *d1, *d2;
+
+	d1 = strchr(t, '.');
+	if (d1 == NULL || d1 == t)
+		return 0;
+	d2 = strchr(d1 + 1, '.');
+	if (d2 == NULL || d2 == d1 + 1 || d2[1] == '\0')
+		return 0;
+	return strchr(d2 + 1, '.') == NULL;
+}
+
+/* decode_part - base64url part into a pool string, then JSON */
+static int
+decode_json(tly_pool *pool, const char *s, size_t n, tly_jv **out)
+{
+	unsigned char *raw;
+	size_t len;
+	tly_err ignored;
+
+	raw = tly_palloc(pool, n);
+	if (raw == NULL)
+		return TLY_ERR;
+	if (tly_b64_decode(raw, n, &len, s, n, 1) != TLY_OK)
+		return TLY_ERR;
+	if (tly_json_parse(pool, (const char *)raw, len,
+	    &tly_json_request_limits, out, &ignored) != TLY_OK)
+		return TLY_ERR;
+	return (*out)->type == TLY_JOBJ ? TLY_OK : TLY_ERR;
+}
+
+/* numeric_claim - an integer (or a decimal with a fraction) claim */
+static int
+numeric_claim(const tly_jv *o, const char *k, int64_t *out)
+{
+	const tly_jv *v;
+	char *end;
+
+	v = tly_json_get(o, k);
+	if (v == NULL)
+		return TLY_NOTFOUND;
+	if (v->type == TLY_JINT) {
+		*out = v->i;
+		return TLY_OK;
+	}
+	if (v->type == TLY_JNUM && strpbrk(v->s, "eE") == NULL) {
+		*out = strtoll(v->s, &end, 10);
+		if (*end == '.')
+			return TLY_OK;
+	}
+	return TLY_ERR;
+}
+
+static int
+audience_ok(const tly_jv *payload, const char *want)
+{
+	const tly_jv *aud, *e;
+
+	aud = tly_json_get(payload, "aud");
+	if (aud == NULL)
+		return 0;
+	if (aud->type == TLY_JSTR)
+		return strcmp(aud->s, want) == 0;
+	if (aud->type != TLY_JARR)
+		return 0;
+	for (e = aud->child; e; e = e->next)
+		if (e->type == TLY_JSTR && strcmp(e->s, want) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+signature_ok(const tly_jwt_issuer *is, const char *signed_part, size_t slen,
+    const unsigned char *sig, size_t siglen)
+{
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int maclen = 0;
+	EVP_MD_CTX *mdctx;
+	int ok;
+
+	if (is->alg == TLY_JWT_HS256) {
+		if (HMAC(EVP_sha256(), is->secret, (int)is->secret_len,
+		    (const unsigned char *)signed_part, slen, mac,
+		    &maclen) == NULL)
+			return 0;
+		return siglen == maclen && tly_memeq_ct(mac, sig, maclen);
+	}
+	if (is->alg != TLY_JWT_RS256 || is->pubkey == NULL)
+		return 0;
+	mdctx = EVP_MD_CTX_new();
+	if (mdctx == NULL)
+		return 0;
+	ok = EVP_DigestVerifyInit(mdctx, NULL, EVP_sha256(), NULL,
+	    is->pubkey) == 1 && EVP_DigestVerify(mdctx, sig, siglen,
+	    (const unsigned char *)signed_part, slen) == 1;
+	EVP_MD_CTX_free(mdctx);
+	return ok;
+}
+
+static int
+header_ok(const tly_jv *h, const tly_jwt_issuer *is)
+{
+	const char *alg, *typ;
+
+	alg = tly_json_str(h, "alg");
+	if (alg == NULL || tly_json_get(h, "crit") != NULL)
+		return 0;
+	typ = tly_json_str(h, "typ");
+	if (tly_json_get(h, "typ") != NULL &&
+	    (typ == NULL || strcmp(typ, "JWT") != 0))
+		return 0;
+	if (is->alg == TLY_JWT_HS256)
+		return strcmp(alg, "HS256") == 0;
+	return strcmp(alg, "RS256") == 0;
+}
+
+/* check_claims - time window, audience, subject; fills 'c' */
+static int
+check_claims(const tly_jv *p, const tly_jwt_issuer *is, int64_t now,
+    tly_jwt_claims *c, const char **reason)
+{
+	const char *sub, *email;
+	int rc;
+
+	if (numeric_claim(p, "exp", &c->exp) != TLY_OK) {
+		*reason = "exp missing or not a number";
+		return TLY_ERR;
+	}
+	if (c->exp + is->leeway_s <= now) {
+		*reason = "expired";
+		return TLY_ERR;
+	}
+	rc = numeric_claim(p, "nbf", &c->nbf);
+	if (rc == TLY_ERR || (rc == TLY_OK && c->nbf - is->leeway_s > now)) {
+		*reason = "not yet valid";
+		return TLY_ERR;
+	}
+	if (!audience_ok(p, is->aud)) {
+		*reason = "wrong audience";
+		return TLY_ERR;
+	}
+	sub = tly_json_str(p, "sub");
+	if (sub == NULL || *sub == '\0' ||
+	    tly_strlcpy(c->sub, sub, sizeof(c->sub)) >= sizeof(c->sub)) {
+		*reason = "sub missing or too long";
+		return TLY_ERR;
+	}
+	email = tly_json_str(p, is->email_claim);
+	if (email && tly_strlcpy(c->email, email, sizeof(c->email)) >=
+	    sizeof(c->email))
+		c->email[0] = '\0';
+	return TLY_OK;
+}
+
+/*
+ * tly_jwt_verify - verify 'token' at time 'now' against the issuers of
+ * 'cfg'; on success '*c' holds the issuer and claims.  Scratch memory
+ * comes from 'pool'.  Any failure is a 401 with the reason in 'why'.
+ */
+int
+tly_jwt_verify(const tly_config *cfg, tly_pool *pool, const char *token,
+    int64_t now, tly_jwt_claims *c, char *why, size_t whysz, tly_err *err)
+{
+	const char *d1, *d2, *iss, *reason = NULL;
+	const tly_jwt_issuer *is;
+	tly_jv *h, *p;
+	unsigned char *sig;
+	size_t tlen, siglen, n;
+
+	memset(c, 0, sizeof(*c));
+	tlen = strlen(token);
+	if (tlen > TLY_JWT_MAX || !tly_jwt_looks_like(token))
+		return refuse(err, why, whysz, "malformed token");
+	d1 = strchr(token, '.');
+	d2 = strchr(d1 + 1, '.');
+	if (decode_json(pool, token, (size_t)(d1 - token), &h) != TLY_OK ||
+	    decode_json(pool, d1 + 1, (size_t)(d2 - d1 - 1), &p) != TLY_OK)
+		return refuse(err, why, whysz, "undecodable header or payload");
+	iss = tly_json_str(p, "iss");
+	is = iss ? tly_config_issuer(cfg, iss) : NULL;
+	if (is == NULL)
+		return refuse(err, why, whysz, "unknown issuer");
+	if (!header_ok(h, is))
+		return refuse(err, why, whysz, "algorithm not the issuer's");
+	n = strlen(d2 + 1);
+	sig = tly_palloc(pool, n + 1);
+	if (sig == NULL ||
+	    tly_b64_decode(sig, n + 1, &siglen, d2 + 1, n, 1) != TLY_OK)
+		return refuse(err, why, whysz, "undecodable signature");
+	if (!signature_ok(is, token, (size_t)(d2 - token), sig, siglen))
+		return refuse(err, why, whysz, "bad signature");
+	if (check_claims(p, is, now, c, &reason) != TLY_OK)
+		return refuse(err, why, whysz, reason);
+	c->issuer = is;
+	return TLY_OK;
+}
+
+static int
+add_b64url(tly_buf *b, const void *p, size_t n)
+{
+	char tmp[1024];
+	size_t len;
+
+	len = tly_b64_encode(tmp, sizeof(tmp), p, n, 1);
+	if (len == 0 && n != 0)
+		return TLY_ERR;
+	return tly_buf_add(b, tmp, len);
+}
+
+/*
+ * tly_jwt_sign_hs256 - a token for 'sub' (and 'email' when not NULL) from
+ * issuer 'is' (HS256 only), issued at 'now', valid 'ttl' seconds, appended
+ * to 'out'.  For tallyctl and tests: production tokens come from the
+ * marketplace's own auth service.
+ */
+int
+tly_jwt_sign_hs256(const tly_jwt_issuer *is, const char *sub,
+    const char *email, int64_t now, int64_t ttl, tly_buf *out)
+{
+	static const char header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int maclen = 0;
+	tly_buf payload;
+	tly_jw w;
+	size_t start;
+	int rc;
+
+	if (is->alg != TLY_JWT_HS256)
+		return TLY_ERR;
+	tly_buf_init(&payload, 4096);
+	tly_jw_init(&w, &payload);
+	tly_jw_obj(&w, NULL);
+	tly_jw_str(&w, "iss", is->iss);
+	tly_jw_str(&w, "aud", is->aud);
+	tly_jw_str(&w, "sub", sub);
+	if (email)
+		tly_jw_str(&w, is->email_claim, email);
+	tly_jw_int(&w, "iat", now);
+	tly_jw_int(&w, "exp", now + ttl);
+	tly_jw_end(&w);
+	rc = tly_jw_done(&w);
+	start = out->len;
+	if (rc == TLY_OK)
+		rc = add_b64url(out, header, sizeof(header) - 1);
+	if (rc == TLY_OK)
+		rc = tly_buf_addc(out, '.');
+	if (rc == TLY_OK)
+		rc = add_b64url(out, payload.data, payload.len);
+	tly_buf_free(&payload);
+	if (rc == TLY_OK && HMAC(EVP_sha256(), is->secret, (int)is->secret_len,
+	    (const unsigned char *)out->data + start, out->len - start, mac,
+	    &maclen) == NULL)
+		rc = TLY_ERR;
+	if (rc == TLY_OK)
+		rc = tly_buf_addc(out, '.');
+	if (rc == TLY_OK)
+		rc = add_b64url(out, mac, maclen);
+	return rc;
+}

@@ -1,0 +1,30 @@
+/*
+ * tx.h - the one way to run a transaction that moves money (DESIGN §3)
+ *
+ *	static int body(tly_ctx *ctx, void *arg, tly_err *err) { ... }
+ *	rc = tly_tx_run(ctx, "checkout.create", body, &args, err);
+ *
+ * The body runs between START TRANSACTION and COMMIT and must be
+ * re-runnable: it may run several times and must (re)set every output
+ * on each run.  It returns TLY_OK to commit; anything else rolls back and
+ * is returned, except TLY_AGAIN (deadlock, lock wait timeout) which is
+ * retried with jittered exponential backoff up to tx_max_attempts times.
+ *
+ * Exactly once across a lost connection: the helper's first statement
+ * inserts a row with a fresh operation id into tx_ops.  When the
+ * connection dies during COMMIT the outcome is unknown; the helper
+ * reconnects, kills the old server thread, and reads that row with a
+ * locking read (which waits until the old transaction has committed or
+ * rolled back).  Found: the transaction committed, and the body's outputs
+ * from that run stand.  Not found: it is run again.
+ */
+#ifndef TLY_TX_H
+#define TLY_TX_H
+
+#include "ctx.h"
+
+typedef int (*tly_tx_fn)(tly_ctx *, void *, tly_err *);
+
+int	 tly_tx_run(tly_ctx *, const char *, tly_tx_fn, void *, tly_err *);
+
+#endif

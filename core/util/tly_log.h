@@ -1,0 +1,46 @@
+/*
+ * tly_log.h - structured (JSON lines) logging
+ *
+ * One line per event, written with a single write(2) so that lines from
+ * the workers of a pool never interleave (each line is kept below
+ * PIPE_BUF).  Every line carries time, level, process, pid, component and,
+ * inside a request, the request id:
+ *
+ *   {"ts":"2026-11-23T10:00:00.123Z","level":"info","proc":"api",
+ *    "pid":42,"component":"http","request_id":"…","msg":"…","k":"v"}
+ *
+ * Secrets never go through here: callers pass ids, never keys or tokens.
+ */
+#ifndef TLY_LOG_H
+#define TLY_LOG_H
+
+enum {
+	TLY_LOG_DEBUG = 0,
+	TLY_LOG_INFO,
+	TLY_LOG_WARN,
+	TLY_LOG_ERROR,
+	TLY_LOG_FATAL
+};
+
+#define TLY_LOG_LINE_MAX	4000
+
+typedef struct tly_log {
+	int		 fd;
+	int		 level;		/* lines below it are dropped */
+	char		 proc[24];	/* "master", "api", "job:payouts", … */
+	const char	*request_id;	/* set by the worker per request */
+} tly_log;
+
+void	 tly_log_init(tly_log *, int, int, const char *);
+int	 tly_log_level_parse(const char *);
+void	 tly_logf(tly_log *, int, const char *, const char *, ...)
+	    __attribute__((format(printf, 4, 5)));
+void	 tly_logkv(tly_log *, int, const char *, const char *, ...)
+	    __attribute__((sentinel));
+
+#define tly_debug(l, c, ...)	tly_logf((l), TLY_LOG_DEBUG, (c), __VA_ARGS__)
+#define tly_info(l, c, ...)	tly_logf((l), TLY_LOG_INFO, (c), __VA_ARGS__)
+#define tly_warn(l, c, ...)	tly_logf((l), TLY_LOG_WARN, (c), __VA_ARGS__)
+#define tly_error(l, c, ...)	tly_logf((l), TLY_LOG_ERROR, (c), __VA_ARGS__)
+
+#endif

@@ -1,0 +1,328 @@
+/*
+ * tallyctl.c - the operator's command line over the same core as tallyd
+ *
+ *	tallyctl [-c tally.conf] COMMAND ...
+ *
+ *	migrate [--dir DIR]             apply schema migrations
+ *	config check                    load the configuration and report
+ *	apikey create NAME              print a new server API key (once)
+ *	apikey list                     list keys (never the keys)
+ *	apikey revoke ID                revoke a key
+ *	admin create USER ROLE          new admin user; password on stdin
+ *	admin passwd USER               new password on stdin; ends sessions
+ *	admin list                      list admin users
+ *	jwt --sub SUB [--ttl S] [--email E] [--issuer NAME]
+ *	                                mint an HS256 buyer token (dev/tests)
+ *	job list                        the jobs tallyd can run
+ *	job run NAME                    run a job once, now
+ *
+ * Nothing here is implemented twice: every command calls the core
+ * operation tallyd's routes call.  Secrets printed (a new API key, a
+ * token) go to standard output alone so scripts can capture them;
+ * everything else goes to standard error.  Exit status 0 on success,
+ * 1 on failure, 2 on usage errors.
+ *
+ * API:	main().
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "auth.h"
+#include "config.h"
+#include "ctx.h"
+#include "jobs.h"
+#include "jwt.h"
+#include "migrate.h"
+#include "tly_str.h"
+
+#ifndef TALLY_SYSCONF_DIR
+#define TALLY_SYSCONF_DIR "/etc"
+#endif
+
+typedef struct cli {
+	tly_config	 cfg;
+	tly_log		 log;
+	tly_ctx		 ctx;
+	int		 argc;
+	char		**argv;
+} cli;
+
+static int
+usage(void)
+{
+	fprintf(stderr, "usage: tallyctl [-c tally.conf] COMMAND\n"
+	    "  migrate [--dir DIR]\n"
+	    "  config check\n"
+	    "  apikey create NAME | apikey list | apikey revoke ID\n"
+	    "  admin create USER ROLE | admin passwd USER | admin list\n"
+	    "  jwt --sub SUB [--ttl SECONDS] [--email EMAIL] [--issuer NAME]\n"
+	    "  job list | job run NAME\n");
+	return 2;
+}
+
+static int
+fail(const tly_err *e)
+{
+	fprintf(stderr, "tallyctl: %s%s%s%s\n", e->msg, e->code[0] ? " (" : "",
+	    e->code, e->code[0] ? ")" : "");
+	return 1;
+}
+
+/* opt - the value of "--name VALUE" in the arguments, or NULL */
+static const char *
+opt(cli *c, const char *name)
+{
+	int i;
+
+	for (i = 0; i + 1 < c->argc; i++)
+		if (strcmp(c->argv[i], name) == 0)
+			return c->argv[i + 1];
+	return NULL;
+}
+
+/* read_secret - one line from standard input, without its newline */
+static int
+read_secret(char *buf, size_t sz)
+{
+	size_t n;
+
+	if (isatty(0))
+		fprintf(stderr, "password: ");
+	if (fgets(buf, (int)sz, stdin) == NULL)
+		return TLY_ERR;
+	n = strlen(buf);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	return TLY_OK;
+}
+
+static int
+cmd_migrate(cli *c)
+{
+	tly_migrate_result res;
+
+	if (tly_migrate(&c->cfg, opt(c, "--dir"), &c->log, &res) != TLY_OK) {
+		fprintf(stderr, "tallyctl: migrate: %s\n", res.why);
+		return 1;
+	}
+	fprintf(stderr, "migrate: %d applied, %d already current\n",
+	    res.applied, res.current);
+	return 0;
+}
+
+static int
+cmd_apikey(cli *c)
+{
+	char key[64], id[40];
+	tly_api_key_row *rows;
+	tly_page pg = { 100, NULL };
+	int n, more, i;
+	tly_err e;
+
+	tly_err_clear(&e);
+	if (c->argc == 3 && strcmp(c->argv[1], "create") == 0) {
+		if (tly_apikey_create(&c->ctx, c->argv[2], "tallyctl", key,
+		    sizeof(key), id, sizeof(id), &e) != TLY_OK)
+			return fail(&e);
+		(void)tly_audit(&c->ctx, NULL, "api_key.create", id,
+		    c->argv[2], &e);
+		printf("%s\n", key);
+		fprintf(stderr, "created API key %s (%s)\n", id, c->argv[2]);
+		return 0;
+	}
+	if (c->argc == 3 && strcmp(c->argv[1], "revoke") == 0) {
+		if (tly_apikey_revoke(&c->ctx, c->argv[2], "tallyctl", &e) !=
+		    TLY_OK)
+			return fail(&e);
+		(void)tly_audit(&c->ctx, NULL, "api_key.revoke", c->argv[2],
+		    NULL, &e);
+		fprintf(stderr, "revoked %s\n", c->argv[2]);
+		return 0;
+	}
+	if (c->argc == 2 && strcmp(c->argv[1], "list") == 0) {
+		do {
+			if (tly_api_keys_list(&c->ctx, &pg, &rows, &n, &more,
+			    &e) != TLY_OK)
+				return fail(&e);
+			for (i = 0; i < n; i++)
+				printf("%s\t%s\t%s…\t%s\n", rows[i].id,
+				    rows[i].name, rows[i].prefix,
+				    rows[i].revoked ? "revoked" : "active");
+			pg.starting_after = n ? rows[n - 1].id : NULL;
+		} while (more);
+		return 0;
+	}
+	return usage();
+}
+
+static int
+cmd_admin(cli *c)
+{
+	char pw[300], id[40];
+	tly_admin_user_row *rows;
+	tly_page pg = { 100, NULL };
+	int n, more, i, rc;
+	tly_err e;
+
+	tly_err_clear(&e);
+	if (c->argc == 4 && strcmp(c->argv[1], "create") == 0) {
+		if (read_secret(pw, sizeof(pw)) != TLY_OK)
+			return usage();
+		rc = tly_admin_create(&c->ctx, c->argv[2], pw,
+		    tly_role_parse(c->argv[3]), "tallyctl", id, sizeof(id), &e);
+		explicit_bzero(pw, sizeof(pw));
+		if (rc != TLY_OK)
+			return fail(&e);
+		(void)tly_audit(&c->ctx, NULL, "admin_user.create", id,
+		    c->argv[3], &e);
+		fprintf(stderr, "created admin user %s (%s, %s)\n", c->argv[2],
+		    id, c->argv[3]);
+		return 0;
+	}
+	if (c->argc == 3 && strcmp(c->argv[1], "passwd") == 0) {
+		if (read_secret(pw, sizeof(pw)) != TLY_OK)
+			return usage();
+		rc = tly_admin_set_password(&c->ctx, c->argv[2], pw, &e);
+		explicit_bzero(pw, sizeof(pw));
+		if (rc != TLY_OK)
+			return fail(&e);
+		(void)tly_audit(&c->ctx, NULL, "admin_user.passwd", c->argv[2],
+		    NULL, &e);
+		fprintf(stderr, "password changed for %s\n", c->argv[2]);
+		return 0;
+	}
+	if (c->argc == 2 && strcmp(c->argv[1], "list") == 0) {
+		do {
+			if (tly_admin_users_list(&c->ctx, &pg, &rows, &n, &more,
+			    &e) != TLY_OK)
+				return fail(&e);
+			for (i = 0; i < n; i++)
+				printf("%s\t%s\t%s%s\n", rows[i].id,
+				    rows[i].username, rows[i].role,
+				    rows[i].disabled ? "\tdisabled" : "");
+			pg.starting_after = n ? rows[n - 1].id : NULL;
+		} while (more);
+		return 0;
+	}
+	return usage();
+}
+
+static int
+cmd_jwt(cli *c)
+{
+	const tly_jwt_issuer *is = NULL;
+	const char *sub, *ttl_s, *iss;
+	int64_t ttl = 3600;
+	tly_buf b;
+	int i;
+
+	sub = opt(c, "--sub");
+	ttl_s = opt(c, "--ttl");
+	iss = opt(c, "--issuer");
+	if (sub == NULL || (ttl_s && (tly_parse_i64(ttl_s, &ttl) != TLY_OK ||
+	    ttl < 1)))
+		return usage();
+	for (i = 0; i < c->cfg.n_issuers; i++)
+		if (c->cfg.issuers[i].alg == TLY_JWT_HS256 && (iss == NULL ||
+		    strcmp(c->cfg.issuers[i].name, iss) == 0)) {
+			is = &c->cfg.issuers[i];
+			break;
+		}
+	if (is == NULL) {
+		fprintf(stderr, "tallyctl: no HS256 [jwt.*] issuer%s%s in the "
+		    "configuration\n", iss ? " named " : "", iss ? iss : "");
+		return 1;
+	}
+	tly_buf_init(&b, 16384);
+	if (tly_jwt_sign_hs256(is, sub, opt(c, "--email"), tly_now_s(), ttl,
+	    &b) != TLY_OK) {
+		tly_buf_free(&b);
+		fprintf(stderr, "tallyctl: cannot sign\n");
+		return 1;
+	}
+	printf("%s\n", tly_buf_str(&b));
+	tly_buf_free(&b);
+	return 0;
+}
+
+static int
+cmd_job(cli *c)
+{
+	const tly_job *j;
+	tly_err e;
+
+	if (c->argc == 2 && strcmp(c->argv[1], "list") == 0) {
+		for (j = tly_jobs; j->name; j++)
+			printf("%s\t%s\n", j->name, j->what);
+		return 0;
+	}
+	if (c->argc != 3 || strcmp(c->argv[1], "run") != 0)
+		return usage();
+	j = tly_job_find(c->argv[2]);
+	if (j == NULL) {
+		fprintf(stderr, "tallyctl: no job '%s' (see: job list)\n",
+		    c->argv[2]);
+		return 1;
+	}
+	tly_err_clear(&e);
+	if (j->fn(&c->ctx, &e) != TLY_OK)
+		return fail(&e);
+	fprintf(stderr, "job %s: done\n", j->name);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *path, *cmd;
+	char why[512];
+	cli c;
+	int ch, rc;
+
+	path = getenv("TALLY_CONF");
+	if (path == NULL || *path == '\0')
+		path = TALLY_SYSCONF_DIR "/tally/tally.conf";
+	while ((ch = getopt(argc, argv, "+c:")) != -1) {
+		if (ch != 'c')
+			return usage();
+		path = optarg;
+	}
+	if (optind >= argc)
+		return usage();
+	memset(&c, 0, sizeof(c));
+	c.argc = argc - optind;
+	c.argv = argv + optind;
+	cmd = c.argv[0];
+	if (tly_config_load(&c.cfg, path, why, sizeof(why)) != TLY_OK) {
+		fprintf(stderr, "tallyctl: %s\n", why);
+		return 1;
+	}
+	tly_log_init(&c.log, 2, TLY_LOG_WARN, "tallyctl");
+	if (strcmp(cmd, "config") == 0) {
+		fprintf(stderr, "%s: configuration ok\n", path);
+		rc = c.argc == 2 && strcmp(c.argv[1], "check") == 0 ? 0 :
+		    usage();
+	} else if (strcmp(cmd, "migrate") == 0)
+		rc = cmd_migrate(&c);
+	else if (strcmp(cmd, "jwt") == 0)
+		rc = cmd_jwt(&c);
+	else if (tly_ctx_init(&c.ctx, &c.cfg, &c.log) != TLY_OK)
+		rc = 1;
+	else {
+		if (strcmp(cmd, "apikey") == 0)
+			rc = cmd_apikey(&c);
+		else if (strcmp(cmd, "admin") == 0)
+			rc = cmd_admin(&c);
+		else if (strcmp(cmd, "job") == 0)
+			rc = cmd_job(&c);
+		else
+			rc = usage();
+		tly_ctx_free(&c.ctx);
+	}
+	tly_config_free(&c.cfg);
+	return rc;
+}

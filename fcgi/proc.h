@@ -1,0 +1,36 @@
+/*
+ * proc.h - the processes of tallyd: master, pool workers, job processes
+ *
+ * The master (master.c) forks workers and job processes and keeps them
+ * alive; a child reports on the status pipe (fixed descriptor given at
+ * fork) that it is ready, then serves until told to stop.
+ *
+ * Exit codes of a child: 0 = done as asked (SIGTERM, max_requests);
+ * TLY_EXIT_FATAL (2) = cannot work with this configuration, do not
+ * respawn until the configuration is reloaded; anything else or a
+ * signal = crashed, respawn (with backoff when it keeps crashing).
+ */
+#ifndef TLY_PROC_H
+#define TLY_PROC_H
+
+#include <sys/types.h>
+
+#include "config.h"
+#include "ratelimit.h"
+
+#define TLY_EXIT_FATAL	2
+
+typedef struct tly_status_msg {
+	int32_t	 pid;
+	char	 what;		/* TLY_STATUS_* */
+	char	 pad[3];
+} tly_status_msg;
+
+#define TLY_STATUS_READY	'R'
+
+int	 tly_worker_main(const tly_config *, int, int, int, tly_rl *);
+int	 tly_jobproc_main(const tly_config *, int, int);
+int	 tly_master_run(const char *, tly_config *, int);
+void	 tly_status_send(int, char);
+
+#endif

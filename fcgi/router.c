@@ -1,0 +1,235 @@
+/*
+ * router.c - matching, authentication, authorisation, rate limiting
+ *
+ * Owns the order of the request pipeline and the rules that are the same
+ * for every route, so that no handler re-implements them:
+ *
+ *   1. match method + path among the routes of this pool
+ *      (none: 404; path matches with another method: 405 + Allow);
+ *   2. credentials: "Authorization: Bearer tly_sk_…" is a server key,
+ *      "Authorization: Bearer <jwt>" a buyer token; the admin session
+ *      cookie counts only on routes that admit admins (so a browser's
+ *      cookie can never authorise a buyer or server route);
+ *      none: 401; wrong: 401 (one opaque answer);
+ *   3. the kind must be one the route admits (403), an admin's role must
+ *      reach the route's minimum (403), and a state-changing admin
+ *      request must carry the session's CSRF token (403);
+ *   4. one token from the principal's bucket (429 + Retry-After);
+ *   5. the handler, which must answer exactly once.
+ *
+ * Routes that admit TLY_PK_STRIPE verify the webhook signature in the
+ * handler (it covers the raw body).
+ *
+ * API:	tly_dispatch().
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "jwt.h"
+#include "router.h"
+#include "tly_str.h"
+
+/* seg_match - one pattern segment against one path segment */
+static int
+seg_match(const char *pat, size_t plen, const char *seg, size_t slen)
+{
+	if (plen >= 2 && pat[0] == '{' && pat[plen - 1] == '}')
+		return slen > 0 && slen <= 128;
+	return plen == slen && memcmp(pat, seg, plen) == 0;
+}
+
+/* path_match - 'path' against 'pattern'; captures go to 'r' */
+static int
+path_match(tly_req *r, const char *pattern, const char *path)
+{
+	const char *p = pattern, *s = path, *pe, *se;
+	int ncap = 0;
+
+	for (;;) {
+		if (*p != '/' || *s != '/')
+			return *p == '\0' && *s == '\0';
+		p++;
+		s++;
+		pe = strchr(p, '/');
+		se = strchr(s, '/');
+		if (pe == NULL)
+			pe = p + strlen(p);
+		if (se == NULL)
+			se = s + strlen(s);
+		if (!seg_match(p, (size_t)(pe - p), s, (size_t)(se - s)))
+			return 0;
+		if (*p == '{') {
+			if (ncap == TLY_MAX_CAPTURES)
+				return 0;
+			r->cap[ncap++] = tly_pstrndup(r->ctx->pool, s,
+			    (size_t)(se - s));
+		}
+		p = pe;
+		s = se;
+		if (*p == '\0' || *s == '\0') {
+			r->ncap = ncap;
+			return *p == '\0' && *s == '\0';
+		}
+	}
+}
+
+/* match - find the route; 404 or 405 answered here */
+static int
+match(tly_req *r)
+{
+	const tly_route *rt;
+	char allow[128] = "";
+	const char *m = r->method;
+
+	if (strcmp(m, "HEAD") == 0)
+		m = "GET";
+	for (rt = tly_routes; rt->method; rt++) {
+		if (!(rt->pools & (1 << r->pool)))
+			continue;
+		if (!path_match(r, rt->pattern, r->path))
+			continue;
+		if (strcmp(rt->method, m) == 0) {
+			r->route = rt;
+			return TLY_OK;
+		}
+		if (strstr(allow, rt->method) == NULL) {
+			if (allow[0])
+				tly_strlcpy(allow + strlen(allow), ", ",
+				    sizeof(allow) - strlen(allow));
+			tly_strlcpy(allow + strlen(allow), rt->method,
+			    sizeof(allow) - strlen(allow));
+			if (strcmp(rt->method, "GET") == 0)
+				tly_strlcpy(allow + strlen(allow), ", HEAD",
+				    sizeof(allow) - strlen(allow));
+		}
+	}
+	if (allow[0]) {
+		tly_req_header(r, "Allow", allow);
+		return tly_reply_errf(r, TLY_EK_METHOD, "method_not_allowed",
+		    "%s is not allowed on %.200s; use %s.", r->method, r->path,
+		    allow);
+	}
+	return tly_reply_errf(r, TLY_EK_NOT_FOUND, "resource_missing",
+	    "Unrecognized request URL (%s %.200s).", r->method, r->path);
+}
+
+static int
+unauthenticated_or_reply(tly_req *r, const char *code, const char *msg)
+{
+	tly_req_header(r, "WWW-Authenticate", "Bearer realm=\"tally\"");
+	return tly_reply_errf(r, TLY_EK_AUTH, code, "%s", msg);
+}
+
+/* authenticate - fill r->principal from the request's credentials */
+static int
+authenticate(tly_req *r)
+{
+	const tly_route *rt = r->route;
+	const char *a = r->authorization, *tok, *session;
+	tly_err e;
+	int rc;
+
+	tly_err_clear(&e);
+	session = (rt->principals & TLY_PK_ADMIN) ?
+	    tly_req_cookie(r, TLY_SESSION_COOKIE) : NULL;
+	if (a) {
+		if (strncasecmp(a, "Bearer ", 7) != 0)
+			return unauthenticated_or_reply(r, "invalid_credentials",
+			    "Authentication failed.");
+		tok = a + 7;
+		while (*tok == ' ')
+			tok++;
+		if (strncmp(tok, TLY_API_KEY_PREFIX,
+		    strlen(TLY_API_KEY_PREFIX)) == 0)
+			rc = tly_auth_server(r->ctx, tok, &r->principal, &e);
+		else if (tly_jwt_looks_like(tok))
+			rc = tly_auth_buyer(r->ctx, tok, &r->principal, &e);
+		else
+			rc = tly_err_set(&e, TLY_EK_AUTH, "invalid_credentials",
+			    "Authentication failed.");
+	} else if (session) {
+		rc = tly_auth_admin(r->ctx, session, &r->principal, &e);
+	} else
+		return unauthenticated_or_reply(r, "missing_credentials",
+		    "This request needs credentials.");
+	if (rc == TLY_OK)
+		return TLY_OK;
+	if (e.kind == TLY_EK_AUTH)
+		return unauthenticated_or_reply(r, e.code, e.msg);
+	tly_reply_err(r, &e);
+	return TLY_ERR;
+}
+
+/* authorise - kind, role and CSRF; 403 answered here */
+static int
+authorise(tly_req *r)
+{
+	const tly_route *rt = r->route;
+	tly_principal *p = &r->principal;
+
+	if (!(rt->principals & p->kind))
+		return tly_reply_errf(r, TLY_EK_FORBIDDEN, "forbidden",
+		    "These credentials may not use %s %.200s.", r->method,
+		    r->path);
+	if (p->kind != TLY_PK_ADMIN)
+		return TLY_OK;
+	if (p->role < rt->min_role)
+		return tly_reply_errf(r, TLY_EK_FORBIDDEN, "role_required",
+		    "This needs the %s role or higher.",
+		    tly_role_name(rt->min_role));
+	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0 &&
+	    (r->csrf_token == NULL || !tly_streq_ct(r->csrf_token, p->csrf)))
+		return tly_reply_errf(r, TLY_EK_FORBIDDEN, "csrf_failed",
+		    "A valid X-CSRF-Token header is required.");
+	return TLY_OK;
+}
+
+/* rate_limit - one token for the principal; 429 answered here */
+static int
+rate_limit(tly_req *r)
+{
+	const tly_config *c = r->ctx->cfg;
+	const tly_rate_conf *rate;
+	char key[64];
+	int retry = 0;
+	tly_err e;
+
+	switch (r->principal.kind) {
+	case TLY_PK_BUYER:	rate = &c->rate_buyer; break;
+	case TLY_PK_SERVER:	rate = &c->rate_server; break;
+	case TLY_PK_ADMIN:	rate = &c->rate_admin; break;
+	default:		return TLY_OK;
+	}
+	snprintf(key, sizeof(key), "%d:%s", r->principal.kind,
+	    r->principal.id);
+	if (tly_rl_take(r->rl, key, rate, tly_mono_ms(), &retry))
+		return TLY_OK;
+	tly_err_clear(&e);
+	tly_err_set(&e, TLY_EK_RATE, "rate_limited",
+	    "Too many requests; slow down.");
+	e.retry_after = retry;
+	tly_reply_err(r, &e);
+	return TLY_ERR;
+}
+
+/* tly_dispatch - the whole pipeline for 'r'; always answers */
+int
+tly_dispatch(tly_req *r)
+{
+	int needs_auth;
+
+	if (match(r) != TLY_OK)
+		return TLY_ERR;
+	needs_auth = !(r->route->principals & (TLY_PK_PUBLIC | TLY_PK_STRIPE));
+	if (needs_auth && (authenticate(r) != TLY_OK || authorise(r) != TLY_OK
+	    || rate_limit(r) != TLY_OK))
+		return TLY_ERR;
+	r->route->fn(r);
+	if (!r->replied) {
+		tly_logkv(r->ctx->log, TLY_LOG_ERROR, "http",
+		    "handler did not answer", "path", r->path, NULL);
+		return tly_reply_errf(r, TLY_EK_INTERNAL, "internal_error",
+		    "An internal error occurred; it has been logged.");
+	}
+	return TLY_OK;
+}

@@ -1,0 +1,116 @@
+/*
+ * routes.c - the route table, and helpers shared by the handlers
+ *
+ * The table is the single place that says who may call what (DESIGN §7):
+ * reading it answers "which principal kinds reach this route, and with
+ * which admin role".  docs/api.md documents the same table; a system test
+ * checks every route listed there answers.
+ *
+ * API:	tly_routes[], tly_page_or_reply(), tly_list_begin(),
+ *	tly_list_end(), tly_core_err_or_reply().
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "router.h"
+#include "routes.h"
+#include "tly_str.h"
+
+#define API	TLY_POOLS_API
+#define ADMIN	TLY_POOLS_ADMIN
+#define ALL	(TLY_POOLS_API | TLY_POOLS_WEBHOOK | TLY_POOLS_ADMIN)
+
+const tly_route tly_routes[] = {
+	/* health: every pool answers it, so nginx can probe each */
+	{ "GET", "/api/v1/health", API, TLY_PK_PUBLIC, 0, tly_h_health },
+	{ "GET", "/api/v1/health/live", ALL, TLY_PK_PUBLIC, 0,
+	    tly_h_health_live },
+	{ "GET", "/api/v1/me", API, TLY_PK_BUYER | TLY_PK_SERVER, 0,
+	    tly_h_me },
+
+	/* admin sessions */
+	{ "POST", "/admin/api/v1/login", ADMIN, TLY_PK_PUBLIC, 0,
+	    tly_h_admin_login },
+	{ "POST", "/admin/api/v1/logout", ADMIN, TLY_PK_ADMIN,
+	    TLY_ROLE_VIEWER, tly_h_admin_logout },
+	{ "GET", "/admin/api/v1/me", ADMIN, TLY_PK_ADMIN, TLY_ROLE_VIEWER,
+	    tly_h_admin_me },
+
+	/* admin users and API keys: the admin role only */
+	{ "GET", "/admin/api/v1/users", ADMIN, TLY_PK_ADMIN, TLY_ROLE_ADMIN,
+	    tly_h_admin_users_list },
+	{ "POST", "/admin/api/v1/users", ADMIN, TLY_PK_ADMIN, TLY_ROLE_ADMIN,
+	    tly_h_admin_users_create },
+	{ "GET", "/admin/api/v1/api_keys", ADMIN, TLY_PK_ADMIN,
+	    TLY_ROLE_ADMIN, tly_h_admin_keys_list },
+	{ "POST", "/admin/api/v1/api_keys", ADMIN, TLY_PK_ADMIN,
+	    TLY_ROLE_ADMIN, tly_h_admin_keys_create },
+	{ "POST", "/admin/api/v1/api_keys/{id}/revoke", ADMIN, TLY_PK_ADMIN,
+	    TLY_ROLE_ADMIN, tly_h_admin_keys_revoke },
+
+	/* audit log: everyone in the panel may read it */
+	{ "GET", "/admin/api/v1/audit", ADMIN, TLY_PK_ADMIN, TLY_ROLE_VIEWER,
+	    tly_h_admin_audit_list },
+
+	{ NULL, NULL, 0, 0, 0, NULL }
+};
+
+/* tly_page_or_reply - 'limit' and 'starting_after' from the query */
+int
+tly_page_or_reply(tly_req *r, tly_page *p)
+{
+	const char *lim;
+	int64_t n = 0;
+	tly_err e;
+
+	memset(p, 0, sizeof(*p));
+	tly_err_clear(&e);
+	lim = tly_req_query(r, "limit");
+	if (lim && (tly_parse_i64(lim, &n) != TLY_OK || n < 1 || n > 100))
+		return tly_reply_errf(r, TLY_EK_INVALID, "parameter_invalid",
+		    "limit must be an integer between 1 and 100.");
+	p->limit = (int)n;
+	p->starting_after = tly_req_query(r, "starting_after");
+	if (tly_page_check(p, &e) != TLY_OK) {
+		tly_reply_err(r, &e);
+		return TLY_ERR;
+	}
+	return TLY_OK;
+}
+
+/* tly_list_begin - {"object":"list","url":…,"data":[ */
+void
+tly_list_begin(tly_jw *w, const char *url)
+{
+	tly_jw_obj(w, NULL);
+	tly_jw_str(w, "object", "list");
+	tly_jw_str(w, "url", url);
+	tly_jw_arr(w, "data");
+}
+
+/* tly_list_end - ],"has_more":…} */
+void
+tly_list_end(tly_jw *w, int more)
+{
+	tly_jw_end(w);
+	tly_jw_bool(w, "has_more", more);
+	tly_jw_end(w);
+}
+
+/*
+ * tly_core_err_or_reply - when a core call failed ('rc' non-zero),
+ * answer its error and return TLY_ERR; else TLY_OK.
+ */
+int
+tly_core_err_or_reply(tly_req *r, int rc, tly_err *e)
+{
+	if (rc == TLY_OK)
+		return TLY_OK;
+	if (e->kind == TLY_EK_NONE)
+		tly_err_internal(e);
+	if (rc == TLY_AGAIN && e->kind == TLY_EK_CONFLICT)
+		tly_err_set(e, TLY_EK_CONFLICT, "retry",
+		    "The request conflicted with another; retry it.");
+	tly_reply_err(r, e);
+	return TLY_ERR;
+}

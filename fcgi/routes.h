@@ -1,0 +1,34 @@
+/*
+ * routes.h - the handlers behind the route table (routes.c)
+ *
+ * One file per area: routes_health.c (health, who am I), routes_admin.c
+ * (admin sessions, users, API keys, audit).  Handlers parse and render;
+ * every decision and every SQL statement is in core/.
+ */
+#ifndef TLY_ROUTES_H
+#define TLY_ROUTES_H
+
+#include "admin.h"
+#include "http.h"
+
+int	 tly_h_health(tly_req *);
+int	 tly_h_health_live(tly_req *);
+int	 tly_h_me(tly_req *);
+
+int	 tly_h_admin_login(tly_req *);
+int	 tly_h_admin_logout(tly_req *);
+int	 tly_h_admin_me(tly_req *);
+int	 tly_h_admin_users_list(tly_req *);
+int	 tly_h_admin_users_create(tly_req *);
+int	 tly_h_admin_keys_list(tly_req *);
+int	 tly_h_admin_keys_create(tly_req *);
+int	 tly_h_admin_keys_revoke(tly_req *);
+int	 tly_h_admin_audit_list(tly_req *);
+
+/* shared by list handlers */
+int	 tly_page_or_reply(tly_req *, tly_page *);
+void	 tly_list_begin(tly_jw *, const char *);
+void	 tly_list_end(tly_jw *, int);
+int	 tly_core_err_or_reply(tly_req *, int, tly_err *);
+
+#endif
