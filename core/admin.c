@@ -72,8 +72,8 @@ tly_admin_users_list(tly_ctx *ctx, const tly_page *p,
 		return q.rc;
 	tly_q_str(&q, cursor(p));
 	tly_q_i64(&q, p->limit + 1);
-	rc = tly_q_exec(&q);
-	while (rc == TLY_OK && (rc = tly_q_next(&q)) == TLY_ROW) {
+	(void)tly_q_exec(&q);		/* failures stick to q */
+	while ((rc = tly_q_next(&q)) == TLY_ROW) {
 		if (*n == p->limit) {
 			*more = 1;
 			continue;
@@ -112,8 +112,8 @@ tly_api_keys_list(tly_ctx *ctx, const tly_page *p, tly_api_key_row **out,
 		return q.rc;
 	tly_q_str(&q, cursor(p));
 	tly_q_i64(&q, p->limit + 1);
-	rc = tly_q_exec(&q);
-	while (rc == TLY_OK && (rc = tly_q_next(&q)) == TLY_ROW) {
+	(void)tly_q_exec(&q);		/* failures stick to q */
+	while ((rc = tly_q_next(&q)) == TLY_ROW) {
 		if (*n == p->limit) {
 			*more = 1;
 			continue;
@@ -164,8 +164,8 @@ tly_audit_list(tly_ctx *ctx, const tly_page *p, tly_audit_row **out, int *n,
 		return q.rc;
 	tly_q_i64(&q, after);
 	tly_q_i64(&q, p->limit + 1);
-	rc = tly_q_exec(&q);
-	while (rc == TLY_OK && (rc = tly_q_next(&q)) == TLY_ROW) {
+	(void)tly_q_exec(&q);		/* failures stick to q */
+	while ((rc = tly_q_next(&q)) == TLY_ROW) {
 		if (*n == p->limit) {
 			*more = 1;
 			continue;

@@ -355,8 +355,8 @@ throttled(tly_ctx *ctx, const char *ukey, const char *ikey, tly_err *err)
 		return q.rc;
 	tly_q_str(&q, ukey);
 	tly_q_str(&q, ikey);
-	rc = tly_q_exec(&q);
-	while (rc == TLY_OK && (rc = tly_q_next(&q)) == TLY_ROW) {
+	(void)tly_q_exec(&q);		/* failures stick to q */
+	while ((rc = tly_q_next(&q)) == TLY_ROW) {
 		failures = tly_q_col_i64(&q, 1);
 		age = tly_q_col_i64(&q, 2);
 		limit = strcmp(tly_q_col_str(&q, 0), ukey) == 0 ?

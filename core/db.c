@@ -110,6 +110,11 @@ db_fail(tly_db *db, tly_err *err, unsigned int e, const char *msg,
 		return TLY_CONFLICT;
 	}
 	snprintf(num, sizeof(num), "%u", e);
+	if (e == 1094) {		/* KILL of a thread already gone */
+		tly_err_set(err, TLY_EK_NOT_FOUND, "no_such_thread",
+		    "No such connection.");
+		return TLY_NOTFOUND;
+	}
 	if (errno_lost(e)) {
 		db->broken = 1;
 		tly_logkv(db->log, TLY_LOG_WARN, "db", "connection lost",
@@ -532,6 +537,13 @@ tly_q_prep(tly_db *db, tly_q *q, const char *sql, tly_err *err)
 		return q->rc;
 	}
 	q->rc = stmt_get(db, sql, &q->st, err);
+	if (q->rc != TLY_OK && db->broken && !db->in_tx) {
+		/* preparing has no effect: after a lost connection, retry */
+		tly_err_clear(err);
+		q->rc = tly_db_connect(db, err);
+		if (q->rc == TLY_OK)
+			q->rc = stmt_get(db, sql, &q->st, err);
+	}
 	return q->rc;
 }
 

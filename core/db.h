@@ -14,10 +14,10 @@
  *	if (tly_q_prep(db, &q, "SELECT id, n FROM t WHERE k = ?", err))
  *		return TLY_ERR;
  *	tly_q_str(&q, key);
- *	rc = tly_q_exec(&q);
- *	while (rc == TLY_OK && (rc = tly_q_next(&q)) == TLY_ROW)
+ *	(void)tly_q_exec(&q);		(failures stick to q)
+ *	while ((rc = tly_q_next(&q)) == TLY_ROW)
  *		use(tly_q_col_str(&q, 0), tly_q_col_i64(&q, 1));
- *	tly_q_done(&q);
+ *	tly_q_done(&q);			(rc: TLY_OK at the end, or the failure)
  *
  * and the one-line forms tly_db_exec() / tly_db_row() whose format says
  * what the arguments are: "is" = int64_t, const char * (NULL binds SQL

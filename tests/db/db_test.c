@@ -1,0 +1,190 @@
+/*
+ * db_test.c - the query layer (core/db.c) against a real MariaDB
+ *
+ * Covers: binding and reading integers, strings, NULLs; text longer than
+ * the initial result buffer, across several rows; DECIMAL results such
+ * as SUM(bigint) read as integers; duplicate keys as TLY_CONFLICT;
+ * tly_db_row's "no row"; the statement cache surviving a reconnect; a
+ * statement issued after the server dropped an idle connection.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "dbtest.h"
+#include "tly_str.h"
+
+static tly_config cfg;
+static tly_log lg;
+static tly_ctx ctx;
+
+static int
+setup(void **state)
+{
+	(void)state;
+	if (dbtest_exec(&cfg, "CREATE TABLE t (id INT PRIMARY KEY, "
+	    "txt TEXT NULL, n BIGINT NULL) ENGINE=InnoDB"))
+		return -1;
+	return dbtest_ctx(&ctx, &cfg, &lg);
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	tly_ctx_free(&ctx);
+	return dbtest_exec(&cfg, "DROP TABLE t");
+}
+
+static void
+test_round_trip(void **state)
+{
+	char txt[64];
+	int64_t n = 0, v = 0;
+	int isnull = 0;
+	tly_err e;
+
+	(void)state;
+	tly_err_clear(&e);
+	assert_int_equal(tly_db_exec(ctx.db, &e, NULL, "INSERT INTO t VALUES "
+	    "(?, ?, ?)", "isi", (int64_t)1, "héllo", INT64_MIN), TLY_OK);
+	assert_int_equal(tly_db_exec(ctx.db, &e, NULL, "INSERT INTO t VALUES "
+	    "(?, ?, NULL)", "is", (int64_t)2, (const char *)NULL), TLY_OK);
+	assert_int_equal(tly_db_row(ctx.db, &e, "SELECT txt, n FROM t WHERE "
+	    "id = ?", "i>si", (int64_t)1, txt, sizeof(txt), &n), TLY_OK);
+	assert_string_equal(txt, "héllo");
+	assert_true(n == INT64_MIN);
+	assert_int_equal(tly_db_row(ctx.db, &e, "SELECT n FROM t WHERE id = ?",
+	    "i>n", (int64_t)2, &v, &isnull), TLY_OK);
+	assert_int_equal(isnull, 1);
+	assert_int_equal(tly_db_row(ctx.db, &e, "SELECT n FROM t WHERE id = ?",
+	    "i>i", (int64_t)99, &v), TLY_NOTFOUND);
+}
+
+static void
+test_long_text_refetched(void **state)
+{
+	char big[5000], got[5001];
+	tly_q q;
+	tly_err e;
+	int rc, rows = 0;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(big) - 1; i++)
+		big[i] = (char)('a' + i % 26);
+	big[sizeof(big) - 1] = '\0';
+	tly_err_clear(&e);
+	assert_int_equal(tly_db_exec(ctx.db, &e, NULL, "INSERT INTO t VALUES "
+	    "(10, ?, 1), (11, 'short', 2), (12, ?, 3)", "ss", big, big),
+	    TLY_OK);
+	assert_int_equal(tly_q_prep(ctx.db, &q, "SELECT id, txt FROM t WHERE "
+	    "id >= 10 ORDER BY id", &e), TLY_OK);
+	(void)tly_q_exec(&q);		/* failures stick to q */
+	while ((rc = tly_q_next(&q)) == TLY_ROW) {
+		tly_strlcpy(got, tly_q_col_str(&q, 1), sizeof(got));
+		if (tly_q_col_i64(&q, 0) == 11) {
+			assert_string_equal(got, "short");
+			assert_int_equal(tly_q_col_len(&q, 1), 5);
+		} else {
+			assert_string_equal(got, big);
+			assert_int_equal(tly_q_col_len(&q, 1), sizeof(big) - 1);
+		}
+		rows++;
+	}
+	tly_q_done(&q);
+	assert_int_equal(rc, TLY_OK);
+	assert_int_equal(rows, 3);
+}
+
+static void
+test_decimal_sum(void **state)
+{
+	int64_t s = 0;
+	tly_err e;
+
+	(void)state;
+	tly_err_clear(&e);
+	assert_int_equal(tly_db_exec(ctx.db, &e, NULL, "INSERT INTO t VALUES "
+	    "(20, NULL, 4611686018427387904), (21, NULL, 4611686018427387903)",
+	    ""), TLY_OK);
+	assert_int_equal(tly_db_row(ctx.db, &e, "SELECT SUM(n) FROM t WHERE "
+	    "id IN (20, 21)", ">i", &s), TLY_OK);
+	assert_true(s == INT64_MAX);
+}
+
+static void
+test_duplicate_is_conflict(void **state)
+{
+	tly_err e;
+
+	(void)state;
+	tly_err_clear(&e);
+	assert_int_equal(tly_db_exec(ctx.db, &e, NULL, "INSERT INTO t (id) "
+	    "VALUES (30)", ""), TLY_OK);
+	assert_int_equal(tly_db_exec(ctx.db, &e, NULL, "INSERT INTO t (id) "
+	    "VALUES (30)", ""), TLY_CONFLICT);
+	assert_string_equal(e.code, "duplicate");
+}
+
+static void
+test_affected_rows(void **state)
+{
+	uint64_t n = 99;
+	tly_err e;
+
+	(void)state;
+	tly_err_clear(&e);
+	assert_int_equal(tly_db_exec(ctx.db, &e, &n, "UPDATE t SET n = 7 "
+	    "WHERE id = ?", "i", (int64_t)404), TLY_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(tly_db_exec(ctx.db, &e, &n, "UPDATE t SET n = 7 "
+	    "WHERE id IN (1, 2)", ""), TLY_OK);
+	assert_int_equal(n, 2);
+}
+
+static void
+test_statement_after_idle_kill(void **state)
+{
+	char sql[64];
+	int64_t v = 0;
+	tly_err e;
+
+	(void)state;
+	tly_err_clear(&e);
+	assert_int_equal(tly_db_row(ctx.db, &e, "SELECT n FROM t WHERE id = ?",
+	    "i>i", (int64_t)1, &v), TLY_OK);
+	snprintf(sql, sizeof(sql), "KILL CONNECTION %lu",
+	    tly_db_thread_id(ctx.db));
+	assert_int_equal(dbtest_exec(&cfg, sql), TLY_OK);
+	tly_sleep_ms(100);
+	/* the same cached statement, on a connection the server dropped */
+	assert_int_equal(tly_db_row(ctx.db, &e, "SELECT n FROM t WHERE id = ?",
+	    "i>i", (int64_t)1, &v), TLY_OK);
+	assert_int_equal(v, 7);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_long_text_refetched),
+		cmocka_unit_test(test_decimal_sum),
+		cmocka_unit_test(test_duplicate_is_conflict),
+		cmocka_unit_test(test_affected_rows),
+		cmocka_unit_test(test_statement_after_idle_kill),
+	};
+	int rc;
+
+	rc = dbtest_setup(&cfg, "db_test");
+	if (rc)
+		return rc;
+	rc = cmocka_run_group_tests(tests, setup, teardown);
+	dbtest_teardown(&cfg);
+	return rc;
+}
