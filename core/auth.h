@@ -41,7 +41,7 @@ enum {
 typedef struct tly_principal {
 	int	 kind;
 	int	 role;			/* admin */
-	char	 id[40];		/* account id, key id or admin user id */
+	char	 id[40];		/* account, key or admin user id */
 	char	 name[72];		/* key name or admin username */
 	char	 sub[256];		/* buyer: the token's subject */
 	char	 email[256];		/* buyer: from the token, if any */

@@ -411,8 +411,8 @@ load_stripe(loader *ld, tly_config *c)
 	get_int(ld, "stripe", "timeout_ms", &c->stripe_timeout_ms, 500,
 	    120000);
 	get_int(ld, "stripe", "max_retries", &c->stripe_max_retries, 0, 10);
-	get_int(ld, "stripe", "webhook_tolerance", &c->stripe_webhook_tolerance_s,
-	    10, 3600);
+	get_int(ld, "stripe", "webhook_tolerance",
+	    &c->stripe_webhook_tolerance_s, 10, 3600);
 }
 
 static void

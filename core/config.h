@@ -38,7 +38,7 @@ typedef struct tly_jwt_issuer {
 	char	 name[32];		/* [jwt.NAME] */
 	char	 iss[256];		/* the token's "iss" */
 	char	 aud[256];		/* required in the token's "aud" */
-	int	 alg;			/* fixed per issuer, never from the token */
+	int	 alg;			/* per issuer, never from the token */
 	char	 secret[512];		/* HS256 */
 	size_t	 secret_len;
 	void	*pubkey;		/* RS256: EVP_PKEY * */
@@ -67,7 +67,7 @@ typedef struct tly_config {
 	size_t		 max_body_bytes;
 	int		 request_timeout_s;	/* worker watchdog */
 	int		 shutdown_timeout_s;	/* SIGTERM grace */
-	char		 public_url[256];	/* for links in emails, onboarding */
+	char		 public_url[256];	/* base of links in emails */
 
 	/* [db] */
 	char		 db_host[128];
@@ -105,7 +105,8 @@ typedef struct tly_config {
 	char		 stripe_secret_key[256];
 	char		 stripe_publishable_key[256];
 	char		 stripe_webhook_secrets[TLY_MAX_WH_SECRETS][128];
-	char		 stripe_connect_webhook_secrets[TLY_MAX_WH_SECRETS][128];
+	char		 stripe_connect_webhook_secrets
+			    [TLY_MAX_WH_SECRETS][128];
 	int		 stripe_connect_timeout_ms;
 	int		 stripe_timeout_ms;
 	int		 stripe_max_retries;

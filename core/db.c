@@ -232,7 +232,8 @@ stmt_bind_results(db_stmt *st)
 			st->rint[i] = 1;
 			st->rb[i].buffer_type = MYSQL_TYPE_LONGLONG;
 			st->rb[i].buffer = &st->ri[i];
-			st->rb[i].is_unsigned = (f[i].flags & UNSIGNED_FLAG) != 0;
+			st->rb[i].is_unsigned =
+			    (f[i].flags & UNSIGNED_FLAG) != 0;
 			continue;
 		}
 		st->rs[i] = malloc(DB_STR_INIT);
@@ -282,7 +283,10 @@ stmt_get(tly_db *db, const char *sql, db_stmt **out, tly_err *err)
 		}
 	}
 	st = calloc(1, sizeof(*st));
-	if (st == NULL || (st->sql = strdup(sql)) == NULL) {
+	if (st == NULL)
+		return tly_err_internal(err);
+	st->sql = strdup(sql);
+	if (st->sql == NULL) {
 		free(st);
 		return tly_err_internal(err);
 	}
@@ -299,7 +303,8 @@ stmt_get(tly_db *db, const char *sql, db_stmt **out, tly_err *err)
 		stmt_free(st);
 		return rc;
 	}
-	if (stmt_alloc_params(st) != TLY_OK || stmt_bind_results(st) != TLY_OK) {
+	if (stmt_alloc_params(st) != TLY_OK ||
+	    stmt_bind_results(st) != TLY_OK) {
 		stmt_free(st);
 		return tly_err_internal(err);
 	}

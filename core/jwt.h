@@ -22,7 +22,7 @@
 typedef struct tly_jwt_claims {
 	const tly_jwt_issuer	*issuer;
 	char			 sub[256];
-	char			 email[256];	/* from the issuer's email claim */
+	char			 email[256];	/* the issuer's email claim */
 	int64_t			 exp;
 	int64_t			 nbf;
 } tly_jwt_claims;

@@ -51,6 +51,13 @@ is_migration_name(const char *n)
 	return 1;
 }
 
+/* migration_number - NNN of "NNN_name.sql" (the name was checked) */
+static int
+migration_number(const char *n)
+{
+	return (n[0] - '0') * 100 + (n[1] - '0') * 10 + (n[2] - '0');
+}
+
 static int
 filter(const struct dirent *d)
 {
@@ -198,7 +205,7 @@ apply_one(MYSQL *m, const char *dir, const char *name, tly_log *log,
 	tly_buf b;
 	int version;
 
-	version = atoi(name);
+	version = migration_number(name);
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	tly_buf_init(&b, MIG_MAX_FILE);
 	if (read_file(path, &b) != TLY_OK) {
@@ -266,7 +273,8 @@ tly_migrate(const tly_config *c, const char *dir, tly_log *log,
 		return TLY_ERR;
 	}
 	for (i = 1; i < n && rc == TLY_OK; i++) {
-		if (atoi(names[i]->d_name) == atoi(names[i - 1]->d_name)) {
+		if (migration_number(names[i]->d_name) ==
+		    migration_number(names[i - 1]->d_name)) {
 			snprintf(res->why, sizeof(res->why), "%s and %s have "
 			    "the same number", names[i - 1]->d_name,
 			    names[i]->d_name);

@@ -218,8 +218,8 @@ tly_reply_err(tly_req *r, const tly_err *e)
 	tly_jw_end(&w);
 	tly_jw_end(&w);
 	if (tly_jw_done(&w) != TLY_OK) {
-		snprintf(body, sizeof(body), "{\"error\":{\"type\":\"api_error\""
-		    ",\"code\":\"internal_error\"}}");
+		snprintf(body, sizeof(body), "{\"error\":{\"type\":"
+		    "\"api_error\",\"code\":\"internal_error\"}}");
 		tly_buf_free(&b);
 		return tly_reply(r, 500, "application/json", body,
 		    strlen(body));

@@ -134,6 +134,32 @@ setup_signals(void)
 	return TLY_OK;
 }
 
+/*
+ * tly_log_reopen - point standard error (which every child inherits) at
+ * the configured log file; on SIGHUP this is how logs are rotated.
+ */
+int
+tly_log_reopen(const tly_config *c)
+{
+	int fd;
+
+	if (c->log_file[0] == '\0')
+		return 0;
+	fd = open(c->log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+	    0640);
+	if (fd < 0) {
+		fprintf(stderr, "tallyd: %s: %s\n", c->log_file,
+		    strerror(errno));
+		return -1;
+	}
+	if (dup2(fd, 2) < 0) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 /* --- sockets ------------------------------------------------------------- */
 
 /* socket_in_use - true when something accepts connections on 'path' */
@@ -542,6 +568,7 @@ reload(master *m, const char *path)
 	nc = malloc(sizeof(*nc));
 	if (nc == NULL)
 		return;
+	(void)tly_log_reopen(m->cfg);		/* rotate, whatever comes next */
 	if (tly_config_load(nc, path, why, sizeof(why)) != TLY_OK ||
 	    !jobs_known(m, nc)) {
 		tly_logkv(&m->log, TLY_LOG_ERROR, "master", "reload refused; "
@@ -571,6 +598,8 @@ reload(master *m, const char *path)
 		m->old[i] = m->cur[i];
 		m->cur[i] = fresh[i];
 	}
+	if (strcmp(nc->log_file, m->cfg->log_file) != 0)
+		(void)tly_log_reopen(nc);
 	tly_config_free(m->cfg);
 	free(m->cfg);
 	m->cfg = nc;

@@ -31,6 +31,7 @@ typedef struct tly_status_msg {
 int	 tly_worker_main(const tly_config *, int, int, int, tly_rl *);
 int	 tly_jobproc_main(const tly_config *, int, int);
 int	 tly_master_run(const char *, tly_config *, int);
+int	 tly_log_reopen(const tly_config *);
 void	 tly_status_send(int, char);
 
 #endif

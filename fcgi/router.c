@@ -134,8 +134,8 @@ authenticate(tly_req *r)
 	    tly_req_cookie(r, TLY_SESSION_COOKIE) : NULL;
 	if (a) {
 		if (strncasecmp(a, "Bearer ", 7) != 0)
-			return unauthenticated_or_reply(r, "invalid_credentials",
-			    "Authentication failed.");
+			return unauthenticated_or_reply(r,
+			    "invalid_credentials", "Authentication failed.");
 		tok = a + 7;
 		while (*tok == ' ')
 			tok++;

@@ -16,8 +16,6 @@
  *
  * API:	main().
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,27 +45,6 @@ default_conf(void)
 	const char *e = getenv("TALLY_CONF");
 
 	return e && *e ? e : TALLY_SYSCONF_DIR "/tally/tally.conf";
-}
-
-/* open_log - point standard error at the configured log file */
-static int
-open_log(const tly_config *c)
-{
-	int fd;
-
-	if (c->log_file[0] == '\0')
-		return 0;
-	fd = open(c->log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-	    0640);
-	if (fd < 0) {
-		fprintf(stderr, "tallyd: %s: %s\n", c->log_file,
-		    strerror(errno));
-		return -1;
-	}
-	if (dup2(fd, 2) < 0)
-		return -1;
-	close(fd);
-	return 0;
 }
 
 int
@@ -110,7 +87,7 @@ main(int argc, char **argv)
 		free(cfg);
 		return 0;
 	}
-	if (open_log(cfg) != 0)
+	if (tly_log_reopen(cfg) != 0)
 		return 1;
 	return tly_master_run(path, cfg, RL_SLOTS);
 }

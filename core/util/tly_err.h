@@ -43,7 +43,7 @@ typedef enum tly_err_kind {
 	TLY_EK_UNPROCESSABLE,	/* 422 invalid_request_error */
 	TLY_EK_RATE,		/* 429 rate_limit_error */
 	TLY_EK_INTERNAL,	/* 500 api_error */
-	TLY_EK_UPSTREAM,	/* 502 api_error: Stripe failed or unreachable */
+	TLY_EK_UPSTREAM,	/* 502 api_error: Stripe unreachable */
 	TLY_EK_UNAVAILABLE,	/* 503 api_error: database unavailable */
 	TLY_EK_TIMEOUT		/* 504 api_error */
 } tly_err_kind;
@@ -51,7 +51,7 @@ typedef enum tly_err_kind {
 typedef struct tly_err {
 	tly_err_kind	 kind;
 	int		 retry_after;	/* seconds, for TLY_EK_RATE */
-	char		 code[48];	/* machine code, e.g. "resource_missing" */
+	char		 code[48];	/* machine code: "resource_missing" */
 	char		 param[64];	/* offending parameter, or "" */
 	char		 decline_code[48];
 	char		 msg[256];	/* safe to show a client */

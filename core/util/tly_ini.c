@@ -92,7 +92,8 @@ parse_line(tly_ini *ini, char *s, char *sec, size_t secsz, int line,
 	if (*s == '[') {
 		end = strchr(s, ']');
 		if (end == NULL || end[1] != '\0') {
-			snprintf(why, whysz, "line %d: malformed section", line);
+			snprintf(why, whysz, "line %d: malformed section",
+			    line);
 			return TLY_ERR;
 		}
 		*end = '\0';

@@ -1,8 +1,8 @@
 /*
  * tly_pool.h - per-request memory arena with cleanup handlers
  *
- * A worker makes one pool per request (after FCGX_Accept_r) and resets it
- * after FCGX_Finish_r, in the manner of nginx's ngx_pool_t: allocations
+ * A worker makes one pool and resets it after each request it accepts,
+ * in the manner of nginx's ngx_pool_t: allocations
  * are never freed one by one, and resources that are not memory (MYSQL_RES,
  * curl slists, yajl handles) register a cleanup that runs at reset.
  * Allocation failure is fatal to the request, never silent: tly_palloc
