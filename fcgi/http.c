@@ -16,6 +16,7 @@
  *	tly_reply_jw(), tly_reply_err(), tly_reply_errf(), tly_req_header().
  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -24,15 +25,6 @@
 #include "tly_str.h"
 
 #define RESP_HDR_MAX	4096
-
-static const char *
-param(tly_req *r, const char *name)
-{
-	const char *v;
-
-	v = FCGX_GetParam(name, r->fr->envp);
-	return v && *v ? v : NULL;
-}
 
 /* tly_now_us - wall clock in microseconds (access log durations) */
 int64_t
@@ -56,6 +48,52 @@ request_id_ok(const char *s)
 	return n >= 8 && n <= 64;
 }
 
+/* the parameters the edge reads, found in one pass over the environment */
+typedef struct want_param {
+	const char	*name;
+	size_t		 len;
+	size_t		 off;		/* where in tly_req the value goes */
+} want_param;
+
+#define WANT(n, f)	{ n, sizeof(n) - 1, offsetof(tly_req, f) }
+
+static const want_param wanted[] = {
+	WANT("REQUEST_METHOD", method),
+	WANT("DOCUMENT_URI", path),
+	WANT("QUERY_STRING", query),
+	WANT("REMOTE_ADDR", remote_addr),
+	WANT("CONTENT_TYPE", content_type),
+	WANT("CONTENT_LENGTH", content_length),
+	WANT("HTTP_AUTHORIZATION", authorization),
+	WANT("HTTP_COOKIE", cookie),
+	WANT("HTTP_X_CSRF_TOKEN", csrf_token),
+	WANT("HTTP_IDEMPOTENCY_KEY", idempotency_key),
+	WANT("HTTP_STRIPE_SIGNATURE", stripe_signature),
+	WANT("REQUEST_ID", request_id_in),
+	{ NULL, 0, 0 }
+};
+
+static void
+read_params(tly_req *r)
+{
+	const want_param *w;
+	char **e;
+	const char *eq;
+	size_t n;
+
+	for (e = r->fr->envp; e && *e; e++) {
+		eq = strchr(*e, '=');
+		if (eq == NULL || eq[1] == '\0')
+			continue;
+		n = (size_t)(eq - *e);
+		for (w = wanted; w->name; w++)
+			if (w->len == n && memcmp(*e, w->name, n) == 0) {
+				*(const char **)((char *)r + w->off) = eq + 1;
+				break;
+			}
+	}
+}
+
 /*
  * tly_req_init - read the parameters of 'fr' into 'r'.  The request id
  * is nginx's $request_id (REQUEST_ID) when it is well formed, else a new
@@ -64,33 +102,20 @@ request_id_ok(const char *s)
 int
 tly_req_init(tly_req *r, FCGX_Request *fr, tly_ctx *ctx, int pool)
 {
-	const char *rid;
-
 	memset(r, 0, sizeof(*r));
 	r->fr = fr;
 	r->ctx = ctx;
 	r->pool = pool;
 	r->start_us = tly_now_us();
 	tly_buf_init(&r->headers, RESP_HDR_MAX);
-	r->method = param(r, "REQUEST_METHOD");
-	r->path = param(r, "DOCUMENT_URI");
-	if (r->path == NULL)
-		r->path = param(r, "SCRIPT_NAME");
-	r->query = param(r, "QUERY_STRING");
-	r->remote_addr = param(r, "REMOTE_ADDR");
-	r->content_type = param(r, "CONTENT_TYPE");
-	r->authorization = param(r, "HTTP_AUTHORIZATION");
-	r->cookie = param(r, "HTTP_COOKIE");
-	r->csrf_token = param(r, "HTTP_X_CSRF_TOKEN");
-	r->idempotency_key = param(r, "HTTP_IDEMPOTENCY_KEY");
-	r->stripe_signature = param(r, "HTTP_STRIPE_SIGNATURE");
+	read_params(r);
 	if (r->method == NULL)
 		r->method = "GET";
 	if (r->path == NULL)
 		r->path = "/";
-	rid = param(r, "REQUEST_ID");
-	if (rid && request_id_ok(rid))
-		tly_strlcpy(r->request_id, rid, sizeof(r->request_id));
+	if (r->request_id_in && request_id_ok(r->request_id_in))
+		tly_strlcpy(r->request_id, r->request_id_in,
+		    sizeof(r->request_id));
 	else if (tly_random_token(r->request_id, 33) != TLY_OK)
 		tly_strlcpy(r->request_id, "unknown", sizeof(r->request_id));
 	tly_strlcpy(ctx->request_id, r->request_id, sizeof(ctx->request_id));
@@ -152,8 +177,7 @@ tly_reply(tly_req *r, int status, const char *ctype, const char *body,
 	    "Content-Type: %s\r\n"
 	    "Content-Length: %zu\r\n"
 	    "X-Request-Id: %s\r\n"
-	    "Cache-Control: no-store\r\n"
-	    "X-Content-Type-Options: nosniff\r\n", status, reason(status),
+	    "Cache-Control: no-store\r\n", status, reason(status),
 	    ctype, len, r->request_id);
 	if (n < 0 || (size_t)n >= sizeof(head))
 		return TLY_ERR;
@@ -260,7 +284,7 @@ tly_req_body_or_reply(tly_req *r)
 	char *buf;
 	int n;
 
-	cl = param(r, "CONTENT_LENGTH");
+	cl = r->content_length;
 	if (cl && (tly_parse_i64(cl, &declared) != TLY_OK || declared < 0))
 		return tly_reply_errf(r, TLY_EK_INVALID, "invalid_length",
 		    "Content-Length is not a valid length.");

@@ -41,6 +41,8 @@ typedef struct tly_req {
 	const char		*csrf_token;
 	const char		*idempotency_key;
 	const char		*stripe_signature;
+	const char		*content_length;
+	const char		*request_id_in;	/* nginx's REQUEST_ID */
 	char			 request_id[72];
 
 	const tly_route		*route;

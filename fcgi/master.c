@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -59,6 +60,8 @@ enum { CHILD_WORKER = 1, CHILD_JOB };
 
 typedef struct child {
 	pid_t	 pid;
+	int	 score;		/* scoreboard slot */
+	int	 killed;	/* SIGKILLed by the watchdog */
 	int	 kind;
 	int	 slot;		/* pool index or job index */
 	int	 gen;		/* configuration generation */
@@ -93,6 +96,7 @@ typedef struct master {
 	int		 stopping;
 	int64_t		 stop_deadline;
 	tly_rl		*rl;
+	tly_score	*board;		/* MAX_CHILDREN slots, shared */
 } master;
 
 static volatile sig_atomic_t got_chld, got_hup, got_term;
@@ -265,6 +269,7 @@ find_child(master *m, pid_t pid)
 static void
 drop_child(master *m, child *c)
 {
+	m->board[c->score].pid = 0;
 	*c = m->kids[--m->nkids];
 }
 
@@ -287,35 +292,56 @@ child_setup(master *m, int kind, int slot)
 		close_listener(&m->old[slot]);
 }
 
+/* free_score - a scoreboard slot no live child uses */
+static int
+free_score(master *m)
+{
+	int i;
+
+	for (i = 0; i < MAX_CHILDREN; i++)
+		if (m->board[i].pid == 0)
+			return i;
+	return -1;
+}
+
 static void
 spawn(master *m, int kind, int slot)
 {
+	tly_score *sc;
 	child *c;
 	pid_t pid;
-	int code;
+	int code, si;
 
-	if (m->nkids == MAX_CHILDREN) {
+	si = free_score(m);
+	if (m->nkids == MAX_CHILDREN || si < 0) {
 		tly_error(&m->log, "master", "too many children");
 		return;
 	}
+	sc = &m->board[si];
+	sc->pid = -1;			/* taken */
+	sc->busy_since = 0;
+	sc->served = 0;
 	pid = fork();
 	if (pid < 0) {
 		tly_error(&m->log, "master", "fork: %s", strerror(errno));
+		sc->pid = 0;
 		return;
 	}
 	if (pid == 0) {
 		child_setup(m, kind, slot);
 		if (kind == CHILD_WORKER)
 			code = tly_worker_main(m->cfg, slot, m->cur[slot].fd,
-			    m->status_pipe[1], m->rl);
+			    m->status_pipe[1], m->rl, sc);
 		else
 			code = tly_jobproc_main(m->cfg, slot,
 			    m->status_pipe[1]);
 		_exit(code);
 	}
+	sc->pid = (int32_t)pid;
 	c = &m->kids[m->nkids++];
 	memset(c, 0, sizeof(*c));
 	c->pid = pid;
+	c->score = si;
 	c->kind = kind;
 	c->slot = slot;
 	c->gen = m->gen;
@@ -359,8 +385,7 @@ note_death(master *m, child *c, int status)
 	}
 	if (WIFSIGNALED(status))
 		snprintf(how, sizeof(how), "killed by signal %d%s",
-		    WTERMSIG(status), WTERMSIG(status) == SIGALRM ?
-		    " (request timeout)" : "");
+		    WTERMSIG(status), c->killed ? " (request timeout)" : "");
 	else
 		snprintf(how, sizeof(how), "exited with status %d",
 		    WEXITSTATUS(status));
@@ -518,6 +543,33 @@ maintain(master *m)
 		}
 }
 
+/* watchdog - SIGKILL a worker whose request outlived request_timeout */
+static void
+watchdog(master *m)
+{
+	int64_t now = tly_mono_ms(), since;
+	int64_t limit = (int64_t)m->cfg->request_timeout_s * 1000;
+	char pid[16];
+	int i;
+
+	for (i = 0; i < m->nkids; i++) {
+		child *c = &m->kids[i];
+
+		if (c->kind != CHILD_WORKER || c->killed)
+			continue;
+		since = __atomic_load_n(&m->board[c->score].busy_since,
+		    __ATOMIC_RELAXED);
+		if (since == 0 || now - since <= limit)
+			continue;
+		snprintf(pid, sizeof(pid), "%d", (int)c->pid);
+		tly_logkv(&m->log, TLY_LOG_ERROR, "master",
+		    "request timed out; killing the worker",
+		    "child", kind_name(m, c), "pid", pid, NULL);
+		c->killed = 1;
+		kill(c->pid, SIGKILL);
+	}
+}
+
 /* escalate - SIGKILL children that ignored SIGTERM past the timeout */
 static void
 escalate(master *m)
@@ -568,7 +620,7 @@ reload(master *m, const char *path)
 	nc = malloc(sizeof(*nc));
 	if (nc == NULL)
 		return;
-	(void)tly_log_reopen(m->cfg);		/* rotate, whatever comes next */
+	(void)tly_log_reopen(m->cfg);	/* rotate, whatever comes next */
 	if (tly_config_load(nc, path, why, sizeof(why)) != TLY_OK ||
 	    !jobs_known(m, nc)) {
 		tly_logkv(&m->log, TLY_LOG_ERROR, "master", "reload refused; "
@@ -696,6 +748,10 @@ tly_master_run(const char *path, tly_config *cfg, int rl_slots)
 	    fcntl(m->status_pipe[0], F_SETFL, O_NONBLOCK) < 0)
 		return TLY_EXIT_FATAL;
 	m->rl = tly_rl_new((size_t)rl_slots);
+	m->board = mmap(NULL, MAX_CHILDREN * sizeof(tly_score),
+	    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (m->board == MAP_FAILED)
+		return TLY_EXIT_FATAL;
 	for (i = 0; i < TLY_NPOOLS; i++)
 		if (open_listener(m, &cfg->pools[i], &m->cur[i]) != TLY_OK)
 			return TLY_EXIT_FATAL;
@@ -722,6 +778,7 @@ tly_master_run(const char *path, tly_config *cfg, int rl_slots)
 		read_status(m);
 		maintain(m);
 		escalate(m);
+		watchdog(m);
 		if (m->stopping && m->nkids == 0)
 			break;
 		pfd[0].fd = self_pipe[0];
@@ -732,6 +789,7 @@ tly_master_run(const char *path, tly_config *cfg, int rl_slots)
 			drain_pipe(self_pipe[0]);
 	}
 	finish_stop(m);
+	munmap(m->board, MAX_CHILDREN * sizeof(tly_score));
 	tly_rl_free(m->rl);
 	tly_config_free(m->cfg);
 	free(m->cfg);

@@ -28,7 +28,20 @@ typedef struct tly_status_msg {
 
 #define TLY_STATUS_READY	'R'
 
-int	 tly_worker_main(const tly_config *, int, int, int, tly_rl *);
+/*
+ * The scoreboard: one slot per child in memory shared with the master.
+ * A worker stamps busy_since (monotonic ms) when it starts a request and
+ * clears it when done -- stores, no system calls -- and the master kills
+ * a worker whose request outlives request_timeout.
+ */
+typedef struct tly_score {
+	int32_t	 pid;
+	int64_t	 busy_since;	/* 0 = idle */
+	int64_t	 served;
+} tly_score;
+
+int	 tly_worker_main(const tly_config *, int, int, int, tly_rl *,
+	    tly_score *);
 int	 tly_jobproc_main(const tly_config *, int, int);
 int	 tly_master_run(const char *, tly_config *, int);
 int	 tly_log_reopen(const tly_config *);

@@ -16,9 +16,14 @@
  * epoll said a connection is waiting; EAGAIN (another worker took it)
  * just goes back to waiting.
  *
- * A watchdog alarm(2) bounds each request (request_timeout): a request
- * stuck that long kills the worker (SIGALRM), the master respawns it,
- * and MariaDB rolls back whatever transaction it held.
+ * The scoreboard bounds each request (request_timeout): the worker stamps
+ * the start of each request in shared memory and the master kills a
+ * worker stuck longer (no timer system calls per request); the master
+ * respawns it and MariaDB rolls back whatever transaction it held.
+ *
+ * Access-log lines are deferred (tly_log.h) and written when the buffer
+ * fills, before any other line, when the worker has been idle for a
+ * second, and at exit.
  *
  * API:	tly_worker_main(), tly_status_send().
  */
@@ -74,7 +79,6 @@ setup_signals(void)
 	sigaction(SIGUSR1, &sa, NULL);
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGCHLD, &sa, NULL);
-	sigaction(SIGALRM, &sa, NULL);
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	return TLY_OK;
@@ -105,7 +109,7 @@ access_log(tly_req *r)
 	snprintf(who, sizeof(who), "%s%s%s",
 	    tly_principal_kind_name(r->principal.kind),
 	    r->principal.id[0] ? ":" : "", r->principal.id);
-	tly_logkv(r->ctx->log, TLY_LOG_INFO, "http", "request",
+	tly_logkv_deferred(r->ctx->log, TLY_LOG_INFO, "http", "request",
 	    "method", r->method, "path", r->path, "status", status,
 	    "duration_us", dur, "principal", who, NULL);
 }
@@ -156,7 +160,7 @@ fail:
  */
 int
 tly_worker_main(const tly_config *cfg, int pool, int listen_fd, int status_fd,
-    tly_rl *rl)
+    tly_rl *rl, tly_score *sc)
 {
 	const tly_pool_conf *pc = &cfg->pools[pool];
 	struct epoll_event evs[2];
@@ -172,6 +176,7 @@ tly_worker_main(const tly_config *cfg, int pool, int listen_fd, int status_fd,
 		return TLY_EXIT_FATAL;
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	tly_log_init(&log, 2, cfg->log_level, pc->name);
+	(void)tly_log_defer(&log);
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&fr, listen_fd, 0) != 0) {
 		tly_error(&log, "worker", "libfcgi initialisation failed");
 		return TLY_EXIT_FATAL;
@@ -187,7 +192,9 @@ tly_worker_main(const tly_config *cfg, int pool, int listen_fd, int status_fd,
 		    "will retry per request");
 	tly_status_send(status_fd, TLY_STATUS_READY);
 	while (!worker_stop && served < pc->max_requests) {
-		n = epoll_wait(ep, evs, 2, -1);
+		n = epoll_wait(ep, evs, 2, log.deferred ? 1000 : -1);
+		if (n == 0)
+			tly_log_flush(&log);	/* idle: write the access log */
 		if (n < 0 && errno != EINTR) {
 			tly_error(&log, "worker", "epoll_wait: %s",
 			    strerror(errno));
@@ -205,16 +212,18 @@ tly_worker_main(const tly_config *cfg, int pool, int listen_fd, int status_fd,
 				    strerror(-rc));
 			continue;
 		}
-		alarm((unsigned)cfg->request_timeout_s);
+		__atomic_store_n(&sc->busy_since, tly_mono_ms(),
+		    __ATOMIC_RELAXED);
 		serve_one(&fr, &ctx, pool, rl);
 		FCGX_Finish_r(&fr);
-		alarm(0);
-		served++;
+		__atomic_store_n(&sc->busy_since, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&sc->served, ++served, __ATOMIC_RELAXED);
 	}
 	if (served >= pc->max_requests)
 		tly_logkv(&log, TLY_LOG_INFO, "worker",
 		    "recycling after max_requests", NULL);
 	tly_ctx_free(&ctx);
+	tly_log_release(&log);
 	close(ep);
 	return 0;
 }

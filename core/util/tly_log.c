@@ -6,10 +6,14 @@
  * write(2).  A failed write is ignored: logging must never take a request
  * down.
  *
- * API:	tly_log_init(), tly_log_level_parse(), tly_logf(), tly_logkv().
+ * API:	tly_log_init(), tly_log_level_parse(), tly_logf(), tly_logkv(),
+ *	tly_log_defer(), tly_logkv_deferred(), tly_log_flush(),
+ *	tly_log_release().
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -28,8 +32,55 @@ tly_log_init(tly_log *l, int fd, int level, const char *proc)
 {
 	l->fd = fd;
 	l->level = level;
+	l->pid = (int)getpid();
 	snprintf(l->proc, sizeof(l->proc), "%s", proc);
 	l->request_id = NULL;
+	l->defer = NULL;
+	l->deferred = 0;
+}
+
+/* tly_log_defer - allow deferred lines (a PIPE_BUF buffer); TLY_OK = 0 */
+int
+tly_log_defer(tly_log *l)
+{
+	if (l->defer == NULL)
+		l->defer = malloc(PIPE_BUF);
+	return l->defer ? 0 : -1;
+}
+
+static void
+write_all(int fd, const char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;		/* logging never takes a request down */
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* tly_log_flush - write the deferred lines now */
+void
+tly_log_flush(tly_log *l)
+{
+	if (l->deferred == 0)
+		return;
+	write_all(l->fd, l->defer, l->deferred);
+	l->deferred = 0;
+}
+
+/* tly_log_release - flush and free the deferral buffer */
+void
+tly_log_release(tly_log *l)
+{
+	tly_log_flush(l);
+	free(l->defer);
+	l->defer = NULL;
 }
 
 /* tly_log_level_parse - "debug".."fatal" to a level; -1 if unknown */
@@ -79,13 +130,25 @@ put_esc(line *ln, const char *s)
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p;
 	char e[6];
+	size_t n;
 
 	for (p = (const unsigned char *)s; *p; p++) {
 		if (ln->len + 6 > SOFT_MAX) {
 			ln->truncated = 1;
 			return;
 		}
-		if (*p == '"' || *p == '\\') {
+		if (*p >= 0xc0) {
+			/*
+			 * A UTF-8 lead byte goes out with its continuation
+			 * bytes (at most 4 in all, within the 6 checked
+			 * above), so a cut never splits a character: a
+			 * split one made the line invalid JSON.
+			 */
+			for (n = 1; n < 4 && (p[n] & 0xc0) == 0x80; n++)
+				;
+			put(ln, (const char *)p, n);
+			p += n - 1;
+		} else if (*p == '"' || *p == '\\') {
 			e[0] = '\\';
 			e[1] = (char)*p;
 			put(ln, e, 2);
@@ -128,7 +191,7 @@ line_begin(line *ln, tly_log *l, int level, const char *component)
 	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000));
-	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	snprintf(pid, sizeof(pid), "%d", l->pid);
 	puts_raw(ln, "{\"ts\":\"");
 	puts_raw(ln, ts);
 	puts_raw(ln, "\"");
@@ -142,16 +205,20 @@ line_begin(line *ln, tly_log *l, int level, const char *component)
 }
 
 static void
-line_end(line *ln, tly_log *l)
+line_end(line *ln, tly_log *l, int deferred)
 {
-	ssize_t n;
-
 	if (ln->truncated)
 		puts_raw(ln, ",\"truncated\":true");
 	puts_raw(ln, "}\n");
-	do {
-		n = write(l->fd, ln->buf, ln->len);
-	} while (n < 0 && errno == EINTR);
+	if (deferred && l->defer) {
+		if (l->deferred + ln->len > PIPE_BUF)
+			tly_log_flush(l);
+		memcpy(l->defer + l->deferred, ln->buf, ln->len);
+		l->deferred += ln->len;
+		return;
+	}
+	tly_log_flush(l);		/* keep the order of lines */
+	write_all(l->fd, ln->buf, ln->len);
 }
 
 static int
@@ -177,7 +244,27 @@ tly_logf(tly_log *l, int level, const char *component, const char *fmt, ...)
 	va_end(ap);
 	line_begin(&ln, l, level, component);
 	put_kv(&ln, "msg", msg);
-	line_end(&ln, l);
+	line_end(&ln, l, 0);
+}
+
+static void
+vlogkv(tly_log *l, int level, const char *component, const char *msg,
+    va_list ap, int deferred)
+{
+	const char *k, *v;
+	line ln;
+
+	line_begin(&ln, l, level, component);
+	put_kv(&ln, "msg", msg);
+	for (;;) {
+		k = va_arg(ap, const char *);
+		if (k == NULL)
+			break;
+		v = va_arg(ap, const char *);
+		if (v)
+			put_kv(&ln, k, v);
+	}
+	line_end(&ln, l, deferred);
 }
 
 /*
@@ -188,22 +275,24 @@ void
 tly_logkv(tly_log *l, int level, const char *component, const char *msg, ...)
 {
 	va_list ap;
-	const char *k, *v;
-	line ln;
 
 	if (!level_ok(l, level))
 		return;
-	line_begin(&ln, l, level, component);
-	put_kv(&ln, "msg", msg);
 	va_start(ap, msg);
-	for (;;) {
-		k = va_arg(ap, const char *);
-		if (k == NULL)
-			break;
-		v = va_arg(ap, const char *);
-		if (v)
-			put_kv(&ln, k, v);
-	}
+	vlogkv(l, level, component, msg, ap, 0);
 	va_end(ap);
-	line_end(&ln, l);
+}
+
+/* tly_logkv_deferred - like tly_logkv, into the deferral buffer if any */
+void
+tly_logkv_deferred(tly_log *l, int level, const char *component,
+    const char *msg, ...)
+{
+	va_list ap;
+
+	if (!level_ok(l, level))
+		return;
+	va_start(ap, msg);
+	vlogkv(l, level, component, msg, ap, 1);
+	va_end(ap);
 }

@@ -10,6 +10,12 @@
  *    "pid":42,"component":"http","request_id":"…","msg":"…","k":"v"}
  *
  * Secrets never go through here: callers pass ids, never keys or tokens.
+ *
+ * High-volume lines (the access log) may be deferred: they collect in a
+ * buffer of at most PIPE_BUF bytes that is written in one write(2) when
+ * full, before any other line (so the order holds), when the worker is
+ * idle (tly_log_flush) and at exit.  A process killed with SIGKILL loses
+ * at most that buffer of access lines, never an error line.
  */
 #ifndef TLY_LOG_H
 #define TLY_LOG_H
@@ -27,15 +33,23 @@ enum {
 typedef struct tly_log {
 	int		 fd;
 	int		 level;		/* lines below it are dropped */
+	int		 pid;		/* cached: set by tly_log_init */
 	char		 proc[24];	/* "master", "api", "job:payouts", … */
 	const char	*request_id;	/* set by the worker per request */
+	char		*defer;		/* deferred lines, up to PIPE_BUF */
+	size_t		 deferred;
 } tly_log;
 
 void	 tly_log_init(tly_log *, int, int, const char *);
+int	 tly_log_defer(tly_log *);
+void	 tly_log_flush(tly_log *);
+void	 tly_log_release(tly_log *);
 int	 tly_log_level_parse(const char *);
 void	 tly_logf(tly_log *, int, const char *, const char *, ...)
 	    __attribute__((format(printf, 4, 5)));
 void	 tly_logkv(tly_log *, int, const char *, const char *, ...)
+	    __attribute__((sentinel));
+void	 tly_logkv_deferred(tly_log *, int, const char *, const char *, ...)
 	    __attribute__((sentinel));
 
 #define tly_debug(l, c, ...)	tly_logf((l), TLY_LOG_DEBUG, (c), __VA_ARGS__)
