@@ -112,7 +112,14 @@ parse_line(tly_ini *ini, char *s, char *sec, size_t secsz, int line,
 	}
 	*eq = '\0';
 	key = trim(s);
-	val = trim(eq + 1);
+	val = eq + 1;
+	for (end = val; *end; end++)		/* " # comment" ends a value */
+		if (*end == '#' && end > val &&
+		    (end[-1] == ' ' || end[-1] == '\t')) {
+			*end = '\0';
+			break;
+		}
+	val = trim(val);
 	if (!valid_name(key)) {
 		snprintf(why, whysz, "line %d: bad key name", line);
 		return TLY_ERR;

@@ -3,7 +3,8 @@
  *
  *	# comment
  *	[section]            or   [section.name]
- *	key = value          (value runs to the end of the line, trimmed)
+ *	key = value          (to the end of the line or to a '#' that
+ *	                      follows white space; trimmed)
  *
  * This layer knows only syntax; core/config.c gives the keys meaning.
  * Every entry records whether it was read, so that a misspelt key is
