@@ -1,0 +1,314 @@
+/*
+ * control.mjs - the test-only control API under /__emu/ (no auth).
+ *
+ * Owns: every route that lets a test drive or inspect the emulator: reset,
+ * faults, request log, object dumps, connection stats, webhook configuration
+ * and delivery log, flush, the "things that happen outside the API"
+ * (3-D Secure, settlement, Dashboard refunds, disputes, onboarding, failed
+ * payouts, refund failures, balance release, clock, fees, delays), and the
+ * tiny HTML pages a browser test can click through (3-D Secure challenge,
+ * Express onboarding, receipts).
+ *
+ * Bodies may be JSON or form-encoded; numbers and booleans are accepted as
+ * JSON values or strings. Answers are JSON ({error: {...}} with 400/404 on a
+ * bad call). Events caused here carry request {id: req_..., idempotency_key:
+ * null} for Dashboard-like actions and {id: null, ...} for automatic ones.
+ *
+ * Invariant: nothing here is reachable under /v1, and nothing here changes
+ * state in a way the real Stripe could not (every action maps to something
+ * that happens on Stripe's side: a customer, a bank, the Dashboard, time).
+ */
+
+import { PLATFORM, KINDS } from './state.mjs';
+import { ApiError, invalid, notFound } from './errors.mjs';
+import { randomId, API_VERSION } from './objects.mjs';
+import * as Pay from './payments.mjs';
+import * as Con from './connect.mjs';
+import { getFees, setFee, isCurrency } from './currencies.mjs';
+
+const routes = [];
+function route(method, pattern, handler) {
+  const names = [];
+  const re = new RegExp(
+    `^${pattern.replace(/:([a-z_]+)/g, (_, n) => {
+      names.push(n);
+      return '([^/]+)';
+    })}$`,
+  );
+  routes.push({ method, re, names, handler });
+}
+
+const truthy = (v) => v === true || v === 'true' || v === '1' || v === 1;
+const num = (v, name) => {
+  if (v === undefined || v === null || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw invalid(`${name} must be a number`, name);
+  return n;
+};
+
+function get(emu, kind, id, noun) {
+  const rec = emu.state.get(kind, id);
+  if (!rec) throw notFound(noun, id);
+  return rec;
+}
+
+function dashboardRequest() {
+  return { id: `req_${randomId(14)}`, idempotency_key: null };
+}
+
+export async function flush(emu, timeoutMs = 10000) {
+  const deadline = Date.now() + timeoutMs;
+  const quiet = () => emu.state.pendingTasks === 0 && emu.webhooks.idle();
+  while (Date.now() < deadline) {
+    if (quiet()) {
+      await new Promise((r) => setImmediate(r));
+      if (quiet()) return true;
+    }
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  return false;
+}
+
+const html = (title, bodyHtml) => ({
+  html: `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title>` +
+    '<style>body{font-family:sans-serif;max-width:36em;margin:3em auto}button{font-size:1.1em;margin:.3em}</style>' +
+    `</head><body>${bodyHtml}</body></html>`,
+});
+
+const esc = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/* ---- housekeeping ---------------------------------------------------------------- */
+
+route('GET', '/__emu/health', () => ({ ok: true, api_version: API_VERSION }));
+
+route('POST', '/__emu/reset', (emu, b) => {
+  emu.reset(truthy(b.all));
+  return { reset: true, all: truthy(b.all) };
+});
+
+route('GET', '/__emu/faults', (emu) => ({ faults: emu.faults.all(), hung: emu.faults.hung.size }));
+route('POST', '/__emu/faults', (emu, b) => {
+  try {
+    return emu.faults.add({ ...b, seconds: num(b.seconds, 'seconds'), count: num(b.count, 'count'), status: num(b.status, 'status') });
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
+    throw invalid(err.message, 'mode');
+  }
+});
+route('DELETE', '/__emu/faults', (emu) => {
+  emu.faults.clear();
+  return { faults: [] };
+});
+route('POST', '/__emu/faults/release', (emu) => ({ released: emu.faults.release() }));
+
+route('GET', '/__emu/requests', (emu) => ({ requests: emu.requests }));
+route('DELETE', '/__emu/requests', (emu) => {
+  emu.requests = [];
+  return { requests: [] };
+});
+
+route('GET', '/__emu/objects/:kind', (emu, b, path, query) => {
+  if (!KINDS.includes(path.kind)) throw invalid(`Unknown kind '${path.kind}'. One of: ${KINDS.join(', ')}`, 'kind');
+  const owner = query.get('account') || undefined;
+  const recs = emu.state.list(path.kind, owner);
+  return {
+    kind: path.kind,
+    count: recs.length,
+    data: recs.map((r) => ({ ...JSON.parse(JSON.stringify(r.obj)), _owner: r.owner })),
+  };
+});
+
+route('GET', '/__emu/stats', (emu) => ({ ...emu.stats }));
+route('DELETE', '/__emu/stats', (emu) => {
+  emu.resetStats();
+  return { ...emu.stats };
+});
+
+route('GET', '/__emu/idempotency', (emu) => ({ keys: emu.idem.dump() }));
+
+/* ---- webhooks ----------------------------------------------------------------------- */
+
+route('GET', '/__emu/webhooks/deliveries', (emu) => ({ deliveries: emu.webhooks.deliveries }));
+route('DELETE', '/__emu/webhooks/deliveries', (emu) => {
+  emu.webhooks.deliveries = [];
+  return { deliveries: [] };
+});
+route('GET', '/__emu/webhooks/config', (emu) => emu.webhooks.describe());
+route('POST', '/__emu/webhooks/config', (emu, b) => {
+  if (b.endpoints !== undefined) {
+    const list = Array.isArray(b.endpoints) ? b.endpoints : Object.values(b.endpoints || {});
+    for (const e of list) {
+      if (!e || !e.url || !e.secret) throw invalid('each endpoint needs url and secret', 'endpoints');
+    }
+    b = { ...b, endpoints: list };
+  }
+  return emu.webhooks.configure(b);
+});
+route('POST', '/__emu/webhooks/pause', (emu) => emu.webhooks.configure({ pause: true }));
+route('POST', '/__emu/webhooks/resume', (emu) => {
+  emu.webhooks.resume();
+  return emu.webhooks.describe();
+});
+route('POST', '/__emu/webhooks/flush', async (emu, b) => {
+  const ok = await flush(emu, num(b.timeout_ms, 'timeout_ms') ?? 10000);
+  return { flushed: ok, queued: emu.webhooks.queued(), pending_tasks: emu.state.pendingTasks };
+});
+
+/* ---- payments happening outside the API --------------------------------------------------- */
+
+route('POST', '/__emu/payment_intents/:id/authenticate', (emu, b, path) => {
+  const rec = get(emu, 'payment_intents', path.id, 'payment_intent');
+  const result = b.result || 'succeed';
+  if (!['succeed', 'fail'].includes(result)) throw invalid('result must be succeed or fail', 'result');
+  return Pay.authenticatePaymentIntent(emu, rec, result, { id: null, idempotency_key: null });
+});
+route('POST', '/__emu/payment_intents/:id/settle', (emu, b, path) => {
+  const rec = get(emu, 'payment_intents', path.id, 'payment_intent');
+  const result = b.result || 'succeed';
+  if (!['succeed', 'fail'].includes(result)) throw invalid('result must be succeed or fail', 'result');
+  return Pay.settlePaymentIntent(emu, rec, result, { id: null, idempotency_key: null });
+});
+route('POST', '/__emu/charges/:id/dashboard_refund', (emu, b, path) => {
+  const chRec = get(emu, 'charges', path.id, 'charge');
+  const params = { charge: path.id };
+  if (b.amount !== undefined) params.amount = String(b.amount);
+  if (b.reason !== undefined) params.reason = String(b.reason);
+  if (b.metadata !== undefined) params.metadata = b.metadata;
+  return Pay.createRefund(emu, { owner: chRec.owner, request: dashboardRequest(), dashboard: true }, params);
+});
+route('POST', '/__emu/charges/:id/dispute', (emu, b, path) => {
+  const chRec = get(emu, 'charges', path.id, 'charge');
+  return Pay.openDispute(emu, chRec, { amount: num(b.amount, 'amount'), reason: b.reason, network_reason_code: b.network_reason_code }, { id: null, idempotency_key: null }).obj;
+});
+route('POST', '/__emu/disputes/:id/close', (emu, b, path) => {
+  const rec = get(emu, 'disputes', path.id, 'dispute');
+  return Pay.closeDispute(emu, rec, b.outcome || 'lost', { id: null, idempotency_key: null });
+});
+route('POST', '/__emu/refunds/fail_next', (emu, b) => {
+  emu.state.failNextRefunds = num(b.count, 'count') ?? 1;
+  return { fail_next: emu.state.failNextRefunds };
+});
+
+/* ---- connect -------------------------------------------------------------------------------- */
+
+route('POST', '/__emu/accounts/:id/complete_onboarding', (emu, b, path) => {
+  const rec = get(emu, 'accounts', path.id, 'account');
+  return Con.completeOnboarding(emu, rec, dashboardRequest());
+});
+route('POST', '/__emu/accounts/:id/fail_payout', (emu, b, path) => {
+  const rec = get(emu, 'accounts', path.id, 'account');
+  if (b.currency !== undefined && !isCurrency(String(b.currency).toLowerCase())) throw invalid('unknown currency', 'currency');
+  return Con.failPayout(
+    emu,
+    rec,
+    { amount: num(b.amount, 'amount'), currency: b.currency && String(b.currency).toLowerCase(), failure_code: b.failure_code },
+    { id: null, idempotency_key: null },
+  );
+});
+
+/* ---- money, time, fees, delays ---------------------------------------------------------------- */
+
+function ownerOf(emu, b) {
+  const acct = b.account;
+  if (!acct || acct === PLATFORM) return PLATFORM;
+  if (!emu.state.get('accounts', acct)) throw notFound('account', acct, 'account');
+  return acct;
+}
+
+route('GET', '/__emu/balance', (emu, b, path, query) => emu.state.balanceObject(ownerOf(emu, { account: query.get('account') })));
+route('POST', '/__emu/balance/release', (emu, b) => {
+  const currency = b.currency ? String(b.currency).toLowerCase() : undefined;
+  return emu.releaseBalance({ owner: ownerOf(emu, b), currency, amount: num(b.amount, 'amount') });
+});
+route('POST', '/__emu/balance/set', (emu, b) => {
+  const currency = String(b.currency || '').toLowerCase();
+  if (!isCurrency(currency)) throw invalid('currency is required and must be supported', 'currency');
+  const owner = ownerOf(emu, b);
+  const bal = emu.state.balance(owner, currency);
+  if (b.available !== undefined) bal.available = num(b.available, 'available');
+  if (b.pending !== undefined) bal.pending = num(b.pending, 'pending');
+  return emu.state.balanceObject(owner);
+});
+route('GET', '/__emu/clock', (emu) => ({ now: emu.now(), offset_seconds: emu.state.clockOffset }));
+route('POST', '/__emu/clock', (emu, b) => {
+  const now = emu.state.advance(num(b.advance_seconds, 'advance_seconds') ?? 0);
+  return { now, offset_seconds: emu.state.clockOffset };
+});
+route('GET', '/__emu/fees', () => getFees());
+route('POST', '/__emu/fees', (emu, b) => {
+  const currency = String(b.currency || '').toLowerCase();
+  if (!isCurrency(currency)) throw invalid('currency is required and must be supported', 'currency');
+  return setFee(currency, {
+    percent_bps: num(b.percent_bps, 'percent_bps'),
+    fixed: num(b.fixed, 'fixed'),
+    dispute_fee: num(b.dispute_fee, 'dispute_fee'),
+  });
+});
+route('GET', '/__emu/config', (emu) => ({ ...emu.config }));
+route('POST', '/__emu/config', (emu, b) => {
+  for (const k of Object.keys(emu.config)) {
+    if (b[k] !== undefined) emu.config[k] = Math.max(0, num(b[k], k));
+  }
+  return { ...emu.config };
+});
+
+/* ---- pages a browser can click through ------------------------------------------------------------ */
+
+route('GET', '/__emu/3ds/:id', (emu, b, path) => {
+  const rec = get(emu, 'payment_intents', path.id, 'payment_intent');
+  return html(
+    '3D Secure test page',
+    `<h1>3D Secure 2 test page</h1><p>PaymentIntent <code>${esc(rec.obj.id)}</code> ` +
+      `(${esc(rec.obj.amount)} ${esc(rec.obj.currency)}) - status <b>${esc(rec.obj.status)}</b></p>` +
+      `<form method="post"><button name="result" value="succeed" id="complete">Complete authentication</button>` +
+      `<button name="result" value="fail" id="fail">Fail authentication</button></form>`,
+  );
+});
+route('POST', '/__emu/3ds/:id', (emu, b, path) => {
+  const rec = get(emu, 'payment_intents', path.id, 'payment_intent');
+  const pi = Pay.authenticatePaymentIntent(emu, rec, b.result === 'fail' ? 'fail' : 'succeed', { id: null, idempotency_key: null });
+  if (rec.returnUrl) {
+    const u = new URL(rec.returnUrl);
+    u.searchParams.set('payment_intent', pi.id);
+    u.searchParams.set('payment_intent_client_secret', pi.client_secret);
+    u.searchParams.set('redirect_status', pi.status === 'succeeded' || pi.status === 'processing' || pi.status === 'requires_capture' ? 'succeeded' : 'failed');
+    return { redirect: u.toString() };
+  }
+  return html('3D Secure done', `<p id="done">Authentication ${b.result === 'fail' ? 'failed' : 'completed'}; PaymentIntent is ${esc(pi.status)}.</p>`);
+});
+route('GET', '/__emu/onboarding/:id', (emu, b, path) => {
+  const rec = get(emu, 'accounts', path.id, 'account');
+  return html(
+    'Express onboarding (emulator)',
+    `<h1>Onboarding for <code>${esc(rec.obj.id)}</code></h1><p>${esc(rec.obj.email || '')}</p>` +
+      `<form method="post"><button id="submit">Agree and submit</button></form>`,
+  );
+});
+route('POST', '/__emu/onboarding/:id', (emu, b, path, query) => {
+  const rec = get(emu, 'accounts', path.id, 'account');
+  if (!rec.obj.details_submitted) Con.completeOnboarding(emu, rec, dashboardRequest());
+  const token = query.get('link');
+  const link = rec.links.find((l) => l.token === token) || rec.links[rec.links.length - 1];
+  if (link && link.return_url) return { redirect: link.return_url };
+  return html('Onboarding complete', '<p id="done">Onboarding complete.</p>');
+});
+route('GET', '/__emu/receipts/:id', (emu, b, path) => {
+  const rec = get(emu, 'charges', path.id, 'charge');
+  return html('Receipt', `<h1>Receipt</h1><p>${esc(rec.obj.amount)} ${esc(rec.obj.currency)} - ${esc(rec.obj.id)}</p>`);
+});
+
+export function matchControl(method, path) {
+  let pathMatched = false;
+  for (const r of routes) {
+    const m = r.re.exec(path);
+    if (!m) continue;
+    pathMatched = true;
+    if (r.method !== method) continue;
+    const params = {};
+    r.names.forEach((n, i) => {
+      params[n] = decodeURIComponent(m[i + 1]);
+    });
+    return { route: r, path: params };
+  }
+  return { route: null, pathMatched };
+}

@@ -1,0 +1,214 @@
+/*
+ * refunds-disputes.test.mjs - refunds (full, partial, several, over-refund,
+ * already refunded, asynchronous settlement, fail_next, Dashboard refunds)
+ * and disputes (won, lost, partial amount, refunds blocked while open) with
+ * their events, balance transactions and balance effects.
+ */
+
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { startEmulator, startReceiver, paidIntent } from '../testlib/harness.mjs';
+
+test('refunds and disputes', async (t) => {
+  const hook = await startReceiver();
+  const emu = await startEmulator(['--webhook', `${hook.url}=whsec_rd`]);
+  const stripe = emu.stripe();
+  t.after(async () => {
+    await emu.stop();
+    await hook.close();
+  });
+  const fresh = async () => {
+    await emu.reset();
+    hook.clear();
+  };
+  const since = (n) => hook.events().slice(n).map((e) => e.type);
+  const usd = async () => {
+    const b = await stripe.balance.retrieve();
+    return { available: b.available.find((x) => x.currency === 'usd').amount, pending: b.pending.find((x) => x.currency === 'usd').amount };
+  };
+
+  await t.test('full refund: pending then succeeded, events, balance transaction without fee refund', async () => {
+    await fresh();
+    const pi = await paidIntent(emu, { amount: 10000 });
+    await emu.ctl('POST', '/__emu/balance/release');
+    const before = await usd();
+    await emu.flush();
+    const n = hook.events().length;
+    const re = await stripe.refunds.create({ payment_intent: pi.id });
+    assert.equal(re.status, 'pending');
+    assert.equal(re.amount, 10000);
+    await emu.flush();
+    assert.deepEqual(since(n), ['refund.created', 'charge.refunded', 'refund.updated', 'charge.refund.updated']);
+    const upd = hook.events().find((e) => e.type === 'refund.updated');
+    assert.equal(upd.data.object.status, 'succeeded');
+    assert.deepEqual(upd.data.previous_attributes, { status: 'pending' });
+    const chEv = hook.events().find((e) => e.type === 'charge.refunded');
+    assert.equal(chEv.data.object.amount_refunded, 10000);
+    assert.equal(chEv.data.object.refunded, true);
+    assert.equal(chEv.data.object.refunds, undefined, 'refunds are not embedded in this API version');
+    const bt = await stripe.balanceTransactions.retrieve(re.balance_transaction);
+    assert.equal(bt.type, 'refund');
+    assert.equal(bt.amount, -10000);
+    assert.equal(bt.fee, 0);
+    assert.equal(bt.net, -10000);
+    assert.equal(bt.source, re.id);
+    const after = await usd();
+    assert.equal(after.available, before.available - 10000, 'the processing fee is not given back');
+    const again = await emu.api('POST', '/v1/refunds', { charge: pi.latest_charge });
+    assert.equal(again.status, 400);
+    assert.equal(again.json.error.code, 'charge_already_refunded');
+    const expanded = await stripe.charges.retrieve(pi.latest_charge, { expand: ['refunds'] });
+    assert.deepEqual(expanded.refunds.data.map((r) => r.id), [re.id]);
+  });
+
+  await t.test('partial and several refunds; over-refund refused', async () => {
+    await fresh();
+    const pi = await paidIntent(emu, { amount: 5000 });
+    const r1 = await stripe.refunds.create({ charge: pi.latest_charge, amount: 1000, metadata: { n: '1' } });
+    const r2 = await stripe.refunds.create({ payment_intent: pi.id, amount: 1500 });
+    let ch = await stripe.charges.retrieve(pi.latest_charge);
+    assert.equal(ch.amount_refunded, 2500);
+    assert.equal(ch.refunded, false);
+    const over = await emu.api('POST', '/v1/refunds', { payment_intent: pi.id, amount: 2600 });
+    assert.equal(over.status, 400);
+    assert.equal(over.json.error.code, 'amount_too_large');
+    assert.equal(over.json.error.param, 'amount');
+    assert.match(over.json.error.message, /Refund amount \(\$26\.00\) is greater than unrefunded amount on charge \(\$25\.00\)/);
+    const r3 = await stripe.refunds.create({ payment_intent: pi.id });
+    assert.equal(r3.amount, 2500);
+    ch = await stripe.charges.retrieve(pi.latest_charge);
+    assert.equal(ch.amount_refunded, 5000);
+    assert.equal(ch.refunded, true);
+    const list = await stripe.refunds.list({ charge: pi.latest_charge });
+    assert.deepEqual(list.data.map((r) => r.id), [r3.id, r2.id, r1.id]);
+    const other = await paidIntent(emu);
+    await stripe.refunds.create({ payment_intent: other.id, amount: 100 });
+    assert.equal((await stripe.refunds.list({ payment_intent: pi.id })).data.length, 3);
+    assert.equal((await stripe.refunds.list()).data.length, 4);
+    const bad = await emu.api('POST', '/v1/refunds', { amount: 100 });
+    assert.equal(bad.status, 400);
+    const notPaid = await stripe.paymentIntents.create({ amount: 1000, currency: 'usd' });
+    const np = await emu.api('POST', '/v1/refunds', { payment_intent: notPaid.id });
+    assert.equal(np.status, 400);
+  });
+
+  await t.test('refund settlement delay is configurable', async () => {
+    await fresh();
+    await emu.ctl('POST', '/__emu/config', { refund_settle_delay_ms: 800 });
+    const pi = await paidIntent(emu);
+    const re = await stripe.refunds.create({ payment_intent: pi.id });
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal((await stripe.refunds.retrieve(re.id)).status, 'pending');
+    await emu.flush();
+    assert.equal((await stripe.refunds.retrieve(re.id)).status, 'succeeded');
+  });
+
+  await t.test('fail_next: refunds go pending then failed, the charge is refundable again', async () => {
+    await fresh();
+    const pi = await paidIntent(emu, { amount: 4000 });
+    await emu.ctl('POST', '/__emu/balance/release');
+    const before = await usd();
+    await emu.ctl('POST', '/__emu/refunds/fail_next', { count: 1 });
+    await emu.flush();
+    const n = hook.events().length;
+    const re = await stripe.refunds.create({ payment_intent: pi.id, amount: 3000 });
+    assert.equal(re.status, 'pending');
+    await emu.flush();
+    const failed = await stripe.refunds.retrieve(re.id);
+    assert.equal(failed.status, 'failed');
+    assert.equal(failed.failure_reason, 'expired_or_canceled_card');
+    const fbt = await stripe.balanceTransactions.retrieve(failed.failure_balance_transaction);
+    assert.equal(fbt.type, 'refund_failure');
+    assert.equal(fbt.amount, 3000);
+    assert.deepEqual(since(n), ['refund.created', 'charge.refunded', 'refund.updated', 'charge.refund.updated', 'refund.failed', 'charge.updated']);
+    const ch = await stripe.charges.retrieve(pi.latest_charge);
+    assert.equal(ch.amount_refunded, 0);
+    assert.equal(ch.refunded, false);
+    assert.deepEqual(await usd(), before);
+    const ok = await stripe.refunds.create({ payment_intent: pi.id });
+    assert.equal(ok.amount, 4000);
+    await emu.flush();
+    assert.equal((await stripe.refunds.retrieve(ok.id)).status, 'succeeded');
+  });
+
+  await t.test('Dashboard refund: same events, no idempotency key, a request id', async () => {
+    await fresh();
+    const pi = await paidIntent(emu, { amount: 3000 });
+    await emu.flush();
+    const n = hook.events().length;
+    const re = await emu.ctl('POST', `/__emu/charges/${pi.latest_charge}/dashboard_refund`, { amount: 1000 });
+    assert.equal(re.amount, 1000);
+    await emu.flush();
+    assert.deepEqual(since(n), ['refund.created', 'charge.refunded', 'refund.updated', 'charge.refund.updated']);
+    const created = hook.events().find((e) => e.type === 'refund.created');
+    assert.equal(created.request.idempotency_key, null);
+    assert.match(created.request.id, /^req_/);
+    assert.equal((await stripe.refunds.list({ charge: pi.latest_charge })).data[0].id, re.id);
+  });
+
+  await t.test('dispute won: funds withdrawn with a fee, reinstated without the fee', async () => {
+    await fresh();
+    const pi = await paidIntent(emu, { amount: 8000 });
+    await emu.ctl('POST', '/__emu/balance/release');
+    const before = await usd();
+    await emu.flush();
+    const n = hook.events().length;
+    const dp = await emu.ctl('POST', `/__emu/charges/${pi.latest_charge}/dispute`, { amount: 5000, reason: 'product_not_received' });
+    assert.match(dp.id, /^dp_/);
+    assert.equal(dp.status, 'needs_response');
+    assert.equal(dp.amount, 5000);
+    const ch = await stripe.charges.retrieve(pi.latest_charge);
+    assert.equal(ch.disputed, true);
+    const w = dp.balance_transactions[0];
+    assert.equal(w.type, 'adjustment');
+    assert.equal(w.reporting_category, 'dispute');
+    assert.equal(w.amount, -5000);
+    assert.equal(w.fee, 1500);
+    assert.equal(w.net, -6500);
+    assert.equal((await usd()).available, before.available - 6500);
+    const blocked = await emu.api('POST', '/v1/refunds', { payment_intent: pi.id, amount: 100 });
+    assert.equal(blocked.status, 400);
+    assert.equal(blocked.json.error.code, 'charge_disputed');
+    const closed = await emu.ctl('POST', `/__emu/disputes/${dp.id}/close`, { outcome: 'won' });
+    assert.equal(closed.status, 'won');
+    assert.equal(closed.balance_transactions.length, 2);
+    assert.equal(closed.balance_transactions[1].amount, 5000);
+    assert.equal(closed.balance_transactions[1].fee, 0);
+    assert.equal(closed.balance_transactions[1].reporting_category, 'dispute_reversal');
+    assert.equal((await usd()).available, before.available - 1500);
+    await emu.flush();
+    assert.deepEqual(since(n), ['charge.dispute.created', 'charge.dispute.funds_withdrawn', 'charge.dispute.funds_reinstated', 'charge.dispute.closed']);
+    const closedEv = hook.events().find((e) => e.type === 'charge.dispute.closed');
+    assert.equal(closedEv.data.object.status, 'won');
+    const d = await stripe.disputes.retrieve(dp.id);
+    assert.equal(d.status, 'won');
+    assert.deepEqual((await stripe.disputes.list({ charge: pi.latest_charge })).data.map((x) => x.id), [dp.id]);
+    await assert.rejects(emu.ctl('POST', `/__emu/disputes/${dp.id}/close`, { outcome: 'lost' }), /400/);
+  });
+
+  await t.test('dispute lost: closed lost, no reinstatement; accepting via the API closes as lost', async () => {
+    await fresh();
+    const pi = await paidIntent(emu, { amount: 3000 });
+    await emu.flush();
+    const n = hook.events().length;
+    const dp = await emu.ctl('POST', `/__emu/charges/${pi.latest_charge}/dispute`, {});
+    assert.equal(dp.amount, 3000);
+    assert.equal(dp.reason, 'fraudulent');
+    await emu.ctl('POST', `/__emu/disputes/${dp.id}/close`, { outcome: 'lost' });
+    await emu.flush();
+    assert.deepEqual(since(n), ['charge.dispute.created', 'charge.dispute.funds_withdrawn', 'charge.dispute.closed']);
+    assert.equal(hook.events().at(-1).data.object.status, 'lost');
+    const bts = await stripe.balanceTransactions.list({ source: dp.id });
+    assert.equal(bts.data.length, 1);
+    const pi2 = await paidIntent(emu, { amount: 3000 });
+    const dp2 = await emu.ctl('POST', `/__emu/charges/${pi2.latest_charge}/dispute`, { amount: 1000 });
+    const upd = await stripe.disputes.update(dp2.id, { metadata: { case: 'c1' }, evidence: { uncategorized_text: 'receipt attached' } });
+    assert.equal(upd.evidence.uncategorized_text, 'receipt attached');
+    const accepted = await stripe.disputes.close(dp2.id);
+    assert.equal(accepted.status, 'lost');
+    await emu.ctl('POST', '/__emu/fees', { currency: 'usd', dispute_fee: 2000 });
+    const pi3 = await paidIntent(emu, { amount: 3000 });
+    const dp3 = await emu.ctl('POST', `/__emu/charges/${pi3.latest_charge}/dispute`, {});
+    assert.equal(dp3.balance_transactions[0].fee, 2000);
+  });
+});
