@@ -80,6 +80,7 @@ tly_config_defaults(tly_config *c)
 	c->stripe_connect_timeout_ms = 3000;
 	c->stripe_timeout_ms = 20000;
 	c->stripe_max_retries = 3;
+	c->stripe_retry_base_ms = 250;
 	c->stripe_webhook_tolerance_s = 300;
 }
 
@@ -150,12 +151,17 @@ get_bool(loader *ld, const char *sec, const char *key, int *dst)
 		bad(ld, sec, key, "must be yes or no");
 }
 
-/* read_first_line - the first line of file 'path' into 'dst' */
+/*
+ * read_first_line - the first line of file 'path' into 'dst'; a line
+ * that does not fit is TLY_TOO_LARGE (fgets used to cut it silently,
+ * which loaded a truncated secret).
+ */
 static int
 read_first_line(const char *path, char *dst, size_t sz)
 {
 	FILE *f;
 	size_t n;
+	int c;
 
 	f = fopen(path, "r");
 	if (f == NULL)
@@ -164,8 +170,17 @@ read_first_line(const char *path, char *dst, size_t sz)
 		fclose(f);
 		return TLY_ERR;
 	}
-	fclose(f);
 	n = strlen(dst);
+	if (n > 0 && n == sz - 1 && dst[n - 1] != '\n') {
+		c = getc(f);
+		if (c == '\r')
+			c = getc(f);
+		if (c != EOF && c != '\n') {
+			fclose(f);
+			return TLY_TOO_LARGE;
+		}
+	}
+	fclose(f);
 	while (n > 0 && (dst[n - 1] == '\n' || dst[n - 1] == '\r'))
 		dst[--n] = '\0';
 	return TLY_OK;
@@ -177,6 +192,7 @@ get_secret(loader *ld, const char *sec, const char *key, char *dst,
     size_t sz)
 {
 	const char *v, *e;
+	int rc;
 
 	v = tly_ini_get(ld->ini, sec, key);
 	if (v == NULL)
@@ -189,7 +205,10 @@ get_secret(loader *ld, const char *sec, const char *key, char *dst,
 		}
 		v = e;
 	} else if (strncmp(v, "file:", 5) == 0) {
-		if (read_first_line(v + 5, dst, sz) != TLY_OK)
+		rc = read_first_line(v + 5, dst, sz);
+		if (rc == TLY_TOO_LARGE)
+			bad(ld, sec, key, "secret file: first line too long");
+		else if (rc != TLY_OK)
 			bad(ld, sec, key, "cannot read the secret file");
 		return;
 	}
@@ -285,7 +304,9 @@ load_pools(loader *ld, tly_config *c)
 		if (v) {
 			errno = 0;
 			mode = strtol(v, &end, 8);
-			if (errno || *end || mode < 0 || mode > 0777)
+			/* end == v: an empty value is no mode (it was 0) */
+			if (errno || end == v || *end || mode < 0 ||
+			    mode > 0777)
 				bad(ld, p->name, "socket_mode",
 				    "must be an octal mode such as 0660");
 			else
@@ -411,6 +432,8 @@ load_stripe(loader *ld, tly_config *c)
 	get_int(ld, "stripe", "timeout_ms", &c->stripe_timeout_ms, 500,
 	    120000);
 	get_int(ld, "stripe", "max_retries", &c->stripe_max_retries, 0, 10);
+	get_int(ld, "stripe", "retry_base_ms", &c->stripe_retry_base_ms, 1,
+	    10000);
 	get_int(ld, "stripe", "webhook_tolerance",
 	    &c->stripe_webhook_tolerance_s, 10, 3600);
 }

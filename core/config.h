@@ -110,6 +110,7 @@ typedef struct tly_config {
 	int		 stripe_connect_timeout_ms;
 	int		 stripe_timeout_ms;
 	int		 stripe_max_retries;
+	int		 stripe_retry_base_ms;
 	int		 stripe_webhook_tolerance_s;
 
 	/* [job.NAME] */

@@ -51,6 +51,8 @@ typedef enum tly_err_kind {
 typedef struct tly_err {
 	tly_err_kind	 kind;
 	int		 retry_after;	/* seconds, for TLY_EK_RATE */
+	int		 upstream_status;	/* Stripe's HTTP status */
+	char		 upstream_type[32];	/* Stripe's error type */
 	char		 code[48];	/* machine code: "resource_missing" */
 	char		 param[64];	/* offending parameter, or "" */
 	char		 decline_code[48];

@@ -1,0 +1,130 @@
+/*
+ * stripe_once.c - creating a Stripe object exactly once despite unknown
+ * outcomes (DESIGN §3), and finding an object by Tally's metadata
+ *
+ * tly_stripe_create_once() is what the first attempt and the janitor both
+ * call.  With key "<key_base>:g<generation>":
+ *   2xx                 -> the object (first execution or Stripe's replay);
+ *   4xx                 -> Stripe refused: a definite failure;
+ *   no reply / timeout  -> call again with the SAME key: if the first
+ *                          request is still running Stripe answers 409 and
+ *                          the transport backs off; once it is done Stripe
+ *                          replays its result.  So a request that never
+ *                          reached Stripe runs once, and one that did is
+ *                          never run twice.  Still no answer after a few
+ *                          rounds -> TLY_UNKNOWN, for the janitor;
+ *   5xx                 -> Stripe stored an error under this key and will
+ *                          replay it for 24 h, but an object may exist
+ *                          anyway: look it up (by stored id or metadata);
+ *                          found -> it; not found -> persist generation+1
+ *                          (bump) *before* using it, and call with it.
+ *
+ * tly_stripe_find_by_metadata() pages through a list endpoint from a
+ * creation time on and compares metadata client-side: list reads are
+ * consistent, where Stripe's search index lags by up to a minute.
+ *
+ * API:	tly_stripe_create_once(), tly_stripe_find_by_metadata().
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "stripe.h"
+#include "tly_str.h"
+
+#define ONCE_ROUNDS	4
+#define FIND_PAGES	50
+
+/*
+ * tly_stripe_create_once - create the object described by 'o' (see the
+ * top of the file); '*out' is it on TLY_OK.
+ */
+int
+tly_stripe_create_once(tly_stripe *s, tly_pool *pool, tly_stripe_once *o,
+    const tly_jv **out, tly_stripe_resp *resp, tly_err *err)
+{
+	tly_stripe_req rq;
+	tly_form f;
+	char key[256];
+	int round, rc;
+
+	*out = NULL;
+	for (round = 0; round < ONCE_ROUNDS; round++) {
+		snprintf(key, sizeof(key), "%s:g%d", o->key_base,
+		    o->generation);
+		tly_form_init(&f);
+		rc = o->params(o, &f);
+		if (rc == TLY_OK) {
+			rq = (tly_stripe_req){ "POST", o->path, &f, key,
+			    o->account };
+			rc = tly_stripe_fetch(s, pool, &rq, o->object, out,
+			    resp, err);
+		}
+		tly_form_free(&f);
+		if (rc != TLY_UNKNOWN)
+			return rc;		/* done, or refused for good */
+		if (resp->status < 500)
+			continue;		/* no answer: same key again */
+		rc = o->lookup(o, s, pool, out, err);
+		if (rc == TLY_OK)
+			return TLY_OK;
+		if (rc != TLY_NOTFOUND)
+			return TLY_UNKNOWN;
+		tly_err_clear(err);
+		rc = o->bump(o, o->generation + 1, err);
+		if (rc != TLY_OK)
+			return rc;
+		o->generation++;
+	}
+	tly_err_set(err, TLY_EK_UPSTREAM, "stripe_outcome_unknown",
+	    "The payment provider did not confirm the request; it will be "
+	    "checked and finished.");
+	return TLY_UNKNOWN;
+}
+
+/*
+ * tly_stripe_find_by_metadata - the newest object of list 'path' (of
+ * type 'object') created at or after 'since' whose metadata 'key' equals
+ * 'value'.  TLY_OK with '*out', TLY_NOTFOUND, or a failure.
+ */
+int
+tly_stripe_find_by_metadata(tly_stripe *s, tly_pool *pool, const char *path,
+    const char *object, const char *key, const char *value, int64_t since,
+    const tly_jv **out, tly_err *err)
+{
+	const char *after = NULL, *t, *v;
+	tly_stripe_resp resp;
+	tly_stripe_req rq;
+	tly_st_list list;
+	const tly_jv *e;
+	tly_form f;
+	int page, rc;
+
+	*out = NULL;
+	for (page = 0; page < FIND_PAGES; page++) {
+		tly_form_init(&f);
+		tly_form_i64(&f, "limit", 100);
+		tly_form_i64(&f, "created[gte]", since);
+		tly_form_str(&f, "starting_after", after);
+		rq = (tly_stripe_req){ "GET", path, &f, NULL, NULL };
+		rc = tly_stripe_call(s, pool, &rq, &resp, err);
+		tly_form_free(&f);
+		if (rc)
+			return rc;
+		if (tly_st_list_parse(resp.json, &list) != TLY_OK)
+			return tly_err_set(err, TLY_EK_UPSTREAM,
+			    "stripe_bad_reply", "Unexpected list reply.");
+		for (e = list.data->child; e; e = e->next) {
+			t = tly_json_str(e, "object");
+			v = tly_st_metadata(tly_json_get(e, "metadata"), key);
+			if (t && strcmp(t, object) == 0 && v &&
+			    strcmp(v, value) == 0) {
+				*out = e;
+				return TLY_OK;
+			}
+			after = tly_json_str(e, "id");
+		}
+		if (!list.has_more || after == NULL)
+			break;
+	}
+	return TLY_NOTFOUND;
+}
