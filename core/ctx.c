@@ -1,7 +1,8 @@
 /*
  * ctx.c - the per-process context of core operations
  *
- * Owns the database handle and the request arena of a process; the
+ * Owns the database handle, the Stripe client (one curl handle, its
+ * connections kept alive) and the request arena of a process; the
  * configuration and the log belong to the caller (the worker or
  * tallyctl) and outlive the context.
  *
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "ctx.h"
+#include "stripe.h"
 #include "tly_err.h"
 
 /* tly_ctx_init - a context over 'cfg' logging to 'log'; not connected */
@@ -21,7 +23,8 @@ tly_ctx_init(tly_ctx *ctx, const tly_config *cfg, tly_log *log)
 	ctx->log = log;
 	ctx->db = tly_db_new(cfg, log);
 	ctx->pool = tly_pool_new(16 << 10);
-	if (ctx->db == NULL || ctx->pool == NULL) {
+	ctx->stripe = tly_stripe_new(cfg, log);
+	if (ctx->db == NULL || ctx->pool == NULL || ctx->stripe == NULL) {
 		tly_ctx_free(ctx);
 		return TLY_ERR;
 	}
@@ -34,8 +37,10 @@ tly_ctx_free(tly_ctx *ctx)
 {
 	tly_db_free(ctx->db);
 	tly_pool_free(ctx->pool);
+	tly_stripe_free(ctx->stripe);
 	ctx->db = NULL;
 	ctx->pool = NULL;
+	ctx->stripe = NULL;
 }
 
 /* tly_ctx_fault - the test hook at 'point'; TLY_FAULT_NONE without one */
