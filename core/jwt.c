@@ -159,18 +159,25 @@ check_claims(const tly_jv *p, const tly_jwt_issuer *is, int64_t now,
     tly_jwt_claims *c, const char **reason)
 {
 	const char *sub, *email;
+	const tly_jv *e;
 	int rc;
 
 	if (numeric_claim(p, "exp", &c->exp) != TLY_OK) {
 		*reason = "exp missing or not a number";
 		return TLY_ERR;
 	}
-	if (c->exp + is->leeway_s <= now) {
+	/*
+	 * Compared as exp <= now - leeway (and nbf > now + leeway), not
+	 * exp + leeway <= now: a signed exp or nbf near INT64_MAX/MIN
+	 * overflowed that sum (undefined behaviour; exp = INT64_MAX came
+	 * out "expired").
+	 */
+	if (c->exp <= now - is->leeway_s) {
 		*reason = "expired";
 		return TLY_ERR;
 	}
 	rc = numeric_claim(p, "nbf", &c->nbf);
-	if (rc == TLY_ERR || (rc == TLY_OK && c->nbf - is->leeway_s > now)) {
+	if (rc == TLY_ERR || (rc == TLY_OK && c->nbf > now + is->leeway_s)) {
 		*reason = "not yet valid";
 		return TLY_ERR;
 	}
@@ -184,7 +191,13 @@ check_claims(const tly_jv *p, const tly_jwt_issuer *is, int64_t now,
 		*reason = "sub missing or too long";
 		return TLY_ERR;
 	}
-	email = tly_json_str(p, is->email_claim);
+	/*
+	 * The claim is a member name, not a dotted path: namespaced claims
+	 * such as "https://idp.example/email" were never found (and a name
+	 * like "a.b" reached into nested objects).
+	 */
+	e = tly_json_get(p, is->email_claim);
+	email = e && e->type == TLY_JSTR ? e->s : NULL;
 	if (email && tly_strlcpy(c->email, email, sizeof(c->email)) >=
 	    sizeof(c->email))
 		c->email[0] = '\0';
@@ -234,10 +247,17 @@ tly_jwt_verify(const tly_config *cfg, tly_pool *pool, const char *token,
 	return TLY_OK;
 }
 
+#define PAYLOAD_MAX	4096		/* minted payload, before base64 */
+
 static int
 add_b64url(tly_buf *b, const void *p, size_t n)
 {
-	char tmp[1024];
+	/*
+	 * Room for a whole PAYLOAD_MAX payload: 1024 bytes refused the
+	 * longest claims that tly_jwt_verify accepts (iss, aud, sub and
+	 * email of 255 bytes each make a payload of about 1 100 bytes).
+	 */
+	char tmp[(PAYLOAD_MAX + 2) / 3 * 4 + 1];
 	size_t len;
 
 	len = tly_b64_encode(tmp, sizeof(tmp), p, n, 1);
@@ -266,7 +286,7 @@ tly_jwt_sign_hs256(const tly_jwt_issuer *is, const char *sub,
 
 	if (is->alg != TLY_JWT_HS256)
 		return TLY_ERR;
-	tly_buf_init(&payload, 4096);
+	tly_buf_init(&payload, PAYLOAD_MAX);
 	tly_jw_init(&w, &payload);
 	tly_jw_obj(&w, NULL);
 	tly_jw_str(&w, "iss", is->iss);

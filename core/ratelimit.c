@@ -110,8 +110,16 @@ find(tly_rl *rl, uint64_t key)
 	rl_bucket *b, *victim = NULL;
 	size_t i, at;
 
+	/*
+	 * The probe sequence never wraps past the end of the table, so
+	 * every process takes bucket locks in ascending order (it holds a
+	 * victim while it locks the next) and no two can wait on each
+	 * other in a cycle.  With (key + i) % n, sequences that wrapped
+	 * deadlocked live workers once n was small against
+	 * workers x RL_PROBES.
+	 */
 	for (i = 0; i < RL_PROBES; i++) {
-		at = (size_t)((key + i) % rl->n);
+		at = (size_t)(key % (rl->n - RL_PROBES + 1)) + i;
 		b = &rl->b[at];
 		bucket_lock(b);
 		if (b->key == key)
@@ -148,7 +156,7 @@ tly_rl_take(tly_rl *rl, const char *key, const tly_rate_conf *rate,
     int64_t now_ms, int *retry_after)
 {
 	rl_bucket *b;
-	int64_t cap, elapsed;
+	int64_t cap, elapsed, wait;
 	int ok;
 
 	*retry_after = 0;
@@ -170,9 +178,16 @@ tly_rl_take(tly_rl *rl, const char *key, const tly_rate_conf *rate,
 	ok = b->milli >= 1000;
 	if (ok)
 		b->milli -= 1000;
-	else
-		*retry_after = (int)((1000 - b->milli + rate->per_second - 1) /
-		    rate->per_second / 1000 + 1);
+	else {
+		/*
+		 * Milliseconds to the next whole token, rounded up to whole
+		 * seconds (at least 1 since milli < 1000).  "ms / 1000 + 1"
+		 * said 2 s where exactly 1 s was needed.
+		 */
+		wait = (1000 - b->milli + rate->per_second - 1) /
+		    rate->per_second;
+		*retry_after = (int)((wait + 999) / 1000);
+	}
 	bucket_unlock(b);
 	return ok;
 }

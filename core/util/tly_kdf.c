@@ -28,11 +28,17 @@ static int
 derive(const char *pw, const unsigned char *salt, size_t saltlen,
     int log2n, int r, int p, unsigned char *key, size_t keylen)
 {
-	uint64_t n = (uint64_t)1 << log2n;
-	uint64_t maxmem = 128 * (uint64_t)r * n * (uint64_t)p + (1 << 20);
+	uint64_t n, maxmem;
 
+	/*
+	 * Range first: the parameters come from a stored hash, and a
+	 * shift by a negative or >= 64 'log2n' is undefined (it was
+	 * computed before this check).
+	 */
 	if (log2n < 1 || log2n > 22 || r < 1 || r > 32 || p < 1 || p > 16)
 		return TLY_ERR;
+	n = (uint64_t)1 << log2n;
+	maxmem = 128 * (uint64_t)r * n * (uint64_t)p + (1 << 20);
 	return EVP_PBE_scrypt(pw, strlen(pw), salt, saltlen, n, (uint64_t)r,
 	    (uint64_t)p, maxmem, key, keylen) == 1 ? TLY_OK : TLY_ERR;
 }

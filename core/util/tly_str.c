@@ -169,9 +169,19 @@ tly_b64_decode(unsigned char *dst, size_t dsz, size_t *outlen,
 	uint32_t acc = 0;
 	int v;
 
-	if (!url)
-		while (n > 0 && src[n - 1] == '=' && k++ < 2)
+	if (!url) {
+		while (n > 0 && src[n - 1] == '=' && k < 2) {
 			n--;
+			k++;
+		}
+		/*
+		 * Padding, when present, must complete the last group:
+		 * "Zm9v=", "Zm8==" and "Zg=" are bad lengths, not "foo",
+		 * "fo" and "f" (they were accepted before).
+		 */
+		if (k > 0 && (n + k) % 4 != 0)
+			return TLY_ERR;
+	}
 	if (n % 4 == 1)
 		return TLY_ERR;
 	for (i = 0; i < n; i++) {
