@@ -37,6 +37,8 @@ tly_pool_name(int i)
 	return i >= 0 && i < TLY_NPOOLS ? pool_names[i] : "?";
 }
 
+static void currency_defaults(tly_currency *, const char *);
+
 /* tly_config_defaults - every key at its documented default */
 void
 tly_config_defaults(tly_config *c)
@@ -82,6 +84,48 @@ tly_config_defaults(tly_config *c)
 	c->stripe_max_retries = 3;
 	c->stripe_retry_base_ms = 250;
 	c->stripe_webhook_tolerance_s = 300;
+	c->host_partner_bps = 1000;
+	c->ambassador_bps = 1000;
+	c->platform_bears_stripe_fee = 0;
+	c->reservation_s = 15 * 60;
+	currency_defaults(&c->currencies[0], "usd");
+	c->n_currencies = 1;
+	c->currencies_defaulted = 1;
+}
+
+/* currency_defaults - Stripe's figures for 'code' (usd-like otherwise) */
+static void
+currency_defaults(tly_currency *cur, const char *code)
+{
+	static const char *zero[] = { "bif", "clp", "djf", "gnf", "jpy",
+	    "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf",
+	    "xof", "xpf", NULL };
+	static const char *three[] = { "bhd", "jod", "kwd", "omr", "tnd",
+	    NULL };
+	int i;
+
+	memset(cur, 0, sizeof(*cur));
+	tly_strlcpy(cur->code, code, sizeof(cur->code));
+	cur->exponent = 2;
+	cur->amount_step = 1;
+	for (i = 0; zero[i]; i++)
+		if (strcmp(code, zero[i]) == 0)
+			cur->exponent = 0;
+	for (i = 0; three[i]; i++)
+		if (strcmp(code, three[i]) == 0) {
+			cur->exponent = 3;
+			cur->amount_step = 10;
+		}
+	cur->min_charge_cent = cur->exponent == 0 ? 50 :
+	    (cur->exponent == 3 ? 500 : 50);
+	cur->max_charge_cent = 99999999;
+	cur->stripe_fee_bps = 290;
+	cur->stripe_fee_fixed_cent = cur->exponent == 0 ? 0 :
+	    (cur->exponent == 3 ? 300 : 30);
+	cur->platform_fee_cent = cur->exponent == 0 ? 500 :
+	    (cur->exponent == 3 ? 5000 : 500);
+	cur->payout_threshold_cent = cur->exponent == 0 ? 10000 :
+	    (cur->exponent == 3 ? 100000 : 10000);
 }
 
 typedef struct loader {
@@ -439,6 +483,88 @@ load_stripe(loader *ld, tly_config *c)
 }
 
 static void
+get_i64(loader *ld, const char *sec, const char *key, int64_t *dst,
+    int64_t min, int64_t max)
+{
+	const char *v;
+	int64_t n;
+	char what[96];
+
+	v = tly_ini_get(ld->ini, sec, key);
+	if (v == NULL)
+		return;
+	if (tly_parse_i64(v, &n) != TLY_OK || n < min || n > max) {
+		snprintf(what, sizeof(what), "must be an integer in %lld..%lld",
+		    (long long)min, (long long)max);
+		bad(ld, sec, key, what);
+		return;
+	}
+	*dst = n;
+}
+
+static void
+load_pricing(loader *ld, tly_config *c)
+{
+	const char *v;
+
+	get_i64(ld, "pricing", "host_partner_bps", &c->host_partner_bps, 0,
+	    10000);
+	get_i64(ld, "pricing", "ambassador_bps", &c->ambassador_bps, 0, 10000);
+	get_int(ld, "pricing", "reservation_seconds", &c->reservation_s, 10,
+	    7 * 86400);
+	v = tly_ini_get(ld->ini, "pricing", "stripe_fee_payer");
+	if (v && strcmp(v, "talent") == 0)
+		c->platform_bears_stripe_fee = 0;
+	else if (v && strcmp(v, "platform") == 0)
+		c->platform_bears_stripe_fee = 1;
+	else if (v)
+		bad(ld, "pricing", "stripe_fee_payer",
+		    "must be talent or platform");
+}
+
+static void
+load_currency(loader *ld, tly_config *c, const char *sec)
+{
+	const char *code = sec + 9;
+	tly_currency *cur;
+	int i;
+
+	for (i = 0; code[i]; i++)
+		if (code[i] < 'a' || code[i] > 'z')
+			break;
+	if (i != 3 || code[i]) {
+		bad(ld, sec, "", "the section must be [currency.xyz] with an "
+		    "ISO 4217 code in lowercase");
+		return;
+	}
+	if (c->currencies_defaulted) {		/* configured: only those */
+		c->n_currencies = 0;
+		c->currencies_defaulted = 0;
+	}
+	if (c->n_currencies == TLY_MAX_CURRENCIES) {
+		bad(ld, sec, "", "too many [currency.*] sections");
+		return;
+	}
+	cur = &c->currencies[c->n_currencies++];
+	currency_defaults(cur, code);
+	get_int(ld, sec, "exponent", &cur->exponent, 0, 4);
+	get_i64(ld, sec, "min_charge_cent", &cur->min_charge_cent, 1,
+	    INT64_MAX / 2);
+	get_i64(ld, sec, "max_charge_cent", &cur->max_charge_cent, 1,
+	    INT64_MAX / 2);
+	get_i64(ld, sec, "amount_step", &cur->amount_step, 1, 1000);
+	get_i64(ld, sec, "stripe_fee_bps", &cur->stripe_fee_bps, 0, 10000);
+	get_i64(ld, sec, "stripe_fee_fixed_cent", &cur->stripe_fee_fixed_cent,
+	    0, INT64_MAX / 2);
+	get_i64(ld, sec, "platform_fee_cent", &cur->platform_fee_cent, 0,
+	    INT64_MAX / 2);
+	get_i64(ld, sec, "payout_threshold_cent", &cur->payout_threshold_cent,
+	    1, INT64_MAX / 2);
+	if (cur->min_charge_cent > cur->max_charge_cent)
+		bad(ld, sec, "min_charge_cent", "above max_charge_cent");
+}
+
+static void
 load_job(loader *ld, tly_config *c, const char *sec)
 {
 	tly_job_conf *j;
@@ -473,6 +599,8 @@ load_named_sections(loader *ld, tly_config *c)
 			load_issuer(ld, c, sec);
 		else if (strncmp(sec, "job.", 4) == 0 && sec[4])
 			load_job(ld, c, sec);
+		else if (strncmp(sec, "currency.", 9) == 0)
+			load_currency(ld, c, sec);
 	}
 }
 
@@ -500,6 +628,7 @@ tly_config_load(tly_config *c, const char *path, char *why, size_t whysz)
 	load_pools(&ld, c);
 	load_auth(&ld, c);
 	load_stripe(&ld, c);
+	load_pricing(&ld, c);
 	load_named_sections(&ld, c);
 	u = tly_ini_unused(&ini);
 	if (!ld.failed && u) {
@@ -525,6 +654,20 @@ tly_config_free(tly_config *c)
 		EVP_PKEY_free(c->issuers[i].pubkey);
 		c->issuers[i].pubkey = NULL;
 	}
+}
+
+/* tly_config_currency - the configured currency 'code', or NULL */
+const tly_currency *
+tly_config_currency(const tly_config *c, const char *code)
+{
+	int i;
+
+	if (code == NULL)
+		return NULL;
+	for (i = 0; i < c->n_currencies; i++)
+		if (strcmp(c->currencies[i].code, code) == 0)
+			return &c->currencies[i];
+	return NULL;
 }
 
 /* tly_config_issuer - the issuer whose "iss" is 'iss', or NULL */

@@ -21,6 +21,7 @@
 #define TLY_MAX_ISSUERS		4
 #define TLY_MAX_JOBS		16
 #define TLY_MAX_WH_SECRETS	2
+#define TLY_MAX_CURRENCIES	16
 
 enum { TLY_JWT_HS256 = 1, TLY_JWT_RS256 = 2 };
 
@@ -50,6 +51,18 @@ typedef struct tly_rate_conf {
 	int	 per_second;		/* refill rate; 0 = unlimited */
 	int	 burst;
 } tly_rate_conf;
+
+typedef struct tly_currency {
+	char	 code[4];		/* ISO 4217, lowercase */
+	int	 exponent;		/* 2 for usd, 0 for jpy, 3 for kwd */
+	int64_t	 min_charge_cent;	/* Stripe's minimum charge */
+	int64_t	 max_charge_cent;
+	int64_t	 amount_step;		/* amounts are multiples (kwd: 10) */
+	int64_t	 stripe_fee_bps;	/* Stripe fee estimate */
+	int64_t	 stripe_fee_fixed_cent;
+	int64_t	 platform_fee_cent;	/* default fixed platform fee */
+	int64_t	 payout_threshold_cent;
+} tly_currency;
 
 typedef struct tly_job_conf {
 	char	 name[32];
@@ -113,6 +126,17 @@ typedef struct tly_config {
 	int		 stripe_retry_base_ms;
 	int		 stripe_webhook_tolerance_s;
 
+	/* [pricing] */
+	int64_t		 host_partner_bps;	/* defaults, of platform fee */
+	int64_t		 ambassador_bps;
+	int		 platform_bears_stripe_fee;
+	int		 reservation_s;
+
+	/* [currency.CODE] */
+	tly_currency	 currencies[TLY_MAX_CURRENCIES];
+	int		 n_currencies;
+	int		 currencies_defaulted;	/* usd only, none configured */
+
 	/* [job.NAME] */
 	tly_job_conf	 jobs[TLY_MAX_JOBS];
 	int		 n_jobs;
@@ -122,6 +146,7 @@ int	 tly_config_load(tly_config *, const char *, char *, size_t);
 void	 tly_config_defaults(tly_config *);
 void	 tly_config_free(tly_config *);
 const tly_jwt_issuer *tly_config_issuer(const tly_config *, const char *);
+const tly_currency *tly_config_currency(const tly_config *, const char *);
 const char *tly_pool_name(int);
 
 #endif

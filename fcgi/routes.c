@@ -28,6 +28,26 @@ const tly_route tly_routes[] = {
 	{ "GET", "/api/v1/me", API, TLY_PK_BUYER | TLY_PK_SERVER, 0,
 	    tly_h_me },
 
+	/* the catalog: the marketplace's server manages it */
+	{ "POST", "/api/v1/accounts", API, TLY_PK_SERVER, 0,
+	    tly_h_accounts_create },
+	{ "GET", "/api/v1/accounts", API, TLY_PK_SERVER, 0,
+	    tly_h_accounts_list },
+	{ "GET", "/api/v1/accounts/{id}", API, TLY_PK_SERVER, 0,
+	    tly_h_accounts_get },
+	{ "POST", "/api/v1/accounts/{id}/ambassador", API, TLY_PK_SERVER, 0,
+	    tly_h_ambassador_set },
+	{ "POST", "/api/v1/host_partners", API, TLY_PK_SERVER, 0,
+	    tly_h_host_partner_create },
+	{ "POST", "/api/v1/products", API, TLY_PK_SERVER, 0,
+	    tly_h_products_create },
+	{ "GET", "/api/v1/products", API, TLY_PK_SERVER | TLY_PK_BUYER, 0,
+	    tly_h_products_list },
+	{ "GET", "/api/v1/products/{id}", API, TLY_PK_SERVER | TLY_PK_BUYER, 0,
+	    tly_h_products_get },
+	{ "POST", "/api/v1/products/{id}", API, TLY_PK_SERVER, 0,
+	    tly_h_products_update },
+
 	/* admin sessions */
 	{ "POST", "/admin/api/v1/login", ADMIN, TLY_PK_PUBLIC, 0,
 	    tly_h_admin_login },

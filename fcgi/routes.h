@@ -9,6 +9,7 @@
 #define TLY_ROUTES_H
 
 #include "admin.h"
+#include "catalog.h"
 #include "http.h"
 
 int	 tly_h_health(tly_req *);
@@ -24,6 +25,18 @@ int	 tly_h_admin_keys_list(tly_req *);
 int	 tly_h_admin_keys_create(tly_req *);
 int	 tly_h_admin_keys_revoke(tly_req *);
 int	 tly_h_admin_audit_list(tly_req *);
+
+int	 tly_h_accounts_create(tly_req *);
+int	 tly_h_accounts_get(tly_req *);
+int	 tly_h_accounts_list(tly_req *);
+int	 tly_h_ambassador_set(tly_req *);
+int	 tly_h_host_partner_create(tly_req *);
+int	 tly_h_products_create(tly_req *);
+int	 tly_h_products_update(tly_req *);
+int	 tly_h_products_get(tly_req *);
+int	 tly_h_products_list(tly_req *);
+void	 tly_render_account(tly_jw *, const tly_account *);
+void	 tly_render_product(tly_jw *, const tly_product *);
 
 /* shared by list handlers */
 int	 tly_page_or_reply(tly_req *, tly_page *);

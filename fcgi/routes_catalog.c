@@ -1,0 +1,419 @@
+/*
+ * routes_catalog.c - accounts, ambassador links, host partners, products
+ *
+ * The marketplace's server (API key) manages the catalog; buyers may read
+ * products (the checkout page shows them).  Parsing and rendering only:
+ * every rule is in core/catalog.c.
+ *
+ * API:	tly_h_accounts_*(), tly_h_ambassador_set(),
+ *	tly_h_host_partner_create(), tly_h_products_*().
+ */
+#include <string.h>
+
+#include "catalog.h"
+#include "routes.h"
+#include "tly_str.h"
+
+/* --- rendering ------------------------------------------------------ */
+
+static void
+str_or_null(tly_jw *w, const char *k, const char *v)
+{
+	tly_jw_str(w, k, v && *v ? v : NULL);
+}
+
+void
+tly_render_account(tly_jw *w, const tly_account *a)
+{
+	tly_jw_obj(w, NULL);
+	tly_jw_str(w, "object", "account");
+	tly_jw_str(w, "id", a->id);
+	tly_jw_str(w, "kind", a->kind);
+	str_or_null(w, "email", a->email);
+	str_or_null(w, "display_name", a->display_name);
+	str_or_null(w, "connect_account_id", a->connect_account_id);
+	if (a->payout_threshold_cent >= 0)
+		tly_jw_int(w, "payout_threshold_cent",
+		    a->payout_threshold_cent);
+	else
+		tly_jw_null(w, "payout_threshold_cent");
+	tly_jw_bool(w, "charges_enabled", a->charges_enabled);
+	tly_jw_bool(w, "payouts_enabled", a->payouts_enabled);
+	if (a->ambassador_id[0]) {
+		tly_jw_obj(w, "ambassador");
+		tly_jw_str(w, "account_id", a->ambassador_id);
+		tly_jw_int(w, "share_bps", a->ambassador_bps);
+		tly_jw_int(w, "active_from", a->ambassador_from);
+		if (a->ambassador_until)
+			tly_jw_int(w, "active_until", a->ambassador_until);
+		else
+			tly_jw_null(w, "active_until");
+		tly_jw_end(w);
+	} else
+		tly_jw_null(w, "ambassador");
+	tly_jw_int(w, "created", a->created);
+	tly_jw_end(w);
+}
+
+void
+tly_render_product(tly_jw *w, const tly_product *p)
+{
+	tly_jw_obj(w, NULL);
+	tly_jw_str(w, "object", "product");
+	tly_jw_str(w, "id", p->id);
+	tly_jw_str(w, "name", p->name);
+	tly_jw_str(w, "seller_account_id", p->seller_id);
+	str_or_null(w, "agent_account_id", p->agent_id);
+	tly_jw_int(w, "agent_bps", p->agent_bps);
+	tly_jw_int(w, "price_cent", p->price_cent);
+	tly_jw_str(w, "currency", p->currency);
+	tly_jw_str(w, "fee_kind", p->fee_kind);
+	tly_jw_int(w, "fee_value", p->fee_value);
+	if (p->stock >= 0)
+		tly_jw_int(w, "stock", p->stock);
+	else
+		tly_jw_null(w, "stock");
+	tly_jw_bool(w, "active", p->active);
+	tly_jw_int(w, "created", p->created);
+	tly_jw_end(w);
+}
+
+/* reply_one - render one object with 'fn' and answer 'status' */
+static int
+reply_account(tly_req *r, int status, const tly_account *a)
+{
+	tly_buf b;
+	tly_jw w;
+
+	tly_buf_init(&b, 16 << 10);
+	tly_jw_init(&w, &b);
+	tly_render_account(&w, a);
+	tly_reply_jw(r, status, &w);
+	tly_buf_free(&b);
+	return TLY_OK;
+}
+
+static int
+reply_product(tly_req *r, int status, const tly_product *p)
+{
+	tly_buf b;
+	tly_jw w;
+
+	tly_buf_init(&b, 16 << 10);
+	tly_jw_init(&w, &b);
+	tly_render_product(&w, p);
+	tly_reply_jw(r, status, &w);
+	tly_buf_free(&b);
+	return TLY_OK;
+}
+
+/* i64_or - integer member 'k' of the body, or 'dflt' when absent/null */
+static int64_t
+i64_or(tly_req *r, const char *k, int64_t dflt)
+{
+	int64_t v;
+
+	return tly_json_i64(r->json, k, &v) == TLY_OK ? v : dflt;
+}
+
+/* --- accounts ------------------------------------------------------- */
+
+static const tly_jfield account_fields[] = {
+	{ "kind", TLY_JF_STR | TLY_JF_REQUIRED, 16 },
+	{ "email", TLY_JF_STR | TLY_JF_NULL, 254 },
+	{ "display_name", TLY_JF_STR | TLY_JF_NULL, 200 },
+	{ "payout_threshold_cent", TLY_JF_INT | TLY_JF_NULL, 0 },
+	{ NULL, 0, 0 }
+};
+
+/* tly_h_accounts_create - POST /api/v1/accounts */
+int
+tly_h_accounts_create(tly_req *r)
+{
+	tly_account_new in;
+	tly_account a;
+	tly_err e;
+	int rc;
+
+	if (tly_req_json_or_reply(r, account_fields) != TLY_OK)
+		return TLY_ERR;
+	tly_err_clear(&e);
+	memset(&in, 0, sizeof(in));
+	in.kind = tly_json_str(r->json, "kind");
+	in.email = tly_json_str(r->json, "email");
+	in.display_name = tly_json_str(r->json, "display_name");
+	in.payout_threshold_cent = i64_or(r, "payout_threshold_cent", -1);
+	if (in.payout_threshold_cent < -1)
+		in.payout_threshold_cent = -2;	/* refused by core */
+	rc = tly_account_create(r->ctx, &in, &a, &e);
+	if (tly_core_err_or_reply(r, rc, &e) != TLY_OK)
+		return TLY_ERR;
+	return reply_account(r, 201, &a);
+}
+
+/* tly_h_accounts_get - GET /api/v1/accounts/{id} */
+int
+tly_h_accounts_get(tly_req *r)
+{
+	tly_account a;
+	tly_err e;
+
+	tly_err_clear(&e);
+	if (tly_core_err_or_reply(r, tly_account_get(r->ctx, r->cap[0], &a,
+	    &e), &e) != TLY_OK)
+		return TLY_ERR;
+	return reply_account(r, 200, &a);
+}
+
+/* tly_h_accounts_list - GET /api/v1/accounts[?kind=] */
+int
+tly_h_accounts_list(tly_req *r)
+{
+	tly_account *rows;
+	tly_page pg;
+	int n, more, i;
+	tly_buf b;
+	tly_jw w;
+	tly_err e;
+
+	if (tly_page_or_reply(r, &pg) != TLY_OK)
+		return TLY_ERR;
+	tly_err_clear(&e);
+	if (tly_core_err_or_reply(r, tly_accounts_list(r->ctx, &pg,
+	    tly_req_query(r, "kind"), &rows, &n, &more, &e), &e) != TLY_OK)
+		return TLY_ERR;
+	tly_buf_init(&b, 4 << 20);
+	tly_jw_init(&w, &b);
+	tly_list_begin(&w, "/api/v1/accounts");
+	for (i = 0; i < n; i++)
+		tly_render_account(&w, &rows[i]);
+	tly_list_end(&w, more);
+	tly_reply_jw(r, 200, &w);
+	tly_buf_free(&b);
+	return TLY_OK;
+}
+
+static const tly_jfield ambassador_fields[] = {
+	{ "ambassador_account_id", TLY_JF_STR | TLY_JF_REQUIRED, 40 },
+	{ "share_bps", TLY_JF_INT | TLY_JF_NULL, 0 },
+	{ "active_from", TLY_JF_INT | TLY_JF_NULL, 0 },
+	{ "active_until", TLY_JF_INT | TLY_JF_NULL, 0 },
+	{ NULL, 0, 0 }
+};
+
+/* tly_h_ambassador_set - POST /api/v1/accounts/{id}/ambassador */
+int
+tly_h_ambassador_set(tly_req *r)
+{
+	tly_account a;
+	tly_err e;
+	int rc;
+
+	if (tly_req_json_or_reply(r, ambassador_fields) != TLY_OK)
+		return TLY_ERR;
+	tly_err_clear(&e);
+	rc = tly_ambassador_link_set(r->ctx, r->cap[0],
+	    tly_json_str(r->json, "ambassador_account_id"),
+	    i64_or(r, "share_bps", r->ctx->cfg->ambassador_bps),
+	    i64_or(r, "active_from", tly_now_s()),
+	    i64_or(r, "active_until", 0), &e);
+	if (rc == TLY_OK)
+		rc = tly_account_get(r->ctx, r->cap[0], &a, &e);
+	if (tly_core_err_or_reply(r, rc, &e) != TLY_OK)
+		return TLY_ERR;
+	return reply_account(r, 200, &a);
+}
+
+static const tly_jfield host_fields[] = {
+	{ "slug", TLY_JF_STR | TLY_JF_REQUIRED, 64 },
+	{ "account_id", TLY_JF_STR | TLY_JF_REQUIRED, 40 },
+	{ "share_bps", TLY_JF_INT | TLY_JF_NULL, 0 },
+	{ NULL, 0, 0 }
+};
+
+/* tly_h_host_partner_create - POST /api/v1/host_partners */
+int
+tly_h_host_partner_create(tly_req *r)
+{
+	const char *slug, *acct;
+	int64_t bps;
+	tly_buf b;
+	tly_jw w;
+	tly_err e;
+
+	if (tly_req_json_or_reply(r, host_fields) != TLY_OK)
+		return TLY_ERR;
+	tly_err_clear(&e);
+	slug = tly_json_str(r->json, "slug");
+	acct = tly_json_str(r->json, "account_id");
+	bps = i64_or(r, "share_bps", r->ctx->cfg->host_partner_bps);
+	if (tly_core_err_or_reply(r, tly_host_partner_create(r->ctx, slug,
+	    acct, bps, &e), &e) != TLY_OK)
+		return TLY_ERR;
+	tly_buf_init(&b, 1024);
+	tly_jw_init(&w, &b);
+	tly_jw_obj(&w, NULL);
+	tly_jw_str(&w, "object", "host_partner");
+	tly_jw_str(&w, "slug", slug);
+	tly_jw_str(&w, "account_id", acct);
+	tly_jw_int(&w, "share_bps", bps);
+	tly_jw_end(&w);
+	tly_reply_jw(r, 201, &w);
+	tly_buf_free(&b);
+	return TLY_OK;
+}
+
+/* --- products ------------------------------------------------------- */
+
+static const tly_jfield product_fields[] = {
+	{ "name", TLY_JF_STR | TLY_JF_REQUIRED, 200 },
+	{ "seller_account_id", TLY_JF_STR | TLY_JF_REQUIRED, 40 },
+	{ "agent_account_id", TLY_JF_STR | TLY_JF_NULL, 40 },
+	{ "agent_bps", TLY_JF_INT | TLY_JF_NULL, 0 },
+	{ "price_cent", TLY_JF_INT | TLY_JF_REQUIRED, 0 },
+	{ "currency", TLY_JF_STR | TLY_JF_REQUIRED, 3 },
+	{ "fee_kind", TLY_JF_STR | TLY_JF_NULL, 8 },
+	{ "fee_value", TLY_JF_INT | TLY_JF_NULL, 0 },
+	{ "stock", TLY_JF_INT | TLY_JF_NULL, 0 },
+	{ "active", TLY_JF_BOOL, 0 },
+	{ NULL, 0, 0 }
+};
+
+/* product_in - the body's product fields; 'update' marks what is sent */
+static void
+product_in(tly_req *r, tly_product_in *in, int update)
+{
+	const tly_jv *v;
+	int b;
+
+	memset(in, 0, sizeof(*in));
+	in->name = tly_json_str(r->json, "name");
+	in->seller_id = tly_json_str(r->json, "seller_account_id");
+	in->agent_id = tly_json_str(r->json, "agent_account_id");
+	in->agent_bps = i64_or(r, "agent_bps", 0);
+	in->price_cent = i64_or(r, "price_cent", 0);
+	in->currency = tly_json_str(r->json, "currency");
+	in->fee_kind = tly_json_str(r->json, "fee_kind");
+	in->fee_value = i64_or(r, "fee_value", -1);
+	in->stock = i64_or(r, "stock", -1);
+	if (in->stock < -1)
+		in->stock = -2;			/* refused by core */
+	in->active = tly_json_bool(r->json, "active", &b) == TLY_OK ? b : 1;
+	if (!update)
+		return;
+	if (tly_json_get(r->json, "name"))
+		in->has |= TLY_PF_NAME;
+	if (tly_json_get(r->json, "agent_account_id") ||
+	    tly_json_get(r->json, "agent_bps"))
+		in->has |= TLY_PF_AGENT;
+	if (tly_json_get(r->json, "price_cent"))
+		in->has |= TLY_PF_PRICE;
+	if (tly_json_get(r->json, "fee_kind") ||
+	    tly_json_get(r->json, "fee_value"))
+		in->has |= TLY_PF_FEE;
+	v = tly_json_get(r->json, "stock");
+	if (v)
+		in->has |= TLY_PF_STOCK;
+	if (tly_json_get(r->json, "active"))
+		in->has |= TLY_PF_ACTIVE;
+}
+
+/* tly_h_products_create - POST /api/v1/products */
+int
+tly_h_products_create(tly_req *r)
+{
+	tly_product_in in;
+	tly_product p;
+	tly_err e;
+
+	if (tly_req_json_or_reply(r, product_fields) != TLY_OK)
+		return TLY_ERR;
+	tly_err_clear(&e);
+	product_in(r, &in, 0);
+	if (tly_core_err_or_reply(r, tly_product_create(r->ctx, &in, &p, &e),
+	    &e) != TLY_OK)
+		return TLY_ERR;
+	return reply_product(r, 201, &p);
+}
+
+static const tly_jfield product_update_fields[] = {
+	{ "name", TLY_JF_STR, 200 },
+	{ "agent_account_id", TLY_JF_STR | TLY_JF_NULL, 40 },
+	{ "agent_bps", TLY_JF_INT, 0 },
+	{ "price_cent", TLY_JF_INT, 0 },
+	{ "fee_kind", TLY_JF_STR, 8 },
+	{ "fee_value", TLY_JF_INT, 0 },
+	{ "stock", TLY_JF_INT | TLY_JF_NULL, 0 },
+	{ "active", TLY_JF_BOOL, 0 },
+	{ NULL, 0, 0 }
+};
+
+/* tly_h_products_update - POST /api/v1/products/{id} */
+int
+tly_h_products_update(tly_req *r)
+{
+	tly_product_in in;
+	tly_product p, cur;
+	tly_err e;
+
+	if (tly_req_json_or_reply(r, product_update_fields) != TLY_OK)
+		return TLY_ERR;
+	tly_err_clear(&e);
+	product_in(r, &in, 1);
+	if ((in.has & TLY_PF_FEE) && !(in.fee_kind && in.fee_value >= 0)) {
+		/* a fee change names the whole policy; fill the other half */
+		if (tly_core_err_or_reply(r, tly_product_get(r->ctx, r->cap[0],
+		    &cur, &e), &e) != TLY_OK)
+			return TLY_ERR;
+		if (in.fee_kind == NULL)
+			in.fee_kind = tly_pstrdup(r->ctx->pool, cur.fee_kind);
+		if (in.fee_value < 0)
+			in.fee_value = cur.fee_value;
+	}
+	if (tly_core_err_or_reply(r, tly_product_update(r->ctx, r->cap[0],
+	    &in, &p, &e), &e) != TLY_OK)
+		return TLY_ERR;
+	return reply_product(r, 200, &p);
+}
+
+/* tly_h_products_get - GET /api/v1/products/{id} */
+int
+tly_h_products_get(tly_req *r)
+{
+	tly_product p;
+	tly_err e;
+
+	tly_err_clear(&e);
+	if (tly_core_err_or_reply(r, tly_product_get(r->ctx, r->cap[0], &p,
+	    &e), &e) != TLY_OK)
+		return TLY_ERR;
+	return reply_product(r, 200, &p);
+}
+
+/* tly_h_products_list - GET /api/v1/products */
+int
+tly_h_products_list(tly_req *r)
+{
+	tly_product *rows;
+	tly_page pg;
+	int n, more, i;
+	tly_buf b;
+	tly_jw w;
+	tly_err e;
+
+	if (tly_page_or_reply(r, &pg) != TLY_OK)
+		return TLY_ERR;
+	tly_err_clear(&e);
+	if (tly_core_err_or_reply(r, tly_products_list(r->ctx, &pg, &rows, &n,
+	    &more, &e), &e) != TLY_OK)
+		return TLY_ERR;
+	tly_buf_init(&b, 4 << 20);
+	tly_jw_init(&w, &b);
+	tly_list_begin(&w, "/api/v1/products");
+	for (i = 0; i < n; i++)
+		tly_render_product(&w, &rows[i]);
+	tly_list_end(&w, more);
+	tly_reply_jw(r, 200, &w);
+	tly_buf_free(&b);
+	return TLY_OK;
+}
