@@ -140,7 +140,10 @@ tly_split(const tly_split_in *in, tly_split_out *out, tly_err *err)
 	    tly_bps_of(out->amount_cent, in->stripe_bps, &stripe_pct) != TLY_OK)
 		return refuse(err, "invalid_rate", "A rate is out of range.");
 	if (stripe_pct > INT64_MAX - in->stripe_fixed_cent)
-		return refuse(err, "amount_too_large", "The fee overflows.");
+		/* a fee beyond INT64_MAX is beyond any amount: whoever bears
+		 * it would get a negative share */
+		return refuse(err, "negative_share", "The Stripe fee exceeds "
+		    "the amount.");
 	s[TLY_SHARE_STRIPE_FEE] = stripe_pct + in->stripe_fixed_cent;
 	s[TLY_SHARE_PLATFORM] = fee - s[TLY_SHARE_HOST_PARTNER] -
 	    s[TLY_SHARE_AMBASSADOR];
@@ -149,7 +152,8 @@ tly_split(const tly_split_in *in, tly_split_out *out, tly_err *err)
 	rest = out->amount_cent;
 	for (i = 1; i < TLY_SHARE_N; i++)
 		rest -= s[i];
-	s[TLY_SHARE_TALENT] = (int64_t)rest;	/* |rest| <= amount */
+	/* rest >= -INT64_MAX: the fee and the bps shares are each in range */
+	s[TLY_SHARE_TALENT] = (int64_t)rest;
 	if (s[TLY_SHARE_PLATFORM] < 0)
 		return refuse(err, "negative_share", "The platform's share "
 		    "would be negative: its fee does not cover the Stripe fee "

@@ -136,7 +136,7 @@ fault(const char *json)
 	assert_int_equal(emu_post("/__emu/faults", json, NULL, 0), 200);
 }
 
-/* --- calls ---------------------------------------------------------------- */
+/* --- calls -------------------------------------------------------- */
 
 static void
 test_payment_intent_calls(void **state)
@@ -470,7 +470,7 @@ test_balance_events_disputes(void **state)
 	assert_string_equal(d.charge, charge);
 }
 
-/* --- retries ---------------------------------------------------------------- */
+/* --- retries ------------------------------------------------------ */
 
 static void
 test_429_and_409_retried_with_the_same_key(void **state)
@@ -554,7 +554,7 @@ test_nothing_sent_is_retried_then_fails(void **state)
 	tly_stripe_free(s2);
 }
 
-/* --- unknown outcomes, finished exactly once --------------------------------- */
+/* --- unknown outcomes, finished exactly once ---------------------- */
 
 typedef struct once_arg {
 	const char	*tid;
@@ -737,7 +737,7 @@ test_replay_same_key(void **state)
 	assert_int_equal(emu_count("payment_intents", "\"replay\""), 1);
 }
 
-/* --- transport ------------------------------------------------------------- */
+/* --- transport ---------------------------------------------------- */
 
 static void
 test_100_calls_one_connection(void **state)

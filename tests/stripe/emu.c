@@ -23,7 +23,7 @@
 
 static pid_t	 emu_pid;
 static char	 emu_url[128];
-static CURL	*emu_curl;	/* one handle: control calls reuse a connection */
+static CURL	*emu_curl;	/* one handle for every control call */
 
 /* emu_start - start the emulator; its base URL goes to 'url' */
 int

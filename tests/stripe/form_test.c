@@ -21,7 +21,8 @@ test_table(void **state)
 		const char	*key, *val, *want;
 	} rows[] = {
 		{ "amount", "1099", "amount=1099" },
-		{ "metadata[checkout_id]", "chk_1", "metadata[checkout_id]=chk_1" },
+		{ "metadata[checkout_id]", "chk_1",
+		    "metadata[checkout_id]=chk_1" },
 		{ "transfer_data[destination]", "acct_9",
 		    "transfer_data[destination]=acct_9" },
 		{ "expand[]", "latest_charge", "expand[]=latest_charge" },
