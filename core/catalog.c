@@ -337,6 +337,13 @@ load_product(tly_ctx *ctx, const char *id, int lock, tly_product *p,
 	return rc == TLY_ROW ? TLY_OK : rc;
 }
 
+/* tly_product_lock - product 'id', locked FOR UPDATE (in a transaction) */
+int
+tly_product_lock(tly_ctx *ctx, const char *id, tly_product *out, tly_err *err)
+{
+	return load_product(ctx, id, 1, out, err);
+}
+
 /* tly_product_get - product 'id' (404 when unknown) */
 int
 tly_product_get(tly_ctx *ctx, const char *id, tly_product *out, tly_err *err)

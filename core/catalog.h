@@ -96,6 +96,7 @@ int	 tly_host_partner_create(tly_ctx *, const char *, const char *,
 int	 tly_product_create(tly_ctx *, const tly_product_in *, tly_product *,
 	    tly_err *);
 int	 tly_product_get(tly_ctx *, const char *, tly_product *, tly_err *);
+int	 tly_product_lock(tly_ctx *, const char *, tly_product *, tly_err *);
 int	 tly_product_update(tly_ctx *, const char *, const tly_product_in *,
 	    tly_product *, tly_err *);
 int	 tly_products_list(tly_ctx *, const tly_page *, tly_product **, int *,

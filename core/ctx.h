@@ -9,7 +9,10 @@
  * two requests and its replacement builds a fresh one.
  *
  * 'fault' is the fault-injection hook for tests: core calls it at named
- * points ("tx.before_commit", …); in production it is NULL.
+ * points ("tx.before_commit", "checkout.record_pi", …); in production it
+ * is NULL.  A system test can also start tallyd with the environment
+ * variable TALLY_FAULTS="checkout.record_pi:1" to make the first call at
+ * that point fail in each process; without the variable nothing fails.
  */
 #ifndef TLY_CTX_H
 #define TLY_CTX_H
@@ -25,8 +28,11 @@ typedef struct tly_stripe tly_stripe;
 /* what a fault hook asks the caller to do */
 enum {
 	TLY_FAULT_NONE = 0,
-	TLY_FAULT_LOSE_REPLY		/* act as if the reply was lost */
+	TLY_FAULT_LOSE_REPLY,		/* act as if the reply was lost */
+	TLY_FAULT_FAIL			/* fail at this point */
 };
+
+#define TLY_FAULT_POINTS	8
 
 typedef int (*tly_fault_fn)(tly_ctx *, const char *, void *);
 
@@ -39,6 +45,11 @@ struct tly_ctx {
 	char			 request_id[72];
 	tly_fault_fn		 fault;
 	void			*fault_arg;
+	/* faults from TALLY_FAULTS="point:count,…" (test stacks only) */
+	struct {
+		char	 point[48];
+		int	 left;
+	}			 env_faults[TLY_FAULT_POINTS];
 };
 
 int	 tly_ctx_init(tly_ctx *, const tly_config *, tly_log *);

@@ -13,7 +13,9 @@
  */
 #include <string.h>
 
+#include "checkout.h"
 #include "jobs.h"
+#include "webhook.h"
 
 static int
 delete_batches(tly_ctx *ctx, const char *sql, tly_err *err)
@@ -44,11 +46,18 @@ job_gc(tly_ctx *ctx, tly_err *err)
 	if (rc == TLY_OK)
 		rc = delete_batches(ctx, "DELETE FROM login_throttle WHERE "
 		    "window_start < NOW(3) - INTERVAL 1 DAY LIMIT 1000", err);
+	if (rc == TLY_OK)
+		rc = delete_batches(ctx, "DELETE FROM idempotency_keys WHERE "
+		    "created_at < NOW(3) - INTERVAL 1 DAY LIMIT 1000", err);
 	return rc;
 }
 
 const tly_job tly_jobs[] = {
-	{ "gc", job_gc, "delete expired sessions, markers and throttles" },
+	{ "gc", job_gc, "delete expired sessions, markers, throttles and "
+	    "idempotency keys" },
+	{ "checkouts", tly_job_checkouts, "expire reservations, cancel and "
+	    "finish PaymentIntents" },
+	{ "webhooks", tly_job_webhooks, "retry failed webhook processing" },
 	{ NULL, NULL, NULL }
 };
 

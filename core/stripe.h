@@ -185,6 +185,7 @@ struct tly_stripe_once {
 	/* persist a new generation before it is used; TLY_OK to go on */
 	int		(*bump)(tly_stripe_once *, int, tly_err *);
 	void		*arg;
+	void		*ctx;		/* the caller's tly_ctx */
 };
 
 int	 tly_stripe_create_once(tly_stripe *, tly_pool *, tly_stripe_once *,

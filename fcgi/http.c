@@ -186,6 +186,10 @@ tly_reply(tly_req *r, int status, const char *ctype, const char *body,
 	FCGX_PutStr("\r\n", 2, r->fr->out);
 	if (len && strcmp(r->method, "HEAD") != 0)
 		FCGX_PutStr(body, (int)len, r->fr->out);
+	if (r->capture) {
+		r->cap_body = tly_pstrndup(r->ctx->pool, body, len);
+		r->cap_len = r->cap_body ? len : 0;
+	}
 	return TLY_OK;
 }
 
@@ -284,6 +288,9 @@ tly_req_body_or_reply(tly_req *r)
 	char *buf;
 	int n;
 
+	if (r->body_read)
+		return TLY_OK;
+
 	cl = r->content_length;
 	if (cl && (tly_parse_i64(cl, &declared) != TLY_OK || declared < 0))
 		return tly_reply_errf(r, TLY_EK_INVALID, "invalid_length",
@@ -310,6 +317,7 @@ tly_req_body_or_reply(tly_req *r)
 	buf[got] = '\0';
 	r->body = buf;
 	r->body_len = got;
+	r->body_read = 1;
 	return TLY_OK;
 }
 

@@ -51,12 +51,16 @@ typedef struct tly_req {
 
 	char			*body;
 	size_t			 body_len;
+	int			 body_read;
 	tly_jv			*json;		/* parsed body, when asked */
 
 	tly_principal		 principal;
 
 	int			 status;	/* answered status */
 	int			 replied;
+	int			 capture;	/* keep a copy of the answer */
+	const char		*cap_body;
+	size_t			 cap_len;
 	tly_buf			 headers;	/* extra response headers */
 	int64_t			 start_us;
 } tly_req;

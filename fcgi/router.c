@@ -15,7 +15,10 @@
  *      reach the route's minimum (403), and a state-changing admin
  *      request must carry the session's CSRF token (403);
  *   4. one token from the principal's bucket (429 + Retry-After);
- *   5. the handler, which must answer exactly once.
+ *   5. with an Idempotency-Key on a buyer's or server's POST: replay,
+ *      refuse a reuse (422) or a concurrent duplicate (409), else keep
+ *      the handler's answer for later replays (idem.h);
+ *   6. the handler, which must answer exactly once.
  *
  * Routes that admit TLY_PK_STRIPE verify the webhook signature in the
  * handler (it covers the raw body).
@@ -25,6 +28,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "idem.h"
 #include "jwt.h"
 #include "router.h"
 #include "tly_str.h"
@@ -212,11 +216,82 @@ rate_limit(tly_req *r)
 	return TLY_ERR;
 }
 
+/* wants_idem - a POST of a buyer or server on the API with the header */
+static int
+wants_idem(const tly_req *r)
+{
+	return r->idempotency_key && strcmp(r->method, "POST") == 0 &&
+	    r->pool == TLY_POOL_API &&
+	    (r->principal.kind & (TLY_PK_BUYER | TLY_PK_SERVER));
+}
+
+/*
+ * idem_begin - claim the key, or answer: the stored response (replay),
+ * 422 (same key, other request), 409 (the first still runs), 400 (bad key)
+ */
+static int
+idem_begin(tly_req *r, tly_idem *i)
+{
+	tly_err e;
+
+	if (!tly_idem_key_ok(r->idempotency_key))
+		return tly_reply_errf(r, TLY_EK_INVALID,
+		    "idempotency_key_invalid", "Idempotency-Key must be 1 to "
+		    "255 printable characters.");
+	if (tly_req_body_or_reply(r) != TLY_OK)
+		return TLY_ERR;
+	memset(i, 0, sizeof(*i));
+	snprintf(i->principal, sizeof(i->principal), "%d:%s",
+	    r->principal.kind, r->principal.id);
+	tly_strlcpy(i->key, r->idempotency_key, sizeof(i->key));
+	snprintf(i->route, sizeof(i->route), "%s %s", r->method,
+	    r->route->pattern);
+	tly_err_clear(&e);
+	if (tly_idem_begin(r->ctx, i, r->body, r->body_len, &e) != TLY_OK) {
+		tly_reply_err(r, &e);
+		return TLY_ERR;
+	}
+	switch (i->state) {
+	case TLY_IDEM_REPLAY:
+		tly_req_header(r, "Idempotent-Replayed", "true");
+		tly_reply(r, i->status, "application/json", i->body,
+		    i->body_len);
+		return TLY_ERR;
+	case TLY_IDEM_MISMATCH:
+		return tly_reply_errf(r, TLY_EK_UNPROCESSABLE,
+		    "idempotency_key_reused", "This Idempotency-Key was used "
+		    "with another request; use a new key.");
+	case TLY_IDEM_IN_PROGRESS:
+		return tly_reply_errf(r, TLY_EK_CONFLICT,
+		    "idempotency_key_in_use", "A request with this "
+		    "Idempotency-Key is still running; retry shortly.");
+	default:
+		r->capture = 1;
+		return TLY_OK;
+	}
+}
+
+/* idem_end - keep the answer, unless it says "try again" */
+static void
+idem_end(tly_req *r, const tly_idem *i)
+{
+	int s = r->status;
+	tly_err e;
+
+	tly_err_clear(&e);
+	if (s == 409 || s == 429 || (s >= 500 && s != 502))
+		(void)tly_idem_abandon(r->ctx, i, &e);
+	else
+		(void)tly_idem_finish(r->ctx, i, s, r->cap_body, r->cap_len,
+		    &e);
+}
+
 /* tly_dispatch - the whole pipeline for 'r'; always answers */
 int
 tly_dispatch(tly_req *r)
 {
-	int needs_auth;
+	tly_idem ik;
+	int needs_auth, idem;
 
 	if (match(r) != TLY_OK)
 		return TLY_ERR;
@@ -224,7 +299,12 @@ tly_dispatch(tly_req *r)
 	if (needs_auth && (authenticate(r) != TLY_OK || authorise(r) != TLY_OK
 	    || rate_limit(r) != TLY_OK))
 		return TLY_ERR;
+	idem = wants_idem(r);
+	if (idem && idem_begin(r, &ik) != TLY_OK)
+		return TLY_ERR;
 	r->route->fn(r);
+	if (idem)
+		idem_end(r, &ik);
 	if (!r->replied) {
 		tly_logkv(r->ctx->log, TLY_LOG_ERROR, "http",
 		    "handler did not answer", "path", r->path, NULL);

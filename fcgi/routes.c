@@ -17,6 +17,7 @@
 #include "tly_str.h"
 
 #define API	TLY_POOLS_API
+#define HOOKS	TLY_POOLS_WEBHOOK
 #define ADMIN	TLY_POOLS_ADMIN
 #define ALL	(TLY_POOLS_API | TLY_POOLS_WEBHOOK | TLY_POOLS_ADMIN)
 
@@ -47,6 +48,24 @@ const tly_route tly_routes[] = {
 	    tly_h_products_get },
 	{ "POST", "/api/v1/products/{id}", API, TLY_PK_SERVER, 0,
 	    tly_h_products_update },
+
+	/* checkout and completion: buyers; payments: the server */
+	{ "GET", "/api/v1/checkout/config", API, TLY_PK_PUBLIC, 0,
+	    tly_h_checkout_config },
+	{ "POST", "/api/v1/checkout", API, TLY_PK_BUYER, 0,
+	    tly_h_checkout_create },
+	{ "GET", "/api/v1/checkout/{id}", API, TLY_PK_BUYER, 0,
+	    tly_h_checkout_get },
+	{ "POST", "/api/v1/payments/complete", API, TLY_PK_BUYER, 0,
+	    tly_h_payments_complete },
+	{ "GET", "/api/v1/payments/{id}", API, TLY_PK_SERVER, 0,
+	    tly_h_payments_get },
+
+	/* Stripe: the signature is the credential, checked by the handler */
+	{ "POST", "/webhooks/stripe", HOOKS, TLY_PK_STRIPE, 0,
+	    tly_h_webhook_platform },
+	{ "POST", "/webhooks/stripe/connect", HOOKS, TLY_PK_STRIPE, 0,
+	    tly_h_webhook_connect },
 
 	/* admin sessions */
 	{ "POST", "/admin/api/v1/login", ADMIN, TLY_PK_PUBLIC, 0,

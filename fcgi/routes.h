@@ -35,6 +35,13 @@ int	 tly_h_products_create(tly_req *);
 int	 tly_h_products_update(tly_req *);
 int	 tly_h_products_get(tly_req *);
 int	 tly_h_products_list(tly_req *);
+int	 tly_h_checkout_create(tly_req *);
+int	 tly_h_checkout_get(tly_req *);
+int	 tly_h_checkout_config(tly_req *);
+int	 tly_h_payments_complete(tly_req *);
+int	 tly_h_payments_get(tly_req *);
+int	 tly_h_webhook_platform(tly_req *);
+int	 tly_h_webhook_connect(tly_req *);
 void	 tly_render_account(tly_jw *, const tly_account *);
 void	 tly_render_product(tly_jw *, const tly_product *);
 

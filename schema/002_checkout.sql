@@ -95,6 +95,7 @@ CREATE TABLE IF NOT EXISTS checkouts (
   platform_bears_fee     TINYINT(1) NOT NULL,
   receipt_email          VARCHAR(254) NULL,
   status                 VARCHAR(24) CHARACTER SET ascii NOT NULL,
+  status_event_created   BIGINT NOT NULL DEFAULT 0,
   open_key               TINYINT NULL,
   stock_held             TINYINT(1) NOT NULL DEFAULT 0,
   pi_id                  VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NULL,

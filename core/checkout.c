@@ -1,0 +1,864 @@
+/*
+ * checkout.c - checkouts: creation, their PaymentIntents, expiry
+ *
+ * Owns the checkouts table and the life of each checkout's PaymentIntent
+ * (pi_state): to_create -> created, or unknown (Stripe did not answer:
+ * finished later), or to_cancel -> canceled.  Lock order, as everywhere:
+ * product -> checkout -> payment.
+ *
+ * tly_checkout_create():
+ *   tx 1  lock the product; return the buyer's open checkout for the same
+ *         product and quantity if there is one (a double click); else
+ *         snapshot the split rules (host partner by slug, the seller's
+ *         ambassador link active now, agent, fees), refuse a split with a
+ *         negative share or an amount out of range (422), reserve the stock
+ *         (409 when short: never oversold), insert the checkout.
+ *   step  create the PaymentIntent: tly_stripe_create_once with key
+ *         "tally:pi:<checkout>:g<gen>", metadata checkout_id/tally_id,
+ *         transfer_group = the checkout id.  Refused -> the checkout
+ *         fails and its stock comes back.  No answer -> pi_state unknown,
+ *         503 to the client, finished by a retry or the job.
+ *   tx 2  record the PaymentIntent.  If that fails, a second transaction
+ *         marks the checkout failed with the PaymentIntent "to_cancel",
+ *         and the cancel is tried at once and by the job until Stripe
+ *         confirms it: no orphan payments.
+ *
+ * tly_job_checkouts() ("checkouts" job): expire checkouts past their
+ * reservation; cancel the PaymentIntents marked to_cancel (release the
+ * stock only once Stripe says canceled; complete the payment instead if
+ * Stripe says it already succeeded); finish PaymentIntents whose creation
+ * was left unknown or interrupted.
+ *
+ * API:	tly_checkout_create(), tly_checkout_get(), tly_checkout_lock(),
+ *	tly_checkout_split_in(), tly_checkout_note_status(),
+ *	tly_checkout_finish_pi(), tly_checkout_cancel_pi(),
+ *	tly_job_checkouts(), tly_checkout_is_open().
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "catalog.h"
+#include "checkout.h"
+#include "complete.h"
+#include "stripe.h"
+#include "tly_str.h"
+#include "tx.h"
+
+#define JOB_BATCH	50
+
+static const char *open_statuses[] = {
+	"open", "requires_action", "processing", "payment_failed", NULL
+};
+
+/* tly_checkout_is_open - the buyer may still pay a checkout in 'status' */
+int
+tly_checkout_is_open(const char *status)
+{
+	const char **s;
+
+	for (s = open_statuses; *s; s++)
+		if (strcmp(*s, status) == 0)
+			return 1;
+	return 0;
+}
+
+#define CHECKOUT_COLS \
+	"c.id, c.buyer_account_id, c.product_id, c.currency, c.status, " \
+	"IFNULL(c.pi_id, ''), c.pi_state, IFNULL(c.pi_client_secret, ''), " \
+	"IFNULL(c.receipt_email, ''), IFNULL(c.host_partner_slug, ''), " \
+	"c.seller_account_id, IFNULL(c.agent_account_id, ''), " \
+	"IFNULL(c.host_account_id, ''), IFNULL(c.ambassador_account_id, ''), " \
+	"c.quantity, c.price_cent, c.subtotal_cent, c.platform_fee_cent, " \
+	"c.amount_cent, c.agent_bps, c.host_bps, c.ambassador_bps, " \
+	"c.stripe_fee_bps, c.stripe_fee_fixed_cent, c.platform_bears_fee, " \
+	"c.stock_held, c.pi_key_gen, FLOOR(UNIX_TIMESTAMP(c.expires_at)), " \
+	"FLOOR(UNIX_TIMESTAMP(c.created_at)) FROM checkouts c "
+
+static void
+copy(tly_q *q, int col, char *dst, size_t sz)
+{
+	const char *v = tly_q_col_str(q, col);
+
+	tly_strlcpy(dst, v ? v : "", sz);
+}
+
+static void
+checkout_row(tly_q *q, tly_checkout *c)
+{
+	memset(c, 0, sizeof(*c));
+	copy(q, 0, c->id, sizeof(c->id));
+	copy(q, 1, c->buyer_id, sizeof(c->buyer_id));
+	copy(q, 2, c->product_id, sizeof(c->product_id));
+	copy(q, 3, c->currency, sizeof(c->currency));
+	copy(q, 4, c->status, sizeof(c->status));
+	copy(q, 5, c->pi_id, sizeof(c->pi_id));
+	copy(q, 6, c->pi_state, sizeof(c->pi_state));
+	copy(q, 7, c->client_secret, sizeof(c->client_secret));
+	copy(q, 8, c->receipt_email, sizeof(c->receipt_email));
+	copy(q, 9, c->host_slug, sizeof(c->host_slug));
+	copy(q, 10, c->seller_id, sizeof(c->seller_id));
+	copy(q, 11, c->agent_id, sizeof(c->agent_id));
+	copy(q, 12, c->host_id, sizeof(c->host_id));
+	copy(q, 13, c->ambassador_id, sizeof(c->ambassador_id));
+	c->quantity = tly_q_col_i64(q, 14);
+	c->price_cent = tly_q_col_i64(q, 15);
+	c->subtotal_cent = tly_q_col_i64(q, 16);
+	c->platform_fee_cent = tly_q_col_i64(q, 17);
+	c->amount_cent = tly_q_col_i64(q, 18);
+	c->agent_bps = tly_q_col_i64(q, 19);
+	c->host_bps = tly_q_col_i64(q, 20);
+	c->ambassador_bps = tly_q_col_i64(q, 21);
+	c->stripe_fee_bps = tly_q_col_i64(q, 22);
+	c->stripe_fee_fixed_cent = tly_q_col_i64(q, 23);
+	c->platform_bears_fee = (int)tly_q_col_i64(q, 24);
+	c->stock_held = (int)tly_q_col_i64(q, 25);
+	c->pi_key_gen = tly_q_col_i64(q, 26);
+	c->expires_at = tly_q_col_i64(q, 27);
+	c->created = tly_q_col_i64(q, 28);
+}
+
+/* load - checkout 'id' (locked when 'lock'); 404 when unknown */
+static int
+load(tly_ctx *ctx, const char *id, int lock, tly_checkout *c, tly_err *err)
+{
+	tly_q q;
+	int rc;
+
+	if (tly_q_prep(ctx->db, &q, lock ? "SELECT " CHECKOUT_COLS
+	    "WHERE c.id = ? FOR UPDATE" : "SELECT " CHECKOUT_COLS
+	    "WHERE c.id = ?", err))
+		return q.rc;
+	tly_q_str(&q, id);
+	(void)tly_q_exec(&q);
+	rc = tly_q_next(&q);
+	if (rc == TLY_ROW)
+		checkout_row(&q, c);
+	tly_q_done(&q);
+	if (rc == TLY_OK)
+		return tly_err_param(err, TLY_EK_NOT_FOUND, "resource_missing",
+		    "checkout_id", "No such checkout: '%.40s'.", id);
+	if (rc != TLY_ROW)
+		return rc;
+	rc = tly_db_row(ctx->db, err, "SELECT id FROM payments WHERE "
+	    "checkout_id = ?", "s>s", id, c->payment_id,
+	    sizeof(c->payment_id));
+	return rc == TLY_NOTFOUND ? TLY_OK : rc;
+}
+
+/* tly_checkout_lock - checkout 'id', FOR UPDATE (inside a transaction) */
+int
+tly_checkout_lock(tly_ctx *ctx, const char *id, tly_checkout *c, tly_err *err)
+{
+	return load(ctx, id, 1, c, err);
+}
+
+/*
+ * tly_checkout_get - checkout 'id'; with 'buyer' set, only that buyer's
+ * (another buyer's checkout is 404, as if it did not exist).
+ */
+int
+tly_checkout_get(tly_ctx *ctx, const char *id, const char *buyer,
+    tly_checkout *c, tly_err *err)
+{
+	int rc;
+
+	rc = load(ctx, id, 0, c, err);
+	if (rc == TLY_OK && buyer && strcmp(buyer, c->buyer_id) != 0)
+		return tly_err_param(err, TLY_EK_NOT_FOUND, "resource_missing",
+		    "checkout_id", "No such checkout: '%.40s'.", id);
+	return rc;
+}
+
+/* tly_checkout_split_in - the split rules the checkout snapshotted */
+void
+tly_checkout_split_in(const tly_checkout *c, tly_split_in *in)
+{
+	memset(in, 0, sizeof(*in));
+	in->price_cent = c->price_cent;
+	in->quantity = c->quantity;
+	in->fee_kind = TLY_FEE_FIXED;		/* the fee is already known */
+	in->fee_value = c->platform_fee_cent;
+	in->agent_bps = c->agent_bps;
+	in->host_bps = c->host_bps;
+	in->ambassador_bps = c->ambassador_bps;
+	in->stripe_bps = c->stripe_fee_bps;
+	in->stripe_fixed_cent = c->stripe_fee_fixed_cent;
+	in->platform_bears_stripe_fee = c->platform_bears_fee;
+	in->min_amount_cent = 0;
+	in->max_amount_cent = c->amount_cent;
+}
+
+/* --- creation ----------------------------------------------------- */
+
+typedef struct create_args {
+	const tly_checkout_new	*in;
+	char			 id[40];
+	int			 existing;	/* id is an open checkout */
+} create_args;
+
+/* open_one - the buyer's open checkout for this product and quantity */
+static int
+open_one(tly_ctx *ctx, const tly_checkout_new *in, char *id, size_t sz,
+    int64_t *live, tly_err *err)
+{
+	return tly_db_row(ctx->db, err, "SELECT id, expires_at > NOW(3) FROM "
+	    "checkouts WHERE buyer_account_id = ? AND product_id = ? AND "
+	    "quantity = ? AND open_key = 1", "ssi>si", in->buyer_id,
+	    in->product_id, in->quantity, id, sz, live);
+}
+
+/* parties - host partner (by slug) and the seller's active ambassador */
+static int
+parties(tly_ctx *ctx, const tly_checkout_new *in, const tly_product *p,
+    char *host, int64_t *host_bps, char *amb, int64_t *amb_bps,
+    tly_err *err)
+{
+	int rc;
+
+	host[0] = amb[0] = '\0';
+	*host_bps = *amb_bps = 0;
+	if (in->host_slug) {
+		rc = tly_db_row(ctx->db, err, "SELECT account_id, share_bps "
+		    "FROM host_partners WHERE slug = ?", "s>si", in->host_slug,
+		    host, (size_t)40, host_bps);
+		if (rc == TLY_NOTFOUND)
+			return tly_err_param(err, TLY_EK_INVALID,
+			    "parameter_invalid", "host_partner_slug",
+			    "No host partner '%.64s'.", in->host_slug);
+		if (rc)
+			return rc;
+	}
+	rc = tly_db_row(ctx->db, err, "SELECT ambassador_account_id, "
+	    "share_bps FROM ambassador_links WHERE talent_account_id = ? AND "
+	    "active_from <= NOW(3) AND (active_until IS NULL OR "
+	    "active_until > NOW(3))", "s>si", p->seller_id, amb, (size_t)40,
+	    amb_bps);
+	return rc == TLY_NOTFOUND ? TLY_OK : rc;
+}
+
+static int
+insert_checkout(tly_ctx *ctx, create_args *a, const tly_product *p,
+    const tly_split_out *so, const tly_split_in *si, const char *host,
+    const char *amb, int held, tly_err *err)
+{
+	const tly_checkout_new *in = a->in;
+	tly_q q;
+	int rc;
+
+	if (tly_id_new(a->id, sizeof(a->id), "chk") != TLY_OK)
+		return tly_err_internal(err);
+	if (tly_q_prep(ctx->db, &q, "INSERT INTO checkouts (id, "
+	    "buyer_account_id, product_id, quantity, currency, price_cent, "
+	    "subtotal_cent, platform_fee_cent, amount_cent, "
+	    "seller_account_id, agent_account_id, agent_bps, "
+	    "host_partner_slug, host_account_id, host_bps, "
+	    "ambassador_account_id, ambassador_bps, stripe_fee_bps, "
+	    "stripe_fee_fixed_cent, platform_bears_fee, receipt_email, status, "
+	    "open_key, stock_held, pi_state, expires_at) VALUES (?, ?, ?, ?, "
+	    "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', 1, ?, "
+	    "'to_create', NOW(3) + INTERVAL ? SECOND)", err))
+		return q.rc;
+	tly_q_str(&q, a->id);
+	tly_q_str(&q, in->buyer_id);
+	tly_q_str(&q, p->id);
+	tly_q_i64(&q, in->quantity);
+	tly_q_str(&q, p->currency);
+	tly_q_i64(&q, p->price_cent);
+	tly_q_i64(&q, so->subtotal_cent);
+	tly_q_i64(&q, so->platform_fee_cent);
+	tly_q_i64(&q, so->amount_cent);
+	tly_q_str(&q, p->seller_id);
+	tly_q_str(&q, p->agent_id[0] ? p->agent_id : NULL);
+	tly_q_i64(&q, si->agent_bps);
+	tly_q_str(&q, host[0] ? in->host_slug : NULL);
+	tly_q_str(&q, host[0] ? host : NULL);
+	tly_q_i64(&q, si->host_bps);
+	tly_q_str(&q, amb[0] ? amb : NULL);
+	tly_q_i64(&q, si->ambassador_bps);
+	tly_q_i64(&q, si->stripe_bps);
+	tly_q_i64(&q, si->stripe_fixed_cent);
+	tly_q_i64(&q, si->platform_bears_stripe_fee);
+	tly_q_str(&q, in->receipt_email);
+	tly_q_i64(&q, held);
+	tly_q_i64(&q, ctx->cfg->reservation_s);
+	rc = tly_q_exec(&q);
+	tly_q_done(&q);
+	return rc;
+}
+
+/* create_tx - tx 1 of tly_checkout_create (see the top of the file) */
+static int
+create_tx(tly_ctx *ctx, void *arg, tly_err *err)
+{
+	create_args *a = arg;
+	const tly_checkout_new *in = a->in;
+	const tly_currency *cur;
+	char host[40], amb[40];
+	tly_split_in si;
+	tly_split_out so;
+	tly_product p;
+	int64_t live = 0;
+	int rc, held = 0;
+
+	a->existing = 0;
+	rc = tly_product_lock(ctx, in->product_id, &p, err);
+	if (rc == TLY_ERR && err->kind == TLY_EK_NOT_FOUND)
+		tly_strlcpy(err->param, "product_id", sizeof(err->param));
+	if (rc)
+		return rc;
+	if (!p.active)
+		return tly_err_param(err, TLY_EK_UNPROCESSABLE,
+		    "product_inactive", "product_id",
+		    "Product '%.40s' is not for sale.", p.id);
+	rc = open_one(ctx, in, a->id, sizeof(a->id), &live, err);
+	if (rc == TLY_OK && live) {
+		a->existing = 1;		/* the double click */
+		return TLY_OK;
+	}
+	if (rc == TLY_OK) {		/* overdue: the job cancels it */
+		rc = tly_db_exec(ctx->db, err, NULL, "UPDATE checkouts SET "
+		    "status = 'expired', open_key = NULL, pi_state = "
+		    "IF(pi_state = 'created', 'to_cancel', pi_state) WHERE "
+		    "id = ?", "s", a->id);
+		if (rc)
+			return rc;
+	} else if (rc != TLY_NOTFOUND)
+		return rc;
+	cur = tly_config_currency(ctx->cfg, p.currency);
+	if (cur == NULL)
+		return tly_err_param(err, TLY_EK_UNPROCESSABLE,
+		    "currency_unsupported", "product_id",
+		    "The product's currency is no longer configured.");
+	rc = parties(ctx, in, &p, host, &si.host_bps, amb, &si.ambassador_bps,
+	    err);
+	if (rc)
+		return rc;
+	si.price_cent = p.price_cent;
+	si.quantity = in->quantity;
+	si.fee_kind = strcmp(p.fee_kind, "bps") == 0 ? TLY_FEE_BPS :
+	    TLY_FEE_FIXED;
+	si.fee_value = p.fee_value;
+	si.agent_bps = p.agent_id[0] ? p.agent_bps : 0;
+	si.stripe_bps = cur->stripe_fee_bps;
+	si.stripe_fixed_cent = cur->stripe_fee_fixed_cent;
+	si.platform_bears_stripe_fee = ctx->cfg->platform_bears_stripe_fee;
+	si.min_amount_cent = cur->min_charge_cent;
+	si.max_amount_cent = cur->max_charge_cent;
+	rc = tly_split(&si, &so, err);
+	if (rc)
+		return rc;
+	if (so.amount_cent % cur->amount_step != 0)
+		return tly_err_param(err, TLY_EK_UNPROCESSABLE,
+		    "invalid_charge_amount", "quantity",
+		    "Amounts in %s must be multiples of %lld.", cur->code,
+		    (long long)cur->amount_step);
+	if (p.stock >= 0) {
+		if (p.stock < in->quantity)
+			return tly_err_param(err, TLY_EK_CONFLICT,
+			    "out_of_stock", "quantity", "Only %lld left of "
+			    "'%.40s'.", (long long)p.stock, p.id);
+		rc = tly_db_exec(ctx->db, err, NULL, "UPDATE products SET "
+		    "stock = stock - ? WHERE id = ?", "is", in->quantity,
+		    p.id);
+		if (rc)
+			return rc;
+		held = 1;
+	}
+	return insert_checkout(ctx, a, &p, &so, &si, host, amb, held, err);
+}
+
+static int
+email_ok(const char *e)
+{
+	const char *at = strchr(e, '@');
+
+	return at && at != e && at[1] && strchr(at + 1, '.') &&
+	    strlen(e) <= 254 && strpbrk(e, " \t\r\n<>\",;") == NULL;
+}
+
+/*
+ * tly_checkout_create - a checkout for 'in' with its PaymentIntent, or
+ * the buyer's open one (see the top of the file).
+ */
+int
+tly_checkout_create(tly_ctx *ctx, const tly_checkout_new *in,
+    tly_checkout *out, tly_err *err)
+{
+	create_args a;
+	int rc;
+
+	if (in->quantity < 1 || in->quantity > 1000000)
+		return tly_err_param(err, TLY_EK_INVALID, "parameter_invalid",
+		    "quantity", "quantity must be between 1 and 1000000.");
+	if (in->receipt_email && !email_ok(in->receipt_email))
+		return tly_err_param(err, TLY_EK_INVALID, "parameter_invalid",
+		    "receipt_email", "receipt_email is not an email address.");
+	memset(&a, 0, sizeof(a));
+	a.in = in;
+	rc = tly_tx_run(ctx, "checkout.create", create_tx, &a, err);
+	if (rc)
+		return rc;
+	rc = tly_checkout_finish_pi(ctx, a.id, err);
+	if (rc)
+		return rc;
+	return tly_checkout_get(ctx, a.id, NULL, out, err);
+}
+
+/* --- the PaymentIntent -------------------------------------------- */
+
+typedef struct pi_args {
+	tly_checkout	 c;
+	char		 key_base[96];
+	char		 pi_id[72];
+	char		 secret[136];
+	char		 why[128];	/* last_error when it fails */
+	int		 recorded;	/* 0: the checkout was no longer open */
+} pi_args;
+
+static int
+pi_params(tly_stripe_once *o, tly_form *f)
+{
+	pi_args *a = o->arg;
+
+	tly_form_i64(f, "amount", a->c.amount_cent);
+	tly_form_str(f, "currency", a->c.currency);
+	tly_form_str(f, "automatic_payment_methods[enabled]", "true");
+	tly_form_str(f, "transfer_group", a->c.id);
+	tly_form_str(f, "metadata[checkout_id]", a->c.id);
+	tly_form_str(f, "metadata[tally_id]", a->c.id);
+	tly_form_str(f, "metadata[buyer_account_id]", a->c.buyer_id);
+	tly_form_str(f, "description", a->c.product_id);
+	return tly_form_done(f);
+}
+
+static int
+pi_lookup(tly_stripe_once *o, tly_stripe *s, tly_pool *pool,
+    const tly_jv **found, tly_err *err)
+{
+	pi_args *a = o->arg;
+
+	return tly_stripe_find_by_metadata(s, pool, "/v1/payment_intents",
+	    "payment_intent", "tally_id", a->c.id, a->c.created - 600, found,
+	    err);
+}
+
+/* pi_bump - write the next key generation before it is used */
+static int
+pi_bump(tly_stripe_once *o, int gen, tly_err *err)
+{
+	pi_args *a = o->arg;
+	tly_ctx *ctx = o->ctx;
+	uint64_t n = 0;
+	int rc;
+
+	rc = tly_db_exec(ctx->db, err, &n, "UPDATE checkouts SET pi_key_gen = "
+	    "? WHERE id = ? AND pi_key_gen < ?", "isi", (int64_t)gen, a->c.id,
+	    (int64_t)gen);
+	if (rc)
+		return rc;
+	return TLY_OK;
+}
+
+/* record_tx - tx 2: the PaymentIntent belongs to the checkout now */
+static int
+record_tx(tly_ctx *ctx, void *arg, tly_err *err)
+{
+	pi_args *a = arg;
+	tly_checkout c;
+	int rc;
+
+	a->recorded = 0;
+	if (tly_ctx_fault(ctx, "checkout.record_pi") == TLY_FAULT_FAIL)
+		return tly_err_set(err, TLY_EK_UNAVAILABLE, "db_unavailable",
+		    "Injected failure recording the payment.");
+	rc = tly_checkout_lock(ctx, a->c.id, &c, err);
+	if (rc)
+		return rc;
+	if (strcmp(c.pi_state, "created") == 0 ||
+	    strcmp(c.pi_state, "canceled") == 0 ||
+	    strcmp(c.pi_state, "to_cancel") == 0) {
+		a->recorded = strcmp(c.pi_state, "created") == 0;
+		return TLY_OK;			/* someone else got here */
+	}
+	a->recorded = tly_checkout_is_open(c.status);
+	return tly_db_exec(ctx->db, err, NULL, "UPDATE checkouts SET "
+	    "pi_id = ?, pi_client_secret = ?, pi_state = ? WHERE id = ?",
+	    "ssss", a->pi_id, a->secret,
+	    a->recorded ? "created" : "to_cancel", a->c.id);
+}
+
+/* fail_tx - the checkout cannot go on: failed, PI (if any) to cancel */
+static int
+fail_tx(tly_ctx *ctx, void *arg, tly_err *err)
+{
+	pi_args *a = arg;
+	tly_checkout c;
+	int rc;
+
+	rc = tly_checkout_lock(ctx, a->c.id, &c, err);
+	if (rc)
+		return rc;
+	if (!tly_checkout_is_open(c.status))
+		return TLY_OK;
+	return tly_db_exec(ctx->db, err, NULL, "UPDATE checkouts SET status = "
+	    "'failed', open_key = NULL, pi_id = IFNULL(?, pi_id), pi_state = "
+	    "IF(IFNULL(?, pi_id) IS NULL, 'none', 'to_cancel'), last_error = "
+	    "? WHERE id = ?", "ssss", a->pi_id[0] ? a->pi_id : NULL,
+	    a->pi_id[0] ? a->pi_id : NULL, a->why, a->c.id);
+}
+
+static int
+release_stock(tly_ctx *ctx, const char *id, const char *pi_state,
+    tly_err *err);
+
+/*
+ * fail_checkout - mark it failed (reason 'why'), cancel its PaymentIntent
+ * if there is one, release the stock when there is none; answer 502
+ * checkout_failed.
+ */
+static int
+fail_checkout(tly_ctx *ctx, pi_args *a, const char *why, tly_err *err)
+{
+	tly_err e2;
+
+	tly_err_clear(&e2);
+	tly_strlcpy(a->why, why, sizeof(a->why));
+	if (tly_tx_run(ctx, "checkout.fail", fail_tx, a, &e2) == TLY_OK) {
+		if (a->pi_id[0])
+			(void)tly_checkout_cancel_pi(ctx, a->c.id, &e2);
+		else
+			(void)release_stock(ctx, a->c.id, "none", &e2);
+	}
+	tly_logkv(ctx->log, TLY_LOG_WARN, "checkout", "checkout failed",
+	    "checkout_id", a->c.id, "payment_intent", a->pi_id[0] ? a->pi_id :
+	    NULL, "reason", why, NULL);
+	tly_err_clear(err);
+	return tly_err_set(err, TLY_EK_UPSTREAM, "checkout_failed",
+	    "The payment could not be set up; start a new checkout.");
+}
+
+/*
+ * tly_checkout_finish_pi - steps 2 and 3 for checkout 'id' (a no-op once
+ * its PaymentIntent is recorded).
+ */
+int
+tly_checkout_finish_pi(tly_ctx *ctx, const char *id, tly_err *err)
+{
+	tly_stripe_once o;
+	tly_stripe_resp resp;
+	const tly_jv *obj;
+	tly_st_pi pi;
+	pi_args a;
+	tly_err e2;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	rc = load(ctx, id, 0, &a.c, err);
+	if (rc)
+		return rc;
+	if (strcmp(a.c.pi_state, "to_create") != 0 &&
+	    strcmp(a.c.pi_state, "unknown") != 0)
+		return TLY_OK;
+	snprintf(a.key_base, sizeof(a.key_base), "tally:pi:%s", a.c.id);
+	memset(&o, 0, sizeof(o));
+	o.path = "/v1/payment_intents";
+	o.object = "payment_intent";
+	o.key_base = a.key_base;
+	o.generation = (int)a.c.pi_key_gen;
+	o.params = pi_params;
+	o.lookup = pi_lookup;
+	o.bump = pi_bump;
+	o.arg = &a;
+	o.ctx = ctx;
+	rc = tly_stripe_create_once(ctx->stripe, ctx->pool, &o, &obj, &resp,
+	    err);
+	if (rc == TLY_UNKNOWN) {
+		tly_err_clear(&e2);
+		(void)tly_db_exec(ctx->db, &e2, NULL, "UPDATE checkouts SET "
+		    "pi_state = 'unknown' WHERE id = ? AND pi_state = "
+		    "'to_create'", "s", id);
+		tly_err_set(err, TLY_EK_UNAVAILABLE, "stripe_outcome_unknown",
+		    "The payment provider did not answer; retry shortly.");
+		return TLY_UNKNOWN;
+	}
+	if (rc)
+		return fail_checkout(ctx, &a, err->code, err);
+	if (tly_st_pi_parse(obj, &pi) != TLY_OK || pi.client_secret == NULL)
+		return fail_checkout(ctx, &a, "unexpected reply", err);
+	tly_strlcpy(a.pi_id, pi.id, sizeof(a.pi_id));
+	tly_strlcpy(a.secret, pi.client_secret, sizeof(a.secret));
+	rc = tly_tx_run(ctx, "checkout.record_pi", record_tx, &a, err);
+	if (rc)
+		return fail_checkout(ctx, &a, "could not record the payment",
+		    err);
+	if (!a.recorded) {
+		(void)tly_checkout_cancel_pi(ctx, id, err);
+		return tly_err_param(err, TLY_EK_CONFLICT, "checkout_closed",
+		    "checkout_id", "This checkout is no longer open.");
+	}
+	tly_logkv(ctx->log, TLY_LOG_INFO, "checkout", "payment intent created",
+	    "checkout_id", id, "payment_intent", pi.id, NULL);
+	return TLY_OK;
+}
+
+/* --- cancelling and releasing ------------------------------------- */
+
+typedef struct release_args {
+	const char	*id;
+	const char	*pi_state;
+	char		 product[40];
+} release_args;
+
+/* release_tx - product, then checkout: give the reserved stock back */
+static int
+release_tx(tly_ctx *ctx, void *arg, tly_err *err)
+{
+	release_args *a = arg;
+	tly_product p;
+	tly_checkout c;
+	int rc;
+
+	rc = tly_product_lock(ctx, a->product, &p, err);
+	if (rc)
+		return rc;
+	rc = tly_checkout_lock(ctx, a->id, &c, err);
+	if (rc)
+		return rc;
+	if (c.stock_held && !tly_checkout_is_open(c.status) &&
+	    strcmp(c.status, "completed") != 0) {
+		rc = tly_db_exec(ctx->db, err, NULL, "UPDATE products SET "
+		    "stock = stock + ? WHERE id = ? AND stock IS NOT NULL",
+		    "is", c.quantity, c.product_id);
+		if (rc == TLY_OK)
+			rc = tly_db_exec(ctx->db, err, NULL, "UPDATE checkouts "
+			    "SET stock_held = 0 WHERE id = ?", "s", a->id);
+		if (rc)
+			return rc;
+	}
+	return tly_db_exec(ctx->db, err, NULL, "UPDATE checkouts SET pi_state "
+	    "= ? WHERE id = ? AND pi_state <> 'created'", "ss", a->pi_state,
+	    a->id);
+}
+
+/*
+ * release_stock - checkout 'id' (no longer open) gives its stock back and
+ * its PaymentIntent state becomes 'pi_state'.
+ */
+static int
+release_stock(tly_ctx *ctx, const char *id, const char *pi_state,
+    tly_err *err)
+{
+	release_args a;
+	tly_checkout c;
+	int rc;
+
+	rc = load(ctx, id, 0, &c, err);
+	if (rc)
+		return rc;
+	memset(&a, 0, sizeof(a));
+	a.id = id;
+	a.pi_state = pi_state;
+	tly_strlcpy(a.product, c.product_id, sizeof(a.product));
+	return tly_tx_run(ctx, "checkout.release", release_tx, &a, err);
+}
+
+/* complete_from_pi - Stripe says the PaymentIntent succeeded: complete */
+static int
+complete_from_pi(tly_ctx *ctx, const tly_checkout *c, const tly_jv *obj,
+    tly_err *err)
+{
+	tly_payment pay;
+	tly_pi_facts f;
+
+	if (tly_pi_facts_from(obj, &f) != TLY_OK)
+		return tly_err_internal(err);
+	return tly_payment_complete(ctx, c->id, &f, "job", &pay, err);
+}
+
+/*
+ * tly_checkout_cancel_pi - cancel the PaymentIntent of checkout 'id'
+ * (pi_state to_cancel); the stock comes back once Stripe confirms, and a
+ * PaymentIntent that succeeded meanwhile is completed instead.
+ */
+int
+tly_checkout_cancel_pi(tly_ctx *ctx, const char *id, tly_err *err)
+{
+	const char *path, *st;
+	tly_stripe_resp resp;
+	tly_stripe_req rq;
+	const tly_jv *obj;
+	tly_checkout c;
+	tly_form f;
+	char key[96];
+	int rc;
+
+	rc = load(ctx, id, 0, &c, err);
+	if (rc || strcmp(c.pi_state, "to_cancel") != 0 || c.pi_id[0] == '\0')
+		return rc;
+	snprintf(key, sizeof(key), "tally:pi_cancel:%s:g1", c.id);
+	path = tly_stripe_path(ctx->pool, "/v1/payment_intents/", c.pi_id,
+	    "/cancel");
+	if (path == NULL)
+		return tly_err_internal(err);
+	tly_form_init(&f);
+	tly_form_str(&f, "cancellation_reason", "abandoned");
+	rq = (tly_stripe_req){ "POST", path, &f, key, NULL };
+	rc = tly_stripe_fetch(ctx->stripe, ctx->pool, &rq, "payment_intent",
+	    &obj, &resp, err);
+	tly_form_free(&f);
+	if (rc == TLY_ERR && strcmp(err->code,
+	    "payment_intent_unexpected_state") == 0) {
+		/* it cannot be cancelled: what is it now? */
+		path = tly_stripe_path(ctx->pool, "/v1/payment_intents/",
+		    c.pi_id, NULL);
+		rq = (tly_stripe_req){ "GET", path, NULL, NULL, NULL };
+		tly_err_clear(err);
+		rc = tly_stripe_fetch(ctx->stripe, ctx->pool, &rq,
+		    "payment_intent", &obj, &resp, err);
+	}
+	if (rc)
+		return rc;
+	st = tly_json_str(obj, "status");
+	if (st && strcmp(st, "canceled") == 0) {
+		tly_logkv(ctx->log, TLY_LOG_INFO, "checkout",
+		    "payment intent canceled", "checkout_id", c.id,
+		    "payment_intent", c.pi_id, NULL);
+		return release_stock(ctx, id, "canceled", err);
+	}
+	if (st && strcmp(st, "succeeded") == 0)
+		return complete_from_pi(ctx, &c, obj, err);
+	return TLY_OK;			/* processing: try again later */
+}
+
+/*
+ * tly_checkout_note_status - a PaymentIntent event moved checkout 'id' to
+ * 'status' at 'when' (the event's creation time): applied only while the
+ * checkout is open and only if no later event was applied.
+ */
+int
+tly_checkout_note_status(tly_ctx *ctx, const char *id, const char *status,
+    int64_t when, tly_err *err)
+{
+	int closing = strcmp(status, "canceled") == 0;
+	int rc;
+
+	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE checkouts SET status = ?, "
+	    "status_event_created = ?, open_key = IF(?, NULL, open_key), "
+	    "pi_state = IF(?, 'canceled', pi_state) WHERE id = ? AND status "
+	    "IN ('open', 'requires_action', 'processing', 'payment_failed') "
+	    "AND status_event_created <= ?", "siiisi", status, when,
+	    (int64_t)closing, (int64_t)closing, id, when);
+	if (rc == TLY_OK && closing)
+		rc = release_stock(ctx, id, "canceled", err);
+	return rc;
+}
+
+/* --- the job ------------------------------------------------------ */
+
+/* ids - up to JOB_BATCH checkout ids from 'sql' */
+static int
+ids(tly_ctx *ctx, const char *sql, char (*out)[40], int *n, tly_err *err)
+{
+	tly_q q;
+	int rc;
+
+	*n = 0;
+	if (tly_q_prep(ctx->db, &q, sql, err))
+		return q.rc;
+	tly_q_i64(&q, JOB_BATCH);
+	(void)tly_q_exec(&q);
+	while ((rc = tly_q_next(&q)) == TLY_ROW && *n < JOB_BATCH)
+		copy(&q, 0, out[(*n)++], 40);
+	tly_q_done(&q);
+	return rc == TLY_ROW ? TLY_OK : rc;
+}
+
+typedef struct expire_args {
+	int	 n;
+} expire_args;
+
+/* expire_tx - claim overdue open checkouts (SKIP LOCKED) and expire them */
+static int
+expire_tx(tly_ctx *ctx, void *arg, tly_err *err)
+{
+	expire_args *a = arg;
+	char found[JOB_BATCH][40];
+	int i, rc;
+
+	rc = ids(ctx, "SELECT id FROM checkouts WHERE status IN ('open', "
+	    "'requires_action', 'processing', 'payment_failed') AND "
+	    "expires_at < NOW(3) ORDER BY expires_at LIMIT ? FOR UPDATE SKIP "
+	    "LOCKED", found, &a->n, err);
+	for (i = 0; rc == TLY_OK && i < a->n; i++)
+		rc = tly_db_exec(ctx->db, err, NULL, "UPDATE checkouts SET "
+		    "status = 'expired', open_key = NULL, pi_state = "
+		    "IF(pi_state = 'created', 'to_cancel', pi_state) WHERE "
+		    "id = ?", "s", found[i]);
+	return rc;
+}
+
+/* settle_orphan - an unfinished creation of a closed checkout */
+static int
+settle_orphan(tly_ctx *ctx, const char *id, tly_err *err)
+{
+	const tly_jv *found = NULL;
+	tly_checkout c;
+	int rc;
+
+	rc = load(ctx, id, 0, &c, err);
+	if (rc)
+		return rc;
+	rc = tly_stripe_find_by_metadata(ctx->stripe, ctx->pool,
+	    "/v1/payment_intents", "payment_intent", "tally_id", c.id,
+	    c.created - 600, &found, err);
+	if (rc == TLY_NOTFOUND)
+		return release_stock(ctx, id, "none", err);
+	if (rc)
+		return rc;
+	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE checkouts SET pi_id = ?, "
+	    "pi_state = 'to_cancel' WHERE id = ? AND pi_state IN ('to_create', "
+	    "'unknown')", "ss", tly_json_str(found, "id"), id);
+	if (rc == TLY_OK)
+		rc = tly_checkout_cancel_pi(ctx, id, err);
+	return rc;
+}
+
+/* tly_job_checkouts - expire, cancel, finish (see the top of the file) */
+int
+tly_job_checkouts(tly_ctx *ctx, tly_err *err)
+{
+	char found[JOB_BATCH][40];
+	expire_args ea;
+	tly_checkout c;
+	int i, n, rc;
+	tly_err e;
+
+	ea.n = 0;
+	rc = tly_tx_run(ctx, "checkout.expire", expire_tx, &ea, err);
+	if (rc)
+		return rc;
+	rc = ids(ctx, "SELECT id FROM checkouts WHERE pi_state = 'to_cancel' "
+	    "ORDER BY updated_at LIMIT ?", found, &n, err);
+	for (i = 0; rc == TLY_OK && i < n; i++) {
+		tly_err_clear(&e);
+		if (tly_checkout_cancel_pi(ctx, found[i], &e) != TLY_OK)
+			tly_logkv(ctx->log, TLY_LOG_WARN, "checkout",
+			    "cancel not done yet", "checkout_id", found[i],
+			    "code", e.code, NULL);
+	}
+	if (rc)
+		return rc;
+	rc = ids(ctx, "SELECT id FROM checkouts WHERE pi_state IN "
+	    "('to_create', 'unknown') AND created_at < NOW(3) - INTERVAL "
+	    "90 SECOND ORDER BY created_at LIMIT ?", found, &n, err);
+	for (i = 0; rc == TLY_OK && i < n; i++) {
+		tly_err_clear(&e);
+		if (load(ctx, found[i], 0, &c, &e) != TLY_OK)
+			continue;
+		if (tly_checkout_is_open(c.status))
+			(void)tly_checkout_finish_pi(ctx, found[i], &e);
+		else
+			(void)settle_orphan(ctx, found[i], &e);
+	}
+	return rc;
+}

@@ -1,0 +1,502 @@
+/*
+ * complete.c - completing a payment exactly once (see complete.h)
+ *
+ * Owns the payments table and the first share rows of each payment.
+ * One transaction, lock order product (only when stock must be taken
+ * again) -> checkout -> payment:
+ *
+ *   lock the checkout row;
+ *   a payment exists for it -> return that one (the other path won);
+ *   check the facts against the checkout (refuse a mismatch, 409 when
+ *     the PaymentIntent has not succeeded);
+ *   the reservation becomes a sale; if it had expired and its stock was
+ *     released, take the stock again, or -- when none is left -- book the
+ *     payment as "refund_pending": it is refunded automatically with the
+ *     reason recorded, never silently oversold;
+ *   insert the payment and its shares (the checkout's snapshotted split,
+ *     with the Stripe fee estimate; when the facts carry the real fee, an
+ *     adjustment of actual - estimate between the Stripe-fee account and
+ *     whoever bears the fee); mark the checkout completed; audit.
+ *
+ * Two concurrent completions of one checkout serialise on its row lock;
+ * the second sees the first's payment.  The unique keys on
+ * payments(checkout_id), (pi_id) and (charge_id) are the last line.
+ *
+ * tly_payment_fee_settle() books the adjustment later, when
+ * charge.updated brings the balance transaction (asynchronous capture).
+ *
+ * API:	tly_pi_facts_from(), tly_payment_complete(), tly_payment_get(),
+ *	tly_payment_fee_settle().
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "auth.h"
+#include "catalog.h"
+#include "checkout.h"
+#include "complete.h"
+#include "split.h"
+#include "stripe.h"
+#include "tly_str.h"
+#include "tx.h"
+
+#define PLATFORM_ACCOUNT	"acc_platform"
+#define STRIPE_FEE_ACCOUNT	"acc_stripe_fee"
+
+/*
+ * tly_pi_facts_from - the facts in a PaymentIntent object (its latest
+ * charge and balance transaction count only when expanded in it).
+ */
+int
+tly_pi_facts_from(const tly_jv *o, tly_pi_facts *f)
+{
+	tly_st_pi pi;
+	tly_st_charge ch;
+	tly_st_balance_txn bt;
+
+	memset(f, 0, sizeof(*f));
+	f->fee_actual = -1;
+	if (tly_st_pi_parse(o, &pi) != TLY_OK)
+		return TLY_ERR;
+	f->pi_id = pi.id;
+	f->status = pi.status;
+	f->currency = pi.currency;
+	f->amount_received = pi.amount_received;
+	f->checkout_id = tly_st_metadata(pi.metadata, "checkout_id");
+	f->charge_id = pi.latest_charge;
+	if (pi.charge && tly_st_charge_parse(pi.charge, &ch) == TLY_OK) {
+		f->balance_txn = ch.balance_transaction;
+		if (ch.balance_txn &&
+		    tly_st_balance_txn_parse(ch.balance_txn, &bt) == TLY_OK)
+			f->fee_actual = bt.fee;
+	}
+	return TLY_OK;
+}
+
+
+static int
+mismatch(tly_ctx *ctx, const char *chk, const char *what, tly_err *err)
+{
+	tly_logkv(ctx->log, TLY_LOG_ERROR, "complete", "payment facts do not "
+	    "match the checkout: nothing booked", "checkout_id", chk, "field",
+	    what, NULL);
+	return tly_err_param(err, TLY_EK_UNPROCESSABLE, "payment_mismatch",
+	    what, "The payment does not match this checkout (%s).", what);
+}
+
+/* check_facts - what Stripe says against what Tally recorded */
+static int
+check_facts(tly_ctx *ctx, const tly_checkout *c, const tly_pi_facts *f,
+    tly_err *err)
+{
+	if (f->checkout_id == NULL || strcmp(f->checkout_id, c->id) != 0)
+		return mismatch(ctx, c->id, "metadata.checkout_id", err);
+	if (f->pi_id == NULL || (c->pi_id[0] && strcmp(c->pi_id, f->pi_id)))
+		return mismatch(ctx, c->id, "payment_intent", err);
+	if (f->status == NULL || strcmp(f->status, "succeeded") != 0)
+		return tly_err_param(err, TLY_EK_CONFLICT,
+		    "payment_not_succeeded", "checkout_id", "The payment has "
+		    "not succeeded (it is %s).", f->status ? f->status : "?");
+	if (f->currency == NULL || strcmp(f->currency, c->currency) != 0)
+		return mismatch(ctx, c->id, "currency", err);
+	if (f->amount_received != c->amount_cent)
+		return mismatch(ctx, c->id, "amount_received", err);
+	return TLY_OK;
+}
+
+/* take_stock - an expired checkout's stock must be taken again */
+static int
+take_stock(tly_ctx *ctx, tly_completion *a, const tly_checkout *c,
+    tly_err *err)
+{
+	tly_product p;
+	uint64_t n = 0;
+	int rc;
+
+	if (c->stock_held || tly_checkout_is_open(c->status))
+		return TLY_OK;
+	if (!a->lock_product) {
+		/* restart with the product locked first (the lock order) */
+		tly_strlcpy(a->product_id, c->product_id,
+		    sizeof(a->product_id));
+		a->lock_product = 1;
+		tly_err_set(err, TLY_EK_CONFLICT, "retry", "lock order");
+		return TLY_AGAIN;
+	}
+	rc = tly_product_lock(ctx, c->product_id, &p, err);
+	if (rc || p.stock < 0)
+		return rc;
+	rc = tly_db_exec(ctx->db, err, &n, "UPDATE products SET stock = stock "
+	    "- ? WHERE id = ? AND stock >= ?", "isi", c->quantity, p.id,
+	    c->quantity);
+	if (rc)
+		return rc;
+	if (n == 1)
+		return tly_db_exec(ctx->db, err, NULL, "UPDATE checkouts SET "
+		    "stock_held = 1 WHERE id = ?", "s", c->id);
+	a->oversold = 1;
+	return TLY_OK;
+}
+
+/* shares - the split's rows: role, account, amount */
+static int
+split_rows(const tly_checkout *c, tly_share_row *rows, int *n, int64_t *fee,
+    tly_err *err)
+{
+	tly_split_in in;
+	tly_split_out out;
+	const char *acct[TLY_SHARE_N];
+	int i, rc;
+
+	tly_checkout_split_in(c, &in);
+	rc = tly_split(&in, &out, err);
+	if (rc)
+		return rc;
+	if (out.amount_cent != c->amount_cent)
+		return tly_err_internal(err);
+	acct[TLY_SHARE_TALENT] = c->seller_id;
+	acct[TLY_SHARE_AGENT] = c->agent_id;
+	acct[TLY_SHARE_PLATFORM] = PLATFORM_ACCOUNT;
+	acct[TLY_SHARE_STRIPE_FEE] = STRIPE_FEE_ACCOUNT;
+	acct[TLY_SHARE_AMBASSADOR] = c->ambassador_id;
+	acct[TLY_SHARE_HOST_PARTNER] = c->host_id;
+	*n = 0;
+	for (i = 0; i < TLY_SHARE_N; i++) {
+		if (acct[i][0] == '\0')
+			continue;		/* no such party */
+		tly_strlcpy(rows[*n].role, tly_share_role(i),
+		    sizeof(rows[*n].role));
+		tly_strlcpy(rows[*n].account_id, acct[i],
+		    sizeof(rows[*n].account_id));
+		rows[*n].amount_cent = out.share[i];
+		(*n)++;
+	}
+	*fee = out.share[TLY_SHARE_STRIPE_FEE];
+	return TLY_OK;
+}
+
+static const char *insert_shares_sql[] = {
+	NULL,
+	"INSERT INTO shares (payment_id, account_id, role, kind, amount_cent, "
+	    "currency, status, cause_id) VALUES (?,?,?,?,?,?,?,?)",
+	"INSERT INTO shares (payment_id, account_id, role, kind, amount_cent, "
+	    "currency, status, cause_id) VALUES (?,?,?,?,?,?,?,?),"
+	    "(?,?,?,?,?,?,?,?)",
+	"INSERT INTO shares (payment_id, account_id, role, kind, amount_cent, "
+	    "currency, status, cause_id) VALUES (?,?,?,?,?,?,?,?),"
+	    "(?,?,?,?,?,?,?,?),(?,?,?,?,?,?,?,?)",
+	"INSERT INTO shares (payment_id, account_id, role, kind, amount_cent, "
+	    "currency, status, cause_id) VALUES (?,?,?,?,?,?,?,?),"
+	    "(?,?,?,?,?,?,?,?),(?,?,?,?,?,?,?,?),(?,?,?,?,?,?,?,?)",
+	"INSERT INTO shares (payment_id, account_id, role, kind, amount_cent, "
+	    "currency, status, cause_id) VALUES (?,?,?,?,?,?,?,?),"
+	    "(?,?,?,?,?,?,?,?),(?,?,?,?,?,?,?,?),(?,?,?,?,?,?,?,?),"
+	    "(?,?,?,?,?,?,?,?)",
+	"INSERT INTO shares (payment_id, account_id, role, kind, amount_cent, "
+	    "currency, status, cause_id) VALUES (?,?,?,?,?,?,?,?),"
+	    "(?,?,?,?,?,?,?,?),(?,?,?,?,?,?,?,?),(?,?,?,?,?,?,?,?),"
+	    "(?,?,?,?,?,?,?,?),(?,?,?,?,?,?,?,?)",
+};
+
+/*
+ * tly_shares_insert - 'n' rows of kind 'kind' for payment 'pay' in one
+ * statement (one round trip); 'cause' names what caused them.
+ */
+int
+tly_shares_insert(tly_ctx *ctx, const char *pay, const char *currency,
+    const char *kind, const char *cause, const tly_share_row *rows, int n,
+    tly_err *err)
+{
+	tly_q q;
+	int i, k, rc = TLY_OK, chunk;
+
+	for (i = 0; i < n && rc == TLY_OK; i += chunk) {
+		chunk = n - i > TLY_SHARE_N ? TLY_SHARE_N : n - i;
+		if (tly_q_prep(ctx->db, &q, insert_shares_sql[chunk], err))
+			return q.rc;
+		for (k = i; k < i + chunk; k++) {
+			tly_q_str(&q, pay);
+			tly_q_str(&q, rows[k].account_id);
+			tly_q_str(&q, rows[k].role);
+			tly_q_str(&q, kind);
+			tly_q_i64(&q, rows[k].amount_cent);
+			tly_q_str(&q, currency);
+			tly_q_str(&q, "pending");
+			tly_q_str(&q, cause);
+		}
+		rc = tly_q_exec(&q);
+		tly_q_done(&q);
+	}
+	return rc;
+}
+
+/* fee_adjust - actual - estimate, between Stripe's account and the bearer */
+static int
+fee_adjust(tly_ctx *ctx, const char *pay, const char *currency,
+    const char *bearer, int64_t estimate, int64_t actual, const char *txn,
+    tly_err *err)
+{
+	tly_share_row rows[2];
+	int64_t d = actual - estimate;
+	int rc;
+
+	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE payments SET "
+	    "stripe_fee_actual_cent = ?, balance_txn_id = ? WHERE id = ?",
+	    "iss", actual, txn, pay);
+	if (rc || d == 0)
+		return rc;
+	memset(rows, 0, sizeof(rows));
+	tly_strlcpy(rows[0].role, "STRIPE_FEE", sizeof(rows[0].role));
+	tly_strlcpy(rows[0].account_id, STRIPE_FEE_ACCOUNT,
+	    sizeof(rows[0].account_id));
+	rows[0].amount_cent = d;
+	tly_strlcpy(rows[1].role, strcmp(bearer, PLATFORM_ACCOUNT) == 0 ?
+	    "PLATFORM" : "TALENT", sizeof(rows[1].role));
+	tly_strlcpy(rows[1].account_id, bearer, sizeof(rows[1].account_id));
+	rows[1].amount_cent = -d;
+	return tly_shares_insert(ctx, pay, currency, "fee_adjustment", txn,
+	    rows, 2, err);
+}
+
+/*
+ * tly_completion_tx - the transaction body of the top of the file, for
+ * tly_tx_run() or inside another body (the webhook's, which stores the
+ * event in the same transaction); 'arg' is a tly_completion.
+ */
+int
+tly_completion_tx(tly_ctx *ctx, void *arg, tly_err *err)
+{
+	tly_completion *a = arg;
+	const tly_pi_facts *f = a->f;
+	tly_share_row rows[TLY_SHARE_N];
+	tly_product p;
+	tly_checkout c;
+	const char *bearer;
+	int64_t fee = 0;
+	int n = 0, rc;
+	char detail[96];
+
+	a->existing = a->oversold = 0;
+	a->payment_id[0] = '\0';
+	if (a->lock_product) {
+		rc = tly_product_lock(ctx, a->product_id, &p, err);
+		if (rc)
+			return rc;
+	}
+	rc = tly_checkout_lock(ctx, a->checkout_id, &c, err);
+	if (rc)
+		return rc;
+	if (c.payment_id[0]) {
+		tly_strlcpy(a->payment_id, c.payment_id, sizeof(a->payment_id));
+		a->existing = 1;
+		return TLY_OK;
+	}
+	rc = check_facts(ctx, &c, f, err);
+	if (rc == TLY_OK)
+		rc = take_stock(ctx, a, &c, err);
+	if (rc == TLY_OK)
+		rc = split_rows(&c, rows, &n, &fee, err);
+	if (rc)
+		return rc;
+	if (tly_id_new(a->payment_id, sizeof(a->payment_id), "pay") != TLY_OK)
+		return tly_err_internal(err);
+	bearer = c.platform_bears_fee ? PLATFORM_ACCOUNT : c.seller_id;
+	rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO payments (id, "
+	    "purpose, checkout_id, pi_id, charge_id, amount_cent, currency, "
+	    "stripe_fee_estimate_cent, fee_bearer_account_id, status, "
+	    "completed_via) VALUES (?, 'checkout', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	    "ssssisisss", a->payment_id, c.id, f->pi_id, f->charge_id,
+	    c.amount_cent, c.currency, fee, bearer,
+	    a->oversold ? "refund_pending" : "succeeded", a->via);
+	if (rc == TLY_OK)
+		rc = tly_shares_insert(ctx, a->payment_id, c.currency, "split",
+		    NULL, rows, n, err);
+	if (rc == TLY_OK && f->fee_actual >= 0 && f->balance_txn)
+		rc = fee_adjust(ctx, a->payment_id, c.currency, bearer, fee,
+		    f->fee_actual, f->balance_txn, err);
+	if (rc == TLY_OK)
+		rc = tly_db_exec(ctx->db, err, NULL, "UPDATE checkouts SET "
+		    "status = 'completed', open_key = NULL, pi_id = ?, "
+		    "pi_state = 'created' WHERE id = ?", "ss", f->pi_id, c.id);
+	if (rc)
+		return rc;
+	snprintf(detail, sizeof(detail), "%lld %s via %s%s",
+	    (long long)c.amount_cent, c.currency, a->via,
+	    a->oversold ? "; out of stock: refund" : "");
+	return tly_audit(ctx, NULL, "payment.complete", a->payment_id, detail,
+	    err);
+}
+
+/*
+ * tly_payment_complete - complete checkout 'checkout_id' with facts 'f'
+ * reported 'via' ("client", "webhook", "job"); the payment (new or
+ * existing) goes to 'out'.
+ */
+int
+tly_payment_complete(tly_ctx *ctx, const char *checkout_id,
+    const tly_pi_facts *f, const char *via, tly_payment *out, tly_err *err)
+{
+	tly_completion a;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	a.checkout_id = checkout_id;
+	a.f = f;
+	a.via = via;
+	rc = tly_tx_run(ctx, "payment.complete", tly_completion_tx, &a, err);
+	if (rc)
+		return rc;
+	if (!a.existing)
+		tly_logkv(ctx->log, TLY_LOG_INFO, "complete", a.oversold ?
+		    "payment completed out of stock: to be refunded" :
+		    "payment completed", "checkout_id", checkout_id,
+		    "payment_id", a.payment_id, "payment_intent", f->pi_id,
+		    "via", via, NULL);
+	rc = tly_payment_get(ctx, a.payment_id, out, err);
+	if (rc == TLY_OK)
+		out->existing = a.existing;
+	return rc;
+}
+
+/*
+ * tly_payment_complete_client - the browser's path: buyer 'buyer' says
+ * checkout 'id' is paid; Tally asks Stripe (never the client) and
+ * completes with what Stripe says.
+ */
+int
+tly_payment_complete_client(tly_ctx *ctx, const char *id, const char *buyer,
+    tly_payment *out, tly_err *err)
+{
+	const char *path;
+	tly_stripe_resp resp;
+	tly_stripe_req rq;
+	const tly_jv *obj;
+	tly_checkout c;
+	tly_pi_facts f;
+	tly_form q;
+	int rc;
+
+	rc = tly_checkout_get(ctx, id, buyer, &c, err);
+	if (rc)
+		return rc;
+	if (c.payment_id[0])
+		return tly_payment_get(ctx, c.payment_id, out, err);
+	if (c.pi_id[0] == '\0')
+		return tly_err_param(err, TLY_EK_CONFLICT,
+		    "payment_not_started", "checkout_id",
+		    "This checkout has no payment yet.");
+	path = tly_stripe_path(ctx->pool, "/v1/payment_intents/", c.pi_id,
+	    NULL);
+	if (path == NULL)
+		return tly_err_internal(err);
+	tly_form_init(&q);
+	tly_form_str(&q, "expand[]", "latest_charge.balance_transaction");
+	rq = (tly_stripe_req){ "GET", path, &q, NULL, NULL };
+	rc = tly_stripe_fetch(ctx->stripe, ctx->pool, &rq, "payment_intent",
+	    &obj, &resp, err);
+	tly_form_free(&q);
+	if (rc)
+		return rc;
+	if (tly_pi_facts_from(obj, &f) != TLY_OK)
+		return tly_err_internal(err);
+	return tly_payment_complete(ctx, c.id, &f, "client", out, err);
+}
+
+/* tly_payment_get - payment 'id' with its share rows */
+int
+tly_payment_get(tly_ctx *ctx, const char *id, tly_payment *p, tly_err *err)
+{
+	int64_t actual = 0;
+	int isnull = 1;
+	tly_q q;
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	rc = tly_db_row(ctx->db, err, "SELECT id, IFNULL(checkout_id, ''), "
+	    "pi_id, IFNULL(charge_id, ''), currency, status, completed_via, "
+	    "amount_cent, stripe_fee_estimate_cent, stripe_fee_actual_cent, "
+	    "FLOOR(UNIX_TIMESTAMP(created_at)) FROM payments WHERE id = ?",
+	    "s>sssssssiini", id, p->id, sizeof(p->id), p->checkout_id,
+	    sizeof(p->checkout_id), p->pi_id, sizeof(p->pi_id), p->charge_id,
+	    sizeof(p->charge_id), p->currency, sizeof(p->currency), p->status,
+	    sizeof(p->status), p->completed_via, sizeof(p->completed_via),
+	    &p->amount_cent, &p->fee_estimate_cent, &actual, &isnull,
+	    &p->created);
+	if (rc == TLY_NOTFOUND)
+		return tly_err_param(err, TLY_EK_NOT_FOUND, "resource_missing",
+		    "id", "No such payment: '%.40s'.", id);
+	if (rc)
+		return rc;
+	p->fee_actual_cent = isnull ? -1 : actual;
+	if (tly_q_prep(ctx->db, &q, "SELECT role, account_id, kind, status, "
+	    "amount_cent FROM shares WHERE payment_id = ? ORDER BY id", err))
+		return q.rc;
+	tly_q_str(&q, id);
+	(void)tly_q_exec(&q);
+	while ((rc = tly_q_next(&q)) == TLY_ROW) {
+		tly_share_row *s;
+
+		if (p->nshares == TLY_MAX_SHARES)
+			continue;
+		s = &p->shares[p->nshares++];
+		tly_strlcpy(s->role, tly_q_col_str(&q, 0), sizeof(s->role));
+		tly_strlcpy(s->account_id, tly_q_col_str(&q, 1),
+		    sizeof(s->account_id));
+		tly_strlcpy(s->kind, tly_q_col_str(&q, 2), sizeof(s->kind));
+		tly_strlcpy(s->status, tly_q_col_str(&q, 3), sizeof(s->status));
+		s->amount_cent = tly_q_col_i64(&q, 4);
+	}
+	tly_q_done(&q);
+	return rc;
+}
+
+typedef struct settle_args {
+	const char	*charge_or_pi;
+	const char	*txn;
+	int64_t		 fee;
+	int		 booked;
+} settle_args;
+
+/* settle_tx - lock the payment; book the adjustment once */
+static int
+settle_tx(tly_ctx *ctx, void *arg, tly_err *err)
+{
+	settle_args *a = arg;
+	char id[40], cur[8], bearer[40];
+	int64_t est = 0, actual = 0;
+	int isnull = 1, rc;
+
+	a->booked = 0;
+	rc = tly_db_row(ctx->db, err, "SELECT id, currency, "
+	    "fee_bearer_account_id, stripe_fee_estimate_cent, "
+	    "stripe_fee_actual_cent FROM payments WHERE charge_id = ? OR "
+	    "pi_id = ? FOR UPDATE", "ss>sssin", a->charge_or_pi,
+	    a->charge_or_pi, id, sizeof(id), cur, sizeof(cur), bearer,
+	    sizeof(bearer), &est, &actual, &isnull);
+	if (rc == TLY_NOTFOUND)
+		return rc;	/* not completed yet: the caller retries */
+	if (rc == TLY_OK && !isnull)
+		return TLY_OK;		/* already booked */
+	if (rc)
+		return rc;
+	a->booked = 1;
+	return fee_adjust(ctx, id, cur, bearer, est, a->fee, a->txn, err);
+}
+
+/*
+ * tly_payment_fee_settle - the real Stripe fee 'fee' of balance
+ * transaction 'txn' for the payment of charge (or PaymentIntent) 'id':
+ * the adjustment row is booked once.
+ */
+int
+tly_payment_fee_settle(tly_ctx *ctx, const char *id, const char *txn,
+    int64_t fee, tly_err *err)
+{
+	settle_args a;
+
+	memset(&a, 0, sizeof(a));
+	a.charge_or_pi = id;
+	a.txn = txn;
+	a.fee = fee;
+	return tly_tx_run(ctx, "payment.fee_settle", settle_tx, &a, err);
+}

@@ -1,0 +1,84 @@
+/*
+ * complete.h - a payment is completed exactly once, whoever reports it
+ *
+ * The browser (POST /api/v1/payments/complete), Stripe's webhooks
+ * (payment_intent.succeeded, charge.succeeded) and the checkouts job all
+ * call tly_payment_complete() with the facts they learnt from Stripe
+ * (tly_pi_facts).  Under the checkout's row lock it either returns the
+ * payment that already exists or books it: the payment row, the shares of
+ * every stakeholder (summing exactly to the amount), the sale of the
+ * reserved stock, the audit row.  The facts must match Tally's own record
+ * (status succeeded, amount received, currency, metadata.checkout_id and
+ * the PaymentIntent id) or nothing is booked.
+ */
+#ifndef TLY_COMPLETE_H
+#define TLY_COMPLETE_H
+
+#include <stdint.h>
+
+#include "ctx.h"
+#include "tly_json.h"
+
+#define TLY_MAX_SHARES	64
+
+typedef struct tly_pi_facts {
+	const char	*pi_id;
+	const char	*status;
+	const char	*currency;
+	const char	*checkout_id;		/* metadata.checkout_id */
+	const char	*charge_id;
+	const char	*balance_txn;		/* NULL until Stripe books it */
+	int64_t		 amount_received;
+	int64_t		 fee_actual;		/* -1 when unknown */
+} tly_pi_facts;
+
+typedef struct tly_share_row {
+	char	 role[24];
+	char	 account_id[40];
+	char	 kind[24];
+	char	 status[16];
+	int64_t	 amount_cent;
+} tly_share_row;
+
+typedef struct tly_payment {
+	char		 id[40];
+	char		 checkout_id[40];
+	char		 pi_id[72];
+	char		 charge_id[72];
+	char		 currency[4];
+	char		 status[24];
+	char		 completed_via[16];
+	int64_t		 amount_cent;
+	int64_t		 fee_estimate_cent;
+	int64_t		 fee_actual_cent;	/* -1 while unknown */
+	int64_t		 created;
+	int		 existing;		/* completed before this call */
+	int		 nshares;
+	tly_share_row	 shares[TLY_MAX_SHARES];
+} tly_payment;
+
+/* one completion: inputs, then what happened */
+typedef struct tly_completion {
+	const char		*checkout_id;
+	const tly_pi_facts	*f;
+	const char		*via;
+	int			 lock_product;
+	char			 product_id[40];
+	char			 payment_id[40];
+	int			 existing;
+	int			 oversold;
+} tly_completion;
+
+int	 tly_pi_facts_from(const tly_jv *, tly_pi_facts *);
+int	 tly_completion_tx(tly_ctx *, void *, tly_err *);
+int	 tly_payment_complete_client(tly_ctx *, const char *, const char *,
+	    tly_payment *, tly_err *);
+int	 tly_payment_complete(tly_ctx *, const char *, const tly_pi_facts *,
+	    const char *, tly_payment *, tly_err *);
+int	 tly_payment_get(tly_ctx *, const char *, tly_payment *, tly_err *);
+int	 tly_payment_fee_settle(tly_ctx *, const char *, const char *, int64_t,
+	    tly_err *);
+int	 tly_shares_insert(tly_ctx *, const char *, const char *, const char *,
+	    const char *, const tly_share_row *, int, tly_err *);
+
+#endif

@@ -1,0 +1,608 @@
+/*
+ * webhook.c - receiving and acting on Stripe's events
+ *
+ * Owns webhook_events and webhook_refusals.  One delivery:
+ *
+ *   1. verify Stripe-Signature with the endpoint's secrets (platform or
+ *      Connect, two each during a rotation); a refusal is counted by
+ *      source address and answered 400, and the unverified body is never
+ *      stored;
+ *   2. parse the event; store it by id.  A duplicate id is acknowledged
+ *      and does nothing (unless its processing failed: then it is tried
+ *      again now);
+ *   3. act on it:
+ *        payment_intent.succeeded  complete the checkout named in the
+ *             PaymentIntent's metadata, with the facts of the signed event,
+ *             in the SAME transaction as storing the event (one commit);
+ *        charge.succeeded          re-read the PaymentIntent from Stripe
+ *             (the event carries a charge), then complete; a charge that
+ *             is only authorised completes nothing;
+ *        charge.updated            when it brings the balance transaction
+ *             (asynchronous capture), read its real fee and book the
+ *             adjustment;
+ *        payment_intent.payment_failed / processing / requires_action /
+ *             canceled           move the checkout's status, forward only
+ *             (an event older than the last one applied changes nothing);
+ *        anything else             stored and acknowledged ("ignored").
+ *   4. answer 200 whenever the event is stored, even if acting failed:
+ *      Tally retries itself ("webhooks" job: exponential backoff, dead
+ *      after TLY_WEBHOOK_MAX_ATTEMPTS, replayable by an operator).
+ *
+ * API:	tly_webhook_receive(), tly_webhook_process(), tly_webhook_list(),
+ *	tly_job_webhooks().
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "checkout.h"
+#include "complete.h"
+#include "stripe.h"
+#include "tly_str.h"
+#include "tx.h"
+#include "webhook.h"
+
+enum { ACT_IGNORE, ACT_COMPLETE, ACT_CHARGE, ACT_FEE, ACT_STATUS };
+
+typedef struct event {
+	const char	*endpoint;
+	const char	*payload;
+	size_t		 len;
+	tly_st_event	 e;
+	const char	*object_id;
+	int		 act;
+} event;
+
+static int
+classify(const tly_st_event *e)
+{
+	const char *t = e->type;
+
+	if (strcmp(t, "payment_intent.succeeded") == 0)
+		return ACT_COMPLETE;
+	if (strcmp(t, "charge.succeeded") == 0)
+		return ACT_CHARGE;
+	if (strcmp(t, "charge.updated") == 0)
+		return ACT_FEE;
+	if (strcmp(t, "payment_intent.payment_failed") == 0 ||
+	    strcmp(t, "payment_intent.processing") == 0 ||
+	    strcmp(t, "payment_intent.requires_action") == 0 ||
+	    strcmp(t, "payment_intent.canceled") == 0)
+		return ACT_STATUS;
+	return ACT_IGNORE;
+}
+
+/* parse_event - the event in 'payload' (in the context's arena) */
+static int
+parse_event(tly_ctx *ctx, const char *payload, size_t len, event *ev,
+    tly_err *err)
+{
+	tly_jv *j;
+	int rc;
+
+	ev->payload = payload;
+	ev->len = len;
+	rc = tly_json_parse(ctx->pool, payload, len, &tly_json_api_limits, &j,
+	    err);
+	if (rc == TLY_OK && tly_st_event_parse(j, &ev->e) != TLY_OK)
+		rc = tly_err_set(err, TLY_EK_INVALID, "invalid_event",
+		    "The body is not a Stripe event.");
+	if (rc)
+		return rc;
+	ev->object_id = tly_json_str(ev->e.object, "id");
+	ev->act = classify(&ev->e);
+	return TLY_OK;
+}
+
+static int
+refused(tly_ctx *ctx, const char *addr, const char *why, tly_err *err)
+{
+	tly_err e2;
+
+	tly_err_clear(&e2);
+	(void)tly_db_exec(ctx->db, &e2, NULL, "INSERT INTO webhook_refusals "
+	    "(source_addr, refusals, last_reason) VALUES (?, 1, ?) ON "
+	    "DUPLICATE KEY UPDATE refusals = refusals + 1, last_reason = "
+	    "VALUES(last_reason), last_at = NOW(3)", "ss",
+	    addr ? addr : "unknown", why);
+	tly_logkv(ctx->log, TLY_LOG_WARN, "webhook", "signature refused",
+	    "reason", why, "remote_addr", addr, NULL);
+	return tly_err_set(err, TLY_EK_INVALID, "signature_invalid",
+	    "The Stripe-Signature header does not verify.");
+}
+
+static int
+insert_event(tly_ctx *ctx, const event *ev, const char *status, tly_err *err)
+{
+	return tly_db_exec(ctx->db, err, NULL, "INSERT INTO webhook_events "
+	    "(id, endpoint, type, account, object_id, created, livemode, "
+	    "api_version, payload, status, attempts, next_attempt_at) VALUES "
+	    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? = 'processed', IF(? = "
+	    "'processed', NULL, NOW(3) + INTERVAL 60 SECOND))",
+	    "sssssiisssss", ev->e.id, ev->endpoint, ev->e.type,
+	    ev->e.account, ev->object_id, ev->e.created,
+	    (int64_t)ev->e.livemode, ev->e.api_version, ev->payload, status,
+	    status, status);
+}
+
+/* mark - the outcome of acting on event 'id' */
+static void
+mark(tly_ctx *ctx, const char *id, int rc, const char *status,
+    const tly_err *why)
+{
+	tly_err e2;
+
+	tly_err_clear(&e2);
+	if (rc == TLY_OK)
+		(void)tly_db_exec(ctx->db, &e2, NULL, "UPDATE webhook_events "
+		    "SET status = ?, attempts = attempts + 1, processed_at = "
+		    "NOW(3), next_attempt_at = NULL, last_error = NULL WHERE "
+		    "id = ?", "ss", status, id);
+	else
+		(void)tly_db_exec(ctx->db, &e2, NULL, "UPDATE webhook_events "
+		    "SET status = IF(attempts + 1 >= ?, 'dead', 'failed'), "
+		    "attempts = attempts + 1, next_attempt_at = NOW(3) + "
+		    "INTERVAL LEAST(POW(2, attempts) * 10, 3600) SECOND, "
+		    "last_error = ? WHERE id = ?", "iss",
+		    (int64_t)TLY_WEBHOOK_MAX_ATTEMPTS, why->code, id);
+}
+
+/* --- acting -------------------------------------------------------------- */
+
+static int
+retrieve_pi(tly_ctx *ctx, const char *pi, const tly_jv **obj, tly_err *err)
+{
+	tly_stripe_resp resp;
+	tly_stripe_req rq;
+	const char *path;
+	tly_form q;
+	int rc;
+
+	path = tly_stripe_path(ctx->pool, "/v1/payment_intents/", pi, NULL);
+	if (path == NULL)
+		return tly_err_set(err, TLY_EK_INVALID, "invalid_event",
+		    "Bad PaymentIntent id.");
+	tly_form_init(&q);
+	tly_form_str(&q, "expand[]", "latest_charge.balance_transaction");
+	rq = (tly_stripe_req){ "GET", path, &q, NULL, NULL };
+	rc = tly_stripe_fetch(ctx->stripe, ctx->pool, &rq, "payment_intent",
+	    obj, &resp, err);
+	tly_form_free(&q);
+	return rc;
+}
+
+/* act_complete - complete from a PaymentIntent object (not inline) */
+static int
+act_complete(tly_ctx *ctx, const tly_jv *pi_obj, const char **status,
+    tly_err *err)
+{
+	tly_payment pay;
+	tly_pi_facts f;
+
+	if (tly_pi_facts_from(pi_obj, &f) != TLY_OK)
+		return tly_err_set(err, TLY_EK_INVALID, "invalid_event",
+		    "The event's object is not a PaymentIntent.");
+	if (f.checkout_id == NULL) {
+		*status = "ignored";		/* not one of Tally's */
+		return TLY_OK;
+	}
+	return tly_payment_complete(ctx, f.checkout_id, &f, "webhook", &pay,
+	    err);
+}
+
+static int
+act_charge(tly_ctx *ctx, const event *ev, const char **status, tly_err *err)
+{
+	tly_st_charge ch;
+	const tly_jv *pi;
+	int rc;
+
+	if (tly_st_charge_parse(ev->e.object, &ch) != TLY_OK ||
+	    ch.payment_intent == NULL || !ch.captured) {
+		*status = "ignored";		/* only authorised, or no PI */
+		return TLY_OK;
+	}
+	rc = retrieve_pi(ctx, ch.payment_intent, &pi, err);
+	if (rc)
+		return rc;
+	return act_complete(ctx, pi, status, err);
+}
+
+/* act_fee - charge.updated with its balance transaction: the real fee */
+static int
+act_fee(tly_ctx *ctx, const event *ev, const char **status, tly_err *err)
+{
+	tly_stripe_resp resp;
+	tly_stripe_req rq;
+	tly_st_charge ch;
+	tly_st_balance_txn bt;
+	const tly_jv *obj;
+	const char *path;
+	int rc;
+
+	if (tly_st_charge_parse(ev->e.object, &ch) != TLY_OK ||
+	    ch.balance_transaction == NULL || ch.payment_intent == NULL) {
+		*status = "ignored";
+		return TLY_OK;
+	}
+	path = tly_stripe_path(ctx->pool, "/v1/balance_transactions/",
+	    ch.balance_transaction, NULL);
+	if (path == NULL)
+		return tly_err_internal(err);
+	rq = (tly_stripe_req){ "GET", path, NULL, NULL, NULL };
+	rc = tly_stripe_fetch(ctx->stripe, ctx->pool, &rq,
+	    "balance_transaction", &obj, &resp, err);
+	if (rc == TLY_OK && tly_st_balance_txn_parse(obj, &bt) != TLY_OK)
+		rc = tly_err_internal(err);
+	if (rc)
+		return rc;
+	rc = tly_payment_fee_settle(ctx, ch.payment_intent, bt.id, bt.fee,
+	    err);
+	if (rc == TLY_NOTFOUND) {
+		/* is it Tally's at all?  then wait for the completion */
+		char chk[40];
+
+		rc = tly_db_row(ctx->db, err, "SELECT id FROM checkouts WHERE "
+		    "pi_id = ?", "s>s", ch.payment_intent, chk, sizeof(chk));
+		if (rc == TLY_NOTFOUND) {
+			*status = "ignored";
+			return TLY_OK;
+		}
+		if (rc == TLY_OK)
+			rc = tly_err_set(err, TLY_EK_CONFLICT,
+			    "payment_not_completed", "The payment is not "
+			    "completed yet.");
+	}
+	return rc;
+}
+
+static int
+act_status(tly_ctx *ctx, const event *ev, const char **status, tly_err *err)
+{
+	static const struct {
+		const char	*type, *status;
+	} map[] = {
+		{ "payment_intent.payment_failed", "payment_failed" },
+		{ "payment_intent.processing", "processing" },
+		{ "payment_intent.requires_action", "requires_action" },
+		{ "payment_intent.canceled", "canceled" },
+	};
+	const char *chk;
+	size_t i;
+
+	chk = tly_json_str(ev->e.object, "metadata.checkout_id");
+	if (chk == NULL) {
+		*status = "ignored";
+		return TLY_OK;
+	}
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(ev->e.type, map[i].type) == 0)
+			return tly_checkout_note_status(ctx, chk, map[i].status,
+			    ev->e.created, err);
+	return TLY_OK;
+}
+
+/* act - what event 'ev' means for Tally; '*status' says how it ended */
+static int
+act(tly_ctx *ctx, const event *ev, const char **status, tly_err *err)
+{
+	*status = "processed";
+	switch (ev->act) {
+	case ACT_COMPLETE:
+		return act_complete(ctx, ev->e.object, status, err);
+	case ACT_CHARGE:
+		return act_charge(ctx, ev, status, err);
+	case ACT_FEE:
+		return act_fee(ctx, ev, status, err);
+	case ACT_STATUS:
+		return act_status(ctx, ev, status, err);
+	default:
+		*status = "ignored";
+		return TLY_OK;
+	}
+}
+
+/* --- receiving ------------------------------------------------------------ */
+
+typedef struct inline_args {
+	const event	*ev;
+	tly_pi_facts	 f;
+	tly_completion	 comp;
+	int		 dup;
+} inline_args;
+
+/* inline_tx - store a payment_intent.succeeded and complete, one commit */
+static int
+inline_tx(tly_ctx *ctx, void *arg, tly_err *err)
+{
+	inline_args *a = arg;
+	int rc;
+
+	a->dup = 0;
+	rc = insert_event(ctx, a->ev, "processed", err);
+	if (rc == TLY_CONFLICT)
+		a->dup = 1;
+	if (rc)
+		return rc;
+	return tly_completion_tx(ctx, &a->comp, err);
+}
+
+static void
+result(tly_webhook_result *res, const event *ev, const char *status)
+{
+	tly_strlcpy(res->event_id, ev->e.id, sizeof(res->event_id));
+	tly_strlcpy(res->type, ev->e.type, sizeof(res->type));
+	tly_strlcpy(res->status, status, sizeof(res->status));
+}
+
+/* stored_status - the status of event 'id' as stored */
+static int
+stored_status(tly_ctx *ctx, const char *id, char *st, size_t sz,
+    tly_err *err)
+{
+	return tly_db_row(ctx->db, err, "SELECT status FROM webhook_events "
+	    "WHERE id = ?", "s>s", id, st, sz);
+}
+
+/* duplicate - an event seen before: done, or worth another try now */
+static int
+duplicate(tly_ctx *ctx, const event *ev, tly_webhook_result *res,
+    tly_err *err)
+{
+	char st[16];
+	int rc;
+
+	tly_err_clear(err);
+	rc = stored_status(ctx, ev->e.id, st, sizeof(st), err);
+	if (rc)
+		return rc;
+	res->duplicate = 1;
+	if (strcmp(st, "failed") != 0 && strcmp(st, "received") != 0) {
+		result(res, ev, st);
+		return TLY_OK;
+	}
+	return tly_webhook_process(ctx, ev->e.id, res, err);
+}
+
+/* receive_inline - the fast path for payment_intent.succeeded */
+static int
+receive_inline(tly_ctx *ctx, const event *ev, tly_webhook_result *res,
+    tly_err *err)
+{
+	inline_args a;
+	tly_err e2;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	a.ev = ev;
+	if (tly_pi_facts_from(ev->e.object, &a.f) != TLY_OK)
+		return tly_err_set(err, TLY_EK_INVALID, "invalid_event",
+		    "The event's object is not a PaymentIntent.");
+	a.comp.checkout_id = a.f.checkout_id;
+	a.comp.f = &a.f;
+	a.comp.via = "webhook";
+	rc = tly_tx_run(ctx, "webhook.complete", inline_tx, &a, err);
+	if (rc == TLY_OK) {
+		result(res, ev, "processed");
+		return TLY_OK;
+	}
+	if (a.dup)
+		return duplicate(ctx, ev, res, err);
+	if (rc == TLY_UNKNOWN)
+		return rc;
+	/* store it failed; the job tries again later */
+	tly_err_clear(&e2);
+	if (insert_event(ctx, ev, "received", &e2) == TLY_CONFLICT)
+		return duplicate(ctx, ev, res, err);
+	mark(ctx, ev->e.id, rc, NULL, err);
+	tly_logkv(ctx->log, TLY_LOG_WARN, "webhook", "processing failed; "
+	    "will retry", "event_id", ev->e.id, "type", ev->e.type, "code",
+	    err->code, NULL);
+	result(res, ev, "failed");
+	tly_err_clear(err);
+	return TLY_OK;
+}
+
+/*
+ * tly_webhook_receive - one delivery to endpoint 'endpoint' ("platform"
+ * or "connect"): signature 'sig' over 'len' bytes of 'body' from
+ * 'addr'.  TLY_OK once the event is stored (whatever acting on it did);
+ * TLY_ERR (400) for a refused signature or a body that is no event.
+ */
+int
+tly_webhook_receive(tly_ctx *ctx, const char *endpoint, const char *sig,
+    const char *body, size_t len, const char *addr, tly_webhook_result *res,
+    tly_err *err)
+{
+	const tly_config *c = ctx->cfg;
+	const char (*secrets)[128];
+	const char *status = NULL;
+	char why[96];
+	event ev;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	memset(&ev, 0, sizeof(ev));
+	ev.endpoint = endpoint;
+	secrets = strcmp(endpoint, "connect") == 0 ?
+	    (const char (*)[128])c->stripe_connect_webhook_secrets :
+	    (const char (*)[128])c->stripe_webhook_secrets;
+	if (tly_stripe_verify_signature(sig, body, len, secrets,
+	    TLY_MAX_WH_SECRETS, tly_now_s(), c->stripe_webhook_tolerance_s,
+	    why, sizeof(why)) != TLY_OK)
+		return refused(ctx, addr, why, err);
+	rc = parse_event(ctx, body, len, &ev, err);
+	if (rc)
+		return rc;
+	if (ev.act == ACT_COMPLETE &&
+	    tly_json_str(ev.e.object, "metadata.checkout_id"))
+		return receive_inline(ctx, &ev, res, err);
+	rc = insert_event(ctx, &ev, "received", err);
+	if (rc == TLY_CONFLICT)
+		return duplicate(ctx, &ev, res, err);
+	if (rc)
+		return rc;
+	rc = act(ctx, &ev, &status, err);
+	mark(ctx, ev.e.id, rc, status, err);
+	if (rc)
+		tly_logkv(ctx->log, TLY_LOG_WARN, "webhook",
+		    "processing failed; will retry", "event_id", ev.e.id,
+		    "type", ev.e.type, "code", err->code, NULL);
+	result(res, &ev, rc ? "failed" : status);
+	tly_err_clear(err);
+	return TLY_OK;
+}
+
+/*
+ * tly_webhook_process - act on stored event 'id' again (the job, a
+ * replay, a redelivery of a failed event).
+ */
+int
+tly_webhook_process(tly_ctx *ctx, const char *id, tly_webhook_result *res,
+    tly_err *err)
+{
+	const char *status = NULL;
+	char *payload;
+	event ev;
+	tly_q q;
+	int rc;
+
+	if (tly_q_prep(ctx->db, &q, "SELECT endpoint, payload FROM "
+	    "webhook_events WHERE id = ?", err))
+		return q.rc;
+	tly_q_str(&q, id);
+	(void)tly_q_exec(&q);
+	rc = tly_q_next(&q);
+	memset(&ev, 0, sizeof(ev));
+	payload = NULL;
+	if (rc == TLY_ROW) {
+		ev.endpoint = tly_pstrdup(ctx->pool, tly_q_col_str(&q, 0));
+		payload = tly_pstrndup(ctx->pool, tly_q_col_str(&q, 1),
+		    tly_q_col_len(&q, 1));
+	}
+	tly_q_done(&q);
+	if (rc == TLY_OK)
+		return tly_err_param(err, TLY_EK_NOT_FOUND, "resource_missing",
+		    "id", "No such event: '%.64s'.", id);
+	if (rc != TLY_ROW)
+		return rc;
+	if (payload == NULL || ev.endpoint == NULL)
+		return tly_err_internal(err);
+	rc = parse_event(ctx, payload, strlen(payload), &ev, err);
+	if (rc == TLY_OK)
+		rc = act(ctx, &ev, &status, err);
+	mark(ctx, id, rc, status, err);
+	if (rc == TLY_OK)
+		result(res, &ev, status);
+	return rc;
+}
+
+/* --- the job and the operator's list ------------------------------ */
+
+#define JOB_BATCH	20
+
+typedef struct claim_args {
+	char	 ids[JOB_BATCH][72];
+	int	 n;
+} claim_args;
+
+/* claim_tx - due events, leased for five minutes (SKIP LOCKED) */
+static int
+claim_tx(tly_ctx *ctx, void *arg, tly_err *err)
+{
+	claim_args *a = arg;
+	tly_q q;
+	int rc, i;
+
+	a->n = 0;
+	if (tly_q_prep(ctx->db, &q, "SELECT id FROM webhook_events WHERE "
+	    "status IN ('received', 'failed') AND next_attempt_at <= NOW(3) "
+	    "ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED", err))
+		return q.rc;
+	tly_q_i64(&q, JOB_BATCH);
+	(void)tly_q_exec(&q);
+	while ((rc = tly_q_next(&q)) == TLY_ROW && a->n < JOB_BATCH)
+		tly_strlcpy(a->ids[a->n++], tly_q_col_str(&q, 0), 72);
+	tly_q_done(&q);
+	if (rc != TLY_OK && rc != TLY_ROW)
+		return rc;
+	for (i = 0; i < a->n; i++) {
+		rc = tly_db_exec(ctx->db, err, NULL, "UPDATE webhook_events "
+		    "SET next_attempt_at = NOW(3) + INTERVAL 5 MINUTE WHERE "
+		    "id = ?", "s", a->ids[i]);
+		if (rc)
+			return rc;
+	}
+	return TLY_OK;
+}
+
+/* tly_job_webhooks - act again on events whose processing failed */
+int
+tly_job_webhooks(tly_ctx *ctx, tly_err *err)
+{
+	tly_webhook_result res;
+	claim_args a;
+	tly_err e;
+	int i, rc;
+
+	rc = tly_tx_run(ctx, "webhook.claim", claim_tx, &a, err);
+	for (i = 0; rc == TLY_OK && i < a.n; i++) {
+		tly_err_clear(&e);
+		tly_pool_reset(ctx->pool);
+		if (tly_webhook_process(ctx, a.ids[i], &res, &e) != TLY_OK)
+			tly_logkv(ctx->log, TLY_LOG_WARN, "webhook",
+			    "retry failed", "event_id", a.ids[i], "code",
+			    e.code, NULL);
+	}
+	return rc;
+}
+
+/* tly_webhook_list - stored events, newest first; 'status' filters */
+int
+tly_webhook_list(tly_ctx *ctx, const char *status, const tly_page *p,
+    tly_webhook_row **out, int *n, int *more, tly_err *err)
+{
+	tly_webhook_row *rows, *r;
+	const char *v;
+	tly_q q;
+	int rc;
+
+	*n = *more = 0;
+	rows = tly_pcalloc(ctx->pool, (size_t)(p->limit + 1) * sizeof(*rows));
+	if (rows == NULL)
+		return tly_err_internal(err);
+	if (tly_q_prep(ctx->db, &q, "SELECT id, type, status, endpoint, "
+	    "IFNULL(object_id, ''), IFNULL(last_error, ''), attempts, created, "
+	    "FLOOR(UNIX_TIMESTAMP(received_at)) FROM webhook_events WHERE "
+	    "(? IS NULL OR status = ?) AND (? IS NULL OR received_at < (SELECT "
+	    "received_at FROM webhook_events WHERE id = ?)) ORDER BY "
+	    "received_at DESC LIMIT ?", err))
+		return q.rc;
+	tly_q_str(&q, status);
+	tly_q_str(&q, status);
+	tly_q_str(&q, p->starting_after);
+	tly_q_str(&q, p->starting_after);
+	tly_q_i64(&q, p->limit + 1);
+	(void)tly_q_exec(&q);
+	while ((rc = tly_q_next(&q)) == TLY_ROW) {
+		if (*n == p->limit) {
+			*more = 1;
+			continue;
+		}
+		r = &rows[(*n)++];
+		tly_strlcpy(r->id, tly_q_col_str(&q, 0), sizeof(r->id));
+		tly_strlcpy(r->type, tly_q_col_str(&q, 1), sizeof(r->type));
+		tly_strlcpy(r->status, tly_q_col_str(&q, 2), sizeof(r->status));
+		tly_strlcpy(r->endpoint, tly_q_col_str(&q, 3),
+		    sizeof(r->endpoint));
+		v = tly_q_col_str(&q, 4);
+		tly_strlcpy(r->object_id, v ? v : "", sizeof(r->object_id));
+		v = tly_q_col_str(&q, 5);
+		tly_strlcpy(r->last_error, v ? v : "", sizeof(r->last_error));
+		r->attempts = tly_q_col_i64(&q, 6);
+		r->created = tly_q_col_i64(&q, 7);
+		r->received = tly_q_col_i64(&q, 8);
+	}
+	tly_q_done(&q);
+	*out = rows;
+	return rc;
+}
