@@ -579,22 +579,15 @@ load_job(loader *ld, tly_config *c, const char *sec)
 	get_int(ld, sec, "interval", &j->interval_s, 1, 7 * 86400);
 }
 
-/* load_named_sections - every [jwt.NAME] and [job.NAME] */
+/* load_named_sections - every [jwt.NAME], [job.NAME], [currency.CODE] */
 static void
 load_named_sections(loader *ld, tly_config *c)
 {
 	const char *sec;
-	size_t i, j;
-	int seen;
+	size_t i;
 
-	for (i = 0; i < ld->ini->n; i++) {
-		sec = ld->ini->v[i].section;
-		seen = 0;
-		for (j = 0; j < i; j++)
-			if (strcmp(ld->ini->v[j].section, sec) == 0)
-				seen = 1;
-		if (seen)
-			continue;
+	for (i = 0; i < ld->ini->nsections; i++) {
+		sec = ld->ini->sections[i];
 		if (strncmp(sec, "jwt.", 4) == 0 && sec[4])
 			load_issuer(ld, c, sec);
 		else if (strncmp(sec, "job.", 4) == 0 && sec[4])

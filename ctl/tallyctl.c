@@ -15,6 +15,8 @@
  *	                                mint an HS256 buyer token (dev/tests)
  *	job list                        the jobs tallyd can run
  *	job run NAME                    run a job once, now
+ *	webhook list [--dead|--failed]  stored Stripe events
+ *	webhook replay EVENT_ID         act on a stored event again
  *
  * Nothing here is implemented twice: every command calls the core
  * operation tallyd's routes call.  Secrets printed (a new API key, a
@@ -37,6 +39,7 @@
 #include "jobs.h"
 #include "jwt.h"
 #include "migrate.h"
+#include "webhook.h"
 #include "tly_str.h"
 
 #ifndef TALLY_SYSCONF_DIR
@@ -60,7 +63,9 @@ usage(void)
 	    "  apikey create NAME | apikey list | apikey revoke ID\n"
 	    "  admin create USER ROLE | admin passwd USER | admin list\n"
 	    "  jwt --sub SUB [--ttl SECONDS] [--email EMAIL] [--issuer NAME]\n"
-	    "  job list | job run NAME\n");
+	    "  job list | job run NAME\n"
+	    "  webhook list [--dead|--failed] | webhook replay EVENT_ID"
+	    "\n");
 	return 2;
 }
 
@@ -275,6 +280,47 @@ cmd_job(cli *c)
 	return 0;
 }
 
+static int
+cmd_webhook(cli *c)
+{
+	tly_webhook_row *rows;
+	tly_webhook_result res;
+	tly_page pg = { 100, NULL };
+	const char *status = NULL;
+	int n, more, i;
+	tly_err e;
+
+	tly_err_clear(&e);
+	if (c->argc == 3 && strcmp(c->argv[1], "replay") == 0) {
+		if (tly_webhook_process(&c->ctx, c->argv[2], &res, &e) !=
+		    TLY_OK)
+			return fail(&e);
+		(void)tly_audit(&c->ctx, NULL, "webhook.replay", c->argv[2],
+		    res.status, &e);
+		printf("%s\t%s\t%s\n", res.event_id, res.type, res.status);
+		return 0;
+	}
+	if (c->argc < 2 || strcmp(c->argv[1], "list") != 0)
+		return usage();
+	if (c->argc == 3 && strcmp(c->argv[2], "--dead") == 0)
+		status = "dead";
+	else if (c->argc == 3 && strcmp(c->argv[2], "--failed") == 0)
+		status = "failed";
+	else if (c->argc != 2)
+		return usage();
+	do {
+		if (tly_webhook_list(&c->ctx, status, &pg, &rows, &n, &more,
+		    &e) != TLY_OK)
+			return fail(&e);
+		for (i = 0; i < n; i++)
+			printf("%s\t%s\t%s\t%lld\t%s\n", rows[i].id,
+			    rows[i].type, rows[i].status,
+			    (long long)rows[i].attempts, rows[i].last_error);
+		pg.starting_after = n ? rows[n - 1].id : NULL;
+	} while (more);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -319,6 +365,8 @@ main(int argc, char **argv)
 			rc = cmd_admin(&c);
 		else if (strcmp(cmd, "job") == 0)
 			rc = cmd_job(&c);
+		else if (strcmp(cmd, "webhook") == 0)
+			rc = cmd_webhook(&c);
 		else
 			rc = usage();
 		tly_ctx_free(&c.ctx);

@@ -78,6 +78,33 @@ valid_name(const char *s)
 	return 1;
 }
 
+/*
+ * section_seen - record that section 'sec' exists, even without keys
+ * ([currency.eur] alone means "accept eur")
+ */
+static int
+section_seen(tly_ini *ini, const char *sec, char *why, size_t whysz)
+{
+	char **v;
+	size_t i;
+
+	for (i = 0; i < ini->nsections; i++)
+		if (strcmp(ini->sections[i], sec) == 0)
+			return TLY_OK;
+	v = realloc(ini->sections, (ini->nsections + 1) * sizeof(*v));
+	if (v == NULL)
+		goto oom;
+	ini->sections = v;
+	v[ini->nsections] = strdup(sec);
+	if (v[ini->nsections] == NULL)
+		goto oom;
+	ini->nsections++;
+	return TLY_OK;
+oom:
+	snprintf(why, whysz, "out of memory");
+	return TLY_ERR;
+}
+
 /* parse_line - one line; 'sec' holds the current section */
 static int
 parse_line(tly_ini *ini, char *s, char *sec, size_t secsz, int line,
@@ -103,7 +130,7 @@ parse_line(tly_ini *ini, char *s, char *sec, size_t secsz, int line,
 			return TLY_ERR;
 		}
 		tly_strlcpy(sec, s, secsz);
-		return TLY_OK;
+		return section_seen(ini, sec, why, whysz);
 	}
 	eq = strchr(s, '=');
 	if (eq == NULL) {
@@ -260,4 +287,9 @@ tly_ini_free(tly_ini *ini)
 	ini->v = NULL;
 	ini->n = 0;
 	ini->cap = 0;
+	for (i = 0; i < ini->nsections; i++)
+		free(ini->sections[i]);
+	free(ini->sections);
+	ini->sections = NULL;
+	ini->nsections = 0;
 }

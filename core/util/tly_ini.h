@@ -6,7 +6,9 @@
  *	key = value          (to the end of the line or to a '#' that
  *	                      follows white space; trimmed)
  *
- * This layer knows only syntax; core/config.c gives the keys meaning.
+ * Section names are listed too, so a section without keys still exists.
+ * This layer knows only syntax;
+ * core/config.c gives the keys meaning.
  * Every entry records whether it was read, so that a misspelt key is
  * reported instead of silently ignored.
  */
@@ -27,6 +29,8 @@ typedef struct tly_ini {
 	tly_ini_ent	*v;
 	size_t		 n;
 	size_t		 cap;
+	char		**sections;	/* every [section], in order */
+	size_t		 nsections;
 	char		 path[256];
 } tly_ini;
 
