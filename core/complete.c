@@ -35,6 +35,7 @@
 #include "catalog.h"
 #include "checkout.h"
 #include "complete.h"
+#include "refund.h"
 #include "split.h"
 #include "stripe.h"
 #include "tly_str.h"
@@ -277,7 +278,7 @@ tly_completion_tx(tly_ctx *ctx, void *arg, tly_err *err)
 	char detail[96];
 
 	a->existing = a->oversold = 0;
-	a->payment_id[0] = '\0';
+	a->payment_id[0] = a->refund_id[0] = '\0';
 	if (a->lock_product) {
 		rc = tly_product_lock(ctx, a->product_id, &p, err);
 		if (rc)
@@ -314,6 +315,10 @@ tly_completion_tx(tly_ctx *ctx, void *arg, tly_err *err)
 	if (rc == TLY_OK && f->fee_actual >= 0 && f->balance_txn)
 		rc = fee_adjust(ctx, a->payment_id, c.currency, bearer, fee,
 		    f->fee_actual, f->balance_txn, err);
+	if (rc == TLY_OK && a->oversold)
+		rc = tly_refund_insert(ctx, a->payment_id, 0, c.currency,
+		    "oversold", "out of stock when the payment arrived", NULL,
+		    a->refund_id, sizeof(a->refund_id), err);
 	if (rc == TLY_OK)
 		rc = tly_db_exec(ctx->db, err, NULL, "UPDATE checkouts SET "
 		    "status = 'completed', open_key = NULL, pi_id = ?, "
@@ -325,6 +330,25 @@ tly_completion_tx(tly_ctx *ctx, void *arg, tly_err *err)
 	    a->oversold ? "; out of stock: refund" : "");
 	return tly_audit(ctx, NULL, "payment.complete", a->payment_id, detail,
 	    err);
+}
+
+/*
+ * tly_completion_after - after the completion committed: an oversold
+ * payment's refund is created at Stripe now (the "refunds" job finishes
+ * it if this fails).
+ */
+void
+tly_completion_after(tly_ctx *ctx, const tly_completion *a)
+{
+	tly_err e;
+
+	if (a->refund_id[0] == '\0')
+		return;
+	tly_err_clear(&e);
+	if (tly_refund_finish(ctx, a->refund_id, &e) != TLY_OK)
+		tly_logkv(ctx->log, TLY_LOG_WARN, "complete", "refund of an "
+		    "oversold payment not done yet", "refund_id", a->refund_id,
+		    "code", e.code, NULL);
 }
 
 /*
@@ -346,6 +370,7 @@ tly_payment_complete(tly_ctx *ctx, const char *checkout_id,
 	rc = tly_tx_run(ctx, "payment.complete", tly_completion_tx, &a, err);
 	if (rc)
 		return rc;
+	tly_completion_after(ctx, &a);
 	if (!a.existing)
 		tly_logkv(ctx->log, TLY_LOG_INFO, "complete", a.oversold ?
 		    "payment completed out of stock: to be refunded" :

@@ -65,12 +65,14 @@ typedef struct tly_completion {
 	int			 lock_product;
 	char			 product_id[40];
 	char			 payment_id[40];
+	char			 refund_id[40];	/* oversold: refund it */
 	int			 existing;
 	int			 oversold;
 } tly_completion;
 
 int	 tly_pi_facts_from(const tly_jv *, tly_pi_facts *);
 int	 tly_completion_tx(tly_ctx *, void *, tly_err *);
+void	 tly_completion_after(tly_ctx *, const tly_completion *);
 int	 tly_payment_complete_client(tly_ctx *, const char *, const char *,
 	    tly_payment *, tly_err *);
 int	 tly_payment_complete(tly_ctx *, const char *, const tly_pi_facts *,

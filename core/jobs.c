@@ -15,6 +15,7 @@
 
 #include "checkout.h"
 #include "jobs.h"
+#include "refund.h"
 #include "webhook.h"
 
 static int
@@ -58,6 +59,8 @@ const tly_job tly_jobs[] = {
 	{ "checkouts", tly_job_checkouts, "expire reservations, cancel and "
 	    "finish PaymentIntents" },
 	{ "webhooks", tly_job_webhooks, "retry failed webhook processing" },
+	{ "refunds", tly_job_refunds, "finish refunds left unknown or "
+	    "pending at Stripe" },
 	{ NULL, NULL, NULL }
 };
 

@@ -382,6 +382,7 @@ receive_inline(tly_ctx *ctx, const event *ev, tly_webhook_result *res,
 	a.comp.via = "webhook";
 	rc = tly_tx_run(ctx, "webhook.complete", inline_tx, &a, err);
 	if (rc == TLY_OK) {
+		tly_completion_after(ctx, &a.comp);
 		result(res, ev, "processed");
 		return TLY_OK;
 	}
