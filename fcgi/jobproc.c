@@ -2,10 +2,12 @@
  * jobproc.c - a job process: one core job function on an interval
  *
  * Same setup order as a worker (signals, parent-death signal, then the
- * context).  Between runs it sleeps in poll(2) on a self-pipe written by
- * the SIGTERM handler, so it stops at once when idle and after the
- * current run when busy.  A failed run is logged and retried at the next
- * interval; the job functions are idempotent by design.
+ * context).  SIGTERM stays blocked and arrives through a signalfd, so it
+ * never interrupts the job's database or Stripe calls; between runs the
+ * process sleeps in poll(2) on that signalfd, so it stops at once when
+ * idle and after the current run when busy.  A failed run is logged and
+ * retried at the next interval; the job functions are idempotent by
+ * design.
  *
  * API:	tly_jobproc_main().
  */
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "ctx.h"
@@ -23,41 +26,26 @@
 #include "proc.h"
 #include "tly_str.h"
 
-static volatile sig_atomic_t job_stop;
-static int job_pipe[2] = { -1, -1 };
-
-static void
-on_term(int sig)
-{
-	int saved = errno;
-
-	(void)sig;
-	job_stop = 1;
-	if (job_pipe[1] >= 0)
-		(void)write(job_pipe[1], "x", 1);
-	errno = saved;
-}
-
-static void
+/* setup_signals - as a worker's: SIGTERM/SIGINT through a signalfd */
+static int
 setup_signals(void)
 {
 	struct sigaction sa;
-	sigset_t none;
+	sigset_t stop;
 
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_term;
-	sa.sa_flags = SA_RESTART;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
-	sa.sa_flags = 0;
 	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGCHLD, &sa, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	if (sigprocmask(SIG_SETMASK, &stop, NULL) != 0)
+		return -1;
+	return signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
 /* tly_jobproc_main - run job 'j' of the configuration until SIGTERM */
@@ -72,10 +60,10 @@ tly_jobproc_main(const tly_config *cfg, int j, int status_fd)
 	tly_log log;
 	tly_ctx ctx;
 	tly_err err;
-	int rc;
+	int rc, sig_fd, stop = 0;
 
-	setup_signals();
-	if (pipe2(job_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+	sig_fd = setup_signals();
+	if (sig_fd < 0)
 		return TLY_EXIT_FATAL;
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	snprintf(name, sizeof(name), "job:%s", jc->name);
@@ -86,7 +74,7 @@ tly_jobproc_main(const tly_config *cfg, int j, int status_fd)
 		return TLY_EXIT_FATAL;
 	}
 	tly_status_send(status_fd, TLY_STATUS_READY);
-	while (!job_stop) {
+	while (!stop) {
 		next = tly_mono_ms() + (int64_t)jc->interval_s * 1000;
 		tly_err_clear(&err);
 		tly_pool_reset(ctx.pool);
@@ -97,11 +85,13 @@ tly_jobproc_main(const tly_config *cfg, int j, int status_fd)
 			tly_logkv(&log, TLY_LOG_WARN, "job", "run failed",
 			    "code", err.code, "error", err.msg, NULL);
 		log.request_id = NULL;
-		pfd.fd = job_pipe[0];
+		pfd.fd = sig_fd;
 		pfd.events = POLLIN;
-		while (!job_stop && tly_mono_ms() < next)
-			(void)poll(&pfd, 1, (int)(next - tly_mono_ms()));
+		while (!stop && tly_mono_ms() < next)
+			if (poll(&pfd, 1, (int)(next - tly_mono_ms())) > 0)
+				stop = 1;
 	}
 	tly_ctx_free(&ctx);
+	close(sig_fd);
 	return 0;
 }

@@ -380,7 +380,7 @@ note_death(master *m, child *c, int status)
 		if (!c->retiring && !m->stopping)
 			tly_logkv(&m->log, TLY_LOG_INFO, "master",
 			    "child exited; replacing", "child",
-			    kind_name(m, c), "pid", pid, NULL);
+			    kind_name(m, c), "child_pid", pid, NULL);
 		return;
 	}
 	if (WIFSIGNALED(status))
@@ -393,7 +393,8 @@ note_death(master *m, child *c, int status)
 		s->fatal = 1;
 		tly_logkv(&m->log, TLY_LOG_ERROR, "master", "child cannot work "
 		    "with this configuration; not respawning until reload",
-		    "child", kind_name(m, c), "pid", pid, "status", how, NULL);
+		    "child", kind_name(m, c), "child_pid", pid, "status", how,
+		    NULL);
 		return;
 	}
 	if (lived < FAST_DEATH_MS) {
@@ -406,7 +407,7 @@ note_death(master *m, child *c, int status)
 		s->backoff_ms = 0;
 	tly_logkv(&m->log, TLY_LOG_WARN, "master", s->backoff_ms ?
 	    "child died; respawning with backoff" : "child died; respawning",
-	    "child", kind_name(m, c), "pid", pid, "status", how, NULL);
+	    "child", kind_name(m, c), "child_pid", pid, "status", how, NULL);
 }
 
 static void
@@ -564,7 +565,7 @@ watchdog(master *m)
 		snprintf(pid, sizeof(pid), "%d", (int)c->pid);
 		tly_logkv(&m->log, TLY_LOG_ERROR, "master",
 		    "request timed out; killing the worker",
-		    "child", kind_name(m, c), "pid", pid, NULL);
+		    "child", kind_name(m, c), "child_pid", pid, NULL);
 		c->killed = 1;
 		kill(c->pid, SIGKILL);
 	}
@@ -585,8 +586,8 @@ escalate(master *m)
 			continue;
 		snprintf(pid, sizeof(pid), "%d", (int)c->pid);
 		tly_logkv(&m->log, TLY_LOG_WARN, "master", "child did not stop "
-		    "in time; killing it", "child", kind_name(m, c), "pid",
-		    pid, NULL);
+		    "in time; killing it", "child", kind_name(m, c),
+		    "child_pid", pid, NULL);
 		kill(c->pid, SIGKILL);
 		c->term_ms = tly_mono_ms();	/* once per timeout */
 	}

@@ -6,18 +6,20 @@
  * own), parent-death signal, then libfcgi, then the context (MariaDB
  * connection, arena).  A MYSQL handle is never inherited.
  *
- * The loop waits in epoll on the pool's listening socket (shared by all
+ * SIGTERM and SIGINT stay blocked for the worker's whole life and arrive
+ * through a signalfd, so no system call is ever interrupted by them (a
+ * handler would make libfcgi's poll() for the request's first bytes fail
+ * with EINTR and drop a connection nginx had already handed over).  The
+ * loop waits in epoll on the pool's listening socket (shared by all
  * workers of the pool, non-blocking, EPOLLEXCLUSIVE so one connection
- * wakes one worker) and on a self-pipe written by the SIGTERM handler.
- * So SIGTERM is seen at once by an idle worker, with no race between
- * testing a flag and blocking in accept(2), and a busy worker finishes
- * its request first: handlers are installed with SA_RESTART, so database
- * and socket calls are not interrupted.  libfcgi only accepts after
- * epoll said a connection is waiting; EAGAIN (another worker took it)
- * just goes back to waiting.
+ * wakes one worker) and on that signalfd: an idle worker stops at once,
+ * a busy one after its request.  libfcgi only accepts after epoll said a
+ * connection is waiting; EAGAIN (another worker took it) just goes back
+ * to waiting.
  *
  * The scoreboard bounds each request (request_timeout): the worker stamps
- * the start of each request in shared memory and the master kills a
+ * the time in shared memory before it accepts (reading the FastCGI header
+ * is part of the request) and clears it when done, and the master kills a
  * worker stuck longer (no timer system calls per request); the master
  * respawns it and MariaDB rolls back whatever transaction it held.
  *
@@ -34,6 +36,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
@@ -45,43 +48,32 @@
 #include "router.h"
 #include "tly_str.h"
 
-static volatile sig_atomic_t worker_stop;
-static int stop_pipe[2] = { -1, -1 };
-
-static void
-on_term(int sig)
-{
-	int saved = errno;
-
-	(void)sig;
-	worker_stop = 1;
-	if (stop_pipe[1] >= 0)
-		(void)write(stop_pipe[1], "x", 1);
-	errno = saved;
-}
-
+/*
+ * setup_signals - SIGTERM/SIGINT blocked and read from the returned
+ * signalfd; SIGPIPE, SIGHUP, SIGUSR1 ignored; -1 on failure.
+ */
 static int
 setup_signals(void)
 {
 	struct sigaction sa;
-	sigset_t all;
+	sigset_t stop;
 
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_term;
-	sa.sa_flags = SA_RESTART;
-	if (sigaction(SIGTERM, &sa, NULL) || sigaction(SIGINT, &sa, NULL))
-		return TLY_ERR;
 	sa.sa_handler = SIG_IGN;
-	sa.sa_flags = 0;
 	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGCHLD, &sa, NULL);
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-	return TLY_OK;
+	sigaction(SIGTERM, &sa, NULL);	/* libfcgi installs nothing then */
+	sigaction(SIGINT, &sa, NULL);
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	if (sigprocmask(SIG_SETMASK, &stop, NULL) != 0)
+		return -1;
+	return signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
 /* tly_status_send - tell the master something about this process */
@@ -131,7 +123,7 @@ serve_one(FCGX_Request *fr, tly_ctx *ctx, int pool, tly_rl *rl)
 }
 
 static int
-wait_setup(int listen_fd)
+wait_setup(int listen_fd, int sig_fd)
 {
 	struct epoll_event ev;
 	int ep;
@@ -145,8 +137,8 @@ wait_setup(int listen_fd)
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd, &ev) < 0)
 		goto fail;
 	ev.events = EPOLLIN;
-	ev.data.fd = stop_pipe[0];
-	if (epoll_ctl(ep, EPOLL_CTL_ADD, stop_pipe[0], &ev) < 0)
+	ev.data.fd = sig_fd;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, sig_fd, &ev) < 0)
 		goto fail;
 	return ep;
 fail:
@@ -169,10 +161,10 @@ tly_worker_main(const tly_config *cfg, int pool, int listen_fd, int status_fd,
 	tly_ctx ctx;
 	tly_err err;
 	long served = 0;
-	int ep, n, rc, i;
+	int ep, n, rc, i, sig_fd, stop = 0;
 
-	if (setup_signals() != TLY_OK || pipe2(stop_pipe, O_CLOEXEC |
-	    O_NONBLOCK) != 0)
+	sig_fd = setup_signals();
+	if (sig_fd < 0)
 		return TLY_EXIT_FATAL;
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	tly_log_init(&log, 2, cfg->log_level, pc->name);
@@ -181,7 +173,7 @@ tly_worker_main(const tly_config *cfg, int pool, int listen_fd, int status_fd,
 		tly_error(&log, "worker", "libfcgi initialisation failed");
 		return TLY_EXIT_FATAL;
 	}
-	ep = wait_setup(listen_fd);
+	ep = wait_setup(listen_fd, sig_fd);
 	if (ep < 0 || tly_ctx_init(&ctx, cfg, &log) != TLY_OK) {
 		tly_error(&log, "worker", "cannot set up: %s", strerror(errno));
 		return TLY_EXIT_FATAL;
@@ -191,7 +183,7 @@ tly_worker_main(const tly_config *cfg, int pool, int listen_fd, int status_fd,
 		tly_warn(&log, "worker", "database not reachable at start; "
 		    "will retry per request");
 	tly_status_send(status_fd, TLY_STATUS_READY);
-	while (!worker_stop && served < pc->max_requests) {
+	while (!stop && served < pc->max_requests) {
 		n = epoll_wait(ep, evs, 2, log.deferred ? 1000 : -1);
 		if (n == 0)
 			tly_log_flush(&log);	/* idle: write the access log */
@@ -201,19 +193,21 @@ tly_worker_main(const tly_config *cfg, int pool, int listen_fd, int status_fd,
 			break;
 		}
 		for (i = 0; i < n; i++)
-			if (evs[i].data.fd == stop_pipe[0])
-				worker_stop = 1;
-		if (worker_stop || n <= 0)
+			if (evs[i].data.fd == sig_fd)
+				stop = 1;
+		if (stop || n <= 0)
 			continue;
+		/* the request starts now: its header may never come */
+		__atomic_store_n(&sc->busy_since, tly_mono_ms(),
+		    __ATOMIC_RELAXED);
 		rc = FCGX_Accept_r(&fr);
 		if (rc < 0) {
+			__atomic_store_n(&sc->busy_since, 0, __ATOMIC_RELAXED);
 			if (rc != -EAGAIN && rc != -EINTR)
 				tly_warn(&log, "worker", "accept: %s",
 				    strerror(-rc));
 			continue;
 		}
-		__atomic_store_n(&sc->busy_since, tly_mono_ms(),
-		    __ATOMIC_RELAXED);
 		serve_one(&fr, &ctx, pool, rl);
 		FCGX_Finish_r(&fr);
 		__atomic_store_n(&sc->busy_since, 0, __ATOMIC_RELAXED);
@@ -225,5 +219,6 @@ tly_worker_main(const tly_config *cfg, int pool, int listen_fd, int status_fd,
 	tly_ctx_free(&ctx);
 	tly_log_release(&log);
 	close(ep);
+	close(sig_fd);
 	return 0;
 }
