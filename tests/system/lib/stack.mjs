@@ -22,6 +22,10 @@
  * - nginx from nginx/tally.conf with the same substitutions as ./dev's
  *   render_nginx, in the foreground (daemon off, so the harness owns its
  *   pid), on a free port of 127.0.0.1.
+ * - with 'stripe', the Stripe emulator (tests/stripe-emulator) on a free
+ *   port, tally.conf's [stripe] pointing at it, and its webhooks posted to
+ *   this stack's nginx (platform and Connect endpoints, their own secrets);
+ * - 'tallydEnv' adds environment variables to tallyd (TALLY_FAULTS).
  * It returns when every pool has its workers and GET /api/v1/health
  * answers 200 through nginx.
  *
@@ -32,7 +36,10 @@
  * masterPid(), workerPids(pool), reload(), rewriteConf(over),
  * writeConfText(text), confText(), startTallyd(), stopTallyd({signal}),
  * logText(), logLines(), waitForLog(pred), nginxErrors(), stopDb(),
- * startDb(), stop().
+ * startDb(), stop(); with 'stripe': stripeUrl, stripeKey, stripePk,
+ * whsec, whsecConnect, emu(method, path, body) (the control API),
+ * stripe(method, path, form) (the /v1 API with the secret key),
+ * signWebhook(payload, secret) (a Stripe-Signature header).
  *
  * stop() drains and stops everything, drops the database (or stops the
  * private mariadbd) and removes the dir unless a test of the file failed
@@ -226,6 +233,17 @@ function baseConf(s) {
   for (const p of POOLS) {
     conf[p] = { socket: s.socket(p), workers: workers[p], socket_mode: '0666' };
   }
+  if (s.stripeUrl) {
+    conf.stripe = {
+      api_base: s.stripeUrl,
+      secret_key: s.stripeKey,
+      publishable_key: s.stripePk,
+      webhook_secret: s.whsec,
+      connect_webhook_secret: s.whsecConnect,
+      timeout_ms: 5000,
+      retry_base_ms: 20,
+    };
+  }
   if (s.rsa) {
     conf['jwt.rsa'] = {
       issuer: RSA_ISSUER, audience: AUDIENCE, alg: 'RS256', public_key_file: s.rsa.publicKeyFile,
@@ -357,6 +375,8 @@ export function bearer(token) {
  *   conf       {section: {key: value}} merged over the rendered tally.conf
  *   rsa        true: add the RS256 issuer [jwt.rsa]
  *   privateDb  true: a mariadbd of its own (stopDb()/startDb())
+ *   stripe     true: the Stripe emulator, wired both ways
+ *   tallydEnv  {NAME: value} added to tallyd's environment
  *   name       a word for the temp dir's name
  */
 export async function startStack(opts = {}) {
@@ -402,6 +422,7 @@ class Stack {
     this.port = await freePort();
     this.db = this.opts.privateDb ? await privateDb(this.dir) : await sharedDb();
     if (this.opts.rsa) this.makeRsaKey();
+    if (this.opts.stripe) await this.startEmulator();
     this.confObj = mergeConf(baseConf(this), this.opts.conf);
     fs.writeFileSync(this.conf, renderIni(this.confObj), { mode: 0o600 });
     const mig = await this.tallyctl('migrate');
@@ -421,11 +442,64 @@ class Stack {
     this.rsa = { publicKey, privateKey, publicPem, publicKeyFile };
   }
 
+  /* --- the Stripe emulator --- */
+
+  async startEmulator() {
+    const out = path.join(this.dir, 'log', 'emulator.out');
+    this.stripeKey = `sk_test_${randomString(24)}`;
+    this.stripePk = `pk_test_${randomString(24)}`;
+    this.whsec = `whsec_${randomString(32)}`;
+    this.whsecConnect = `whsec_${randomString(32)}`;
+    this.emulator = spawnTracked('node', [
+      path.join(SRC, 'tests', 'stripe-emulator', 'server.mjs'), '--port', '0',
+      '--api-key', this.stripeKey,
+      '--webhook', `http://127.0.0.1:${this.port}/webhooks/stripe=${this.whsec}`,
+      '--connect-webhook', `http://127.0.0.1:${this.port}/webhooks/stripe/connect=${this.whsecConnect}`,
+      '--retry-base-ms', '200',
+    ], { out, err: path.join(this.dir, 'log', 'emulator.err') });
+    this.stripeUrl = await waitFor(() => {
+      if (this.emulator.exitCode !== null) throw fatal('the Stripe emulator exited: ' + this.tail('emulator.err'));
+      let text = '';
+      try { text = fs.readFileSync(out, 'utf8'); } catch { /* not yet */ }
+      return /listening on (\S+)/.exec(text)?.[1];
+    }, { timeoutMs: 10000, interval: 50, what: 'the Stripe emulator to listen' });
+  }
+
+  /* emu - the emulator's control API: the JSON answer (throws on >= 400) */
+  async emu(method, p, body) {
+    const res = await fetch(`${this.stripeUrl}${p}`, {
+      method,
+      headers: body ? { 'Content-Type': 'application/json' } : {},
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const json = await res.json().catch(() => null);
+    if (res.status >= 400) throw new Error(`emulator ${method} ${p}: ${res.status} ${JSON.stringify(json)}`);
+    return json;
+  }
+
+  /* stripe - Stripe's /v1 API at the emulator, form-encoded: {status, json} */
+  async stripe(method, p, form = {}, headers = {}) {
+    const body = new URLSearchParams(form).toString();
+    const res = await fetch(`${this.stripeUrl}${p}${method === 'GET' && body ? `?${body}` : ''}`, {
+      method,
+      headers: { Authorization: `Bearer ${this.stripeKey}`, 'Content-Type': 'application/x-www-form-urlencoded', ...headers },
+      body: method === 'GET' ? undefined : body,
+    });
+    return { status: res.status, json: await res.json().catch(() => null) };
+  }
+
+  /* signWebhook - the Stripe-Signature header of 'payload' under 'secret' */
+  signWebhook(payload, secret = this.whsec, t = Math.floor(Date.now() / 1000)) {
+    const v1 = crypto.createHmac('sha256', secret).update(`${t}.${payload}`).digest('hex');
+    return `t=${t},v1=${v1}`;
+  }
+
   /* --- tallyd --- */
 
   async startTallyd() {
     this.tallyd = spawnTracked(path.join(BIN, 'fcgi', 'tallyd'), ['-c', this.conf], {
       out: path.join(this.dir, 'log', 'tallyd.out'), err: path.join(this.dir, 'log', 'tallyd.err'),
+      env: { ...process.env, ...(this.opts.tallydEnv || {}) },
     });
     await waitFor(() => {
       if (this.tallyd.exitCode !== null || this.tallyd.signalCode !== null) {
@@ -687,6 +761,13 @@ class Stack {
     agents.clear();
     await this.stopNginx().catch(() => {});
     await this.stopTallyd().catch(() => {});
+    if (this.emulator && this.emulator.exitCode === null && this.emulator.signalCode === null) {
+      this.emulator.kill('SIGTERM');
+      /* the timer also keeps the event loop alive: the child is unref'd */
+      const timer = setTimeout(() => this.emulator.kill('SIGKILL'), 5000);
+      await this.emulator.exited;
+      clearTimeout(timer);
+    }
     if (this.db) await this.db.drop().catch(() => {});
     if (this.failed || process.env.TALLY_KEEP_STACK === '1') {
       process.stderr.write(`stack dir kept (a test failed, or a todo test): ${this.dir}\n`);
