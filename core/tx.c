@@ -45,7 +45,7 @@ backoff(int attempt)
 	tly_sleep_ms(cap / 2 + (int64_t)(tly_random_u32() % (cap / 2 + 1)));
 }
 
-/* tx_once - one attempt: BEGIN, marker, body, COMMIT */
+/* tx_once - one attempt: BEGIN, marker (unless 'opid' is NULL), body, COMMIT */
 static int
 tx_once(tly_ctx *ctx, const char *opid, const char *op, tly_tx_fn fn,
     void *arg, tly_err *err)
@@ -56,8 +56,10 @@ tx_once(tly_ctx *ctx, const char *opid, const char *op, tly_tx_fn fn,
 	rc = tly_db_begin(db, err);
 	if (rc)
 		return tly_db_lost(db) ? TX_LOST_BEFORE : rc;
-	rc = tly_db_exec(db, err, NULL,
-	    "INSERT INTO tx_ops (id, op) VALUES (?, ?)", "ss", opid, op);
+	if (opid != NULL)
+		rc = tly_db_exec(db, err, NULL,
+		    "INSERT INTO tx_ops (id, op) VALUES (?, ?)", "ss", opid,
+		    op);
 	if (rc == TLY_CONFLICT) {
 		/* an earlier attempt of this very operation committed */
 		tly_db_rollback(db);
@@ -116,6 +118,20 @@ reconnect(tly_ctx *ctx, unsigned long old_tid, tly_err *err)
 	return TLY_OK;
 }
 
+/* unknown - the outcome of operation 'opid' cannot be learnt now */
+static int
+unknown(tly_ctx *ctx, const char *opid, tly_err *err)
+{
+	tly_logkv(ctx->log, TLY_LOG_ERROR, "tx",
+	    "commit outcome unknown: database unreachable", "op_id", opid,
+	    NULL);
+	tly_err_set(err, TLY_EK_UNAVAILABLE, "outcome_unknown",
+	    "The database became unavailable while saving; the operation "
+	    "may or may not have been applied. Retry with the same "
+	    "Idempotency-Key.");
+	return TLY_UNKNOWN;
+}
+
 /*
  * resolve - after a COMMIT whose reply was lost: TLY_OK if it committed,
  * TLY_NOTFOUND if it did not, TLY_UNKNOWN if that cannot be learnt now.
@@ -141,37 +157,36 @@ resolve(tly_ctx *ctx, const char *opid, unsigned long old_tid, tly_err *err)
 		backoff(i);
 	}
 unknown:
-	tly_logkv(ctx->log, TLY_LOG_ERROR, "tx",
-	    "commit outcome unknown: database unreachable", "op_id", opid,
-	    NULL);
-	tly_err_set(err, TLY_EK_UNAVAILABLE, "outcome_unknown",
-	    "The database became unavailable while saving; the operation "
-	    "may or may not have been applied. Retry with the same "
-	    "Idempotency-Key.");
-	return TLY_UNKNOWN;
+	return unknown(ctx, opid, err);
 }
 
 /*
- * tly_tx_run - run 'fn(ctx, arg, err)' as one transaction named 'op'
- * (for logs), retried as described in tx.h.  Returns TLY_OK once it
+ * run - run 'fn(ctx, arg, err)' as one transaction named 'op' (for
+ * logs), retried as described in tx.h; 'keyed': the body is keyed (no
+ * tx_ops row; rerun after a lost COMMIT).  Returns TLY_OK once it
  * committed exactly once, or the body's failure, or TLY_AGAIN when the
  * retries ran out (a 409 "retry"), or TLY_UNKNOWN (503).
  */
-int
-tly_tx_run(tly_ctx *ctx, const char *op, tly_tx_fn fn, void *arg,
+static int
+run(tly_ctx *ctx, const char *op, tly_tx_fn fn, void *arg, int keyed,
     tly_err *err)
 {
 	char opid[40], n[12];
 	unsigned long tid;
-	int attempt, rc;
+	int attempt, rc, maybe = 0;	/* maybe: a lost COMMIT, keyed */
 
 	if (tly_id_new(opid, sizeof(opid), "op") != TLY_OK)
 		return tly_err_internal(err);
 	for (attempt = 1;; attempt++) {
 		tly_err_clear(err);
 		tid = tly_db_thread_id(ctx->db);
-		rc = tx_once(ctx, opid, op, fn, arg, err);
-		if (rc == TX_LOST_AT_COMMIT) {
+		rc = tx_once(ctx, keyed ? NULL : opid, op, fn, arg, err);
+		if (rc == TX_LOST_AT_COMMIT && keyed) {
+			if (reconnect(ctx, tid, err) != TLY_OK)
+				return unknown(ctx, opid, err);
+			maybe = 1;
+			rc = TX_LOST_BEFORE;	/* the rerun finds out */
+		} else if (rc == TX_LOST_AT_COMMIT) {
 			rc = resolve(ctx, opid, tid, err);
 			if (rc == TLY_OK) {
 				tly_err_clear(err);
@@ -190,6 +205,8 @@ tly_tx_run(tly_ctx *ctx, const char *op, tly_tx_fn fn, void *arg,
 			tly_logkv(ctx->log, TLY_LOG_WARN, "tx",
 			    "transaction gave up after retries", "op", op,
 			    "op_id", opid, NULL);
+			if (rc == TX_LOST_BEFORE && maybe)
+				return unknown(ctx, opid, err);
 			if (rc == TX_LOST_BEFORE) {
 				tly_err_set(err, TLY_EK_UNAVAILABLE,
 				    "db_unavailable", "The database is "
@@ -206,4 +223,18 @@ tly_tx_run(tly_ctx *ctx, const char *op, tly_tx_fn fn, void *arg,
 		if (rc == TLY_AGAIN)
 			backoff(attempt);
 	}
+}
+
+int
+tly_tx_run(tly_ctx *ctx, const char *op, tly_tx_fn fn, void *arg,
+    tly_err *err)
+{
+	return run(ctx, op, fn, arg, 0, err);
+}
+
+int
+tly_tx_run_keyed(tly_ctx *ctx, const char *op, tly_tx_fn fn, void *arg,
+    tly_err *err)
+{
+	return run(ctx, op, fn, arg, 1, err);
 }

@@ -17,6 +17,16 @@
  * locking read (which waits until the old transaction has committed or
  * rolled back).  Found: the transaction committed, and the body's outputs
  * from that run stand.  Not found: it is run again.
+ *
+ * tly_tx_run_keyed() is for a body whose effect is keyed by a unique
+ * natural key it writes itself (a webhook event id, a checkout's one
+ * payment): run again after a commit that did happen, it finds its own
+ * work and does nothing new.  Such a body needs no tx_ops row (one round
+ * trip and one row fewer); after a lost COMMIT the helper reconnects,
+ * kills the old server thread and runs the body again, whose first
+ * locking statement waits for the old transaction to end.  The outputs of
+ * that rerun are the ones that stand, so the body must report "already
+ * done" in them the same way as any other rerun.
  */
 #ifndef TLY_TX_H
 #define TLY_TX_H
@@ -26,5 +36,7 @@
 typedef int (*tly_tx_fn)(tly_ctx *, void *, tly_err *);
 
 int	 tly_tx_run(tly_ctx *, const char *, tly_tx_fn, void *, tly_err *);
+int	 tly_tx_run_keyed(tly_ctx *, const char *, tly_tx_fn, void *,
+	    tly_err *);
 
 #endif

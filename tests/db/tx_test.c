@@ -5,8 +5,10 @@
  * (both transactions complete, exactly one retry); a lock wait timeout
  * retried; the connection killed (KILL CONNECTION from another session)
  * in the middle of a transaction, just before COMMIT, and after a COMMIT
- * whose reply is lost -- each applied exactly once; an idle connection
- * killed between transactions; retries that run out.
+ * whose reply is lost -- each applied exactly once; the same two kills
+ * for a keyed body (tly_tx_run_keyed: no tx_ops row, the rerun finds its
+ * own work); an idle connection killed between transactions; retries
+ * that run out.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -31,14 +33,17 @@ setup(void **state)
 	return dbtest_exec(&cfg, "CREATE TABLE counters (id INT PRIMARY KEY, "
 	    "n BIGINT NOT NULL) ENGINE=InnoDB") ||
 	    dbtest_exec(&cfg, "INSERT INTO counters VALUES (1,0),(2,0),(3,0),"
-	    "(4,0),(5,0),(6,0),(7,0),(8,0)");
+	    "(4,0),(5,0),(6,0),(7,0),(8,0),(9,0),(10,0)") ||
+	    dbtest_exec(&cfg, "CREATE TABLE keyed (k VARCHAR(32) PRIMARY KEY) "
+	    "ENGINE=InnoDB");
 }
 
 static int
 teardown(void **state)
 {
 	(void)state;
-	return dbtest_exec(&cfg, "DROP TABLE counters");
+	return dbtest_exec(&cfg, "DROP TABLE counters") ||
+	    dbtest_exec(&cfg, "DROP TABLE keyed");
 }
 
 static int64_t
@@ -371,6 +376,85 @@ fail_body(tly_ctx *ctx, void *p, tly_err *err)
 	return tly_err_set(err, TLY_EK_UNPROCESSABLE, "nope", "refused");
 }
 
+/* --- keyed bodies --------------------------------------------------------- */
+
+typedef struct keyed_arg {
+	const char	*key;
+	int		 id;
+	int		 runs;
+	int		 already;	/* output: found its own work */
+} keyed_arg;
+
+/* keyed_body - bump counter 'id' once per key 'key' */
+static int
+keyed_body(tly_ctx *ctx, void *p, tly_err *err)
+{
+	keyed_arg *a = p;
+	int rc;
+
+	a->runs++;
+	a->already = 0;
+	rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO keyed (k) VALUES "
+	    "(?)", "s", a->key);
+	if (rc == TLY_CONFLICT) {
+		a->already = 1;
+		tly_err_clear(err);
+		return TLY_OK;
+	}
+	return rc ? rc : bump(ctx, a->id, err);
+}
+
+static void
+test_keyed_commit_reply_lost(void **state)
+{
+	keyed_arg a = { "lost-reply", 9, 0, 0 };
+	tly_log log;
+	tly_ctx ctx;
+	tly_err err;
+	int armed = 1;
+
+	(void)state;
+	assert_int_equal(dbtest_ctx(&ctx, &cfg, &log), TLY_OK);
+	ctx.fault = lose_commit_reply;
+	ctx.fault_arg = &armed;
+	tly_err_clear(&err);
+	assert_int_equal(tly_tx_run_keyed(&ctx, "test.keyed_lost", keyed_body,
+	    &a, &err), TLY_OK);
+	assert_int_equal(armed, 0);
+	assert_int_equal(a.runs, 2);		/* run again ... */
+	assert_int_equal(a.already, 1);		/* ... and found it done */
+	assert_int_equal(counter(9), 1);
+	assert_int_equal(dbtest_i64(&cfg, "SELECT COUNT(*) FROM tx_ops WHERE "
+	    "op = 'test.keyed_lost'"), 0);
+	assert_false(tly_db_lost(ctx.db));
+	tly_ctx_free(&ctx);
+}
+
+static void
+test_keyed_killed_at_commit(void **state)
+{
+	keyed_arg a = { "killed", 10, 0, 0 };
+	tly_log log;
+	tly_ctx ctx;
+	tly_err err;
+	int armed = 1;
+
+	(void)state;
+	assert_int_equal(dbtest_ctx(&ctx, &cfg, &log), TLY_OK);
+	ctx.fault = kill_before_commit;
+	ctx.fault_arg = &armed;
+	tly_err_clear(&err);
+	assert_int_equal(tly_tx_run_keyed(&ctx, "test.keyed_kill", keyed_body,
+	    &a, &err), TLY_OK);
+	assert_int_equal(armed, 0);
+	assert_int_equal(a.runs, 2);		/* not committed: done now */
+	assert_int_equal(a.already, 0);
+	assert_int_equal(counter(10), 1);
+	assert_int_equal(dbtest_i64(&cfg, "SELECT COUNT(*) FROM keyed WHERE "
+	    "k = 'killed'"), 1);
+	tly_ctx_free(&ctx);
+}
+
 static void
 test_failed_body_rolls_back(void **state)
 {
@@ -399,6 +483,8 @@ main(void)
 		cmocka_unit_test(test_killed_mid_transaction),
 		cmocka_unit_test(test_killed_at_commit),
 		cmocka_unit_test(test_commit_reply_lost),
+		cmocka_unit_test(test_keyed_commit_reply_lost),
+		cmocka_unit_test(test_keyed_killed_at_commit),
 		cmocka_unit_test(test_idle_connection_killed),
 		cmocka_unit_test(test_retries_run_out),
 		cmocka_unit_test(test_failed_body_rolls_back),
