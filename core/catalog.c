@@ -383,6 +383,9 @@ check_product(tly_ctx *ctx, const tly_product *p, tly_err *err)
 		    "agent_bps");
 	if (p->stock < -1)
 		return bad(err, "stock", "%s must be >= 0 or null.", "stock");
+	if (strcmp(p->fee_kind, "bps") == 0 && p->fee_value > 10000)
+		return bad(err, "fee_value", "%s must be between 0 and 10000 "
+		    "for a bps fee.", "fee_value");
 	memset(&in, 0, sizeof(in));
 	in.price_cent = p->price_cent;
 	in.quantity = 1;

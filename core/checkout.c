@@ -72,7 +72,8 @@ tly_checkout_is_open(const char *status)
 	"c.amount_cent, c.agent_bps, c.host_bps, c.ambassador_bps, " \
 	"c.stripe_fee_bps, c.stripe_fee_fixed_cent, c.platform_bears_fee, " \
 	"c.stock_held, c.pi_key_gen, FLOOR(UNIX_TIMESTAMP(c.expires_at)), " \
-	"FLOOR(UNIX_TIMESTAMP(c.created_at)) FROM checkouts c "
+	"FLOOR(UNIX_TIMESTAMP(c.created_at)), c.pi_cancel_gen " \
+	"FROM checkouts c "
 
 static void
 copy(tly_q *q, int col, char *dst, size_t sz)
@@ -115,6 +116,7 @@ checkout_row(tly_q *q, tly_checkout *c)
 	c->pi_key_gen = tly_q_col_i64(q, 26);
 	c->expires_at = tly_q_col_i64(q, 27);
 	c->created = tly_q_col_i64(q, 28);
+	c->pi_cancel_gen = tly_q_col_i64(q, 29);
 }
 
 /* load - checkout 'id' (locked when 'lock'); 404 when unknown */
@@ -139,6 +141,9 @@ load(tly_ctx *ctx, const char *id, int lock, tly_checkout *c, tly_err *err)
 		    "checkout_id", "No such checkout: '%.40s'.", id);
 	if (rc != TLY_ROW)
 		return rc;
+	/* only completion makes a payment, and it closes the checkout */
+	if (tly_checkout_is_open(c->status))
+		return TLY_OK;
 	rc = tly_db_row(ctx->db, err, "SELECT id FROM payments WHERE "
 	    "checkout_id = ?", "s>s", id, c->payment_id,
 	    sizeof(c->payment_id));
@@ -428,6 +433,8 @@ pi_params(tly_stripe_once *o, tly_form *f)
 	tly_form_str(f, "metadata[tally_id]", a->c.id);
 	tly_form_str(f, "metadata[buyer_account_id]", a->c.buyer_id);
 	tly_form_str(f, "description", a->c.product_id);
+	if (a->c.receipt_email[0])
+		tly_form_str(f, "receipt_email", a->c.receipt_email);
 	return tly_form_done(f);
 }
 
@@ -684,18 +691,20 @@ int
 tly_checkout_cancel_pi(tly_ctx *ctx, const char *id, tly_err *err)
 {
 	const char *path, *st;
-	tly_stripe_resp resp;
+	tly_stripe_resp resp, look;
 	tly_stripe_req rq;
 	const tly_jv *obj;
 	tly_checkout c;
+	tly_err first;
 	tly_form f;
 	char key[96];
-	int rc;
+	int rc, rc0;
 
 	rc = load(ctx, id, 0, &c, err);
 	if (rc || strcmp(c.pi_state, "to_cancel") != 0 || c.pi_id[0] == '\0')
 		return rc;
-	snprintf(key, sizeof(key), "tally:pi_cancel:%s:g1", c.id);
+	snprintf(key, sizeof(key), "tally:pi_cancel:%s:g%lld", c.id,
+	    (long long)c.pi_cancel_gen);
 	path = tly_stripe_path(ctx->pool, "/v1/payment_intents/", c.pi_id,
 	    "/cancel");
 	if (path == NULL)
@@ -703,31 +712,48 @@ tly_checkout_cancel_pi(tly_ctx *ctx, const char *id, tly_err *err)
 	tly_form_init(&f);
 	tly_form_str(&f, "cancellation_reason", "abandoned");
 	rq = (tly_stripe_req){ "POST", path, &f, key, NULL };
-	rc = tly_stripe_fetch(ctx->stripe, ctx->pool, &rq, "payment_intent",
+	memset(&resp, 0, sizeof(resp));
+	rc0 = tly_stripe_fetch(ctx->stripe, ctx->pool, &rq, "payment_intent",
 	    &obj, &resp, err);
 	tly_form_free(&f);
-	if (rc == TLY_ERR && strcmp(err->code,
-	    "payment_intent_unexpected_state") == 0) {
-		/* it cannot be cancelled: what is it now? */
+	st = rc0 == TLY_OK ? tly_json_str(obj, "status") : NULL;
+	if (st == NULL || (strcmp(st, "canceled") && strcmp(st, "succeeded"))) {
+		/*
+		 * Not ended (refused while processing, a 5xx, no answer at
+		 * all): what is it now?  If Stripe answered, it stored that
+		 * answer under the key and would replay it: the next attempt
+		 * takes the next generation (DESIGN section 3).
+		 */
+		first = *err;
 		path = tly_stripe_path(ctx->pool, "/v1/payment_intents/",
 		    c.pi_id, NULL);
 		rq = (tly_stripe_req){ "GET", path, NULL, NULL, NULL };
 		tly_err_clear(err);
 		rc = tly_stripe_fetch(ctx->stripe, ctx->pool, &rq,
-		    "payment_intent", &obj, &resp, err);
+		    "payment_intent", &obj, &look, err);
+		if (rc)
+			return rc;
+		st = tly_json_str(obj, "status");
+		if (st == NULL || (strcmp(st, "canceled") &&
+		    strcmp(st, "succeeded"))) {
+			if (resp.status != 0)
+				rc = tly_db_exec(ctx->db, err, NULL, "UPDATE "
+				    "checkouts SET pi_cancel_gen = "
+				    "pi_cancel_gen + 1 WHERE id = ? AND "
+				    "pi_cancel_gen = ?", "si", c.id,
+				    c.pi_cancel_gen);
+			if (rc == TLY_OK && rc0 != TLY_OK)
+				*err = first;	/* the job logs why */
+			return rc ? rc : rc0;	/* try again later */
+		}
 	}
-	if (rc)
-		return rc;
-	st = tly_json_str(obj, "status");
-	if (st && strcmp(st, "canceled") == 0) {
+	if (strcmp(st, "canceled") == 0) {
 		tly_logkv(ctx->log, TLY_LOG_INFO, "checkout",
 		    "payment intent canceled", "checkout_id", c.id,
 		    "payment_intent", c.pi_id, NULL);
 		return release_stock(ctx, id, "canceled", err);
 	}
-	if (st && strcmp(st, "succeeded") == 0)
-		return complete_from_pi(ctx, &c, obj, err);
-	return TLY_OK;			/* processing: try again later */
+	return complete_from_pi(ctx, &c, obj, err);
 }
 
 /*
@@ -740,14 +766,18 @@ tly_checkout_note_status(tly_ctx *ctx, const char *id, const char *status,
     int64_t when, tly_err *err)
 {
 	int closing = strcmp(status, "canceled") == 0;
+	tly_checkout c;
+	uint64_t n = 0;
 	int rc;
 
-	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE checkouts SET status = ?, "
+	rc = tly_db_exec(ctx->db, err, &n, "UPDATE checkouts SET status = ?, "
 	    "status_event_created = ?, open_key = IF(?, NULL, open_key), "
 	    "pi_state = IF(?, 'canceled', pi_state) WHERE id = ? AND status "
 	    "IN ('open', 'requires_action', 'processing', 'payment_failed') "
 	    "AND status_event_created <= ?", "siiisi", status, when,
 	    (int64_t)closing, (int64_t)closing, id, when);
+	if (rc == TLY_OK && n == 0)
+		rc = load(ctx, id, 0, &c, err);		/* 404 if unknown */
 	if (rc == TLY_OK && closing)
 		rc = release_stock(ctx, id, "canceled", err);
 	return rc;

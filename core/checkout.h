@@ -50,6 +50,7 @@ typedef struct tly_checkout {
 	int	 platform_bears_fee;
 	int	 stock_held;
 	int64_t	 pi_key_gen;
+	int64_t	 pi_cancel_gen;	/* generation of the cancel key */
 	int64_t	 expires_at;
 	int64_t	 created;
 } tly_checkout;

@@ -367,7 +367,8 @@ tly_payment_complete(tly_ctx *ctx, const char *checkout_id,
 	a.checkout_id = checkout_id;
 	a.f = f;
 	a.via = via;
-	rc = tly_tx_run(ctx, "payment.complete", tly_completion_tx, &a, err);
+	rc = tly_tx_run_keyed(ctx, "payment.complete", tly_completion_tx, &a,
+	    err);
 	if (rc)
 		return rc;
 	tly_completion_after(ctx, &a);

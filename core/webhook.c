@@ -116,8 +116,8 @@ insert_event(tly_ctx *ctx, const event *ev, const char *status, tly_err *err)
 	return tly_db_exec(ctx->db, err, NULL, "INSERT INTO webhook_events "
 	    "(id, endpoint, type, account, object_id, created, livemode, "
 	    "api_version, payload, status, attempts, next_attempt_at) VALUES "
-	    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? = 'processed', IF(? = "
-	    "'processed', NULL, NOW(3) + INTERVAL 60 SECOND))",
+	    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? <> 'received', IF(? = "
+	    "'received', NOW(3) + INTERVAL 60 SECOND, NULL))",
 	    "sssssiisssss", ev->e.id, ev->endpoint, ev->e.type,
 	    ev->e.account, ev->object_id, ev->e.created,
 	    (int64_t)ev->e.livemode, ev->e.api_version, ev->payload, status,
@@ -281,24 +281,54 @@ act_status(tly_ctx *ctx, const event *ev, const char **status, tly_err *err)
 	return TLY_OK;
 }
 
+/*
+ * not_ours - 'rc'/'err' say the event names a checkout Tally does not
+ * have (another environment sharing the Stripe account: Tally writes the
+ * checkout before the PaymentIntent exists, so it is never "not yet").
+ * Logged, and the event is stored as ignored rather than retried.
+ */
+static int
+not_ours(tly_ctx *ctx, const event *ev, int rc, const tly_err *err)
+{
+	if (rc != TLY_ERR || err->kind != TLY_EK_NOT_FOUND ||
+	    strcmp(err->param, "checkout_id") != 0)
+		return 0;
+	tly_logkv(ctx->log, TLY_LOG_WARN, "webhook", "event for a checkout "
+	    "this Tally does not have: ignored", "event_id", ev->e.id, "type",
+	    ev->e.type, NULL);
+	return 1;
+}
+
 /* act - what event 'ev' means for Tally; '*status' says how it ended */
 static int
 act(tly_ctx *ctx, const event *ev, const char **status, tly_err *err)
 {
+	int rc;
+
 	*status = "processed";
 	switch (ev->act) {
 	case ACT_COMPLETE:
-		return act_complete(ctx, ev->e.object, status, err);
+		rc = act_complete(ctx, ev->e.object, status, err);
+		break;
 	case ACT_CHARGE:
-		return act_charge(ctx, ev, status, err);
+		rc = act_charge(ctx, ev, status, err);
+		break;
 	case ACT_FEE:
-		return act_fee(ctx, ev, status, err);
+		rc = act_fee(ctx, ev, status, err);
+		break;
 	case ACT_STATUS:
-		return act_status(ctx, ev, status, err);
+		rc = act_status(ctx, ev, status, err);
+		break;
 	default:
 		*status = "ignored";
 		return TLY_OK;
 	}
+	if (not_ours(ctx, ev, rc, err)) {
+		tly_err_clear(err);
+		*status = "ignored";
+		rc = TLY_OK;
+	}
+	return rc;
 }
 
 /* --- receiving ------------------------------------------------------------ */
@@ -380,7 +410,7 @@ receive_inline(tly_ctx *ctx, const event *ev, tly_webhook_result *res,
 	a.comp.checkout_id = a.f.checkout_id;
 	a.comp.f = &a.f;
 	a.comp.via = "webhook";
-	rc = tly_tx_run(ctx, "webhook.complete", inline_tx, &a, err);
+	rc = tly_tx_run_keyed(ctx, "webhook.complete", inline_tx, &a, err);
 	if (rc == TLY_OK) {
 		tly_completion_after(ctx, &a.comp);
 		result(res, ev, "processed");
@@ -390,6 +420,15 @@ receive_inline(tly_ctx *ctx, const event *ev, tly_webhook_result *res,
 		return duplicate(ctx, ev, res, err);
 	if (rc == TLY_UNKNOWN)
 		return rc;
+	if (not_ours(ctx, ev, rc, err)) {
+		tly_err_clear(err);
+		rc = insert_event(ctx, ev, "ignored", err);
+		if (rc == TLY_CONFLICT)
+			return duplicate(ctx, ev, res, err);
+		if (rc == TLY_OK)
+			result(res, ev, "ignored");
+		return rc;
+	}
 	/* store it failed; the job tries again later */
 	tly_err_clear(&e2);
 	if (insert_event(ctx, ev, "received", &e2) == TLY_CONFLICT)

@@ -116,6 +116,30 @@ i64_or(tly_req *r, const char *k, int64_t dflt)
 	return tly_json_i64(r->json, k, &v) == TLY_OK ? v : dflt;
 }
 
+/*
+ * nonneg - integer member 'k' of the body into '*out', or 'dflt' when
+ * absent or null (the core's "not sent"); a sent negative is answered
+ * 400 here, so that it is never taken for "not sent".
+ */
+static int
+nonneg(tly_req *r, const char *k, int64_t dflt, int64_t *out)
+{
+	int64_t v;
+	tly_err e;
+
+	*out = dflt;
+	if (tly_json_i64(r->json, k, &v) != TLY_OK)
+		return TLY_OK;
+	if (v >= 0) {
+		*out = v;
+		return TLY_OK;
+	}
+	tly_err_clear(&e);
+	tly_err_param(&e, TLY_EK_INVALID, "parameter_invalid", k,
+	    "%s must be >= 0.", k);
+	return tly_core_err_or_reply(r, TLY_ERR, &e);
+}
+
 /* --- accounts ------------------------------------------------------- */
 
 static const tly_jfield account_fields[] = {
@@ -142,9 +166,9 @@ tly_h_accounts_create(tly_req *r)
 	in.kind = tly_json_str(r->json, "kind");
 	in.email = tly_json_str(r->json, "email");
 	in.display_name = tly_json_str(r->json, "display_name");
-	in.payout_threshold_cent = i64_or(r, "payout_threshold_cent", -1);
-	if (in.payout_threshold_cent < -1)
-		in.payout_threshold_cent = -2;	/* refused by core */
+	if (nonneg(r, "payout_threshold_cent", -1,
+	    &in.payout_threshold_cent) != TLY_OK)
+		return TLY_ERR;
 	rc = tly_account_create(r->ctx, &in, &a, &e);
 	if (tly_core_err_or_reply(r, rc, &e) != TLY_OK)
 		return TLY_ERR;
@@ -279,8 +303,11 @@ static const tly_jfield product_fields[] = {
 	{ NULL, 0, 0 }
 };
 
-/* product_in - the body's product fields; 'update' marks what is sent */
-static void
+/*
+ * product_in - the body's product fields; 'update' marks what is sent.
+ * TLY_ERR once it has answered a bad value.
+ */
+static int
 product_in(tly_req *r, tly_product_in *in, int update)
 {
 	const tly_jv *v;
@@ -294,13 +321,12 @@ product_in(tly_req *r, tly_product_in *in, int update)
 	in->price_cent = i64_or(r, "price_cent", 0);
 	in->currency = tly_json_str(r->json, "currency");
 	in->fee_kind = tly_json_str(r->json, "fee_kind");
-	in->fee_value = i64_or(r, "fee_value", -1);
-	in->stock = i64_or(r, "stock", -1);
-	if (in->stock < -1)
-		in->stock = -2;			/* refused by core */
+	if (nonneg(r, "fee_value", -1, &in->fee_value) != TLY_OK ||
+	    nonneg(r, "stock", -1, &in->stock) != TLY_OK)
+		return TLY_ERR;
 	in->active = tly_json_bool(r->json, "active", &b) == TLY_OK ? b : 1;
 	if (!update)
-		return;
+		return TLY_OK;
 	if (tly_json_get(r->json, "name"))
 		in->has |= TLY_PF_NAME;
 	if (tly_json_get(r->json, "agent_account_id") ||
@@ -316,6 +342,7 @@ product_in(tly_req *r, tly_product_in *in, int update)
 		in->has |= TLY_PF_STOCK;
 	if (tly_json_get(r->json, "active"))
 		in->has |= TLY_PF_ACTIVE;
+	return TLY_OK;
 }
 
 /* tly_h_products_create - POST /api/v1/products */
@@ -329,7 +356,8 @@ tly_h_products_create(tly_req *r)
 	if (tly_req_json_or_reply(r, product_fields) != TLY_OK)
 		return TLY_ERR;
 	tly_err_clear(&e);
-	product_in(r, &in, 0);
+	if (product_in(r, &in, 0) != TLY_OK)
+		return TLY_ERR;
 	if (tly_core_err_or_reply(r, tly_product_create(r->ctx, &in, &p, &e),
 	    &e) != TLY_OK)
 		return TLY_ERR;
@@ -359,7 +387,8 @@ tly_h_products_update(tly_req *r)
 	if (tly_req_json_or_reply(r, product_update_fields) != TLY_OK)
 		return TLY_ERR;
 	tly_err_clear(&e);
-	product_in(r, &in, 1);
+	if (product_in(r, &in, 1) != TLY_OK)
+		return TLY_ERR;
 	if ((in.has & TLY_PF_FEE) && !(in.fee_kind && in.fee_value >= 0)) {
 		/* a fee change names the whole policy; fill the other half */
 		if (tly_core_err_or_reply(r, tly_product_get(r->ctx, r->cap[0],
