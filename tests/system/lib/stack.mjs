@@ -268,8 +268,14 @@ function renderNginx(s) {
     throw new Error('nginx/tally.conf no longer has "listen 80 backlog=1024;": update the harness');
   }
   fs.writeFileSync(path.join(n, 'tally.conf'), tally);
-  fs.copyFileSync(path.join(SRC, 'nginx', 'tally-security-headers.conf'),
-    path.join(n, 'tally-security-headers.conf'));
+  /* as ./dev's render_nginx: the pages may call the emulator */
+  const from = "connect-src 'self' https://api.stripe.com";
+  const headers = fs.readFileSync(path.join(SRC, 'nginx', 'tally-security-headers.conf'), 'utf8');
+  if (!headers.includes(from)) {
+    throw new Error(`nginx/tally-security-headers.conf no longer has "${from}": update the harness`);
+  }
+  fs.writeFileSync(path.join(n, 'tally-security-headers.conf'),
+    s.stripeUrl ? headers.replace(from, `${from} ${s.stripeUrl}`) : headers);
   fs.writeFileSync(path.join(n, 'nginx.conf'), [
     '# nginx of a system test stack (tests/system/lib/stack.mjs)',
     IS_ROOT ? 'user root;' : '',
