@@ -13,9 +13,11 @@
  * loop waits in epoll on the pool's listening socket (shared by all
  * workers of the pool, non-blocking, EPOLLEXCLUSIVE so one connection
  * wakes one worker) and on that signalfd: an idle worker stops at once,
- * a busy one after its request.  libfcgi only accepts after epoll said a
- * connection is waiting; EAGAIN (another worker took it) just goes back
- * to waiting.
+ * a busy one within ACCEPT_RUN requests.  libfcgi accepts after epoll
+ * said a connection is waiting, and, after a request, straight away for
+ * up to ACCEPT_RUN requests in a row while connections keep waiting (a
+ * loaded pool then spends no epoll_wait per request); EAGAIN (none
+ * waiting, or another worker took it) goes back to waiting.
  *
  * The scoreboard bounds each request (request_timeout): the worker stamps
  * the time in shared memory before it accepts (reading the FastCGI header
@@ -146,6 +148,9 @@ fail:
 	return -1;
 }
 
+/* requests accepted in a row without asking epoll (and the signalfd) */
+#define ACCEPT_RUN	8
+
 /*
  * tly_worker_main - serve pool 'pool' on 'listen_fd' until SIGTERM or
  * max_requests; returns the process exit code.
@@ -161,7 +166,7 @@ tly_worker_main(const tly_config *cfg, int pool, int listen_fd, int status_fd,
 	tly_ctx ctx;
 	tly_err err;
 	long served = 0;
-	int ep, n, rc, i, sig_fd, stop = 0;
+	int ep, n, rc, i, sig_fd, stop = 0, run = 0;
 
 	sig_fd = setup_signals();
 	if (sig_fd < 0)
@@ -184,19 +189,22 @@ tly_worker_main(const tly_config *cfg, int pool, int listen_fd, int status_fd,
 		    "will retry per request");
 	tly_status_send(status_fd, TLY_STATUS_READY);
 	while (!stop && served < pc->max_requests) {
-		n = epoll_wait(ep, evs, 2, log.deferred ? 1000 : -1);
-		if (n == 0)
-			tly_log_flush(&log);	/* idle: write the access log */
-		if (n < 0 && errno != EINTR) {
-			tly_error(&log, "worker", "epoll_wait: %s",
-			    strerror(errno));
-			break;
+		if (run == 0 || run >= ACCEPT_RUN) {
+			run = 0;
+			n = epoll_wait(ep, evs, 2, log.deferred ? 1000 : -1);
+			if (n == 0)
+				tly_log_flush(&log);	/* idle */
+			if (n < 0 && errno != EINTR) {
+				tly_error(&log, "worker", "epoll_wait: %s",
+				    strerror(errno));
+				break;
+			}
+			for (i = 0; i < n; i++)
+				if (evs[i].data.fd == sig_fd)
+					stop = 1;
+			if (stop || n <= 0)
+				continue;
 		}
-		for (i = 0; i < n; i++)
-			if (evs[i].data.fd == sig_fd)
-				stop = 1;
-		if (stop || n <= 0)
-			continue;
 		/* the request starts now: its header may never come */
 		__atomic_store_n(&sc->busy_since, tly_mono_ms(),
 		    __ATOMIC_RELAXED);
@@ -206,8 +214,10 @@ tly_worker_main(const tly_config *cfg, int pool, int listen_fd, int status_fd,
 			if (rc != -EAGAIN && rc != -EINTR)
 				tly_warn(&log, "worker", "accept: %s",
 				    strerror(-rc));
+			run = 0;
 			continue;
 		}
+		run++;
 		serve_one(&fr, &ctx, pool, rl);
 		FCGX_Finish_r(&fr);
 		__atomic_store_n(&sc->busy_since, 0, __ATOMIC_RELAXED);
