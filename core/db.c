@@ -15,10 +15,16 @@
  *   tly_q_done(), so no statement is ever "out of sync" with another.
  * - Statement handles die with their connection: on reconnect the cache
  *   is emptied and statements are prepared again on first use.
+ * - Deferred statements (tly_q_later) exist only inside a transaction:
+ *   they run, in order, in one multi-statement round trip before the
+ *   next statement that is executed, or together with the COMMIT; a
+ *   ROLLBACK or a lost connection drops them.  Their text is rendered
+ *   from the bound values, integers in decimal and every string as a
+ *   hex literal (_utf8mb4 X'...'), so no value is ever parsed as SQL.
  *
  * API:	tly_db_new(), tly_db_connect(), tly_q_*(), tly_db_exec(),
- *	tly_db_row(), tly_db_begin(), tly_db_commit(), tly_db_rollback(),
- *	tly_db_ping(), tly_db_free().
+ *	tly_db_later(), tly_db_row(), tly_db_begin(), tly_db_commit(),
+ *	tly_db_rollback(), tly_db_ping(), tly_db_free().
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,9 +35,12 @@
 #include <errmsg.h>
 
 #include "db.h"
+#include "tly_buf.h"
 #include "tly_str.h"
 
 #define DB_CACHE_MAX	256
+#define DB_LATER_MAX	32		/* deferred statements per round trip */
+#define DB_LATER_BYTES	(8u << 20)	/* their text, at most */
 #define DB_STR_INIT	256		/* initial result string buffer */
 
 struct db_stmt {
@@ -66,6 +75,10 @@ struct tly_db {
 	uint64_t		 clock;
 	db_stmt			*cache[DB_CACHE_MAX];
 	int			 ncache;
+	tly_buf			 later;		/* deferred statements */
+	const char		*later_sql[DB_LATER_MAX];
+	int			 nlater;
+	int			 later_bad;	/* one could not be queued */
 };
 
 /* --- errors ---------------------------------------------------------- */
@@ -321,6 +334,127 @@ stmt_get(tly_db *db, const char *sql, db_stmt **out, tly_err *err)
 	return TLY_OK;
 }
 
+/* --- deferred statements --------------------------------------------- */
+
+/* later_drop - forget the deferred statements (rollback, lost connection) */
+static void
+later_drop(tly_db *db)
+{
+	tly_buf_reset(&db->later);
+	db->nlater = 0;
+	db->later_bad = 0;
+}
+
+/*
+ * later_run - run the deferred statements, then 'tail' ("COMMIT") if not
+ * NULL, in one round trip.  The first failure stops the batch (MariaDB
+ * runs none after it) and is classified as any statement's, naming the
+ * deferred statement's SQL (never its values) in the log.
+ */
+static int
+later_run(tly_db *db, const char *tail, tly_err *err)
+{
+	const char *what;
+	int k = 0, st;
+
+	if (db->later_bad) {
+		later_drop(db);		/* never run an incomplete batch */
+		return tly_err_internal(err);
+	}
+	if (tail && (db->nlater ? tly_buf_addc(&db->later, ';') : TLY_OK) !=
+	    TLY_OK)
+		return tly_err_internal(err);
+	if (tail && tly_buf_adds(&db->later, tail) != TLY_OK)
+		return tly_err_internal(err);
+	if (db->later.len == 0)
+		return TLY_OK;
+	st = mysql_real_query(db->m, db->later.data,
+	    (unsigned long)db->later.len);
+	while (st == 0) {
+		MYSQL_RES *res = mysql_store_result(db->m);
+
+		if (res)
+			mysql_free_result(res);
+		k++;
+		st = mysql_next_result(db->m);
+		if (st < 0) {
+			later_drop(db);
+			return TLY_OK;		/* all done */
+		}
+	}
+	what = k < db->nlater ? db->later_sql[k] : tail ? tail : "batch";
+	later_drop(db);
+	return db_fail(db, err, mysql_errno(db->m), mysql_error(db->m), what);
+}
+
+/* later_flush - run what is deferred before anything else runs */
+static int
+later_flush(tly_db *db, tly_err *err)
+{
+	if (db->nlater == 0 && !db->later_bad)
+		return TLY_OK;
+	return later_run(db, NULL, err);
+}
+
+/* later_hex - append _utf8mb4 X'<hex of the n bytes at p>' */
+static int
+later_hex(tly_buf *b, const unsigned char *p, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	char chunk[256];
+	size_t i, k = 0;
+
+	if (tly_buf_adds(b, "_utf8mb4 X'") != TLY_OK)
+		return TLY_ERR;
+	for (i = 0; i < n; i++) {
+		chunk[k++] = hex[p[i] >> 4];
+		chunk[k++] = hex[p[i] & 15];
+		if (k == sizeof(chunk)) {
+			if (tly_buf_add(b, chunk, k) != TLY_OK)
+				return TLY_ERR;
+			k = 0;
+		}
+	}
+	if (k && tly_buf_add(b, chunk, k) != TLY_OK)
+		return TLY_ERR;
+	return tly_buf_addc(b, '\'');
+}
+
+/* later_render - statement 'st' with its bound values, onto db->later */
+static int
+later_render(tly_db *db, const db_stmt *st)
+{
+	tly_buf *b = &db->later;
+	const MYSQL_BIND *pb;
+	const char *p;
+	int i = 0, quote = 0;
+
+	if (db->nlater && tly_buf_addc(b, ';') != TLY_OK)
+		return TLY_ERR;
+	for (p = st->sql; *p; p++) {
+		if (*p == '\'')
+			quote = !quote;
+		if (*p != '?' || quote) {
+			if (tly_buf_addc(b, *p) != TLY_OK)
+				return TLY_ERR;
+			continue;
+		}
+		if (i >= st->nparams)
+			return TLY_ERR;
+		pb = &st->pb[i];
+		if (st->pnull[i] || pb->buffer_type == MYSQL_TYPE_NULL) {
+			if (tly_buf_adds(b, "NULL") != TLY_OK)
+				return TLY_ERR;
+		} else if (pb->buffer_type == MYSQL_TYPE_LONGLONG) {
+			if (tly_buf_add_i64(b, st->pi[i]) != TLY_OK)
+				return TLY_ERR;
+		} else if (later_hex(b, pb->buffer, st->plen[i]) != TLY_OK)
+			return TLY_ERR;
+		i++;
+	}
+	return i == st->nparams ? TLY_OK : TLY_ERR;
+}
+
 /* --- connection ------------------------------------------------------ */
 
 /* tly_db_new - a handle for 'cfg' (not yet connected); NULL if OOM */
@@ -334,6 +468,7 @@ tly_db_new(const tly_config *cfg, tly_log *log)
 		return NULL;
 	db->cfg = cfg;
 	db->log = log;
+	tly_buf_init(&db->later, DB_LATER_BYTES);
 	return db;
 }
 
@@ -357,6 +492,7 @@ tly_db_disconnect(tly_db *db)
 		mysql_close(db->m);
 	db->m = NULL;
 	cache_clear(db);
+	later_drop(db);
 	db->connected = 0;
 	db->broken = 0;
 	db->in_tx = 0;
@@ -369,6 +505,7 @@ tly_db_free(tly_db *db)
 	if (db == NULL)
 		return;
 	tly_db_disconnect(db);
+	tly_buf_free(&db->later);
 	free(db);
 }
 
@@ -412,7 +549,7 @@ tly_db_connect(tly_db *db, tly_err *err)
 	if (mysql_real_connect(db->m, c->db_socket[0] ? NULL : c->db_host,
 	    c->db_user, c->db_password, c->db_name,
 	    (unsigned int)c->db_port, c->db_socket[0] ? c->db_socket : NULL,
-	    0) == NULL) {
+	    CLIENT_MULTI_STATEMENTS) == NULL) {
 		int rc;
 
 		rc = db_fail(db, err, mysql_errno(db->m), mysql_error(db->m),
@@ -463,9 +600,14 @@ tly_db_last_errno(const tly_db *db)
 int
 tly_db_simple(tly_db *db, const char *sql, tly_err *err)
 {
+	int rc;
+
 	if (!db->connected || db->broken)
 		return tly_err_set(err, TLY_EK_UNAVAILABLE, "db_unavailable",
 		    "The database is unavailable; retry later.");
+	rc = later_flush(db, err);
+	if (rc)
+		return rc;
 	if (mysql_real_query(db->m, sql, (unsigned long)strlen(sql)))
 		return db_fail(db, err, mysql_errno(db->m), mysql_error(db->m),
 		    sql);
@@ -493,7 +635,22 @@ tly_db_commit(tly_db *db, tly_err *err)
 {
 	int rc;
 
-	rc = tly_db_simple(db, "COMMIT", err);
+	if (db->nlater == 0 && !db->later_bad)
+		rc = tly_db_simple(db, "COMMIT", err);
+	else if (!db->connected || db->broken)
+		rc = tly_err_set(err, TLY_EK_UNAVAILABLE, "db_unavailable",
+		    "The database is unavailable; retry later.");
+	else {
+		rc = later_run(db, "COMMIT", err);	/* one round trip */
+		if (rc != TLY_OK && db->connected && !db->broken) {
+			/* a write failed, so COMMIT never ran: end it */
+			tly_err ignored;
+
+			tly_err_clear(&ignored);
+			(void)tly_db_simple(db, "ROLLBACK", &ignored);
+		}
+	}
+	later_drop(db);
 	db->in_tx = 0;
 	return rc;
 }
@@ -505,6 +662,7 @@ tly_db_rollback(tly_db *db)
 	tly_err ignored;
 
 	tly_err_clear(&ignored);
+	later_drop(db);
 	if (db->connected && !db->broken)
 		(void)tly_db_simple(db, "ROLLBACK", &ignored);
 	db->in_tx = 0;
@@ -699,6 +857,9 @@ tly_q_exec(tly_q *q)
 		    "parameter count mismatch", "sql", st->sql, NULL);
 		return q->rc = tly_err_internal(q->err);
 	}
+	q->rc = later_flush(q->db, q->err);
+	if (q->rc)
+		return q->rc;
 	if (st->nparams && mysql_stmt_bind_param(st->stmt, st->pb))
 		return q->rc = stmt_fail(q->db, q->err, st->stmt, "bind");
 	if (mysql_stmt_execute(st->stmt)) {
@@ -708,6 +869,45 @@ tly_q_exec(tly_q *q)
 		return q->rc = stmt_fail(q->db, q->err, st->stmt, st->sql);
 	}
 	return exec_result(q);
+}
+
+/*
+ * tly_q_later - inside a transaction, defer the statement (with its
+ * bound values) to the next round trip: before the next statement that
+ * runs, or with the COMMIT.  Its failure, if any, is returned there.
+ * Outside a transaction it runs now (tly_q_exec).  For statements whose
+ * result nobody reads (no rows, no affected count).
+ */
+int
+tly_q_later(tly_q *q)
+{
+	tly_db *db = q->db;
+
+	if (q->rc)
+		return q->rc;
+	if (!db->in_tx)
+		return tly_q_exec(q);
+	if (q->np != q->st->nparams || q->st->ncols) {
+		tly_logkv(db->log, TLY_LOG_ERROR, "db", q->np !=
+		    q->st->nparams ? "parameter count mismatch" :
+		    "a statement with a result cannot be deferred", "sql",
+		    q->st->sql, NULL);
+		return q->rc = tly_err_internal(q->err);
+	}
+	if (db->nlater == DB_LATER_MAX) {
+		q->rc = later_flush(db, q->err);
+		if (q->rc)
+			return q->rc;
+	}
+	if (db->later_bad || later_render(db, q->st) != TLY_OK) {
+		/* the batch is incomplete: the transaction cannot commit */
+		db->later_bad = 1;
+		tly_logkv(db->log, TLY_LOG_ERROR, "db", "cannot defer a "
+		    "statement (too large)", "sql", q->st->sql, NULL);
+		return q->rc = tly_err_internal(q->err);
+	}
+	db->later_sql[db->nlater++] = q->st->sql;
+	return TLY_OK;
 }
 
 /* exec_result - bind and buffer the result set, if the statement has one */
@@ -901,6 +1101,28 @@ tly_db_exec(tly_db *db, tly_err *err, uint64_t *affected, const char *sql,
 	rc = tly_q_exec(&q);
 	if (rc == TLY_OK && affected)
 		*affected = tly_q_affected(&q);
+	tly_q_done(&q);
+	return rc;
+}
+
+/*
+ * tly_db_later - tly_db_exec() deferred (tly_q_later): inside a
+ * transaction the statement runs with the next round trip.
+ */
+int
+tly_db_later(tly_db *db, tly_err *err, const char *sql, const char *fmt,
+    ...)
+{
+	tly_q q;
+	va_list ap;
+	int rc;
+
+	if (tly_q_prep(db, &q, sql, err))
+		return q.rc;
+	va_start(ap, fmt);
+	bind_fmt(&q, fmt, &ap);
+	va_end(ap);
+	rc = tly_q_later(&q);
 	tly_q_done(&q);
 	return rc;
 }

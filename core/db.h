@@ -24,6 +24,13 @@
  * NULL); after a '>' come results: 'i' int64_t *, 's' char *, size_t,
  * 'n' int64_t *, int * (nullable integer).
  *
+ * Deferred writes: inside a transaction, tly_q_later() (instead of
+ * tly_q_exec) and tly_db_later() (instead of tly_db_exec) queue a
+ * statement whose result nobody reads; the queue runs in one round trip
+ * before the next statement executed, or together with the COMMIT, and
+ * its first failure is returned by that statement or by the commit.  A
+ * transaction of N such writes costs one round trip for all of them.
+ *
  * Errors: deadlock (1213) and lock wait timeout (1205) return TLY_AGAIN;
  * a duplicate key (1062) returns TLY_CONFLICT; a lost connection returns
  * TLY_ERR with tly_db_lost() true; anything else TLY_ERR.  The MariaDB
@@ -74,6 +81,7 @@ void		 tly_q_str(tly_q *, const char *);
 void		 tly_q_strn(tly_q *, const char *, size_t);
 void		 tly_q_null(tly_q *);
 int		 tly_q_exec(tly_q *);
+int		 tly_q_later(tly_q *);
 int		 tly_q_next(tly_q *);
 int		 tly_q_ncols(const tly_q *);
 int		 tly_q_col_null(const tly_q *, int);
@@ -86,6 +94,8 @@ void		 tly_q_done(tly_q *);
 
 int		 tly_db_exec(tly_db *, tly_err *, uint64_t *, const char *,
 		    const char *, ...);
+int		 tly_db_later(tly_db *, tly_err *, const char *, const char *,
+		    ...);
 int		 tly_db_row(tly_db *, tly_err *, const char *, const char *,
 		    ...);
 

@@ -5,7 +5,11 @@
  * the initial result buffer, across several rows; DECIMAL results such
  * as SUM(bigint) read as integers; duplicate keys as TLY_CONFLICT;
  * tly_db_row's "no row"; the statement cache surviving a reconnect; a
- * statement issued after the server dropped an idle connection.
+ * statement issued after the server dropped an idle connection; deferred
+ * writes (tly_db_later): nothing sent before the next statement or the
+ * COMMIT, values that look like SQL stored byte for byte, a failure at
+ * COMMIT that leaves nothing of the transaction, dropped by a ROLLBACK,
+ * run at once outside a transaction, and more than one batch's worth.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -168,6 +172,117 @@ test_statement_after_idle_kill(void **state)
 	assert_int_equal(v, 7);
 }
 
+/* --- deferred writes ----------------------------------------------------- */
+
+static int64_t
+count_ids(int lo, int hi)
+{
+	char sql[96];
+
+	snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM t WHERE id BETWEEN "
+	    "%d AND %d", lo, hi);
+	return dbtest_i64(&cfg, sql);
+}
+
+static void
+test_later_waits_for_commit(void **state)
+{
+	static const char nasty[] = "it's a \\'; DROP TABLE t; -- \"x\" ?\n\t"
+	    "h\xc3\xa9llo \xf0\x9f\x92\xb8";
+	char txt[128];
+	int64_t n = 0;
+	tly_err e;
+
+	(void)state;
+	tly_err_clear(&e);
+	assert_int_equal(tly_db_begin(ctx.db, &e), TLY_OK);
+	assert_int_equal(tly_db_later(ctx.db, &e, "INSERT INTO t VALUES "
+	    "(?, ?, ?)", "isi", (int64_t)100, nasty, (int64_t)-5), TLY_OK);
+	assert_int_equal(tly_db_later(ctx.db, &e, "INSERT INTO t VALUES "
+	    "(?, ?, ?)", "isi", (int64_t)101, (const char *)NULL,
+	    INT64_MAX), TLY_OK);
+	assert_int_equal(tly_db_later(ctx.db, &e, "UPDATE t SET txt = "
+	    "CONCAT('?', ?) WHERE id = ?", "si", "", (int64_t)101), TLY_OK);
+	/* nothing sent yet: not even this transaction's own reads see it */
+	assert_int_equal(count_ids(100, 101), 0);
+	/* the next statement of the transaction runs them first */
+	assert_int_equal(tly_db_row(ctx.db, &e, "SELECT COUNT(*) FROM t "
+	    "WHERE id BETWEEN 100 AND 101", ">i", &n), TLY_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(count_ids(100, 101), 0);	/* not committed */
+	assert_int_equal(tly_db_later(ctx.db, &e, "UPDATE t SET n = n + 1 "
+	    "WHERE id = ?", "i", (int64_t)100), TLY_OK);
+	assert_int_equal(tly_db_commit(ctx.db, &e), TLY_OK);
+	assert_int_equal(count_ids(100, 101), 2);
+	assert_int_equal(tly_db_row(ctx.db, &e, "SELECT txt, n FROM t WHERE "
+	    "id = ?", "i>si", (int64_t)100, txt, sizeof(txt), &n), TLY_OK);
+	assert_string_equal(txt, nasty);
+	assert_int_equal(n, -4);
+	assert_int_equal(tly_db_row(ctx.db, &e, "SELECT txt, n FROM t WHERE "
+	    "id = ?", "i>si", (int64_t)101, txt, sizeof(txt), &n), TLY_OK);
+	assert_string_equal(txt, "?");
+	assert_true(n == INT64_MAX);
+}
+
+static void
+test_later_failure_at_commit(void **state)
+{
+	tly_err e;
+
+	(void)state;
+	tly_err_clear(&e);
+	assert_int_equal(tly_db_begin(ctx.db, &e), TLY_OK);
+	assert_int_equal(tly_db_exec(ctx.db, &e, NULL, "INSERT INTO t (id) "
+	    "VALUES (110)", ""), TLY_OK);
+	assert_int_equal(tly_db_later(ctx.db, &e, "INSERT INTO t (id) VALUES "
+	    "(?)", "i", (int64_t)111), TLY_OK);
+	assert_int_equal(tly_db_later(ctx.db, &e, "INSERT INTO t (id) VALUES "
+	    "(?)", "i", (int64_t)100), TLY_OK);	/* a duplicate */
+	assert_int_equal(tly_db_later(ctx.db, &e, "INSERT INTO t (id) VALUES "
+	    "(?)", "i", (int64_t)112), TLY_OK);
+	assert_int_equal(tly_db_commit(ctx.db, &e), TLY_CONFLICT);
+	assert_false(tly_db_in_tx(ctx.db));
+	/* nothing of it stays, and the next transaction does not carry it */
+	assert_int_equal(tly_db_begin(ctx.db, &e), TLY_OK);
+	assert_int_equal(tly_db_commit(ctx.db, &e), TLY_OK);
+	assert_int_equal(count_ids(110, 112), 0);
+}
+
+static void
+test_later_rollback_and_autocommit(void **state)
+{
+	int64_t i;
+	tly_err e;
+
+	(void)state;
+	tly_err_clear(&e);
+	assert_int_equal(tly_db_begin(ctx.db, &e), TLY_OK);
+	assert_int_equal(tly_db_later(ctx.db, &e, "INSERT INTO t (id) VALUES "
+	    "(?)", "i", (int64_t)120), TLY_OK);
+	tly_db_rollback(ctx.db);
+	assert_int_equal(tly_db_begin(ctx.db, &e), TLY_OK);
+	assert_int_equal(tly_db_commit(ctx.db, &e), TLY_OK);
+	assert_int_equal(count_ids(120, 120), 0);
+	/* outside a transaction it runs at once, errors included */
+	assert_int_equal(tly_db_later(ctx.db, &e, "INSERT INTO t (id) VALUES "
+	    "(?)", "i", (int64_t)121), TLY_OK);
+	assert_int_equal(count_ids(121, 121), 1);
+	assert_int_equal(tly_db_later(ctx.db, &e, "INSERT INTO t (id) VALUES "
+	    "(?)", "i", (int64_t)121), TLY_CONFLICT);
+	/* more than one round trip's worth, in order */
+	assert_int_equal(tly_db_begin(ctx.db, &e), TLY_OK);
+	for (i = 0; i < 100; i++)
+		assert_int_equal(tly_db_later(ctx.db, &e, "INSERT INTO t "
+		    "(id, n) VALUES (?, ?)", "ii", 200 + i, i), TLY_OK);
+	for (i = 0; i < 100; i++)
+		assert_int_equal(tly_db_later(ctx.db, &e, "UPDATE t SET n = "
+		    "n * 2 WHERE id = ?", "i", 200 + i), TLY_OK);
+	assert_int_equal(tly_db_commit(ctx.db, &e), TLY_OK);
+	assert_int_equal(count_ids(200, 299), 100);
+	assert_int_equal(dbtest_i64(&cfg, "SELECT SUM(n) FROM t WHERE id "
+	    "BETWEEN 200 AND 299"), 2 * 4950);
+}
+
 int
 main(void)
 {
@@ -178,6 +293,9 @@ main(void)
 		cmocka_unit_test(test_duplicate_is_conflict),
 		cmocka_unit_test(test_affected_rows),
 		cmocka_unit_test(test_statement_after_idle_kill),
+		cmocka_unit_test(test_later_waits_for_commit),
+		cmocka_unit_test(test_later_failure_at_commit),
+		cmocka_unit_test(test_later_rollback_and_autocommit),
 	};
 	int rc;
 
