@@ -537,7 +537,7 @@ int
 tly_audit(tly_ctx *ctx, const tly_principal *actor, const char *action,
     const char *object, const char *detail, tly_err *err)
 {
-	return tly_db_exec(ctx->db, err, NULL, "INSERT INTO audit_log "
+	return tly_db_later(ctx->db, err, "INSERT INTO audit_log "
 	    "(actor_kind, actor_id, action, object_id, detail, request_id) "
 	    "VALUES (?, ?, ?, ?, ?, ?)", "ssssss",
 	    actor ? tly_principal_kind_name(actor->kind) : "system",

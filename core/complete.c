@@ -201,7 +201,8 @@ static const char *insert_shares_sql[] = {
 
 /*
  * tly_shares_insert - 'n' rows of kind 'kind' for payment 'pay' in one
- * statement (one round trip); 'cause' names what caused them.
+ * statement, deferred inside a transaction (tly_q_later); 'cause' names
+ * what caused them.
  */
 int
 tly_shares_insert(tly_ctx *ctx, const char *pay, const char *currency,
@@ -225,7 +226,7 @@ tly_shares_insert(tly_ctx *ctx, const char *pay, const char *currency,
 			tly_q_str(&q, "pending");
 			tly_q_str(&q, cause);
 		}
-		rc = tly_q_exec(&q);
+		rc = tly_q_later(&q);	/* with the next round trip */
 		tly_q_done(&q);
 	}
 	return rc;
@@ -261,8 +262,10 @@ fee_adjust(tly_ctx *ctx, const char *pay, const char *currency,
 
 /*
  * tly_completion_tx - the transaction body of the top of the file, for
- * tly_tx_run() or inside another body (the webhook's, which stores the
- * event in the same transaction); 'arg' is a tly_completion.
+ * tly_tx_run_keyed() or inside another body (the webhook's, which stores
+ * the event in the same transaction); 'arg' is a tly_completion.  Two
+ * round trips when the stock is held: the checkout's lock, then every
+ * write deferred (tly_db_later) to go with the COMMIT.
  */
 int
 tly_completion_tx(tly_ctx *ctx, void *arg, tly_err *err)
@@ -302,7 +305,7 @@ tly_completion_tx(tly_ctx *ctx, void *arg, tly_err *err)
 	if (tly_id_new(a->payment_id, sizeof(a->payment_id), "pay") != TLY_OK)
 		return tly_err_internal(err);
 	bearer = c.platform_bears_fee ? PLATFORM_ACCOUNT : c.seller_id;
-	rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO payments (id, "
+	rc = tly_db_later(ctx->db, err, "INSERT INTO payments (id, "
 	    "purpose, checkout_id, pi_id, charge_id, amount_cent, currency, "
 	    "stripe_fee_estimate_cent, fee_bearer_account_id, status, "
 	    "completed_via) VALUES (?, 'checkout', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -320,7 +323,7 @@ tly_completion_tx(tly_ctx *ctx, void *arg, tly_err *err)
 		    "oversold", "out of stock when the payment arrived", NULL,
 		    a->refund_id, sizeof(a->refund_id), err);
 	if (rc == TLY_OK)
-		rc = tly_db_exec(ctx->db, err, NULL, "UPDATE checkouts SET "
+		rc = tly_db_later(ctx->db, err, "UPDATE checkouts SET "
 		    "status = 'completed', open_key = NULL, pi_id = ?, "
 		    "pi_state = 'created' WHERE id = ?", "ss", f->pi_id, c.id);
 	if (rc)

@@ -113,7 +113,7 @@ refused(tly_ctx *ctx, const char *addr, const char *why, tly_err *err)
 static int
 insert_event(tly_ctx *ctx, const event *ev, const char *status, tly_err *err)
 {
-	return tly_db_exec(ctx->db, err, NULL, "INSERT INTO webhook_events "
+	return tly_db_later(ctx->db, err, "INSERT INTO webhook_events "
 	    "(id, endpoint, type, account, object_id, created, livemode, "
 	    "api_version, payload, status, attempts, next_attempt_at) VALUES "
 	    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? <> 'received', IF(? = "
@@ -337,23 +337,25 @@ typedef struct inline_args {
 	const event	*ev;
 	tly_pi_facts	 f;
 	tly_completion	 comp;
-	int		 dup;
 } inline_args;
 
-/* inline_tx - store a payment_intent.succeeded and complete, one commit */
+/*
+ * inline_tx - complete and store the payment_intent.succeeded, one
+ * commit.  The event's row is written last and deferred, with the
+ * completion's writes (one round trip with the COMMIT); an event stored
+ * meanwhile makes the COMMIT fail with TLY_CONFLICT, and nothing of the
+ * transaction stays.
+ */
 static int
 inline_tx(tly_ctx *ctx, void *arg, tly_err *err)
 {
 	inline_args *a = arg;
 	int rc;
 
-	a->dup = 0;
-	rc = insert_event(ctx, a->ev, "processed", err);
-	if (rc == TLY_CONFLICT)
-		a->dup = 1;
-	if (rc)
-		return rc;
-	return tly_completion_tx(ctx, &a->comp, err);
+	rc = tly_completion_tx(ctx, &a->comp, err);
+	if (rc == TLY_OK)
+		rc = insert_event(ctx, a->ev, "processed", err);
+	return rc;
 }
 
 static void
@@ -373,7 +375,20 @@ stored_status(tly_ctx *ctx, const char *id, char *st, size_t sz,
 	    "WHERE id = ?", "s>s", id, st, sz);
 }
 
-/* duplicate - an event seen before: done, or worth another try now */
+/* seen - event 'ev' is stored with status 'st': done, or worth a retry */
+static int
+seen(tly_ctx *ctx, const event *ev, const char *st, tly_webhook_result *res,
+    tly_err *err)
+{
+	res->duplicate = 1;
+	if (strcmp(st, "failed") != 0 && strcmp(st, "received") != 0) {
+		result(res, ev, st);
+		return TLY_OK;
+	}
+	return tly_webhook_process(ctx, ev->e.id, res, err);
+}
+
+/* duplicate - event 'ev' was stored meanwhile (TLY_NOTFOUND if not) */
 static int
 duplicate(tly_ctx *ctx, const event *ev, tly_webhook_result *res,
     tly_err *err)
@@ -383,14 +398,7 @@ duplicate(tly_ctx *ctx, const event *ev, tly_webhook_result *res,
 
 	tly_err_clear(err);
 	rc = stored_status(ctx, ev->e.id, st, sizeof(st), err);
-	if (rc)
-		return rc;
-	res->duplicate = 1;
-	if (strcmp(st, "failed") != 0 && strcmp(st, "received") != 0) {
-		result(res, ev, st);
-		return TLY_OK;
-	}
-	return tly_webhook_process(ctx, ev->e.id, res, err);
+	return rc ? rc : seen(ctx, ev, st, res, err);
 }
 
 /* receive_inline - the fast path for payment_intent.succeeded */
@@ -416,8 +424,15 @@ receive_inline(tly_ctx *ctx, const event *ev, tly_webhook_result *res,
 		result(res, ev, "processed");
 		return TLY_OK;
 	}
-	if (a.dup)
-		return duplicate(ctx, ev, res, err);
+	if (rc == TLY_CONFLICT) {
+		/* stored meanwhile (a concurrent delivery)? */
+		rc = duplicate(ctx, ev, res, err);
+		if (rc != TLY_NOTFOUND)
+			return rc;
+		tly_err_set(err, TLY_EK_CONFLICT, "duplicate",
+		    "The payment conflicts with another.");
+		rc = TLY_CONFLICT;
+	}
 	if (rc == TLY_UNKNOWN)
 		return rc;
 	if (not_ours(ctx, ev, rc, err)) {
@@ -456,7 +471,7 @@ tly_webhook_receive(tly_ctx *ctx, const char *endpoint, const char *sig,
 	const tly_config *c = ctx->cfg;
 	const char (*secrets)[128];
 	const char *status = NULL;
-	char why[96];
+	char why[96], st[16];
 	event ev;
 	int rc;
 
@@ -473,6 +488,13 @@ tly_webhook_receive(tly_ctx *ctx, const char *endpoint, const char *sig,
 	rc = parse_event(ctx, body, len, &ev, err);
 	if (rc)
 		return rc;
+	/* a redelivery is answered from the stored row: one round trip */
+	rc = stored_status(ctx, ev.e.id, st, sizeof(st), err);
+	if (rc == TLY_OK)
+		return seen(ctx, &ev, st, res, err);
+	if (rc != TLY_NOTFOUND)
+		return rc;
+	tly_err_clear(err);
 	if (ev.act == ACT_COMPLETE &&
 	    tly_json_str(ev.e.object, "metadata.checkout_id"))
 		return receive_inline(ctx, &ev, res, err);
