@@ -21,39 +21,17 @@
 set -eu
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-BASE=${BENCH_DIR:-/tmp/tally-bench}
 DUR=${DUR:-10}
 WARM=${WARM:-2}
+RUNS=${RUNS:-3}
 CONNS=${CONNS:-16 64}
 WORKERS=${WORKERS:-4}
 LOG_LEVEL=${LOG_LEVEL:-info}
 PERF=${PERF_BASELINE:-$SRC/../shared/perf-baseline}
 BIN=${TALLY_BIN:-$SRC/build}
-
-free_port() {
-	local p=$1
-	while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done
-	echo "$p"
-}
-
-stop_all() {
-	[ -f $BASE/nginx/nginx.pid ] && kill "$(cat $BASE/nginx/nginx.pid)" 2>/dev/null
-	[ -f $BASE/tallyd.pid ] && kill "$(cat $BASE/tallyd.pid)" 2>/dev/null
-	[ -f $BASE/hello.pids ] && kill $(cat $BASE/hello.pids) 2>/dev/null
-	[ -f $BASE/mysqld.pid ] && kill "$(cat $BASE/mysqld.pid)" 2>/dev/null
-	sleep 1
-	return 0
-}
-
-for t in wrk nginx spawn-fcgi mariadbd; do
-	command -v $t >/dev/null || { echo "bench: $t is missing" >&2; exit 1; }
-done
-[ -x "$BIN/fcgi/tallyd" ] || { echo "bench: no $BIN/fcgi/tallyd; run ./dev build" >&2; exit 1; }
+. "$SRC/bench/lib.sh"
+bench_init ${BENCH_DIR:-/tmp/tally-bench}
 [ -f "$PERF/fcgi_app.c" ] || { echo "bench: no $PERF/fcgi_app.c" >&2; exit 1; }
-
-stop_all 2>/dev/null || true
-[ "${KEEP:-}" = 1 ] || trap stop_all EXIT
-rm -rf $BASE && mkdir -p $BASE/bin $BASE/nginx/tmp $BASE/log
 
 # --- the bare hello worker of the perf baseline ---------------------------------
 cc -O2 -Wall -Wextra -Werror $(mariadb_config --cflags) -o $BASE/bin/fcgi_app \
@@ -62,28 +40,8 @@ spawn-fcgi -s $BASE/hello.sock -M 0666 -F "$WORKERS" -P $BASE/hello.pids \
     -- $BASE/bin/fcgi_app >/dev/null
 
 # --- MariaDB and tallyd ---------------------------------------------------------
-DBPORT=$(free_port 33306)
-cat >$BASE/my.cnf <<EOF
-[mysqld]
-$([ "$(id -u)" = 0 ] && echo "user = root")
-datadir = $BASE/mysql
-socket = $BASE/mysql.sock
-pid-file = $BASE/mysqld.pid
-log-error = $BASE/log/mysqld.err
-port = $DBPORT
-bind-address = 127.0.0.1
-skip-name-resolve
-skip-log-bin
-innodb_buffer_pool_size = 512M
-EOF
-mariadb-install-db --defaults-file=$BASE/my.cnf --skip-test-db \
-    --auth-root-authentication-method=socket >$BASE/log/install.log 2>&1
-mariadbd --defaults-file=$BASE/my.cnf >$BASE/log/mariadbd.out 2>&1 &
-for _ in $(seq 300); do
-	mariadb-admin --socket=$BASE/mysql.sock -u"$(id -un)" ping >/dev/null 2>&1 && break
-	sleep 0.1
-done
-mariadb --socket=$BASE/mysql.sock -u"$(id -un)" <<EOF
+start_mariadb 1
+sqlroot <<EOF
 CREATE DATABASE tally;
 CREATE USER tally@localhost IDENTIFIED BY 'bench';
 GRANT ALL ON tally.* TO tally@localhost;
@@ -113,9 +71,7 @@ socket = $BASE/admin.sock
 workers = 1
 socket_mode = 0666
 EOF
-"$BIN/ctl/tallyctl" -c $BASE/tally.conf migrate 2>/dev/null
-"$BIN/fcgi/tallyd" -c $BASE/tally.conf &
-for _ in $(seq 100); do [ -S $BASE/api.sock ] && break; sleep 0.1; done
+start_tallyd $BASE/tally.conf
 
 # --- nginx: one server, the four paths -----------------------------------------
 PORT=$(free_port 18480)
@@ -148,8 +104,7 @@ http {
     }
 }
 EOF
-nginx -p $BASE/nginx/ -c $BASE/nginx/nginx.conf -e $BASE/log/nginx-error.log
-sleep 0.5
+start_nginx $BASE/nginx/nginx.conf
 URL=http://127.0.0.1:$PORT
 for p in /nginx /hello /api/v1/health/live /api/v1/health; do
 	curl -sf "$URL$p" >/dev/null || { echo "bench: $p does not answer" >&2; exit 1; }
@@ -159,60 +114,26 @@ done
 # Points are interleaved (nginx, hello, live, health, then again) RUNS times
 # and each reported figure is the median run, so that drift on a shared
 # machine hits every variant alike.
-RUNS=${RUNS:-3}
-declare -A RPS P50 P99 ERR
-point() {
-	local name=$1 path=$2 c=$3 r=$4 out
-	out=$BASE/log/$name-$c-$r.wrk
-	wrk -t2 -c"$c" -d"${WARM}s" "$URL$path" >/dev/null
-	wrk -t2 -c"$c" -d"${DUR}s" --latency "$URL$path" >"$out"
-	read -r rps p50 p99 err < <(awk '
-	function ms(v) {
-		if (v ~ /us$/) return v / 1000
-		if (v ~ /ms$/) return v + 0
-		return v * 1000
-	}
-	/^ +50%/ { p50 = ms($2) }
-	/^ +99%/ { p99 = ms($2) }
-	/^Requests\/sec/ { rps = $2 }
-	/Non-2xx|Socket errors/ { err = "errors" }
-	END { printf "%.0f %.3f %.3f %s\n", rps, p50, p99, err ? err : "-" }' "$out")
-	RPS[$name,$c]="${RPS[$name,$c]:-} $rps"
-	P50[$name,$c,$rps]=$p50
-	P99[$name,$c,$rps]=$p99
-	[ "$err" = - ] || ERR[$name,$c]=yes
-}
-median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-
 for r in $(seq "$RUNS"); do
 	for c in $CONNS; do
-		point nginx /nginx "$c" "$r"
-		point hello /hello "$c" "$r"
-		point live /api/v1/health/live "$c" "$r"
-		point health /api/v1/health "$c" "$r"
+		wrk_point nginx "$c" "$URL/nginx"
+		wrk_point hello "$c" "$URL/hello"
+		wrk_point live "$c" "$URL/api/v1/health/live"
+		wrk_point health "$c" "$URL/api/v1/health"
 	done
 done
 
-printf '%-8s %5s %10s %9s %9s  %-22s %s\n' test conns req/s p50_ms p99_ms \
-    "range (runs)" errors
-declare -A MED
+report_header
 for c in $CONNS; do
 	for t in nginx hello live health; do
-		m=$(echo "${RPS[$t,$c]}" | median)
-		MED[$t,$c]=$m
-		rng=$(echo "${RPS[$t,$c]}" | tr ' ' '\n' | grep . | sort -n |
-		    awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s-%s", lo, hi }')
-		printf '%-8s %5d %10d %9s %9s  %-22s %s\n' "$t" "$c" "$m" \
-		    "${P50[$t,$c,$m]}" "${P99[$t,$c,$m]}" "$rng ($RUNS)" \
-		    "${ERR[$t,$c]:--}"
+		report "$t" "$c"
 	done
 done
-
 echo
-echo "ratios of medians ($(nproc) cores, $WORKERS FastCGI workers, log_level $LOG_LEVEL):"
+echo "ratios of medians ($(nproc) cores, $WORKERS FastCGI workers, log_level $LOG_LEVEL, $RUNS runs):"
 for c in $CONNS; do
-	awk -v c="$c" -v n="${MED[nginx,$c]}" -v h="${MED[hello,$c]}" \
-	    -v l="${MED[live,$c]}" -v d="${MED[health,$c]}" 'BEGIN {
+	awk -v c="$c" -v n="$(median_of nginx "$c")" -v h="$(median_of hello "$c")" \
+	    -v l="$(median_of live "$c")" -v d="$(median_of health "$c")" 'BEGIN {
 		printf "  @%-3d live/hello %.2f (target >= 0.90)   health/hello %.2f   hello/nginx %.2f\n",
 		    c, l / h, d / h, h / n }'
 done
