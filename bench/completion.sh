@@ -199,7 +199,7 @@ webhook_point() {
 	    seen[substr($0, RSTART + 6, RLENGTH - 7)]' \
 	    $BASE/processed.ids $BASE/events-run >$BASE/events-dup
 	[ -s $BASE/events-dup ] || { echo "bench: no processed events" >&2; exit 1; }
-	BENCH_LINES=$BASE/events-dup wrk_point dup "$c" "$URL" \
+	BENCH_LINES=$BASE/events-dup BENCH_WRAP=1 wrk_point dup "$c" "$URL" \
 	    -s "$SRC/bench/lines.lua"
 }
 

@@ -1,7 +1,9 @@
 -- bench/lines.lua - wrk: one request per line of $BENCH_LINES, never twice.
 -- A line is "<header value>\t<body>"; BENCH_PATH is the path, BENCH_HEADER
 -- the header the first field goes into (Stripe-Signature, Authorization).
--- Thread k of n takes lines k, k+n, k+2n, …; past the end it stops.
+-- Thread k of n takes lines k, k+n, k+2n, …; past the end it stops, or,
+-- with BENCH_WRAP=1 (requests that may repeat: stored duplicates), starts
+-- over.
 local threads = {}
 
 function setup(thread)
@@ -18,10 +20,15 @@ function init(args)
       lines[#lines + 1] = l
    end
    idx = id + 1
+   wrap = os.getenv("BENCH_WRAP") == "1"
 end
 
 function request()
    local l = lines[idx]
+   if l == nil and wrap then
+      idx = id + 1
+      l = lines[idx]
+   end
    if l == nil then
       wrk.thread:stop()
       return wrk.format("GET", "/__bench_exhausted")
