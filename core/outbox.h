@@ -15,7 +15,7 @@
 
 typedef struct tly_mail {
 	const char	*dedupe;	/* unique cause, <= 128 ascii bytes */
-	const char	*kind;		/* receipt, payout_sent, payout_failed, refund */
+	const char	*kind;		/* receipt, payout_sent, … */
 	const char	*account_id;	/* the recipient's account, or NULL */
 	const char	*to;		/* the address */
 	const char	*subject;

@@ -275,6 +275,8 @@ map_error(const tly_jv *json, long status, tly_err *err)
 	tly_strlcpy(err->decline_code, decline ? decline : "",
 	    sizeof(err->decline_code));
 	tly_strlcpy(err->param, param ? param : "", sizeof(err->param));
+	tly_strlcpy(err->upstream_msg, msg ? msg : "",
+	    sizeof(err->upstream_msg));
 	if (status == 402 || (type && strcmp(type, "card_error") == 0)) {
 		/* Stripe's card messages are written for the buyer */
 		err->kind = TLY_EK_CARD;
@@ -299,7 +301,7 @@ backoff(tly_stripe *s, int attempt)
 
 static void
 log_call(tly_stripe *s, int level, const char *what,
-    const tly_stripe_req *rq, const st_attempt *a, int n)
+    const tly_stripe_req *rq, const st_attempt *a, int n, const tly_err *e)
 {
 	char st[16], at[8];
 
@@ -309,7 +311,11 @@ log_call(tly_stripe *s, int level, const char *what,
 	    "path", rq->path, "status", st, "attempt", at,
 	    "stripe_request_id", s->request_id[0] ? s->request_id : NULL,
 	    "idempotency_key", rq->idempotency_key,
-	    "curl", a->cc ? curl_easy_strerror(a->cc) : NULL, NULL);
+	    "curl", a->cc ? curl_easy_strerror(a->cc) : NULL,
+	    "stripe_code", e && e->code[0] ? e->code : NULL,
+	    "stripe_param", e && e->param[0] ? e->param : NULL,
+	    "stripe_message", e && e->upstream_msg[0] ? e->upstream_msg : NULL,
+	    NULL);
 }
 
 /* classify - what one attempt means: done, retry, or final failure */
@@ -397,7 +403,7 @@ tly_stripe_call(tly_stripe *s, tly_pool *pool, const tly_stripe_req *rq,
 		verdict = classify(s, rq, &a);
 		if (verdict != ST_RETRY)
 			break;
-		log_call(s, TLY_LOG_INFO, "retrying", rq, &a, n + 1);
+		log_call(s, TLY_LOG_INFO, "retrying", rq, &a, n + 1, NULL);
 	}
 	curl_slist_free_all(h);
 	resp->status = (int)a.status;
@@ -406,16 +412,17 @@ tly_stripe_call(tly_stripe *s, tly_pool *pool, const tly_stripe_req *rq,
 	(void)parse_body(s, pool, resp);
 	switch (verdict) {
 	case ST_DONE:
-		log_call(s, TLY_LOG_DEBUG, "ok", rq, &a, resp->attempts);
+		log_call(s, TLY_LOG_DEBUG, "ok", rq, &a, resp->attempts, NULL);
 		if (resp->json == NULL)
 			return unknown(err, &a);
 		return TLY_OK;
 	case ST_UNKNOWN:
 		log_call(s, TLY_LOG_WARN, "outcome unknown", rq, &a,
-		    resp->attempts);
+		    resp->attempts, NULL);
 		return unknown(err, &a);
 	case ST_RETRY:		/* retries ran out */
-		log_call(s, TLY_LOG_WARN, "gave up", rq, &a, resp->attempts);
+		log_call(s, TLY_LOG_WARN, "gave up", rq, &a, resp->attempts,
+		    NULL);
 		if (a.sent && strcmp(rq->method, "POST") == 0)
 			return unknown(err, &a);
 		tly_err_set(err, TLY_EK_UPSTREAM, "stripe_unavailable",
@@ -425,7 +432,7 @@ tly_stripe_call(tly_stripe *s, tly_pool *pool, const tly_stripe_req *rq,
 	default:
 		map_error(resp->json, a.status, err);
 		log_call(s, a.status == 402 ? TLY_LOG_INFO : TLY_LOG_WARN,
-		    "refused", rq, &a, resp->attempts);
+		    "refused", rq, &a, resp->attempts, err);
 		return TLY_ERR;
 	}
 }

@@ -57,6 +57,7 @@ typedef struct tly_err {
 	char		 param[64];	/* offending parameter, or "" */
 	char		 decline_code[48];
 	char		 msg[256];	/* safe to show a client */
+	char		 upstream_msg[200];	/* Stripe's, for logs */
 } tly_err;
 
 void		 tly_err_clear(tly_err *);

@@ -222,13 +222,11 @@ async function handleApi(emu, opts, req, res, url) {
     req.socket.destroy();
     return;
   }
-  if (fault && fault.mode === 'error_429') {
-    const e = rateLimit();
-    return finish(fault.status || 429, toText(e.body(requestId)), e.headers);
-  }
-  if (fault && fault.mode === 'error_409') {
-    const e = idempotencyInUse(idemKey || '(none)');
-    return finish(fault.status || 409, toText(e.body(requestId)), e.headers);
+  if (fault && (fault.mode === 'error_429' || fault.mode === 'error_409')) {
+    const e = fault.mode === 'error_429' ? rateLimit() : idempotencyInUse(idemKey || '(none)');
+    const headers = { ...e.headers };
+    if (fault.should_retry !== null) headers['Stripe-Should-Retry'] = String(fault.should_retry);
+    return finish(fault.status || (fault.mode === 'error_429' ? 429 : 409), toText(e.body(requestId)), headers);
   }
 
   /* idempotency */

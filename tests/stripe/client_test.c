@@ -494,6 +494,28 @@ test_429_and_409_retried_with_the_same_key(void **state)
 	assert_int_equal(emu_count("payment_intents", tid), 1);
 }
 
+/* Stripe-Should-Retry: false on a 409/429 ends the call at once */
+static void
+test_should_retry_false_not_retried(void **state)
+{
+	tly_stripe_resp resp;
+	tly_st_pi pi;
+	tly_err e;
+	const char *tid = unique();
+	char key[96];
+
+	(void)state;
+	tly_err_clear(&e);
+	fault("{\"method\":\"POST\",\"path\":\"^/v1/payment_intents$\","
+	    "\"mode\":\"error_409\",\"count\":3,\"should_retry\":false}");
+	snprintf(key, sizeof(key), "tally:pi:%s:g1", tid);
+	assert_int_equal(pi_create(key, tid, 700, &pi, &resp, &e), TLY_ERR);
+	assert_int_equal(resp.attempts, 1);
+	assert_int_equal(e.upstream_status, 409);
+	assert_int_equal(emu_requests_with_key(key), 1);
+	assert_int_equal(emu_count("payment_intents", tid), 0);
+}
+
 static void
 test_400_and_402_not_retried(void **state)
 {
@@ -510,6 +532,11 @@ test_400_and_402_not_retried(void **state)
 	assert_int_equal(resp.attempts, 1);
 	assert_int_equal(e.upstream_status, 400);
 	assert_int_equal(e.kind, TLY_EK_UPSTREAM);
+	/* Stripe's type, param and message are kept (the message for logs) */
+	assert_string_equal(e.upstream_type, "invalid_request_error");
+	assert_string_equal(e.param, "amount");
+	assert_true(strlen(e.upstream_msg) > 0);
+	assert_null(strstr(e.msg, e.upstream_msg));
 
 	tly_form_init(&f);
 	tly_form_i64(&f, "amount", 900);
@@ -800,6 +827,8 @@ main(void)
 		    each_setup),
 		cmocka_unit_test_setup(
 		    test_429_and_409_retried_with_the_same_key, each_setup),
+		cmocka_unit_test_setup(test_should_retry_false_not_retried,
+		    each_setup),
 		cmocka_unit_test_setup(test_400_and_402_not_retried,
 		    each_setup),
 		cmocka_unit_test_setup(test_nothing_sent_is_retried_then_fails,

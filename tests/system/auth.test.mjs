@@ -436,6 +436,24 @@ describe('admins', () => {
     assert.equal(badCursor.status, 400, 'a cursor that is not an id');
   });
 
+  test('failed logins throttle the address too: many users each below their limit, then 429 from that address only', async () => {
+    /* the per-address limit is 4x the per-user one (login_max_failures 5): 20 failures
+       spread over 10 unknown users (2 each, never a user's own limit) close the address */
+    const addr = '198.51.100.99';
+    const login = (username, password, remoteAddr = addr) => fcgiHttp(stack.socket('admin'), 'POST',
+      '/admin/api/v1/login', { json: { username, password }, remoteAddr });
+    for (let i = 0; i < 20; i++) {
+      const r = await login(`nobody-${i % 10}`, `wrong-${i}`);
+      assert.equal(r.status, 401, `failure ${i + 1} of 20`);
+    }
+    const r = await login('viewer1', pw.viewer);
+    assert.equal(r.status, 429, `a real user with the right password from that address (${r.text})`);
+    assert.ok(Number(r.headers['retry-after']) > 0, 'Retry-After');
+    const elsewhere = await login('viewer1', pw.viewer, '198.51.100.100');
+    assert.equal(elsewhere.status, 200, 'the same user from another address');
+    await stack.sql(`DELETE FROM login_throttle WHERE k = 'ip:${addr}'`);
+  });
+
   test('failed logins throttle the user: 429 with Retry-After, even with the right password', async () => {
     /* over FastCGI from its own address: nginx's 10 r/min login limit is not under test here */
     const pwT = `thr-${randomString(16)}`;

@@ -17,7 +17,9 @@
  *                         released) before answering
  *   drop_after            run, store the answer, destroy the socket
  *   drop_before           destroy the socket; nothing done, nothing stored
- * `status` overrides the HTTP status of the error_* modes (e.g. 503).
+ * `status` overrides the HTTP status of the error_* modes (e.g. 503);
+ * `should_retry` ("true"/"false") overrides their Stripe-Should-Retry
+ * header (Stripe sends false when a retry cannot succeed).
  *
  * Invariants: a fault matches when its method (if given) equals the request
  * method and its path regex matches the request path (no query string);
@@ -48,7 +50,7 @@ export class Faults {
     this.release();
   }
 
-  add({ method, path, count = 1, mode, seconds, status }) {
+  add({ method, path, count = 1, mode, seconds, status, should_retry }) {
     if (!MODES.includes(mode)) throw new Error(`unknown fault mode '${mode}' (one of ${MODES.join(', ')})`);
     if (path === undefined || path === null || path === '') throw new Error('fault needs a path regex');
     const re = new RegExp(path);
@@ -61,6 +63,7 @@ export class Faults {
       mode,
       seconds: seconds === undefined || seconds === null || seconds === '' ? null : Number(seconds),
       status: status ? Number(status) : null,
+      should_retry: should_retry === undefined || should_retry === null ? null : String(should_retry) === 'true',
     };
     this.list.push(f);
     return this.view(f);
