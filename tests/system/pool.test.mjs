@@ -13,7 +13,8 @@
  *   a new socket path is bound and the old one removed;
  * - SIGTERM under load: in-flight requests complete (nothing truncated;
  *   new ones get nginx's 502), exit 0, sockets removed; an idle master
- *   exits within 1 s.
+ *   exits within 1 s; a request stuck past shutdown_timeout (a Stripe call
+ *   that hangs) has its worker killed, and the master still exits 0.
  * Load goes through nginx, each loop from its own loopback address (nginx
  * limits 100 r/s per client address; real traffic has many clients).
  */
@@ -29,6 +30,9 @@ import {
 import { startLoad } from './lib/load.mjs';
 import { run } from './lib/proc.mjs';
 import { BIN, POOLS, req, sleep, startStack, waitFor } from './lib/stack.mjs';
+import {
+  checkout, makeProduct, newBuyer, paymentConf,
+} from './lib/checkout_helpers.mjs';
 
 /* live - the request of the load loops; loop 'w' comes from 127.0.0.(10+w) */
 function live(stack) {
@@ -310,5 +314,40 @@ describe('reload and stop', () => {
     const st = await stack.stopTallyd({ signal: 'SIGTERM', timeoutMs: 10000 });
     assert.equal(st.code, 0, 'exit status 0');
     assert.ok(st.ms < 1000, `exited ${Math.round(st.ms)} ms after SIGTERM (< 1000)`);
+  });
+});
+
+describe('a request that outlives shutdown_timeout', () => {
+  const h = stackHooks({
+    name: 'pool-escalate',
+    stripe: true,
+    conf: {
+      ...paymentConf(),
+      tally: { shutdown_timeout: 2 },
+      stripe: { timeout_ms: 60000 },
+    },
+  });
+
+  test('SIGTERM: the stuck worker is killed after shutdown_timeout, the master exits 0, the request gets a JSON 502', async () => {
+    const { stack } = h;
+    const product = await makeProduct(stack);
+    const b = await newBuyer(stack);
+    /* the PaymentIntent create hangs at "Stripe" far longer than the timeout */
+    await stack.emu('POST', '/__emu/faults', {
+      method: 'POST', path: '^/v1/payment_intents$', mode: 'hang_before', seconds: 60,
+    });
+    const stuck = checkout(stack, b, { product_id: product.id, quantity: 1 }, { timeoutMs: 30000 });
+    await waitFor(async () => (await stack.emu('GET', '/__emu/faults')).hung > 0,
+      { timeoutMs: 10000, what: 'the checkout to hang at the emulator' });
+    const st = await stack.stopTallyd({ signal: 'SIGTERM', timeoutMs: 15000 });
+    const r = await stuck;
+    await stack.emu('POST', '/__emu/faults/release', {});
+    assert.equal(st.code, 0, `exit status 0 (got ${JSON.stringify(st)})`);
+    assert.ok(st.ms >= 2000, `waited for the request (${Math.round(st.ms)} ms >= shutdown_timeout)`);
+    assert.ok(st.ms < 5000, `then stopped it (${Math.round(st.ms)} ms < shutdown_timeout + 3 s)`);
+    assert.ok(stack.logLines().some((l) => l.proc === 'master' && /did not stop in time/.test(l.msg)),
+      'the master says it killed the child');
+    assert.equal(r.status, 502, `the stuck request's answer (${r.status} ${r.body})`);
+    assert.equal(r.json?.error?.code, 'upstream_unavailable', 'as a JSON envelope from nginx');
   });
 });
