@@ -27,6 +27,8 @@
  *                                  the charge's refunds, listed from Stripe,
  *                                  recorded and booked once
  *                                  (refund_events.c);
+ *        charge.dispute.*          the dispute, re-read from Stripe, booked
+ *                                  once (dispute.c);
  *        anything else             stored and acknowledged ("ignored").
  *   4. answer 200 whenever the event is stored, even if acting failed:
  *      Tally retries itself ("webhooks" job: exponential backoff, dead
@@ -40,6 +42,7 @@
 
 #include "checkout.h"
 #include "complete.h"
+#include "dispute.h"
 #include "refund.h"
 #include "stripe.h"
 #include "tly_str.h"
@@ -47,7 +50,7 @@
 #include "webhook.h"
 
 enum { ACT_IGNORE, ACT_COMPLETE, ACT_CHARGE, ACT_FEE, ACT_STATUS,
-	ACT_REFUND };
+	ACT_REFUND, ACT_DISPUTE };
 
 typedef struct event {
 	const char	*endpoint;
@@ -78,6 +81,8 @@ classify(const tly_st_event *e)
 	    strcmp(t, "charge.refund.updated") == 0 ||
 	    strncmp(t, "refund.", 7) == 0)
 		return ACT_REFUND;
+	if (strncmp(t, "charge.dispute.", 15) == 0)
+		return ACT_DISPUTE;
 	return ACT_IGNORE;
 }
 
@@ -331,6 +336,9 @@ act(tly_ctx *ctx, const event *ev, const char **status, tly_err *err)
 		break;
 	case ACT_REFUND:
 		rc = tly_refund_event(ctx, ev->e.object, status, err);
+		break;
+	case ACT_DISPUTE:
+		rc = tly_dispute_event(ctx, ev->e.object, status, err);
 		break;
 	default:
 		*status = "ignored";
