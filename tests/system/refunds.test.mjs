@@ -15,7 +15,8 @@
  *   request log); the rest is exact;
  * - a Dashboard refund is booked as its own refund (origin stripe), once,
  *   however often its events arrive; a Tally refund and its own webhooks
- *   count once;
+ *   count once, also when the webhooks come before Tally has Stripe's
+ *   answer (matched by metadata[tally_id]);
  * - a refund that fails after it was booked: the inverse rows, and
  *   refunded_cent back.
  * The ledger's invariants hold at the end (assertLedger).
@@ -262,6 +263,28 @@ describe('refunds made at Stripe', () => {
     await flush(stack);
     await settled(p.pay);
     assert.deepEqual(await payRow(p.pay), { status: 'refunded', refunded: p.amount, requested: p.amount });
+  });
+
+  test('its own webhooks before Tally records the answer: found by metadata, counted once', async () => {
+    const p = await buy();
+    /* Stripe makes the refund and sends its events, but answers Tally 3 s later */
+    await stack.emu('POST', '/__emu/faults', { method: 'POST', path: '^/v1/refunds$', mode: 'hang_after', seconds: 3 });
+    let answered = false;
+    const pending = refund(admins.finance, p.pay, { amount_cent: 900, reason: 'slow answer' });
+    pending.then(() => { answered = true; }, () => { answered = true; });
+    await until(async () => (await sqlNum(stack, `SELECT COUNT(*) FROM refunds WHERE payment_id = ${esc(p.pay)} ` +
+      'AND booked = 1')) === 1, 'booked from the webhooks while Tally waits for Stripe');
+    assert.equal(answered, false, 'booked before Stripe answered Tally');
+    assert.equal(await sql1(stack, `SELECT IFNULL(stripe_refund_id, '') FROM refunds WHERE payment_id = ${esc(p.pay)}`) !== '',
+      true, 'the webhook recorded Stripe\'s id');
+    const r = await pending;
+    assert.equal(r.status, 201, r.body);
+    assert.equal(r.json.state, 'succeeded');
+    await flush(stack);
+    const rows = await stack.sql(`SELECT id, origin, stripe_refund_id FROM refunds WHERE payment_id = ${esc(p.pay)}`);
+    assert.deepEqual(rows, [[r.json.id, 'tally', r.json.stripe_refund_id]], 'one refund, Tally\'s');
+    assert.deepEqual(await payRow(p.pay), { status: 'partially_refunded', refunded: 900, requested: 900 });
+    assert.equal(await sharesSum(p.pay, 'refund'), -900);
   });
 
   test('a refund that fails after it was booked: inverse rows, refunded_cent back', async () => {
