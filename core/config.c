@@ -126,6 +126,7 @@ currency_defaults(tly_currency *cur, const char *code)
 	    (cur->exponent == 3 ? 5000 : 500);
 	cur->payout_threshold_cent = cur->exponent == 0 ? 10000 :
 	    (cur->exponent == 3 ? 100000 : 10000);
+	cur->refund_support_limit_cent = cur->payout_threshold_cent;
 }
 
 typedef struct loader {
@@ -520,6 +521,14 @@ load_pricing(loader *ld, tly_config *c)
 	else if (v)
 		bad(ld, "pricing", "stripe_fee_payer",
 		    "must be talent or platform");
+	v = tly_ini_get(ld->ini, "pricing", "dispute_fee_payer");
+	if (v && strcmp(v, "talent") == 0)
+		c->platform_bears_dispute_fee = 0;
+	else if (v && strcmp(v, "platform") == 0)
+		c->platform_bears_dispute_fee = 1;
+	else if (v)
+		bad(ld, "pricing", "dispute_fee_payer",
+		    "must be talent or platform");
 }
 
 static void
@@ -560,6 +569,8 @@ load_currency(loader *ld, tly_config *c, const char *sec)
 	    INT64_MAX / 2);
 	get_i64(ld, sec, "payout_threshold_cent", &cur->payout_threshold_cent,
 	    1, INT64_MAX / 2);
+	get_i64(ld, sec, "refund_support_limit_cent",
+	    &cur->refund_support_limit_cent, 0, INT64_MAX / 2);
 	if (cur->min_charge_cent > cur->max_charge_cent)
 		bad(ld, sec, "min_charge_cent", "above max_charge_cent");
 }

@@ -62,6 +62,7 @@ typedef struct tly_currency {
 	int64_t	 stripe_fee_fixed_cent;
 	int64_t	 platform_fee_cent;	/* default fixed platform fee */
 	int64_t	 payout_threshold_cent;
+	int64_t	 refund_support_limit_cent;	/* per refund, role support */
 } tly_currency;
 
 typedef struct tly_job_conf {
@@ -130,6 +131,7 @@ typedef struct tly_config {
 	int64_t		 host_partner_bps;	/* defaults, of platform fee */
 	int64_t		 ambassador_bps;
 	int		 platform_bears_stripe_fee;
+	int		 platform_bears_dispute_fee;
 	int		 reservation_s;
 
 	/* [currency.CODE] */

@@ -14,21 +14,34 @@
  *                        book it when it succeeded.  Refused by Stripe ->
  *                        failed, and the requested amount is released.
  *   booking              tx: lock the payment and the refund; post the
- *                        reversal rows (tly_reversal) once; raise
- *                        refunded_cent; the payment becomes
- *                        partially_refunded or refunded.
+ *                        reversal rows once (tly_reversal_post: C =
+ *                        refunded + disputed moves up by the refund);
+ *                        raise refunded_cent; the payment becomes
+ *                        partially_refunded or refunded (unless
+ *                        disputed); queue the buyer's email.
+ *   failure              Stripe says failed: never booked -> failed and
+ *                        the amount released; booked -> the inverse rows
+ *                        (refund_failed, C moves back down) once, and
+ *                        refunded_cent lowered ('reversed').
  *   tly_job_refunds      ("refunds" job) finishes creations left
  *                        unknown or interrupted, and asks Stripe about
  *                        refunds still pending.
  *
- * API:	tly_reversal(), tly_refund_request(), tly_refund_insert(),
- *	tly_refund_finish(), tly_refund_get(), tly_job_refunds().
+ * tly_refund_admin() is the admin API's request (the support role's
+ * limit checked under the lock); tly_refund_record() is how refund
+ * events (refund_events.c) hand Stripe's refund over.
+ *
+ * API:	tly_reversal(), tly_reversal_move(), tly_reversal_post(),
+ *	tly_refund_request(), tly_refund_admin(), tly_refund_list(),
+ *	tly_refund_insert(), tly_refund_finish(), tly_refund_record(),
+ *	tly_refund_get(), tly_job_refunds().
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "auth.h"
 #include "complete.h"
+#include "outbox.h"
 #include "refund.h"
 #include "stripe.h"
 #include "tly_str.h"
@@ -104,6 +117,33 @@ tly_reversal(const tly_rev_in *in, tly_rev_row *rows, int *n, tly_err *err)
 	return TLY_OK;
 }
 
+/*
+ * tly_reversal_move - the rows that move a payment's cumulative reversed
+ * amount from in->before_cent to in->after_cent, in either direction:
+ * forward they are tly_reversal()'s, backward (a refund that failed, a
+ * dispute reinstated) the negation of the forward rows from after to
+ * before.  Either way every party's cumulative reversal stays
+ * floor(S_k × C / A) of the cumulative C, so no cent is stranded or
+ * reversed twice whatever the order of refunds, failures and disputes.
+ */
+int
+tly_reversal_move(const tly_rev_in *in, tly_rev_row *rows, int *n,
+    tly_err *err)
+{
+	tly_rev_in back;
+	int i, rc;
+
+	if (in->after_cent >= in->before_cent)
+		return tly_reversal(in, rows, n, err);
+	back = *in;
+	back.before_cent = in->after_cent;
+	back.after_cent = in->before_cent;
+	rc = tly_reversal(&back, rows, n, err);
+	for (i = 0; rc == TLY_OK && i < *n; i++)
+		rows[i].amount_cent = -rows[i].amount_cent;
+	return rc;
+}
+
 /* --- rows --------------------------------------------------------- */
 
 #define REFUND_COLS \
@@ -150,21 +190,22 @@ tly_refund_insert(tly_ctx *ctx, const char *pay, int64_t amount,
     const char *currency, const char *origin, const char *reason,
     const char *by, char *id, size_t idsz, tly_err *err)
 {
-	int64_t total = 0, requested = 0;
+	int64_t total = 0, requested = 0, disputed = 0, left;
 	int rc;
 
 	rc = tly_db_row(ctx->db, err, "SELECT amount_cent, "
-	    "requested_refund_cent FROM payments WHERE id = ?", "s>ii", pay,
-	    &total, &requested);
+	    "requested_refund_cent, disputed_cent FROM payments WHERE id = ?",
+	    "s>iii", pay, &total, &requested, &disputed);
 	if (rc)
 		return rc;
+	left = total - requested - disputed;
 	if (amount == 0)
-		amount = total - requested;
-	if (amount <= 0 || amount > total - requested)
+		amount = left;
+	if (amount <= 0 || amount > left)
 		return tly_err_param(err, TLY_EK_CONFLICT,
 		    "refund_exceeds_remaining", "amount_cent", "Only %lld "
 		    "of %lld can still be refunded.",
-		    (long long)(total - requested), (long long)total);
+		    (long long)(left > 0 ? left : 0), (long long)total);
 	if (tly_id_new(id, idsz, "rfd") != TLY_OK)
 		return tly_err_internal(err);
 	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE payments SET "
@@ -183,29 +224,66 @@ typedef struct request_args {
 	const char	*pay;
 	int64_t		 amount;
 	const char	*origin, *reason, *by;
+	int		 limited;	/* the support role's limit applies */
 	char		 id[40];
 } request_args;
 
+/*
+ * request_tx - under the payment's lock: refused while disputed, above
+ * the remainder, or (a->limited) above the currency's support limit;
+ * else the refund row.
+ */
 static int
 request_tx(tly_ctx *ctx, void *arg, tly_err *err)
 {
 	request_args *a = arg;
-	char status[24], cur[8];
+	int64_t total = 0, requested = 0, disputed = 0, amount;
+	const tly_currency *cur;
+	char status[24], code[8];
 	int rc;
 
-	rc = tly_db_row(ctx->db, err, "SELECT status, currency FROM payments "
-	    "WHERE id = ? FOR UPDATE", "s>ss", a->pay, status, sizeof(status),
-	    cur, sizeof(cur));
+	rc = tly_db_row(ctx->db, err, "SELECT status, currency, amount_cent, "
+	    "requested_refund_cent, disputed_cent FROM payments WHERE id = ? "
+	    "FOR UPDATE", "s>ssiii", a->pay, status, sizeof(status), code,
+	    sizeof(code), &total, &requested, &disputed);
 	if (rc == TLY_NOTFOUND)
 		return tly_err_param(err, TLY_EK_NOT_FOUND, "resource_missing",
 		    "id", "No such payment: '%.40s'.", a->pay);
 	if (rc)
 		return rc;
-	if (strcmp(status, "disputed") == 0)
+	if (strcmp(status, "disputed") == 0 ||
+	    strcmp(status, "dispute_lost") == 0)
 		return tly_err_param(err, TLY_EK_CONFLICT, "charge_disputed",
 		    "id", "A disputed payment cannot be refunded.");
-	return tly_refund_insert(ctx, a->pay, a->amount, cur, a->origin,
+	amount = a->amount ? a->amount : total - requested - disputed;
+	cur = tly_config_currency(ctx->cfg, code);
+	if (a->limited && amount > 0 && (cur == NULL ||
+	    amount > cur->refund_support_limit_cent))
+		return tly_err_param(err, TLY_EK_FORBIDDEN,
+		    "refund_limit_exceeded", "amount_cent", "Your role may "
+		    "refund at most %lld per refund; ask finance.",
+		    (long long)(cur ? cur->refund_support_limit_cent : 0));
+	return tly_refund_insert(ctx, a->pay, a->amount, code, a->origin,
 	    a->reason, a->by, a->id, sizeof(a->id), err);
+}
+
+/* request - see tly_refund_request(); 'limited' as in request_args */
+static int
+request(tly_ctx *ctx, request_args *a, tly_refund *out, tly_err *err)
+{
+	int rc;
+
+	if (a->amount < 0)
+		return tly_err_param(err, TLY_EK_INVALID, "parameter_invalid",
+		    "amount_cent", "amount_cent must be positive.");
+	rc = tly_tx_run(ctx, "refund.request", request_tx, a, err);
+	if (rc)
+		return rc;
+	rc = tly_refund_finish(ctx, a->id, err);
+	if (rc && rc != TLY_UNKNOWN)
+		return rc;
+	tly_err_clear(err);
+	return load(ctx, a->id, 0, out, err);
 }
 
 /*
@@ -219,25 +297,91 @@ tly_refund_request(tly_ctx *ctx, const char *pay, int64_t amount,
     tly_err *err)
 {
 	request_args a;
-	int rc;
 
-	if (amount < 0)
-		return tly_err_param(err, TLY_EK_INVALID, "parameter_invalid",
-		    "amount_cent", "amount_cent must be positive.");
 	memset(&a, 0, sizeof(a));
 	a.pay = pay;
 	a.amount = amount;
 	a.reason = reason;
 	a.origin = origin;
 	a.by = by;
-	rc = tly_tx_run(ctx, "refund.request", request_tx, &a, err);
+	return request(ctx, &a, out, err);
+}
+
+/*
+ * tly_refund_admin - an admin's refund: as tly_refund_request() (origin
+ * "tally", requested by 'by'); 'limited' (the support role) refuses
+ * (403) a refund above the currency's refund_support_limit_cent.
+ */
+int
+tly_refund_admin(tly_ctx *ctx, const char *pay, int64_t amount,
+    const char *reason, const char *by, int limited, tly_refund *out,
+    tly_err *err)
+{
+	request_args a;
+
+	memset(&a, 0, sizeof(a));
+	a.pay = pay;
+	a.amount = amount;
+	a.reason = reason;
+	a.origin = "tally";
+	a.by = by;
+	a.limited = limited;
+	return request(ctx, &a, out, err);
+}
+
+/*
+ * tly_refund_list - the refunds of payment 'pay', oldest first (at most
+ * TLY_REFUND_LIST_MAX, in the context's arena); TLY_NOTFOUND (404) when
+ * there is no such payment.
+ */
+int
+tly_refund_list(tly_ctx *ctx, const char *pay, tly_refund **out, int *n,
+    tly_err *err)
+{
+	tly_refund *rows, *r;
+	char id[40];
+	tly_q q;
+	int rc;
+
+	*n = 0;
+	rc = tly_db_row(ctx->db, err, "SELECT id FROM payments WHERE id = ?",
+	    "s>s", pay, id, sizeof(id));
+	if (rc == TLY_NOTFOUND)
+		return tly_err_param(err, TLY_EK_NOT_FOUND, "resource_missing",
+		    "id", "No such payment: '%.40s'.", pay);
 	if (rc)
 		return rc;
-	rc = tly_refund_finish(ctx, a.id, err);
-	if (rc && rc != TLY_UNKNOWN)
-		return rc;
-	tly_err_clear(err);
-	return load(ctx, a.id, 0, out, err);
+	rows = tly_pcalloc(ctx->pool, TLY_REFUND_LIST_MAX * sizeof(*rows));
+	if (rows == NULL)
+		return tly_err_internal(err);
+	if (tly_q_prep(ctx->db, &q, "SELECT " REFUND_COLS "WHERE payment_id "
+	    "= ? ORDER BY id LIMIT ?", err))
+		return q.rc;
+	tly_q_str(&q, pay);
+	tly_q_i64(&q, TLY_REFUND_LIST_MAX);
+	(void)tly_q_exec(&q);
+	while ((rc = tly_q_next(&q)) == TLY_ROW && *n < TLY_REFUND_LIST_MAX) {
+		const char *v;
+
+		r = &rows[(*n)++];
+		tly_strlcpy(r->id, tly_q_col_str(&q, 0), sizeof(r->id));
+		tly_strlcpy(r->payment_id, tly_q_col_str(&q, 1),
+		    sizeof(r->payment_id));
+		tly_strlcpy(r->currency, tly_q_col_str(&q, 2),
+		    sizeof(r->currency));
+		tly_strlcpy(r->origin, tly_q_col_str(&q, 3), sizeof(r->origin));
+		tly_strlcpy(r->reason, tly_q_col_str(&q, 4), sizeof(r->reason));
+		tly_strlcpy(r->state, tly_q_col_str(&q, 5), sizeof(r->state));
+		v = tly_q_col_str(&q, 6);
+		tly_strlcpy(r->stripe_refund_id, v ? v : "",
+		    sizeof(r->stripe_refund_id));
+		r->amount_cent = tly_q_col_i64(&q, 7);
+		r->booked = (int)tly_q_col_i64(&q, 8);
+		r->created = tly_q_col_i64(&q, 9);
+	}
+	tly_q_done(&q);
+	*out = rows;
+	return rc == TLY_ROW ? TLY_OK : rc;
 }
 
 /* --- booking ------------------------------------------------------ */
@@ -284,6 +428,130 @@ parties(tly_ctx *ctx, const char *pay, tly_rev_in *in, tly_err *err)
 	return rc;
 }
 
+/*
+ * tly_reversal_post - inside a transaction that holds payment 'pay''s
+ * row lock: post the rows (kind 'kind', cause 'cause') that move its
+ * cumulative reversed amount (refunded_cent + disputed_cent) from
+ * 'before' to 'after' (tly_reversal_move); 'bearer' bears Stripe's kept
+ * fee.  The caller updates the running totals.
+ */
+int
+tly_reversal_post(tly_ctx *ctx, const char *pay, const char *currency,
+    const char *bearer, int64_t amount, int64_t before, int64_t after,
+    const char *kind, const char *cause, tly_err *err)
+{
+	tly_share_row srows[TLY_REV_MAX + 1];
+	tly_rev_row rows[TLY_REV_MAX + 1];
+	tly_rev_in in;
+	int n, i, rc;
+
+	if (before == after)
+		return TLY_OK;
+	memset(&in, 0, sizeof(in));
+	in.amount_cent = amount;
+	in.before_cent = before;
+	in.after_cent = after;
+	tly_strlcpy(in.bearer_id, bearer, sizeof(in.bearer_id));
+	rc = parties(ctx, pay, &in, err);
+	if (rc == TLY_OK)
+		rc = tly_reversal_move(&in, rows, &n, err);
+	if (rc)
+		return rc;
+	memset(srows, 0, sizeof(srows));
+	for (i = 0; i < n; i++) {
+		tly_strlcpy(srows[i].account_id, rows[i].account_id,
+		    sizeof(srows[i].account_id));
+		tly_strlcpy(srows[i].role, rows[i].role, sizeof(srows[i].role));
+		srows[i].amount_cent = rows[i].amount_cent;
+	}
+	return tly_shares_insert(ctx, pay, currency, kind, cause, srows, n,
+	    err);
+}
+
+/* a payment under lock: what booking a refund reads */
+typedef struct locked_pay {
+	int64_t	 amount, refunded, disputed;
+	char	 bearer[40];
+	char	 currency[8];
+	char	 status[24];
+} locked_pay;
+
+static int
+lock_payment(tly_ctx *ctx, const char *pay, locked_pay *p, tly_err *err)
+{
+	memset(p, 0, sizeof(*p));
+	return tly_db_row(ctx->db, err, "SELECT amount_cent, refunded_cent, "
+	    "disputed_cent, fee_bearer_account_id, currency, status FROM "
+	    "payments WHERE id = ? FOR UPDATE", "s>iiisss", pay, &p->amount,
+	    &p->refunded, &p->disputed, p->bearer, sizeof(p->bearer),
+	    p->currency, sizeof(p->currency), p->status, sizeof(p->status));
+}
+
+/*
+ * STATUS_AFTER - the payments.status assignment once refunded_cent is
+ * the parameter (given twice): a payment under dispute keeps its status.
+ */
+#define STATUS_AFTER \
+	"status = IF(status IN ('disputed', 'dispute_lost'), status, " \
+	"IF(? = 0, 'succeeded', IF(? = amount_cent, 'refunded', " \
+	"'partially_refunded')))"
+
+/* money - 'v' minor units of 'cur' as text ("12.50 USD") */
+static void
+money(tly_ctx *ctx, int64_t v, const char *cur, char *buf, size_t sz)
+{
+	const tly_currency *c = tly_config_currency(ctx->cfg, cur);
+	int e = c ? c->exponent : 2, i;
+	int64_t div = 1;
+	char up[4];
+
+	for (i = 0; i < e; i++)
+		div *= 10;
+	for (i = 0; i < 3 && cur[i]; i++)
+		up[i] = (char)(cur[i] >= 'a' && cur[i] <= 'z' ? cur[i] - 32 :
+		    cur[i]);
+	up[i] = '\0';
+	if (e == 0)
+		snprintf(buf, sz, "%lld %s", (long long)v, up);
+	else
+		snprintf(buf, sz, "%lld.%0*lld %s", (long long)(v / div), e,
+		    (long long)(v % div), up);
+}
+
+/* mail - queue the buyer's refund email when Tally knows the address */
+static int
+mail(tly_ctx *ctx, const tly_refund *r, tly_err *err)
+{
+	char to[256], acct[40], dedupe[64], amt[48], body[512];
+	tly_mail m;
+	int rc;
+
+	rc = tly_db_row(ctx->db, err, "SELECT IFNULL(NULLIF(c.receipt_email, "
+	    "''), IFNULL(a.email, '')), c.buyer_account_id FROM payments p "
+	    "JOIN checkouts c ON c.id = p.checkout_id JOIN accounts a ON "
+	    "a.id = c.buyer_account_id WHERE p.id = ?", "s>ss", r->payment_id,
+	    to, sizeof(to), acct, sizeof(acct));
+	if (rc == TLY_NOTFOUND) {
+		tly_err_clear(err);
+		return TLY_OK;			/* not a checkout's payment */
+	}
+	if (rc || to[0] == '\0')
+		return rc;
+	money(ctx, r->amount_cent, r->currency, amt, sizeof(amt));
+	snprintf(dedupe, sizeof(dedupe), "refund:%s", r->id);
+	snprintf(body, sizeof(body), "Hello,\n\nwe have refunded %s of your "
+	    "payment %s (refund %s).\nIt can take 5 to 10 business days to "
+	    "appear on your statement.\n", amt, r->payment_id, r->id);
+	memset(&m, 0, sizeof(m));
+	m.dedupe = dedupe;
+	m.kind = "refund";
+	m.account_id = acct;
+	m.to = to;
+	m.subject = "Your refund";
+	m.body = body;
+	return tly_outbox_add(ctx, &m, err);
+}
+
 typedef struct book_args {
 	const char	*id;
 	int		 booked;
@@ -294,50 +562,36 @@ static int
 book_tx(tly_ctx *ctx, void *arg, tly_err *err)
 {
 	book_args *a = arg;
-	tly_share_row srows[TLY_REV_MAX + 1];
-	tly_rev_row rows[TLY_REV_MAX + 1];
-	char bearer[40], status[24];
-	tly_rev_in in;
+	locked_pay p;
 	tly_refund r;
-	int n, i, rc;
+	int64_t before, refunded;
+	int rc;
 
 	a->booked = 0;
 	rc = load(ctx, a->id, 0, &r, err);
-	if (rc)
-		return rc;
-	memset(&in, 0, sizeof(in));
-	rc = tly_db_row(ctx->db, err, "SELECT amount_cent, refunded_cent, "
-	    "fee_bearer_account_id, status FROM payments WHERE id = ? FOR "
-	    "UPDATE", "s>iiss", r.payment_id, &in.amount_cent, &in.before_cent,
-	    bearer, sizeof(bearer), status, sizeof(status));
+	if (rc == TLY_OK)
+		rc = lock_payment(ctx, r.payment_id, &p, err);
 	if (rc == TLY_OK)
 		rc = load(ctx, a->id, 1, &r, err);
-	if (rc || r.booked)
+	if (rc || r.booked || strcmp(r.state, "failed") == 0)
 		return rc;
-	in.after_cent = in.before_cent + r.amount_cent;
-	tly_strlcpy(in.bearer_id, bearer, sizeof(in.bearer_id));
-	rc = parties(ctx, r.payment_id, &in, err);
-	if (rc == TLY_OK)
-		rc = tly_reversal(&in, rows, &n, err);
-	if (rc)
-		return rc;
-	memset(srows, 0, sizeof(srows));
-	for (i = 0; i < n; i++) {
-		tly_strlcpy(srows[i].account_id, rows[i].account_id,
-		    sizeof(srows[i].account_id));
-		tly_strlcpy(srows[i].role, rows[i].role, sizeof(srows[i].role));
-		srows[i].amount_cent = rows[i].amount_cent;
-	}
-	rc = tly_shares_insert(ctx, r.payment_id, r.currency, "refund", r.id,
-	    srows, n, err);
+	before = p.refunded + p.disputed;
+	refunded = p.refunded + r.amount_cent;
+	if (before + r.amount_cent > p.amount)
+		return tly_err_set(err, TLY_EK_CONFLICT,
+		    "reversal_exceeds_amount", "The refunds and disputes of "
+		    "the payment exceed it.");
+	rc = tly_reversal_post(ctx, r.payment_id, r.currency, p.bearer,
+	    p.amount, before, before + r.amount_cent, "refund", r.id, err);
 	if (rc == TLY_OK)
 		rc = tly_db_exec(ctx->db, err, NULL, "UPDATE payments SET "
-		    "refunded_cent = ?, status = IF(? = amount_cent, "
-		    "'refunded', 'partially_refunded') WHERE id = ?", "iis",
-		    in.after_cent, in.after_cent, r.payment_id);
+		    "refunded_cent = ?, " STATUS_AFTER " WHERE id = ?", "iiis",
+		    refunded, refunded, refunded, r.payment_id);
 	if (rc == TLY_OK)
 		rc = tly_db_exec(ctx->db, err, NULL, "UPDATE refunds SET "
 		    "booked = 1, state = 'succeeded' WHERE id = ?", "s", r.id);
+	if (rc == TLY_OK)
+		rc = mail(ctx, &r, err);
 	if (rc == TLY_OK)
 		rc = tly_audit(ctx, NULL, "refund.booked", r.id, r.reason, err);
 	a->booked = rc == TLY_OK;
@@ -356,6 +610,85 @@ book(tly_ctx *ctx, const char *id, tly_err *err)
 	if (rc == TLY_OK && a.booked)
 		tly_logkv(ctx->log, TLY_LOG_INFO, "refund", "refund booked",
 		    "refund_id", id, NULL);
+	return rc;
+}
+
+typedef struct fail_args {
+	const char	*id;
+	const char	*stripe_id;
+	const char	*why;
+	int		 reversed;
+} fail_args;
+
+/*
+ * fail_tx - Stripe says refund a->id failed: never booked -> failed and
+ * its amount released; booked -> the inverse rows (refund_failed), once,
+ * and refunded_cent lowered.
+ */
+static int
+fail_tx(tly_ctx *ctx, void *arg, tly_err *err)
+{
+	fail_args *a = arg;
+	int64_t before, refunded;
+	locked_pay p;
+	tly_refund r;
+	int64_t reversed = 0;
+	int rc;
+
+	a->reversed = 0;
+	rc = load(ctx, a->id, 0, &r, err);
+	if (rc == TLY_OK)
+		rc = lock_payment(ctx, r.payment_id, &p, err);
+	if (rc == TLY_OK)
+		rc = load(ctx, a->id, 1, &r, err);
+	if (rc == TLY_OK)
+		rc = tly_db_row(ctx->db, err, "SELECT reversed FROM refunds "
+		    "WHERE id = ?", "s>i", a->id, &reversed);
+	if (rc || reversed || (strcmp(r.state, "failed") == 0 && !r.booked))
+		return rc;
+	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE refunds SET state = "
+	    "'failed', stripe_refund_id = IFNULL(stripe_refund_id, ?), "
+	    "last_error = ?, reversed = booked WHERE id = ?", "sss",
+	    a->stripe_id, a->why, a->id);
+	if (rc == TLY_OK && !r.booked)
+		return tly_db_exec(ctx->db, err, NULL, "UPDATE payments SET "
+		    "requested_refund_cent = requested_refund_cent - ? WHERE "
+		    "id = ?", "is", r.amount_cent, r.payment_id);
+	if (rc)
+		return rc;
+	before = p.refunded + p.disputed;
+	refunded = p.refunded - r.amount_cent;
+	rc = tly_reversal_post(ctx, r.payment_id, r.currency, p.bearer,
+	    p.amount, before, before - r.amount_cent, "refund_failed", r.id,
+	    err);
+	/* one statement: the CHECK refunded <= requested holds after it */
+	if (rc == TLY_OK)
+		rc = tly_db_exec(ctx->db, err, NULL, "UPDATE payments SET "
+		    "refunded_cent = ?, requested_refund_cent = "
+		    "requested_refund_cent - ?, " STATUS_AFTER " WHERE id = ?",
+		    "iiiis", refunded, r.amount_cent, refunded, refunded,
+		    r.payment_id);
+	if (rc == TLY_OK)
+		rc = tly_audit(ctx, NULL, "refund.failed_after_booking", r.id,
+		    a->why, err);
+	a->reversed = rc == TLY_OK;
+	return rc;
+}
+
+static int
+fail(tly_ctx *ctx, const char *id, const tly_st_refund *sr, tly_err *err)
+{
+	fail_args a;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	a.id = id;
+	a.stripe_id = sr->id;
+	a.why = sr->failure_reason ? sr->failure_reason : sr->status;
+	rc = tly_tx_run(ctx, "refund.fail", fail_tx, &a, err);
+	if (rc == TLY_OK && a.reversed)
+		tly_logkv(ctx->log, TLY_LOG_WARN, "refund", "booked refund "
+		    "failed at Stripe: reversed", "refund_id", id, NULL);
 	return rc;
 }
 
@@ -402,30 +735,37 @@ once_bump(tly_stripe_once *o, int gen, tly_err *err)
 	    (int64_t)gen);
 }
 
-/* record - Stripe's refund 'obj' for refund 'id'; book it if succeeded */
+/*
+ * record - Stripe's refund 'obj' for refund 'id': its id and state;
+ * booked when it succeeded, reversed when it failed after booking.
+ */
 static int
 record(tly_ctx *ctx, const char *id, const tly_jv *obj, tly_err *err)
 {
 	tly_st_refund sr;
 	int rc;
 
-	if (tly_st_refund_parse(obj, &sr) != TLY_OK || sr.status == NULL)
+	if (tly_st_refund_parse(obj, &sr) != TLY_OK || sr.status == NULL ||
+	    sr.id == NULL)
 		return tly_err_internal(err);
 	if (strcmp(sr.status, "failed") == 0 ||
 	    strcmp(sr.status, "canceled") == 0)
-		return tly_db_exec(ctx->db, err, NULL, "UPDATE refunds r JOIN "
-		    "payments p ON p.id = r.payment_id SET r.state = 'failed', "
-		    "r.stripe_refund_id = ?, r.last_error = ?, "
-		    "p.requested_refund_cent = p.requested_refund_cent - "
-		    "r.amount_cent WHERE r.id = ? AND r.state <> 'failed' AND "
-		    "r.booked = 0", "sss", sr.id, sr.failure_reason, id);
+		return fail(ctx, id, &sr, err);
 	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE refunds SET "
 	    "stripe_refund_id = ?, state = IF(state = 'succeeded', state, ?) "
-	    "WHERE id = ?", "sss", sr.id,
+	    "WHERE id = ? AND state <> 'failed'", "sss", sr.id,
 	    strcmp(sr.status, "succeeded") == 0 ? "succeeded" : "pending", id);
 	if (rc == TLY_OK && strcmp(sr.status, "succeeded") == 0)
 		rc = book(ctx, id, err);
 	return rc;
+}
+
+/* tly_refund_record - record Stripe's refund 'obj' for refund 'id' */
+int
+tly_refund_record(tly_ctx *ctx, const char *id, const tly_jv *obj,
+    tly_err *err)
+{
+	return record(ctx, id, obj, err);
 }
 
 /* refused - Stripe will not refund it: failed, the amount released */

@@ -15,15 +15,25 @@
  * the difference between the totals after it and before it, so the rows
  * of one refund sum exactly to it, and repeated partial refunds strand no
  * cent.
+ *
+ * Disputes (dispute.c) reverse through the same engine: the cumulative
+ * amount is C = refunded_cent + disputed_cent, and every refund, failed
+ * refund, dispute withdrawal or reinstatement books the rows that move C
+ * from its value before to its value after (tly_reversal_move; backward
+ * moves are the negation of the forward ones), so each stakeholder's
+ * total reversal is always floor(S_k × C / A) -- docs/ledger.md.
  */
 #ifndef TLY_REFUND_H
 #define TLY_REFUND_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ctx.h"
+#include "tly_json.h"
 
 #define TLY_REV_MAX	16
+#define TLY_REFUND_LIST_MAX	100
 
 typedef struct tly_refund {
 	char	 id[40];
@@ -63,14 +73,30 @@ typedef struct tly_rev_row {
 } tly_rev_row;
 
 int	 tly_reversal(const tly_rev_in *, tly_rev_row *, int *, tly_err *);
+int	 tly_reversal_move(const tly_rev_in *, tly_rev_row *, int *,
+	    tly_err *);
+int	 tly_reversal_post(tly_ctx *, const char *, const char *,
+	    const char *, int64_t, int64_t, int64_t, const char *,
+	    const char *, tly_err *);
 
 int	 tly_refund_request(tly_ctx *, const char *, int64_t, const char *,
 	    const char *, const char *, tly_refund *, tly_err *);
+int	 tly_refund_admin(tly_ctx *, const char *, int64_t, const char *,
+	    const char *, int, tly_refund *, tly_err *);
+int	 tly_refund_list(tly_ctx *, const char *, tly_refund **, int *,
+	    tly_err *);
+int	 tly_refund_record(tly_ctx *, const char *, const tly_jv *,
+	    tly_err *);
 int	 tly_refund_insert(tly_ctx *, const char *, int64_t, const char *,
 	    const char *, const char *, const char *, char *, size_t,
 	    tly_err *);
 int	 tly_refund_finish(tly_ctx *, const char *, tly_err *);
 int	 tly_refund_get(tly_ctx *, const char *, tly_refund *, tly_err *);
 int	 tly_job_refunds(tly_ctx *, tly_err *);
+
+/* refund_events.c: Stripe's refund events */
+int	 tly_refund_event(tly_ctx *, const tly_jv *, const char **, tly_err *);
+int	 tly_refund_payment_of(tly_ctx *, const char *, const char *, char *,
+	    size_t, tly_err *);
 
 #endif

@@ -23,6 +23,12 @@
  *        payment_intent.payment_failed / processing / requires_action /
  *             canceled           move the checkout's status, forward only
  *             (an event older than the last one applied changes nothing);
+ *        charge.refunded, charge.refund.updated, refund.*
+ *                                  the charge's refunds, listed from Stripe,
+ *                                  recorded and booked once
+ *                                  (refund_events.c);
+ *        charge.dispute.*          the dispute, re-read from Stripe, booked
+ *                                  once (dispute.c);
  *        anything else             stored and acknowledged ("ignored").
  *   4. answer 200 whenever the event is stored, even if acting failed:
  *      Tally retries itself ("webhooks" job: exponential backoff, dead
@@ -36,12 +42,15 @@
 
 #include "checkout.h"
 #include "complete.h"
+#include "dispute.h"
+#include "refund.h"
 #include "stripe.h"
 #include "tly_str.h"
 #include "tx.h"
 #include "webhook.h"
 
-enum { ACT_IGNORE, ACT_COMPLETE, ACT_CHARGE, ACT_FEE, ACT_STATUS };
+enum { ACT_IGNORE, ACT_COMPLETE, ACT_CHARGE, ACT_FEE, ACT_STATUS,
+	ACT_REFUND, ACT_DISPUTE };
 
 typedef struct event {
 	const char	*endpoint;
@@ -68,6 +77,12 @@ classify(const tly_st_event *e)
 	    strcmp(t, "payment_intent.requires_action") == 0 ||
 	    strcmp(t, "payment_intent.canceled") == 0)
 		return ACT_STATUS;
+	if (strcmp(t, "charge.refunded") == 0 ||
+	    strcmp(t, "charge.refund.updated") == 0 ||
+	    strncmp(t, "refund.", 7) == 0)
+		return ACT_REFUND;
+	if (strncmp(t, "charge.dispute.", 15) == 0)
+		return ACT_DISPUTE;
 	return ACT_IGNORE;
 }
 
@@ -318,6 +333,12 @@ act(tly_ctx *ctx, const event *ev, const char **status, tly_err *err)
 		break;
 	case ACT_STATUS:
 		rc = act_status(ctx, ev, status, err);
+		break;
+	case ACT_REFUND:
+		rc = tly_refund_event(ctx, ev->e.object, status, err);
+		break;
+	case ACT_DISPUTE:
+		rc = tly_dispute_event(ctx, ev->e.object, status, err);
 		break;
 	default:
 		*status = "ignored";

@@ -91,6 +91,12 @@ const tly_route tly_routes[] = {
 	{ "GET", "/admin/api/v1/audit", ADMIN, TLY_PK_ADMIN, TLY_ROLE_VIEWER,
 	    tly_h_admin_audit_list },
 
+	/* refunds: support (up to its limit), finance and admin refund */
+	{ "POST", "/admin/api/v1/payments/{id}/refunds", ADMIN, TLY_PK_ADMIN,
+	    TLY_ROLE_SUPPORT, tly_h_admin_refunds_create },
+	{ "GET", "/admin/api/v1/payments/{id}/refunds", ADMIN, TLY_PK_ADMIN,
+	    TLY_ROLE_VIEWER, tly_h_admin_refunds_list },
+
 	{ NULL, NULL, 0, 0, 0, NULL }
 };
 

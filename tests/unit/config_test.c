@@ -779,6 +779,32 @@ test_jobs(void **state)
 	must_fail(x, "17 jobs", text, "[job.last] : too many [job.*] sections");
 }
 
+/* refunds and disputes: the support limit per currency, the fee payer */
+static void
+test_refunds_disputes(void **state)
+{
+	fx *x = *state;
+	tly_config c;
+
+	must_load(x, "", &c);
+	want_int(c.currencies[0].refund_support_limit_cent, 10000);
+	want_int(c.platform_bears_dispute_fee, 0);	/* the talent */
+	tly_config_free(&c);
+	must_load(x, "[pricing]\ndispute_fee_payer = platform\n"
+	    "[currency.usd]\nrefund_support_limit_cent = 2500\n"
+	    "[currency.kwd]\n", &c);
+	want_int(c.platform_bears_dispute_fee, 1);
+	want_int(tly_config_currency(&c, "usd")->refund_support_limit_cent,
+	    2500);
+	want_int(tly_config_currency(&c, "kwd")->refund_support_limit_cent,
+	    100000);
+	tly_config_free(&c);
+	must_fail(x, "payer", "[pricing]\ndispute_fee_payer = buyer\n",
+	    "[pricing] dispute_fee_payer: must be talent or platform");
+	must_fail(x, "limit", "[currency.usd]\nrefund_support_limit_cent = "
+	    "-1\n", "[currency.usd] refund_support_limit_cent");
+}
+
 int
 main(void)
 {
@@ -794,6 +820,7 @@ main(void)
 		cmocka_unit_test(test_rs256),
 		cmocka_unit_test(test_issuers),
 		cmocka_unit_test(test_jobs),
+		cmocka_unit_test(test_refunds_disputes),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -6,7 +6,12 @@
  * refunds of a payment strand no cent (the cumulative reversal of each
  * stakeholder is floor(share × R / amount), the talent takes the rest);
  * a seeded random sweep of shares and refund sequences checks the same
- * invariants; bad input is refused.
+ * invariants; bad input is refused.  tly_reversal_move: a backward move
+ * (a refund that failed after booking, a dispute reinstated) is the
+ * exact negation of the forward one, and any sequence of refunds,
+ * disputes, failures and reinstatements keeps every stakeholder's total
+ * reversal at floor(S_k × C / A) of the cumulative C = refunded +
+ * disputed (docs/ledger.md).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -214,6 +219,85 @@ test_bad_input(void **state)
 	assert_int_equal(tly_reversal(&in, rows, &n, &e), TLY_ERR);
 }
 
+static void
+test_move_backward(void **state)
+{
+	tly_rev_row fwd[TLY_REV_MAX + 1], back[TLY_REV_MAX + 1];
+	tly_rev_in in;
+	tly_err e;
+	int nf, nb, i;
+
+	(void)state;
+	tly_err_clear(&e);
+	sample(&in);
+	in.before_cent = 700;
+	in.after_cent = 2999;
+	assert_int_equal(tly_reversal_move(&in, fwd, &nf, &e), TLY_OK);
+	in.before_cent = 2999;
+	in.after_cent = 700;
+	assert_int_equal(tly_reversal_move(&in, back, &nb, &e), TLY_OK);
+	assert_int_equal(nf, nb);
+	assert_int_equal(sum(back, nb), 2299);
+	for (i = 0; i < nf; i++) {
+		assert_string_equal(fwd[i].role, back[i].role);
+		assert_int_equal(fwd[i].amount_cent, -back[i].amount_cent);
+	}
+	in.before_cent = in.after_cent = 1234;		/* no move, no rows */
+	assert_int_equal(tly_reversal_move(&in, back, &nb, &e), TLY_OK);
+	assert_int_equal(nb, 0);
+}
+
+/*
+ * a random walk of C (refunds and disputes up, failures and
+ * reinstatements down): after every move each party's running total is
+ * exactly what the cumulative formula says for the current C
+ */
+static void
+test_move_walk(void **state)
+{
+	static const char *roles[4] = { "PLATFORM", "HOST_PARTNER",
+	    "AMBASSADOR", "STRIPE_FEE_KEPT" };
+	static const int64_t share[4] = { 350, 100, 50, 189 };
+	tly_rev_row rows[TLY_REV_MAX + 1];
+	int64_t total[4], talent, c = 0, to, want;
+	uint64_t seed = 0x2545f4914f6cdd1dull;
+	tly_rev_in in;
+	tly_err e;
+	int step, n, i;
+
+	(void)state;
+	tly_err_clear(&e);
+	memset(total, 0, sizeof(total));
+	talent = 0;
+	for (step = 0; step < 5000; step++) {
+		to = (int64_t)(next(&seed) % 5501);
+		sample(&in);
+		in.before_cent = c;
+		in.after_cent = to;
+		assert_int_equal(tly_reversal_move(&in, rows, &n, &e),
+		    TLY_OK);
+		if (sum(rows, n) != -(to - c))
+			fail_msg("step %d: %lld -> %lld: rows sum to %lld",
+			    step, (long long)c, (long long)to,
+			    (long long)sum(rows, n));
+		for (i = 0; i < 4; i++)
+			total[i] += of(rows, n, roles[i]);
+		talent += of(rows, n, "TALENT");
+		c = to;
+		for (i = 0; i < 4; i++) {
+			want = -(int64_t)((__int128)share[i] * c / 5500);
+			if (total[i] != want)
+				fail_msg("step %d: %s reversed %lld at C = "
+				    "%lld, want %lld", step, roles[i],
+				    (long long)total[i], (long long)c,
+				    (long long)want);
+		}
+		if (talent + total[0] + total[1] + total[2] + total[3] != -c)
+			fail_msg("step %d: a cent stranded at C = %lld", step,
+			    (long long)c);
+	}
+}
+
 int
 main(void)
 {
@@ -222,6 +306,8 @@ main(void)
 		cmocka_unit_test(test_partials_strand_nothing),
 		cmocka_unit_test(test_random_sweep),
 		cmocka_unit_test(test_bad_input),
+		cmocka_unit_test(test_move_backward),
+		cmocka_unit_test(test_move_walk),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

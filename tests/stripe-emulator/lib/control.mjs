@@ -186,7 +186,10 @@ route('POST', '/__emu/disputes/:id/close', (emu, b, path) => {
 });
 route('POST', '/__emu/refunds/fail_next', (emu, b) => {
   emu.state.failNextRefunds = num(b.count, 'count') ?? 1;
-  return { fail_next: emu.state.failNextRefunds };
+  /* after_success: the refund first succeeds, then fails (Stripe: "a refund can
+     transition from succeeded to failed", e.g. a closed card account) */
+  emu.state.failAfterSuccess = b.after_success === true || b.after_success === 'true';
+  return { fail_next: emu.state.failNextRefunds, after_success: emu.state.failAfterSuccess };
 });
 
 /* ---- connect -------------------------------------------------------------------------------- */

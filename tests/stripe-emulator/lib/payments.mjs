@@ -8,7 +8,9 @@
  *   Charge         pending | succeeded (captured or not) | failed; refunds and
  *                  disputes move amount_refunded / disputed.
  *   Refund         pending -> succeeded | failed (asynchronously, after
- *                  config.refund_settle_delay_ms; fail_next makes it fail).
+ *                  config.refund_settle_delay_ms; fail_next makes it fail;
+ *                  fail_next with after_success: succeeded, then failed
+ *                  after another settle delay).
  *   Dispute        needs_response -> won | lost | warning_closed.
  *
  * Event sequences (types exist in stripe-node 23.1.0 Events.d.ts):
@@ -658,8 +660,11 @@ export function createRefund(emu, ctx, p) {
   });
   emu.debit(chRec.owner, ch.currency, amount);
   re.balance_transaction = bt.id;
-  const willFail = emu.state.failNextRefunds > 0;
-  if (willFail) emu.state.failNextRefunds -= 1;
+  let willFail = emu.state.failNextRefunds > 0;
+  if (willFail) {
+    emu.state.failNextRefunds -= 1;
+    if (emu.state.failAfterSuccess) willFail = 'after_success';
+  }
   const reRec = emu.state.put('refunds', re, chRec.owner, { willFail, dashboard: !!ctx.dashboard });
   chRec.refunded += amount;
   ch.amount_refunded = ch.amount - ch.amount_captured + chRec.refunded;
@@ -672,10 +677,12 @@ export function createRefund(emu, ctx, p) {
 
 function settleRefund(emu, reRec, chRec) {
   const re = reRec.obj;
-  if (re.status !== 'pending' || !emu.state.get('refunds', re.id)) return;
+  const late = reRec.willFail === 'after_success' && re.status === 'succeeded';
+  if ((re.status !== 'pending' && !late) || !emu.state.get('refunds', re.id)) return;
   const owner = reRec.owner;
   const ch = chRec.obj;
-  if (reRec.willFail) {
+  if (reRec.willFail && (reRec.willFail !== 'after_success' || late)) {
+    const was = re.status;
     re.status = 'failed';
     re.failure_reason = 'expired_or_canceled_card';
     const bt = emu.addBT(owner, {
@@ -694,8 +701,8 @@ function settleRefund(emu, reRec, chRec) {
     chRec.refunded -= re.amount;
     ch.amount_refunded = ch.amount - ch.amount_captured + chRec.refunded;
     ch.refunded = ch.amount_refunded >= ch.amount;
-    emu.emit('refund.updated', re, { owner, previous: { status: 'pending' } });
-    emu.emit('charge.refund.updated', re, { owner, previous: { status: 'pending' } });
+    emu.emit('refund.updated', re, { owner, previous: { status: was } });
+    emu.emit('charge.refund.updated', re, { owner, previous: { status: was } });
     emu.emit('refund.failed', re, { owner });
     emu.emit('charge.updated', ch, { owner, previous: prevCharge });
     return;
@@ -712,6 +719,9 @@ function settleRefund(emu, reRec, chRec) {
   };
   emu.emit('refund.updated', re, { owner, previous: { status: 'pending' } });
   emu.emit('charge.refund.updated', re, { owner, previous: { status: 'pending' } });
+  if (reRec.willFail === 'after_success') {
+    emu.state.schedule(emu.config.refund_settle_delay_ms, () => settleRefund(emu, reRec, chRec));
+  }
 }
 
 export function updateRefund(emu, ctx, rec, p) {

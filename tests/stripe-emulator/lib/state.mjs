@@ -75,6 +75,7 @@ export class State {
     this.seq = 0;
     this.clockOffset = 0;
     this.failNextRefunds = 0;
+    this.failAfterSuccess = false;
   }
 
   now() {

@@ -131,6 +131,32 @@ test('refunds and disputes', async (t) => {
     assert.equal((await stripe.refunds.retrieve(ok.id)).status, 'succeeded');
   });
 
+  await t.test('fail_next after_success: succeeded first, then failed, money back', async () => {
+    await fresh();
+    const pi = await paidIntent(emu, { amount: 4000 });
+    await emu.ctl('POST', '/__emu/balance/release');
+    const before = await usd();
+    await emu.ctl('POST', '/__emu/refunds/fail_next', { count: 1, after_success: true });
+    await emu.flush();
+    const n = hook.events().length;
+    const re = await stripe.refunds.create({ payment_intent: pi.id, amount: 2500 });
+    assert.equal(re.status, 'pending');
+    await emu.flush();
+    const failed = await stripe.refunds.retrieve(re.id);
+    assert.equal(failed.status, 'failed');
+    assert.deepEqual(since(n), ['refund.created', 'charge.refunded', 'refund.updated', 'charge.refund.updated',
+      'refund.updated', 'charge.refund.updated', 'refund.failed', 'charge.updated']);
+    const upd = hook.events().slice(n).filter((e) => e.type === 'refund.updated');
+    assert.equal(upd[0].data.object.status, 'succeeded');
+    assert.equal(upd[1].data.object.status, 'failed');
+    assert.deepEqual(upd[1].data.previous_attributes, { status: 'succeeded' });
+    assert.equal((await stripe.charges.retrieve(pi.latest_charge)).amount_refunded, 0);
+    assert.deepEqual(await usd(), before);
+    const ok = await stripe.refunds.create({ payment_intent: pi.id, amount: 1000 });
+    await emu.flush();
+    assert.equal((await stripe.refunds.retrieve(ok.id)).status, 'succeeded', 'only the next refund fails');
+  });
+
   await t.test('Dashboard refund: same events, no idempotency key, a request id', async () => {
     await fresh();
     const pi = await paidIntent(emu, { amount: 3000 });

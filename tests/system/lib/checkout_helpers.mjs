@@ -264,6 +264,13 @@ export function splitOf(payment, kind = 'split') {
  *  - a payment's split + fee_adjustment shares sum to its amount;
  *  - each booked refund's rows (kind 'refund', cause = the refund) sum to
  *    minus its amount, and no refund rows exist for an unbooked refund;
+ *    a booked refund that failed since (reversed) has refund_failed rows
+ *    summing to plus its amount, and no other has any;
+ *  - refunded_cent = the booked refunds not reversed; disputed_cent = the
+ *    withdrawn amounts of its disputes; all of a payment's shares sum to
+ *    amount - refunded_cent - disputed_cent;
+ *  - each dispute's reversal rows sum to minus its withdrawn amount, its
+ *    DISPUTE_FEE rows to zero with its fee_cent on the Stripe-fee account;
  *  - no checkout has two payments; every checkout payment has a checkout,
  *    and that checkout is completed with the same PaymentIntent;
  *  - no product's stock is below zero.
@@ -289,8 +296,28 @@ export async function ledgerProblems(stack) {
     'AND s.cause_id = r.id)'));
   add('refunded_cent != booked refunds', await stack.sql(
     'SELECT p.id, p.refunded_cent, IFNULL(SUM(r.amount_cent), 0) FROM payments p LEFT JOIN refunds r ' +
-    'ON r.payment_id = p.id AND r.booked = 1 GROUP BY p.id, p.refunded_cent ' +
+    'ON r.payment_id = p.id AND r.booked = 1 AND r.reversed = 0 GROUP BY p.id, p.refunded_cent ' +
     'HAVING IFNULL(SUM(r.amount_cent), 0) <> p.refunded_cent'));
+  add('failed booked refund: refund_failed rows != +amount', await stack.sql(
+    'SELECT r.id, r.amount_cent, IFNULL(SUM(s.amount_cent), 0) FROM refunds r LEFT JOIN shares s ' +
+    "ON s.cause_id = r.id AND s.kind = 'refund_failed' WHERE r.booked = 1 GROUP BY r.id, r.amount_cent, r.reversed " +
+    'HAVING IFNULL(SUM(s.amount_cent), 0) <> IF(r.reversed = 1, r.amount_cent, 0)'));
+  add('payment shares != amount - refunded - disputed', await stack.sql(
+    'SELECT p.id, p.amount_cent, p.refunded_cent, p.disputed_cent, IFNULL(SUM(s.amount_cent), 0) FROM payments p ' +
+    'LEFT JOIN shares s ON s.payment_id = p.id GROUP BY p.id, p.amount_cent, p.refunded_cent, p.disputed_cent ' +
+    'HAVING IFNULL(SUM(s.amount_cent), 0) <> p.amount_cent - p.refunded_cent - p.disputed_cent'));
+  add('dispute rows != -withdrawn', await stack.sql(
+    'SELECT d.id, d.withdrawn_cent, IFNULL(SUM(s.amount_cent), 0) FROM disputes d LEFT JOIN shares s ' +
+    "ON s.cause_id = d.id AND s.kind IN ('dispute', 'dispute_reinstated') AND s.role <> 'DISPUTE_FEE' " +
+    'GROUP BY d.id, d.withdrawn_cent HAVING IFNULL(SUM(s.amount_cent), 0) <> -d.withdrawn_cent'));
+  add('dispute fee rows not a zero-sum pair of fee_cent', await stack.sql(
+    'SELECT d.id, d.fee_cent, IFNULL(SUM(s.amount_cent), 0), ' +
+    "IFNULL(SUM(IF(s.account_id = 'acc_stripe_fee', s.amount_cent, 0)), 0) FROM disputes d LEFT JOIN shares s " +
+    "ON s.cause_id = d.id AND s.role = 'DISPUTE_FEE' GROUP BY d.id, d.fee_cent " +
+    "HAVING IFNULL(SUM(s.amount_cent), 0) <> 0 OR IFNULL(SUM(IF(s.account_id = 'acc_stripe_fee', s.amount_cent, 0)), 0) <> d.fee_cent"));
+  add('disputed_cent != withdrawn disputes', await stack.sql(
+    'SELECT p.id, p.disputed_cent, IFNULL(SUM(d.withdrawn_cent), 0) FROM payments p LEFT JOIN disputes d ' +
+    'ON d.payment_id = p.id GROUP BY p.id, p.disputed_cent HAVING IFNULL(SUM(d.withdrawn_cent), 0) <> p.disputed_cent'));
   add('checkout with two payments', await stack.sql(
     'SELECT checkout_id, COUNT(*) FROM payments WHERE checkout_id IS NOT NULL GROUP BY checkout_id HAVING COUNT(*) > 1'));
   add('payment without a checkout', await stack.sql(

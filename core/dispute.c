@@ -1,0 +1,286 @@
+/*
+ * dispute.c - disputes (chargebacks) of Tally's payments (dispute.h)
+ *
+ * Owns the disputes table and the share rows of kinds dispute and
+ * dispute_reinstated.  Every charge.dispute.* event is handled the same
+ * way, so that a repeated, late or reordered event books nothing twice:
+ *
+ *   1. outside any transaction, retrieve the dispute from Stripe (the
+ *      event's object is a snapshot);
+ *   2. from its balance transactions derive what Stripe has done so far:
+ *      withdrawn W = the dispute's amount while it has more withdrawals
+ *      than reinstatements, else 0; fee F = the sum of their fees (a
+ *      reinstatement that gives the dispute fee back has a negative fee;
+ *      the pinned API version keeps it, and so does the emulator);
+ *   3. one transaction, lock order payment -> dispute: book only the
+ *      differences from what the dispute row says was booked:
+ *        W - withdrawn_cent   through the reversal engine
+ *                             (tly_reversal_post), kind dispute when
+ *                             positive, dispute_reinstated when negative,
+ *                             moving C = refunded_cent + disputed_cent;
+ *        F - fee_cent         a zero-sum pair of role DISPUTE_FEE: -x on
+ *                             the account bearing the dispute fee (the
+ *                             talent, or the platform with [pricing]
+ *                             dispute_fee_payer = platform; fixed per
+ *                             dispute at its first fee) and +x on the
+ *                             Stripe-fee account;
+ *      and set the statuses: the dispute's as Stripe says; the payment's
+ *      'disputed' while the dispute is open (its positive rows are then
+ *      not eligible for payout), 'dispute_lost' when lost, and back to
+ *      succeeded / partially_refunded / refunded (by refunded_cent) when
+ *      won or closed as a warning.
+ *
+ * The fee is booked only when the balance transaction is in the
+ * payment's currency (Stripe settles a dispute fee in the settlement
+ * currency); otherwise it is logged and left to the operator.
+ *
+ * API:	tly_dispute_event().
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "auth.h"
+#include "complete.h"
+#include "dispute.h"
+#include "refund.h"
+#include "stripe.h"
+#include "tly_str.h"
+#include "tx.h"
+
+#define PLATFORM_ACCOUNT	"acc_platform"
+#define STRIPE_FEE_ACCOUNT	"acc_stripe_fee"
+
+/* what Stripe says of one dispute */
+typedef struct dp_facts {
+	tly_st_dispute	 d;
+	int64_t		 withdrawn;	/* W */
+	int64_t		 fee;		/* F, when fee_ok */
+	int		 fee_ok;
+	int		 open;
+} dp_facts;
+
+/* is_open - a status of a dispute Stripe has not decided */
+static int
+is_open(const char *st)
+{
+	static const char *open[] = { "warning_needs_response",
+	    "warning_under_review", "needs_response", "under_review", NULL };
+	int i;
+
+	for (i = 0; st && open[i]; i++)
+		if (strcmp(st, open[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* facts - W and F from dispute 'obj' (see the top of the file) */
+static int
+facts(const tly_jv *obj, const char *currency, dp_facts *f)
+{
+	tly_st_balance_txn bt;
+	const tly_jv *e;
+	int out = 0, back = 0;
+
+	memset(f, 0, sizeof(*f));
+	if (tly_st_dispute_parse(obj, &f->d) != TLY_OK || f->d.id == NULL ||
+	    f->d.status == NULL || f->d.amount < 0)
+		return TLY_ERR;
+	f->fee_ok = 1;
+	for (e = f->d.balance_transactions ? f->d.balance_transactions->child :
+	    NULL; e; e = e->next) {
+		if (tly_st_balance_txn_parse(e, &bt) != TLY_OK)
+			return TLY_ERR;
+		if (bt.amount < 0)
+			out++;
+		else if (bt.amount > 0)
+			back++;
+		if (bt.currency == NULL || strcmp(bt.currency, currency) != 0)
+			f->fee_ok = 0;
+		f->fee += bt.fee;
+	}
+	f->withdrawn = out > back ? f->d.amount : 0;
+	f->open = is_open(f->d.status);
+	return TLY_OK;
+}
+
+typedef struct sync_args {
+	const char	*pay;
+	const dp_facts	*f;
+	int64_t		 moved, fee_moved;
+} sync_args;
+
+/* fee_rows - the dispute fee pair for 'd' (positive: charged) */
+static int
+fee_rows(tly_ctx *ctx, const char *pay, const char *cur, const char *dp,
+    const char *acct, int64_t d, tly_err *err)
+{
+	tly_share_row rows[2];
+
+	memset(rows, 0, sizeof(rows));
+	tly_strlcpy(rows[0].account_id, acct, sizeof(rows[0].account_id));
+	tly_strlcpy(rows[0].role, "DISPUTE_FEE", sizeof(rows[0].role));
+	rows[0].amount_cent = -d;
+	tly_strlcpy(rows[1].account_id, STRIPE_FEE_ACCOUNT,
+	    sizeof(rows[1].account_id));
+	tly_strlcpy(rows[1].role, "DISPUTE_FEE", sizeof(rows[1].role));
+	rows[1].amount_cent = d;
+	return tly_shares_insert(ctx, pay, cur, d > 0 ? "dispute" :
+	    "dispute_reinstated", dp, rows, 2, err);
+}
+
+/* fee_account - who bears dispute 'dp''s fee (fixed at its first fee) */
+static int
+fee_account(tly_ctx *ctx, const char *pay, char *acct, size_t sz,
+    tly_err *err)
+{
+	if (acct[0])
+		return TLY_OK;
+	if (ctx->cfg->platform_bears_dispute_fee) {
+		tly_strlcpy(acct, PLATFORM_ACCOUNT, sz);
+		return TLY_OK;
+	}
+	return tly_db_row(ctx->db, err, "SELECT account_id FROM shares WHERE "
+	    "payment_id = ? AND role = 'TALENT' AND kind = 'split' ORDER BY "
+	    "id LIMIT 1", "s>s", pay, acct, sz);
+}
+
+/* sync_tx - book what Stripe did and Tally has not booked yet */
+static int
+sync_tx(tly_ctx *ctx, void *arg, tly_err *err)
+{
+	sync_args *a = arg;
+	const dp_facts *f = a->f;
+	int64_t amount, refunded, disputed, withdrawn = 0, fee = 0, before;
+	char bearer[40], cur[8], status[24], acct[40];
+	const char *pst;
+	char detail[128];
+	int rc;
+
+	a->moved = a->fee_moved = 0;
+	rc = tly_db_row(ctx->db, err, "SELECT amount_cent, refunded_cent, "
+	    "disputed_cent, fee_bearer_account_id, currency, status FROM "
+	    "payments WHERE id = ? FOR UPDATE", "s>iiisss", a->pay, &amount,
+	    &refunded, &disputed, bearer, sizeof(bearer), cur, sizeof(cur),
+	    status, sizeof(status));
+	if (rc == TLY_OK)
+		rc = tly_db_exec(ctx->db, err, NULL, "INSERT IGNORE INTO "
+		    "disputes (id, payment_id, charge_id, amount_cent, "
+		    "currency, status, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		    "sssisss", f->d.id, a->pay, f->d.charge ? f->d.charge : "",
+		    f->d.amount, cur, f->d.status, f->d.reason);
+	if (rc == TLY_OK)
+		rc = tly_db_row(ctx->db, err, "SELECT withdrawn_cent, "
+		    "fee_cent, IFNULL(fee_account_id, '') FROM disputes WHERE "
+		    "id = ? AND payment_id = ? FOR UPDATE", "ss>iis", f->d.id,
+		    a->pay, &withdrawn, &fee, acct, sizeof(acct));
+	if (rc)
+		return rc;
+	a->moved = f->withdrawn - withdrawn;
+	before = refunded + disputed;
+	if (before + a->moved > amount || before + a->moved < refunded)
+		return tly_err_set(err, TLY_EK_CONFLICT,
+		    "reversal_exceeds_amount", "The refunds and disputes of "
+		    "the payment exceed it.");
+	rc = tly_reversal_post(ctx, a->pay, cur, bearer, amount, before,
+	    before + a->moved, a->moved > 0 ? "dispute" : "dispute_reinstated",
+	    f->d.id, err);
+	if (rc == TLY_OK && f->fee_ok && f->fee != fee) {
+		a->fee_moved = f->fee - fee;
+		rc = fee_account(ctx, a->pay, acct, sizeof(acct), err);
+		if (rc == TLY_OK)
+			rc = fee_rows(ctx, a->pay, cur, f->d.id, acct,
+			    a->fee_moved, err);
+	}
+	if (rc)
+		return rc;
+	if (f->open)
+		pst = "disputed";
+	else if (strcmp(f->d.status, "lost") == 0)
+		pst = "dispute_lost";
+	else if (strcmp(status, "disputed") == 0 ||
+	    strcmp(status, "dispute_lost") == 0)
+		pst = refunded == 0 ? "succeeded" : refunded == amount ?
+		    "refunded" : "partially_refunded";
+	else
+		pst = status;
+	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE payments SET "
+	    "disputed_cent = disputed_cent + ?, status = ? WHERE id = ?", "iss",
+	    a->moved, pst, a->pay);
+	if (rc == TLY_OK)
+		rc = tly_db_exec(ctx->db, err, NULL, "UPDATE disputes SET "
+		    "status = ?, amount_cent = ?, withdrawn_cent = ?, "
+		    "fee_cent = ?, fee_account_id = NULLIF(?, ''), closed_at = "
+		    "IF(?, NULL, IFNULL(closed_at, NOW(3))) WHERE id = ?",
+		    "siiisis",
+		    f->d.status, f->d.amount, f->withdrawn, fee + a->fee_moved,
+		    acct, (int64_t)f->open, f->d.id);
+	if (rc || (a->moved == 0 && a->fee_moved == 0 &&
+	    strcmp(pst, status) == 0))
+		return rc;
+	snprintf(detail, sizeof(detail), "%s: reversed %lld, fee %lld",
+	    f->d.status, (long long)a->moved, (long long)a->fee_moved);
+	return tly_audit(ctx, NULL, "dispute.booked", f->d.id, detail, err);
+}
+
+/*
+ * tly_dispute_event - a charge.dispute.* event whose object is 'obj':
+ * Tally books what Stripe did (see the top of the file).  '*status'
+ * becomes "ignored" when the charge is not Tally's.
+ */
+int
+tly_dispute_event(tly_ctx *ctx, const tly_jv *obj, const char **status,
+    tly_err *err)
+{
+	tly_stripe_resp resp;
+	tly_stripe_req rq;
+	tly_st_dispute d;
+	const tly_jv *fresh;
+	const char *path;
+	char pay[40], cur[8];
+	sync_args a;
+	dp_facts f;
+	int rc;
+
+	if (tly_st_dispute_parse(obj, &d) != TLY_OK || d.id == NULL ||
+	    d.charge == NULL) {
+		*status = "ignored";
+		return TLY_OK;
+	}
+	rc = tly_refund_payment_of(ctx, d.charge, d.payment_intent, pay,
+	    sizeof(pay), err);
+	if (rc == TLY_NOTFOUND) {
+		tly_err_clear(err);
+		*status = "ignored";
+		return TLY_OK;
+	}
+	if (rc == TLY_OK)
+		rc = tly_db_row(ctx->db, err, "SELECT currency FROM payments "
+		    "WHERE id = ?", "s>s", pay, cur, sizeof(cur));
+	if (rc)
+		return rc;
+	path = tly_stripe_path(ctx->pool, "/v1/disputes/", d.id, NULL);
+	if (path == NULL)
+		return tly_err_set(err, TLY_EK_INVALID, "invalid_event",
+		    "Bad dispute id.");
+	rq = (tly_stripe_req){ "GET", path, NULL, NULL, NULL };
+	rc = tly_stripe_fetch(ctx->stripe, ctx->pool, &rq, "dispute", &fresh,
+	    &resp, err);
+	if (rc)
+		return rc;
+	if (facts(fresh, cur, &f) != TLY_OK)
+		return tly_err_set(err, TLY_EK_UPSTREAM, "stripe_bad_reply",
+		    "Unexpected dispute from Stripe.");
+	if (!f.fee_ok)
+		tly_logkv(ctx->log, TLY_LOG_WARN, "dispute", "dispute fee in "
+		    "another currency than the payment: not booked",
+		    "dispute_id", d.id, "payment_id", pay, NULL);
+	memset(&a, 0, sizeof(a));
+	a.pay = pay;
+	a.f = &f;
+	rc = tly_tx_run(ctx, "dispute.sync", sync_tx, &a, err);
+	if (rc == TLY_OK)
+		tly_logkv(ctx->log, TLY_LOG_INFO, "dispute", "dispute synced",
+		    "dispute_id", d.id, "payment_id", pay, "status", f.d.status,
+		    NULL);
+	return rc;
+}

@@ -1,0 +1,227 @@
+/*
+ * refund_events.c - Stripe's refund events: Dashboard refunds, refunds
+ * that succeed or fail later (refund.h)
+ *
+ * charge.refunded, refund.created, refund.updated, refund.failed and
+ * charge.refund.updated all mean "the refunds of this charge changed".
+ * Their objects are snapshots (and since API 2026-10-28 a Charge no
+ * longer embeds its refunds), so Tally trusts none of them: it lists the
+ * charge's refunds from Stripe (GET /v1/refunds?charge=…, every page; no
+ * transaction is open meanwhile) and records each one:
+ *
+ *   a refund Tally made            found by stripe_refund_id, else by
+ *                                  metadata[tally_id] (the refund row's
+ *                                  id, sent at creation, even before Tally
+ *                                  recorded Stripe's id);
+ *   a refund made elsewhere        (the Dashboard) gets its own refunds
+ *                                  row, origin "stripe", inserted under the
+ *                                  payment's lock; the unique key on
+ *                                  stripe_refund_id makes a concurrent or
+ *                                  repeated event find it instead;
+ *
+ * then tly_refund_record(): booked once when it succeeded (the booking
+ * checks 'booked' under the payment's and the refund's locks), reversed
+ * once (refund_failed rows) when it failed after it was booked.  The
+ * same events delivered twice therefore count a refund once.
+ *
+ * API:	tly_refund_event().
+ */
+#include <string.h>
+
+#include "auth.h"
+#include "refund.h"
+#include "stripe.h"
+#include "tly_str.h"
+#include "tx.h"
+
+#define LIST_PAGES	20
+
+typedef struct ext_args {
+	const char		*pay;
+	const tly_st_refund	*sr;
+	char			 id[40];
+} ext_args;
+
+/* ext_tx - a refund made outside Tally: its row (origin stripe) */
+static int
+ext_tx(tly_ctx *ctx, void *arg, tly_err *err)
+{
+	ext_args *a = arg;
+	char cur[8];
+	int rc;
+
+	rc = tly_db_row(ctx->db, err, "SELECT currency FROM payments WHERE "
+	    "id = ? FOR UPDATE", "s>s", a->pay, cur, sizeof(cur));
+	if (rc == TLY_OK)
+		rc = tly_db_row(ctx->db, err, "SELECT id FROM refunds WHERE "
+		    "stripe_refund_id = ?", "s>s", a->sr->id, a->id,
+		    sizeof(a->id));
+	if (rc != TLY_NOTFOUND)
+		return rc;			/* found meanwhile, or failed */
+	tly_err_clear(err);
+	if (tly_id_new(a->id, sizeof(a->id), "rfd") != TLY_OK)
+		return tly_err_internal(err);
+	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE payments SET "
+	    "requested_refund_cent = requested_refund_cent + ? WHERE id = ?",
+	    "is", a->sr->amount, a->pay);
+	if (rc == TLY_OK)
+		rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO refunds (id, "
+		    "payment_id, amount_cent, currency, origin, reason, state, "
+		    "stripe_refund_id) VALUES (?, ?, ?, ?, 'stripe', ?, "
+		    "'pending', ?)", "ssisss", a->id, a->pay, a->sr->amount,
+		    cur, a->sr->reason ? a->sr->reason : "refunded at Stripe",
+		    a->sr->id);
+	if (rc == TLY_OK)
+		rc = tly_audit(ctx, NULL, "refund.external", a->id, a->sr->id,
+		    err);
+	return rc;
+}
+
+/* ours - the refund row of Stripe's refund 'sr' of payment 'pay' */
+static int
+ours(tly_ctx *ctx, const char *pay, const tly_st_refund *sr, char *id,
+    size_t sz, tly_err *err)
+{
+	const char *tid;
+	int rc;
+
+	rc = tly_db_row(ctx->db, err, "SELECT id FROM refunds WHERE "
+	    "stripe_refund_id = ? AND payment_id = ?", "ss>s", sr->id, pay, id,
+	    sz);
+	if (rc != TLY_NOTFOUND)
+		return rc;
+	tly_err_clear(err);
+	tid = tly_st_metadata(sr->metadata, "tally_id");
+	if (tid == NULL)
+		return TLY_NOTFOUND;
+	return tly_db_row(ctx->db, err, "SELECT id FROM refunds WHERE id = ? "
+	    "AND payment_id = ? AND (stripe_refund_id IS NULL OR "
+	    "stripe_refund_id = ?)", "sss>s", tid, pay, sr->id, id, sz);
+}
+
+/* sync - record Stripe's refund 'obj' of payment 'pay' */
+static int
+sync(tly_ctx *ctx, const char *pay, const tly_jv *obj, tly_err *err)
+{
+	tly_st_refund sr;
+	ext_args a;
+	char id[40];
+	int rc;
+
+	if (tly_st_refund_parse(obj, &sr) != TLY_OK || sr.id == NULL ||
+	    sr.status == NULL || sr.amount <= 0)
+		return tly_err_set(err, TLY_EK_UPSTREAM, "stripe_bad_reply",
+		    "Unexpected refund in Stripe's list.");
+	rc = ours(ctx, pay, &sr, id, sizeof(id), err);
+	if (rc == TLY_NOTFOUND) {
+		tly_err_clear(err);
+		if (strcmp(sr.status, "failed") == 0 ||
+		    strcmp(sr.status, "canceled") == 0)
+			return TLY_OK;		/* never moved money */
+		memset(&a, 0, sizeof(a));
+		a.pay = pay;
+		a.sr = &sr;
+		rc = tly_tx_run(ctx, "refund.external", ext_tx, &a, err);
+		if (rc == TLY_CONFLICT) {	/* inserted concurrently */
+			tly_err_clear(err);
+			rc = ours(ctx, pay, &sr, a.id, sizeof(a.id), err);
+		}
+		if (rc)
+			return rc;
+		tly_strlcpy(id, a.id, sizeof(id));
+	} else if (rc)
+		return rc;
+	return tly_refund_record(ctx, id, obj, err);
+}
+
+/* charge_of - the charge (and PaymentIntent) an event's object is about */
+static void
+charge_of(const tly_jv *obj, const char **charge, const char **pi)
+{
+	const char *t = tly_json_str(obj, "object");
+	tly_st_refund sr;
+	tly_st_charge ch;
+
+	*charge = *pi = NULL;
+	if (t && strcmp(t, "refund") == 0 &&
+	    tly_st_refund_parse(obj, &sr) == TLY_OK) {
+		*charge = sr.charge;
+		*pi = sr.payment_intent;
+	} else if (t && strcmp(t, "charge") == 0 &&
+	    tly_st_charge_parse(obj, &ch) == TLY_OK) {
+		*charge = ch.id;
+		*pi = ch.payment_intent;
+	}
+}
+
+/*
+ * tly_refund_payment_of - the payment of charge 'charge' (or of
+ * PaymentIntent 'pi' when the charge is not recorded): TLY_NOTFOUND when
+ * it is not Tally's.
+ */
+int
+tly_refund_payment_of(tly_ctx *ctx, const char *charge, const char *pi,
+    char *pay, size_t sz, tly_err *err)
+{
+	return tly_db_row(ctx->db, err, "SELECT id FROM payments WHERE "
+	    "charge_id = ? OR pi_id = ? ORDER BY charge_id = ? DESC LIMIT 1",
+	    "sss>s", charge ? charge : "", pi ? pi : "", charge ? charge : "",
+	    pay, sz);
+}
+
+/*
+ * tly_refund_event - a refund event whose object is 'obj' (a refund or a
+ * charge): every refund of the charge recorded (see the top of the
+ * file).  '*status' becomes "ignored" when the charge is not Tally's.
+ */
+int
+tly_refund_event(tly_ctx *ctx, const tly_jv *obj, const char **status,
+    tly_err *err)
+{
+	const char *charge, *pi, *after = NULL;
+	tly_stripe_resp resp;
+	tly_stripe_req rq;
+	tly_st_list list;
+	const tly_jv *e;
+	char pay[40];
+	tly_form f;
+	int page, rc;
+
+	charge_of(obj, &charge, &pi);
+	if (charge == NULL) {
+		*status = "ignored";
+		return TLY_OK;
+	}
+	rc = tly_refund_payment_of(ctx, charge, pi, pay, sizeof(pay), err);
+	if (rc == TLY_NOTFOUND) {
+		tly_err_clear(err);
+		*status = "ignored";
+		return TLY_OK;
+	}
+	if (rc)
+		return rc;
+	for (page = 0; page < LIST_PAGES; page++) {
+		tly_form_init(&f);
+		tly_form_str(&f, "charge", charge);
+		tly_form_i64(&f, "limit", 100);
+		tly_form_str(&f, "starting_after", after);
+		rq = (tly_stripe_req){ "GET", "/v1/refunds", &f, NULL, NULL };
+		rc = tly_stripe_call(ctx->stripe, ctx->pool, &rq, &resp, err);
+		tly_form_free(&f);
+		if (rc)
+			return rc;
+		if (tly_st_list_parse(resp.json, &list) != TLY_OK)
+			return tly_err_set(err, TLY_EK_UPSTREAM,
+			    "stripe_bad_reply", "Unexpected list reply.");
+		for (e = list.data->child; e; e = e->next) {
+			rc = sync(ctx, pay, e, err);
+			if (rc)
+				return rc;
+			after = tly_json_str(e, "id");
+		}
+		if (!list.has_more || after == NULL)
+			return TLY_OK;
+	}
+	return tly_err_set(err, TLY_EK_UPSTREAM, "too_many_refunds",
+	    "The charge has more refunds than Tally reads.");
+}
