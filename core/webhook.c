@@ -23,6 +23,12 @@
  *        payment_intent.payment_failed / processing / requires_action /
  *             canceled           move the checkout's status, forward only
  *             (an event older than the last one applied changes nothing);
+ *        account.updated           a payee's connected account state
+ *             (connect.c), newer events only;
+ *        payout.failed (Connect)   a payee's bank payout failed: flag and
+ *             email it (connect.c);
+ *        transfer.reversed         a payout's transfer reversed outside
+ *             Tally: booked and alerted (payout.c);
  *        anything else             stored and acknowledged ("ignored").
  *   4. answer 200 whenever the event is stored, even if acting failed:
  *      Tally retries itself ("webhooks" job: exponential backoff, dead
@@ -36,12 +42,14 @@
 
 #include "checkout.h"
 #include "complete.h"
+#include "payout.h"
 #include "stripe.h"
 #include "tly_str.h"
 #include "tx.h"
 #include "webhook.h"
 
-enum { ACT_IGNORE, ACT_COMPLETE, ACT_CHARGE, ACT_FEE, ACT_STATUS };
+enum { ACT_IGNORE, ACT_COMPLETE, ACT_CHARGE, ACT_FEE, ACT_STATUS,
+	ACT_ACCOUNT, ACT_BANK_PAYOUT_FAILED, ACT_REVERSED };
 
 typedef struct event {
 	const char	*endpoint;
@@ -68,6 +76,12 @@ classify(const tly_st_event *e)
 	    strcmp(t, "payment_intent.requires_action") == 0 ||
 	    strcmp(t, "payment_intent.canceled") == 0)
 		return ACT_STATUS;
+	if (strcmp(t, "account.updated") == 0)
+		return ACT_ACCOUNT;
+	if (strcmp(t, "payout.failed") == 0)
+		return ACT_BANK_PAYOUT_FAILED;
+	if (strcmp(t, "transfer.reversed") == 0)
+		return ACT_REVERSED;
 	return ACT_IGNORE;
 }
 
@@ -318,6 +332,20 @@ act(tly_ctx *ctx, const event *ev, const char **status, tly_err *err)
 		break;
 	case ACT_STATUS:
 		rc = act_status(ctx, ev, status, err);
+		break;
+	case ACT_ACCOUNT:
+		rc = tly_connect_account_updated(ctx, &ev->e, status, err);
+		break;
+	case ACT_BANK_PAYOUT_FAILED:
+		/* a connected account's bank payout; the platform's: ignored */
+		if (strcmp(ev->endpoint, "connect") != 0) {
+			*status = "ignored";
+			return TLY_OK;
+		}
+		rc = tly_connect_payout_failed(ctx, &ev->e, status, err);
+		break;
+	case ACT_REVERSED:
+		rc = tly_payout_transfer_reversed(ctx, &ev->e, status, err);
 		break;
 	default:
 		*status = "ignored";
