@@ -282,6 +282,10 @@ describe('threshold payouts', () => {
       .reduce((x, t) => x + t.amount, 0);
     assert.equal(bulkCents, total, 'every payable cent transferred once');
     assert.deepEqual(await payoutProblems(), []);
+    /* payout_sent emails: one per paid payee with an address, none without */
+    const mailed = (await stack.sql("SELECT account_id FROM outbox WHERE kind = 'payout_sent' AND " +
+      "account_id LIKE 'acc_bulk%'")).map((r) => r[0]).sort();
+    assert.deepEqual(mailed, payees.filter((p) => p.email && expect.get(p.id) > 0).map((p) => p.id).sort());
 
     /* another run finds nothing to do */
     const idle = await payoutsRun();
