@@ -88,6 +88,11 @@ tly_config_defaults(tly_config *c)
 	c->ambassador_bps = 1000;
 	c->platform_bears_stripe_fee = 0;
 	c->reservation_s = 15 * 60;
+	c->payout_hold_days = 0;
+	c->payout_retry_base_s = 3600;
+	c->payout_lease_s = 300;
+	c->payout_max_per_run = 5000;
+	tly_strlcpy(c->connect_country, "US", sizeof(c->connect_country));
 	currency_defaults(&c->currencies[0], "usd");
 	c->n_currencies = 1;
 	c->currencies_defaulted = 1;
@@ -531,6 +536,32 @@ load_pricing(loader *ld, tly_config *c)
 		    "must be talent or platform");
 }
 
+/* load_payouts - [payouts]: the payout job and Connect onboarding */
+static void
+load_payouts(loader *ld, tly_config *c)
+{
+	size_t i;
+
+	get_int(ld, "payouts", "hold_days", &c->payout_hold_days, 0, 3650);
+	get_int(ld, "payouts", "retry_base", &c->payout_retry_base_s, 1,
+	    86400);
+	get_int(ld, "payouts", "lease", &c->payout_lease_s, 1, 86400);
+	get_int(ld, "payouts", "max_per_run", &c->payout_max_per_run, 1,
+	    1000000);
+	get_str(ld, "payouts", "connect_country", c->connect_country,
+	    sizeof(c->connect_country));
+	for (i = 0; c->connect_country[i]; i++)
+		if (c->connect_country[i] < 'A' || c->connect_country[i] > 'Z')
+			break;
+	if (i != 2 || c->connect_country[i])
+		bad(ld, "payouts", "connect_country",
+		    "must be an ISO 3166 country code in capitals");
+	get_str(ld, "payouts", "onboarding_return_url",
+	    c->connect_return_url, sizeof(c->connect_return_url));
+	get_str(ld, "payouts", "onboarding_refresh_url",
+	    c->connect_refresh_url, sizeof(c->connect_refresh_url));
+}
+
 static void
 load_currency(loader *ld, tly_config *c, const char *sec)
 {
@@ -633,6 +664,7 @@ tly_config_load(tly_config *c, const char *path, char *why, size_t whysz)
 	load_auth(&ld, c);
 	load_stripe(&ld, c);
 	load_pricing(&ld, c);
+	load_payouts(&ld, c);
 	load_named_sections(&ld, c);
 	u = tly_ini_unused(&ini);
 	if (!ld.failed && u) {

@@ -134,6 +134,15 @@ typedef struct tly_config {
 	int		 platform_bears_dispute_fee;
 	int		 reservation_s;
 
+	/* [payouts] */
+	int		 payout_hold_days;	/* positive rows wait */
+	int		 payout_retry_base_s;	/* backoff after a refusal */
+	int		 payout_lease_s;	/* a run owns a payout */
+	int		 payout_max_per_run;	/* payees per run */
+	char		 connect_country[4];	/* new Express accounts */
+	char		 connect_return_url[256];	/* onboarding links */
+	char		 connect_refresh_url[256];
+
 	/* [currency.CODE] */
 	tly_currency	 currencies[TLY_MAX_CURRENCIES];
 	int		 n_currencies;

@@ -15,6 +15,7 @@
 
 #include "checkout.h"
 #include "jobs.h"
+#include "payout.h"
 #include "refund.h"
 #include "webhook.h"
 
@@ -61,6 +62,8 @@ const tly_job tly_jobs[] = {
 	{ "webhooks", tly_job_webhooks, "retry failed webhook processing" },
 	{ "refunds", tly_job_refunds, "finish refunds left unknown or "
 	    "pending at Stripe" },
+	{ "payouts", tly_job_payouts, "pay payees whose payable balance "
+	    "reached the threshold; finish payouts left behind" },
 	{ NULL, NULL, NULL }
 };
 

@@ -29,6 +29,12 @@
  *                                  (refund_events.c);
  *        charge.dispute.*          the dispute, re-read from Stripe, booked
  *                                  once (dispute.c);
+ *        account.updated           a payee's connected account state
+ *             (connect.c), newer events only;
+ *        payout.failed (Connect)   a payee's bank payout failed: flag and
+ *             email it (connect.c);
+ *        transfer.reversed         a payout's transfer reversed outside
+ *             Tally: booked and alerted (payout.c);
  *        anything else             stored and acknowledged ("ignored").
  *   4. answer 200 whenever the event is stored, even if acting failed:
  *      Tally retries itself ("webhooks" job: exponential backoff, dead
@@ -44,13 +50,15 @@
 #include "complete.h"
 #include "dispute.h"
 #include "refund.h"
+#include "payout.h"
 #include "stripe.h"
 #include "tly_str.h"
 #include "tx.h"
 #include "webhook.h"
 
 enum { ACT_IGNORE, ACT_COMPLETE, ACT_CHARGE, ACT_FEE, ACT_STATUS,
-	ACT_REFUND, ACT_DISPUTE };
+	ACT_REFUND, ACT_DISPUTE, ACT_ACCOUNT, ACT_BANK_PAYOUT_FAILED,
+	ACT_REVERSED };
 
 typedef struct event {
 	const char	*endpoint;
@@ -83,6 +91,12 @@ classify(const tly_st_event *e)
 		return ACT_REFUND;
 	if (strncmp(t, "charge.dispute.", 15) == 0)
 		return ACT_DISPUTE;
+	if (strcmp(t, "account.updated") == 0)
+		return ACT_ACCOUNT;
+	if (strcmp(t, "payout.failed") == 0)
+		return ACT_BANK_PAYOUT_FAILED;
+	if (strcmp(t, "transfer.reversed") == 0)
+		return ACT_REVERSED;
 	return ACT_IGNORE;
 }
 
@@ -339,6 +353,20 @@ act(tly_ctx *ctx, const event *ev, const char **status, tly_err *err)
 		break;
 	case ACT_DISPUTE:
 		rc = tly_dispute_event(ctx, ev->e.object, status, err);
+		break;
+	case ACT_ACCOUNT:
+		rc = tly_connect_account_updated(ctx, &ev->e, status, err);
+		break;
+	case ACT_BANK_PAYOUT_FAILED:
+		/* a connected account's bank payout; the platform's: ignored */
+		if (strcmp(ev->endpoint, "connect") != 0) {
+			*status = "ignored";
+			return TLY_OK;
+		}
+		rc = tly_connect_payout_failed(ctx, &ev->e, status, err);
+		break;
+	case ACT_REVERSED:
+		rc = tly_payout_transfer_reversed(ctx, &ev->e, status, err);
 		break;
 	default:
 		*status = "ignored";

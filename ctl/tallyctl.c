@@ -17,6 +17,7 @@
  *	job run NAME                    run a job once, now
  *	webhook list [--dead|--failed]  stored Stripe events
  *	webhook replay EVENT_ID         act on a stored event again
+ *	payouts run                     one payout run now (payout.c)
  *
  * Nothing here is implemented twice: every command calls the core
  * operation tallyd's routes call.  Secrets printed (a new API key, a
@@ -39,6 +40,7 @@
 #include "jobs.h"
 #include "jwt.h"
 #include "migrate.h"
+#include "payout.h"
 #include "webhook.h"
 #include "tly_str.h"
 
@@ -64,8 +66,8 @@ usage(void)
 	    "  admin create USER ROLE | admin passwd USER | admin list\n"
 	    "  jwt --sub SUB [--ttl SECONDS] [--email EMAIL] [--issuer NAME]\n"
 	    "  job list | job run NAME\n"
-	    "  webhook list [--dead|--failed] | webhook replay EVENT_ID"
-	    "\n");
+	    "  webhook list [--dead|--failed] | webhook replay EVENT_ID\n"
+	    "  payouts run\n");
 	return 2;
 }
 
@@ -321,6 +323,23 @@ cmd_webhook(cli *c)
 	return 0;
 }
 
+/* cmd_payouts - "payouts run": what it did on standard output */
+static int
+cmd_payouts(cli *c)
+{
+	tly_payout_stats st;
+	tly_err e;
+
+	if (c->argc != 2 || strcmp(c->argv[1], "run") != 0)
+		return usage();
+	tly_err_clear(&e);
+	if (tly_payouts_run(&c->ctx, &st, &e) != TLY_OK)
+		return fail(&e);
+	printf("paid %d\tfailed %d\tdeferred %d\tunknown %d\tfinished %d\n",
+	    st.paid, st.failed, st.deferred, st.unknown, st.finished);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -367,6 +386,8 @@ main(int argc, char **argv)
 			rc = cmd_job(&c);
 		else if (strcmp(cmd, "webhook") == 0)
 			rc = cmd_webhook(&c);
+		else if (strcmp(cmd, "payouts") == 0)
+			rc = cmd_payouts(&c);
 		else
 			rc = usage();
 		tly_ctx_free(&c.ctx);

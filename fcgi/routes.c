@@ -38,6 +38,12 @@ const tly_route tly_routes[] = {
 	    tly_h_accounts_get },
 	{ "POST", "/api/v1/accounts/{id}/ambassador", API, TLY_PK_SERVER, 0,
 	    tly_h_ambassador_set },
+	{ "POST", "/api/v1/accounts/{id}/connect", API, TLY_PK_SERVER, 0,
+	    tly_h_connect },
+	{ "GET", "/api/v1/accounts/{id}/balance", API, TLY_PK_SERVER, 0,
+	    tly_h_balance },
+	{ "GET", "/api/v1/accounts/{id}/payouts", API, TLY_PK_SERVER, 0,
+	    tly_h_payouts_list },
 	{ "POST", "/api/v1/host_partners", API, TLY_PK_SERVER, 0,
 	    tly_h_host_partner_create },
 	{ "POST", "/api/v1/products", API, TLY_PK_SERVER, 0,
@@ -96,6 +102,11 @@ const tly_route tly_routes[] = {
 	    TLY_ROLE_SUPPORT, tly_h_admin_refunds_create },
 	{ "GET", "/admin/api/v1/payments/{id}/refunds", ADMIN, TLY_PK_ADMIN,
 	    TLY_ROLE_VIEWER, tly_h_admin_refunds_list },
+	/* payees' balances and payouts: everyone in the panel */
+	{ "GET", "/admin/api/v1/accounts/{id}/balance", ADMIN, TLY_PK_ADMIN,
+	    TLY_ROLE_VIEWER, tly_h_balance },
+	{ "GET", "/admin/api/v1/accounts/{id}/payouts", ADMIN, TLY_PK_ADMIN,
+	    TLY_ROLE_VIEWER, tly_h_payouts_list },
 
 	{ NULL, NULL, 0, 0, 0, NULL }
 };

@@ -44,6 +44,9 @@ int	 tly_h_webhook_platform(tly_req *);
 int	 tly_h_webhook_connect(tly_req *);
 int	 tly_h_admin_refunds_create(tly_req *);
 int	 tly_h_admin_refunds_list(tly_req *);
+int	 tly_h_connect(tly_req *);
+int	 tly_h_balance(tly_req *);
+int	 tly_h_payouts_list(tly_req *);
 void	 tly_render_account(tly_jw *, const tly_account *);
 void	 tly_render_product(tly_jw *, const tly_product *);
 

@@ -1,0 +1,1156 @@
+/*
+ * payout.c - paying payees their earnings (docs/ledger.md, payout.h)
+ *
+ * Owns the payouts and transfer_reversals tables, the status and
+ * payout_id of share rows, and the payout columns of accounts
+ * (payout_failures, payout_retry_at, email_outstanding_payout).
+ *
+ * Lock order: account (payee) -> payout -> outbox/audit.  The share rows
+ * of a payee change status only under its account row's lock (every
+ * writer here takes it first), so a payout's rows are read without
+ * locking them after the account is held and claimed by id.
+ *
+ *   tly_payouts_run   one run: (1) read the platform's available balance
+ *                     (GET /v1/balance); (2) finish payouts earlier runs
+ *                     left 'to_transfer' or 'unknown' once their lease
+ *                     ran out: look the transfer up by transfer_group,
+ *                     else call again under the stored key generation;
+ *                     (3) per (payee, currency) whose eligible rows sum
+ *                     to the threshold or more: claim the payee with FOR
+ *                     UPDATE SKIP LOCKED, mark its eligible rows claimed
+ *                     by a new payout (po_..., to_transfer, g1) and commit;
+ *                     create ONE transfer (tly_stripe_create_once, key
+ *                     tally:payout:<po>:g<gen>, found again by
+ *                     transfer_group + metadata[tally_id]); commit the
+ *                     result: paid (rows paid, the payee's failure state
+ *                     cleared, payout_sent queued), or, when Stripe
+ *                     refused it (4xx), failed (rows back to pending
+ *                     without payout_id, the payee backed off
+ *                     exponentially, flagged, payout_failed queued).
+ *                     No answer -> 'unknown', finished by a later run.
+ *                     What the available balance cannot cover is not
+ *                     claimed at all ("deferred"): the rows stay pending.
+ *   tly_payout_transfer_reversed
+ *                     transfer.reversed: each reversal not seen before is
+ *                     recorded; one Tally did not make is booked (rows of
+ *                     kind transfer_reversal) and raised as an alert.
+ *   tly_balances_get, tly_payouts_list   what the routes read.
+ *
+ * Several runs (jobs on several hosts, tallyctl) may run at once: a
+ * payee is claimed by one of them (SKIP LOCKED), a payout left behind is
+ * taken by one of them (an atomic lease on its row), and a key
+ * generation moves only from the one before it.
+ *
+ * API:	tly_payouts_run(), tly_job_payouts(), tly_payout_transfer_reversed(),
+ *	tly_balances_get(), tly_payouts_list().
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "outbox.h"
+#include "payout.h"
+#include "tly_str.h"
+#include "tx.h"
+
+#define PAGE			100
+#define LEFT_BATCH		50
+#define IN_CHUNK		32	/* the ?s of CLAIM_SQL */
+#define Q8			"?,?,?,?,?,?,?,?"
+#define CLAIM_SQL \
+	"UPDATE shares SET status = 'claimed', payout_id = ? WHERE status = " \
+	"'pending' AND payout_id IS NULL AND id IN (" Q8 "," Q8 "," Q8 "," \
+	Q8 ")"
+#define MAX_CASH		32
+
+/* eligible: a pending row no payout holds, past the hold, not disputed */
+#define ELIGIBLE_SQL \
+	"(s.amount_cent < 0 OR (s.created_at <= NOW(3) - INTERVAL ? DAY AND " \
+	"NOT EXISTS (SELECT 1 FROM payments p WHERE p.id = s.payment_id AND " \
+	"p.status = 'disputed')))"
+
+typedef struct cash {
+	char	 cur[4];
+	int64_t	 avail;
+} cash;
+
+typedef struct run {
+	tly_ctx			*ctx;
+	tly_payout_stats	*st;
+	cash			 bal[MAX_CASH];
+	int			 nbal;
+} run;
+
+typedef struct payout_row {
+	char	 id[40];
+	char	 acc[40];
+	char	 acct[72];
+	char	 cur[4];
+	char	 state[16];
+	int64_t	 amount;
+	int64_t	 gen;
+	int64_t	 created;
+} payout_row;
+
+/* --- the platform's balance -------------------------------------------- */
+
+/* read_balance - the available amount per currency, into 'r' */
+static int
+read_balance(run *r, tly_err *err)
+{
+	tly_stripe_resp resp;
+	tly_stripe_req rq;
+	const tly_jv *obj, *av, *e;
+	const char *cur;
+	int64_t amt;
+	int rc;
+
+	rq = (tly_stripe_req){ "GET", "/v1/balance", NULL, NULL, NULL };
+	rc = tly_stripe_fetch(r->ctx->stripe, r->ctx->pool, &rq, "balance",
+	    &obj, &resp, err);
+	if (rc)
+		return rc;
+	r->nbal = 0;
+	av = tly_json_get(obj, "available");
+	for (e = av && av->type == TLY_JARR ? av->child : NULL; e &&
+	    r->nbal < MAX_CASH; e = e->next) {
+		cur = tly_json_str(e, "currency");
+		if (cur == NULL || strlen(cur) != 3 ||
+		    tly_json_i64(e, "amount", &amt) != TLY_OK)
+			continue;
+		tly_strlcpy(r->bal[r->nbal].cur, cur, sizeof(r->bal[0].cur));
+		r->bal[r->nbal++].avail = amt;
+	}
+	return TLY_OK;
+}
+
+/* avail - what the platform can still transfer in 'cur' in this run */
+static int64_t *
+avail(run *r, const char *cur)
+{
+	int i;
+
+	for (i = 0; i < r->nbal; i++)
+		if (strcmp(r->bal[i].cur, cur) == 0)
+			return &r->bal[i].avail;
+	if (r->nbal == MAX_CASH)
+		return NULL;
+	tly_strlcpy(r->bal[r->nbal].cur, cur, sizeof(r->bal[0].cur));
+	r->bal[r->nbal].avail = 0;
+	return &r->bal[r->nbal++].avail;
+}
+
+/* --- rows -------------------------------------------------------------- */
+
+static int
+load(tly_ctx *ctx, const char *id, payout_row *p, tly_err *err)
+{
+	memset(p, 0, sizeof(*p));
+	return tly_db_row(ctx->db, err, "SELECT id, account_id, "
+	    "connect_account_id, currency, state, amount_cent, key_gen, "
+	    "FLOOR(UNIX_TIMESTAMP(created_at)) FROM payouts WHERE id = ?",
+	    "s>sssssiii", id, p->id, sizeof(p->id), p->acc, sizeof(p->acc),
+	    p->acct, sizeof(p->acct), p->cur, sizeof(p->cur), p->state,
+	    sizeof(p->state), &p->amount, &p->gen, &p->created);
+}
+
+/* release - a payout this run leaves: another run may take it now */
+static void
+release(tly_ctx *ctx, const char *id, const char *state, const char *why)
+{
+	tly_err e;
+
+	tly_err_clear(&e);
+	(void)tly_db_exec(ctx->db, &e, NULL, "UPDATE payouts SET lease_until "
+	    "= NOW(3), state = IF(? IS NULL, state, ?), last_error = IFNULL(?, "
+	    "last_error) WHERE id = ? AND state IN ('to_transfer', "
+	    "'unknown')", "ssss", state, state, why, id);
+}
+
+/* --- step 3: recording what Stripe did --------------------------------- */
+
+typedef struct rec_args {
+	const payout_row	*p;
+	const char		*transfer;	/* paid: Stripe's id */
+	const tly_err		*why;		/* failed: Stripe's refusal */
+	int			 done;		/* this run changed it */
+} rec_args;
+
+/* mail - the payee's email about payout 'p' ('kind': sent or failed) */
+static int
+mail(tly_ctx *ctx, const payout_row *p, const char *kind, const char *to,
+    const char *code, tly_err *err)
+{
+	char dedupe[80], body[600];
+	tly_mail m;
+
+	snprintf(dedupe, sizeof(dedupe), "%s:%s", kind, p->id);
+	if (strcmp(kind, "payout_sent") == 0)
+		snprintf(body, sizeof(body), "A payout of %lld (minor units, "
+		    "%s) is on its way to your payout account (%s).\n",
+		    (long long)p->amount, p->cur, p->id);
+	else
+		snprintf(body, sizeof(body), "A payout of %lld (minor units, "
+		    "%s) could not be made (%s: %s).  Your earnings are safe "
+		    "and the payout is tried again later; please check your "
+		    "payout settings.\n", (long long)p->amount, p->cur, p->id,
+		    code);
+	memset(&m, 0, sizeof(m));
+	m.dedupe = dedupe;
+	m.kind = kind;
+	m.account_id = p->acc;
+	m.to = to;
+	m.subject = strcmp(kind, "payout_sent") == 0 ? "Your payout is on "
+	    "its way" : "Your payout could not be made";
+	m.body = body;
+	return tly_outbox_add(ctx, &m, err);
+}
+
+/* lock_both - the payee's row, then the payout's: its state in 'state' */
+static int
+lock_both(tly_ctx *ctx, const payout_row *p, char *email, size_t esz,
+    char *state, size_t ssz, tly_err *err)
+{
+	int rc;
+
+	rc = tly_db_row(ctx->db, err, "SELECT IFNULL(email, '') FROM accounts "
+	    "WHERE id = ? FOR UPDATE", "s>s", p->acc, email, esz);
+	if (rc == TLY_OK)
+		rc = tly_db_row(ctx->db, err, "SELECT state FROM payouts WHERE "
+		    "id = ? FOR UPDATE", "s>s", p->id, state, ssz);
+	return rc == TLY_NOTFOUND ? tly_err_internal(err) : rc;
+}
+
+static int
+paid_tx(tly_ctx *ctx, void *arg, tly_err *err)
+{
+	rec_args *a = arg;
+	char email[256], state[16];
+	int rc;
+
+	a->done = 0;
+	rc = lock_both(ctx, a->p, email, sizeof(email), state, sizeof(state),
+	    err);
+	if (rc || strcmp(state, "paid") == 0)
+		return rc;
+	if (strcmp(state, "failed") == 0) {
+		/* recorded refused, yet Stripe has the transfer: a bug */
+		tly_logkv(ctx->log, TLY_LOG_ERROR, "payout", "a failed payout "
+		    "has a transfer at Stripe", "payout_id", a->p->id,
+		    "transfer_id", a->transfer, NULL);
+		return tly_err_internal(err);
+	}
+	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE payouts SET state = "
+	    "'paid', stripe_transfer_id = ?, paid_at = NOW(3), last_error = "
+	    "NULL WHERE id = ?", "ss", a->transfer, a->p->id);
+	if (rc == TLY_OK)
+		rc = tly_db_later(ctx->db, err, "UPDATE shares SET status = "
+		    "'paid' WHERE payout_id = ? AND status = 'claimed'", "s",
+		    a->p->id);
+	if (rc == TLY_OK)
+		rc = tly_db_later(ctx->db, err, "UPDATE accounts SET "
+		    "payout_failures = 0, payout_retry_at = NULL, "
+		    "email_outstanding_payout = 0 WHERE id = ?", "s",
+		    a->p->acc);
+	if (rc == TLY_OK)
+		rc = mail(ctx, a->p, "payout_sent", email, NULL, err);
+	if (rc == TLY_OK)
+		rc = tly_audit(ctx, NULL, "payout.paid", a->p->id, a->transfer,
+		    err);
+	a->done = rc == TLY_OK;
+	return rc;
+}
+
+static int
+failed_tx(tly_ctx *ctx, void *arg, tly_err *err)
+{
+	rec_args *a = arg;
+	const tly_config *c = ctx->cfg;
+	char email[256], state[16];
+	int rc;
+
+	a->done = 0;
+	rc = lock_both(ctx, a->p, email, sizeof(email), state, sizeof(state),
+	    err);
+	if (rc || (strcmp(state, "to_transfer") != 0 &&
+	    strcmp(state, "unknown") != 0))
+		return rc;
+	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE payouts SET state = "
+	    "'failed', last_error = ? WHERE id = ?", "ss", a->why->code,
+	    a->p->id);
+	if (rc == TLY_OK)
+		rc = tly_db_later(ctx->db, err, "UPDATE shares SET "
+		    "status = 'pending', payout_id = NULL WHERE payout_id = ? "
+		    "AND status = 'claimed'", "s", a->p->id);
+	/* assignments run left to right: the delay reads the old count */
+	if (rc == TLY_OK)
+		rc = tly_db_later(ctx->db, err, "UPDATE accounts SET "
+		    "payout_retry_at = NOW(3) + INTERVAL LEAST(? * POW(2, "
+		    "LEAST(payout_failures, 20)), 604800) SECOND, "
+		    "payout_failures = payout_failures + 1, "
+		    "email_outstanding_payout = 1 WHERE id = ?", "is",
+		    (int64_t)c->payout_retry_base_s, a->p->acc);
+	if (rc == TLY_OK)
+		rc = mail(ctx, a->p, "payout_failed", email, a->why->code, err);
+	if (rc == TLY_OK)
+		rc = tly_audit(ctx, NULL, "payout.failed", a->p->id,
+		    a->why->code, err);
+	a->done = rc == TLY_OK;
+	return rc;
+}
+
+/* record_paid - payout 'p' was transferred as 'obj' */
+static int
+record_paid(run *r, const payout_row *p, const tly_jv *obj, tly_err *err)
+{
+	tly_st_transfer t;
+	rec_args a;
+	int rc;
+
+	if (tly_st_transfer_parse(obj, &t) != TLY_OK || t.id == NULL)
+		return tly_err_internal(err);
+	if (t.amount != p->amount || t.currency == NULL ||
+	    strcmp(t.currency, p->cur) != 0 || t.destination == NULL ||
+	    strcmp(t.destination, p->acct) != 0) {
+		tly_logkv(r->ctx->log, TLY_LOG_ERROR, "payout", "the transfer "
+		    "found does not match the payout: left for an operator",
+		    "payout_id", p->id, "transfer_id", t.id, NULL);
+		return tly_err_internal(err);
+	}
+	memset(&a, 0, sizeof(a));
+	a.p = p;
+	a.transfer = t.id;
+	rc = tly_tx_run(r->ctx, "payout.paid", paid_tx, &a, err);
+	if (rc == TLY_OK && a.done) {
+		r->st->paid++;
+		tly_logkv(r->ctx->log, TLY_LOG_INFO, "payout", "payout paid",
+		    "payout_id", p->id, "account_id", p->acc, "transfer_id",
+		    t.id, NULL);
+	}
+	return rc;
+}
+
+/* record_failed - Stripe refused payout 'p''s transfer ('why') */
+static int
+record_failed(run *r, const payout_row *p, const tly_err *why, tly_err *err)
+{
+	rec_args a;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	a.p = p;
+	a.why = why;
+	rc = tly_tx_run(r->ctx, "payout.failed", failed_tx, &a, err);
+	if (rc == TLY_OK && a.done) {
+		r->st->failed++;
+		tly_logkv(r->ctx->log, TLY_LOG_WARN, "payout", "Stripe refused "
+		    "the transfer: payout failed, its rows are payable again",
+		    "payout_id", p->id, "account_id", p->acc, "code",
+		    why->code, NULL);
+	}
+	return rc;
+}
+
+/* --- step 2: the transfer ---------------------------------------------- */
+
+typedef struct once_args {
+	const payout_row	*p;
+	char			 key_base[64];
+} once_args;
+
+static int
+tr_params(tly_stripe_once *o, tly_form *f)
+{
+	once_args *a = o->arg;
+
+	tly_form_i64(f, "amount", a->p->amount);
+	tly_form_str(f, "currency", a->p->cur);
+	tly_form_str(f, "destination", a->p->acct);
+	tly_form_str(f, "transfer_group", a->p->id);
+	tly_form_str(f, "description", a->p->id);
+	tly_form_str(f, "metadata[tally_id]", a->p->id);
+	tly_form_str(f, "metadata[tally_account_id]", a->p->acc);
+	return tly_form_done(f);
+}
+
+/* find_transfer - the transfer of payout 'p', by its transfer group */
+static int
+find_transfer(tly_stripe *s, tly_pool *pool, const payout_row *p,
+    const tly_jv **found, tly_err *err)
+{
+	tly_stripe_resp resp;
+	tly_stripe_req rq;
+	tly_st_list list;
+	const tly_jv *e;
+	const char *v;
+	tly_form f;
+	int rc;
+
+	*found = NULL;
+	tly_form_init(&f);
+	tly_form_str(&f, "transfer_group", p->id);
+	tly_form_i64(&f, "limit", 100);
+	rq = (tly_stripe_req){ "GET", "/v1/transfers", &f, NULL, NULL };
+	rc = tly_stripe_call(s, pool, &rq, &resp, err);
+	tly_form_free(&f);
+	if (rc)
+		return rc;
+	if (tly_st_list_parse(resp.json, &list) != TLY_OK)
+		return tly_err_set(err, TLY_EK_UPSTREAM, "stripe_bad_reply",
+		    "Unexpected list reply.");
+	for (e = list.data->child; e; e = e->next) {
+		v = tly_st_metadata(tly_json_get(e, "metadata"), "tally_id");
+		if (v && strcmp(v, p->id) == 0) {
+			*found = e;
+			return TLY_OK;
+		}
+	}
+	return TLY_NOTFOUND;
+}
+
+static int
+tr_lookup(tly_stripe_once *o, tly_stripe *s, tly_pool *pool,
+    const tly_jv **found, tly_err *err)
+{
+	once_args *a = o->arg;
+
+	return find_transfer(s, pool, a->p, found, err);
+}
+
+/* tr_bump - generation 'gen' replaces gen - 1 only */
+static int
+tr_bump(tly_stripe_once *o, int gen, tly_err *err)
+{
+	once_args *a = o->arg;
+	tly_ctx *ctx = o->ctx;
+	uint64_t n = 0;
+	int rc;
+
+	rc = tly_db_exec(ctx->db, err, &n, "UPDATE payouts SET key_gen = ? "
+	    "WHERE id = ? AND key_gen = ? AND state IN ('to_transfer', "
+	    "'unknown')", "isi", (int64_t)gen, a->p->id, (int64_t)gen - 1);
+	if (rc == TLY_OK && n != 1)
+		return tly_err_set(err, TLY_EK_CONFLICT, "retry",
+		    "The payout moved on meanwhile.");
+	return rc;
+}
+
+/* refused - 'rc'/'err' is Stripe's definite refusal (a 4xx) */
+static int
+refused(int rc, const tly_err *err)
+{
+	return rc == TLY_ERR && err->upstream_status >= 400 &&
+	    err->upstream_status < 500;
+}
+
+/*
+ * transfer - steps 2 and 3 for payout 'p', which this run holds (its
+ * lease); 'cash' is decreased by what was transferred.
+ */
+static int
+transfer(run *r, const payout_row *p, int64_t *cash_left, tly_err *err)
+{
+	tly_stripe_resp resp;
+	tly_stripe_once o;
+	const tly_jv *obj;
+	once_args a;
+	tly_err why;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	a.p = p;
+	snprintf(a.key_base, sizeof(a.key_base), "tally:payout:%s", p->id);
+	memset(&o, 0, sizeof(o));
+	o.path = "/v1/transfers";
+	o.object = "transfer";
+	o.key_base = a.key_base;
+	o.generation = (int)p->gen;
+	o.params = tr_params;
+	o.lookup = tr_lookup;
+	o.bump = tr_bump;
+	o.arg = &a;
+	o.ctx = r->ctx;
+	rc = tly_stripe_create_once(r->ctx->stripe, r->ctx->pool, &o, &obj,
+	    &resp, err);
+	if (rc == TLY_OK) {
+		if (cash_left)
+			*cash_left -= p->amount;
+		return record_paid(r, p, obj, err);
+	}
+	why = *err;
+	tly_err_clear(err);
+	if (refused(rc, &why))
+		return record_failed(r, p, &why, err);
+	/* no answer, or nothing sent: the next run finishes it */
+	release(r->ctx, p->id, rc == TLY_UNKNOWN ? "unknown" : NULL,
+	    why.code);
+	r->st->unknown++;
+	tly_logkv(r->ctx->log, TLY_LOG_WARN, "payout", "transfer outcome "
+	    "unknown: the next run finishes it", "payout_id", p->id, "code",
+	    why.code, NULL);
+	return TLY_OK;
+}
+
+/* --- finishing what earlier runs left ---------------------------------- */
+
+/* take - this run's lease on payout 'id' (0: another run has it) */
+static int
+take(tly_ctx *ctx, const char *id, int *got, tly_err *err)
+{
+	uint64_t n = 0;
+	int rc;
+
+	rc = tly_db_exec(ctx->db, err, &n, "UPDATE payouts SET lease_until = "
+	    "NOW(3) + INTERVAL ? SECOND WHERE id = ? AND state IN "
+	    "('to_transfer', 'unknown') AND lease_until <= NOW(3)", "is",
+	    (int64_t)ctx->cfg->payout_lease_s, id);
+	*got = rc == TLY_OK && n == 1;
+	return rc;
+}
+
+/* finish_one - payout 'id' left behind: look up, else transfer again */
+static int
+finish_one(run *r, const char *id, tly_err *err)
+{
+	const tly_jv *obj;
+	payout_row p;
+	int64_t *left;
+	int rc, got;
+
+	rc = take(r->ctx, id, &got, err);
+	if (rc || !got)
+		return rc;
+	rc = load(r->ctx, id, &p, err);
+	if (rc)
+		return rc;
+	rc = find_transfer(r->ctx->stripe, r->ctx->pool, &p, &obj, err);
+	if (rc == TLY_OK) {
+		r->st->finished++;
+		return record_paid(r, &p, obj, err);
+	}
+	if (rc != TLY_NOTFOUND) {
+		release(r->ctx, id, NULL, NULL);
+		return rc;
+	}
+	tly_err_clear(err);
+	left = avail(r, p.cur);
+	if (left == NULL || *left < p.amount) {
+		release(r->ctx, id, NULL, "balance_deferred");
+		r->st->deferred++;
+		return TLY_OK;
+	}
+	r->st->finished++;
+	return transfer(r, &p, left, err);
+}
+
+static int
+finish_left(run *r, tly_err *err)
+{
+	char ids[LEFT_BATCH][40];
+	int n = 0, i, rc;
+	tly_err e;
+	tly_q q;
+
+	if (tly_q_prep(r->ctx->db, &q, "SELECT id FROM payouts WHERE state "
+	    "IN ('to_transfer', 'unknown') AND lease_until <= NOW(3) ORDER BY "
+	    "lease_until LIMIT ?", err))
+		return q.rc;
+	tly_q_i64(&q, LEFT_BATCH);
+	(void)tly_q_exec(&q);
+	while ((rc = tly_q_next(&q)) == TLY_ROW && n < LEFT_BATCH)
+		tly_strlcpy(ids[n++], tly_q_col_str(&q, 0), sizeof(ids[0]));
+	tly_q_done(&q);
+	if (rc != TLY_OK && rc != TLY_ROW)
+		return rc;
+	for (i = 0; i < n; i++) {
+		tly_err_clear(&e);
+		if (finish_one(r, ids[i], &e) != TLY_OK)
+			tly_logkv(r->ctx->log, TLY_LOG_WARN, "payout",
+			    "finishing a payout failed", "payout_id", ids[i],
+			    "code", e.code, NULL);
+	}
+	return TLY_OK;
+}
+
+/* --- step 1: claiming a payee's eligible rows -------------------------- */
+
+typedef struct claim_args {
+	const char	*acc;
+	const char	*cur;
+	int64_t		 threshold;	/* the currency's default */
+	int64_t		 cash;		/* available in 'cur' */
+	/* out */
+	int		 claimed;
+	int		 short_cash;
+	payout_row	 p;
+	int64_t		*ids;
+	size_t		 nids, cap;
+} claim_args;
+
+/* claim_rows - mark rows a->ids claimed by a->p.id (deferred writes) */
+static int
+claim_rows(tly_ctx *ctx, claim_args *a, tly_err *err)
+{
+	size_t i, k;
+	tly_q q;
+	int rc;
+
+	for (i = 0; i < a->nids; i += IN_CHUNK) {
+		if (tly_q_prep(ctx->db, &q, CLAIM_SQL, err))
+			return q.rc;
+		tly_q_str(&q, a->p.id);
+		for (k = 0; k < IN_CHUNK; k++)	/* pad with the last id */
+			tly_q_i64(&q, a->ids[i + k < a->nids ? i + k :
+			    a->nids - 1]);
+		rc = tly_q_later(&q);
+		tly_q_done(&q);
+		if (rc)
+			return rc;
+	}
+	return TLY_OK;
+}
+
+/* eligible_rows - the payee's eligible rows (ids, sum) */
+static int
+eligible_rows(tly_ctx *ctx, claim_args *a, int64_t *sum, tly_err *err)
+{
+	int64_t *grown, v;
+	tly_q q;
+	int rc;
+
+	*sum = 0;
+	a->nids = 0;
+	if (tly_q_prep(ctx->db, &q, "SELECT s.id, s.amount_cent FROM shares s "
+	    "WHERE s.account_id = ? AND s.currency = ? AND s.status = "
+	    "'pending' AND s.payout_id IS NULL AND " ELIGIBLE_SQL
+	    " ORDER BY s.id", err))
+		return q.rc;
+	tly_q_str(&q, a->acc);
+	tly_q_str(&q, a->cur);
+	tly_q_i64(&q, ctx->cfg->payout_hold_days);
+	(void)tly_q_exec(&q);
+	while ((rc = tly_q_next(&q)) == TLY_ROW) {
+		if (a->nids == a->cap) {
+			a->cap = a->cap ? a->cap * 2 : 64;
+			grown = realloc(a->ids, a->cap * sizeof(*a->ids));
+			if (grown == NULL) {
+				rc = tly_err_internal(err);
+				break;
+			}
+			a->ids = grown;
+		}
+		a->ids[a->nids++] = tly_q_col_i64(&q, 0);
+		v = tly_q_col_i64(&q, 1);
+		if ((v > 0 && *sum > INT64_MAX - v) ||
+		    (v < 0 && *sum < INT64_MIN - v)) {
+			rc = tly_err_internal(err);	/* cannot happen */
+			break;
+		}
+		*sum += v;
+	}
+	tly_q_done(&q);
+	return rc == TLY_ROW ? TLY_OK : rc;
+}
+
+/* claim_tx - step 1 for (a->acc, a->cur): see the top of the file */
+static int
+claim_tx(tly_ctx *ctx, void *arg, tly_err *err)
+{
+	claim_args *a = arg;
+	int64_t over = -1, sum = 0, n = 0, got = 0;
+	int rc;
+
+	a->claimed = a->short_cash = 0;
+	memset(&a->p, 0, sizeof(a->p));
+	rc = tly_db_row(ctx->db, err, "SELECT connect_account_id, "
+	    "IFNULL(payout_threshold_cent, -1) FROM accounts WHERE id = ? AND "
+	    "kind IN " TLY_PAYEE_KINDS_SQL " AND payouts_enabled = 1 AND "
+	    "connect_account_id IS NOT NULL AND (payout_retry_at IS NULL OR "
+	    "payout_retry_at <= NOW(3)) FOR UPDATE SKIP LOCKED", "s>si",
+	    a->acc, a->p.acct, sizeof(a->p.acct), &over);
+	if (rc == TLY_NOTFOUND) {		/* another run has it, or not */
+		tly_err_clear(err);		/* payable any more */
+		return TLY_OK;
+	}
+	if (rc == TLY_OK)
+		rc = eligible_rows(ctx, a, &sum, err);
+	if (rc)
+		return rc;
+	if (a->nids == 0 || sum <= 0 || sum < (over >= 0 ? over :
+	    a->threshold))
+		return TLY_OK;
+	if (sum > a->cash) {
+		a->short_cash = 1;		/* deferred: nothing claimed */
+		return TLY_OK;
+	}
+	if (tly_id_new(a->p.id, sizeof(a->p.id), "po") != TLY_OK)
+		return tly_err_internal(err);
+	rc = claim_rows(ctx, a, err);
+	if (rc == TLY_OK)
+		rc = tly_db_row(ctx->db, err, "SELECT COUNT(*), "
+		    "IFNULL(SUM(amount_cent), 0) FROM shares WHERE payout_id = "
+		    "?", "s>ii", a->p.id, &n, &got);
+	if (rc)
+		return rc;
+	if ((size_t)n != a->nids || got != sum) {
+		tly_logkv(ctx->log, TLY_LOG_ERROR, "payout", "claimed rows "
+		    "differ from the eligible rows read: rolled back",
+		    "account_id", a->acc, "currency", a->cur, NULL);
+		return tly_err_internal(err);
+	}
+	rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO payouts (id, "
+	    "account_id, connect_account_id, currency, amount_cent, state, "
+	    "key_gen, lease_until) VALUES (?, ?, ?, ?, ?, 'to_transfer', 1, "
+	    "NOW(3) + INTERVAL ? SECOND)", "ssssii", a->p.id, a->acc,
+	    a->p.acct, a->cur, sum, (int64_t)ctx->cfg->payout_lease_s);
+	if (rc)
+		return rc;
+	tly_strlcpy(a->p.acc, a->acc, sizeof(a->p.acc));
+	tly_strlcpy(a->p.cur, a->cur, sizeof(a->p.cur));
+	tly_strlcpy(a->p.state, "to_transfer", sizeof(a->p.state));
+	a->p.amount = sum;
+	a->p.gen = 1;
+	a->claimed = 1;
+	return TLY_OK;
+}
+
+/* pay_one - one (payee, currency): claim, transfer, record */
+static int
+pay_one(run *r, const char *acc, const char *cur, tly_err *err)
+{
+	const tly_currency *c = tly_config_currency(r->ctx->cfg, cur);
+	claim_args a;
+	int64_t *left;
+	int rc;
+
+	left = avail(r, cur);
+	memset(&a, 0, sizeof(a));
+	a.acc = acc;
+	a.cur = cur;
+	a.threshold = c ? c->payout_threshold_cent : 10000;
+	a.cash = left ? *left : 0;
+	rc = tly_tx_run(r->ctx, "payout.claim", claim_tx, &a, err);
+	free(a.ids);
+	if (rc)
+		return rc;
+	if (a.short_cash) {
+		r->st->deferred++;
+		tly_logkv(r->ctx->log, TLY_LOG_INFO, "payout", "deferred: the "
+		    "platform's available balance is short", "account_id", acc,
+		    "currency", cur, NULL);
+		return TLY_OK;
+	}
+	if (!a.claimed)
+		return TLY_OK;
+	return transfer(r, &a.p, left, err);
+}
+
+/* --- the run ----------------------------------------------------------- */
+
+typedef struct cand {
+	char	 acc[40];
+	char	 cur[4];
+} cand;
+
+/* candidates - payees with eligible rows, after (acc, cur) */
+static int
+candidates(tly_ctx *ctx, const char *acc, const char *cur, cand *out,
+    int *n, tly_err *err)
+{
+	tly_q q;
+	int rc;
+
+	*n = 0;
+	if (tly_q_prep(ctx->db, &q, "SELECT s.account_id, s.currency FROM "
+	    "shares s JOIN accounts a ON a.id = s.account_id WHERE a.kind IN "
+	    TLY_PAYEE_KINDS_SQL " AND a.payouts_enabled = 1 AND "
+	    "a.connect_account_id IS NOT NULL AND (a.payout_retry_at IS NULL "
+	    "OR a.payout_retry_at <= NOW(3)) AND s.status = 'pending' AND "
+	    "s.payout_id IS NULL AND " ELIGIBLE_SQL " AND (s.account_id > ? "
+	    "OR (s.account_id = ? AND s.currency > ?)) GROUP BY s.account_id, "
+	    "s.currency HAVING SUM(s.amount_cent) > 0 ORDER BY s.account_id, "
+	    "s.currency LIMIT ?", err))
+		return q.rc;
+	tly_q_i64(&q, ctx->cfg->payout_hold_days);
+	tly_q_str(&q, acc);
+	tly_q_str(&q, acc);
+	tly_q_str(&q, cur);
+	tly_q_i64(&q, PAGE);
+	(void)tly_q_exec(&q);
+	while ((rc = tly_q_next(&q)) == TLY_ROW && *n < PAGE) {
+		tly_strlcpy(out[*n].acc, tly_q_col_str(&q, 0),
+		    sizeof(out[0].acc));
+		tly_strlcpy(out[*n].cur, tly_q_col_str(&q, 1),
+		    sizeof(out[0].cur));
+		(*n)++;
+	}
+	tly_q_done(&q);
+	return rc == TLY_ROW ? TLY_OK : rc;
+}
+
+/*
+ * tly_payouts_run - one payout run (see the top of the file); what it
+ * did goes to 'st'.  Fails only when it could not start (the balance or
+ * the candidates could not be read); a payee that fails is logged and
+ * the run goes on.
+ */
+int
+tly_payouts_run(tly_ctx *ctx, tly_payout_stats *st, tly_err *err)
+{
+	char acc[40] = "", cur[4] = "";
+	cand page[PAGE];
+	int n, i, done = 0, rc;
+	run r;
+	tly_err e;
+
+	memset(st, 0, sizeof(*st));
+	memset(&r, 0, sizeof(r));
+	r.ctx = ctx;
+	r.st = st;
+	rc = read_balance(&r, err);
+	if (rc == TLY_OK)
+		rc = finish_left(&r, err);
+	while (rc == TLY_OK && done < ctx->cfg->payout_max_per_run) {
+		rc = candidates(ctx, acc, cur, page, &n, err);
+		if (rc || n == 0)
+			break;
+		for (i = 0; i < n && done < ctx->cfg->payout_max_per_run;
+		    i++, done++) {
+			tly_err_clear(&e);
+			tly_pool_reset(ctx->pool);
+			if (pay_one(&r, page[i].acc, page[i].cur, &e) != TLY_OK)
+				tly_logkv(ctx->log, TLY_LOG_WARN, "payout",
+				    "paying a payee failed", "account_id",
+				    page[i].acc, "currency", page[i].cur,
+				    "code", e.code, NULL);
+		}
+		tly_strlcpy(acc, page[n - 1].acc, sizeof(acc));
+		tly_strlcpy(cur, page[n - 1].cur, sizeof(cur));
+	}
+	return rc;
+}
+
+/* tly_job_payouts - the "payouts" job: one run, logged */
+int
+tly_job_payouts(tly_ctx *ctx, tly_err *err)
+{
+	tly_payout_stats st;
+	char paid[24], failed[24], deferred[24], unknown[24];
+	int rc;
+
+	rc = tly_payouts_run(ctx, &st, err);
+	snprintf(paid, sizeof(paid), "%d", st.paid);
+	snprintf(failed, sizeof(failed), "%d", st.failed);
+	snprintf(deferred, sizeof(deferred), "%d", st.deferred);
+	snprintf(unknown, sizeof(unknown), "%d", st.unknown);
+	if (st.paid || st.failed || st.deferred || st.unknown)
+		tly_logkv(ctx->log, TLY_LOG_INFO, "payout", "payout run",
+		    "paid", paid, "failed", failed, "deferred", deferred,
+		    "unknown", unknown, NULL);
+	return rc;
+}
+
+/* --- transfer.reversed ------------------------------------------------- */
+
+typedef struct rev_args {
+	const char	*po;
+	const char	*acc;
+	const char	*transfer;
+	const char	*trr;
+	const char	*cur;
+	int64_t		 amount;
+	int		 booked;
+} rev_args;
+
+static const char *
+role_of(const char *kind)
+{
+	if (strcmp(kind, "agent") == 0)
+		return "AGENT";
+	if (strcmp(kind, "ambassador") == 0)
+		return "AMBASSADOR";
+	if (strcmp(kind, "host_partner") == 0)
+		return "HOST_PARTNER";
+	return "TALENT";
+}
+
+/*
+ * rev_tx - record reversal a->trr once; one Tally did not make is
+ * booked on the payee, zero-sum: -x as part of what was paid (status
+ * paid, the payout's id: it did not keep x) and +x pending: Tally still
+ * owes it, so x is payable again with its next payout.  Both rows kind
+ * transfer_reversal.
+ */
+static int
+rev_tx(tly_ctx *ctx, void *arg, tly_err *err)
+{
+	rev_args *a = arg;
+	char kind[16], state[16], pay[40];
+	int rc;
+
+	a->booked = 0;
+	rc = tly_db_row(ctx->db, err, "SELECT kind FROM accounts WHERE id = ? "
+	    "FOR UPDATE", "s>s", a->acc, kind, sizeof(kind));
+	if (rc == TLY_OK)
+		rc = tly_db_row(ctx->db, err, "SELECT state FROM payouts WHERE "
+		    "id = ? FOR UPDATE", "s>s", a->po, state, sizeof(state));
+	if (rc == TLY_OK)
+		rc = tly_db_row(ctx->db, err, "SELECT payment_id FROM shares "
+		    "WHERE payout_id = ? ORDER BY id LIMIT 1", "s>s", a->po,
+		    pay, sizeof(pay));
+	if (rc)
+		return rc == TLY_NOTFOUND ? tly_err_internal(err) : rc;
+	rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO transfer_reversals "
+	    "(id, transfer_id, payout_id, amount_cent, currency, origin) "
+	    "VALUES (?, ?, ?, ?, ?, 'stripe')", "sssis", a->trr, a->transfer,
+	    a->po, a->amount, a->cur);
+	if (rc == TLY_CONFLICT) {		/* seen before (or Tally's) */
+		tly_err_clear(err);
+		return TLY_OK;
+	}
+	if (rc == TLY_OK)
+		rc = tly_db_later(ctx->db, err, "INSERT INTO shares "
+		    "(payment_id, account_id, role, kind, amount_cent, "
+		    "currency, status, cause_id, payout_id) VALUES (?, ?, ?, "
+		    "'transfer_reversal', ?, ?, 'paid', ?, ?), (?, ?, ?, "
+		    "'transfer_reversal', ?, ?, 'pending', ?, NULL)",
+		    "sssisssssisss", pay, a->acc, role_of(kind), -a->amount,
+		    a->cur, a->trr, a->po, pay, a->acc, role_of(kind),
+		    a->amount, a->cur, a->trr);
+	if (rc == TLY_OK)
+		rc = tly_db_later(ctx->db, err, "UPDATE payouts SET "
+		    "reversed_cent = reversed_cent + ? WHERE id = ?", "is",
+		    a->amount, a->po);
+	if (rc == TLY_OK)
+		rc = tly_audit(ctx, NULL, "payout.reversed_outside", a->po,
+		    a->trr, err);
+	a->booked = rc == TLY_OK;
+	return rc;
+}
+
+/* reversals_of - the reversals of transfer 't' (the event's, or listed) */
+static int
+reversals_of(tly_ctx *ctx, const tly_jv *t, const char *id,
+    const tly_jv **arr, tly_err *err)
+{
+	tly_stripe_resp resp;
+	tly_stripe_req rq;
+	tly_st_list list;
+	const tly_jv *emb;
+	const char *path;
+	int more = 0, rc;
+	tly_form f;
+
+	emb = tly_json_get(t, "reversals");
+	if (emb && tly_json_bool(emb, "has_more", &more) == TLY_OK && !more &&
+	    tly_json_get(emb, "data")) {
+		*arr = tly_json_get(emb, "data");
+		return TLY_OK;
+	}
+	path = tly_stripe_path(ctx->pool, "/v1/transfers/", id, "/reversals");
+	if (path == NULL)
+		return tly_err_internal(err);
+	tly_form_init(&f);
+	tly_form_i64(&f, "limit", 100);
+	rq = (tly_stripe_req){ "GET", path, &f, NULL, NULL };
+	rc = tly_stripe_call(ctx->stripe, ctx->pool, &rq, &resp, err);
+	tly_form_free(&f);
+	if (rc == TLY_OK && tly_st_list_parse(resp.json, &list) != TLY_OK)
+		rc = tly_err_set(err, TLY_EK_UPSTREAM, "stripe_bad_reply",
+		    "Unexpected list reply.");
+	if (rc == TLY_OK)
+		*arr = list.data;
+	return rc;
+}
+
+/*
+ * tly_payout_transfer_reversed - transfer.reversed 'e' (see rev_tx);
+ * '*status' is "ignored" for a transfer that is not a payout's.
+ */
+int
+tly_payout_transfer_reversed(tly_ctx *ctx, const tly_st_event *e,
+    const char **status, tly_err *err)
+{
+	tly_st_transfer t;
+	tly_st_reversal sr;
+	const tly_jv *arr = NULL, *x;
+	char po[40], acc[40], amt[24];
+	const char *v;
+	rev_args a;
+	int rc;
+
+	if (tly_st_transfer_parse(e->object, &t) != TLY_OK || t.id == NULL) {
+		*status = "ignored";
+		return TLY_OK;
+	}
+	rc = tly_db_row(ctx->db, err, "SELECT id, account_id FROM payouts "
+	    "WHERE stripe_transfer_id = ?", "s>ss", t.id, po, sizeof(po), acc,
+	    sizeof(acc));
+	v = tly_st_metadata(t.metadata, "tally_id");
+	if (rc == TLY_NOTFOUND && v && tly_db_row(ctx->db, err, "SELECT id "
+	    "FROM payouts WHERE id = ?", "s>s", v, po, sizeof(po)) == TLY_OK)
+		/* ours, its transfer not recorded yet: the job retries */
+		return tly_err_set(err, TLY_EK_CONFLICT, "payout_not_recorded",
+		    "The payout's transfer is not recorded yet.");
+	if (rc == TLY_NOTFOUND) {
+		tly_err_clear(err);
+		*status = "ignored";
+		return TLY_OK;
+	}
+	if (rc == TLY_OK)
+		rc = reversals_of(ctx, e->object, t.id, &arr, err);
+	if (rc)
+		return rc;
+	for (x = arr && arr->type == TLY_JARR ? arr->child : NULL; x;
+	    x = x->next) {
+		if (tly_st_reversal_parse(x, &sr) != TLY_OK || sr.id == NULL ||
+		    sr.amount <= 0 || strlen(sr.id) > 64)
+			continue;
+		memset(&a, 0, sizeof(a));
+		a.po = po;
+		a.acc = acc;
+		a.transfer = t.id;
+		a.trr = sr.id;
+		a.cur = t.currency;
+		a.amount = sr.amount;
+		rc = tly_tx_run(ctx, "payout.reversal", rev_tx, &a, err);
+		if (rc)
+			return rc;
+		if (!a.booked)
+			continue;
+		snprintf(amt, sizeof(amt), "%lld", (long long)sr.amount);
+		tly_logkv(ctx->log, TLY_LOG_ERROR, "payout", "ALERT: a "
+		    "transfer was reversed outside Tally; the amount is "
+		    "payable to the payee again (transfer_reversal rows) and "
+		    "the next payout pays it: check why it was reversed",
+		    "payout_id", po, "account_id", acc, "transfer_id", t.id,
+		    "reversal_id", sr.id, "amount_cent", amt, "currency",
+		    t.currency, NULL);
+	}
+	return TLY_OK;
+}
+
+/* --- reads ------------------------------------------------------------- */
+
+static int
+account_exists(tly_ctx *ctx, const char *acc, tly_err *err)
+{
+	char id[40];
+	int rc;
+
+	rc = tly_db_row(ctx->db, err, "SELECT id FROM accounts WHERE id = ?",
+	    "s>s", acc, id, sizeof(id));
+	if (rc == TLY_NOTFOUND)
+		return tly_err_param(err, TLY_EK_NOT_FOUND, "resource_missing",
+		    "id", "No such account: '%.40s'.", acc);
+	return rc;
+}
+
+/*
+ * tly_balances_get - account 'acc''s balances per currency (at most
+ * TLY_MAX_BALANCES) into 'out', their number in '*n'.  404 unknown.
+ */
+int
+tly_balances_get(tly_ctx *ctx, const char *acc, tly_balance *out, int *n,
+    tly_err *err)
+{
+	tly_balance *b;
+	int64_t payable;
+	tly_q q;
+	int rc;
+
+	*n = 0;
+	rc = account_exists(ctx, acc, err);
+	if (rc)
+		return rc;
+	if (tly_q_prep(ctx->db, &q, "SELECT s.currency, "
+	    "IFNULL(SUM(IF(s.status = 'pending' AND s.payout_id IS NULL AND "
+	    "s.amount_cent > 0 AND NOT " ELIGIBLE_SQL ", s.amount_cent, "
+	    "0)), 0), "
+	    "IFNULL(SUM(IF(s.status = 'pending' AND s.payout_id IS NULL AND "
+	    ELIGIBLE_SQL ", s.amount_cent, 0)), 0), "
+	    "IFNULL(SUM(IF(s.status = 'claimed', s.amount_cent, 0)), 0), "
+	    "IFNULL(SUM(IF(s.status = 'paid', s.amount_cent, 0)), 0) "
+	    "FROM shares s WHERE s.account_id = ? GROUP BY s.currency ORDER BY "
+	    "s.currency", err))
+		return q.rc;
+	tly_q_i64(&q, ctx->cfg->payout_hold_days);
+	tly_q_i64(&q, ctx->cfg->payout_hold_days);
+	tly_q_str(&q, acc);
+	(void)tly_q_exec(&q);
+	while ((rc = tly_q_next(&q)) == TLY_ROW) {
+		if (*n == TLY_MAX_BALANCES)
+			continue;
+		b = &out[(*n)++];
+		memset(b, 0, sizeof(*b));
+		tly_strlcpy(b->currency, tly_q_col_str(&q, 0),
+		    sizeof(b->currency));
+		b->pending_cent = tly_q_col_i64(&q, 1);
+		payable = tly_q_col_i64(&q, 2);
+		b->payable_cent = payable > 0 ? payable : 0;
+		b->owed_back_cent = payable < 0 ? -payable : 0;
+		b->in_transit_cent = tly_q_col_i64(&q, 3);
+		b->paid_cent = tly_q_col_i64(&q, 4);
+	}
+	tly_q_done(&q);
+	return rc;
+}
+
+/* tly_payouts_list - account 'acc''s payouts, newest first (404 unknown) */
+int
+tly_payouts_list(tly_ctx *ctx, const char *acc, const tly_page *p,
+    tly_payout **out, int *n, int *more, tly_err *err)
+{
+	tly_payout *rows, *x;
+	const char *v;
+	tly_q q;
+	int rc;
+
+	*n = *more = 0;
+	rc = account_exists(ctx, acc, err);
+	if (rc)
+		return rc;
+	rows = tly_pcalloc(ctx->pool, (size_t)(p->limit + 1) * sizeof(*rows));
+	if (rows == NULL)
+		return tly_err_internal(err);
+	if (tly_q_prep(ctx->db, &q, "SELECT p.id, p.account_id, p.currency, "
+	    "p.amount_cent, p.reversed_cent, p.state, "
+	    "IFNULL(p.stripe_transfer_id, ''), IFNULL(p.last_error, ''), "
+	    "(SELECT COUNT(*) FROM shares s WHERE s.payout_id = p.id AND "
+	    "s.kind <> 'transfer_reversal'), "
+	    "FLOOR(UNIX_TIMESTAMP(p.created_at)), "
+	    "IFNULL(FLOOR(UNIX_TIMESTAMP(p.paid_at)), 0) FROM payouts p "
+	    "WHERE p.account_id = ? AND p.id < ? ORDER BY p.id DESC LIMIT ?",
+	    err))
+		return q.rc;
+	tly_q_str(&q, acc);
+	tly_q_str(&q, p->starting_after ? p->starting_after : "~");
+	tly_q_i64(&q, p->limit + 1);
+	(void)tly_q_exec(&q);
+	while ((rc = tly_q_next(&q)) == TLY_ROW) {
+		if (*n == p->limit) {
+			*more = 1;
+			continue;
+		}
+		x = &rows[(*n)++];
+		tly_strlcpy(x->id, tly_q_col_str(&q, 0), sizeof(x->id));
+		tly_strlcpy(x->account_id, tly_q_col_str(&q, 1),
+		    sizeof(x->account_id));
+		tly_strlcpy(x->currency, tly_q_col_str(&q, 2),
+		    sizeof(x->currency));
+		x->amount_cent = tly_q_col_i64(&q, 3);
+		x->reversed_cent = tly_q_col_i64(&q, 4);
+		tly_strlcpy(x->state, tly_q_col_str(&q, 5), sizeof(x->state));
+		v = tly_q_col_str(&q, 6);
+		tly_strlcpy(x->transfer_id, v ? v : "", sizeof(x->transfer_id));
+		v = tly_q_col_str(&q, 7);
+		tly_strlcpy(x->last_error, v ? v : "", sizeof(x->last_error));
+		x->rows = tly_q_col_i64(&q, 8);
+		x->created = tly_q_col_i64(&q, 9);
+		x->paid_at = tly_q_col_i64(&q, 10);
+	}
+	tly_q_done(&q);
+	*out = rows;
+	return rc;
+}

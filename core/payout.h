@@ -1,0 +1,82 @@
+/*
+ * payout.h - Connect onboarding and payouts of payees' earnings
+ *
+ * connect.c: a payee (talent, agent, ambassador, host partner) gets one
+ * Express connected account at Stripe and fresh onboarding links;
+ * account.updated keeps its state, payout.failed (its bank payout
+ * failed) flags it.  payout.c: the payout run (docs/ledger.md), the
+ * transfer.reversed events, balances and the list of payouts.
+ */
+#ifndef TLY_PAYOUT_H
+#define TLY_PAYOUT_H
+
+#include <stdint.h>
+
+#include "admin.h"
+#include "ctx.h"
+#include "stripe.h"
+
+#define TLY_PAYEE_KINDS_SQL \
+	"('talent', 'agent', 'ambassador', 'host_partner')"
+
+typedef struct tly_connect {
+	char	 account_id[40];
+	char	 connect_account_id[72];
+	char	 onboarding_url[1024];
+	int64_t	 onboarding_expires_at;
+	int	 charges_enabled;
+	int	 payouts_enabled;
+	char	 requirements_due[4001];	/* comma-separated */
+} tly_connect;
+
+typedef struct tly_payout_stats {
+	int	 paid;		/* transfers made and recorded */
+	int	 failed;	/* refused by Stripe: rows back to pending */
+	int	 deferred;	/* the platform's balance was short */
+	int	 unknown;	/* left for the next run */
+	int	 finished;	/* left by an earlier run, finished now */
+} tly_payout_stats;
+
+typedef struct tly_balance {
+	char	 currency[4];
+	int64_t	 pending_cent;
+	int64_t	 payable_cent;
+	int64_t	 owed_back_cent;
+	int64_t	 in_transit_cent;
+	int64_t	 paid_cent;
+} tly_balance;
+
+typedef struct tly_payout {
+	char	 id[40];
+	char	 account_id[40];
+	char	 currency[4];
+	int64_t	 amount_cent;
+	int64_t	 reversed_cent;
+	char	 state[16];
+	char	 transfer_id[72];
+	char	 last_error[256];
+	int64_t	 rows;
+	int64_t	 created;
+	int64_t	 paid_at;		/* 0: not paid */
+} tly_payout;
+
+#define TLY_MAX_BALANCES	16
+
+/* connect.c */
+int	 tly_connect_onboard(tly_ctx *, const char *, tly_connect *, tly_err *);
+int	 tly_connect_account_updated(tly_ctx *, const tly_st_event *,
+	    const char **, tly_err *);
+int	 tly_connect_payout_failed(tly_ctx *, const tly_st_event *,
+	    const char **, tly_err *);
+
+/* payout.c */
+int	 tly_payouts_run(tly_ctx *, tly_payout_stats *, tly_err *);
+int	 tly_job_payouts(tly_ctx *, tly_err *);
+int	 tly_payout_transfer_reversed(tly_ctx *, const tly_st_event *,
+	    const char **, tly_err *);
+int	 tly_balances_get(tly_ctx *, const char *, tly_balance *, int *,
+	    tly_err *);
+int	 tly_payouts_list(tly_ctx *, const char *, const tly_page *,
+	    tly_payout **, int *, int *, tly_err *);
+
+#endif

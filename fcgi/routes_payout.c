@@ -1,0 +1,154 @@
+/*
+ * routes_payout.c - Connect onboarding, balances and payouts of accounts
+ *
+ * The marketplace's server starts a payee's onboarding and reads its
+ * balances and payouts; the admin panel (any role) reads the same.
+ * Parsing and rendering only: the rules are in core/connect.c and
+ * core/payout.c.
+ *
+ * API:	tly_h_connect(), tly_h_balance(), tly_h_payouts_list().
+ */
+#include <string.h>
+
+#include "payout.h"
+#include "routes.h"
+#include "tly_str.h"
+
+static const tly_jfield no_fields[] = {
+	{ NULL, 0, 0 }
+};
+
+/* due_array - "a,b,c" as a JSON array member 'k' */
+static void
+due_array(tly_jw *w, const char *k, const char *list)
+{
+	const char *p = list, *c;
+
+	tly_jw_arr(w, k);
+	while (*p) {
+		c = strchr(p, ',');
+		if (c == NULL)
+			c = p + strlen(p);
+		if (c > p)
+			tly_jw_strn(w, NULL, p, (size_t)(c - p));
+		p = *c ? c + 1 : c;
+	}
+	tly_jw_end(w);
+}
+
+/* tly_h_connect - POST /api/v1/accounts/{id}/connect */
+int
+tly_h_connect(tly_req *r)
+{
+	tly_connect c;
+	tly_buf b;
+	tly_jw w;
+	tly_err e;
+
+	if (tly_req_json_or_reply(r, no_fields) != TLY_OK)
+		return TLY_ERR;
+	tly_err_clear(&e);
+	if (tly_core_err_or_reply(r, tly_connect_onboard(r->ctx, r->cap[0], &c,
+	    &e), &e) != TLY_OK)
+		return TLY_ERR;
+	tly_buf_init(&b, 16 << 10);
+	tly_jw_init(&w, &b);
+	tly_jw_obj(&w, NULL);
+	tly_jw_str(&w, "object", "connect_onboarding");
+	tly_jw_str(&w, "account_id", c.account_id);
+	tly_jw_str(&w, "connect_account_id", c.connect_account_id);
+	tly_jw_str(&w, "onboarding_url", c.onboarding_url);
+	tly_jw_int(&w, "onboarding_expires_at", c.onboarding_expires_at);
+	tly_jw_bool(&w, "charges_enabled", c.charges_enabled);
+	tly_jw_bool(&w, "payouts_enabled", c.payouts_enabled);
+	due_array(&w, "requirements_due", c.requirements_due);
+	tly_jw_end(&w);
+	tly_reply_jw(r, 200, &w);
+	tly_buf_free(&b);
+	return TLY_OK;
+}
+
+/* tly_h_balance - GET /api/v1/accounts/{id}/balance (and the admin's) */
+int
+tly_h_balance(tly_req *r)
+{
+	tly_balance bal[TLY_MAX_BALANCES];
+	int n, i;
+	tly_buf b;
+	tly_jw w;
+	tly_err e;
+
+	tly_err_clear(&e);
+	if (tly_core_err_or_reply(r, tly_balances_get(r->ctx, r->cap[0], bal,
+	    &n, &e), &e) != TLY_OK)
+		return TLY_ERR;
+	tly_buf_init(&b, 64 << 10);
+	tly_jw_init(&w, &b);
+	tly_jw_obj(&w, NULL);
+	tly_jw_str(&w, "object", "account_balance");
+	tly_jw_str(&w, "account_id", r->cap[0]);
+	tly_jw_arr(&w, "balances");
+	for (i = 0; i < n; i++) {
+		tly_jw_obj(&w, NULL);
+		tly_jw_str(&w, "currency", bal[i].currency);
+		tly_jw_int(&w, "pending_cent", bal[i].pending_cent);
+		tly_jw_int(&w, "payable_cent", bal[i].payable_cent);
+		tly_jw_int(&w, "owed_back_cent", bal[i].owed_back_cent);
+		tly_jw_int(&w, "in_transit_cent", bal[i].in_transit_cent);
+		tly_jw_int(&w, "paid_cent", bal[i].paid_cent);
+		tly_jw_end(&w);
+	}
+	tly_jw_end(&w);
+	tly_jw_end(&w);
+	tly_reply_jw(r, 200, &w);
+	tly_buf_free(&b);
+	return TLY_OK;
+}
+
+/* tly_h_payouts_list - GET /api/v1/accounts/{id}/payouts (and admin's) */
+int
+tly_h_payouts_list(tly_req *r)
+{
+	tly_payout *rows, *p;
+	tly_page pg;
+	int n, more, i;
+	tly_buf b;
+	tly_jw w;
+	tly_err e;
+
+	if (tly_page_or_reply(r, &pg) != TLY_OK)
+		return TLY_ERR;
+	tly_err_clear(&e);
+	if (tly_core_err_or_reply(r, tly_payouts_list(r->ctx, r->cap[0], &pg,
+	    &rows, &n, &more, &e), &e) != TLY_OK)
+		return TLY_ERR;
+	tly_buf_init(&b, 4 << 20);
+	tly_jw_init(&w, &b);
+	tly_list_begin(&w, r->path);
+	for (i = 0; i < n; i++) {
+		p = &rows[i];
+		tly_jw_obj(&w, NULL);
+		tly_jw_str(&w, "object", "payout");
+		tly_jw_str(&w, "id", p->id);
+		tly_jw_str(&w, "account_id", p->account_id);
+		tly_jw_int(&w, "amount_cent", p->amount_cent);
+		tly_jw_str(&w, "currency", p->currency);
+		tly_jw_str(&w, "state", p->state);
+		tly_jw_str(&w, "transfer_id", p->transfer_id[0] ?
+		    p->transfer_id : NULL);
+		tly_jw_int(&w, "reversed_cent", p->reversed_cent);
+		tly_jw_int(&w, "share_rows", p->rows);
+		tly_jw_str(&w, "failure_code", p->last_error[0] ?
+		    p->last_error : NULL);
+		tly_jw_int(&w, "created", p->created);
+		if (p->paid_at)
+			tly_jw_int(&w, "paid_at", p->paid_at);
+		else
+			tly_jw_null(&w, "paid_at");
+		tly_jw_end(&w);
+	}
+	tly_list_end(&w, more);
+	tly_reply_jw(r, 200, &w);
+	tly_buf_free(&b);
+	return TLY_OK;
+}
