@@ -15,6 +15,7 @@
 
 #include "checkout.h"
 #include "jobs.h"
+#include "outbox.h"
 #include "refund.h"
 #include "webhook.h"
 
@@ -61,6 +62,7 @@ const tly_job tly_jobs[] = {
 	{ "webhooks", tly_job_webhooks, "retry failed webhook processing" },
 	{ "refunds", tly_job_refunds, "finish refunds left unknown or "
 	    "pending at Stripe" },
+	{ "outbox", tly_job_outbox, "send queued emails over SMTP" },
 	{ NULL, NULL, NULL }
 };
 
