@@ -592,7 +592,7 @@ load_smtp(loader *ld, tly_config *c)
 	    100, 120000);
 	get_int(ld, "smtp", "timeout_ms", &c->smtp_timeout_ms, 500, 600000);
 	get_int(ld, "smtp", "batch", &c->smtp_batch, 1, 100);
-	get_int(ld, "smtp", "lease", &c->smtp_lease_s, 10, 86400);
+	get_int(ld, "smtp", "lease", &c->smtp_lease_s, 2, 86400);
 	get_int(ld, "smtp", "max_attempts", &c->smtp_max_attempts, 1, 100);
 	get_int(ld, "smtp", "retry_base", &c->smtp_retry_base_s, 1, 86400);
 	get_int(ld, "smtp", "retry_max", &c->smtp_retry_max_s, 1, 30 * 86400);
