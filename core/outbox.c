@@ -42,7 +42,6 @@
 #include <curl/curl.h>
 
 #include "admin.h"
-#include "auth.h"
 #include "db.h"
 #include "mail.h"
 #include "outbox.h"
