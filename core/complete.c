@@ -16,7 +16,9 @@
  *   insert the payment and its shares (the checkout's snapshotted split,
  *     with the Stripe fee estimate; when the facts carry the real fee, an
  *     adjustment of actual - estimate between the Stripe-fee account and
- *     whoever bears the fee); mark the checkout completed; audit.
+ *     whoever bears the fee); mark the checkout completed; queue the
+ *     buyer's receipt when there is an address (receipt.h; not for an
+ *     oversold payment, which is refunded at once); audit.
  *
  * Two concurrent completions of one checkout serialise on its row lock;
  * the second sees the first's payment.  The unique keys on
@@ -35,6 +37,7 @@
 #include "catalog.h"
 #include "checkout.h"
 #include "complete.h"
+#include "receipt.h"
 #include "refund.h"
 #include "split.h"
 #include "stripe.h"
@@ -326,6 +329,9 @@ tly_completion_tx(tly_ctx *ctx, void *arg, tly_err *err)
 		rc = tly_db_later(ctx->db, err, "UPDATE checkouts SET "
 		    "status = 'completed', open_key = NULL, pi_id = ?, "
 		    "pi_state = 'created' WHERE id = ?", "ss", f->pi_id, c.id);
+	if (rc == TLY_OK && !a->oversold)	/* receipt.h */
+		rc = tly_receipt_queue(ctx, &c, a->payment_id,
+		    a->lock_product ? p.name : NULL, err);
 	if (rc)
 		return rc;
 	snprintf(detail, sizeof(detail), "%lld %s via %s%s",

@@ -96,6 +96,14 @@ tly_config_defaults(tly_config *c)
 	currency_defaults(&c->currencies[0], "usd");
 	c->n_currencies = 1;
 	c->currencies_defaulted = 1;
+	c->smtp_use_ssl = TLY_SMTP_SSL_ALL;
+	c->smtp_connect_timeout_ms = 10000;
+	c->smtp_timeout_ms = 30000;
+	c->smtp_batch = 10;
+	c->smtp_lease_s = 900;
+	c->smtp_max_attempts = 10;
+	c->smtp_retry_base_s = 60;
+	c->smtp_retry_max_s = 6 * 3600;
 }
 
 /* currency_defaults - Stripe's figures for 'code' (usd-like otherwise) */
@@ -606,6 +614,62 @@ load_currency(loader *ld, tly_config *c, const char *sec)
 		bad(ld, sec, "min_charge_cent", "above max_charge_cent");
 }
 
+/* load_smtp - [smtp]: where and how the outbox sends (core/outbox.c) */
+static void
+load_smtp(loader *ld, tly_config *c)
+{
+	const char *v, *at;
+
+	get_str(ld, "smtp", "url", c->smtp_url, sizeof(c->smtp_url));
+	get_str(ld, "smtp", "from", c->smtp_from, sizeof(c->smtp_from));
+	get_str(ld, "smtp", "username", c->smtp_username,
+	    sizeof(c->smtp_username));
+	get_secret(ld, "smtp", "password", c->smtp_password,
+	    sizeof(c->smtp_password));
+	get_str(ld, "smtp", "ca_file", c->smtp_ca_file,
+	    sizeof(c->smtp_ca_file));
+	get_str(ld, "smtp", "ca_path", c->smtp_ca_path,
+	    sizeof(c->smtp_ca_path));
+	get_int(ld, "smtp", "connect_timeout_ms", &c->smtp_connect_timeout_ms,
+	    100, 120000);
+	get_int(ld, "smtp", "timeout_ms", &c->smtp_timeout_ms, 500, 600000);
+	get_int(ld, "smtp", "batch", &c->smtp_batch, 1, 100);
+	get_int(ld, "smtp", "lease", &c->smtp_lease_s, 2, 86400);
+	get_int(ld, "smtp", "max_attempts", &c->smtp_max_attempts, 1, 100);
+	get_int(ld, "smtp", "retry_base", &c->smtp_retry_base_s, 1, 86400);
+	get_int(ld, "smtp", "retry_max", &c->smtp_retry_max_s, 1, 30 * 86400);
+	v = tly_ini_get(ld->ini, "smtp", "use_ssl");
+	if (v && strcmp(v, "none") == 0)
+		c->smtp_use_ssl = TLY_SMTP_SSL_NONE;
+	else if (v && strcmp(v, "try") == 0)
+		c->smtp_use_ssl = TLY_SMTP_SSL_TRY;
+	else if (v && strcmp(v, "all") == 0)
+		c->smtp_use_ssl = TLY_SMTP_SSL_ALL;
+	else if (v)
+		bad(ld, "smtp", "use_ssl", "must be none, try or all");
+	if (c->smtp_url[0] == '\0')
+		return;
+	/* credentials in the URL would end up in logs: keys only */
+	if (strncmp(c->smtp_url, "smtp://", 7) != 0 &&
+	    strncmp(c->smtp_url, "smtps://", 8) != 0)
+		bad(ld, "smtp", "url", "must start with smtp:// or smtps://");
+	else if (strchr(c->smtp_url, '@') != NULL)
+		bad(ld, "smtp", "url", "no user or password in the URL: use "
+		    "username and password");
+	at = strchr(c->smtp_from, '@');
+	if (at == NULL || at == c->smtp_from || at[1] == '\0' ||
+	    strpbrk(c->smtp_from, " \t\r\n<>\",;()") != NULL)
+		bad(ld, "smtp", "from", "required: a plain address such as "
+		    "receipts@example.com");
+	if ((int64_t)c->smtp_lease_s * 1000 <= (int64_t)c->smtp_batch *
+	    (c->smtp_connect_timeout_ms + c->smtp_timeout_ms))
+		bad(ld, "smtp", "lease", "must exceed batch x "
+		    "(connect_timeout_ms + timeout_ms): a claim must outlive "
+		    "the sends it covers");
+	if (c->smtp_retry_max_s < c->smtp_retry_base_s)
+		bad(ld, "smtp", "retry_max", "below retry_base");
+}
+
 static void
 load_job(loader *ld, tly_config *c, const char *sec)
 {
@@ -665,6 +729,7 @@ tly_config_load(tly_config *c, const char *path, char *why, size_t whysz)
 	load_stripe(&ld, c);
 	load_pricing(&ld, c);
 	load_payouts(&ld, c);
+	load_smtp(&ld, c);
 	load_named_sections(&ld, c);
 	u = tly_ini_unused(&ini);
 	if (!ld.failed && u) {

@@ -151,7 +151,25 @@ typedef struct tly_config {
 	/* [job.NAME] */
 	tly_job_conf	 jobs[TLY_MAX_JOBS];
 	int		 n_jobs;
+
+	/* [smtp]: the outbox's sender (core/outbox.c) */
+	char		 smtp_url[256];		/* "" = no sender */
+	char		 smtp_from[254];
+	char		 smtp_username[128];
+	char		 smtp_password[256];
+	int		 smtp_use_ssl;		/* TLY_SMTP_SSL_* */
+	char		 smtp_ca_file[256];
+	char		 smtp_ca_path[256];
+	int		 smtp_connect_timeout_ms;
+	int		 smtp_timeout_ms;
+	int		 smtp_batch;		/* rows claimed at once */
+	int		 smtp_lease_s;		/* a claim's lifetime */
+	int		 smtp_max_attempts;
+	int		 smtp_retry_base_s;
+	int		 smtp_retry_max_s;
 } tly_config;
+
+enum { TLY_SMTP_SSL_NONE = 0, TLY_SMTP_SSL_TRY, TLY_SMTP_SSL_ALL };
 
 int	 tly_config_load(tly_config *, const char *, char *, size_t);
 void	 tly_config_defaults(tly_config *);

@@ -16,6 +16,7 @@
 #include "checkout.h"
 #include "jobs.h"
 #include "payout.h"
+#include "outbox.h"
 #include "refund.h"
 #include "webhook.h"
 
@@ -64,6 +65,7 @@ const tly_job tly_jobs[] = {
 	    "pending at Stripe" },
 	{ "payouts", tly_job_payouts, "pay payees whose payable balance "
 	    "reached the threshold; finish payouts left behind" },
+	{ "outbox", tly_job_outbox, "send queued emails over SMTP" },
 	{ NULL, NULL, NULL }
 };
 

@@ -915,7 +915,7 @@ rev_tx(tly_ctx *ctx, void *arg, tly_err *err)
 		    "currency, status, cause_id, payout_id) VALUES (?, ?, ?, "
 		    "'transfer_reversal', ?, ?, 'paid', ?, ?), (?, ?, ?, "
 		    "'transfer_reversal', ?, ?, 'pending', ?, NULL)",
-		    "sssisssssisss", pay, a->acc, role_of(kind), -a->amount,
+		    "sssissssssiss", pay, a->acc, role_of(kind), -a->amount,
 		    a->cur, a->trr, a->po, pay, a->acc, role_of(kind),
 		    a->amount, a->cur, a->trr);
 	if (rc == TLY_OK)

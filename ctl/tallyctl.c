@@ -18,6 +18,10 @@
  *	webhook list [--dead|--failed]  stored Stripe events
  *	webhook replay EVENT_ID         act on a stored event again
  *	payouts run                     one payout run now (payout.c)
+ *	outbox list [--dead]            emails not sent yet (or dead ones)
+ *	outbox retry MSG_ID             send a dead email again
+ *	check [NAME ...]                verify the ledger's invariants:
+ *	                                exit 0 clean, 1 violated, 2 error
  *
  * Nothing here is implemented twice: every command calls the core
  * operation tallyd's routes call.  Secrets printed (a new API key, a
@@ -35,12 +39,14 @@
 
 #include "admin.h"
 #include "auth.h"
+#include "check.h"
 #include "config.h"
 #include "ctx.h"
 #include "jobs.h"
 #include "jwt.h"
 #include "migrate.h"
 #include "payout.h"
+#include "outbox.h"
 #include "webhook.h"
 #include "tly_str.h"
 
@@ -67,7 +73,9 @@ usage(void)
 	    "  jwt --sub SUB [--ttl SECONDS] [--email EMAIL] [--issuer NAME]\n"
 	    "  job list | job run NAME\n"
 	    "  webhook list [--dead|--failed] | webhook replay EVENT_ID\n"
-	    "  payouts run\n");
+	    "  payouts run\n"
+	    "  outbox list [--dead] | outbox retry MSG_ID\n"
+	    "  check [NAME ...] | check --list\n");
 	return 2;
 }
 
@@ -340,6 +348,100 @@ cmd_payouts(cli *c)
 	return 0;
 }
 
+static int
+cmd_outbox(cli *c)
+{
+	tly_outbox_row *rows;
+	tly_page pg = { 100, NULL };
+	const char *state = NULL;
+	int n, more, i;
+	tly_err e;
+
+	tly_err_clear(&e);
+	if (c->argc == 3 && strcmp(c->argv[1], "retry") == 0) {
+		if (tly_outbox_retry(&c->ctx, c->argv[2], &e) != TLY_OK)
+			return fail(&e);
+		(void)tly_audit(&c->ctx, NULL, "outbox.retry", c->argv[2],
+		    NULL, &e);
+		fprintf(stderr, "%s: queued again\n", c->argv[2]);
+		return 0;
+	}
+	if (c->argc < 2 || strcmp(c->argv[1], "list") != 0)
+		return usage();
+	if (c->argc == 3 && strcmp(c->argv[2], "--dead") == 0)
+		state = "dead";
+	else if (c->argc != 2)
+		return usage();
+	do {
+		if (tly_outbox_list(&c->ctx, state, &pg, &rows, &n, &more,
+		    &e) != TLY_OK)
+			return fail(&e);
+		for (i = 0; i < n; i++)
+			printf("%s\t%s\t%s\t%lld\t%s\t%s\t%s\n", rows[i].id,
+			    rows[i].kind, rows[i].state,
+			    (long long)rows[i].attempts, rows[i].to,
+			    rows[i].dedupe, rows[i].last_error);
+		pg.starting_after = n ? rows[n - 1].id : NULL;
+	} while (more);
+	return 0;
+}
+
+/* report - one violation: "CHECK: label=value …" on standard output */
+static void
+report(void *arg, const tly_check *k, const char *line)
+{
+	int64_t *shown = arg;
+
+	if ((*shown)++ < 1000)
+		printf("%s: %s\n", k->name, line);
+}
+
+/* cmd_check - exit 0 when every check holds, 1 when one fails, 2 error */
+static int
+cmd_check(cli *c)
+{
+	const tly_check *k;
+	int64_t n, shown, total = 0;
+	int i, ran = 0, failed = 0;
+	tly_err e;
+
+	if (c->argc == 2 && strcmp(c->argv[1], "--list") == 0) {
+		for (k = tly_checks; k->name; k++)
+			printf("%s\t%s\n", k->name, k->what);
+		return 0;
+	}
+	for (i = 1; i < c->argc; i++)
+		if (tly_check_find(c->argv[i]) == NULL) {
+			fprintf(stderr, "tallyctl: no check '%s' (see: check "
+			    "--list)\n", c->argv[i]);
+			return 2;
+		}
+	for (k = tly_checks; k->name; k++) {
+		for (i = 1; i < c->argc; i++)
+			if (strcmp(c->argv[i], k->name) == 0)
+				break;
+		if (c->argc > 1 && i == c->argc)
+			continue;
+		tly_err_clear(&e);
+		shown = 0;
+		if (tly_check_run(&c->ctx, k, report, &shown, &n, &e) !=
+		    TLY_OK) {
+			fprintf(stderr, "tallyctl: check %s: %s\n", k->name,
+			    e.msg);
+			return 2;
+		}
+		if (n > shown)
+			printf("%s: ... and %lld more\n", k->name,
+			    (long long)(n - shown));
+		ran++;
+		failed += n > 0;
+		total += n;
+	}
+	fprintf(stderr, "check: %d checks, %d passed, %d failed, %lld "
+	    "violations\n", ran, ran - failed, failed, (long long)total);
+	return failed ? 1 : 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -364,7 +466,7 @@ main(int argc, char **argv)
 	cmd = c.argv[0];
 	if (tly_config_load(&c.cfg, path, why, sizeof(why)) != TLY_OK) {
 		fprintf(stderr, "tallyctl: %s\n", why);
-		return 1;
+		return strcmp(cmd, "check") == 0 ? 2 : 1;
 	}
 	tly_log_init(&c.log, 2, TLY_LOG_WARN, "tallyctl");
 	if (strcmp(cmd, "config") == 0) {
@@ -376,7 +478,7 @@ main(int argc, char **argv)
 	else if (strcmp(cmd, "jwt") == 0)
 		rc = cmd_jwt(&c);
 	else if (tly_ctx_init(&c.ctx, &c.cfg, &c.log) != TLY_OK)
-		rc = 1;
+		rc = strcmp(cmd, "check") == 0 ? 2 : 1;
 	else {
 		if (strcmp(cmd, "apikey") == 0)
 			rc = cmd_apikey(&c);
@@ -388,6 +490,10 @@ main(int argc, char **argv)
 			rc = cmd_webhook(&c);
 		else if (strcmp(cmd, "payouts") == 0)
 			rc = cmd_payouts(&c);
+		else if (strcmp(cmd, "outbox") == 0)
+			rc = cmd_outbox(&c);
+		else if (strcmp(cmd, "check") == 0)
+			rc = cmd_check(&c);
 		else
 			rc = usage();
 		tly_ctx_free(&c.ctx);

@@ -22,7 +22,8 @@
  *   richProduct(stack, opts)   a product with every stakeholder
  *   expectedSplit({price, qty, fee, agentBps, hostBps, ambBps})
  *   ledgerProblems(stack) / assertLedger(stack)   the invariants of the
- *                              ledger over the whole database
+ *                              ledger over the whole database (the latter
+ *                              also runs `tallyctl check`)
  *   craftEvent(type, object, {created}) / postWebhook(stack, event, opts)
  *   eventRow, checkoutRow, stockOf, paymentsOf   rows as stored
  *   assertErr(res, status, code, param)          an error answer
@@ -357,10 +358,17 @@ export async function ledgerProblems(stack) {
   return problems;
 }
 
-/* assertLedger - no ledger problem (call it in after() of each file) */
+/*
+ * assertLedger - no ledger problem (call it in after() of each file):
+ * the queries above, and, independently, `tallyctl check` (core/check.c)
+ * over the same database, which must exit 0 and report no violation
+ */
 export async function assertLedger(stack) {
   const p = await ledgerProblems(stack);
   assert.deepEqual(p, [], `ledger invariants:\n${p.join('\n')}`);
+  const r = await stack.tallyctl('check');
+  assert.equal(r.code, 0, `tallyctl check exited ${r.code}:\n${r.stdout}${r.stderr}`);
+  assert.match(r.stderr, /^check: [1-9]\d* checks, \d+ passed, 0 failed, 0 violations$/m, r.stderr);
 }
 
 /*

@@ -1,0 +1,231 @@
+/*
+ * check.c - the ledger's invariants (see check.h and docs/ledger.md)
+ *
+ * Each entry of tly_checks[] is one invariant and one query for the rows
+ * that break it.  The queries group by payment, refund, checkout or row
+ * so that a report names the object and both sides of the comparison.
+ * What they check, in docs/ledger.md's words:
+ *
+ *   payment_balance      Σ shares of a payment = amount − refunded
+ *                        (every other kind sums to zero)
+ *   split_sum            the split rows of a payment = its amount
+ *   fee_adjustment_zero  the fee adjustments of a payment sum to 0
+ *   refund_rows          the rows of a booked refund = − its amount; an
+ *                        unbooked refund has none
+ *   refund_row_cause     a refund row names a refund of its payment
+ *   refunded_total       payments.refunded_cent = Σ booked refunds =
+ *                        − Σ refund rows
+ *   refund_booked_state  a booked refund has succeeded
+ *   checkout_payment     a completed checkout has exactly one payment
+ *   payment_checkout     a checkout's payment has its checkout, completed,
+ *                        with the same PaymentIntent
+ *   stock_nonnegative    no product's stock below zero
+ *   reservation_released a closed checkout whose PaymentIntent is settled
+ *                        (canceled, or none) holds no stock
+ *   share_account_kind   a row's account has the kind its role needs
+ *   share_fee_bearer     fee rows (STRIPE_FEE_KEPT, the bearer's side of a
+ *                        fee adjustment) are on the payment's fee bearer
+ *   outbox_sent_at       an email is sent exactly when it has sent_at
+ *
+ * Payouts and advances append their entries when their tables land:
+ * no share row in two payouts, each payout = Σ the rows it claims, each
+ * advance 0 <= offset <= granted.
+ *
+ * API:	tly_checks[], tly_check_find(), tly_check_run().
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "check.h"
+#include "tly_buf.h"
+
+#define OPEN_STATUSES \
+	"('open', 'requires_action', 'processing', 'payment_failed')"
+
+const tly_check tly_checks[] = {
+	{ "payment_balance",
+	    "the shares of each payment sum to its amount less what was "
+	    "refunded",
+	    "payment expected actual",
+	    "SELECT p.id, p.amount_cent - p.refunded_cent, "
+	    "IFNULL(SUM(s.amount_cent), 0) FROM payments p LEFT JOIN shares s "
+	    "ON s.payment_id = p.id GROUP BY p.id, p.amount_cent, "
+	    "p.refunded_cent HAVING IFNULL(SUM(s.amount_cent), 0) <> "
+	    "p.amount_cent - p.refunded_cent ORDER BY p.id" },
+	{ "split_sum",
+	    "the split rows of each payment sum to its amount",
+	    "payment expected actual",
+	    "SELECT p.id, p.amount_cent, IFNULL(SUM(s.amount_cent), 0) FROM "
+	    "payments p LEFT JOIN shares s ON s.payment_id = p.id AND s.kind "
+	    "= 'split' GROUP BY p.id, p.amount_cent HAVING "
+	    "IFNULL(SUM(s.amount_cent), 0) <> p.amount_cent ORDER BY p.id" },
+	{ "fee_adjustment_zero",
+	    "the fee adjustment rows of each payment sum to zero",
+	    "payment expected actual",
+	    "SELECT payment_id, 0, SUM(amount_cent) FROM shares WHERE kind = "
+	    "'fee_adjustment' GROUP BY payment_id HAVING SUM(amount_cent) <> 0 "
+	    "ORDER BY payment_id" },
+	{ "refund_rows",
+	    "the rows of each booked refund sum to minus its amount; an "
+	    "unbooked refund has none",
+	    "refund payment expected actual",
+	    "SELECT r.id, r.payment_id, IF(r.booked, -r.amount_cent, 0), "
+	    "IFNULL(SUM(s.amount_cent), 0) FROM refunds r LEFT JOIN shares s "
+	    "ON s.cause_id = r.id AND s.payment_id = r.payment_id AND s.kind = "
+	    "'refund' GROUP BY r.id, r.payment_id, r.booked, r.amount_cent "
+	    "HAVING IFNULL(SUM(s.amount_cent), 0) <> IF(r.booked, "
+	    "-r.amount_cent, 0) ORDER BY r.id" },
+	{ "refund_row_cause",
+	    "every refund row belongs to a refund of its payment",
+	    "share payment cause",
+	    "SELECT s.id, s.payment_id, IFNULL(s.cause_id, 'NULL') FROM "
+	    "shares s LEFT JOIN refunds r ON r.id = s.cause_id AND "
+	    "r.payment_id = s.payment_id WHERE s.kind = 'refund' AND r.id IS "
+	    "NULL ORDER BY s.id" },
+	{ "refunded_total",
+	    "each payment's refunded_cent equals its booked refunds and minus "
+	    "its refund rows",
+	    "payment refunded_cent booked_refunds minus_refund_rows",
+	    "SELECT id, refunded_cent, booked, minus_rows FROM (SELECT p.id, "
+	    "p.refunded_cent, (SELECT IFNULL(SUM(r.amount_cent), 0) FROM "
+	    "refunds r WHERE r.payment_id = p.id AND r.booked = 1) AS booked, "
+	    "(SELECT IFNULL(-SUM(s.amount_cent), 0) FROM shares s WHERE "
+	    "s.payment_id = p.id AND s.kind = 'refund') AS minus_rows FROM "
+	    "payments p) v WHERE booked <> refunded_cent OR minus_rows <> "
+	    "refunded_cent ORDER BY id" },
+	{ "refund_booked_state",
+	    "a booked refund has succeeded",
+	    "refund expected actual",
+	    "SELECT id, 'succeeded', state FROM refunds WHERE booked = 1 AND "
+	    "state <> 'succeeded' ORDER BY id" },
+	{ "checkout_payment",
+	    "every completed checkout has exactly one payment",
+	    "checkout expected actual",
+	    "SELECT c.id, 1, COUNT(p.id) FROM checkouts c LEFT JOIN payments "
+	    "p ON p.checkout_id = c.id WHERE c.status = 'completed' GROUP BY "
+	    "c.id HAVING COUNT(p.id) <> 1 ORDER BY c.id" },
+	{ "payment_checkout",
+	    "every checkout payment's checkout exists, is completed and has "
+	    "the payment's PaymentIntent",
+	    "payment checkout status checkout_pi payment_pi",
+	    "SELECT p.id, IFNULL(p.checkout_id, 'NULL'), IFNULL(c.status, "
+	    "'(missing)'), IFNULL(c.pi_id, 'NULL'), p.pi_id FROM payments p "
+	    "LEFT JOIN checkouts c ON c.id = p.checkout_id WHERE p.purpose = "
+	    "'checkout' AND (c.id IS NULL OR c.status <> 'completed' OR "
+	    "c.pi_id IS NULL OR c.pi_id <> p.pi_id) ORDER BY p.id" },
+	{ "stock_nonnegative",
+	    "no product's stock is below zero",
+	    "product expected actual",
+	    "SELECT id, '>= 0', stock FROM products WHERE stock < 0 ORDER BY "
+	    "id" },
+	{ "reservation_released",
+	    "a closed checkout whose PaymentIntent is settled holds no stock",
+	    "checkout status pi_state stock_held",
+	    "SELECT id, status, pi_state, stock_held FROM checkouts WHERE "
+	    "stock_held = 1 AND status NOT IN " OPEN_STATUSES " AND status <> "
+	    "'completed' AND pi_state IN ('canceled', 'none') ORDER BY id" },
+	{ "share_account_kind",
+	    "each share row's account is of the kind its role requires",
+	    "share payment role account expected actual",
+	    "SELECT s.id, s.payment_id, s.role, s.account_id, k.kinds, "
+	    "IFNULL(a.kind, '(missing)') FROM shares s JOIN (SELECT 'TALENT' "
+	    "AS role, 'talent' AS kinds UNION ALL SELECT 'AGENT', 'agent' "
+	    "UNION ALL SELECT 'AMBASSADOR', 'ambassador' UNION ALL SELECT "
+	    "'HOST_PARTNER', 'host_partner' UNION ALL SELECT 'PLATFORM', "
+	    "'platform' UNION ALL SELECT 'STRIPE_FEE', 'stripe_fee' UNION ALL "
+	    "SELECT 'STRIPE_FEE_KEPT', 'talent,platform') k ON k.role = "
+	    "s.role LEFT JOIN accounts a ON a.id = s.account_id WHERE a.id IS "
+	    "NULL OR FIND_IN_SET(a.kind, k.kinds) = 0 ORDER BY s.id" },
+	{ "share_fee_bearer",
+	    "the fee rows of a payment (STRIPE_FEE_KEPT, the bearer's side of "
+	    "a fee adjustment) are on its fee bearer",
+	    "share payment role expected actual",
+	    "SELECT s.id, s.payment_id, s.role, p.fee_bearer_account_id, "
+	    "s.account_id FROM shares s JOIN payments p ON p.id = "
+	    "s.payment_id WHERE (s.role = 'STRIPE_FEE_KEPT' OR (s.kind = "
+	    "'fee_adjustment' AND s.role <> 'STRIPE_FEE')) AND s.account_id "
+	    "<> p.fee_bearer_account_id ORDER BY s.id" },
+	{ "outbox_sent_at",
+	    "an email is in state sent exactly when it has a sent_at",
+	    "message state sent_at",
+	    "SELECT id, state, IFNULL(CAST(sent_at AS CHAR), 'NULL') FROM "
+	    "outbox WHERE (state = 'sent') <> (sent_at IS NOT NULL) ORDER BY "
+	    "id" },
+	/* payouts, advances: append here (see the top of the file) */
+	{ NULL, NULL, NULL, NULL }
+};
+
+/* tly_check_find - the check named 'name', or NULL */
+const tly_check *
+tly_check_find(const char *name)
+{
+	const tly_check *c;
+
+	for (c = tly_checks; c->name; c++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+/* label - the 'i'th word of 'cols' into 'dst' ("col<i>" past the end) */
+static void
+label(const char *cols, int i, char *dst, size_t sz)
+{
+	const char *p = cols, *e;
+	int k = i;
+
+	while (k-- > 0 && p) {
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+	}
+	if (p == NULL || *p == '\0') {
+		snprintf(dst, sz, "col%d", i);
+		return;
+	}
+	e = strchr(p, ' ');
+	snprintf(dst, sz, "%.*s", (int)(e ? (size_t)(e - p) : strlen(p)), p);
+}
+
+/*
+ * tly_check_run - run check 'c': 'fn' gets each violation; their number
+ * goes to '*n'.
+ */
+int
+tly_check_run(tly_ctx *ctx, const tly_check *c, tly_check_fn fn, void *arg,
+    int64_t *n, tly_err *err)
+{
+	char name[32];
+	const char *v;
+	tly_buf line;
+	tly_q q;
+	int i, rc;
+
+	*n = 0;
+	if (tly_q_prep(ctx->db, &q, c->sql, err))
+		return q.rc;
+	(void)tly_q_exec(&q);
+	tly_buf_init(&line, 4096);
+	while ((rc = tly_q_next(&q)) == TLY_ROW) {
+		(*n)++;
+		tly_buf_reset(&line);
+		for (i = 0; i < tly_q_ncols(&q); i++) {
+			label(c->cols, i, name, sizeof(name));
+			v = tly_q_col_str(&q, i);
+			if (tly_q_col_null(&q, i))
+				(void)tly_buf_addf(&line, "%s%s=NULL",
+				    i ? " " : "", name);
+			else if (v == NULL)
+				(void)tly_buf_addf(&line, "%s%s=%lld",
+				    i ? " " : "", name,
+				    (long long)tly_q_col_i64(&q, i));
+			else
+				(void)tly_buf_addf(&line, "%s%s=%.200s",
+				    i ? " " : "", name, v);
+		}
+		fn(arg, c, tly_buf_str(&line));
+	}
+	tly_q_done(&q);
+	tly_buf_free(&line);
+	return rc;
+}
