@@ -6,16 +6,20 @@
  * so that a report names the object and both sides of the comparison.
  * What they check, in docs/ledger.md's words:
  *
- *   payment_balance      Σ shares of a payment = amount − refunded
- *                        (every other kind sums to zero)
+ *   payment_balance      Σ shares of a payment = amount − refunded −
+ *                        disputed (every other kind sums to zero)
  *   split_sum            the split rows of a payment = its amount
  *   fee_adjustment_zero  the fee adjustments of a payment sum to 0
  *   refund_rows          the rows of a booked refund = − its amount; an
  *                        unbooked refund has none
- *   refund_row_cause     a refund row names a refund of its payment
- *   refunded_total       payments.refunded_cent = Σ booked refunds =
- *                        − Σ refund rows
- *   refund_booked_state  a booked refund has succeeded
+ *   refund_row_cause     a refund (or refund_failed) row names a refund
+ *                        of its payment
+ *   refunded_total       payments.refunded_cent = Σ booked refunds not
+ *                        reversed = − Σ refund and refund_failed rows
+ *   refund_failed_rows   the refund_failed rows of a refund = its amount
+ *                        when it was reversed, none otherwise
+ *   refund_booked_state  a booked refund has succeeded (or failed later
+ *                        and was reversed)
  *   checkout_payment     a completed checkout has exactly one payment
  *   payment_checkout     a checkout's payment has its checkout, completed,
  *                        with the same PaymentIntent
@@ -26,9 +30,23 @@
  *   share_fee_bearer     fee rows (STRIPE_FEE_KEPT, the bearer's side of a
  *                        fee adjustment) are on the payment's fee bearer
  *   outbox_sent_at       an email is sent exactly when it has sent_at
+ *   dispute_total        payments.disputed_cent = Σ its disputes'
+ *                        withdrawn amounts = − Σ its dispute rows (the
+ *                        DISPUTE_FEE pair aside, which sums to zero)
+ *   payout_amount        a payout that is not failed = Σ the rows it
+ *                        claims (transfer_reversal rows aside); a failed
+ *                        one claims none
+ *   payout_row_state     pending rows have no payout; a claimed row is in
+ *                        a payout being transferred, a paid row in a paid
+ *                        payout
+ *   payout_row_owner     a payout's rows are its payee's, in its currency
+ *   payout_payee         payouts go only to talent, agent, ambassador and
+ *                        host partner accounts; a paid one has a transfer
+ *   payout_reversed      payouts.reversed_cent = − the payee's paid
+ *                        transfer_reversal rows of that payout
  *
- * Payouts and advances append their entries when their tables land:
- * no share row in two payouts, each payout = Σ the rows it claims, each
+ * A share row is in at most one payout by construction (one payout_id
+ * column).  Advances append their entry when their table lands: each
  * advance 0 <= offset <= granted.
  *
  * API:	tly_checks[], tly_check_find(), tly_check_run().
@@ -45,13 +63,14 @@
 const tly_check tly_checks[] = {
 	{ "payment_balance",
 	    "the shares of each payment sum to its amount less what was "
-	    "refunded",
+	    "refunded and disputed",
 	    "payment expected actual",
-	    "SELECT p.id, p.amount_cent - p.refunded_cent, "
+	    "SELECT p.id, p.amount_cent - p.refunded_cent - p.disputed_cent, "
 	    "IFNULL(SUM(s.amount_cent), 0) FROM payments p LEFT JOIN shares s "
 	    "ON s.payment_id = p.id GROUP BY p.id, p.amount_cent, "
-	    "p.refunded_cent HAVING IFNULL(SUM(s.amount_cent), 0) <> "
-	    "p.amount_cent - p.refunded_cent ORDER BY p.id" },
+	    "p.refunded_cent, p.disputed_cent HAVING "
+	    "IFNULL(SUM(s.amount_cent), 0) <> p.amount_cent - p.refunded_cent "
+	    "- p.disputed_cent ORDER BY p.id" },
 	{ "split_sum",
 	    "the split rows of each payment sum to its amount",
 	    "payment expected actual",
@@ -80,24 +99,35 @@ const tly_check tly_checks[] = {
 	    "share payment cause",
 	    "SELECT s.id, s.payment_id, IFNULL(s.cause_id, 'NULL') FROM "
 	    "shares s LEFT JOIN refunds r ON r.id = s.cause_id AND "
-	    "r.payment_id = s.payment_id WHERE s.kind = 'refund' AND r.id IS "
-	    "NULL ORDER BY s.id" },
+	    "r.payment_id = s.payment_id WHERE s.kind IN ('refund', "
+	    "'refund_failed') AND r.id IS NULL ORDER BY s.id" },
 	{ "refunded_total",
-	    "each payment's refunded_cent equals its booked refunds and minus "
-	    "its refund rows",
+	    "each payment's refunded_cent equals its booked refunds not "
+	    "reversed and minus its refund and refund_failed rows",
 	    "payment refunded_cent booked_refunds minus_refund_rows",
 	    "SELECT id, refunded_cent, booked, minus_rows FROM (SELECT p.id, "
 	    "p.refunded_cent, (SELECT IFNULL(SUM(r.amount_cent), 0) FROM "
-	    "refunds r WHERE r.payment_id = p.id AND r.booked = 1) AS booked, "
-	    "(SELECT IFNULL(-SUM(s.amount_cent), 0) FROM shares s WHERE "
-	    "s.payment_id = p.id AND s.kind = 'refund') AS minus_rows FROM "
-	    "payments p) v WHERE booked <> refunded_cent OR minus_rows <> "
-	    "refunded_cent ORDER BY id" },
+	    "refunds r WHERE r.payment_id = p.id AND r.booked = 1 AND "
+	    "r.reversed = 0) AS booked, (SELECT IFNULL(-SUM(s.amount_cent), 0) "
+	    "FROM shares s WHERE s.payment_id = p.id AND s.kind IN ('refund', "
+	    "'refund_failed')) AS minus_rows FROM payments p) v WHERE booked "
+	    "<> refunded_cent OR minus_rows <> refunded_cent ORDER BY id" },
+	{ "refund_failed_rows",
+	    "the refund_failed rows of each refund sum to its amount when it "
+	    "was reversed, and there are none otherwise",
+	    "refund payment expected actual",
+	    "SELECT r.id, r.payment_id, IF(r.reversed, r.amount_cent, 0), "
+	    "IFNULL(SUM(s.amount_cent), 0) FROM refunds r LEFT JOIN shares s "
+	    "ON s.cause_id = r.id AND s.payment_id = r.payment_id AND s.kind = "
+	    "'refund_failed' GROUP BY r.id, r.payment_id, r.reversed, "
+	    "r.amount_cent HAVING IFNULL(SUM(s.amount_cent), 0) <> "
+	    "IF(r.reversed, r.amount_cent, 0) ORDER BY r.id" },
 	{ "refund_booked_state",
-	    "a booked refund has succeeded",
+	    "a booked refund has succeeded, or failed later and was reversed",
 	    "refund expected actual",
-	    "SELECT id, 'succeeded', state FROM refunds WHERE booked = 1 AND "
-	    "state <> 'succeeded' ORDER BY id" },
+	    "SELECT id, IF(reversed, 'failed', 'succeeded'), state FROM "
+	    "refunds WHERE booked = 1 AND state <> IF(reversed, 'failed', "
+	    "'succeeded') ORDER BY id" },
 	{ "checkout_payment",
 	    "every completed checkout has exactly one payment",
 	    "checkout expected actual",
@@ -133,7 +163,8 @@ const tly_check tly_checks[] = {
 	    "UNION ALL SELECT 'AMBASSADOR', 'ambassador' UNION ALL SELECT "
 	    "'HOST_PARTNER', 'host_partner' UNION ALL SELECT 'PLATFORM', "
 	    "'platform' UNION ALL SELECT 'STRIPE_FEE', 'stripe_fee' UNION ALL "
-	    "SELECT 'STRIPE_FEE_KEPT', 'talent,platform') k ON k.role = "
+	    "SELECT 'STRIPE_FEE_KEPT', 'talent,platform' UNION ALL SELECT "
+	    "'DISPUTE_FEE', 'talent,platform,stripe_fee') k ON k.role = "
 	    "s.role LEFT JOIN accounts a ON a.id = s.account_id WHERE a.id IS "
 	    "NULL OR FIND_IN_SET(a.kind, k.kinds) = 0 ORDER BY s.id" },
 	{ "share_fee_bearer",
@@ -151,7 +182,68 @@ const tly_check tly_checks[] = {
 	    "SELECT id, state, IFNULL(CAST(sent_at AS CHAR), 'NULL') FROM "
 	    "outbox WHERE (state = 'sent') <> (sent_at IS NOT NULL) ORDER BY "
 	    "id" },
-	/* payouts, advances: append here (see the top of the file) */
+	{ "dispute_total",
+	    "each payment's disputed_cent equals what its disputes withdrew "
+	    "and minus its dispute rows (the fee pair aside)",
+	    "payment disputed_cent withdrawn minus_dispute_rows",
+	    "SELECT id, disputed_cent, withdrawn, minus_rows FROM (SELECT "
+	    "p.id, p.disputed_cent, (SELECT IFNULL(SUM(d.withdrawn_cent), 0) "
+	    "FROM disputes d WHERE d.payment_id = p.id) AS withdrawn, (SELECT "
+	    "IFNULL(-SUM(s.amount_cent), 0) FROM shares s WHERE s.payment_id "
+	    "= p.id AND s.kind IN ('dispute', 'dispute_reinstated') AND "
+	    "s.role <> 'DISPUTE_FEE') AS minus_rows FROM payments p) v WHERE "
+	    "withdrawn <> disputed_cent OR minus_rows <> disputed_cent ORDER "
+	    "BY id" },
+	{ "payout_amount",
+	    "each payout that is not failed equals the rows it claims; a "
+	    "failed one claims none",
+	    "payout state expected actual",
+	    "SELECT o.id, o.state, IF(o.state = 'failed', 0, o.amount_cent), "
+	    "IFNULL(SUM(s.amount_cent), 0) FROM payouts o LEFT JOIN shares s "
+	    "ON s.payout_id = o.id AND s.kind <> 'transfer_reversal' GROUP BY "
+	    "o.id, o.state, o.amount_cent HAVING IFNULL(SUM(s.amount_cent), 0) "
+	    "<> IF(o.state = 'failed', 0, o.amount_cent) OR (o.state = "
+	    "'failed' AND COUNT(s.id) > 0) ORDER BY o.id" },
+	{ "payout_row_state",
+	    "pending rows are in no payout; claimed rows are in a payout "
+	    "being transferred, paid rows in a paid one",
+	    "share status payout payout_state",
+	    "SELECT s.id, s.status, IFNULL(s.payout_id, 'NULL'), "
+	    "IFNULL(o.state, '(missing)') FROM shares s LEFT JOIN payouts o "
+	    "ON o.id = s.payout_id WHERE NOT ((s.status = 'pending' AND "
+	    "s.payout_id IS NULL) OR (s.status = 'claimed' AND o.state IN "
+	    "('to_transfer', 'unknown')) OR (s.status = 'paid' AND o.state = "
+	    "'paid')) ORDER BY s.id" },
+	{ "payout_row_owner",
+	    "a payout's rows are its payee's, in its currency",
+	    "share payout account expected_account currency "
+	    "expected_currency",
+	    "SELECT s.id, o.id, s.account_id, o.account_id, s.currency, "
+	    "o.currency FROM shares s JOIN payouts o ON o.id = s.payout_id "
+	    "WHERE s.account_id <> o.account_id OR s.currency <> o.currency "
+	    "ORDER BY s.id" },
+	{ "payout_payee",
+	    "payouts go only to payee accounts, and a paid one has its "
+	    "transfer",
+	    "payout account kind state transfer",
+	    "SELECT o.id, o.account_id, IFNULL(a.kind, '(missing)'), o.state, "
+	    "IFNULL(o.stripe_transfer_id, 'NULL') FROM payouts o LEFT JOIN "
+	    "accounts a ON a.id = o.account_id WHERE a.kind IS NULL OR a.kind "
+	    "NOT IN ('talent', 'agent', 'ambassador', 'host_partner') OR "
+	    "(o.state = 'paid' AND o.stripe_transfer_id IS NULL) ORDER BY "
+	    "o.id" },
+	{ "payout_reversed",
+	    "each payout's reversed_cent equals minus its paid "
+	    "transfer_reversal rows, and those rows sum to zero per reversal",
+	    "payout reversed_cent minus_rows",
+	    "SELECT o.id, o.reversed_cent, IFNULL(-SUM(s.amount_cent), 0) "
+	    "FROM payouts o LEFT JOIN shares s ON s.payout_id = o.id AND "
+	    "s.kind = 'transfer_reversal' GROUP BY o.id, o.reversed_cent "
+	    "HAVING IFNULL(-SUM(s.amount_cent), 0) <> o.reversed_cent UNION "
+	    "ALL SELECT cause_id, 0, -SUM(amount_cent) FROM shares WHERE kind "
+	    "= 'transfer_reversal' GROUP BY cause_id HAVING SUM(amount_cent) "
+	    "<> 0 ORDER BY 1" },
+	/* advances: append here (see the top of the file) */
 	{ NULL, NULL, NULL, NULL }
 };
 

@@ -4,7 +4,8 @@
  * Each test builds the same clean ledger with SQL (two accounts of each
  * payee kind used, a product with stock, a completed checkout with its
  * payment, split rows, a fee adjustment, two booked refunds with their
- * rows, a released expired checkout, a sent and a queued email), makes
+ * rows, the agent's rows paid out by a payout, a released expired
+ * checkout, a sent and a queued email), makes
  * sure every check passes, then corrupts it in one way chosen to break
  * exactly one invariant and asserts that exactly that check reports it,
  * with the expected number of violations and the ids and amounts in the
@@ -36,7 +37,10 @@ typedef struct found {
 
 static const char *clean_sql[] = {
 	"DELETE FROM outbox",
+	"DELETE FROM transfer_reversals",
 	"DELETE FROM shares",
+	"DELETE FROM payouts",
+	"DELETE FROM disputes",
 	"DELETE FROM refunds",
 	"DELETE FROM payments",
 	"DELETE FROM checkouts",
@@ -103,6 +107,11 @@ static const char *build_sql[] = {
 	    "reason, state, booked) VALUES ('rfd_1', 'pay_1', 200, 'usd', "
 	    "'tally', 'test', 'succeeded', 1), ('rfd_2', 'pay_1', 100, 'usd', "
 	    "'tally', 'test', 'succeeded', 1)",
+	"INSERT INTO payouts (id, account_id, connect_account_id, currency, "
+	    "amount_cent, state, lease_until, stripe_transfer_id) VALUES "
+	    "('po_1', 'acc_a1', 'acct_1', 'usd', 80, 'paid', NOW(3), 'tr_1')",
+	"UPDATE shares SET status = 'paid', payout_id = 'po_1' WHERE "
+	    "account_id = 'acc_a1'",
 	"INSERT INTO outbox (id, dedupe_key, kind, to_addr, subject, body, "
 	    "state, sent_at) VALUES ('msg_1', 'receipt:pay_1', 'receipt', "
 	    "'b@example.com', 's', 'b', 'sent', NOW(3)), ('msg_2', "
@@ -424,6 +433,95 @@ test_outbox_sent_at(void **state)
 	only(sql, "outbox_sent_at", 2, want);
 }
 
+static void
+test_refund_failed_rows(void **state)
+{
+	const char *want[] = {
+	    "refund=rfd_1 payment=pay_1 expected=200 actual=190",
+	    "refund=rfd_2 payment=pay_1 expected=100 actual=110", NULL };
+	/* both refunds failed after booking; 10 of the inverse rows moved */
+	const char *sql[] = {
+	    "UPDATE refunds SET reversed = 1",
+	    "INSERT INTO shares (payment_id, account_id, role, kind, "
+	    "amount_cent, currency, status, cause_id) VALUES ('pay_1', "
+	    "'acc_t1', 'TALENT', 'refund_failed', 190, 'usd', 'pending', "
+	    "'rfd_1'), ('pay_1', 'acc_t1', 'TALENT', 'refund_failed', 110, "
+	    "'usd', 'pending', 'rfd_2')",
+	    "UPDATE payments SET refunded_cent = 0 WHERE id = 'pay_1'",
+	    NULL };
+
+	(void)state;
+	only(sql, "refund_failed_rows", 2, want);
+}
+
+static void
+test_dispute_total(void **state)
+{
+	const char *want[] = { "payment=pay_1 disputed_cent=0 withdrawn=50 "
+	    "minus_dispute_rows=0", NULL };
+
+	(void)state;
+	only1("INSERT INTO disputes (id, payment_id, charge_id, amount_cent, "
+	    "currency, status, withdrawn_cent) VALUES ('dp_1', 'pay_1', "
+	    "'ch_1', 100, 'usd', 'needs_response', 50)", "dispute_total", 1,
+	    want);
+}
+
+static void
+test_payout_amount(void **state)
+{
+	const char *want[] = { "payout=po_1 state=paid expected=90 actual=80",
+	    NULL };
+
+	(void)state;
+	only1("UPDATE payouts SET amount_cent = 90", "payout_amount", 1, want);
+}
+
+static void
+test_payout_row_state(void **state)
+{
+	const char *want[] = { "status=pending payout=po_1 payout_state=paid",
+	    NULL };
+
+	(void)state;
+	only1("UPDATE shares SET status = 'pending' WHERE kind = 'split' AND "
+	    "role = 'AGENT'", "payout_row_state", 1, want);
+}
+
+static void
+test_payout_row_owner(void **state)
+{
+	const char *want[] = { "payout=po_1 account=acc_a1 "
+	    "expected_account=acc_t1 currency=usd expected_currency=usd",
+	    NULL };
+
+	(void)state;
+	only1("UPDATE payouts SET account_id = 'acc_t1'", "payout_row_owner",
+	    3, want);
+}
+
+static void
+test_payout_payee(void **state)
+{
+	const char *want[] = { "payout=po_1 account=acc_a1 kind=agent "
+	    "state=paid transfer=NULL", NULL };
+
+	(void)state;
+	only1("UPDATE payouts SET stripe_transfer_id = NULL", "payout_payee",
+	    1, want);
+}
+
+static void
+test_payout_reversed(void **state)
+{
+	const char *want[] = { "payout=po_1 reversed_cent=5 minus_rows=0",
+	    NULL };
+
+	(void)state;
+	only1("UPDATE payouts SET reversed_cent = 5", "payout_reversed", 1,
+	    want);
+}
+
 /* every check of the table has a corruption test above */
 static void
 test_every_check_covered(void **state)
@@ -433,7 +531,9 @@ test_every_check_covered(void **state)
 	    "refunded_total", "refund_booked_state", "checkout_payment",
 	    "payment_checkout", "stock_nonnegative", "reservation_released",
 	    "share_account_kind", "share_fee_bearer", "outbox_sent_at",
-	    NULL };
+	    "refund_failed_rows", "dispute_total", "payout_amount",
+	    "payout_row_state", "payout_row_owner", "payout_payee",
+	    "payout_reversed", NULL };
 	const tly_check *c;
 	int i;
 
@@ -466,6 +566,13 @@ main(void)
 		cmocka_unit_test_setup(test_share_account_kind, setup),
 		cmocka_unit_test_setup(test_share_fee_bearer, setup),
 		cmocka_unit_test_setup(test_outbox_sent_at, setup),
+		cmocka_unit_test_setup(test_refund_failed_rows, setup),
+		cmocka_unit_test_setup(test_dispute_total, setup),
+		cmocka_unit_test_setup(test_payout_amount, setup),
+		cmocka_unit_test_setup(test_payout_row_state, setup),
+		cmocka_unit_test_setup(test_payout_row_owner, setup),
+		cmocka_unit_test_setup(test_payout_payee, setup),
+		cmocka_unit_test_setup(test_payout_reversed, setup),
 		cmocka_unit_test_setup(test_every_check_covered, setup),
 	};
 	int rc;
