@@ -441,7 +441,7 @@ test_refund_failed_rows(void **state)
 	    "refund=rfd_2 payment=pay_1 expected=100 actual=110", NULL };
 	/* both refunds failed after booking; 10 of the inverse rows moved */
 	const char *sql[] = {
-	    "UPDATE refunds SET reversed = 1",
+	    "UPDATE refunds SET reversed = 1, state = 'failed'",
 	    "INSERT INTO shares (payment_id, account_id, role, kind, "
 	    "amount_cent, currency, status, cause_id) VALUES ('pay_1', "
 	    "'acc_t1', 'TALENT', 'refund_failed', 190, 'usd', 'pending', "
