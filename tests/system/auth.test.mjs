@@ -480,3 +480,22 @@ describe('admins', () => {
     assert.equal(left[0], '0', 'a successful login clears the user\'s failures');
   });
 });
+
+describe('cookie_secure = yes (the default in production)', () => {
+  let s2;
+  before(async () => {
+    s2 = await startStack({ name: 'auth-secure', conf: { admin_auth: { cookie_secure: 'yes' } } });
+  });
+  after(async () => { await s2?.stop(); });
+
+  test('the session cookie is Secure, and still HttpOnly, SameSite=Strict, Path=/admin', async () => {
+    const pwS = `sec-${randomString(16)}`;
+    await s2.createAdmin('secure1', 'viewer', pwS);
+    const s = await s2.adminLogin('secure1', pwS);
+    assert.equal(s.status, 200, `login (${JSON.stringify(s.body)})`);
+    const attrs = s.setCookie.split(';').map((x) => x.trim().toLowerCase());
+    for (const a of ['secure', 'httponly', 'samesite=strict', 'path=/admin']) {
+      assert.ok(attrs.includes(a), `${a} (${s.setCookie})`);
+    }
+  });
+});
