@@ -15,7 +15,8 @@
  *      reach the route's minimum (403), and a state-changing admin
  *      request must carry the session's CSRF token (403);
  *   4. one token from the principal's bucket (429 + Retry-After);
- *   5. with an Idempotency-Key on a buyer's or server's POST: replay,
+ *   5. with an Idempotency-Key on a buyer's or server's POST (or an
+ *      admin's, on a route that says so): replay,
  *      refuse a reuse (422) or a concurrent duplicate (409), else keep
  *      the handler's answer for later replays (idem.h);
  *   6. the handler, which must answer exactly once.
@@ -216,13 +217,21 @@ rate_limit(tly_req *r)
 	return TLY_ERR;
 }
 
-/* wants_idem - a POST of a buyer or server on the API with the header */
+/*
+ * wants_idem - a POST with the header: of a buyer or server on the API,
+ * or of an admin on a route that asks for it (a refund: a double click
+ * must not refund twice).  Other admin POSTs do not store their answers:
+ * an API key's creation answers with the secret key.
+ */
 static int
 wants_idem(const tly_req *r)
 {
-	return r->idempotency_key && strcmp(r->method, "POST") == 0 &&
-	    r->pool == TLY_POOL_API &&
-	    (r->principal.kind & (TLY_PK_BUYER | TLY_PK_SERVER));
+	if (r->idempotency_key == NULL || strcmp(r->method, "POST") != 0)
+		return 0;
+	if (r->pool == TLY_POOL_API)
+		return (r->principal.kind &
+		    (TLY_PK_BUYER | TLY_PK_SERVER)) != 0;
+	return r->route->admin_idem && r->principal.kind == TLY_PK_ADMIN;
 }
 
 /*

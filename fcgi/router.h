@@ -25,6 +25,9 @@ struct tly_route {
 	int		 principals;	/* TLY_PK_* */
 	int		 min_role;	/* TLY_ROLE_*, admin routes */
 	tly_handler	 fn;
+	int		 admin_idem;	/* an admin POST that honours
+					   Idempotency-Key (money moves; never
+					   an answer holding a secret) */
 };
 
 extern const tly_route tly_routes[];

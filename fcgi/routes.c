@@ -20,95 +20,96 @@
 #define HOOKS	TLY_POOLS_WEBHOOK
 #define ADMIN	TLY_POOLS_ADMIN
 #define ALL	(TLY_POOLS_API | TLY_POOLS_WEBHOOK | TLY_POOLS_ADMIN)
+#define IDEM	1	/* an admin POST that honours Idempotency-Key */
 
 const tly_route tly_routes[] = {
 	/* health: every pool answers it, so nginx can probe each */
-	{ "GET", "/api/v1/health", API, TLY_PK_PUBLIC, 0, tly_h_health },
+	{ "GET", "/api/v1/health", API, TLY_PK_PUBLIC, 0, tly_h_health, 0 },
 	{ "GET", "/api/v1/health/live", ALL, TLY_PK_PUBLIC, 0,
-	    tly_h_health_live },
+	    tly_h_health_live, 0 },
 	{ "GET", "/api/v1/me", API, TLY_PK_BUYER | TLY_PK_SERVER, 0,
-	    tly_h_me },
+	    tly_h_me, 0 },
 
 	/* the catalog: the marketplace's server manages it */
 	{ "POST", "/api/v1/accounts", API, TLY_PK_SERVER, 0,
-	    tly_h_accounts_create },
+	    tly_h_accounts_create, 0 },
 	{ "GET", "/api/v1/accounts", API, TLY_PK_SERVER, 0,
-	    tly_h_accounts_list },
+	    tly_h_accounts_list, 0 },
 	{ "GET", "/api/v1/accounts/{id}", API, TLY_PK_SERVER, 0,
-	    tly_h_accounts_get },
+	    tly_h_accounts_get, 0 },
 	{ "POST", "/api/v1/accounts/{id}/ambassador", API, TLY_PK_SERVER, 0,
-	    tly_h_ambassador_set },
+	    tly_h_ambassador_set, 0 },
 	{ "POST", "/api/v1/accounts/{id}/connect", API, TLY_PK_SERVER, 0,
-	    tly_h_connect },
+	    tly_h_connect, 0 },
 	{ "GET", "/api/v1/accounts/{id}/balance", API, TLY_PK_SERVER, 0,
-	    tly_h_balance },
+	    tly_h_balance, 0 },
 	{ "GET", "/api/v1/accounts/{id}/payouts", API, TLY_PK_SERVER, 0,
-	    tly_h_payouts_list },
+	    tly_h_payouts_list, 0 },
 	{ "POST", "/api/v1/host_partners", API, TLY_PK_SERVER, 0,
-	    tly_h_host_partner_create },
+	    tly_h_host_partner_create, 0 },
 	{ "POST", "/api/v1/products", API, TLY_PK_SERVER, 0,
-	    tly_h_products_create },
+	    tly_h_products_create, 0 },
 	{ "GET", "/api/v1/products", API, TLY_PK_SERVER | TLY_PK_BUYER, 0,
-	    tly_h_products_list },
+	    tly_h_products_list, 0 },
 	{ "GET", "/api/v1/products/{id}", API, TLY_PK_SERVER | TLY_PK_BUYER, 0,
-	    tly_h_products_get },
+	    tly_h_products_get, 0 },
 	{ "POST", "/api/v1/products/{id}", API, TLY_PK_SERVER, 0,
-	    tly_h_products_update },
+	    tly_h_products_update, 0 },
 
 	/* checkout and completion: buyers; payments: the server */
 	{ "GET", "/api/v1/checkout/config", API, TLY_PK_PUBLIC, 0,
-	    tly_h_checkout_config },
+	    tly_h_checkout_config, 0 },
 	{ "POST", "/api/v1/checkout", API, TLY_PK_BUYER, 0,
-	    tly_h_checkout_create },
+	    tly_h_checkout_create, 0 },
 	{ "GET", "/api/v1/checkout/{id}", API, TLY_PK_BUYER, 0,
-	    tly_h_checkout_get },
+	    tly_h_checkout_get, 0 },
 	{ "POST", "/api/v1/payments/complete", API, TLY_PK_BUYER, 0,
-	    tly_h_payments_complete },
+	    tly_h_payments_complete, 0 },
 	{ "GET", "/api/v1/payments/{id}", API, TLY_PK_SERVER, 0,
-	    tly_h_payments_get },
+	    tly_h_payments_get, 0 },
 
 	/* Stripe: the signature is the credential, checked by the handler */
 	{ "POST", "/webhooks/stripe", HOOKS, TLY_PK_STRIPE, 0,
-	    tly_h_webhook_platform },
+	    tly_h_webhook_platform, 0 },
 	{ "POST", "/webhooks/stripe/connect", HOOKS, TLY_PK_STRIPE, 0,
-	    tly_h_webhook_connect },
+	    tly_h_webhook_connect, 0 },
 
 	/* admin sessions */
 	{ "POST", "/admin/api/v1/login", ADMIN, TLY_PK_PUBLIC, 0,
-	    tly_h_admin_login },
+	    tly_h_admin_login, 0 },
 	{ "POST", "/admin/api/v1/logout", ADMIN, TLY_PK_ADMIN,
-	    TLY_ROLE_VIEWER, tly_h_admin_logout },
+	    TLY_ROLE_VIEWER, tly_h_admin_logout, 0 },
 	{ "GET", "/admin/api/v1/me", ADMIN, TLY_PK_ADMIN, TLY_ROLE_VIEWER,
-	    tly_h_admin_me },
+	    tly_h_admin_me, 0 },
 
 	/* admin users and API keys: the admin role only */
 	{ "GET", "/admin/api/v1/users", ADMIN, TLY_PK_ADMIN, TLY_ROLE_ADMIN,
-	    tly_h_admin_users_list },
+	    tly_h_admin_users_list, 0 },
 	{ "POST", "/admin/api/v1/users", ADMIN, TLY_PK_ADMIN, TLY_ROLE_ADMIN,
-	    tly_h_admin_users_create },
+	    tly_h_admin_users_create, 0 },
 	{ "GET", "/admin/api/v1/api_keys", ADMIN, TLY_PK_ADMIN,
-	    TLY_ROLE_ADMIN, tly_h_admin_keys_list },
+	    TLY_ROLE_ADMIN, tly_h_admin_keys_list, 0 },
 	{ "POST", "/admin/api/v1/api_keys", ADMIN, TLY_PK_ADMIN,
-	    TLY_ROLE_ADMIN, tly_h_admin_keys_create },
+	    TLY_ROLE_ADMIN, tly_h_admin_keys_create, 0 },
 	{ "POST", "/admin/api/v1/api_keys/{id}/revoke", ADMIN, TLY_PK_ADMIN,
-	    TLY_ROLE_ADMIN, tly_h_admin_keys_revoke },
+	    TLY_ROLE_ADMIN, tly_h_admin_keys_revoke, 0 },
 
 	/* audit log: everyone in the panel may read it */
 	{ "GET", "/admin/api/v1/audit", ADMIN, TLY_PK_ADMIN, TLY_ROLE_VIEWER,
-	    tly_h_admin_audit_list },
+	    tly_h_admin_audit_list, 0 },
 
 	/* refunds: support (up to its limit), finance and admin refund */
 	{ "POST", "/admin/api/v1/payments/{id}/refunds", ADMIN, TLY_PK_ADMIN,
-	    TLY_ROLE_SUPPORT, tly_h_admin_refunds_create },
+	    TLY_ROLE_SUPPORT, tly_h_admin_refunds_create, IDEM },
 	{ "GET", "/admin/api/v1/payments/{id}/refunds", ADMIN, TLY_PK_ADMIN,
-	    TLY_ROLE_VIEWER, tly_h_admin_refunds_list },
+	    TLY_ROLE_VIEWER, tly_h_admin_refunds_list, 0 },
 	/* payees' balances and payouts: everyone in the panel */
 	{ "GET", "/admin/api/v1/accounts/{id}/balance", ADMIN, TLY_PK_ADMIN,
-	    TLY_ROLE_VIEWER, tly_h_balance },
+	    TLY_ROLE_VIEWER, tly_h_balance, 0 },
 	{ "GET", "/admin/api/v1/accounts/{id}/payouts", ADMIN, TLY_PK_ADMIN,
-	    TLY_ROLE_VIEWER, tly_h_payouts_list },
+	    TLY_ROLE_VIEWER, tly_h_payouts_list, 0 },
 
-	{ NULL, NULL, 0, 0, 0, NULL }
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
 /* tly_page_or_reply - 'limit' and 'starting_after' from the query */

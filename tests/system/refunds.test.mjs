@@ -61,9 +61,10 @@ after(async () => {
 });
 
 /* admin - a call as admin 's' (with its CSRF token unless csrf: false) */
-function admin(s, method, path, json, { csrf = true } = {}) {
+function admin(s, method, path, json, { csrf = true, idem } = {}) {
   const headers = { Cookie: `tally_session=${s.cookie}` };
   if (csrf) headers['X-CSRF-Token'] = s.csrf;
+  if (idem) headers['Idempotency-Key'] = idem;
   return req(stack, method, path, { headers, json, timeoutMs: 30000 });
 }
 
@@ -159,6 +160,34 @@ describe('admin refunds', () => {
       assert.equal(await sqlNum(stack, `SELECT SUM(amount_cent) FROM shares WHERE cause_id = ${esc(id)}`), -amt);
     }
     assert.equal(await sharesSum(p.pay), 0);
+  });
+
+  test('a double click with one Idempotency-Key refunds once; the key with another amount is 422', async () => {
+    const p = await buy();
+    const key = `dbl-${randomString(12)}`;
+    const body = { amount_cent: 500, reason: 'double click' };
+    const [a, b] = await Promise.all([
+      refund(admins.finance, p.pay, body, { idem: key }),
+      refund(admins.finance, p.pay, body, { idem: key }),
+    ]);
+    const ok = [a, b].filter((x) => x.status === 201);
+    assert.ok(ok.length >= 1, `one created (${a.status} ${b.status})`);
+    for (const x of [a, b]) {
+      assert.ok(x.status === 201 || (x.status === 409 && x.json?.error?.code === 'idempotency_key_in_use'),
+        `201 or 409 in use (${x.status} ${x.body})`);
+    }
+    const again = await refund(admins.finance, p.pay, body, { idem: key });
+    assert.equal(again.status, 201, again.body);
+    assert.equal(again.headers.get('idempotent-replayed'), 'true', 'replayed');
+    assert.equal(again.json.id, ok[0].json.id, 'the same refund');
+    const other = await refund(admins.finance, p.pay, { ...body, amount_cent: 600 }, { idem: key });
+    assert.equal(other.status, 422, other.body);
+    assert.equal(other.json.error.code, 'idempotency_key_reused');
+    await flush(stack);
+    await settled(p.pay);
+    assert.equal(await sqlNum(stack, `SELECT COUNT(*) FROM refunds WHERE payment_id = ${esc(p.pay)}`), 1,
+      'one refund');
+    assert.equal((await payRow(p.pay)).refunded, 500, 'refunded once');
   });
 
   test('roles: viewer 403, support up to its limit, finance above; CSRF required', async () => {
