@@ -107,6 +107,11 @@ const tly_route tly_routes[] = {
 	    TLY_ROLE_VIEWER, tly_h_balance },
 	{ "GET", "/admin/api/v1/accounts/{id}/payouts", ADMIN, TLY_PK_ADMIN,
 	    TLY_ROLE_VIEWER, tly_h_payouts_list },
+	/* advances: finance and admin grant, everyone reads */
+	{ "POST", "/admin/api/v1/advances", ADMIN, TLY_PK_ADMIN,
+	    TLY_ROLE_FINANCE, tly_h_admin_advances_create },
+	{ "GET", "/admin/api/v1/advances", ADMIN, TLY_PK_ADMIN,
+	    TLY_ROLE_VIEWER, tly_h_admin_advances_list },
 
 	{ NULL, NULL, 0, 0, 0, NULL }
 };
