@@ -239,9 +239,9 @@ describe('offsets', () => {
     assert.deepEqual(ts.map((x) => x.amount), [Number(amount)]);
   });
 
-  test('advance offset under concurrent completions: ten at once offset exactly 3 000', async () => {
+  test('advance offset under concurrent completions: ten at once offset exactly 3 000, payout runs meanwhile', async () => {
     await setBalance(10000000);
-    const t = await onboarded('talent');
+    const t = await onboarded('talent', { payout_threshold_cent: 100 });
     const product = await makeProduct(stack, { seller_account_id: t.id, price_cent: 1000 });
     const r = await grant(admins.finance, { account_id: t.id, amount_cent: 3000, note: 'concurrent' });
     assert.equal(r.status, 201, r.body);
@@ -249,11 +249,14 @@ describe('offsets', () => {
     const pays = await withPausedWebhooks(stack, async () => {
       const cs = [];
       for (let i = 0; i < 10; i++) cs.push(await checkoutFor(product));
-      const res = await Promise.all(cs.map(({ b, c }) => complete(stack, b, c.id)));
+      /* two payout runs lock the payee's account row meanwhile: no deadlock */
+      const [res] = await Promise.all([Promise.all(cs.map(({ b, c }) => complete(stack, b, c.id))),
+        payoutsRun(), payoutsRun()]);
       for (const x of res) assert.equal(x.status, 200, x.body);
       return res.map((x) => x.json.id);
     });
     await flush(stack);
+    await payoutsRun();
     let total = 0;
     let offsetting = 0;
     for (const pay of pays) {
@@ -268,6 +271,14 @@ describe('offsets', () => {
     assert.equal(offsetting, Math.ceil(3000 / e), 'each offsetting payment took all it could');
     assert.deepEqual(await offsetRows(adv), { payee: -3000, platform: 3000, n: 2 * offsetting });
     assert.equal((await advRow(adv)).offset, 3000);
+    /* what was paid out is the earnings less the advance, nothing more */
+    let earned = 0;
+    for (const pay of pays) earned += await earning(pay, t.id);
+    const paidOut = await sqlNum(stack, 'SELECT IFNULL(SUM(amount_cent), 0) FROM payouts WHERE state = \'paid\' ' +
+      `AND account_id = ${esc(t.id)}`);
+    assert.equal(paidOut + await sqlNum(stack, 'SELECT IFNULL(SUM(amount_cent), 0) FROM shares WHERE status = ' +
+      `'pending' AND account_id = ${esc(t.id)}`), earned - 3000);
+    assert.ok(paidOut > 0, 'the last run paid what was left');
   });
 
   test('a refund of an offset payment gives the offset back in proportion, all of it in full', async () => {
