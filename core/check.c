@@ -45,9 +45,15 @@
  *   payout_reversed      payouts.reversed_cent = − the payee's paid
  *                        transfer_reversal rows of that payout
  *
+ *   advance_balance      each advance: 0 <= offset <= granted, offset =
+ *                        − its ADVANCE_OFFSET rows on the payee = its
+ *                        rows on the platform (kinds advance_offset and
+ *                        advance_return); not transferred -> offset 0
+ *   advance_row_owner    an ADVANCE_OFFSET row names an advance, is on
+ *                        its payee or the platform, in its currency
+ *
  * A share row is in at most one payout by construction (one payout_id
- * column).  Advances append their entry when their table lands: each
- * advance 0 <= offset <= granted.
+ * column).
  *
  * API:	tly_checks[], tly_check_find(), tly_check_run().
  */
@@ -164,7 +170,9 @@ const tly_check tly_checks[] = {
 	    "'HOST_PARTNER', 'host_partner' UNION ALL SELECT 'PLATFORM', "
 	    "'platform' UNION ALL SELECT 'STRIPE_FEE', 'stripe_fee' UNION ALL "
 	    "SELECT 'STRIPE_FEE_KEPT', 'talent,platform' UNION ALL SELECT "
-	    "'DISPUTE_FEE', 'talent,platform,stripe_fee') k ON k.role = "
+	    "'DISPUTE_FEE', 'talent,platform,stripe_fee' UNION ALL SELECT "
+	    "'ADVANCE_OFFSET', 'talent,agent,ambassador,host_partner,platform')"
+	    " k ON k.role = "
 	    "s.role LEFT JOIN accounts a ON a.id = s.account_id WHERE a.id IS "
 	    "NULL OR FIND_IN_SET(a.kind, k.kinds) = 0 ORDER BY s.id" },
 	{ "share_fee_bearer",
@@ -243,7 +251,33 @@ const tly_check tly_checks[] = {
 	    "ALL SELECT cause_id, 0, -SUM(amount_cent) FROM shares WHERE kind "
 	    "= 'transfer_reversal' GROUP BY cause_id HAVING SUM(amount_cent) "
 	    "<> 0 ORDER BY 1" },
-	/* advances: append here (see the top of the file) */
+	{ "advance_balance",
+	    "each advance has 0 <= offset <= granted, its offset equals minus "
+	    "its ADVANCE_OFFSET rows on the payee and its rows on the "
+	    "platform, and only a transferred advance is offset",
+	    "advance state granted offset payee_rows platform_rows",
+	    "SELECT a.id, a.state, a.granted_cent, a.offset_cent, "
+	    "IFNULL(-SUM(IF(s.account_id <> 'acc_platform', s.amount_cent, "
+	    "0)), 0) AS payee, IFNULL(SUM(IF(s.account_id = 'acc_platform', "
+	    "s.amount_cent, 0)), 0) AS platform FROM advances a LEFT JOIN "
+	    "shares s ON s.cause_id = a.id AND s.role = 'ADVANCE_OFFSET' "
+	    "GROUP BY a.id, a.state, a.granted_cent, a.offset_cent HAVING "
+	    "a.offset_cent < 0 OR a.offset_cent > a.granted_cent OR payee <> "
+	    "a.offset_cent OR platform <> a.offset_cent OR (a.state <> "
+	    "'transferred' AND a.offset_cent <> 0) ORDER BY a.id" },
+	{ "advance_row_owner",
+	    "an ADVANCE_OFFSET row names an advance, is of kind "
+	    "advance_offset or advance_return, in its currency, on its payee "
+	    "or the platform",
+	    "share advance kind account expected_account currency "
+	    "expected_currency",
+	    "SELECT s.id, IFNULL(s.cause_id, 'NULL'), s.kind, s.account_id, "
+	    "IFNULL(a.account_id, '(missing)'), s.currency, "
+	    "IFNULL(a.currency, '(missing)') FROM shares s LEFT JOIN advances "
+	    "a ON a.id = s.cause_id WHERE s.role = 'ADVANCE_OFFSET' AND (a.id "
+	    "IS NULL OR s.kind NOT IN ('advance_offset', 'advance_return') OR "
+	    "s.currency <> a.currency OR (s.account_id <> a.account_id AND "
+	    "s.account_id <> 'acc_platform')) ORDER BY s.id" },
 	{ NULL, NULL, NULL, NULL }
 };
 

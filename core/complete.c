@@ -16,7 +16,9 @@
  *   insert the payment and its shares (the checkout's snapshotted split,
  *     with the Stripe fee estimate; when the facts carry the real fee, an
  *     adjustment of actual - estimate between the Stripe-fee account and
- *     whoever bears the fee); mark the checkout completed; queue the
+ *     whoever bears the fee); the payees' earnings recover their open
+ *     advances (advance.h: one locking read of the advances, lock order
+ *     checkout -> payment -> advances); mark the checkout completed; queue the
  *     buyer's receipt when there is an address (receipt.h; not for an
  *     oversold payment, which is refunded at once); audit.
  *
@@ -33,6 +35,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "advance.h"
 #include "auth.h"
 #include "catalog.h"
 #include "checkout.h"
@@ -264,6 +267,41 @@ fee_adjust(tly_ctx *ctx, const char *pay, const char *currency,
 }
 
 /*
+ * offset_advances - the payees' new earnings in rows 'rows' (less the
+ * fee adjustment 'adjust' when 'bearer' bears it) recover their open
+ * advances: one locking read of the advances (advance.h) into 'plan',
+ * after the checkout's lock and before any write is queued (lock order
+ * checkout -> payment -> advances).
+ */
+static int
+offset_advances(tly_ctx *ctx, const char *currency,
+    const tly_share_row *rows, int n, const char *bearer, int64_t adjust,
+    tly_adv_plan *plan, tly_err *err)
+{
+	tly_earning earn[TLY_SHARE_N];
+	int ne = 0, i, k;
+
+	memset(earn, 0, sizeof(earn));
+	for (i = 0; i < n; i++) {
+		if (strcmp(rows[i].role, "TALENT") && strcmp(rows[i].role,
+		    "AGENT") && strcmp(rows[i].role, "AMBASSADOR") &&
+		    strcmp(rows[i].role, "HOST_PARTNER"))
+			continue;
+		for (k = 0; k < ne && strcmp(earn[k].account_id,
+		    rows[i].account_id); k++)
+			;
+		if (k == ne)
+			tly_strlcpy(earn[ne++].account_id, rows[i].account_id,
+			    sizeof(earn[0].account_id));
+		earn[k].amount_cent += rows[i].amount_cent;
+		if (bearer && strcmp(bearer, rows[i].account_id) == 0 &&
+		    strcmp(rows[i].role, "TALENT") == 0)
+			earn[k].amount_cent -= adjust;
+	}
+	return tly_advance_offset(ctx, currency, earn, ne, plan, err);
+}
+
+/*
  * tly_completion_tx - the transaction body of the top of the file, for
  * tly_tx_run_keyed() or inside another body (the webhook's, which stores
  * the event in the same transaction); 'arg' is a tly_completion.  Two
@@ -276,6 +314,7 @@ tly_completion_tx(tly_ctx *ctx, void *arg, tly_err *err)
 	tly_completion *a = arg;
 	const tly_pi_facts *f = a->f;
 	tly_share_row rows[TLY_SHARE_N];
+	tly_adv_plan plan;
 	tly_product p;
 	tly_checkout c;
 	const char *bearer;
@@ -308,6 +347,13 @@ tly_completion_tx(tly_ctx *ctx, void *arg, tly_err *err)
 	if (tly_id_new(a->payment_id, sizeof(a->payment_id), "pay") != TLY_OK)
 		return tly_err_internal(err);
 	bearer = c.platform_bears_fee ? PLATFORM_ACCOUNT : c.seller_id;
+	plan.n = 0;
+	if (!a->oversold)	/* advance.h: the one extra round trip */
+		rc = offset_advances(ctx, c.currency, rows, n,
+		    f->fee_actual >= 0 && f->balance_txn ? bearer : NULL,
+		    f->fee_actual - fee, &plan, err);
+	if (rc)
+		return rc;
 	rc = tly_db_later(ctx->db, err, "INSERT INTO payments (id, "
 	    "purpose, checkout_id, pi_id, charge_id, amount_cent, currency, "
 	    "stripe_fee_estimate_cent, fee_bearer_account_id, status, "
@@ -321,6 +367,9 @@ tly_completion_tx(tly_ctx *ctx, void *arg, tly_err *err)
 	if (rc == TLY_OK && f->fee_actual >= 0 && f->balance_txn)
 		rc = fee_adjust(ctx, a->payment_id, c.currency, bearer, fee,
 		    f->fee_actual, f->balance_txn, err);
+	if (rc == TLY_OK)
+		rc = tly_advance_offset_post(ctx, a->payment_id, c.currency,
+		    &plan, err);
 	if (rc == TLY_OK && a->oversold)
 		rc = tly_refund_insert(ctx, a->payment_id, 0, c.currency,
 		    "oversold", "out of stock when the payment arrived", NULL,

@@ -28,6 +28,8 @@
  *                     without payout_id, the payee backed off
  *                     exponentially, flagged, payout_failed queued).
  *                     No answer -> 'unknown', finished by a later run.
+ *                     Before all this, advances left 'to_transfer' or
+ *                     'unknown' are finished (advance.c).
  *                     What the available balance cannot cover is not
  *                     claimed at all ("deferred"): the rows stay pending.
  *   tly_payout_transfer_reversed
@@ -42,12 +44,14 @@
  * generation moves only from the one before it.
  *
  * API:	tly_payouts_run(), tly_job_payouts(), tly_payout_transfer_reversed(),
- *	tly_balances_get(), tly_payouts_list().
+ *	tly_balances_get(), tly_payouts_list(), tly_transfer_find(),
+ *	tly_transfer_refused().
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "advance.h"
 #include "auth.h"
 #include "outbox.h"
 #include "payout.h"
@@ -374,9 +378,14 @@ tr_params(tly_stripe_once *o, tly_form *f)
 	return tly_form_done(f);
 }
 
-/* find_transfer - the transfer of payout 'p', by its transfer group */
-static int
-find_transfer(tly_stripe *s, tly_pool *pool, const payout_row *p,
+/*
+ * tly_transfer_find - the transfer Tally made for its object 'id' (a
+ * payout or an advance): listed by transfer_group = 'id', recognised by
+ * metadata[tally_id] = 'id'.  TLY_OK with '*found', TLY_NOTFOUND, or a
+ * failure.
+ */
+int
+tly_transfer_find(tly_stripe *s, tly_pool *pool, const char *id,
     const tly_jv **found, tly_err *err)
 {
 	tly_stripe_resp resp;
@@ -389,7 +398,7 @@ find_transfer(tly_stripe *s, tly_pool *pool, const payout_row *p,
 
 	*found = NULL;
 	tly_form_init(&f);
-	tly_form_str(&f, "transfer_group", p->id);
+	tly_form_str(&f, "transfer_group", id);
 	tly_form_i64(&f, "limit", 100);
 	rq = (tly_stripe_req){ "GET", "/v1/transfers", &f, NULL, NULL };
 	rc = tly_stripe_call(s, pool, &rq, &resp, err);
@@ -401,12 +410,20 @@ find_transfer(tly_stripe *s, tly_pool *pool, const payout_row *p,
 		    "Unexpected list reply.");
 	for (e = list.data->child; e; e = e->next) {
 		v = tly_st_metadata(tly_json_get(e, "metadata"), "tally_id");
-		if (v && strcmp(v, p->id) == 0) {
+		if (v && strcmp(v, id) == 0) {
 			*found = e;
 			return TLY_OK;
 		}
 	}
 	return TLY_NOTFOUND;
+}
+
+/* find_transfer - the transfer of payout 'p', by its transfer group */
+static int
+find_transfer(tly_stripe *s, tly_pool *pool, const payout_row *p,
+    const tly_jv **found, tly_err *err)
+{
+	return tly_transfer_find(s, pool, p->id, found, err);
 }
 
 static int
@@ -436,9 +453,9 @@ tr_bump(tly_stripe_once *o, int gen, tly_err *err)
 	return rc;
 }
 
-/* refused - 'rc'/'err' is Stripe's definite refusal (a 4xx) */
-static int
-refused(int rc, const tly_err *err)
+/* tly_transfer_refused - 'rc'/'err' is Stripe's definite refusal (4xx) */
+int
+tly_transfer_refused(int rc, const tly_err *err)
 {
 	return rc == TLY_ERR && err->upstream_status >= 400 &&
 	    err->upstream_status < 500;
@@ -480,7 +497,7 @@ transfer(run *r, const payout_row *p, int64_t *cash_left, tly_err *err)
 	}
 	why = *err;
 	tly_err_clear(err);
-	if (refused(rc, &why))
+	if (tly_transfer_refused(rc, &why))
 		return record_failed(r, p, &why, err);
 	/* no answer, or nothing sent: the next run finishes it */
 	release(r->ctx, p->id, rc == TLY_UNKNOWN ? "unknown" : NULL,
@@ -808,6 +825,7 @@ tly_payouts_run(tly_ctx *ctx, tly_payout_stats *st, tly_err *err)
 	memset(&r, 0, sizeof(r));
 	r.ctx = ctx;
 	r.st = st;
+	tly_advances_finish(ctx);	/* before the balance: they spend it */
 	rc = read_balance(&r, err);
 	if (rc == TLY_OK)
 		rc = finish_left(&r, err);
@@ -1094,6 +1112,8 @@ tly_balances_get(tly_ctx *ctx, const char *acc, tly_balance *out, int *n,
 		b->paid_cent = tly_q_col_i64(&q, 4);
 	}
 	tly_q_done(&q);
+	if (rc == TLY_OK)	/* what its advances still wait for */
+		rc = tly_advance_balances(ctx, acc, out, n, err);
 	return rc;
 }
 

@@ -44,6 +44,7 @@ typedef struct tly_balance {
 	int64_t	 owed_back_cent;
 	int64_t	 in_transit_cent;
 	int64_t	 paid_cent;
+	int64_t	 advance_balance_cent;	/* granted - offset, transferred */
 } tly_balance;
 
 typedef struct tly_payout {
@@ -78,5 +79,8 @@ int	 tly_balances_get(tly_ctx *, const char *, tly_balance *, int *,
 	    tly_err *);
 int	 tly_payouts_list(tly_ctx *, const char *, const tly_page *,
 	    tly_payout **, int *, int *, tly_err *);
+int	 tly_transfer_find(tly_stripe *, tly_pool *, const char *,
+	    const tly_jv **, tly_err *);
+int	 tly_transfer_refused(int, const tly_err *);
 
 #endif

@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "advance.h"
 #include "auth.h"
 #include "complete.h"
 #include "outbox.h"
@@ -464,8 +465,12 @@ tly_reversal_post(tly_ctx *ctx, const char *pay, const char *currency,
 		tly_strlcpy(srows[i].role, rows[i].role, sizeof(srows[i].role));
 		srows[i].amount_cent = rows[i].amount_cent;
 	}
-	return tly_shares_insert(ctx, pay, currency, kind, cause, srows, n,
+	rc = tly_shares_insert(ctx, pay, currency, kind, cause, srows, n,
 	    err);
+	if (rc == TLY_OK)	/* offsets of advances follow (advance.c) */
+		rc = tly_advance_reverse(ctx, pay, currency, amount, before,
+		    after, err);
+	return rc;
 }
 
 /* a payment under lock: what booking a refund reads */

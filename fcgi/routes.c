@@ -108,6 +108,12 @@ const tly_route tly_routes[] = {
 	    TLY_ROLE_VIEWER, tly_h_balance, 0 },
 	{ "GET", "/admin/api/v1/accounts/{id}/payouts", ADMIN, TLY_PK_ADMIN,
 	    TLY_ROLE_VIEWER, tly_h_payouts_list, 0 },
+	/* advances: finance and admin grant (Idempotency-Key is the
+	   advance's own request_key, not the router's), everyone reads */
+	{ "POST", "/admin/api/v1/advances", ADMIN, TLY_PK_ADMIN,
+	    TLY_ROLE_FINANCE, tly_h_admin_advances_create, 0 },
+	{ "GET", "/admin/api/v1/advances", ADMIN, TLY_PK_ADMIN,
+	    TLY_ROLE_VIEWER, tly_h_admin_advances_list, 0 },
 
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };

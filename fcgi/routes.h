@@ -47,6 +47,8 @@ int	 tly_h_admin_refunds_list(tly_req *);
 int	 tly_h_connect(tly_req *);
 int	 tly_h_balance(tly_req *);
 int	 tly_h_payouts_list(tly_req *);
+int	 tly_h_admin_advances_create(tly_req *);
+int	 tly_h_admin_advances_list(tly_req *);
 void	 tly_render_account(tly_jw *, const tly_account *);
 void	 tly_render_product(tly_jw *, const tly_product *);
 

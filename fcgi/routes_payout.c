@@ -96,6 +96,8 @@ tly_h_balance(tly_req *r)
 		tly_jw_int(&w, "owed_back_cent", bal[i].owed_back_cent);
 		tly_jw_int(&w, "in_transit_cent", bal[i].in_transit_cent);
 		tly_jw_int(&w, "paid_cent", bal[i].paid_cent);
+		tly_jw_int(&w, "advance_balance_cent",
+		    bal[i].advance_balance_cent);
 		tly_jw_end(&w);
 	}
 	tly_jw_end(&w);

@@ -4,7 +4,9 @@
  * Each test builds the same clean ledger with SQL (two accounts of each
  * payee kind used, a product with stock, a completed checkout with its
  * payment, split rows, a fee adjustment, two booked refunds with their
- * rows, the agent's rows paid out by a payout, a released expired
+ * rows, the agent's rows paid out by a payout, an advance offset from
+ * the payment and partly given back by its refunds, a failed advance,
+ * a released expired
  * checkout, a sent and a queued email), makes
  * sure every check passes, then corrupts it in one way chosen to break
  * exactly one invariant and asserts that exactly that check reports it,
@@ -40,6 +42,7 @@ static const char *clean_sql[] = {
 	"DELETE FROM transfer_reversals",
 	"DELETE FROM shares",
 	"DELETE FROM payouts",
+	"DELETE FROM advances",
 	"DELETE FROM disputes",
 	"DELETE FROM refunds",
 	"DELETE FROM payments",
@@ -112,6 +115,25 @@ static const char *build_sql[] = {
 	    "('po_1', 'acc_a1', 'acct_1', 'usd', 80, 'paid', NOW(3), 'tr_1')",
 	"UPDATE shares SET status = 'paid', payout_id = 'po_1' WHERE "
 	    "account_id = 'acc_a1'",
+	/* an advance of 500 to the talent: 80 offset from pay_1, 16 given
+	 * back by its refunds (C = 300 of 1500: 80 - floor(80 × 300 / 1500)
+	 * = 64 kept) */
+	"INSERT INTO advances (id, account_id, connect_account_id, currency, "
+	    "granted_cent, offset_cent, granted_by, state, lease_until, "
+	    "stripe_transfer_id) VALUES ('adv_1', 'acc_t1', 'acct_t', 'usd', "
+	    "500, 64, 'fin', 'transferred', NOW(3), 'tr_adv_1'), ('adv_2', "
+	    "'acc_t1', 'acct_t', 'usd', 300, 0, 'fin', 'failed', NOW(3), "
+	    "NULL)",
+	"INSERT INTO shares (payment_id, account_id, role, kind, amount_cent, "
+	    "currency, status, cause_id) VALUES "
+	    "('pay_1', 'acc_t1', 'ADVANCE_OFFSET', 'advance_offset', -80, "
+	    "'usd', 'pending', 'adv_1'),"
+	    "('pay_1', 'acc_platform', 'ADVANCE_OFFSET', 'advance_offset', 80, "
+	    "'usd', 'pending', 'adv_1'),"
+	    "('pay_1', 'acc_t1', 'ADVANCE_OFFSET', 'advance_return', 16, "
+	    "'usd', 'pending', 'adv_1'),"
+	    "('pay_1', 'acc_platform', 'ADVANCE_OFFSET', 'advance_return', "
+	    "-16, 'usd', 'pending', 'adv_1')",
 	"INSERT INTO outbox (id, dedupe_key, kind, to_addr, subject, body, "
 	    "state, sent_at) VALUES ('msg_1', 'receipt:pay_1', 'receipt', "
 	    "'b@example.com', 's', 'b', 'sent', NOW(3)), ('msg_2', "
@@ -522,6 +544,33 @@ test_payout_reversed(void **state)
 	    want);
 }
 
+static void
+test_advance_balance(void **state)
+{
+	const char *want[] = { "advance=adv_1 state=transferred granted=500 "
+	    "offset=70 payee_rows=64 platform_rows=64", "advance=adv_2 "
+	    "state=failed granted=300 offset=5 payee_rows=0 platform_rows=0",
+	    NULL };
+	const char *sql[] = { "UPDATE advances SET offset_cent = 70 WHERE id "
+	    "= 'adv_1'", "UPDATE advances SET offset_cent = 5 WHERE id = "
+	    "'adv_2'", NULL };
+
+	(void)state;
+	only(sql, "advance_balance", 2, want);
+}
+
+static void
+test_advance_row_owner(void **state)
+{
+	const char *want[] = { "advance=adv_1 kind=advance_offset "
+	    "account=acc_a1 expected_account=acc_t1", NULL };
+
+	(void)state;
+	only1("UPDATE shares SET account_id = 'acc_a1', role = "
+	    "'ADVANCE_OFFSET' WHERE role = 'ADVANCE_OFFSET' AND amount_cent = "
+	    "-80", "advance_row_owner", 1, want);
+}
+
 /* every check of the table has a corruption test above */
 static void
 test_every_check_covered(void **state)
@@ -533,7 +582,7 @@ test_every_check_covered(void **state)
 	    "share_account_kind", "share_fee_bearer", "outbox_sent_at",
 	    "refund_failed_rows", "dispute_total", "payout_amount",
 	    "payout_row_state", "payout_row_owner", "payout_payee",
-	    "payout_reversed", NULL };
+	    "payout_reversed", "advance_balance", "advance_row_owner", NULL };
 	const tly_check *c;
 	int i;
 
@@ -573,6 +622,8 @@ main(void)
 		cmocka_unit_test_setup(test_payout_row_owner, setup),
 		cmocka_unit_test_setup(test_payout_payee, setup),
 		cmocka_unit_test_setup(test_payout_reversed, setup),
+		cmocka_unit_test_setup(test_advance_balance, setup),
+		cmocka_unit_test_setup(test_advance_row_owner, setup),
 		cmocka_unit_test_setup(test_every_check_covered, setup),
 	};
 	int rc;

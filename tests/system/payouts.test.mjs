@@ -543,6 +543,7 @@ describe('routes', () => {
     assert.equal(bal.status, 200, bal.body);
     assert.deepEqual(bal.json.balances, [{
       currency: 'usd', pending_cent: 0, payable_cent: 200, owed_back_cent: 0, in_transit_cent: 0, paid_cent: 20500,
+      advance_balance_cent: 0,
     }]);
     /* a payee owing back */
     const q = await onboarded('agent');
@@ -550,6 +551,7 @@ describe('routes', () => {
     const owes = await server(stack, 'GET', `/api/v1/accounts/${q.id}/balance`);
     assert.deepEqual(owes.json.balances[0], {
       currency: 'usd', pending_cent: 0, payable_cent: 0, owed_back_cent: 300, in_transit_cent: 0, paid_cent: 0,
+      advance_balance_cent: 0,
     });
 
     const page1 = await server(stack, 'GET', `/api/v1/accounts/${p.id}/payouts?limit=1`);

@@ -1,0 +1,877 @@
+/*
+ * advance.c - advances: granted, transferred, recovered (advance.h)
+ *
+ * Owns the advances table and the share rows of role ADVANCE_OFFSET
+ * (kinds advance_offset and advance_return).  docs/ledger.md, "Advances",
+ * is the model; in short:
+ *
+ *   tly_advance_grant    (1) one transaction: the payee must be a payee
+ *                        kind with a connected account and payouts
+ *                        enabled; insert the advance (adv_..., state
+ *                        to_transfer, key generation 1, a lease) and its
+ *                        audit row; (2) outside it, create ONE Stripe
+ *                        transfer (tly_stripe_create_once, key
+ *                        tally:advance:<adv>:g<gen>, transfer_group and
+ *                        metadata[tally_id] = the advance id); (3) commit
+ *                        transferred + the transfer id, or failed when
+ *                        Stripe refused it (nothing is ever offset then),
+ *                        or unknown (no answer): tly_advances_finish(),
+ *                        called by every payout run, looks the transfer
+ *                        up and else calls again with the stored key.
+ *   tly_advance_offset   inside the completion's transaction: ONE locking
+ *                        read of the open advances of the payment's
+ *                        payees (FOR UPDATE, oldest first) planning, per
+ *                        advance, x = min(what is left of the payee's
+ *                        earning, granted - offset); then
+ *   tly_advance_offset_post  deferred writes: rows -x payee / +x
+ *                        platform, offset_cent += x.
+ *   tly_advance_reverse  inside a reversal (refund, dispute, failure,
+ *                        reinstatement) under the payment's lock: each
+ *                        advance offset in the payment keeps
+ *                        tly_advance_kept() of its offset; the difference
+ *                        is posted as advance_return rows and applied to
+ *                        offset_cent under the advance's lock.
+ *
+ * Lock order (docs/ledger.md): checkout -> payment -> advances.  Nothing
+ * that holds an advance row waits for a checkout, payment or account row:
+ * the grant's transactions lock only their own advance, and the payout
+ * run (account -> shares) never touches advances.
+ *
+ * API:	tly_advance_grant(), tly_advance_list(), tly_advances_finish(),
+ *	tly_advance_balances(), tly_advance_offset(),
+ *	tly_advance_offset_post(), tly_advance_reverse(), tly_advance_kept().
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "advance.h"
+#include "complete.h"
+#include "tly_str.h"
+#include "tx.h"
+
+#define PLATFORM_ACCOUNT	"acc_platform"
+#define OPEN_MAX		64	/* advances offset by one payment */
+#define LEFT_BATCH		50
+#define P6			"?,?,?,?,?,?"
+
+#define ADV_COLS \
+	"id, account_id, currency, state, IFNULL(stripe_transfer_id, ''), " \
+	"note, granted_by, IFNULL(last_error, ''), granted_cent, " \
+	"offset_cent, FLOOR(UNIX_TIMESTAMP(created_at)), " \
+	"IFNULL(request_key, ''), connect_account_id, key_gen FROM advances "
+
+/* an advance row with what the transfer needs */
+typedef struct adv_row {
+	tly_advance	 a;
+	char		 acct[72];	/* the connected account */
+	char		 rkey[400];
+	int64_t		 gen;
+} adv_row;
+
+/* --- the arithmetic ------------------------------------------------- */
+
+/*
+ * tly_advance_kept - what advance offset 'm' keeps after its payment's
+ * cumulative reversal C moves from m->before_cent to m->after_cent, into
+ * '*kept'.  The target is T(C) = O - floor(O × C / A) (128-bit): a move
+ * forward (a refund, a dispute) keeps min(N, T); a move back (a refund
+ * that failed, a dispute reinstated) offsets again up to T, but never
+ * more than the advance has left (its room), so an advance is never
+ * recovered beyond what was granted.  At C = A nothing is kept, so a
+ * full reversal gives the whole offset back whatever came before.
+ */
+int
+tly_advance_kept(const tly_adv_move *m, int64_t *kept)
+{
+	int64_t t, up;
+
+	if (m->amount_cent <= 0 || m->offset_cent < 0 || m->kept_cent < 0 ||
+	    m->kept_cent > m->offset_cent || m->room_cent < 0 ||
+	    m->before_cent < 0 || m->before_cent > m->amount_cent ||
+	    m->after_cent < 0 || m->after_cent > m->amount_cent)
+		return TLY_ERR;
+	t = m->offset_cent - (int64_t)((__int128)m->offset_cent *
+	    m->after_cent / m->amount_cent);
+	if (m->after_cent >= m->before_cent) {
+		*kept = m->kept_cent < t ? m->kept_cent : t;
+		return TLY_OK;
+	}
+	up = m->room_cent < t - m->kept_cent ? m->kept_cent + m->room_cent :
+	    t;
+	*kept = up > m->kept_cent ? up : m->kept_cent;
+	return TLY_OK;
+}
+
+/* --- rows ----------------------------------------------------------- */
+
+/* row_from - the advance in the current row of 'q' (ADV_COLS) */
+static void
+row_from(tly_q *q, adv_row *r)
+{
+	const char *v;
+
+	memset(r, 0, sizeof(*r));
+	tly_strlcpy(r->a.id, tly_q_col_str(q, 0), sizeof(r->a.id));
+	tly_strlcpy(r->a.account_id, tly_q_col_str(q, 1),
+	    sizeof(r->a.account_id));
+	tly_strlcpy(r->a.currency, tly_q_col_str(q, 2),
+	    sizeof(r->a.currency));
+	tly_strlcpy(r->a.state, tly_q_col_str(q, 3), sizeof(r->a.state));
+	v = tly_q_col_str(q, 4);
+	tly_strlcpy(r->a.transfer_id, v ? v : "", sizeof(r->a.transfer_id));
+	v = tly_q_col_str(q, 5);
+	tly_strlcpy(r->a.note, v ? v : "", sizeof(r->a.note));
+	v = tly_q_col_str(q, 6);
+	tly_strlcpy(r->a.granted_by, v ? v : "", sizeof(r->a.granted_by));
+	v = tly_q_col_str(q, 7);
+	tly_strlcpy(r->a.last_error, v ? v : "", sizeof(r->a.last_error));
+	r->a.granted_cent = tly_q_col_i64(q, 8);
+	r->a.offset_cent = tly_q_col_i64(q, 9);
+	r->a.created = tly_q_col_i64(q, 10);
+	v = tly_q_col_str(q, 11);
+	tly_strlcpy(r->rkey, v ? v : "", sizeof(r->rkey));
+	v = tly_q_col_str(q, 12);
+	tly_strlcpy(r->acct, v ? v : "", sizeof(r->acct));
+	r->gen = tly_q_col_i64(q, 13);
+}
+
+/* load - the advance whose column 'col' ("id", "request_key") is 'v' */
+static int
+load(tly_ctx *ctx, const char *col, const char *v, adv_row *r,
+    tly_err *err)
+{
+	tly_q q;
+	int rc;
+
+	if (tly_q_prep(ctx->db, &q, strcmp(col, "id") == 0 ? "SELECT "
+	    ADV_COLS "WHERE id = ?" : "SELECT " ADV_COLS "WHERE request_key "
+	    "= ?", err))
+		return q.rc;
+	tly_q_str(&q, v);
+	(void)tly_q_exec(&q);
+	rc = tly_q_next(&q);
+	if (rc == TLY_ROW)
+		row_from(&q, r);
+	tly_q_done(&q);
+	if (rc == TLY_ROW)
+		return TLY_OK;
+	if (rc == TLY_OK)
+		return tly_err_param(err, TLY_EK_NOT_FOUND, "resource_missing",
+		    "id", "No such advance: '%.40s'.", v);
+	return rc;
+}
+
+/* --- step 1: the advance row ---------------------------------------- */
+
+typedef struct grant_args {
+	const tly_principal	*by;
+	const char		*acc;
+	const char		*cur;
+	const char		*note;
+	const char		*rkey;	/* principal:key, or NULL */
+	int64_t			 amount;
+	char			 id[40];
+	int			 existing;
+} grant_args;
+
+/* payee_ok - 'acc' may receive an advance: its connected account */
+static int
+payee_ok(tly_ctx *ctx, const char *acc, char *acct, size_t sz,
+    tly_err *err)
+{
+	char kind[16];
+	int64_t enabled = 0;
+	int rc;
+
+	rc = tly_db_row(ctx->db, err, "SELECT kind, IFNULL(connect_account_id, "
+	    "''), payouts_enabled FROM accounts WHERE id = ?", "s>ssi", acc,
+	    kind, sizeof(kind), acct, sz, &enabled);
+	if (rc == TLY_NOTFOUND)
+		return tly_err_param(err, TLY_EK_NOT_FOUND, "resource_missing",
+		    "account_id", "No such account: '%.40s'.", acc);
+	if (rc)
+		return rc;
+	if (strcmp(kind, "talent") && strcmp(kind, "agent") &&
+	    strcmp(kind, "ambassador") && strcmp(kind, "host_partner"))
+		return tly_err_param(err, TLY_EK_UNPROCESSABLE,
+		    "account_not_payee", "account_id", "Advances go only to "
+		    "talent, agent, ambassador and host partner accounts.");
+	if (acct[0] == '\0' || !enabled)
+		return tly_err_param(err, TLY_EK_UNPROCESSABLE,
+		    "payee_not_onboarded", "account_id", "The payee has not "
+		    "finished its payout onboarding (no connected account "
+		    "with payouts enabled).");
+	return TLY_OK;
+}
+
+/* same_request - a retried grant must ask for the same advance */
+static int
+same_request(const grant_args *a, const adv_row *r, tly_err *err)
+{
+	if (strcmp(r->a.account_id, a->acc) == 0 &&
+	    r->a.granted_cent == a->amount &&
+	    strcmp(r->a.currency, a->cur) == 0 &&
+	    strcmp(r->a.note, a->note) == 0)
+		return TLY_OK;
+	return tly_err_set(err, TLY_EK_UNPROCESSABLE, "idempotency_key_reused",
+	    "This Idempotency-Key was used with another request.");
+}
+
+static int
+grant_tx(tly_ctx *ctx, void *arg, tly_err *err)
+{
+	grant_args *a = arg;
+	char acct[72], detail[160];
+	adv_row old;
+	int rc;
+
+	a->existing = 0;
+	a->id[0] = '\0';
+	rc = payee_ok(ctx, a->acc, acct, sizeof(acct), err);
+	if (rc)
+		return rc;
+	if (tly_id_new(a->id, sizeof(a->id), "adv") != TLY_OK)
+		return tly_err_internal(err);
+	/* the advance first, then the audit row: see the lock order */
+	rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO advances (id, "
+	    "account_id, connect_account_id, currency, granted_cent, note, "
+	    "granted_by, request_key, state, key_gen, lease_until) VALUES (?, "
+	    "?, ?, ?, ?, ?, ?, ?, 'to_transfer', 1, NOW(3) + INTERVAL ? "
+	    "SECOND)", "ssssisssi", a->id, a->acc, acct, a->cur, a->amount,
+	    a->note, a->by->name, a->rkey, (int64_t)ctx->cfg->payout_lease_s);
+	if (rc == TLY_CONFLICT && a->rkey) {	/* a retried request */
+		tly_err_clear(err);
+		rc = load(ctx, "request_key", a->rkey, &old, err);
+		if (rc == TLY_OK)
+			rc = same_request(a, &old, err);
+		if (rc == TLY_OK) {
+			tly_strlcpy(a->id, old.a.id, sizeof(a->id));
+			a->existing = 1;
+		}
+		return rc;
+	}
+	if (rc)
+		return rc;
+	snprintf(detail, sizeof(detail), "%lld %s to %s",
+	    (long long)a->amount, a->cur, a->acc);
+	return tly_audit(ctx, a->by, "advance.grant", a->id, detail, err);
+}
+
+/* --- step 3: recording what Stripe did ------------------------------ */
+
+typedef struct rec_args {
+	const adv_row	*r;
+	const char	*transfer;	/* transferred: Stripe's id */
+	const tly_err	*why;		/* failed: the refusal */
+	int		 done;
+} rec_args;
+
+static int
+lock_state(tly_ctx *ctx, const char *id, char *state, size_t sz,
+    tly_err *err)
+{
+	int rc;
+
+	rc = tly_db_row(ctx->db, err, "SELECT state FROM advances WHERE id = ? "
+	    "FOR UPDATE", "s>s", id, state, sz);
+	return rc == TLY_NOTFOUND ? tly_err_internal(err) : rc;
+}
+
+static int
+transferred_tx(tly_ctx *ctx, void *arg, tly_err *err)
+{
+	rec_args *a = arg;
+	char state[16];
+	int rc;
+
+	a->done = 0;
+	rc = lock_state(ctx, a->r->a.id, state, sizeof(state), err);
+	if (rc || strcmp(state, "transferred") == 0)
+		return rc;
+	if (strcmp(state, "failed") == 0) {
+		tly_logkv(ctx->log, TLY_LOG_ERROR, "advance", "a failed "
+		    "advance has a transfer at Stripe", "advance_id",
+		    a->r->a.id, "transfer_id", a->transfer, NULL);
+		return tly_err_internal(err);
+	}
+	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE advances SET state = "
+	    "'transferred', stripe_transfer_id = ?, transferred_at = NOW(3), "
+	    "last_error = NULL WHERE id = ?", "ss", a->transfer, a->r->a.id);
+	if (rc == TLY_OK)
+		rc = tly_audit(ctx, NULL, "advance.transferred", a->r->a.id,
+		    a->transfer, err);
+	a->done = rc == TLY_OK;
+	return rc;
+}
+
+static int
+failed_tx(tly_ctx *ctx, void *arg, tly_err *err)
+{
+	rec_args *a = arg;
+	char state[16];
+	int rc;
+
+	a->done = 0;
+	rc = lock_state(ctx, a->r->a.id, state, sizeof(state), err);
+	if (rc || (strcmp(state, "to_transfer") && strcmp(state, "unknown")))
+		return rc;
+	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE advances SET state = "
+	    "'failed', last_error = ? WHERE id = ?", "ss", a->why->code,
+	    a->r->a.id);
+	if (rc == TLY_OK)
+		rc = tly_audit(ctx, NULL, "advance.failed", a->r->a.id,
+		    a->why->code, err);
+	a->done = rc == TLY_OK;
+	return rc;
+}
+
+/* record - the transfer 'obj' of advance 'r' */
+static int
+record(tly_ctx *ctx, const adv_row *r, const tly_jv *obj, tly_err *err)
+{
+	tly_st_transfer t;
+	rec_args a;
+	int rc;
+
+	if (tly_st_transfer_parse(obj, &t) != TLY_OK || t.id == NULL)
+		return tly_err_internal(err);
+	if (t.amount != r->a.granted_cent || t.currency == NULL ||
+	    strcmp(t.currency, r->a.currency) != 0 || t.destination == NULL ||
+	    strcmp(t.destination, r->acct) != 0) {
+		tly_logkv(ctx->log, TLY_LOG_ERROR, "advance", "the transfer "
+		    "found does not match the advance: left for an operator",
+		    "advance_id", r->a.id, "transfer_id", t.id, NULL);
+		return tly_err_internal(err);
+	}
+	memset(&a, 0, sizeof(a));
+	a.r = r;
+	a.transfer = t.id;
+	rc = tly_tx_run(ctx, "advance.transferred", transferred_tx, &a, err);
+	if (rc == TLY_OK && a.done)
+		tly_logkv(ctx->log, TLY_LOG_INFO, "advance", "advance "
+		    "transferred", "advance_id", r->a.id, "account_id",
+		    r->a.account_id, "transfer_id", t.id, NULL);
+	return rc;
+}
+
+static int
+record_failed(tly_ctx *ctx, const adv_row *r, const tly_err *why,
+    tly_err *err)
+{
+	rec_args a;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	a.r = r;
+	a.why = why;
+	rc = tly_tx_run(ctx, "advance.failed", failed_tx, &a, err);
+	if (rc == TLY_OK && a.done)
+		tly_logkv(ctx->log, TLY_LOG_WARN, "advance", "Stripe refused "
+		    "the advance's transfer: advance failed", "advance_id",
+		    r->a.id, "account_id", r->a.account_id, "code", why->code,
+		    NULL);
+	return rc;
+}
+
+/* release - leave advance 'id' to the payouts run ('state' or as is) */
+static void
+release(tly_ctx *ctx, const char *id, const char *state, const char *why)
+{
+	tly_err e;
+
+	tly_err_clear(&e);
+	(void)tly_db_exec(ctx->db, &e, NULL, "UPDATE advances SET lease_until "
+	    "= NOW(3), state = IF(? IS NULL, state, ?), last_error = IFNULL(?, "
+	    "last_error) WHERE id = ? AND state IN ('to_transfer', "
+	    "'unknown')", "ssss", state, state, why, id);
+}
+
+/* --- step 2: the transfer ------------------------------------------- */
+
+typedef struct once_args {
+	const adv_row	*r;
+	char		 key_base[64];
+} once_args;
+
+static int
+tr_params(tly_stripe_once *o, tly_form *f)
+{
+	once_args *a = o->arg;
+
+	tly_form_i64(f, "amount", a->r->a.granted_cent);
+	tly_form_str(f, "currency", a->r->a.currency);
+	tly_form_str(f, "destination", a->r->acct);
+	tly_form_str(f, "transfer_group", a->r->a.id);
+	tly_form_str(f, "description", a->r->a.id);
+	tly_form_str(f, "metadata[tally_id]", a->r->a.id);
+	tly_form_str(f, "metadata[tally_account_id]", a->r->a.account_id);
+	tly_form_str(f, "metadata[tally_kind]", "advance");
+	return tly_form_done(f);
+}
+
+static int
+tr_lookup(tly_stripe_once *o, tly_stripe *s, tly_pool *pool,
+    const tly_jv **found, tly_err *err)
+{
+	once_args *a = o->arg;
+
+	return tly_transfer_find(s, pool, a->r->a.id, found, err);
+}
+
+/* tr_bump - generation 'gen' replaces gen - 1 only */
+static int
+tr_bump(tly_stripe_once *o, int gen, tly_err *err)
+{
+	once_args *a = o->arg;
+	tly_ctx *ctx = o->ctx;
+	uint64_t n = 0;
+	int rc;
+
+	rc = tly_db_exec(ctx->db, err, &n, "UPDATE advances SET key_gen = ? "
+	    "WHERE id = ? AND key_gen = ? AND state IN ('to_transfer', "
+	    "'unknown')", "isi", (int64_t)gen, a->r->a.id, (int64_t)gen - 1);
+	if (rc == TLY_OK && n != 1)
+		return tly_err_set(err, TLY_EK_CONFLICT, "retry",
+		    "The advance moved on meanwhile.");
+	return rc;
+}
+
+/*
+ * transfer - steps 2 and 3 for advance 'r' (held: its lease).  TLY_OK
+ * when recorded transferred; a refusal is recorded failed and returned
+ * as a 422 'transfer_refused'; no answer leaves it 'unknown' and returns
+ * TLY_UNKNOWN.
+ */
+static int
+transfer(tly_ctx *ctx, const adv_row *r, tly_err *err)
+{
+	tly_stripe_resp resp;
+	tly_stripe_once o;
+	const tly_jv *obj;
+	once_args a;
+	tly_err why;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	a.r = r;
+	snprintf(a.key_base, sizeof(a.key_base), "tally:advance:%s", r->a.id);
+	memset(&o, 0, sizeof(o));
+	o.path = "/v1/transfers";
+	o.object = "transfer";
+	o.key_base = a.key_base;
+	o.generation = (int)r->gen;
+	o.params = tr_params;
+	o.lookup = tr_lookup;
+	o.bump = tr_bump;
+	o.arg = &a;
+	o.ctx = ctx;
+	rc = tly_stripe_create_once(ctx->stripe, ctx->pool, &o, &obj, &resp,
+	    err);
+	if (rc == TLY_OK)
+		return record(ctx, r, obj, err);
+	why = *err;
+	tly_err_clear(err);
+	if (tly_transfer_refused(rc, &why)) {
+		rc = record_failed(ctx, r, &why, err);
+		if (rc)
+			return rc;
+		return tly_err_param(err, TLY_EK_UNPROCESSABLE,
+		    "transfer_refused", "amount_cent", "Stripe refused the "
+		    "advance's transfer (%.60s); advance %s failed and nothing "
+		    "will be offset.", why.code, r->a.id);
+	}
+	release(ctx, r->a.id, rc == TLY_UNKNOWN ? "unknown" : NULL, why.code);
+	tly_logkv(ctx->log, TLY_LOG_WARN, "advance", "transfer outcome "
+	    "unknown: the payouts run finishes it", "advance_id", r->a.id,
+	    "code", why.code, NULL);
+	(void)tly_err_set(err, TLY_EK_UPSTREAM, "stripe_outcome_unknown",
+	    "The transfer was not confirmed; the payouts run finishes it.");
+	return TLY_UNKNOWN;
+}
+
+/*
+ * tly_advance_grant - advance 'amount' of 'cur' (NULL: the first
+ * configured currency) to payee 'acc', granted by 'by' with 'note';
+ * 'key' (NULL: none) is the admin's Idempotency-Key: the same key again
+ * returns the first advance (out->existing).  The advance, transferred,
+ * or 'unknown' when Stripe did not answer, goes to 'out'.
+ */
+int
+tly_advance_grant(tly_ctx *ctx, const tly_principal *by, const char *acc,
+    int64_t amount, const char *cur, const char *note, const char *key,
+    tly_advance *out, tly_err *err)
+{
+	char rkey[400];
+	grant_args a;
+	adv_row r;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (amount <= 0)
+		return tly_err_param(err, TLY_EK_INVALID, "parameter_invalid",
+		    "amount_cent", "amount_cent must be a positive integer.");
+	if (cur == NULL)
+		cur = ctx->cfg->currencies[0].code;
+	if (tly_config_currency(ctx->cfg, cur) == NULL)
+		return tly_err_param(err, TLY_EK_INVALID, "parameter_invalid",
+		    "currency", "currency is not one of the configured "
+		    "currencies.");
+	memset(&a, 0, sizeof(a));
+	a.by = by;
+	a.acc = acc;
+	a.cur = cur;
+	a.note = note ? note : "";
+	a.amount = amount;
+	if (key) {
+		snprintf(rkey, sizeof(rkey), "%.60s:%.300s", by->id, key);
+		a.rkey = rkey;
+	}
+	rc = tly_tx_run(ctx, "advance.grant", grant_tx, &a, err);
+	if (rc == TLY_OK)
+		rc = load(ctx, "id", a.id, &r, err);
+	if (rc)
+		return rc;
+	if (!a.existing) {
+		tly_logkv(ctx->log, TLY_LOG_INFO, "advance", "advance granted",
+		    "advance_id", a.id, "account_id", acc, "by", by->name,
+		    NULL);
+		rc = transfer(ctx, &r, err);
+		if (rc && rc != TLY_UNKNOWN)
+			return rc;
+		tly_err_clear(err);
+		rc = load(ctx, "id", a.id, &r, err);
+		if (rc)
+			return rc;
+	}
+	*out = r.a;
+	out->existing = a.existing;
+	return TLY_OK;
+}
+
+/* --- finishing what was left ---------------------------------------- */
+
+/* finish_one - advance 'id' left behind: look up, else transfer again */
+static int
+finish_one(tly_ctx *ctx, const char *id, tly_err *err)
+{
+	const tly_jv *obj;
+	uint64_t n = 0;
+	adv_row r;
+	int rc;
+
+	rc = tly_db_exec(ctx->db, err, &n, "UPDATE advances SET lease_until = "
+	    "NOW(3) + INTERVAL ? SECOND WHERE id = ? AND state IN "
+	    "('to_transfer', 'unknown') AND lease_until <= NOW(3)", "is",
+	    (int64_t)ctx->cfg->payout_lease_s, id);
+	if (rc || n != 1)
+		return rc;		/* another run has it */
+	rc = load(ctx, "id", id, &r, err);
+	if (rc)
+		return rc;
+	rc = tly_transfer_find(ctx->stripe, ctx->pool, id, &obj, err);
+	if (rc == TLY_OK)
+		return record(ctx, &r, obj, err);
+	if (rc != TLY_NOTFOUND) {
+		release(ctx, id, NULL, NULL);
+		return rc;
+	}
+	tly_err_clear(err);
+	rc = transfer(ctx, &r, err);
+	return rc == TLY_UNKNOWN ? TLY_OK : rc;
+}
+
+/*
+ * tly_advances_finish - finish the advances left 'to_transfer' or
+ * 'unknown' whose lease ran out (the payouts run calls it first).
+ * Failures are logged: the next run tries again.
+ */
+void
+tly_advances_finish(tly_ctx *ctx)
+{
+	char ids[LEFT_BATCH][40];
+	int n = 0, i, rc;
+	tly_err e;
+	tly_q q;
+
+	tly_err_clear(&e);
+	if (tly_q_prep(ctx->db, &q, "SELECT id FROM advances WHERE state IN "
+	    "('to_transfer', 'unknown') AND lease_until <= NOW(3) ORDER BY "
+	    "lease_until LIMIT ?", &e))
+		return;
+	tly_q_i64(&q, LEFT_BATCH);
+	(void)tly_q_exec(&q);
+	while ((rc = tly_q_next(&q)) == TLY_ROW && n < LEFT_BATCH)
+		tly_strlcpy(ids[n++], tly_q_col_str(&q, 0), sizeof(ids[0]));
+	tly_q_done(&q);
+	for (i = 0; i < n; i++) {
+		tly_err_clear(&e);
+		tly_pool_reset(ctx->pool);
+		rc = finish_one(ctx, ids[i], &e);
+		if (rc != TLY_OK && strcmp(e.code, "transfer_refused") != 0)
+			tly_logkv(ctx->log, TLY_LOG_WARN, "advance",
+			    "finishing an advance failed", "advance_id",
+			    ids[i], "code", e.code, NULL);
+	}
+}
+
+/* --- reads ---------------------------------------------------------- */
+
+/*
+ * tly_advance_list - the advances of account 'acc' (NULL: all), newest
+ * first, at most TLY_ADVANCE_LIST_MAX ('*more' when there are more);
+ * 404 for an unknown account.
+ */
+int
+tly_advance_list(tly_ctx *ctx, const char *acc, tly_advance **out, int *n,
+    int *more, tly_err *err)
+{
+	tly_advance *rows;
+	adv_row r;
+	char id[40];
+	tly_q q;
+	int rc;
+
+	*n = *more = 0;
+	if (acc) {
+		rc = tly_db_row(ctx->db, err, "SELECT id FROM accounts WHERE "
+		    "id = ?", "s>s", acc, id, sizeof(id));
+		if (rc == TLY_NOTFOUND)
+			return tly_err_param(err, TLY_EK_NOT_FOUND,
+			    "resource_missing", "account_id", "No such "
+			    "account: '%.40s'.", acc);
+		if (rc)
+			return rc;
+	}
+	rows = tly_pcalloc(ctx->pool, TLY_ADVANCE_LIST_MAX * sizeof(*rows));
+	if (rows == NULL)
+		return tly_err_internal(err);
+	if (tly_q_prep(ctx->db, &q, "SELECT " ADV_COLS "WHERE (? IS NULL OR "
+	    "account_id = ?) ORDER BY created_at DESC, id DESC LIMIT ?", err))
+		return q.rc;
+	tly_q_str(&q, acc);
+	tly_q_str(&q, acc);
+	tly_q_i64(&q, TLY_ADVANCE_LIST_MAX + 1);
+	(void)tly_q_exec(&q);
+	while ((rc = tly_q_next(&q)) == TLY_ROW) {
+		if (*n == TLY_ADVANCE_LIST_MAX) {
+			*more = 1;
+			continue;
+		}
+		row_from(&q, &r);
+		rows[(*n)++] = r.a;
+	}
+	tly_q_done(&q);
+	*out = rows;
+	return rc;
+}
+
+/*
+ * tly_advance_balances - add account 'acc''s open advance balances
+ * (granted - offset of its transferred advances) per currency to the
+ * 'n' balances of 'out' (at most TLY_MAX_BALANCES), adding a currency
+ * it has no share row in.
+ */
+int
+tly_advance_balances(tly_ctx *ctx, const char *acc, tly_balance *out,
+    int *n, tly_err *err)
+{
+	const char *cur;
+	tly_q q;
+	int i, rc;
+
+	if (tly_q_prep(ctx->db, &q, "SELECT currency, SUM(granted_cent - "
+	    "offset_cent) FROM advances WHERE account_id = ? AND state = "
+	    "'transferred' GROUP BY currency ORDER BY currency", err))
+		return q.rc;
+	tly_q_str(&q, acc);
+	(void)tly_q_exec(&q);
+	while ((rc = tly_q_next(&q)) == TLY_ROW) {
+		cur = tly_q_col_str(&q, 0);
+		for (i = 0; i < *n && strcmp(out[i].currency, cur); i++)
+			;
+		if (i == *n) {
+			if (*n == TLY_MAX_BALANCES)
+				continue;
+			memset(&out[i], 0, sizeof(out[i]));
+			tly_strlcpy(out[i].currency, cur,
+			    sizeof(out[i].currency));
+			(*n)++;
+		}
+		out[i].advance_balance_cent = tly_q_col_i64(&q, 1);
+	}
+	tly_q_done(&q);
+	return rc;
+}
+
+/* --- offsets and their return --------------------------------------- */
+
+/* post_pair - -d on the payee, +d on the platform, and offset_cent += d */
+static int
+post_pair(tly_ctx *ctx, const char *pay, const char *cur, const char *kind,
+    const char *adv, const char *payee, int64_t d, tly_err *err)
+{
+	tly_share_row rows[2];
+	int rc;
+
+	memset(rows, 0, sizeof(rows));
+	tly_strlcpy(rows[0].role, "ADVANCE_OFFSET", sizeof(rows[0].role));
+	tly_strlcpy(rows[0].account_id, payee, sizeof(rows[0].account_id));
+	rows[0].amount_cent = -d;
+	tly_strlcpy(rows[1].role, "ADVANCE_OFFSET", sizeof(rows[1].role));
+	tly_strlcpy(rows[1].account_id, PLATFORM_ACCOUNT,
+	    sizeof(rows[1].account_id));
+	rows[1].amount_cent = d;
+	rc = tly_shares_insert(ctx, pay, cur, kind, adv, rows, 2, err);
+	if (rc == TLY_OK)
+		rc = tly_db_later(ctx->db, err, "UPDATE advances SET "
+		    "offset_cent = offset_cent + ? WHERE id = ?", "is", d, adv);
+	return rc;
+}
+
+/*
+ * tly_advance_offset - inside the completion's transaction, before its
+ * writes are queued (so that they still go with the COMMIT): the 'n'
+ * payees' new earnings 'earn' (positive, one entry per account, at most
+ * TLY_ADV_PAYEES) in 'cur' recover their open advances, oldest first,
+ * planned into 'plan'.  Exactly one round trip: the locking read.  'earn'
+ * is consumed.  tly_advance_offset_post() queues the writes.
+ *
+ * Deadlocks: the read locks the advances of these payees in index order
+ * (account, currency, state), the same order in every completion, and
+ * whoever else locks an advance (a grant's result, a reversal) holds no
+ * row this transaction locks later.  The payout run locks the account
+ * row and then shares, never an advance, and the completion never locks
+ * an account row: the two cannot wait on each other.
+ */
+int
+tly_advance_offset(tly_ctx *ctx, const char *cur, tly_earning *earn, int n,
+    tly_adv_plan *plan, tly_err *err)
+{
+	char id[40], acc[40];
+	int64_t left, x;
+	int i, k, rc;
+	tly_q q;
+
+	plan->n = 0;
+	if (n <= 0)
+		return TLY_OK;
+	if (n > TLY_ADV_PAYEES)
+		return tly_err_internal(err);
+	if (tly_q_prep(ctx->db, &q, "SELECT id, account_id, granted_cent - "
+	    "offset_cent FROM advances WHERE account_id IN (" P6 ") AND "
+	    "currency = ? AND state = 'transferred' AND offset_cent < "
+	    "granted_cent ORDER BY id FOR UPDATE", err))
+		return q.rc;
+	for (i = 0; i < TLY_ADV_PAYEES; i++)	/* pad with the last payee */
+		tly_q_str(&q, earn[i < n ? i : n - 1].account_id);
+	tly_q_str(&q, cur);
+	(void)tly_q_exec(&q);
+	while ((rc = tly_q_next(&q)) == TLY_ROW) {
+		tly_strlcpy(id, tly_q_col_str(&q, 0), sizeof(id));
+		tly_strlcpy(acc, tly_q_col_str(&q, 1), sizeof(acc));
+		left = tly_q_col_i64(&q, 2);
+		for (k = 0; k < n && strcmp(earn[k].account_id, acc); k++)
+			;
+		if (k == n || earn[k].amount_cent <= 0 ||
+		    plan->n == TLY_ADV_PLAN_MAX)
+			continue;
+		x = earn[k].amount_cent < left ? earn[k].amount_cent : left;
+		earn[k].amount_cent -= x;
+		tly_strlcpy(plan->item[plan->n].advance_id, id,
+		    sizeof(plan->item[0].advance_id));
+		tly_strlcpy(plan->item[plan->n].account_id, acc,
+		    sizeof(plan->item[0].account_id));
+		plan->item[plan->n++].amount_cent = x;
+	}
+	tly_q_done(&q);
+	return rc;
+}
+
+/*
+ * tly_advance_offset_post - queue the offsets of 'plan' for payment
+ * 'pay' (deferred writes, after the payment's own rows): per advance, -x
+ * on the payee and +x on the platform (kind advance_offset, cause the
+ * advance), and offset_cent += x.
+ */
+int
+tly_advance_offset_post(tly_ctx *ctx, const char *pay, const char *cur,
+    const tly_adv_plan *plan, tly_err *err)
+{
+	int i, rc = TLY_OK;
+
+	for (i = 0; i < plan->n && rc == TLY_OK; i++)
+		rc = post_pair(ctx, pay, cur, "advance_offset",
+		    plan->item[i].advance_id, plan->item[i].account_id,
+		    plan->item[i].amount_cent, err);
+	return rc;
+}
+
+/*
+ * tly_advance_reverse - inside a reversal of payment 'pay' (amount 'A',
+ * currency 'cur') under its row lock, whose cumulative reversal moves
+ * from 'before' to 'after': every advance offset in the payment keeps
+ * tly_advance_kept() of it; the difference goes back to (or, on a move
+ * back, is taken again from) the payee as advance_return rows, and to
+ * the advance's offset_cent, under the advance's lock.  One read when
+ * the payment offset nothing.
+ */
+int
+tly_advance_reverse(tly_ctx *ctx, const char *pay, const char *cur,
+    int64_t amount, int64_t before, int64_t after, tly_err *err)
+{
+	struct {
+		char	 id[40];
+		char	 acc[40];
+		int64_t	 o, kept;
+	} off[OPEN_MAX];
+	tly_adv_move m;
+	int64_t room = 0, kept;
+	int n = 0, i, rc;
+	tly_q q;
+
+	if (tly_q_prep(ctx->db, &q, "SELECT cause_id, account_id, "
+	    "-SUM(IF(kind = 'advance_offset', amount_cent, 0)), "
+	    "-SUM(amount_cent) FROM shares WHERE payment_id = ? AND role = "
+	    "'ADVANCE_OFFSET' AND account_id <> '" PLATFORM_ACCOUNT "' GROUP "
+	    "BY cause_id, account_id ORDER BY cause_id", err))
+		return q.rc;
+	tly_q_str(&q, pay);
+	(void)tly_q_exec(&q);
+	while ((rc = tly_q_next(&q)) == TLY_ROW && n < OPEN_MAX) {
+		tly_strlcpy(off[n].id, tly_q_col_str(&q, 0), sizeof(off[0].id));
+		tly_strlcpy(off[n].acc, tly_q_col_str(&q, 1),
+		    sizeof(off[0].acc));
+		off[n].o = tly_q_col_i64(&q, 2);
+		off[n++].kept = tly_q_col_i64(&q, 3);
+	}
+	tly_q_done(&q);
+	if (rc != TLY_OK && rc != TLY_ROW)
+		return rc;
+	for (i = 0; i < n; i++) {
+		rc = tly_db_row(ctx->db, err, "SELECT granted_cent - "
+		    "offset_cent FROM advances WHERE id = ? FOR UPDATE", "s>i",
+		    off[i].id, &room);
+		if (rc)
+			return rc == TLY_NOTFOUND ? tly_err_internal(err) : rc;
+		memset(&m, 0, sizeof(m));
+		m.offset_cent = off[i].o;
+		m.kept_cent = off[i].kept;
+		m.amount_cent = amount;
+		m.before_cent = before;
+		m.after_cent = after;
+		m.room_cent = room;
+		if (tly_advance_kept(&m, &kept) != TLY_OK) {
+			tly_logkv(ctx->log, TLY_LOG_ERROR, "advance", "advance "
+			    "offset rows out of bounds", "payment_id", pay,
+			    "advance_id", off[i].id, NULL);
+			return tly_err_internal(err);
+		}
+		if (kept == off[i].kept)
+			continue;
+		rc = post_pair(ctx, pay, cur, "advance_return", off[i].id,
+		    off[i].acc, kept - off[i].kept, err);
+		if (rc)
+			return rc;
+	}
+	return TLY_OK;
+}
