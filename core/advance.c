@@ -757,10 +757,16 @@ tly_advance_offset(tly_ctx *ctx, const char *cur, tly_earning *earn, int n,
 		return TLY_OK;
 	if (n > TLY_ADV_PAYEES)
 		return tly_err_internal(err);
+	/*
+	 * By the (account, currency, state) index, whose order is each
+	 * payee's advances oldest first (the id ends the key): never a scan
+	 * of the primary key, which would lock every advance of every payee
+	 * and serialise all completions once advances exist.
+	 */
 	if (tly_q_prep(ctx->db, &q, "SELECT id, account_id, granted_cent - "
-	    "offset_cent FROM advances WHERE account_id IN (" P6 ") AND "
-	    "currency = ? AND state = 'transferred' AND offset_cent < "
-	    "granted_cent ORDER BY id FOR UPDATE", err))
+	    "offset_cent FROM advances FORCE INDEX (advances_open) WHERE "
+	    "account_id IN (" P6 ") AND currency = ? AND state = "
+	    "'transferred' AND offset_cent < granted_cent FOR UPDATE", err))
 		return q.rc;
 	for (i = 0; i < TLY_ADV_PAYEES; i++)	/* pad with the last payee */
 		tly_q_str(&q, earn[i < n ? i : n - 1].account_id);
