@@ -27,7 +27,10 @@
  * reservation; cancel the PaymentIntents marked to_cancel (release the
  * stock only once Stripe says canceled; complete the payment instead if
  * Stripe says it already succeeded); finish PaymentIntents whose creation
- * was left unknown or interrupted.
+ * was left unknown or interrupted; give back the stock of closed
+ * checkouts whose PaymentIntent is settled but whose release was lost (a
+ * crash between the transaction that closed them and the one that
+ * releases: the reservation_released check of tallyctl check).
  *
  * API:	tly_checkout_create(), tly_checkout_get(), tly_checkout_lock(),
  *	tly_checkout_split_in(), tly_checkout_note_status(),
@@ -889,6 +892,23 @@ tly_job_checkouts(tly_ctx *ctx, tly_err *err)
 			(void)tly_checkout_finish_pi(ctx, found[i], &e);
 		else
 			(void)settle_orphan(ctx, found[i], &e);
+	}
+	if (rc)
+		return rc;
+	/* a release lost between two transactions: redo it (idempotent) */
+	rc = ids(ctx, "SELECT id FROM checkouts WHERE stock_held = 1 AND "
+	    "status NOT IN ('open', 'requires_action', 'processing', "
+	    "'payment_failed', 'completed') AND pi_state IN ('canceled', "
+	    "'none') AND updated_at < NOW(3) - INTERVAL 60 SECOND ORDER BY "
+	    "updated_at LIMIT ?", found, &n, err);
+	for (i = 0; rc == TLY_OK && i < n; i++) {
+		tly_err_clear(&e);
+		if (load(ctx, found[i], 0, &c, &e) != TLY_OK)
+			continue;
+		tly_logkv(ctx->log, TLY_LOG_WARN, "checkout", "stock still "
+		    "held by a closed checkout: released", "checkout_id",
+		    found[i], NULL);
+		(void)release_stock(ctx, found[i], c.pi_state, &e);
 	}
 	return rc;
 }

@@ -34,7 +34,7 @@ import {
   all, assertErr, assertLedger, asBuyer, checkout, checkoutRow, complete, confirmPi, emuPis, esc, fastBuyer, makeProduct,
   makeAccount, newBuyer, okCheckout, paid, paymentConf, paymentsOf, piOf, richProduct, server, sqlNum, stockOf, until,
 } from './lib/checkout_helpers.mjs';
-import { startStack } from './lib/stack.mjs';
+import { sleep, startStack } from './lib/stack.mjs';
 
 /* stackHooks - a stack per describe block, its ledger checked at the end */
 function stackHooks(opts) {
@@ -347,6 +347,23 @@ describe('reservations and their expiry', () => {
     const again = await okCheckout(stack, b0, { product_id: p.id });
     assert.notEqual(again.id, ok[0].json.id, 'a new checkout');
     assert.equal(await stockOf(stack, p.id), 9);
+  });
+
+  test('a release lost to a crash (closed, PaymentIntent canceled, stock still held) is redone by the job', async () => {
+    const { stack } = h;
+    const p = await makeProduct(stack, { price_cent: 1500, stock: 1 });
+    const b = fastBuyer(stack);
+    const c = await okCheckout(stack, b, { product_id: p.id });
+    assert.equal(await stockOf(stack, p.id), 0, 'reserved');
+    await stack.stripe('POST', `/v1/payment_intents/${c.payment_intent_id}/cancel`, {});
+    /* the state a crash between tly_checkout_note_status's two transactions leaves */
+    await stack.sql("UPDATE checkouts SET status = 'canceled', open_key = NULL, pi_state = 'canceled', " +
+      `updated_at = NOW(3) - INTERVAL 2 MINUTE WHERE id = ${esc(c.id)}`);
+    await until(async () => (await stockOf(stack, p.id)) === 1, 'the job to give the unit back', 20000);
+    assert.deepEqual((await stack.sql(`SELECT status, pi_state, stock_held FROM checkouts WHERE id = ${esc(c.id)}`))[0],
+      ['canceled', 'canceled', '0']);
+    await sleep(2500);
+    assert.equal(await stockOf(stack, p.id), 1, 'given back once, not on every run');
   });
 
   /* expire - the reservation of checkout 'id' ran out (instead of waiting 10 s) */
