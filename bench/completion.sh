@@ -56,31 +56,7 @@ EMU_PORT=$(free_port 22111)
 node "$SRC/tests/stripe-emulator/server.mjs" --port "$EMU_PORT" \
     --api-key sk_test_bench >$BASE/log/emulator.out 2>&1 &
 echo $! >$BASE/emulator.pid
-cat >$BASE/tally.conf <<EOF
-[tally]
-log_level = warn
-log_file = $BASE/log/tallyd.log
-pid_file = $BASE/tallyd.pid
-schema_dir = $SRC/schema
-[db]
-socket = $BASE/mysql.sock
-user = tally
-password = bench
-database = tally
-[api]
-socket = $BASE/api.sock
-workers = $WORKERS
-socket_mode = 0666
-max_requests = 100000000
-[webhook]
-socket = $BASE/webhook.sock
-workers = $WORKERS
-socket_mode = 0666
-max_requests = 100000000
-[admin]
-socket = $BASE/admin.sock
-workers = 1
-socket_mode = 0666
+{ tally_conf warn "$WORKERS" "$WORKERS"; cat <<EOF
 [jwt.bench]
 issuer = https://bench
 audience = tally
@@ -94,6 +70,7 @@ secret_key = sk_test_bench
 webhook_secret = $WHSEC
 webhook_tolerance = 3600
 EOF
+} >$BASE/tally.conf
 start_tallyd $BASE/tally.conf
 cc -O2 -Wall -Wextra -Werror $(mariadb_config --cflags) -o $BASE/bin/fcgi_app \
     "$PERF/fcgi_app.c" "$PERF/pay.c" -lfcgi $(mariadb_config --libs)

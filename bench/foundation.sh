@@ -46,31 +46,7 @@ CREATE DATABASE tally;
 CREATE USER tally@localhost IDENTIFIED BY 'bench';
 GRANT ALL ON tally.* TO tally@localhost;
 EOF
-cat >$BASE/tally.conf <<EOF
-[tally]
-log_level = $LOG_LEVEL
-log_file = $BASE/log/tallyd.log
-pid_file = $BASE/tallyd.pid
-schema_dir = $SRC/schema
-[db]
-socket = $BASE/mysql.sock
-user = tally
-password = bench
-database = tally
-[api]
-socket = $BASE/api.sock
-workers = $WORKERS
-socket_mode = 0666
-max_requests = 100000000
-[webhook]
-socket = $BASE/webhook.sock
-workers = 1
-socket_mode = 0666
-[admin]
-socket = $BASE/admin.sock
-workers = 1
-socket_mode = 0666
-EOF
+tally_conf "$LOG_LEVEL" "$WORKERS" 1 >$BASE/tally.conf
 start_tallyd $BASE/tally.conf
 
 # --- nginx: one server, the four paths -----------------------------------------

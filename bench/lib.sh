@@ -105,6 +105,37 @@ settle() {
 	sqlroot -e "SET GLOBAL innodb_max_dirty_pages_pct = 90"
 }
 
+# tally_conf LOG_LEVEL API_WORKERS WEBHOOK_WORKERS
+# - the common part of a bench tally.conf on stdout (append the rest)
+tally_conf() {
+	cat <<EOF
+[tally]
+log_level = $1
+log_file = $BASE/log/tallyd.log
+pid_file = $BASE/tallyd.pid
+schema_dir = $SRC/schema
+[db]
+socket = $BASE/mysql.sock
+user = tally
+password = bench
+database = tally
+[api]
+socket = $BASE/api.sock
+workers = $2
+socket_mode = 0666
+max_requests = 100000000
+[webhook]
+socket = $BASE/webhook.sock
+workers = $3
+socket_mode = 0666
+max_requests = 100000000
+[admin]
+socket = $BASE/admin.sock
+workers = 1
+socket_mode = 0666
+EOF
+}
+
 start_tallyd() {
 	"$BIN/ctl/tallyctl" -c "$1" migrate 2>/dev/null
 	"$BIN/fcgi/tallyd" -c "$1" &

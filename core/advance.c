@@ -377,13 +377,7 @@ record_failed(tly_ctx *ctx, const adv_row *r, const tly_err *why,
 static void
 release(tly_ctx *ctx, const char *id, const char *state, const char *why)
 {
-	tly_err e;
-
-	tly_err_clear(&e);
-	(void)tly_db_exec(ctx->db, &e, NULL, "UPDATE advances SET lease_until "
-	    "= NOW(3), state = IF(? IS NULL, state, ?), last_error = IFNULL(?, "
-	    "last_error) WHERE id = ? AND state IN ('to_transfer', "
-	    "'unknown')", "ssss", state, state, why, id);
+	tly_transfer_release(ctx, 1, id, state, why);
 }
 
 /* --- step 2: the transfer ------------------------------------------- */
@@ -591,18 +585,12 @@ tly_advances_finish(tly_ctx *ctx)
 	char ids[LEFT_BATCH][40];
 	int n = 0, i, rc;
 	tly_err e;
-	tly_q q;
 
 	tly_err_clear(&e);
-	if (tly_q_prep(ctx->db, &q, "SELECT id FROM advances WHERE state IN "
+	if (tly_db_ids(ctx->db, &e, "SELECT id FROM advances WHERE state IN "
 	    "('to_transfer', 'unknown') AND lease_until <= NOW(3) ORDER BY "
-	    "lease_until LIMIT ?", &e))
+	    "lease_until LIMIT ?", ids[0], sizeof(ids[0]), LEFT_BATCH, &n))
 		return;
-	tly_q_i64(&q, LEFT_BATCH);
-	(void)tly_q_exec(&q);
-	while ((rc = tly_q_next(&q)) == TLY_ROW && n < LEFT_BATCH)
-		tly_strlcpy(ids[n++], tly_q_col_str(&q, 0), sizeof(ids[0]));
-	tly_q_done(&q);
 	for (i = 0; i < n; i++) {
 		tly_err_clear(&e);
 		tly_pool_reset(ctx->pool);

@@ -792,18 +792,8 @@ tly_checkout_note_status(tly_ctx *ctx, const char *id, const char *status,
 static int
 ids(tly_ctx *ctx, const char *sql, char (*out)[40], int *n, tly_err *err)
 {
-	tly_q q;
-	int rc;
-
-	*n = 0;
-	if (tly_q_prep(ctx->db, &q, sql, err))
-		return q.rc;
-	tly_q_i64(&q, JOB_BATCH);
-	(void)tly_q_exec(&q);
-	while ((rc = tly_q_next(&q)) == TLY_ROW && *n < JOB_BATCH)
-		copy(&q, 0, out[(*n)++], 40);
-	tly_q_done(&q);
-	return rc == TLY_ROW ? TLY_OK : rc;
+	return tly_db_ids(ctx->db, err, sql, out[0], sizeof(out[0]),
+	    JOB_BATCH, n);
 }
 
 typedef struct expire_args {

@@ -1195,3 +1195,30 @@ tly_db_row(tly_db *db, tly_err *err, const char *sql, const char *fmt, ...)
 	tly_q_done(&q);
 	return rc;
 }
+
+/*
+ * tly_db_ids - the first column of up to 'max' rows of 'sql', whose one
+ * parameter is the LIMIT (bound to 'max'): the ids a job works on, each
+ * into 'out' + i * 'stride' (NUL-terminated, cut to 'stride').  '*n' is
+ * how many.
+ */
+int
+tly_db_ids(tly_db *db, tly_err *err, const char *sql, char *out,
+    size_t stride, int max, int *n)
+{
+	const char *v;
+	tly_q q;
+	int rc;
+
+	*n = 0;
+	if (tly_q_prep(db, &q, sql, err))
+		return q.rc;
+	tly_q_i64(&q, max);
+	(void)tly_q_exec(&q);
+	while ((rc = tly_q_next(&q)) == TLY_ROW && *n < max) {
+		v = tly_q_col_str(&q, 0);
+		tly_strlcpy(out + (size_t)(*n)++ * stride, v ? v : "", stride);
+	}
+	tly_q_done(&q);
+	return rc == TLY_ROW ? TLY_OK : rc;
+}

@@ -98,5 +98,7 @@ int		 tly_db_later(tly_db *, tly_err *, const char *, const char *,
 		    ...);
 int		 tly_db_row(tly_db *, tly_err *, const char *, const char *,
 		    ...);
+int		 tly_db_ids(tly_db *, tly_err *, const char *, char *, size_t,
+		    int, int *);
 
 #endif

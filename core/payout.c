@@ -159,17 +159,34 @@ load(tly_ctx *ctx, const char *id, payout_row *p, tly_err *err)
 	    sizeof(p->state), &p->amount, &p->gen, &p->created);
 }
 
-/* release - a payout this run leaves: another run may take it now */
-static void
-release(tly_ctx *ctx, const char *id, const char *state, const char *why)
+/*
+ * tly_transfer_release - a transfer row ('advance' nonzero: of advances,
+ * else of payouts) this run leaves unfinished: another run may take it
+ * now; its state becomes 'state' (NULL: as is), its error 'why' (NULL:
+ * as is).
+ */
+void
+tly_transfer_release(tly_ctx *ctx, int advance, const char *id,
+    const char *state, const char *why)
 {
 	tly_err e;
 
 	tly_err_clear(&e);
-	(void)tly_db_exec(ctx->db, &e, NULL, "UPDATE payouts SET lease_until "
-	    "= NOW(3), state = IF(? IS NULL, state, ?), last_error = IFNULL(?, "
-	    "last_error) WHERE id = ? AND state IN ('to_transfer', "
-	    "'unknown')", "ssss", state, state, why, id);
+	(void)tly_db_exec(ctx->db, &e, NULL, advance ?
+	    "UPDATE advances SET lease_until = NOW(3), state = IF(? IS NULL, "
+	    "state, ?), last_error = IFNULL(?, last_error) WHERE id = ? AND "
+	    "state IN ('to_transfer', 'unknown')" :
+	    "UPDATE payouts SET lease_until = NOW(3), state = IF(? IS NULL, "
+	    "state, ?), last_error = IFNULL(?, last_error) WHERE id = ? AND "
+	    "state IN ('to_transfer', 'unknown')", "ssss", state, state, why,
+	    id);
+}
+
+/* release - a payout this run leaves: another run may take it now */
+static void
+release(tly_ctx *ctx, const char *id, const char *state, const char *why)
+{
+	tly_transfer_release(ctx, 0, id, state, why);
 }
 
 /* --- step 3: recording what Stripe did --------------------------------- */
@@ -565,20 +582,13 @@ static int
 finish_left(run *r, tly_err *err)
 {
 	char ids[LEFT_BATCH][40];
-	int n = 0, i, rc;
+	int n, i, rc;
 	tly_err e;
-	tly_q q;
 
-	if (tly_q_prep(r->ctx->db, &q, "SELECT id FROM payouts WHERE state "
+	rc = tly_db_ids(r->ctx->db, err, "SELECT id FROM payouts WHERE state "
 	    "IN ('to_transfer', 'unknown') AND lease_until <= NOW(3) ORDER BY "
-	    "lease_until LIMIT ?", err))
-		return q.rc;
-	tly_q_i64(&q, LEFT_BATCH);
-	(void)tly_q_exec(&q);
-	while ((rc = tly_q_next(&q)) == TLY_ROW && n < LEFT_BATCH)
-		tly_strlcpy(ids[n++], tly_q_col_str(&q, 0), sizeof(ids[0]));
-	tly_q_done(&q);
-	if (rc != TLY_OK && rc != TLY_ROW)
+	    "lease_until LIMIT ?", ids[0], sizeof(ids[0]), LEFT_BATCH, &n);
+	if (rc)
 		return rc;
 	for (i = 0; i < n; i++) {
 		tly_err_clear(&e);

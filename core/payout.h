@@ -82,5 +82,7 @@ int	 tly_payouts_list(tly_ctx *, const char *, const tly_page *,
 int	 tly_transfer_find(tly_stripe *, tly_pool *, const char *,
 	    const tly_jv **, tly_err *);
 int	 tly_transfer_refused(int, const tly_err *);
+void	 tly_transfer_release(tly_ctx *, int, const char *, const char *,
+	    const char *);
 
 #endif

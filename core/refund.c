@@ -847,21 +847,12 @@ tly_refund_finish(tly_ctx *ctx, const char *id, tly_err *err)
 
 #define JOB_BATCH	50
 
+/* due - up to JOB_BATCH refund ids from 'sql' */
 static int
 due(tly_ctx *ctx, const char *sql, char (*ids)[40], int *n, tly_err *err)
 {
-	tly_q q;
-	int rc;
-
-	*n = 0;
-	if (tly_q_prep(ctx->db, &q, sql, err))
-		return q.rc;
-	tly_q_i64(&q, JOB_BATCH);
-	(void)tly_q_exec(&q);
-	while ((rc = tly_q_next(&q)) == TLY_ROW && *n < JOB_BATCH)
-		tly_strlcpy(ids[(*n)++], tly_q_col_str(&q, 0), 40);
-	tly_q_done(&q);
-	return rc == TLY_ROW ? TLY_OK : rc;
+	return tly_db_ids(ctx->db, err, sql, ids[0], sizeof(ids[0]),
+	    JOB_BATCH, n);
 }
 
 /* refresh - ask Stripe about a pending refund */

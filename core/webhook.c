@@ -621,20 +621,13 @@ static int
 claim_tx(tly_ctx *ctx, void *arg, tly_err *err)
 {
 	claim_args *a = arg;
-	tly_q q;
 	int rc, i;
 
-	a->n = 0;
-	if (tly_q_prep(ctx->db, &q, "SELECT id FROM webhook_events WHERE "
+	rc = tly_db_ids(ctx->db, err, "SELECT id FROM webhook_events WHERE "
 	    "status IN ('received', 'failed') AND next_attempt_at <= NOW(3) "
-	    "ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED", err))
-		return q.rc;
-	tly_q_i64(&q, JOB_BATCH);
-	(void)tly_q_exec(&q);
-	while ((rc = tly_q_next(&q)) == TLY_ROW && a->n < JOB_BATCH)
-		tly_strlcpy(a->ids[a->n++], tly_q_col_str(&q, 0), 72);
-	tly_q_done(&q);
-	if (rc != TLY_OK && rc != TLY_ROW)
+	    "ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED",
+	    a->ids[0], sizeof(a->ids[0]), JOB_BATCH, &a->n);
+	if (rc)
 		return rc;
 	for (i = 0; i < a->n; i++) {
 		rc = tly_db_exec(ctx->db, err, NULL, "UPDATE webhook_events "
