@@ -65,7 +65,8 @@ tly_checkout_is_open(const char *status)
 	return 0;
 }
 
-#define CHECKOUT_COLS \
+#define CHECKOUT_COLS CHECKOUT_ONLY_COLS " FROM checkouts c "
+#define CHECKOUT_ONLY_COLS \
 	"c.id, c.buyer_account_id, c.product_id, c.currency, c.status, " \
 	"IFNULL(c.pi_id, ''), c.pi_state, IFNULL(c.pi_client_secret, ''), " \
 	"IFNULL(c.receipt_email, ''), IFNULL(c.host_partner_slug, ''), " \
@@ -75,8 +76,18 @@ tly_checkout_is_open(const char *status)
 	"c.amount_cent, c.agent_bps, c.host_bps, c.ambassador_bps, " \
 	"c.stripe_fee_bps, c.stripe_fee_fixed_cent, c.platform_bears_fee, " \
 	"c.stock_held, c.pi_key_gen, FLOOR(UNIX_TIMESTAMP(c.expires_at)), " \
-	"FLOOR(UNIX_TIMESTAMP(c.created_at)), c.pi_cancel_gen " \
-	"FROM checkouts c "
+	"FLOOR(UNIX_TIMESTAMP(c.created_at)), c.pi_cancel_gen"
+/*
+ * ... and whether a payee of the checkout has an open advance (the
+ * completion then reads them FOR UPDATE, advance.h; by the same index,
+ * so that no more rows are locked than that read locks)
+ */
+#define CHECKOUT_COLS_ADV \
+	CHECKOUT_ONLY_COLS ", EXISTS (SELECT 1 FROM advances a FORCE INDEX " \
+	"(advances_open) WHERE a.account_id IN (c.seller_account_id, " \
+	"c.agent_account_id, c.host_account_id, c.ambassador_account_id) " \
+	"AND a.currency = c.currency AND a.state = 'transferred' AND " \
+	"a.offset_cent < a.granted_cent) FROM checkouts c "
 
 static void
 copy(tly_q *q, int col, char *dst, size_t sz)
@@ -129,15 +140,18 @@ load(tly_ctx *ctx, const char *id, int lock, tly_checkout *c, tly_err *err)
 	tly_q q;
 	int rc;
 
-	if (tly_q_prep(ctx->db, &q, lock ? "SELECT " CHECKOUT_COLS
+	if (tly_q_prep(ctx->db, &q, lock ? "SELECT " CHECKOUT_COLS_ADV
 	    "WHERE c.id = ? FOR UPDATE" : "SELECT " CHECKOUT_COLS
 	    "WHERE c.id = ?", err))
 		return q.rc;
 	tly_q_str(&q, id);
-	(void)tly_q_exec(&q);
+	/* the lock rides with START TRANSACTION: one round trip */
+	(void)(lock ? tly_q_exec_text(&q) : tly_q_exec(&q));
 	rc = tly_q_next(&q);
-	if (rc == TLY_ROW)
+	if (rc == TLY_ROW) {
 		checkout_row(&q, c);
+		c->has_advance = lock && tly_q_col_i64(&q, 30) != 0;
+	}
 	tly_q_done(&q);
 	if (rc == TLY_OK)
 		return tly_err_param(err, TLY_EK_NOT_FOUND, "resource_missing",

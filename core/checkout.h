@@ -51,6 +51,7 @@ typedef struct tly_checkout {
 	int	 stock_held;
 	int64_t	 pi_key_gen;
 	int64_t	 pi_cancel_gen;	/* generation of the cancel key */
+	int	 has_advance;	/* a payee has an open advance (lock only) */
 	int64_t	 expires_at;
 	int64_t	 created;
 } tly_checkout;

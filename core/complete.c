@@ -305,8 +305,9 @@ offset_advances(tly_ctx *ctx, const char *currency,
  * tly_completion_tx - the transaction body of the top of the file, for
  * tly_tx_run_keyed() or inside another body (the webhook's, which stores
  * the event in the same transaction); 'arg' is a tly_completion.  Two
- * round trips when the stock is held: the checkout's lock, then every
- * write deferred (tly_db_later) to go with the COMMIT.
+ * round trips when the stock is held and no payee has an open advance:
+ * START TRANSACTION with the checkout's lock (tly_q_exec_text), then
+ * every write deferred (tly_db_later) to go with the COMMIT.
  */
 int
 tly_completion_tx(tly_ctx *ctx, void *arg, tly_err *err)
@@ -348,7 +349,8 @@ tly_completion_tx(tly_ctx *ctx, void *arg, tly_err *err)
 		return tly_err_internal(err);
 	bearer = c.platform_bears_fee ? PLATFORM_ACCOUNT : c.seller_id;
 	plan.n = 0;
-	if (!a->oversold)	/* advance.h: the one extra round trip */
+	/* advance.h: one more round trip, only when a payee has an advance */
+	if (!a->oversold && c.has_advance)
 		rc = offset_advances(ctx, c.currency, rows, n,
 		    f->fee_actual >= 0 && f->balance_txn ? bearer : NULL,
 		    f->fee_actual - fee, &plan, err);

@@ -79,6 +79,7 @@ struct tly_db {
 	const char		*later_sql[DB_LATER_MAX];
 	int			 nlater;
 	int			 later_bad;	/* one could not be queued */
+	int			 begin_queued;	/* START not sent yet */
 };
 
 /* --- errors ---------------------------------------------------------- */
@@ -343,16 +344,19 @@ later_drop(tly_db *db)
 	tly_buf_reset(&db->later);
 	db->nlater = 0;
 	db->later_bad = 0;
+	db->begin_queued = 0;
 }
 
 /*
  * later_run - run the deferred statements, then 'tail' ("COMMIT") if not
- * NULL, in one round trip.  The first failure stops the batch (MariaDB
- * runs none after it) and is classified as any statement's, naming the
- * deferred statement's SQL (never its values) in the log.
+ * NULL, in one round trip.  With 'keep' set, the last deferred statement
+ * is keep's (tly_q_exec_text) and its result set is kept in keep->res.
+ * The first failure stops the batch (MariaDB runs none after it) and is
+ * classified as any statement's, naming the deferred statement's SQL
+ * (never its values) in the log.
  */
 static int
-later_run(tly_db *db, const char *tail, tly_err *err)
+later_run(tly_db *db, const char *tail, tly_q *keep, tly_err *err)
 {
 	const char *what;
 	int k = 0, st;
@@ -373,14 +377,22 @@ later_run(tly_db *db, const char *tail, tly_err *err)
 	while (st == 0) {
 		MYSQL_RES *res = mysql_store_result(db->m);
 
-		if (res)
-			mysql_free_result(res);
+		if (res == NULL && mysql_field_count(db->m) != 0)
+			break;		/* a result set could not be read */
 		k++;
+		if (keep && k == db->nlater && res)
+			keep->res = res;
+		else if (res)
+			mysql_free_result(res);
 		st = mysql_next_result(db->m);
 		if (st < 0) {
 			later_drop(db);
 			return TLY_OK;		/* all done */
 		}
+	}
+	if (keep && keep->res) {
+		mysql_free_result(keep->res);
+		keep->res = NULL;
 	}
 	what = k < db->nlater ? db->later_sql[k] : tail ? tail : "batch";
 	later_drop(db);
@@ -393,7 +405,7 @@ later_flush(tly_db *db, tly_err *err)
 {
 	if (db->nlater == 0 && !db->later_bad)
 		return TLY_OK;
-	return later_run(db, NULL, err);
+	return later_run(db, NULL, NULL, err);
 }
 
 /* later_hex - append _utf8mb4 X'<hex of the n bytes at p>' */
@@ -614,19 +626,29 @@ tly_db_simple(tly_db *db, const char *sql, tly_err *err)
 	return TLY_OK;
 }
 
-/* tly_db_begin - START TRANSACTION, connecting first if needed */
+/*
+ * tly_db_begin - START TRANSACTION, connecting first if needed.  It is
+ * queued like a deferred write: it reaches the server with the first
+ * statement of the transaction (in the same round trip when that one is
+ * deferred or run by tly_q_exec_text).  A connection found lost then
+ * fails that statement, before anything of the transaction ran.
+ */
 int
 tly_db_begin(tly_db *db, tly_err *err)
 {
+	static const char begin[] = "START TRANSACTION";
 	int rc;
 
 	rc = tly_db_connect(db, err);
 	if (rc)
 		return rc;
-	rc = tly_db_simple(db, "START TRANSACTION", err);
-	if (rc == TLY_OK)
-		db->in_tx = 1;
-	return rc;
+	later_drop(db);
+	if (tly_buf_adds(&db->later, begin) != TLY_OK)
+		return tly_err_internal(err);
+	db->later_sql[db->nlater++] = begin;
+	db->begin_queued = 1;
+	db->in_tx = 1;
+	return TLY_OK;
 }
 
 /* tly_db_commit - COMMIT; the transaction is over whatever the result */
@@ -635,13 +657,15 @@ tly_db_commit(tly_db *db, tly_err *err)
 {
 	int rc;
 
-	if (db->nlater == 0 && !db->later_bad)
+	if (db->begin_queued && db->nlater == 1 && !db->later_bad)
+		rc = TLY_OK;		/* the transaction never started */
+	else if (db->nlater == 0 && !db->later_bad)
 		rc = tly_db_simple(db, "COMMIT", err);
 	else if (!db->connected || db->broken)
 		rc = tly_err_set(err, TLY_EK_UNAVAILABLE, "db_unavailable",
 		    "The database is unavailable; retry later.");
 	else {
-		rc = later_run(db, "COMMIT", err);	/* one round trip */
+		rc = later_run(db, "COMMIT", NULL, err); /* one trip */
 		if (rc != TLY_OK && db->connected && !db->broken) {
 			/* a write failed, so COMMIT never ran: end it */
 			tly_err ignored;
@@ -660,10 +684,12 @@ void
 tly_db_rollback(tly_db *db)
 {
 	tly_err ignored;
+	int sent;
 
 	tly_err_clear(&ignored);
+	sent = !db->begin_queued;	/* else the server saw nothing of it */
 	later_drop(db);
-	if (db->connected && !db->broken)
+	if (sent && db->connected && !db->broken)
 		(void)tly_db_simple(db, "ROLLBACK", &ignored);
 	db->in_tx = 0;
 }
@@ -910,6 +936,47 @@ tly_q_later(tly_q *q)
 	return TLY_OK;
 }
 
+/*
+ * tly_q_exec_text - inside a transaction, run the statement as text, with
+ * its values, in the same round trip as the deferred statements queued
+ * before it (and a START TRANSACTION not sent yet), and keep its result
+ * set for tly_q_next.  So the first locking read of a transaction costs
+ * one round trip, not two.  Outside a transaction it is tly_q_exec.
+ */
+int
+tly_q_exec_text(tly_q *q)
+{
+	tly_db *db = q->db;
+
+	if (q->rc)
+		return q->rc;
+	if (!db->in_tx)
+		return tly_q_exec(q);
+	if (q->np != q->st->nparams) {
+		tly_logkv(db->log, TLY_LOG_ERROR, "db",
+		    "parameter count mismatch", "sql", q->st->sql, NULL);
+		return q->rc = tly_err_internal(q->err);
+	}
+	if (!db->connected || db->broken)
+		return q->rc = tly_err_set(q->err, TLY_EK_UNAVAILABLE,
+		    "db_unavailable", "The database is unavailable; retry "
+		    "later.");
+	if (db->nlater == DB_LATER_MAX) {
+		q->rc = later_flush(db, q->err);
+		if (q->rc)
+			return q->rc;
+	}
+	if (db->later_bad || later_render(db, q->st) != TLY_OK) {
+		db->later_bad = 1;
+		tly_logkv(db->log, TLY_LOG_ERROR, "db", "cannot queue a "
+		    "statement (too large)", "sql", q->st->sql, NULL);
+		return q->rc = tly_err_internal(q->err);
+	}
+	db->later_sql[db->nlater++] = q->st->sql;
+	q->rc = later_run(db, NULL, q, q->err);
+	return q->rc;
+}
+
 /* exec_result - bind and buffer the result set, if the statement has one */
 static int
 exec_result(tly_q *q)
@@ -963,6 +1030,13 @@ tly_q_next(tly_q *q)
 
 	if (q->rc)
 		return q->rc;
+	if (q->res) {
+		q->row = mysql_fetch_row(q->res);
+		if (q->row == NULL)
+			return TLY_OK;
+		q->lens = mysql_fetch_lengths(q->res);
+		return TLY_ROW;
+	}
 	if (!q->stored)
 		return TLY_OK;
 	st = q->st;
@@ -987,13 +1061,26 @@ tly_q_next(tly_q *q)
 int
 tly_q_ncols(const tly_q *q)
 {
+	if (q->res)
+		return (int)mysql_num_fields(q->res);
 	return q->st ? q->st->ncols : 0;
+}
+
+/* text_int - true when text column 'i' holds an integer type */
+static int
+text_int(const tly_q *q, int i)
+{
+	return is_int_type(mysql_fetch_field_direct(q->res,
+	    (unsigned int)i)->type);
 }
 
 /* tly_q_col_null - true when column 'i' of the row is NULL */
 int
 tly_q_col_null(const tly_q *q, int i)
 {
+	if (q->res)
+		return q->row == NULL || i < 0 || i >= tly_q_ncols(q) ||
+		    q->row[i] == NULL;
 	return i < 0 || i >= q->st->ncols || q->st->rnull[i];
 }
 
@@ -1008,6 +1095,8 @@ tly_q_col_i64(const tly_q *q, int i)
 
 	if (tly_q_col_null(q, i))
 		return 0;
+	if (q->res)
+		return tly_parse_i64(q->row[i], &v) == TLY_OK ? v : 0;
 	if (q->st->rint[i])
 		return q->st->ri[i];
 	if (tly_parse_i64(q->st->rs[i], &v) != TLY_OK)
@@ -1020,7 +1109,11 @@ tly_q_col_i64(const tly_q *q, int i)
 const char *
 tly_q_col_str(const tly_q *q, int i)
 {
-	if (tly_q_col_null(q, i) || q->st->rint[i])
+	if (tly_q_col_null(q, i))
+		return NULL;
+	if (q->res)
+		return text_int(q, i) ? NULL : q->row[i];
+	if (q->st->rint[i])
 		return NULL;
 	return q->st->rs[i];
 }
@@ -1029,7 +1122,11 @@ tly_q_col_str(const tly_q *q, int i)
 size_t
 tly_q_col_len(const tly_q *q, int i)
 {
-	if (tly_q_col_null(q, i) || q->st->rint[i])
+	if (tly_q_col_null(q, i))
+		return 0;
+	if (q->res)
+		return text_int(q, i) ? 0 : q->lens[i];
+	if (q->st->rint[i])
 		return 0;
 	return q->st->rlen[i];
 }
@@ -1052,6 +1149,10 @@ tly_q_insert_id(const tly_q *q)
 void
 tly_q_done(tly_q *q)
 {
+	if (q->res)
+		mysql_free_result(q->res);
+	q->res = NULL;
+	q->row = NULL;
 	if (q->st && q->stored && !q->db->broken)
 		mysql_stmt_free_result(q->st->stmt);
 	q->stored = 0;

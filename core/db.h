@@ -30,6 +30,10 @@
  * before the next statement executed, or together with the COMMIT, and
  * its first failure is returned by that statement or by the commit.  A
  * transaction of N such writes costs one round trip for all of them.
+ * START TRANSACTION itself is queued that way (tly_db_begin), and
+ * tly_q_exec_text() runs a statement that returns rows as text with the
+ * queue, in the same round trip: a transaction's first locking read and
+ * the writes queued before it cost one round trip together.
  *
  * Errors: deadlock (1213) and lock wait timeout (1205) return TLY_AGAIN;
  * a duplicate key (1062) returns TLY_CONFLICT; a lost connection returns
@@ -58,6 +62,9 @@ typedef struct tly_q {
 	int		 np;		/* parameters bound so far */
 	int		 rc;		/* sticky */
 	int		 stored;	/* a result set is buffered */
+	void		*res;		/* tly_q_exec_text's result set */
+	char		**row;		/* its current row */
+	unsigned long	*lens;
 } tly_q;
 
 tly_db		*tly_db_new(const tly_config *, tly_log *);
@@ -82,6 +89,7 @@ void		 tly_q_strn(tly_q *, const char *, size_t);
 void		 tly_q_null(tly_q *);
 int		 tly_q_exec(tly_q *);
 int		 tly_q_later(tly_q *);
+int		 tly_q_exec_text(tly_q *);
 int		 tly_q_next(tly_q *);
 int		 tly_q_ncols(const tly_q *);
 int		 tly_q_col_null(const tly_q *, int);

@@ -9,7 +9,9 @@
  * writes (tly_db_later): nothing sent before the next statement or the
  * COMMIT, values that look like SQL stored byte for byte, a failure at
  * COMMIT that leaves nothing of the transaction, dropped by a ROLLBACK,
- * run at once outside a transaction, and more than one batch's worth.
+ * run at once outside a transaction, and more than one batch's worth;
+ * tly_q_exec_text: a read in the same round trip as the queued writes,
+ * its integers, strings and NULLs, a queued write's failure returned by it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -283,6 +285,71 @@ test_later_rollback_and_autocommit(void **state)
 	    "BETWEEN 200 AND 299"), 2 * 4950);
 }
 
+static void
+test_exec_text(void **state)
+{
+	tly_q q;
+	tly_err e;
+
+	(void)state;
+	tly_err_clear(&e);
+	assert_int_equal(tly_db_begin(ctx.db, &e), TLY_OK);
+	assert_int_equal(tly_db_later(ctx.db, &e, "INSERT INTO t VALUES "
+	    "(?, ?, ?)", "isi", (int64_t)130, "x'y", (int64_t)7), TLY_OK);
+	assert_int_equal(tly_db_later(ctx.db, &e, "INSERT INTO t VALUES "
+	    "(?, ?, ?)", "isi", (int64_t)131, (const char *)NULL,
+	    (int64_t)-3), TLY_OK);
+	assert_int_equal(tly_q_prep(ctx.db, &q, "SELECT id, txt, n FROM t "
+	    "WHERE id BETWEEN ? AND ? ORDER BY id FOR UPDATE", &e), TLY_OK);
+	tly_q_i64(&q, 130);
+	tly_q_i64(&q, 131);
+	assert_int_equal(tly_q_exec_text(&q), TLY_OK);
+	assert_int_equal(tly_q_ncols(&q), 3);
+	assert_int_equal(tly_q_next(&q), TLY_ROW);
+	assert_int_equal(tly_q_col_i64(&q, 0), 130);
+	assert_null(tly_q_col_str(&q, 0));		/* an integer */
+	assert_string_equal(tly_q_col_str(&q, 1), "x'y");
+	assert_int_equal(tly_q_col_len(&q, 1), 3);
+	assert_int_equal(tly_q_col_i64(&q, 2), 7);
+	assert_int_equal(tly_q_next(&q), TLY_ROW);
+	assert_int_equal(tly_q_col_i64(&q, 0), 131);
+	assert_true(tly_q_col_null(&q, 1));
+	assert_null(tly_q_col_str(&q, 1));
+	assert_int_equal(tly_q_col_i64(&q, 2), -3);
+	assert_int_equal(tly_q_next(&q), TLY_OK);
+	tly_q_done(&q);
+	assert_int_equal(tly_db_commit(ctx.db, &e), TLY_OK);
+	assert_int_equal(count_ids(130, 131), 2);
+
+	/* a queued write that fails is the read's failure; nothing stays */
+	assert_int_equal(tly_db_begin(ctx.db, &e), TLY_OK);
+	assert_int_equal(tly_db_later(ctx.db, &e, "INSERT INTO t (id) VALUES "
+	    "(?)", "i", (int64_t)132), TLY_OK);
+	assert_int_equal(tly_db_later(ctx.db, &e, "INSERT INTO t (id) VALUES "
+	    "(?)", "i", (int64_t)130), TLY_OK);	/* a duplicate */
+	assert_int_equal(tly_q_prep(ctx.db, &q, "SELECT n FROM t WHERE id = ?",
+	    &e), TLY_OK);
+	tly_q_i64(&q, 130);
+	assert_int_equal(tly_q_exec_text(&q), TLY_CONFLICT);
+	assert_int_equal(tly_q_next(&q), TLY_CONFLICT);
+	tly_q_done(&q);
+	tly_db_rollback(ctx.db);
+	assert_int_equal(count_ids(132, 132), 0);
+
+	/* a transaction that sent nothing commits without the server */
+	assert_int_equal(tly_db_begin(ctx.db, &e), TLY_OK);
+	assert_int_equal(tly_db_commit(ctx.db, &e), TLY_OK);
+
+	/* outside a transaction it is a plain execute */
+	assert_int_equal(tly_q_prep(ctx.db, &q, "SELECT txt FROM t WHERE "
+	    "id = ?", &e), TLY_OK);
+	tly_q_i64(&q, 130);
+	assert_int_equal(tly_q_exec_text(&q), TLY_OK);
+	assert_int_equal(tly_q_next(&q), TLY_ROW);
+	assert_string_equal(tly_q_col_str(&q, 0), "x'y");
+	tly_q_done(&q);
+}
+
 int
 main(void)
 {
@@ -296,6 +363,7 @@ main(void)
 		cmocka_unit_test(test_later_waits_for_commit),
 		cmocka_unit_test(test_later_failure_at_commit),
 		cmocka_unit_test(test_later_rollback_and_autocommit),
+		cmocka_unit_test(test_exec_text),
 	};
 	int rc;
 
