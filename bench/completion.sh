@@ -2,6 +2,8 @@
 # bench/completion.sh - completions per second, against their ceilings
 #
 #   bench/completion.sh     # DUR=10 WARM=2 RUNS=1 CONNS="16 64" WORKERS=8
+#                           # ONLY="webhook pay raw client" (the points run)
+#                           # MYCNF_EXTRA="performance_schema = ON" (my.cnf)
 #
 # In one run, on this machine, one private MariaDB with
 # innodb_flush_log_at_trx_commit = 1 (durable), one nginx, wrk -t2:
@@ -30,6 +32,7 @@ WARM=${WARM:-2}
 RUNS=${RUNS:-1}
 CONNS=${CONNS:-16 64}
 WORKERS=${WORKERS:-8}
+ONLY=${ONLY:-webhook pay raw client}
 PERF=${PERF_BASELINE:-$SRC/../shared/perf-baseline}
 BIN=${TALLY_BIN:-$SRC/build}
 . "$SRC/bench/lib.sh"
@@ -207,11 +210,13 @@ EOF
 	    -s "$SRC/bench/lines.lua"
 }
 
+want() { case " $ONLY " in *" $1 "*) return 0;; esac; return 1; }
 for r in $(seq "$RUNS"); do
 	for c in $CONNS; do
-		webhook_point "$c"
-		wrk_point pay "$c" "$URL/pay"
+		want webhook && webhook_point "$c"
+		want pay && wrk_point pay "$c" "$URL/pay"
 	done
+	want raw || continue
 	make_checkouts r $next $((next + PER_POINT - 1))
 	sqlroot -N tally -e "SELECT id, pi_id, amount_cent FROM checkouts WHERE id LIKE 'chk_r%' AND status = 'open'" >$BASE/raw.ids
 	next=$((next + PER_POINT))
@@ -223,20 +228,22 @@ for r in $(seq "$RUNS"); do
 	    "$(echo "$raw" | sed 's/.*p99_ms=\([0-9.]*\).*/\1/')" \
 	    "$cpu0" "$(cpu_snap)" $((WARM + DUR))
 done
-for c in $CONNS; do
-	client_point "$c"
-done
+if want client; then
+	for c in $CONNS; do
+		client_point "$c"
+	done
+fi
 
 report_header
 for c in $CONNS; do
 	for t in webhook dup client pay; do
-		report "$t" "$c"
+		want "${t/dup/webhook}" && report "$t" "$c"
 	done
 done
-report raw "$WORKERS"
+want raw && report raw "$WORKERS"
 echo
 echo "ratios of medians ($(nproc) cores, $WORKERS webhook workers, $WORKERS raw connections, flush_log_at_trx_commit=1):"
-for c in $CONNS; do
+want webhook && want pay && want raw && for c in $CONNS; do
 	awk -v c="$c" -v w="$(median_of webhook "$c")" -v p="$(median_of pay "$c")" \
 	    -v r="$(median_of raw "$WORKERS")" 'BEGIN {
 		printf "  @%-3d webhook/raw %.2f (target >= 0.60)   webhook/pay %.2f (target >= 0.90)\n",

@@ -68,6 +68,7 @@ max_connections = 500
 innodb_buffer_pool_size = 1G
 innodb_log_file_size = 512M
 innodb_flush_log_at_trx_commit = $1
+${MYCNF_EXTRA:-}
 EOF
 	mariadb-install-db --defaults-file=$BASE/my.cnf --skip-test-db \
 	    --auth-root-authentication-method=socket >$BASE/log/install.log 2>&1
