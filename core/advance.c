@@ -544,15 +544,19 @@ tly_advance_grant(tly_ctx *ctx, const tly_principal *by, const char *acc,
 
 /* --- finishing what was left ---------------------------------------- */
 
-/* finish_one - advance 'id' left behind: look up, else transfer again */
+/*
+ * finish_one - advance 'id' left behind: look up, else transfer again;
+ * '*done' when this call recorded it transferred or failed.
+ */
 static int
-finish_one(tly_ctx *ctx, const char *id, tly_err *err)
+finish_one(tly_ctx *ctx, const char *id, int *done, tly_err *err)
 {
 	const tly_jv *obj;
 	uint64_t n = 0;
 	adv_row r;
 	int rc;
 
+	*done = 0;
 	rc = tly_db_exec(ctx->db, err, &n, "UPDATE advances SET lease_until = "
 	    "NOW(3) + INTERVAL ? SECOND WHERE id = ? AND state IN "
 	    "('to_transfer', 'unknown') AND lease_until <= NOW(3)", "is",
@@ -563,43 +567,50 @@ finish_one(tly_ctx *ctx, const char *id, tly_err *err)
 	if (rc)
 		return rc;
 	rc = tly_transfer_find(ctx->stripe, ctx->pool, id, &obj, err);
-	if (rc == TLY_OK)
-		return record(ctx, &r, obj, err);
+	if (rc == TLY_OK) {
+		rc = record(ctx, &r, obj, err);
+		*done = rc == TLY_OK;
+		return rc;
+	}
 	if (rc != TLY_NOTFOUND) {
 		release(ctx, id, NULL, NULL);
 		return rc;
 	}
 	tly_err_clear(err);
 	rc = transfer(ctx, &r, err);
+	*done = rc == TLY_OK || strcmp(err->code, "transfer_refused") == 0;
 	return rc == TLY_UNKNOWN ? TLY_OK : rc;
 }
 
 /*
  * tly_advances_finish - finish the advances left 'to_transfer' or
- * 'unknown' whose lease ran out (the payouts run calls it first).
- * Failures are logged: the next run tries again.
+ * 'unknown' whose lease ran out (the payouts run calls it first); returns
+ * how many it finished (recorded transferred, or failed when Stripe
+ * refused the transfer).  Failures are logged: the next run tries again.
  */
-void
+int
 tly_advances_finish(tly_ctx *ctx)
 {
 	char ids[LEFT_BATCH][40];
-	int n = 0, i, rc;
+	int n = 0, i, rc, done, finished = 0;
 	tly_err e;
 
 	tly_err_clear(&e);
 	if (tly_db_ids(ctx->db, &e, "SELECT id FROM advances WHERE state IN "
 	    "('to_transfer', 'unknown') AND lease_until <= NOW(3) ORDER BY "
 	    "lease_until LIMIT ?", ids[0], sizeof(ids[0]), LEFT_BATCH, &n))
-		return;
+		return 0;
 	for (i = 0; i < n; i++) {
 		tly_err_clear(&e);
 		tly_pool_reset(ctx->pool);
-		rc = finish_one(ctx, ids[i], &e);
+		rc = finish_one(ctx, ids[i], &done, &e);
+		finished += done;
 		if (rc != TLY_OK && strcmp(e.code, "transfer_refused") != 0)
 			tly_logkv(ctx->log, TLY_LOG_WARN, "advance",
 			    "finishing an advance failed", "advance_id",
 			    ids[i], "code", e.code, NULL);
 	}
+	return finished;
 }
 
 /* --- reads ---------------------------------------------------------- */

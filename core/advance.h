@@ -70,7 +70,7 @@ int	 tly_advance_grant(tly_ctx *, const tly_principal *, const char *,
 	    tly_err *);
 int	 tly_advance_list(tly_ctx *, const char *, tly_advance **, int *,
 	    int *, tly_err *);
-void	 tly_advances_finish(tly_ctx *);
+int	 tly_advances_finish(tly_ctx *);
 int	 tly_advance_balances(tly_ctx *, const char *, tly_balance *, int *,
 	    tly_err *);
 int	 tly_advance_offset(tly_ctx *, const char *, tly_earning *, int,
