@@ -2,8 +2,8 @@
  * advance.c - advances: granted, transferred, recovered (advance.h)
  *
  * Owns the advances table and the share rows of role ADVANCE_OFFSET
- * (kinds advance_offset and advance_return).  docs/ledger.md, "Advances",
- * is the model; in short:
+ * (kinds advance_offset, advance_fee and advance_return).
+ * docs/ledger.md, "Advances", is the model; in short:
  *
  *   tly_advance_grant    (1) one transaction: the payee must be a payee
  *                        kind with a connected account and payouts
@@ -31,6 +31,11 @@
  *                        tly_advance_kept() of its offset; the difference
  *                        is posted as advance_return rows and applied to
  *                        offset_cent under the advance's lock.
+ *   tly_advance_refee    inside a fee settlement (charge.updated, the
+ *                        real Stripe fee) under the payment's lock: the
+ *                        fee bearer's offsets in the payment follow its
+ *                        earning (advance_fee rows, and advance_return
+ *                        ones when the payment was partly reversed).
  *
  * Lock order (docs/ledger.md): checkout -> payment -> advances.  Nothing
  * that holds an advance row waits for a checkout, payment or account row:
@@ -39,7 +44,8 @@
  *
  * API:	tly_advance_grant(), tly_advance_list(), tly_advances_finish(),
  *	tly_advance_balances(), tly_advance_offset(),
- *	tly_advance_offset_post(), tly_advance_reverse(), tly_advance_kept().
+ *	tly_advance_offset_post(), tly_advance_reverse(), tly_advance_kept(),
+ *	tly_advance_refee().
  */
 #include <stdio.h>
 #include <string.h>
@@ -544,15 +550,19 @@ tly_advance_grant(tly_ctx *ctx, const tly_principal *by, const char *acc,
 
 /* --- finishing what was left ---------------------------------------- */
 
-/* finish_one - advance 'id' left behind: look up, else transfer again */
+/*
+ * finish_one - advance 'id' left behind: look up, else transfer again;
+ * '*done' when this call recorded it transferred or failed.
+ */
 static int
-finish_one(tly_ctx *ctx, const char *id, tly_err *err)
+finish_one(tly_ctx *ctx, const char *id, int *done, tly_err *err)
 {
 	const tly_jv *obj;
 	uint64_t n = 0;
 	adv_row r;
 	int rc;
 
+	*done = 0;
 	rc = tly_db_exec(ctx->db, err, &n, "UPDATE advances SET lease_until = "
 	    "NOW(3) + INTERVAL ? SECOND WHERE id = ? AND state IN "
 	    "('to_transfer', 'unknown') AND lease_until <= NOW(3)", "is",
@@ -563,43 +573,50 @@ finish_one(tly_ctx *ctx, const char *id, tly_err *err)
 	if (rc)
 		return rc;
 	rc = tly_transfer_find(ctx->stripe, ctx->pool, id, &obj, err);
-	if (rc == TLY_OK)
-		return record(ctx, &r, obj, err);
+	if (rc == TLY_OK) {
+		rc = record(ctx, &r, obj, err);
+		*done = rc == TLY_OK;
+		return rc;
+	}
 	if (rc != TLY_NOTFOUND) {
 		release(ctx, id, NULL, NULL);
 		return rc;
 	}
 	tly_err_clear(err);
 	rc = transfer(ctx, &r, err);
+	*done = rc == TLY_OK || strcmp(err->code, "transfer_refused") == 0;
 	return rc == TLY_UNKNOWN ? TLY_OK : rc;
 }
 
 /*
  * tly_advances_finish - finish the advances left 'to_transfer' or
- * 'unknown' whose lease ran out (the payouts run calls it first).
- * Failures are logged: the next run tries again.
+ * 'unknown' whose lease ran out (the payouts run calls it first); returns
+ * how many it finished (recorded transferred, or failed when Stripe
+ * refused the transfer).  Failures are logged: the next run tries again.
  */
-void
+int
 tly_advances_finish(tly_ctx *ctx)
 {
 	char ids[LEFT_BATCH][40];
-	int n = 0, i, rc;
+	int n = 0, i, rc, done, finished = 0;
 	tly_err e;
 
 	tly_err_clear(&e);
 	if (tly_db_ids(ctx->db, &e, "SELECT id FROM advances WHERE state IN "
 	    "('to_transfer', 'unknown') AND lease_until <= NOW(3) ORDER BY "
 	    "lease_until LIMIT ?", ids[0], sizeof(ids[0]), LEFT_BATCH, &n))
-		return;
+		return 0;
 	for (i = 0; i < n; i++) {
 		tly_err_clear(&e);
 		tly_pool_reset(ctx->pool);
-		rc = finish_one(ctx, ids[i], &e);
+		rc = finish_one(ctx, ids[i], &done, &e);
+		finished += done;
 		if (rc != TLY_OK && strcmp(e.code, "transfer_refused") != 0)
 			tly_logkv(ctx->log, TLY_LOG_WARN, "advance",
 			    "finishing an advance failed", "advance_id",
 			    ids[i], "code", e.code, NULL);
 	}
+	return finished;
 }
 
 /* --- reads ---------------------------------------------------------- */
@@ -693,13 +710,12 @@ tly_advance_balances(tly_ctx *ctx, const char *acc, tly_balance *out,
 
 /* --- offsets and their return --------------------------------------- */
 
-/* post_pair - -d on the payee, +d on the platform, and offset_cent += d */
+/* pair_rows - -d on the payee, +d on the platform (offset_cent: caller) */
 static int
-post_pair(tly_ctx *ctx, const char *pay, const char *cur, const char *kind,
+pair_rows(tly_ctx *ctx, const char *pay, const char *cur, const char *kind,
     const char *adv, const char *payee, int64_t d, tly_err *err)
 {
 	tly_share_row rows[2];
-	int rc;
 
 	memset(rows, 0, sizeof(rows));
 	tly_strlcpy(rows[0].role, "ADVANCE_OFFSET", sizeof(rows[0].role));
@@ -709,7 +725,17 @@ post_pair(tly_ctx *ctx, const char *pay, const char *cur, const char *kind,
 	tly_strlcpy(rows[1].account_id, PLATFORM_ACCOUNT,
 	    sizeof(rows[1].account_id));
 	rows[1].amount_cent = d;
-	rc = tly_shares_insert(ctx, pay, cur, kind, adv, rows, 2, err);
+	return tly_shares_insert(ctx, pay, cur, kind, adv, rows, 2, err);
+}
+
+/* post_pair - -d on the payee, +d on the platform, and offset_cent += d */
+static int
+post_pair(tly_ctx *ctx, const char *pay, const char *cur, const char *kind,
+    const char *adv, const char *payee, int64_t d, tly_err *err)
+{
+	int rc;
+
+	rc = pair_rows(ctx, pay, cur, kind, adv, payee, d, err);
 	if (rc == TLY_OK)
 		rc = tly_db_later(ctx->db, err, "UPDATE advances SET "
 		    "offset_cent = offset_cent + ? WHERE id = ?", "is", d, adv);
@@ -824,10 +850,10 @@ tly_advance_reverse(tly_ctx *ctx, const char *pay, const char *cur,
 	tly_q q;
 
 	if (tly_q_prep(ctx->db, &q, "SELECT cause_id, account_id, "
-	    "-SUM(IF(kind = 'advance_offset', amount_cent, 0)), "
-	    "-SUM(amount_cent) FROM shares WHERE payment_id = ? AND role = "
-	    "'ADVANCE_OFFSET' AND account_id <> '" PLATFORM_ACCOUNT "' GROUP "
-	    "BY cause_id, account_id ORDER BY cause_id", err))
+	    "-SUM(IF(kind IN ('advance_offset', 'advance_fee'), amount_cent, "
+	    "0)), -SUM(amount_cent) FROM shares WHERE payment_id = ? AND "
+	    "role = 'ADVANCE_OFFSET' AND account_id <> '" PLATFORM_ACCOUNT
+	    "' GROUP BY cause_id, account_id ORDER BY cause_id", err))
 		return q.rc;
 	tly_q_str(&q, pay);
 	(void)tly_q_exec(&q);
@@ -864,6 +890,200 @@ tly_advance_reverse(tly_ctx *ctx, const char *pay, const char *cur,
 			continue;
 		rc = post_pair(ctx, pay, cur, "advance_return", off[i].id,
 		    off[i].acc, kept - off[i].kept, err);
+		if (rc)
+			return rc;
+	}
+	return TLY_OK;
+}
+
+/* --- the real fee, later -------------------------------------------- */
+
+/* one advance offset (or to be offset) by the fee bearer in one payment */
+typedef struct refee_item {
+	char	 id[40];
+	int64_t	 o;	/* O: -Σ advance_offset and advance_fee rows */
+	int64_t	 n;	/* N: -Σ all its ADVANCE_OFFSET rows */
+	int64_t	 room;	/* granted - offset of the advance */
+	int64_t	 d;	/* O' - O */
+} refee_item;
+
+/*
+ * refee_read - in one read, payee 'acc''s earning in payment 'pay' (its
+ * split rows: the group with no cause) into '*earn', and the advances it
+ * offset there (O and N, by id, so oldest first) into 'it' ('*n').
+ */
+static int
+refee_read(tly_ctx *ctx, const char *pay, const char *acc, int64_t *earn,
+    refee_item *it, int *n, tly_err *err)
+{
+	tly_q q;
+	int rc;
+
+	*n = 0;
+	*earn = 0;
+	if (tly_q_prep(ctx->db, &q, "SELECT cause_id, "
+	    "-SUM(IF(kind IN ('advance_offset', 'advance_fee'), amount_cent, "
+	    "0)), -SUM(amount_cent) FROM shares WHERE payment_id = ? AND "
+	    "account_id = ? AND (role = 'ADVANCE_OFFSET' OR kind = 'split') "
+	    "GROUP BY cause_id ORDER BY cause_id", err))
+		return q.rc;
+	tly_q_str(&q, pay);
+	tly_q_str(&q, acc);
+	(void)tly_q_exec(&q);
+	while ((rc = tly_q_next(&q)) == TLY_ROW) {
+		if (tly_q_col_null(&q, 0)) {
+			*earn = -tly_q_col_i64(&q, 2);
+			continue;
+		}
+		if (*n == OPEN_MAX)
+			break;
+		memset(&it[*n], 0, sizeof(it[0]));
+		tly_strlcpy(it[*n].id, tly_q_col_str(&q, 0), sizeof(it[0].id));
+		it[*n].o = tly_q_col_i64(&q, 1);
+		it[(*n)++].n = tly_q_col_i64(&q, 2);
+	}
+	tly_q_done(&q);
+	return rc == TLY_ROW ? tly_err_internal(err) : rc;
+}
+
+/*
+ * refee_lock - lock payee 'acc''s transferred advances in 'cur' (by the
+ * (account, currency, state) index: oldest first, as a completion locks
+ * them) and note each one's room in 'it'; with 'grow', add those not
+ * offset in this payment yet that have room, in id order.
+ */
+static int
+refee_lock(tly_ctx *ctx, const char *acc, const char *cur, int grow,
+    refee_item *it, int *n, tly_err *err)
+{
+	refee_item tmp;
+	const char *id;
+	int64_t room;
+	int k, j, rc;
+	tly_q q;
+
+	if (tly_q_prep(ctx->db, &q, "SELECT id, granted_cent - offset_cent "
+	    "FROM advances FORCE INDEX (advances_open) WHERE account_id = ? "
+	    "AND currency = ? AND state = 'transferred' FOR UPDATE", err))
+		return q.rc;
+	tly_q_str(&q, acc);
+	tly_q_str(&q, cur);
+	(void)tly_q_exec(&q);
+	while ((rc = tly_q_next(&q)) == TLY_ROW) {
+		id = tly_q_col_str(&q, 0);
+		room = tly_q_col_i64(&q, 1);
+		for (k = 0; k < *n && strcmp(it[k].id, id); k++)
+			;
+		if (k < *n) {
+			it[k].room = room;
+			continue;
+		}
+		if (!grow || room <= 0 || *n == OPEN_MAX)
+			continue;
+		memset(&it[*n], 0, sizeof(it[0]));
+		tly_strlcpy(it[*n].id, id, sizeof(it[0].id));
+		it[(*n)++].room = room;
+		/* keep id order: the new one goes before any later id */
+		for (j = *n - 1; j > 0 && strcmp(it[j - 1].id, it[j].id) > 0;
+		    j--) {
+			tmp = it[j - 1];
+			it[j - 1] = it[j];
+			it[j] = tmp;
+		}
+	}
+	tly_q_done(&q);
+	return rc;
+}
+
+/*
+ * tly_advance_refee - inside the fee settlement of payment 'pay'
+ * (amount 'amount', currency 'cur', cumulative reversal 'reversed'),
+ * under its row lock: the real Stripe fee moved the earning of its fee
+ * bearer 'acc' by -'delta' (delta = actual - estimate), and the offsets
+ * of its advances in this payment are re-targeted to what the
+ * completion would have offset had it known the fee (docs/ledger.md,
+ * "Advances"):
+ *
+ *   delta > 0  the earning e - delta may no longer cover the offset O:
+ *              O' = min(O, max(0, e - delta)), given back newest
+ *              advance first (the completion filled oldest first);
+ *   delta < 0  the earning grew: -delta more recovers the payee's open
+ *              advances oldest first, at most what each has left.
+ *
+ * Each advance's change O' - O is a pair of kind advance_fee (it counts
+ * in O, the base of the reversal target T); what is still offset moves
+ * to min(N, T'(C)) (a give-back) or max(N, min(T'(C), N + room)) (more
+ * offset), the part that differs from O' - O as an advance_return pair.
+ * At C = 0 that part is nil.  Lock order: payment -> advances.
+ */
+int
+tly_advance_refee(tly_ctx *ctx, const char *pay, const char *cur,
+    const char *acc, int64_t amount, int64_t reversed, int64_t delta,
+    tly_err *err)
+{
+	refee_item it[OPEN_MAX];
+	int64_t earn = 0, o = 0, left, t, n1;
+	int n = 0, i, rc;
+
+	if (delta == 0 || amount <= 0 || reversed < 0 || reversed > amount)
+		return TLY_OK;
+	rc = refee_read(ctx, pay, acc, &earn, it, &n, err);
+	if (rc)
+		return rc;
+	for (i = 0; i < n; i++)
+		o += it[i].o;
+	if (delta > 0)
+		left = earn - delta < 0 ? o : o - (earn - delta < o ?
+		    earn - delta : o);
+	else
+		left = earn - delta - o < -delta ? earn - delta - o : -delta;
+	if (left <= 0)
+		return TLY_OK;		/* nothing moves */
+	rc = refee_lock(ctx, acc, cur, delta < 0, it, &n, err);
+	if (rc)
+		return rc;
+	if (delta > 0) {		/* give back, newest first */
+		for (i = n - 1; i >= 0 && left > 0; i--) {
+			it[i].d = -(left < it[i].o ? left : it[i].o);
+			left += it[i].d;
+		}
+	} else {			/* offset more, oldest first */
+		for (i = 0; i < n && left > 0; i++) {
+			it[i].d = left < it[i].room ? left : it[i].room;
+			left -= it[i].d;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (it[i].d == 0)
+			continue;
+		t = it[i].o + it[i].d;
+		t -= (int64_t)((__int128)t * reversed / amount);
+		if (delta > 0)
+			n1 = it[i].n < t ? it[i].n : t;
+		else {
+			n1 = it[i].n + it[i].room < t ? it[i].n + it[i].room :
+			    t;
+			if (n1 < it[i].n)
+				n1 = it[i].n;
+		}
+		if (n1 < 0 || n1 > it[i].o + it[i].d ||
+		    n1 - it[i].n > it[i].room) {
+			tly_logkv(ctx->log, TLY_LOG_ERROR, "advance", "advance "
+			    "offset rows out of bounds", "payment_id", pay,
+			    "advance_id", it[i].id, NULL);
+			return tly_err_internal(err);
+		}
+		/* one update of offset_cent: each pair alone may cross a
+		 * bound of the CHECK that their sum keeps */
+		rc = pair_rows(ctx, pay, cur, "advance_fee", it[i].id, acc,
+		    it[i].d, err);
+		if (rc == TLY_OK && n1 - it[i].n != it[i].d)
+			rc = pair_rows(ctx, pay, cur, "advance_return",
+			    it[i].id, acc, n1 - it[i].n - it[i].d, err);
+		if (rc == TLY_OK)
+			rc = tly_db_later(ctx->db, err, "UPDATE advances SET "
+			    "offset_cent = offset_cent + ? WHERE id = ?", "is",
+			    n1 - it[i].n, it[i].id);
 		if (rc)
 			return rc;
 	}

@@ -7,7 +7,9 @@
  * payment posts advance_offset rows (-x on the payee, +x on the
  * platform) under the advance row's lock; a refund or dispute of an
  * offset earning gives the offset back in proportion (advance_return
- * rows).  docs/ledger.md, "Advances", is the model.
+ * rows); the real Stripe fee, when it comes later, moves the fee
+ * bearer's offset with its earning (advance_fee rows).  docs/ledger.md,
+ * "Advances", is the model.
  */
 #ifndef TLY_ADVANCE_H
 #define TLY_ADVANCE_H
@@ -70,7 +72,7 @@ int	 tly_advance_grant(tly_ctx *, const tly_principal *, const char *,
 	    tly_err *);
 int	 tly_advance_list(tly_ctx *, const char *, tly_advance **, int *,
 	    int *, tly_err *);
-void	 tly_advances_finish(tly_ctx *);
+int	 tly_advances_finish(tly_ctx *);
 int	 tly_advance_balances(tly_ctx *, const char *, tly_balance *, int *,
 	    tly_err *);
 int	 tly_advance_offset(tly_ctx *, const char *, tly_earning *, int,
@@ -80,5 +82,7 @@ int	 tly_advance_offset_post(tly_ctx *, const char *, const char *,
 int	 tly_advance_reverse(tly_ctx *, const char *, const char *, int64_t,
 	    int64_t, int64_t, tly_err *);
 int	 tly_advance_kept(const tly_adv_move *, int64_t *);
+int	 tly_advance_refee(tly_ctx *, const char *, const char *,
+	    const char *, int64_t, int64_t, int64_t, tly_err *);
 
 #endif

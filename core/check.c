@@ -47,10 +47,16 @@
  *
  *   advance_balance      each advance: 0 <= offset <= granted, offset =
  *                        − its ADVANCE_OFFSET rows on the payee = its
- *                        rows on the platform (kinds advance_offset and
- *                        advance_return); not transferred -> offset 0
+ *                        rows on the platform (kinds advance_offset,
+ *                        advance_fee and advance_return); not
+ *                        transferred -> offset 0
  *   advance_row_owner    an ADVANCE_OFFSET row names an advance, is on
  *                        its payee or the platform, in its currency
+ *   advance_payment      in each payment, each advance's offset on the
+ *                        payee: 0 <= N <= O (N what is still offset, O
+ *                        its advance_offset and advance_fee rows), and
+ *                        the payee's O together <= its earning there
+ *                        (split and fee_adjustment rows, at least 0)
  *
  * A share row is in at most one payout by construction (one payout_id
  * column).
@@ -267,17 +273,36 @@ const tly_check tly_checks[] = {
 	    "'transferred' AND a.offset_cent <> 0) ORDER BY a.id" },
 	{ "advance_row_owner",
 	    "an ADVANCE_OFFSET row names an advance, is of kind "
-	    "advance_offset or advance_return, in its currency, on its payee "
-	    "or the platform",
+	    "advance_offset, advance_fee or advance_return, in its currency, "
+	    "on its payee or the platform",
 	    "share advance kind account expected_account currency "
 	    "expected_currency",
 	    "SELECT s.id, IFNULL(s.cause_id, 'NULL'), s.kind, s.account_id, "
 	    "IFNULL(a.account_id, '(missing)'), s.currency, "
 	    "IFNULL(a.currency, '(missing)') FROM shares s LEFT JOIN advances "
 	    "a ON a.id = s.cause_id WHERE s.role = 'ADVANCE_OFFSET' AND (a.id "
-	    "IS NULL OR s.kind NOT IN ('advance_offset', 'advance_return') OR "
-	    "s.currency <> a.currency OR (s.account_id <> a.account_id AND "
-	    "s.account_id <> 'acc_platform')) ORDER BY s.id" },
+	    "IS NULL OR s.kind NOT IN ('advance_offset', 'advance_fee', "
+	    "'advance_return') OR s.currency <> a.currency OR (s.account_id "
+	    "<> a.account_id AND s.account_id <> 'acc_platform')) ORDER BY "
+	    "s.id" },
+	{ "advance_payment",
+	    "in each payment, each advance's offset on the payee is between 0 "
+	    "and its base O (advance_offset and advance_fee rows), and the "
+	    "payee's O together is at most its earning there",
+	    "payment advance account offset base total_base earning",
+	    "SELECT payment_id, cause_id, account_id, n, o, total_o, earning "
+	    "FROM (SELECT v.payment_id, v.cause_id, v.account_id, v.n, v.o, "
+	    "SUM(v.o) OVER (PARTITION BY v.payment_id, v.account_id) AS "
+	    "total_o, GREATEST((SELECT IFNULL(SUM(e.amount_cent), 0) FROM "
+	    "shares e WHERE e.payment_id = v.payment_id AND e.account_id = "
+	    "v.account_id AND e.kind IN ('split', 'fee_adjustment')), 0) AS "
+	    "earning FROM (SELECT payment_id, IFNULL(cause_id, 'NULL') AS "
+	    "cause_id, account_id, -SUM(amount_cent) AS n, "
+	    "-SUM(IF(kind IN ('advance_offset', 'advance_fee'), amount_cent, "
+	    "0)) AS o FROM shares WHERE role = 'ADVANCE_OFFSET' AND "
+	    "account_id <> 'acc_platform' GROUP BY payment_id, cause_id, "
+	    "account_id) v) w WHERE n < 0 OR n > o OR total_o > earning "
+	    "ORDER BY payment_id, cause_id" },
 	{ NULL, NULL, NULL, NULL }
 };
 

@@ -27,7 +27,9 @@
  * payments(checkout_id), (pi_id) and (charge_id) are the last line.
  *
  * tly_payment_fee_settle() books the adjustment later, when
- * charge.updated brings the balance transaction (asynchronous capture).
+ * charge.updated brings the balance transaction (asynchronous capture),
+ * and moves the fee bearer's advance offsets with it (lock order
+ * payment -> advances).
  *
  * API:	tly_pi_facts_from(), tly_payment_complete(), tly_payment_get(),
  *	tly_payment_fee_settle().
@@ -543,22 +545,28 @@ typedef struct settle_args {
 	int		 booked;
 } settle_args;
 
-/* settle_tx - lock the payment; book the adjustment once */
+/*
+ * settle_tx - lock the payment; book the adjustment once, and move the
+ * fee bearer's advance offsets in the payment with its earning
+ * (advance.h; lock order payment -> advances).  An oversold payment
+ * offset nothing and is refunded at once: nothing moves.
+ */
 static int
 settle_tx(tly_ctx *ctx, void *arg, tly_err *err)
 {
 	settle_args *a = arg;
-	char id[40], cur[8], bearer[40];
-	int64_t est = 0, actual = 0;
+	char id[40], cur[8], bearer[40], status[24];
+	int64_t est = 0, actual = 0, amount = 0, reversed = 0;
 	int isnull = 1, rc;
 
 	a->booked = 0;
 	rc = tly_db_row(ctx->db, err, "SELECT id, currency, "
-	    "fee_bearer_account_id, stripe_fee_estimate_cent, "
-	    "stripe_fee_actual_cent FROM payments WHERE charge_id = ? OR "
-	    "pi_id = ? FOR UPDATE", "ss>sssin", a->charge_or_pi,
-	    a->charge_or_pi, id, sizeof(id), cur, sizeof(cur), bearer,
-	    sizeof(bearer), &est, &actual, &isnull);
+	    "fee_bearer_account_id, status, stripe_fee_estimate_cent, "
+	    "stripe_fee_actual_cent, amount_cent, refunded_cent + "
+	    "disputed_cent FROM payments WHERE charge_id = ? OR pi_id = ? "
+	    "FOR UPDATE", "ss>ssssinii", a->charge_or_pi, a->charge_or_pi, id,
+	    sizeof(id), cur, sizeof(cur), bearer, sizeof(bearer), status,
+	    sizeof(status), &est, &actual, &isnull, &amount, &reversed);
 	if (rc == TLY_NOTFOUND)
 		return rc;	/* not completed yet: the caller retries */
 	if (rc == TLY_OK && !isnull)
@@ -566,7 +574,12 @@ settle_tx(tly_ctx *ctx, void *arg, tly_err *err)
 	if (rc)
 		return rc;
 	a->booked = 1;
-	return fee_adjust(ctx, id, cur, bearer, est, a->fee, a->txn, err);
+	rc = fee_adjust(ctx, id, cur, bearer, est, a->fee, a->txn, err);
+	if (rc || strcmp(bearer, PLATFORM_ACCOUNT) == 0 ||
+	    strcmp(status, "refund_pending") == 0)
+		return rc;
+	return tly_advance_refee(ctx, id, cur, bearer, amount, reversed,
+	    a->fee - est, err);
 }
 
 /*

@@ -835,7 +835,8 @@ tly_payouts_run(tly_ctx *ctx, tly_payout_stats *st, tly_err *err)
 	memset(&r, 0, sizeof(r));
 	r.ctx = ctx;
 	r.st = st;
-	tly_advances_finish(ctx);	/* before the balance: they spend it */
+	/* before the balance: they spend it */
+	st->advances = tly_advances_finish(ctx);
 	rc = read_balance(&r, err);
 	if (rc == TLY_OK)
 		rc = finish_left(&r, err);
@@ -864,7 +865,7 @@ int
 tly_job_payouts(tly_ctx *ctx, tly_err *err)
 {
 	tly_payout_stats st;
-	char paid[24], failed[24], deferred[24], unknown[24];
+	char paid[24], failed[24], deferred[24], unknown[24], adv[24];
 	int rc;
 
 	rc = tly_payouts_run(ctx, &st, err);
@@ -872,10 +873,11 @@ tly_job_payouts(tly_ctx *ctx, tly_err *err)
 	snprintf(failed, sizeof(failed), "%d", st.failed);
 	snprintf(deferred, sizeof(deferred), "%d", st.deferred);
 	snprintf(unknown, sizeof(unknown), "%d", st.unknown);
-	if (st.paid || st.failed || st.deferred || st.unknown)
+	snprintf(adv, sizeof(adv), "%d", st.advances);
+	if (st.paid || st.failed || st.deferred || st.unknown || st.advances)
 		tly_logkv(ctx->log, TLY_LOG_INFO, "payout", "payout run",
 		    "paid", paid, "failed", failed, "deferred", deferred,
-		    "unknown", unknown, NULL);
+		    "unknown", unknown, "advances", adv, NULL);
 	return rc;
 }
 

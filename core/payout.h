@@ -35,6 +35,7 @@ typedef struct tly_payout_stats {
 	int	 deferred;	/* the platform's balance was short */
 	int	 unknown;	/* left for the next run */
 	int	 finished;	/* left by an earlier run, finished now */
+	int	 advances;	/* advances left behind, finished now */
 } tly_payout_stats;
 
 typedef struct tly_balance {

@@ -563,12 +563,46 @@ static void
 test_advance_row_owner(void **state)
 {
 	const char *want[] = { "advance=adv_1 kind=advance_offset "
-	    "account=acc_a1 expected_account=acc_t1", NULL };
+	    "account=acc_a1 expected_account=acc_t1", "advance=adv_1 "
+	    "kind=advance_return account=acc_a1 expected_account=acc_t1",
+	    NULL };
+
+	/* both payee rows move, so the payment's offset stays whole */
+	(void)state;
+	only1("UPDATE shares SET account_id = 'acc_a1' WHERE role = "
+	    "'ADVANCE_OFFSET' AND account_id = 'acc_t1'", "advance_row_owner",
+	    2, want);
+}
+
+/* a completion offset row turned into a return: N = 64 > O = 0 */
+static void
+test_advance_payment_kept(void **state)
+{
+	const char *want[] = { "payment=pay_1 advance=adv_1 account=acc_t1 "
+	    "offset=64 base=0 total_base=0 earning=825", NULL };
 
 	(void)state;
-	only1("UPDATE shares SET account_id = 'acc_a1', role = "
-	    "'ADVANCE_OFFSET' WHERE role = 'ADVANCE_OFFSET' AND amount_cent = "
-	    "-80", "advance_row_owner", 1, want);
+	only1("UPDATE shares SET kind = 'advance_return' WHERE kind = "
+	    "'advance_offset'", "advance_payment", 1, want);
+}
+
+/* O raised by 800 past the earning (825) without moving N or the advance */
+static void
+test_advance_payment_earning(void **state)
+{
+	const char *want[] = { "payment=pay_1 advance=adv_1 account=acc_t1 "
+	    "offset=64 base=880 total_base=880 earning=825", NULL };
+
+	(void)state;
+	only1("INSERT INTO shares (payment_id, account_id, role, kind, "
+	    "amount_cent, currency, status, cause_id) VALUES ('pay_1', "
+	    "'acc_t1', 'ADVANCE_OFFSET', 'advance_fee', -800, 'usd', "
+	    "'pending', 'adv_1'), ('pay_1', 'acc_platform', 'ADVANCE_OFFSET', "
+	    "'advance_fee', 800, 'usd', 'pending', 'adv_1'), ('pay_1', "
+	    "'acc_t1', 'ADVANCE_OFFSET', 'advance_return', 800, 'usd', "
+	    "'pending', 'adv_1'), ('pay_1', 'acc_platform', 'ADVANCE_OFFSET', "
+	    "'advance_return', -800, 'usd', 'pending', 'adv_1')",
+	    "advance_payment", 1, want);
 }
 
 /* every check of the table has a corruption test above */
@@ -582,7 +616,8 @@ test_every_check_covered(void **state)
 	    "share_account_kind", "share_fee_bearer", "outbox_sent_at",
 	    "refund_failed_rows", "dispute_total", "payout_amount",
 	    "payout_row_state", "payout_row_owner", "payout_payee",
-	    "payout_reversed", "advance_balance", "advance_row_owner", NULL };
+	    "payout_reversed", "advance_balance", "advance_row_owner",
+	    "advance_payment", NULL };
 	const tly_check *c;
 	int i;
 
@@ -624,6 +659,8 @@ main(void)
 		cmocka_unit_test_setup(test_payout_reversed, setup),
 		cmocka_unit_test_setup(test_advance_balance, setup),
 		cmocka_unit_test_setup(test_advance_row_owner, setup),
+		cmocka_unit_test_setup(test_advance_payment_kept, setup),
+		cmocka_unit_test_setup(test_advance_payment_earning, setup),
 		cmocka_unit_test_setup(test_every_check_covered, setup),
 	};
 	int rc;

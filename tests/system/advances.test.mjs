@@ -16,7 +16,8 @@
  * - Stripe refusing the transfer (balance too low): failed, 422,
  *   nothing offset later;
  * - no answer (a stored 500 after the work, the lookup failing too):
- *   'unknown', finished by the payouts run with exactly one transfer; an
+ *   'unknown', finished by the payouts run with exactly one transfer
+ *   (`tallyctl payouts run` prints "advances 1", the next run 0); an
  *   answer that hangs past the timeout: the same key again is replayed;
  *   a stored 500 with nothing made: generation 2 makes it, once.
  * Ends with assertLedger (which runs `tallyctl check`).
@@ -367,11 +368,13 @@ describe('Stripe', () => {
     assert.equal(await offsetIn(pay, t.id), 0);
     await until(async () => Number(await sql1(stack, 'SELECT lease_until <= NOW(3) FROM advances WHERE id = ' +
       `${esc(id)}`)) === 1, 'the lease to run out', 10000);
-    await payoutsRun();
+    const out = await payoutsRun();
+    assert.match(out.stdout, /\tadvances 1$/m, `the run counts the advance it finished: ${out.stdout}`);
     const row = await advRow(id);
     const ts = await transfersOf(id);
     assert.equal(ts.length, 1, 'exactly one transfer');
     assert.deepEqual([row.state, row.transfer, row.gen], ['transferred', ts[0].id, 1]);
+    assert.match((await payoutsRun()).stdout, /\tadvances 0$/m, 'nothing left to finish');
     /* and the next earning offsets it */
     const pay2 = await buy(product);
     assert.equal(await offsetIn(pay2, t.id), await earning(pay2, t.id));
