@@ -55,6 +55,7 @@
 #include "auth.h"
 #include "outbox.h"
 #include "payout.h"
+#include "recover.h"
 #include "tly_str.h"
 #include "tx.h"
 
@@ -68,11 +69,7 @@
 	Q8 ")"
 #define MAX_CASH		32
 
-/* eligible: a pending row no payout holds, past the hold, not disputed */
-#define ELIGIBLE_SQL \
-	"(s.amount_cent < 0 OR (s.created_at <= NOW(3) - INTERVAL ? DAY AND " \
-	"NOT EXISTS (SELECT 1 FROM payments p WHERE p.id = s.payment_id AND " \
-	"p.status = 'disputed')))"
+#define ELIGIBLE_SQL		TLY_ELIGIBLE_SQL
 
 typedef struct cash {
 	char	 cur[4];
@@ -839,6 +836,8 @@ tly_payouts_run(tly_ctx *ctx, tly_payout_stats *st, tly_err *err)
 	rc = read_balance(&r, err);
 	if (rc == TLY_OK)
 		rc = finish_left(&r, err);
+	if (rc == TLY_OK)	/* what payees owe back (recover.c) */
+		tly_recover_run(ctx, st);
 	while (rc == TLY_OK && done < ctx->cfg->payout_max_per_run) {
 		rc = candidates(ctx, acc, cur, page, &n, err);
 		if (rc || n == 0)
@@ -891,8 +890,9 @@ typedef struct rev_args {
 	int		 booked;
 } rev_args;
 
-static const char *
-role_of(const char *kind)
+/* tly_payee_role - the share role of a payee account of kind 'kind' */
+const char *
+tly_payee_role(const char *kind)
 {
 	if (strcmp(kind, "agent") == 0)
 		return "AGENT";
@@ -930,9 +930,9 @@ rev_tx(tly_ctx *ctx, void *arg, tly_err *err)
 	if (rc)
 		return rc == TLY_NOTFOUND ? tly_err_internal(err) : rc;
 	rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO transfer_reversals "
-	    "(id, transfer_id, payout_id, amount_cent, currency, origin) "
-	    "VALUES (?, ?, ?, ?, ?, 'stripe')", "sssis", a->trr, a->transfer,
-	    a->po, a->amount, a->cur);
+	    "(id, stripe_reversal_id, transfer_id, payout_id, amount_cent, "
+	    "currency, origin) VALUES (?, ?, ?, ?, ?, ?, 'stripe')", "ssssis",
+	    a->trr, a->trr, a->transfer, a->po, a->amount, a->cur);
 	if (rc == TLY_CONFLICT) {		/* seen before (or Tally's) */
 		tly_err_clear(err);
 		return TLY_OK;
@@ -943,9 +943,9 @@ rev_tx(tly_ctx *ctx, void *arg, tly_err *err)
 		    "currency, status, cause_id, payout_id) VALUES (?, ?, ?, "
 		    "'transfer_reversal', ?, ?, 'paid', ?, ?), (?, ?, ?, "
 		    "'transfer_reversal', ?, ?, 'pending', ?, NULL)",
-		    "sssissssssiss", pay, a->acc, role_of(kind), -a->amount,
-		    a->cur, a->trr, a->po, pay, a->acc, role_of(kind),
-		    a->amount, a->cur, a->trr);
+		    "sssissssssiss", pay, a->acc, tly_payee_role(kind),
+		    -a->amount, a->cur, a->trr, a->po, pay, a->acc,
+		    tly_payee_role(kind), a->amount, a->cur, a->trr);
 	if (rc == TLY_OK)
 		rc = tly_db_later(ctx->db, err, "UPDATE payouts SET "
 		    "reversed_cent = reversed_cent + ? WHERE id = ?", "is",
@@ -1006,7 +1006,7 @@ tly_payout_transfer_reversed(tly_ctx *ctx, const tly_st_event *e,
 	char po[40], acc[40], amt[24];
 	const char *v;
 	rev_args a;
-	int rc;
+	int rc, known;
 
 	if (tly_st_transfer_parse(e->object, &t) != TLY_OK || t.id == NULL) {
 		*status = "ignored";
@@ -1034,6 +1034,11 @@ tly_payout_transfer_reversed(tly_ctx *ctx, const tly_st_event *e,
 	    x = x->next) {
 		if (tly_st_reversal_parse(x, &sr) != TLY_OK || sr.id == NULL ||
 		    sr.amount <= 0 || strlen(sr.id) > 64)
+			continue;
+		rc = tly_recover_seen(ctx, t.id, &sr, &known, err);
+		if (rc)
+			return rc;
+		if (known)		/* Tally made it, or seen before */
 			continue;
 		memset(&a, 0, sizeof(a));
 		a.po = po;

@@ -343,8 +343,10 @@ cmd_payouts(cli *c)
 	tly_err_clear(&e);
 	if (tly_payouts_run(&c->ctx, &st, &e) != TLY_OK)
 		return fail(&e);
-	printf("paid %d\tfailed %d\tdeferred %d\tunknown %d\tfinished %d\n",
-	    st.paid, st.failed, st.deferred, st.unknown, st.finished);
+	printf("paid %d\tfailed %d\tdeferred %d\tunknown %d\tfinished %d\t"
+	    "reversed %d\treversal_failed %d\n", st.paid, st.failed,
+	    st.deferred, st.unknown, st.finished, st.reversed,
+	    st.reverse_failed);
 	return 0;
 }
 
