@@ -957,9 +957,12 @@ rev_tx(tly_ctx *ctx, void *arg, tly_err *err)
 	return rc;
 }
 
-/* reversals_of - the reversals of transfer 't' (the event's, or listed) */
-static int
-reversals_of(tly_ctx *ctx, const tly_jv *t, const char *id,
+/*
+ * tly_transfer_reversals - the reversals of transfer 't' (id 'id'): those
+ * it embeds when it embeds them all, else listed; the array in '*arr'.
+ */
+int
+tly_transfer_reversals(tly_ctx *ctx, const tly_jv *t, const char *id,
     const tly_jv **arr, tly_err *err)
 {
 	tly_stripe_resp resp;
@@ -993,8 +996,10 @@ reversals_of(tly_ctx *ctx, const tly_jv *t, const char *id,
 }
 
 /*
- * tly_payout_transfer_reversed - transfer.reversed 'e' (see rev_tx);
- * '*status' is "ignored" for a transfer that is not a payout's.
+ * tly_payout_transfer_reversed - transfer.reversed 'e' (see rev_tx); an
+ * advance's transfer goes to tly_advance_transfer_reversed(); '*status'
+ * is "ignored" for a transfer that is neither a payout's nor an
+ * advance's.
  */
 int
 tly_payout_transfer_reversed(tly_ctx *ctx, const tly_st_event *e,
@@ -1021,13 +1026,12 @@ tly_payout_transfer_reversed(tly_ctx *ctx, const tly_st_event *e,
 		/* ours, its transfer not recorded yet: the job retries */
 		return tly_err_set(err, TLY_EK_CONFLICT, "payout_not_recorded",
 		    "The payout's transfer is not recorded yet.");
-	if (rc == TLY_NOTFOUND) {
+	if (rc == TLY_NOTFOUND) {	/* an advance's, or not Tally's */
 		tly_err_clear(err);
-		*status = "ignored";
-		return TLY_OK;
+		return tly_advance_transfer_reversed(ctx, e, &t, status, err);
 	}
 	if (rc == TLY_OK)
-		rc = reversals_of(ctx, e->object, t.id, &arr, err);
+		rc = tly_transfer_reversals(ctx, e->object, t.id, &arr, err);
 	if (rc)
 		return rc;
 	for (x = arr && arr->type == TLY_JARR ? arr->child : NULL; x;

@@ -22,12 +22,14 @@
 /*
  * eligible: a pending share row 's' no payout holds (the caller tests
  * status and payout_id) is payable when negative (what is owed back is
- * recovered first), of kind transfer_reversal (it was paid once: past
+ * recovered first), of kind transfer_reversal or advance_reversal (what
+ * it makes payable again was paid once, or earned and recovered: past
  * its hold), or past the hold (the one '?': hold_days) and its payment
  * not disputed.
  */
 #define TLY_ELIGIBLE_SQL \
-	"(s.amount_cent < 0 OR s.kind = 'transfer_reversal' OR " \
+	"(s.amount_cent < 0 OR s.kind IN ('transfer_reversal', " \
+	"'advance_reversal') OR " \
 	"(s.created_at <= NOW(3) - INTERVAL ? DAY AND NOT EXISTS (SELECT 1 " \
 	"FROM payments p WHERE p.id = s.payment_id AND p.status = " \
 	"'disputed')))"
@@ -59,7 +61,7 @@ typedef struct tly_balance {
 	int64_t	 owed_back_cent;
 	int64_t	 in_transit_cent;
 	int64_t	 paid_cent;
-	int64_t	 advance_balance_cent;	/* granted - offset, transferred */
+	int64_t	 advance_balance_cent;	/* granted - reversed - offset */
 } tly_balance;
 
 typedef struct tly_payout {
@@ -100,5 +102,7 @@ int	 tly_transfer_refused(int, const tly_err *);
 void	 tly_transfer_release(tly_ctx *, int, const char *, const char *,
 	    const char *);
 const char *tly_payee_role(const char *);
+int	 tly_transfer_reversals(tly_ctx *, const tly_jv *, const char *,
+	    const tly_jv **, tly_err *);
 
 #endif

@@ -308,3 +308,66 @@ test('two runs at once reverse once', async () => {
   assert.equal((await balance(talent.id)).owed_back_cent, 0);
   await reversedEvents(po.transfer);
 });
+
+test('a Dashboard reversal of an advance\'s transfer: the balance given back, what earnings recovered payable again', async () => {
+  const talent = await onboarded();
+  const g = await req(stack, 'POST', '/admin/api/v1/advances', {
+    headers: { Cookie: `tally_session=${finance.cookie}`, 'X-CSRF-Token': finance.csrf },
+    json: { account_id: talent.id, amount_cent: 3000, note: 'signing bonus' },
+  });
+  assert.equal(g.status, 201, g.body);
+  assert.equal(g.json.state, 'transferred');
+  const adv = g.json.id;
+  const pay = await buy(talent, 2000);
+  const advRow = async () => {
+    const [[granted, offset, reversed]] = await stack.sql('SELECT granted_cent, offset_cent, reversed_cent FROM ' +
+      `advances WHERE id = ${esc(adv)}`);
+    return { granted: Number(granted), offset: Number(offset), reversed: Number(reversed) };
+  };
+  const a0 = await advRow();
+  assert.ok(a0.offset > 300 && a0.offset < 3000, `offset from the earning (${a0.offset})`);
+  const payable0 = (await balance(talent.id)).payable_cent;
+  const left = a0.granted - a0.offset;
+  const x = left + 300;			/* 300 more than the advance waits for */
+
+  const rev = await stack.stripe('POST', `/v1/transfers/${g.json.transfer_id}/reversals`, { amount: String(x) });
+  assert.equal(rev.status, 200, JSON.stringify(rev.json));
+  await reversedEvents(g.json.transfer_id);
+  await until(async () => (await advRow()).reversed === x, 'the reversal booked');
+  assert.deepEqual(await advRow(), { granted: 3000, offset: a0.offset - 300, reversed: x });
+  assert.deepEqual(await stack.sql('SELECT account_id, role, amount_cent, status, payment_id FROM shares WHERE ' +
+    `cause_id = ${esc(adv)} AND kind = 'advance_reversal' ORDER BY amount_cent`), [
+    ['acc_platform', 'ADVANCE_OFFSET', '-300', 'pending', pay.id],
+    [talent.id, 'ADVANCE_OFFSET', '300', 'pending', pay.id],
+  ]);
+  assert.deepEqual(await stack.sql('SELECT id, origin, state, amount_cent, advance_id, IFNULL(payout_id, \'\') FROM ' +
+    `transfer_reversals WHERE transfer_id = ${esc(g.json.transfer_id)}`),
+  [[rev.json.id, 'stripe', 'reversed', String(x), adv, '']]);
+  const b = await balance(talent.id);
+  assert.equal(b.advance_balance_cent, 0, 'the advance is settled');
+  assert.equal(b.payable_cent, payable0 + 300, 'what earnings had recovered is payable again');
+  const alert = await stack.waitForLog((l) => /ALERT: an advance's transfer was reversed outside Tally/.test(l.msg ?? '') &&
+    JSON.stringify(l).includes(rev.json.id), { what: 'the operator alert' });
+  assert.equal(alert.level, 'error');
+  assert.equal(alert.returned_cent, '300');
+  const list = await req(stack, 'GET', `/admin/api/v1/advances?account_id=${talent.id}`, {
+    headers: { Cookie: `tally_session=${finance.cookie}` },
+  });
+  assert.equal(list.status, 200, list.body);
+  assert.deepEqual(list.json.data.map((v) => [v.offset_cent, v.reversed_cent, v.balance_cent]),
+    [[a0.offset - 300, x, 0]]);
+
+  /* a redelivered event books nothing more */
+  const tr = (await stack.stripe('GET', `/v1/transfers/${g.json.transfer_id}`)).json;
+  assert.equal((await postWebhook(stack, craftEvent('transfer.reversed', tr))).status, 200);
+  await reversedEvents(g.json.transfer_id);
+  assert.equal((await advRow()).reversed, x);
+  assert.equal(await sqlNum(stack, `SELECT COUNT(*) FROM shares WHERE cause_id = ${esc(adv)} AND ` +
+    "kind = 'advance_reversal'"), 2);
+
+  /* a full refund of the offset payment gives back only what is still offset */
+  await refund(pay.id);
+  const a1 = await advRow();
+  assert.equal(a1.offset, 0, 'nothing offset any more');
+  assert.ok(a1.offset + a1.reversed <= a1.granted);
+});
