@@ -1,9 +1,10 @@
 /*
  * payout.c - paying payees their earnings (docs/ledger.md, payout.h)
  *
- * Owns the payouts and transfer_reversals tables, the status and
- * payout_id of share rows, and the payout columns of accounts
- * (payout_failures, payout_retry_at, email_outstanding_payout).
+ * Owns the payouts table, the transfer_reversals rows of origin 'stripe'
+ * of payouts (recover.c has Tally's, advance.c those of advances), the
+ * status and payout_id of share rows, and the payout columns of
+ * accounts (payout_failures, payout_retry_at, email_outstanding_payout).
  *
  * Lock order: account (payee) -> payout -> outbox/audit.  The share rows
  * of a payee change status only under its account row's lock (every
@@ -29,13 +30,17 @@
  *                     exponentially, flagged, payout_failed queued).
  *                     No answer -> 'unknown', finished by a later run.
  *                     Before all this, advances left 'to_transfer' or
- *                     'unknown' are finished (advance.c).
+ *                     'unknown' are finished (advance.c); between (2)
+ *                     and (3), what payees owe back is recovered by
+ *                     transfer reversals (recover.c, when configured).
  *                     What the available balance cannot cover is not
  *                     claimed at all ("deferred"): the rows stay pending.
  *   tly_payout_transfer_reversed
  *                     transfer.reversed: each reversal not seen before is
- *                     recorded; one Tally did not make is booked (rows of
- *                     kind transfer_reversal) and raised as an alert.
+ *                     recorded; one Tally made (recover.c) books nothing
+ *                     more; one Tally did not make is booked (rows of
+ *                     kind transfer_reversal) and raised as an alert; an
+ *                     advance's transfer goes to advance.c.
  *   tly_balances_get, tly_payouts_list   what the routes read.
  *
  * Several runs (jobs on several hosts, tallyctl) may run at once: a
@@ -863,7 +868,8 @@ int
 tly_job_payouts(tly_ctx *ctx, tly_err *err)
 {
 	tly_payout_stats st;
-	char paid[24], failed[24], deferred[24], unknown[24];
+	char paid[24], failed[24], deferred[24], unknown[24], rev[24];
+	char revf[24];
 	int rc;
 
 	rc = tly_payouts_run(ctx, &st, err);
@@ -871,10 +877,14 @@ tly_job_payouts(tly_ctx *ctx, tly_err *err)
 	snprintf(failed, sizeof(failed), "%d", st.failed);
 	snprintf(deferred, sizeof(deferred), "%d", st.deferred);
 	snprintf(unknown, sizeof(unknown), "%d", st.unknown);
-	if (st.paid || st.failed || st.deferred || st.unknown)
+	snprintf(rev, sizeof(rev), "%d", st.reversed);
+	snprintf(revf, sizeof(revf), "%d", st.reverse_failed);
+	if (st.paid || st.failed || st.deferred || st.unknown ||
+	    st.reversed || st.reverse_failed)
 		tly_logkv(ctx->log, TLY_LOG_INFO, "payout", "payout run",
 		    "paid", paid, "failed", failed, "deferred", deferred,
-		    "unknown", unknown, NULL);
+		    "unknown", unknown, "reversed", rev, "reversal_failed",
+		    revf, NULL);
 	return rc;
 }
 
