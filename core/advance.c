@@ -1,9 +1,10 @@
 /*
  * advance.c - advances: granted, transferred, recovered (advance.h)
  *
- * Owns the advances table and the share rows of role ADVANCE_OFFSET
- * (kinds advance_offset, advance_fee and advance_return).
- * docs/ledger.md, "Advances", is the model; in short:
+ * Owns the advances table, the share rows of role ADVANCE_OFFSET (kinds
+ * advance_offset, advance_fee, advance_return and advance_reversal) and
+ * the transfer_reversals rows of advances.  docs/ledger.md, "Advances", is
+ * the model; in short:
  *
  *   tly_advance_grant    (1) one transaction: the payee must be a payee
  *                        kind with a connected account and payouts
@@ -22,7 +23,7 @@
  *                        read of the open advances of the payment's
  *                        payees (FOR UPDATE, oldest first) planning, per
  *                        advance, x = min(what is left of the payee's
- *                        earning, granted - offset); then
+ *                        earning, granted - reversed - offset); then
  *   tly_advance_offset_post  deferred writes: rows -x payee / +x
  *                        platform, offset_cent += x.
  *   tly_advance_reverse  inside a reversal (refund, dispute, failure,
@@ -31,6 +32,15 @@
  *                        tly_advance_kept() of its offset; the difference
  *                        is posted as advance_return rows and applied to
  *                        offset_cent under the advance's lock.
+ *   tly_advance_transfer_reversed  transfer.reversed of an advance's
+ *                        transfer (the Dashboard: Tally never reverses
+ *                        one): each reversal x is recorded once in
+ *                        transfer_reversals; min(x, balance) goes to
+ *                        reversed_cent, the excess (already recovered
+ *                        from earnings) back to the payee as
+ *                        advance_reversal rows (offset_cent -= it), and
+ *                        an ALERT is logged.  The balance is granted -
+ *                        reversed - offset everywhere.
  *   tly_advance_refee    inside a fee settlement (charge.updated, the
  *                        real Stripe fee) under the payment's lock: the
  *                        fee bearer's offsets in the payment follow its
@@ -45,7 +55,7 @@
  * API:	tly_advance_grant(), tly_advance_list(), tly_advances_finish(),
  *	tly_advance_balances(), tly_advance_offset(),
  *	tly_advance_offset_post(), tly_advance_reverse(), tly_advance_kept(),
- *	tly_advance_refee().
+ *	tly_advance_transfer_reversed(), tly_advance_refee().
  */
 #include <stdio.h>
 #include <string.h>
@@ -64,7 +74,8 @@
 	"id, account_id, currency, state, IFNULL(stripe_transfer_id, ''), " \
 	"note, granted_by, IFNULL(last_error, ''), granted_cent, " \
 	"offset_cent, FLOOR(UNIX_TIMESTAMP(created_at)), " \
-	"IFNULL(request_key, ''), connect_account_id, key_gen FROM advances "
+	"IFNULL(request_key, ''), connect_account_id, key_gen, reversed_cent " \
+	"FROM advances "
 
 /* an advance row with what the transfer needs */
 typedef struct adv_row {
@@ -139,6 +150,7 @@ row_from(tly_q *q, adv_row *r)
 	v = tly_q_col_str(q, 12);
 	tly_strlcpy(r->acct, v ? v : "", sizeof(r->acct));
 	r->gen = tly_q_col_i64(q, 13);
+	r->a.reversed_cent = tly_q_col_i64(q, 14);
 }
 
 /* load - the advance whose column 'col' ("id", "request_key") is 'v' */
@@ -672,9 +684,9 @@ tly_advance_list(tly_ctx *ctx, const char *acc, tly_advance **out, int *n,
 
 /*
  * tly_advance_balances - add account 'acc''s open advance balances
- * (granted - offset of its transferred advances) per currency to the
- * 'n' balances of 'out' (at most TLY_MAX_BALANCES), adding a currency
- * it has no share row in.
+ * (granted - reversed - offset of its transferred advances) per currency
+ * to the 'n' balances of 'out' (at most TLY_MAX_BALANCES), adding a
+ * currency it has no share row in.
  */
 int
 tly_advance_balances(tly_ctx *ctx, const char *acc, tly_balance *out,
@@ -685,8 +697,9 @@ tly_advance_balances(tly_ctx *ctx, const char *acc, tly_balance *out,
 	int i, rc;
 
 	if (tly_q_prep(ctx->db, &q, "SELECT currency, SUM(granted_cent - "
-	    "offset_cent) FROM advances WHERE account_id = ? AND state = "
-	    "'transferred' GROUP BY currency ORDER BY currency", err))
+	    "offset_cent - reversed_cent) FROM advances WHERE account_id = ? "
+	    "AND state = 'transferred' GROUP BY currency ORDER BY currency",
+	    err))
 		return q.rc;
 	tly_q_str(&q, acc);
 	(void)tly_q_exec(&q);
@@ -778,9 +791,10 @@ tly_advance_offset(tly_ctx *ctx, const char *cur, tly_earning *earn, int n,
 	 * and serialise all completions once advances exist.
 	 */
 	if (tly_q_prep(ctx->db, &q, "SELECT id, account_id, granted_cent - "
-	    "offset_cent FROM advances FORCE INDEX (advances_open) WHERE "
-	    "account_id IN (" P6 ") AND currency = ? AND state = "
-	    "'transferred' AND offset_cent < granted_cent FOR UPDATE", err))
+	    "offset_cent - reversed_cent FROM advances FORCE INDEX "
+	    "(advances_open) WHERE account_id IN (" P6 ") AND currency = ? AND "
+	    "state = 'transferred' AND offset_cent + reversed_cent < "
+	    "granted_cent FOR UPDATE", err))
 		return q.rc;
 	for (i = 0; i < TLY_ADV_PAYEES; i++)	/* pad with the last payee */
 		tly_q_str(&q, earn[i < n ? i : n - 1].account_id);
@@ -869,8 +883,8 @@ tly_advance_reverse(tly_ctx *ctx, const char *pay, const char *cur,
 		return rc;
 	for (i = 0; i < n; i++) {
 		rc = tly_db_row(ctx->db, err, "SELECT granted_cent - "
-		    "offset_cent FROM advances WHERE id = ? FOR UPDATE", "s>i",
-		    off[i].id, &room);
+		    "offset_cent - reversed_cent FROM advances WHERE id = ? "
+		    "FOR UPDATE", "s>i", off[i].id, &room);
 		if (rc)
 			return rc == TLY_NOTFOUND ? tly_err_internal(err) : rc;
 		memset(&m, 0, sizeof(m));
@@ -892,6 +906,283 @@ tly_advance_reverse(tly_ctx *ctx, const char *pay, const char *cur,
 		    off[i].acc, kept - off[i].kept, err);
 		if (rc)
 			return rc;
+	}
+	return TLY_OK;
+}
+
+/* --- a reversal of an advance's transfer (the Dashboard) ------------ */
+
+#define AREV_PAYMENTS	256	/* payments one advance was offset in */
+#define AREV_ROUNDS	3
+
+typedef struct arev_args {
+	const char	*adv;
+	const char	*acc;
+	const char	*cur;
+	const char	*transfer;
+	const char	*trr;
+	int64_t		 amount;	/* x, what was reversed */
+	char		(*pay)[40];	/* the payments to lock, by id */
+	int		 npay;
+	/* out */
+	int64_t		 excess;	/* e, returned to the payee */
+	int		 booked;
+	int		 relist;	/* a payment was offset meanwhile */
+} arev_args;
+
+/* arev_payments - the payments advance a->adv was offset in, by id */
+static int
+arev_payments(tly_ctx *ctx, arev_args *a, tly_err *err)
+{
+	tly_q q;
+	int rc;
+
+	a->npay = 0;
+	if (tly_q_prep(ctx->db, &q, "SELECT DISTINCT payment_id FROM shares "
+	    "WHERE account_id = ? AND currency = ? AND cause_id = ? AND role "
+	    "= 'ADVANCE_OFFSET' ORDER BY payment_id", err))
+		return q.rc;
+	tly_q_str(&q, a->acc);
+	tly_q_str(&q, a->cur);
+	tly_q_str(&q, a->adv);
+	(void)tly_q_exec(&q);
+	while ((rc = tly_q_next(&q)) == TLY_ROW) {
+		if (a->npay == AREV_PAYMENTS)
+			continue;
+		tly_strlcpy(a->pay[a->npay++], tly_q_col_str(&q, 0),
+		    sizeof(a->pay[0]));
+	}
+	tly_q_done(&q);
+	return rc;
+}
+
+/* locked - payment 'pay' is one of a->pay (locked by this transaction) */
+static int
+locked(const arev_args *a, const char *pay)
+{
+	int i;
+
+	for (i = 0; i < a->npay; i++)
+		if (strcmp(a->pay[i], pay) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * give_back - post the advance_reversal pairs of a->excess: over the
+ * payments the advance is still offset in, newest first, at most what is
+ * still offset in each.  a->relist when one of them is not locked (it
+ * was offset after the list was read): the caller lists them again.
+ */
+static int
+give_back(tly_ctx *ctx, arev_args *a, tly_err *err)
+{
+	struct {
+		char	 pay[40];
+		int64_t	 kept;
+	} in[AREV_PAYMENTS];
+	tly_share_row rows[2];
+	int64_t d, e = a->excess;
+	int n = 0, i, rc;
+	tly_q q;
+
+	if (tly_q_prep(ctx->db, &q, "SELECT payment_id, -SUM(amount_cent) "
+	    "FROM shares WHERE account_id = ? AND currency = ? AND cause_id = "
+	    "? AND role = 'ADVANCE_OFFSET' GROUP BY payment_id HAVING "
+	    "SUM(amount_cent) < 0 ORDER BY MAX(id) DESC", err))
+		return q.rc;
+	tly_q_str(&q, a->acc);
+	tly_q_str(&q, a->cur);
+	tly_q_str(&q, a->adv);
+	(void)tly_q_exec(&q);
+	while ((rc = tly_q_next(&q)) == TLY_ROW) {
+		if (n == AREV_PAYMENTS)
+			continue;
+		tly_strlcpy(in[n].pay, tly_q_col_str(&q, 0),
+		    sizeof(in[0].pay));
+		in[n++].kept = tly_q_col_i64(&q, 1);
+	}
+	tly_q_done(&q);
+	if (rc != TLY_OK)
+		return rc;
+	for (i = 0; i < n && e > 0; i++) {
+		if (!locked(a, in[i].pay)) {
+			a->relist = 1;
+			return tly_err_set(err, TLY_EK_CONFLICT, "retry",
+			    "The advance was offset meanwhile.");
+		}
+		d = e < in[i].kept ? e : in[i].kept;
+		memset(rows, 0, sizeof(rows));
+		tly_strlcpy(rows[0].role, "ADVANCE_OFFSET",
+		    sizeof(rows[0].role));
+		tly_strlcpy(rows[0].account_id, a->acc,
+		    sizeof(rows[0].account_id));
+		rows[0].amount_cent = d;
+		tly_strlcpy(rows[1].role, "ADVANCE_OFFSET",
+		    sizeof(rows[1].role));
+		tly_strlcpy(rows[1].account_id, PLATFORM_ACCOUNT,
+		    sizeof(rows[1].account_id));
+		rows[1].amount_cent = -d;
+		rc = tly_shares_insert(ctx, in[i].pay, a->cur,
+		    "advance_reversal", a->adv, rows, 2, err);
+		if (rc)
+			return rc;
+		e -= d;
+	}
+	if (e > 0)			/* offset < excess: checked before */
+		return tly_err_internal(err);
+	return TLY_OK;
+}
+
+/*
+ * arev_tx - record reversal a->trr of advance a->adv once, and book it
+ * (docs/ledger.md, Advances): y = min(x, balance) to reversed_cent, no
+ * row; the excess e = x - y, already recovered from earnings, back to
+ * the payee (advance_reversal pairs), offset_cent -= e, reversed_cent
+ * += e.  Locks, before any plain read: the payments the advance was
+ * offset in (a->pay, by id), then the advance.
+ */
+static int
+arev_tx(tly_ctx *ctx, void *arg, tly_err *err)
+{
+	arev_args *a = arg;
+	int64_t granted = 0, offset = 0, reversed = 0, y;
+	char state[16], id[72];
+	int i, rc = TLY_OK;
+
+	a->booked = a->relist = 0;
+	a->excess = 0;
+	for (i = 0; i < a->npay && rc == TLY_OK; i++)
+		rc = tly_db_row(ctx->db, err, "SELECT id FROM payments WHERE "
+		    "id = ? FOR UPDATE", "s>s", a->pay[i], id, sizeof(id));
+	if (rc == TLY_OK)
+		rc = tly_db_row(ctx->db, err, "SELECT state, granted_cent, "
+		    "offset_cent, reversed_cent FROM advances WHERE id = ? FOR "
+		    "UPDATE", "s>siii", a->adv, state, sizeof(state), &granted,
+		    &offset, &reversed);
+	if (rc)
+		return rc == TLY_NOTFOUND ? tly_err_internal(err) : rc;
+	rc = tly_db_row(ctx->db, err, "SELECT id FROM transfer_reversals WHERE "
+	    "stripe_reversal_id = ?", "s>s", a->trr, id, sizeof(id));
+	if (rc != TLY_NOTFOUND)
+		return rc;			/* seen before */
+	tly_err_clear(err);
+	y = granted - reversed - offset;
+	y = a->amount < y ? a->amount : y;
+	a->excess = a->amount - y;
+	if (strcmp(state, "transferred") != 0 || y < 0 || a->excess > offset) {
+		/* Stripe never reverses more than the transfer: a bug */
+		tly_logkv(ctx->log, TLY_LOG_ERROR, "advance", "a reversal of "
+		    "the advance's transfer exceeds it: left for an operator",
+		    "advance_id", a->adv, "reversal_id", a->trr, NULL);
+		return tly_err_internal(err);
+	}
+	rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO transfer_reversals "
+	    "(id, stripe_reversal_id, transfer_id, advance_id, amount_cent, "
+	    "currency, origin) VALUES (?, ?, ?, ?, ?, ?, 'stripe')", "ssssis",
+	    a->trr, a->trr, a->transfer, a->adv, a->amount, a->cur);
+	if (rc == TLY_CONFLICT) {		/* seen meanwhile */
+		tly_err_clear(err);
+		return TLY_OK;
+	}
+	if (rc == TLY_OK && a->excess > 0)
+		rc = give_back(ctx, a, err);
+	if (rc == TLY_OK)
+		rc = tly_db_later(ctx->db, err, "UPDATE advances SET "
+		    "offset_cent = offset_cent - ?, reversed_cent = "
+		    "reversed_cent + ? WHERE id = ?", "iis", a->excess,
+		    a->amount, a->adv);
+	if (rc == TLY_OK)
+		rc = tly_audit(ctx, NULL, "advance.reversed_outside", a->adv,
+		    a->trr, err);
+	a->booked = rc == TLY_OK;
+	return rc;
+}
+
+/* arev_book - book reversal 'a' (listing the payments to lock first) */
+static int
+arev_book(tly_ctx *ctx, arev_args *a, tly_err *err)
+{
+	int round, rc = TLY_OK;
+
+	a->pay = tly_pcalloc(ctx->pool, AREV_PAYMENTS * sizeof(*a->pay));
+	if (a->pay == NULL)
+		return tly_err_internal(err);
+	for (round = 0; round < AREV_ROUNDS; round++) {
+		tly_err_clear(err);
+		rc = arev_payments(ctx, a, err);
+		if (rc == TLY_OK)
+			rc = tly_tx_run(ctx, "advance.reversed", arev_tx, a,
+			    err);
+		if (rc == TLY_OK || !a->relist)
+			return rc;
+	}
+	return rc;
+}
+
+/*
+ * tly_advance_transfer_reversed - transfer.reversed 'e' of transfer 't'
+ * that is no payout's: when it is an advance's, each of its reversals
+ * not seen before is booked (arev_tx) and raised as an alert; else
+ * '*status' is "ignored".
+ */
+int
+tly_advance_transfer_reversed(tly_ctx *ctx, const tly_st_event *e,
+    const tly_st_transfer *t, const char **status, tly_err *err)
+{
+	const tly_jv *arr = NULL, *x;
+	char adv[40], acc[40], cur[4], amt[24], back[24];
+	tly_st_reversal sr;
+	const char *v;
+	arev_args a;
+	int rc;
+
+	rc = tly_db_row(ctx->db, err, "SELECT id, account_id, currency FROM "
+	    "advances WHERE stripe_transfer_id = ?", "s>sss", t->id, adv,
+	    sizeof(adv), acc, sizeof(acc), cur, sizeof(cur));
+	v = tly_st_metadata(t->metadata, "tally_id");
+	if (rc == TLY_NOTFOUND && v && tly_db_row(ctx->db, err, "SELECT id "
+	    "FROM advances WHERE id = ?", "s>s", v, adv, sizeof(adv)) ==
+	    TLY_OK)
+		/* ours, its transfer not recorded yet: the job retries */
+		return tly_err_set(err, TLY_EK_CONFLICT,
+		    "advance_not_recorded", "The advance's transfer is not "
+		    "recorded yet.");
+	if (rc == TLY_NOTFOUND) {
+		tly_err_clear(err);
+		*status = "ignored";
+		return TLY_OK;
+	}
+	if (rc == TLY_OK)
+		rc = tly_transfer_reversals(ctx, e->object, t->id, &arr, err);
+	if (rc)
+		return rc;
+	for (x = arr && arr->type == TLY_JARR ? arr->child : NULL; x;
+	    x = x->next) {
+		if (tly_st_reversal_parse(x, &sr) != TLY_OK || sr.id == NULL ||
+		    sr.amount <= 0 || strlen(sr.id) > 64)
+			continue;
+		memset(&a, 0, sizeof(a));
+		a.adv = adv;
+		a.acc = acc;
+		a.cur = cur;
+		a.transfer = t->id;
+		a.trr = sr.id;
+		a.amount = sr.amount;
+		rc = arev_book(ctx, &a, err);
+		if (rc)
+			return rc;
+		if (!a.booked)
+			continue;
+		snprintf(amt, sizeof(amt), "%lld", (long long)sr.amount);
+		snprintf(back, sizeof(back), "%lld", (long long)a.excess);
+		tly_logkv(ctx->log, TLY_LOG_ERROR, "advance", "ALERT: an "
+		    "advance's transfer was reversed outside Tally; booked as "
+		    "the payee giving the advance back, and what its earnings "
+		    "had already recovered is payable to it again: check why "
+		    "it was reversed", "advance_id", adv, "account_id", acc,
+		    "transfer_id", t->id, "reversal_id", sr.id, "amount_cent",
+		    amt, "returned_cent", back, "currency", cur, NULL);
 	}
 	return TLY_OK;
 }
@@ -962,9 +1253,10 @@ refee_lock(tly_ctx *ctx, const char *acc, const char *cur, int grow,
 	int k, j, rc;
 	tly_q q;
 
-	if (tly_q_prep(ctx->db, &q, "SELECT id, granted_cent - offset_cent "
-	    "FROM advances FORCE INDEX (advances_open) WHERE account_id = ? "
-	    "AND currency = ? AND state = 'transferred' FOR UPDATE", err))
+	if (tly_q_prep(ctx->db, &q, "SELECT id, granted_cent - offset_cent - "
+	    "reversed_cent FROM advances FORCE INDEX (advances_open) WHERE "
+	    "account_id = ? AND currency = ? AND state = 'transferred' FOR "
+	    "UPDATE", err))
 		return q.rc;
 	tly_q_str(&q, acc);
 	tly_q_str(&q, cur);

@@ -34,6 +34,7 @@ typedef struct tly_advance {
 	char	 last_error[256];
 	int64_t	 granted_cent;
 	int64_t	 offset_cent;
+	int64_t	 reversed_cent;	/* given back by a transfer reversal */
 	int64_t	 created;
 	int	 existing;	/* a retried grant (same Idempotency-Key) */
 } tly_advance;
@@ -64,7 +65,7 @@ typedef struct tly_adv_move {
 	int64_t	 amount_cent;	/* A: the payment's amount */
 	int64_t	 before_cent;	/* C before the move (refunded+disputed) */
 	int64_t	 after_cent;	/* C after it */
-	int64_t	 room_cent;	/* the advance's granted - offset */
+	int64_t	 room_cent;	/* granted - reversed - offset */
 } tly_adv_move;
 
 int	 tly_advance_grant(tly_ctx *, const tly_principal *, const char *,
@@ -84,5 +85,7 @@ int	 tly_advance_reverse(tly_ctx *, const char *, const char *, int64_t,
 int	 tly_advance_kept(const tly_adv_move *, int64_t *);
 int	 tly_advance_refee(tly_ctx *, const char *, const char *,
 	    const char *, int64_t, int64_t, int64_t, tly_err *);
+int	 tly_advance_transfer_reversed(tly_ctx *, const tly_st_event *,
+	    const tly_st_transfer *, const char **, tly_err *);
 
 #endif

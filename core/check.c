@@ -34,22 +34,32 @@
  *                        withdrawn amounts = − Σ its dispute rows (the
  *                        DISPUTE_FEE pair aside, which sums to zero)
  *   payout_amount        a payout that is not failed = Σ the rows it
- *                        claims (transfer_reversal rows aside); a failed
- *                        one claims none
+ *                        claims (the transfer_reversal rows of its own
+ *                        reversals aside); a failed one claims none
  *   payout_row_state     pending rows have no payout; a claimed row is in
  *                        a payout being transferred, a paid row in a paid
  *                        payout
  *   payout_row_owner     a payout's rows are its payee's, in its currency
  *   payout_payee         payouts go only to talent, agent, ambassador and
  *                        host partner accounts; a paid one has a transfer
- *   payout_reversed      payouts.reversed_cent = − the payee's paid
- *                        transfer_reversal rows of that payout
+ *   payout_reversed      payouts.reversed_cent = − the payee's
+ *                        transfer_reversal rows of its reversals on that
+ *                        payout (so, with the next check, Σ its
+ *                        reversals that stand); each reversal's rows sum
+ *                        to zero
+ *   transfer_reversal_rows  each reversal of a payout has its pair (and
+ *                        its inverse pair once failed): its rows on the
+ *                        payout = − its amount while it stands, 0 once
+ *                        failed; a reversed one has Stripe's id; a
+ *                        reversal of an advance has no rows
  *
- *   advance_balance      each advance: 0 <= offset <= granted, offset =
- *                        − its ADVANCE_OFFSET rows on the payee = its
- *                        rows on the platform (kinds advance_offset,
- *                        advance_fee and advance_return); not
- *                        transferred -> offset 0
+ *   advance_balance      each advance: 0 <= offset, 0 <= reversed,
+ *                        offset + reversed <= granted, offset = − its
+ *                        ADVANCE_OFFSET rows on the payee = its rows on
+ *                        the platform (kinds advance_offset, advance_fee,
+ *                        advance_return and advance_reversal), reversed =
+ *                        Σ the reversals of its transfer; not transferred
+ *                        -> offset 0 and reversed 0
  *   advance_row_owner    an ADVANCE_OFFSET row names an advance, is on
  *                        its payee or the platform, in its currency
  *   advance_payment      in each payment, each advance's offset on the
@@ -214,7 +224,9 @@ const tly_check tly_checks[] = {
 	    "payout state expected actual",
 	    "SELECT o.id, o.state, IF(o.state = 'failed', 0, o.amount_cent), "
 	    "IFNULL(SUM(s.amount_cent), 0) FROM payouts o LEFT JOIN shares s "
-	    "ON s.payout_id = o.id AND s.kind <> 'transfer_reversal' GROUP BY "
+	    "ON s.payout_id = o.id AND NOT (s.kind = 'transfer_reversal' AND "
+	    "EXISTS (SELECT 1 FROM transfer_reversals t WHERE t.id = "
+	    "s.cause_id AND t.payout_id = o.id)) GROUP BY "
 	    "o.id, o.state, o.amount_cent HAVING IFNULL(SUM(s.amount_cent), 0) "
 	    "<> IF(o.state = 'failed', 0, o.amount_cent) OR (o.state = "
 	    "'failed' AND COUNT(s.id) > 0) ORDER BY o.id" },
@@ -247,34 +259,62 @@ const tly_check tly_checks[] = {
 	    "(o.state = 'paid' AND o.stripe_transfer_id IS NULL) ORDER BY "
 	    "o.id" },
 	{ "payout_reversed",
-	    "each payout's reversed_cent equals minus its paid "
-	    "transfer_reversal rows, and those rows sum to zero per reversal",
+	    "each payout's reversed_cent equals minus the transfer_reversal "
+	    "rows of its reversals on it, and those rows sum to zero per "
+	    "reversal",
 	    "payout reversed_cent minus_rows",
-	    "SELECT o.id, o.reversed_cent, IFNULL(-SUM(s.amount_cent), 0) "
-	    "FROM payouts o LEFT JOIN shares s ON s.payout_id = o.id AND "
-	    "s.kind = 'transfer_reversal' GROUP BY o.id, o.reversed_cent "
-	    "HAVING IFNULL(-SUM(s.amount_cent), 0) <> o.reversed_cent UNION "
-	    "ALL SELECT cause_id, 0, -SUM(amount_cent) FROM shares WHERE kind "
-	    "= 'transfer_reversal' GROUP BY cause_id HAVING SUM(amount_cent) "
-	    "<> 0 ORDER BY 1" },
+	    "SELECT id, reversed_cent, minus_rows FROM (SELECT o.id, "
+	    "o.reversed_cent, (SELECT IFNULL(-SUM(s.amount_cent), 0) FROM "
+	    "shares s JOIN transfer_reversals t ON t.id = s.cause_id AND "
+	    "t.payout_id = s.payout_id WHERE s.payout_id = o.id AND s.kind = "
+	    "'transfer_reversal') AS minus_rows FROM payouts o) v WHERE "
+	    "minus_rows <> reversed_cent UNION ALL SELECT cause_id, 0, "
+	    "-SUM(amount_cent) FROM shares WHERE kind = 'transfer_reversal' "
+	    "GROUP BY cause_id HAVING SUM(amount_cent) <> 0 ORDER BY 1" },
+	{ "transfer_reversal_rows",
+	    "each reversal of a payout has its pair of rows (and the inverse "
+	    "pair once failed): its rows on the payout are minus its amount "
+	    "while it stands and zero once failed; a reversed one has "
+	    "Stripe's id; a reversal of an advance has no rows",
+	    "reversal origin state expected on_payout rows stripe_id",
+	    "SELECT t.id, t.origin, t.state, IF(t.state = 'failed' OR "
+	    "t.payout_id IS NULL, 0, -t.amount_cent), "
+	    "IFNULL(SUM(IF(s.payout_id = t.payout_id, s.amount_cent, 0)), 0), "
+	    "COUNT(s.id), IFNULL(t.stripe_reversal_id, 'NULL') FROM "
+	    "transfer_reversals t LEFT JOIN shares s ON s.cause_id = t.id AND "
+	    "s.kind = 'transfer_reversal' GROUP BY t.id, t.origin, t.state, "
+	    "t.amount_cent, t.payout_id, t.stripe_reversal_id HAVING "
+	    "IFNULL(SUM(IF(s.payout_id = t.payout_id, s.amount_cent, 0)), 0) "
+	    "<> IF(t.state = 'failed' OR t.payout_id IS NULL, 0, "
+	    "-t.amount_cent) OR COUNT(s.id) <> IF(t.payout_id IS NULL, 0, "
+	    "IF(t.state = 'failed', 4, 2)) OR (t.state = 'reversed' AND "
+	    "t.stripe_reversal_id IS NULL) ORDER BY t.id" },
 	{ "advance_balance",
-	    "each advance has 0 <= offset <= granted, its offset equals minus "
-	    "its ADVANCE_OFFSET rows on the payee and its rows on the "
-	    "platform, and only a transferred advance is offset",
-	    "advance state granted offset payee_rows platform_rows",
+	    "each advance has 0 <= offset, 0 <= reversed, offset + reversed "
+	    "<= granted, its offset equals minus its ADVANCE_OFFSET rows on "
+	    "the payee and its rows on the platform, its reversed amount the "
+	    "reversals of its transfer, and only a transferred advance is "
+	    "offset or reversed",
+	    "advance state granted offset payee_rows platform_rows reversed "
+	    "reversals",
 	    "SELECT a.id, a.state, a.granted_cent, a.offset_cent, "
 	    "IFNULL(-SUM(IF(s.account_id <> 'acc_platform', s.amount_cent, "
 	    "0)), 0) AS payee, IFNULL(SUM(IF(s.account_id = 'acc_platform', "
-	    "s.amount_cent, 0)), 0) AS platform FROM advances a LEFT JOIN "
+	    "s.amount_cent, 0)), 0) AS platform, a.reversed_cent, (SELECT "
+	    "IFNULL(SUM(t.amount_cent), 0) FROM transfer_reversals t WHERE "
+	    "t.advance_id = a.id) AS reversals FROM advances a LEFT JOIN "
 	    "shares s ON s.cause_id = a.id AND s.role = 'ADVANCE_OFFSET' "
-	    "GROUP BY a.id, a.state, a.granted_cent, a.offset_cent HAVING "
-	    "a.offset_cent < 0 OR a.offset_cent > a.granted_cent OR payee <> "
-	    "a.offset_cent OR platform <> a.offset_cent OR (a.state <> "
-	    "'transferred' AND a.offset_cent <> 0) ORDER BY a.id" },
+	    "GROUP BY a.id, a.state, a.granted_cent, a.offset_cent, "
+	    "a.reversed_cent HAVING "
+	    "a.offset_cent < 0 OR a.reversed_cent < 0 OR a.offset_cent + "
+	    "a.reversed_cent > a.granted_cent OR payee <> "
+	    "a.offset_cent OR platform <> a.offset_cent OR reversals <> "
+	    "a.reversed_cent OR (a.state <> 'transferred' AND (a.offset_cent "
+	    "<> 0 OR a.reversed_cent <> 0)) ORDER BY a.id" },
 	{ "advance_row_owner",
 	    "an ADVANCE_OFFSET row names an advance, is of kind "
-	    "advance_offset, advance_fee or advance_return, in its currency, "
-	    "on its payee or the platform",
+	    "advance_offset, advance_fee, advance_return or advance_reversal, "
+	    "in its currency, on its payee or the platform",
 	    "share advance kind account expected_account currency "
 	    "expected_currency",
 	    "SELECT s.id, IFNULL(s.cause_id, 'NULL'), s.kind, s.account_id, "
@@ -282,9 +322,9 @@ const tly_check tly_checks[] = {
 	    "IFNULL(a.currency, '(missing)') FROM shares s LEFT JOIN advances "
 	    "a ON a.id = s.cause_id WHERE s.role = 'ADVANCE_OFFSET' AND (a.id "
 	    "IS NULL OR s.kind NOT IN ('advance_offset', 'advance_fee', "
-	    "'advance_return') OR s.currency <> a.currency OR (s.account_id "
-	    "<> a.account_id AND s.account_id <> 'acc_platform')) ORDER BY "
-	    "s.id" },
+	    "'advance_return', 'advance_reversal') OR s.currency <> "
+	    "a.currency OR (s.account_id <> a.account_id AND s.account_id <> "
+	    "'acc_platform')) ORDER BY s.id" },
 	{ "advance_payment",
 	    "in each payment, each advance's offset on the payee is between 0 "
 	    "and its base O (advance_offset and advance_fee rows), and the "

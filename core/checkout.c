@@ -87,7 +87,7 @@ tly_checkout_is_open(const char *status)
 	"(advances_open) WHERE a.account_id IN (c.seller_account_id, " \
 	"c.agent_account_id, c.host_account_id, c.ambassador_account_id) " \
 	"AND a.currency = c.currency AND a.state = 'transferred' AND " \
-	"a.offset_cent < a.granted_cent) FROM checkouts c "
+	"a.offset_cent + a.reversed_cent < a.granted_cent) FROM checkouts c "
 
 static void
 copy(tly_q *q, int col, char *dst, size_t sz)

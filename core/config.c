@@ -556,6 +556,8 @@ load_payouts(loader *ld, tly_config *c)
 	get_int(ld, "payouts", "lease", &c->payout_lease_s, 1, 86400);
 	get_int(ld, "payouts", "max_per_run", &c->payout_max_per_run, 1,
 	    1000000);
+	get_bool(ld, "payouts", "reverse_transfers",
+	    &c->payout_reverse_transfers);
 	get_str(ld, "payouts", "connect_country", c->connect_country,
 	    sizeof(c->connect_country));
 	for (i = 0; c->connect_country[i]; i++)

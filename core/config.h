@@ -139,6 +139,7 @@ typedef struct tly_config {
 	int		 payout_retry_base_s;	/* backoff after a refusal */
 	int		 payout_lease_s;	/* a run owns a payout */
 	int		 payout_max_per_run;	/* payees per run */
+	int		 payout_reverse_transfers;	/* recover owed back */
 	char		 connect_country[4];	/* new Express accounts */
 	char		 connect_return_url[256];	/* onboarding links */
 	char		 connect_refresh_url[256];

@@ -1,9 +1,10 @@
 /*
  * payout.c - paying payees their earnings (docs/ledger.md, payout.h)
  *
- * Owns the payouts and transfer_reversals tables, the status and
- * payout_id of share rows, and the payout columns of accounts
- * (payout_failures, payout_retry_at, email_outstanding_payout).
+ * Owns the payouts table, the transfer_reversals rows of origin 'stripe'
+ * of payouts (recover.c has Tally's, advance.c those of advances), the
+ * status and payout_id of share rows, and the payout columns of
+ * accounts (payout_failures, payout_retry_at, email_outstanding_payout).
  *
  * Lock order: account (payee) -> payout -> outbox/audit.  The share rows
  * of a payee change status only under its account row's lock (every
@@ -29,13 +30,17 @@
  *                     exponentially, flagged, payout_failed queued).
  *                     No answer -> 'unknown', finished by a later run.
  *                     Before all this, advances left 'to_transfer' or
- *                     'unknown' are finished (advance.c).
+ *                     'unknown' are finished (advance.c); between (2)
+ *                     and (3), what payees owe back is recovered by
+ *                     transfer reversals (recover.c, when configured).
  *                     What the available balance cannot cover is not
  *                     claimed at all ("deferred"): the rows stay pending.
  *   tly_payout_transfer_reversed
  *                     transfer.reversed: each reversal not seen before is
- *                     recorded; one Tally did not make is booked (rows of
- *                     kind transfer_reversal) and raised as an alert.
+ *                     recorded; one Tally made (recover.c) books nothing
+ *                     more; one Tally did not make is booked (rows of
+ *                     kind transfer_reversal) and raised as an alert; an
+ *                     advance's transfer goes to advance.c.
  *   tly_balances_get, tly_payouts_list   what the routes read.
  *
  * Several runs (jobs on several hosts, tallyctl) may run at once: a
@@ -55,6 +60,7 @@
 #include "auth.h"
 #include "outbox.h"
 #include "payout.h"
+#include "recover.h"
 #include "tly_str.h"
 #include "tx.h"
 
@@ -68,11 +74,7 @@
 	Q8 ")"
 #define MAX_CASH		32
 
-/* eligible: a pending row no payout holds, past the hold, not disputed */
-#define ELIGIBLE_SQL \
-	"(s.amount_cent < 0 OR (s.created_at <= NOW(3) - INTERVAL ? DAY AND " \
-	"NOT EXISTS (SELECT 1 FROM payments p WHERE p.id = s.payment_id AND " \
-	"p.status = 'disputed')))"
+#define ELIGIBLE_SQL		TLY_ELIGIBLE_SQL
 
 typedef struct cash {
 	char	 cur[4];
@@ -840,6 +842,8 @@ tly_payouts_run(tly_ctx *ctx, tly_payout_stats *st, tly_err *err)
 	rc = read_balance(&r, err);
 	if (rc == TLY_OK)
 		rc = finish_left(&r, err);
+	if (rc == TLY_OK)	/* what payees owe back (recover.c) */
+		tly_recover_run(ctx, st);
 	while (rc == TLY_OK && done < ctx->cfg->payout_max_per_run) {
 		rc = candidates(ctx, acc, cur, page, &n, err);
 		if (rc || n == 0)
@@ -866,6 +870,7 @@ tly_job_payouts(tly_ctx *ctx, tly_err *err)
 {
 	tly_payout_stats st;
 	char paid[24], failed[24], deferred[24], unknown[24], adv[24];
+	char rev[24], revf[24];
 	int rc;
 
 	rc = tly_payouts_run(ctx, &st, err);
@@ -874,10 +879,14 @@ tly_job_payouts(tly_ctx *ctx, tly_err *err)
 	snprintf(deferred, sizeof(deferred), "%d", st.deferred);
 	snprintf(unknown, sizeof(unknown), "%d", st.unknown);
 	snprintf(adv, sizeof(adv), "%d", st.advances);
-	if (st.paid || st.failed || st.deferred || st.unknown || st.advances)
+	snprintf(rev, sizeof(rev), "%d", st.reversed);
+	snprintf(revf, sizeof(revf), "%d", st.reverse_failed);
+	if (st.paid || st.failed || st.deferred || st.unknown ||
+	    st.advances || st.reversed || st.reverse_failed)
 		tly_logkv(ctx->log, TLY_LOG_INFO, "payout", "payout run",
 		    "paid", paid, "failed", failed, "deferred", deferred,
-		    "unknown", unknown, "advances", adv, NULL);
+		    "unknown", unknown, "advances", adv, "reversed", rev,
+		    "reversal_failed", revf, NULL);
 	return rc;
 }
 
@@ -893,8 +902,9 @@ typedef struct rev_args {
 	int		 booked;
 } rev_args;
 
-static const char *
-role_of(const char *kind)
+/* tly_payee_role - the share role of a payee account of kind 'kind' */
+const char *
+tly_payee_role(const char *kind)
 {
 	if (strcmp(kind, "agent") == 0)
 		return "AGENT";
@@ -932,9 +942,9 @@ rev_tx(tly_ctx *ctx, void *arg, tly_err *err)
 	if (rc)
 		return rc == TLY_NOTFOUND ? tly_err_internal(err) : rc;
 	rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO transfer_reversals "
-	    "(id, transfer_id, payout_id, amount_cent, currency, origin) "
-	    "VALUES (?, ?, ?, ?, ?, 'stripe')", "sssis", a->trr, a->transfer,
-	    a->po, a->amount, a->cur);
+	    "(id, stripe_reversal_id, transfer_id, payout_id, amount_cent, "
+	    "currency, origin) VALUES (?, ?, ?, ?, ?, ?, 'stripe')", "ssssis",
+	    a->trr, a->trr, a->transfer, a->po, a->amount, a->cur);
 	if (rc == TLY_CONFLICT) {		/* seen before (or Tally's) */
 		tly_err_clear(err);
 		return TLY_OK;
@@ -945,9 +955,9 @@ rev_tx(tly_ctx *ctx, void *arg, tly_err *err)
 		    "currency, status, cause_id, payout_id) VALUES (?, ?, ?, "
 		    "'transfer_reversal', ?, ?, 'paid', ?, ?), (?, ?, ?, "
 		    "'transfer_reversal', ?, ?, 'pending', ?, NULL)",
-		    "sssissssssiss", pay, a->acc, role_of(kind), -a->amount,
-		    a->cur, a->trr, a->po, pay, a->acc, role_of(kind),
-		    a->amount, a->cur, a->trr);
+		    "sssissssssiss", pay, a->acc, tly_payee_role(kind),
+		    -a->amount, a->cur, a->trr, a->po, pay, a->acc,
+		    tly_payee_role(kind), a->amount, a->cur, a->trr);
 	if (rc == TLY_OK)
 		rc = tly_db_later(ctx->db, err, "UPDATE payouts SET "
 		    "reversed_cent = reversed_cent + ? WHERE id = ?", "is",
@@ -959,9 +969,12 @@ rev_tx(tly_ctx *ctx, void *arg, tly_err *err)
 	return rc;
 }
 
-/* reversals_of - the reversals of transfer 't' (the event's, or listed) */
-static int
-reversals_of(tly_ctx *ctx, const tly_jv *t, const char *id,
+/*
+ * tly_transfer_reversals - the reversals of transfer 't' (id 'id'): those
+ * it embeds when it embeds them all, else listed; the array in '*arr'.
+ */
+int
+tly_transfer_reversals(tly_ctx *ctx, const tly_jv *t, const char *id,
     const tly_jv **arr, tly_err *err)
 {
 	tly_stripe_resp resp;
@@ -995,8 +1008,10 @@ reversals_of(tly_ctx *ctx, const tly_jv *t, const char *id,
 }
 
 /*
- * tly_payout_transfer_reversed - transfer.reversed 'e' (see rev_tx);
- * '*status' is "ignored" for a transfer that is not a payout's.
+ * tly_payout_transfer_reversed - transfer.reversed 'e' (see rev_tx); an
+ * advance's transfer goes to tly_advance_transfer_reversed(); '*status'
+ * is "ignored" for a transfer that is neither a payout's nor an
+ * advance's.
  */
 int
 tly_payout_transfer_reversed(tly_ctx *ctx, const tly_st_event *e,
@@ -1008,7 +1023,7 @@ tly_payout_transfer_reversed(tly_ctx *ctx, const tly_st_event *e,
 	char po[40], acc[40], amt[24];
 	const char *v;
 	rev_args a;
-	int rc;
+	int rc, known;
 
 	if (tly_st_transfer_parse(e->object, &t) != TLY_OK || t.id == NULL) {
 		*status = "ignored";
@@ -1023,19 +1038,23 @@ tly_payout_transfer_reversed(tly_ctx *ctx, const tly_st_event *e,
 		/* ours, its transfer not recorded yet: the job retries */
 		return tly_err_set(err, TLY_EK_CONFLICT, "payout_not_recorded",
 		    "The payout's transfer is not recorded yet.");
-	if (rc == TLY_NOTFOUND) {
+	if (rc == TLY_NOTFOUND) {	/* an advance's, or not Tally's */
 		tly_err_clear(err);
-		*status = "ignored";
-		return TLY_OK;
+		return tly_advance_transfer_reversed(ctx, e, &t, status, err);
 	}
 	if (rc == TLY_OK)
-		rc = reversals_of(ctx, e->object, t.id, &arr, err);
+		rc = tly_transfer_reversals(ctx, e->object, t.id, &arr, err);
 	if (rc)
 		return rc;
 	for (x = arr && arr->type == TLY_JARR ? arr->child : NULL; x;
 	    x = x->next) {
 		if (tly_st_reversal_parse(x, &sr) != TLY_OK || sr.id == NULL ||
 		    sr.amount <= 0 || strlen(sr.id) > 64)
+			continue;
+		rc = tly_recover_seen(ctx, t.id, &sr, &known, err);
+		if (rc)
+			return rc;
+		if (known)		/* Tally made it, or seen before */
 			continue;
 		memset(&a, 0, sizeof(a));
 		a.po = po;

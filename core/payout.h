@@ -19,6 +19,21 @@
 #define TLY_PAYEE_KINDS_SQL \
 	"('talent', 'agent', 'ambassador', 'host_partner')"
 
+/*
+ * eligible: a pending share row 's' no payout holds (the caller tests
+ * status and payout_id) is payable when negative (what is owed back is
+ * recovered first), of kind transfer_reversal or advance_reversal (what
+ * it makes payable again was paid once, or earned and recovered: past
+ * its hold), or past the hold (the one '?': hold_days) and its payment
+ * not disputed.
+ */
+#define TLY_ELIGIBLE_SQL \
+	"(s.amount_cent < 0 OR s.kind IN ('transfer_reversal', " \
+	"'advance_reversal') OR " \
+	"(s.created_at <= NOW(3) - INTERVAL ? DAY AND NOT EXISTS (SELECT 1 " \
+	"FROM payments p WHERE p.id = s.payment_id AND p.status = " \
+	"'disputed')))"
+
 typedef struct tly_connect {
 	char	 account_id[40];
 	char	 connect_account_id[72];
@@ -36,6 +51,8 @@ typedef struct tly_payout_stats {
 	int	 unknown;	/* left for the next run */
 	int	 finished;	/* left by an earlier run, finished now */
 	int	 advances;	/* advances left behind, finished now */
+	int	 reversed;	/* transfer reversals made (recover.c) */
+	int	 reverse_failed;	/* reversals Stripe refused */
 } tly_payout_stats;
 
 typedef struct tly_balance {
@@ -45,7 +62,7 @@ typedef struct tly_balance {
 	int64_t	 owed_back_cent;
 	int64_t	 in_transit_cent;
 	int64_t	 paid_cent;
-	int64_t	 advance_balance_cent;	/* granted - offset, transferred */
+	int64_t	 advance_balance_cent;	/* granted - reversed - offset */
 } tly_balance;
 
 typedef struct tly_payout {
@@ -85,5 +102,8 @@ int	 tly_transfer_find(tly_stripe *, tly_pool *, const char *,
 int	 tly_transfer_refused(int, const tly_err *);
 void	 tly_transfer_release(tly_ctx *, int, const char *, const char *,
 	    const char *);
+const char *tly_payee_role(const char *);
+int	 tly_transfer_reversals(tly_ctx *, const tly_jv *, const char *,
+	    const tly_jv **, tly_err *);
 
 #endif

@@ -344,8 +344,9 @@ cmd_payouts(cli *c)
 	if (tly_payouts_run(&c->ctx, &st, &e) != TLY_OK)
 		return fail(&e);
 	printf("paid %d\tfailed %d\tdeferred %d\tunknown %d\tfinished %d\t"
-	    "advances %d\n", st.paid, st.failed, st.deferred, st.unknown,
-	    st.finished, st.advances);
+	    "advances %d\treversed %d\treversal_failed %d\n", st.paid,
+	    st.failed, st.deferred, st.unknown, st.finished, st.advances,
+	    st.reversed, st.reverse_failed);
 	return 0;
 }
 

@@ -26,8 +26,9 @@ render_advance(tly_jw *w, const tly_advance *a)
 	tly_jw_str(w, "account_id", a->account_id);
 	tly_jw_int(w, "amount_cent", a->granted_cent);
 	tly_jw_int(w, "offset_cent", a->offset_cent);
+	tly_jw_int(w, "reversed_cent", a->reversed_cent);
 	tly_jw_int(w, "balance_cent", strcmp(a->state, "transferred") == 0 ?
-	    a->granted_cent - a->offset_cent : 0);
+	    a->granted_cent - a->offset_cent - a->reversed_cent : 0);
 	tly_jw_str(w, "currency", a->currency);
 	tly_jw_str(w, "state", a->state);
 	tly_jw_str(w, "transfer_id", a->transfer_id[0] ? a->transfer_id :

@@ -134,6 +134,32 @@ static const char *build_sql[] = {
 	    "'usd', 'pending', 'adv_1'),"
 	    "('pay_1', 'acc_platform', 'ADVANCE_OFFSET', 'advance_return', "
 	    "-16, 'usd', 'pending', 'adv_1')",
+	/* two reversals Tally made of po_1's transfer: rev_1 (30) stands,
+	 * rev_2 (20) failed: its pair and the inverse pair; and a
+	 * Dashboard reversal of 100 of adv_1's transfer */
+	"INSERT INTO transfer_reversals (id, stripe_reversal_id, transfer_id, "
+	    "payout_id, advance_id, amount_cent, currency, origin, state, "
+	    "lease_until) VALUES ('rev_1', 'trr_1', 'tr_1', 'po_1', NULL, 30, "
+	    "'usd', 'tally', 'reversed', NOW(3)), ('rev_2', NULL, 'tr_1', "
+	    "'po_1', NULL, 20, 'usd', 'tally', 'failed', NOW(3)), ('trr_d1', "
+	    "'trr_d1', 'tr_adv_1', NULL, 'adv_1', 100, 'usd', 'stripe', "
+	    "'reversed', NULL)",
+	"INSERT INTO shares (payment_id, account_id, role, kind, amount_cent, "
+	    "currency, status, cause_id, payout_id) VALUES "
+	    "('pay_1', 'acc_a1', 'AGENT', 'transfer_reversal', -30, 'usd', "
+	    "'paid', 'rev_1', 'po_1'),"
+	    "('pay_1', 'acc_a1', 'AGENT', 'transfer_reversal', 30, 'usd', "
+	    "'pending', 'rev_1', NULL),"
+	    "('pay_1', 'acc_a1', 'AGENT', 'transfer_reversal', -20, 'usd', "
+	    "'paid', 'rev_2', 'po_1'),"
+	    "('pay_1', 'acc_a1', 'AGENT', 'transfer_reversal', 20, 'usd', "
+	    "'pending', 'rev_2', NULL),"
+	    "('pay_1', 'acc_a1', 'AGENT', 'transfer_reversal', 20, 'usd', "
+	    "'paid', 'rev_2', 'po_1'),"
+	    "('pay_1', 'acc_a1', 'AGENT', 'transfer_reversal', -20, 'usd', "
+	    "'pending', 'rev_2', NULL)",
+	"UPDATE payouts SET reversed_cent = 30 WHERE id = 'po_1'",
+	"UPDATE advances SET reversed_cent = 100 WHERE id = 'adv_1'",
 	"INSERT INTO outbox (id, dedupe_key, kind, to_addr, subject, body, "
 	    "state, sent_at) VALUES ('msg_1', 'receipt:pay_1', 'receipt', "
 	    "'b@example.com', 's', 'b', 'sent', NOW(3)), ('msg_2', "
@@ -519,7 +545,7 @@ test_payout_row_owner(void **state)
 
 	(void)state;
 	only1("UPDATE payouts SET account_id = 'acc_t1'", "payout_row_owner",
-	    3, want);
+	    6, want);
 }
 
 static void
@@ -536,12 +562,47 @@ test_payout_payee(void **state)
 static void
 test_payout_reversed(void **state)
 {
-	const char *want[] = { "payout=po_1 reversed_cent=5 minus_rows=0",
+	const char *want[] = { "payout=po_1 reversed_cent=5 minus_rows=30",
+	    "payout=rev_1 reversed_cent=0 minus_rows=10", "payout=rev_2 "
+	    "reversed_cent=0 minus_rows=-10", NULL };
+	/* 10 moved between the payable sides of two reversals */
+	const char *sql[] = { "UPDATE payouts SET reversed_cent = 5",
+	    "UPDATE shares SET amount_cent = 20 WHERE cause_id = 'rev_1' AND "
+	    "amount_cent = 30", "UPDATE shares SET amount_cent = 30 WHERE "
+	    "cause_id = 'rev_2' AND amount_cent = 20 AND status = 'pending'",
 	    NULL };
 
 	(void)state;
-	only1("UPDATE payouts SET reversed_cent = 5", "payout_reversed", 1,
-	    want);
+	only(sql, "payout_reversed", 3, want);
+}
+
+static void
+test_transfer_reversal_rows(void **state)
+{
+	const char *want[] = { "reversal=rev_2 origin=tally state=reversed "
+	    "expected=-20 on_payout=0 rows=4", "reversal=trr_d1 "
+	    "origin=stripe state=reversed expected=0 on_payout=0 rows=1",
+	    NULL };
+	const char *sql[] = { "UPDATE transfer_reversals SET state = "
+	    "'reversed', stripe_reversal_id = 'trr_2' WHERE id = 'rev_2'",
+	    "INSERT INTO shares (payment_id, account_id, role, kind, "
+	    "amount_cent, currency, status, cause_id) VALUES ('pay_1', "
+	    "'acc_t1', 'TALENT', 'transfer_reversal', 0, 'usd', 'pending', "
+	    "'trr_d1')", NULL };
+
+	(void)state;
+	only(sql, "transfer_reversal_rows", 2, want);
+}
+
+static void
+test_transfer_reversal_stripe_id(void **state)
+{
+	const char *want[] = { "reversal=rev_1 origin=tally state=reversed "
+	    "expected=-30 on_payout=-30 rows=2 stripe_id=NULL", NULL };
+
+	(void)state;
+	only1("UPDATE transfer_reversals SET stripe_reversal_id = NULL WHERE "
+	    "id = 'rev_1'", "transfer_reversal_rows", 1, want);
 }
 
 static void
@@ -557,6 +618,18 @@ test_advance_balance(void **state)
 
 	(void)state;
 	only(sql, "advance_balance", 2, want);
+}
+
+static void
+test_advance_reversed(void **state)
+{
+	const char *want[] = { "advance=adv_1 state=transferred granted=500 "
+	    "offset=64 payee_rows=64 platform_rows=64 reversed=150 "
+	    "reversals=100", NULL };
+
+	(void)state;
+	only1("UPDATE advances SET reversed_cent = 150 WHERE id = 'adv_1'",
+	    "advance_balance", 1, want);
 }
 
 static void
@@ -616,8 +689,8 @@ test_every_check_covered(void **state)
 	    "share_account_kind", "share_fee_bearer", "outbox_sent_at",
 	    "refund_failed_rows", "dispute_total", "payout_amount",
 	    "payout_row_state", "payout_row_owner", "payout_payee",
-	    "payout_reversed", "advance_balance", "advance_row_owner",
-	    "advance_payment", NULL };
+	    "payout_reversed", "transfer_reversal_rows", "advance_balance",
+	    "advance_row_owner", "advance_payment", NULL };
 	const tly_check *c;
 	int i;
 
@@ -657,6 +730,10 @@ main(void)
 		cmocka_unit_test_setup(test_payout_row_owner, setup),
 		cmocka_unit_test_setup(test_payout_payee, setup),
 		cmocka_unit_test_setup(test_payout_reversed, setup),
+		cmocka_unit_test_setup(test_transfer_reversal_rows, setup),
+		cmocka_unit_test_setup(test_transfer_reversal_stripe_id,
+		    setup),
+		cmocka_unit_test_setup(test_advance_reversed, setup),
 		cmocka_unit_test_setup(test_advance_balance, setup),
 		cmocka_unit_test_setup(test_advance_row_owner, setup),
 		cmocka_unit_test_setup(test_advance_payment_kept, setup),

@@ -150,6 +150,48 @@ test('connect', async (t) => {
     assert.deepEqual(hook.events().filter((e) => e.type.startsWith('transfer.')).map((e) => e.type), ['transfer.created', 'transfer.reversed', 'transfer.reversed']);
   });
 
+  await t.test('reversals as Tally makes them: keyed, metadata, refused when the account is short, listed', async () => {
+    await fresh();
+    const acct = await seller();
+    await emu.ctl('POST', '/__emu/balance/set', { currency: 'usd', available: 10000 });
+    const tr = await stripe.transfers.create({ amount: 3000, currency: 'usd', destination: acct.id });
+    const path = `/v1/transfers/${tr.id}/reversals`;
+    const key = { headers: { 'Idempotency-Key': 'tally:reversal:rev_1:g1' } };
+    const params = { amount: 1200, 'metadata[tally_id]': 'rev_1' };
+    const a = await emu.api('POST', path, params, key);
+    assert.equal(a.status, 200, a.text);
+    assert.equal(a.json.metadata.tally_id, 'rev_1');
+    const again = await emu.api('POST', path, params, key);
+    assert.equal(again.status, 200);
+    assert.equal(again.headers.get('idempotent-replayed'), 'true');
+    assert.equal(again.json.id, a.json.id, 'the same reversal, not a second one');
+    assert.equal((await stripe.transfers.retrieve(tr.id)).amount_reversed, 1200);
+    /* the connected account paid its money out: a reversal is refused, and
+       the refusal is stored under its key */
+    await emu.ctl('POST', '/__emu/balance/set', { currency: 'usd', available: 500, account: acct.id });
+    const key2 = { headers: { 'Idempotency-Key': 'tally:reversal:rev_2:g1' } };
+    const short = await emu.api('POST', path, { amount: 800, 'metadata[tally_id]': 'rev_2' }, key2);
+    assert.equal(short.status, 400);
+    assert.equal(short.json.error.code, 'balance_insufficient');
+    await emu.ctl('POST', '/__emu/balance/set', { currency: 'usd', available: 5000, account: acct.id });
+    const replay = await emu.api('POST', path, { amount: 800, 'metadata[tally_id]': 'rev_2' }, key2);
+    assert.equal(replay.status, 400, 'the stored refusal is replayed');
+    assert.equal(replay.headers.get('idempotent-replayed'), 'true');
+    assert.equal((await stripe.transfers.retrieve(tr.id)).amount_reversed, 1200);
+    /* listed newest first, paged with starting_after (no created filter needed) */
+    const b = await emu.api('POST', path, { amount: 100, 'metadata[tally_id]': 'rev_3' },
+      { headers: { 'Idempotency-Key': 'tally:reversal:rev_3:g1' } });
+    assert.equal(b.status, 200);
+    const p1 = await emu.api('GET', path, { limit: 1 });
+    assert.deepEqual([p1.json.data.map((r) => r.metadata.tally_id), p1.json.has_more], [['rev_3'], true]);
+    const p2 = await emu.api('GET', path, { limit: 1, starting_after: p1.json.data[0].id });
+    assert.deepEqual([p2.json.data.map((r) => r.metadata.tally_id), p2.json.has_more], [['rev_1'], false]);
+    await emu.flush();
+    const evs = hook.events().filter((e) => e.type === 'transfer.reversed');
+    assert.equal(evs.length, 2, 'one event per reversal made');
+    assert.deepEqual(evs[1].data.object.reversals.data.map((r) => r.metadata.tally_id), ['rev_3', 'rev_1']);
+  });
+
   await t.test('fail_payout: payout.failed with account on the Connect endpoint; the money comes back', async () => {
     await fresh();
     const acct = await seller();

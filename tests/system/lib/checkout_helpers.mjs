@@ -276,10 +276,12 @@ export function splitOf(payment, kind = 'split') {
  *    and that checkout is completed with the same PaymentIntent;
  *  - no product's stock is below zero;
  *  - payouts (docs/ledger.md): a payout that is not failed equals the sum
- *    of its rows (transfer_reversal rows aside); rows of a paid payout
- *    are paid, of an unfinished one claimed, a failed one has none; a
- *    pending row has no payout_id, a claimed or paid one has one;
- *    reversed_cent is minus the payee's transfer_reversal rows; the
+ *    of its rows (the transfer_reversal rows of its own reversals aside;
+ *    the payable side of a reversal is paid by a later payout like any
+ *    row); rows of a paid payout are paid, of an unfinished one claimed,
+ *    a failed one has none; a pending row has no payout_id, a claimed or
+ *    paid one has one; reversed_cent is minus the payee's
+ *    transfer_reversal rows of its reversals on it; the
  *    transfer_reversal rows of each reversal sum to zero.
  */
 export async function ledgerProblems(stack) {
@@ -339,7 +341,8 @@ export async function ledgerProblems(stack) {
   add('product stock below zero', await stack.sql('SELECT id, stock FROM products WHERE stock < 0'));
   add('payout != sum of its rows', await stack.sql(
     'SELECT o.id, o.amount_cent, IFNULL(SUM(s.amount_cent), 0) FROM payouts o LEFT JOIN shares s ' +
-    "ON s.payout_id = o.id AND s.kind <> 'transfer_reversal' WHERE o.state <> 'failed' " +
+    "ON s.payout_id = o.id AND NOT (s.kind = 'transfer_reversal' AND s.cause_id IN (SELECT t.id FROM " +
+    "transfer_reversals t WHERE t.payout_id = o.id)) WHERE o.state <> 'failed' " +
     'GROUP BY o.id, o.amount_cent HAVING IFNULL(SUM(s.amount_cent), 0) <> o.amount_cent'));
   add('share status vs its payout', await stack.sql(
     "SELECT s.id, s.status, o.id, o.state FROM shares s JOIN payouts o ON o.id = s.payout_id WHERE s.kind <> " +
@@ -350,7 +353,8 @@ export async function ledgerProblems(stack) {
     "(status IN ('claimed', 'paid') AND payout_id IS NULL)"));
   add('reversed_cent != transfer_reversal rows', await stack.sql(
     'SELECT o.id, o.reversed_cent, IFNULL(SUM(s.amount_cent), 0) FROM payouts o LEFT JOIN shares s ' +
-    "ON s.payout_id = o.id AND s.kind = 'transfer_reversal' GROUP BY o.id, o.reversed_cent " +
+    "ON s.payout_id = o.id AND s.kind = 'transfer_reversal' AND s.cause_id IN (SELECT t.id FROM " +
+    'transfer_reversals t WHERE t.payout_id = o.id) GROUP BY o.id, o.reversed_cent ' +
     'HAVING IFNULL(SUM(s.amount_cent), 0) <> -o.reversed_cent'));
   add('transfer_reversal rows not zero-sum', await stack.sql(
     "SELECT cause_id, SUM(amount_cent) FROM shares WHERE kind = 'transfer_reversal' GROUP BY cause_id " +
