@@ -369,12 +369,12 @@ describe('Stripe', () => {
     await until(async () => Number(await sql1(stack, 'SELECT lease_until <= NOW(3) FROM advances WHERE id = ' +
       `${esc(id)}`)) === 1, 'the lease to run out', 10000);
     const out = await payoutsRun();
-    assert.match(out.stdout, /\tadvances 1$/m, `the run counts the advance it finished: ${out.stdout}`);
+    assert.match(out.stdout, /\tadvances 1(\t|$)/m, `the run counts the advance it finished: ${out.stdout}`);
     const row = await advRow(id);
     const ts = await transfersOf(id);
     assert.equal(ts.length, 1, 'exactly one transfer');
     assert.deepEqual([row.state, row.transfer, row.gen], ['transferred', ts[0].id, 1]);
-    assert.match((await payoutsRun()).stdout, /\tadvances 0$/m, 'nothing left to finish');
+    assert.match((await payoutsRun()).stdout, /\tadvances 0(\t|$)/m, 'nothing left to finish');
     /* and the next earning offsets it */
     const pay2 = await buy(product);
     assert.equal(await offsetIn(pay2, t.id), await earning(pay2, t.id));

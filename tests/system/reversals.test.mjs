@@ -66,11 +66,14 @@ async function payoutsRun() {
   const r = await run(path.join(BIN, 'ctl', 'tallyctl'), ['-c', stack.conf, 'payouts', 'run'],
     { timeoutMs: 120000 });
   assert.equal(r.code, 0, `tallyctl payouts run: ${r.stderr}`);
-  const m = new RegExp('paid (\\d+)\tfailed (\\d+)\tdeferred (\\d+)\tunknown (\\d+)\tfinished (\\d+)\t' +
-    'reversed (\\d+)\treversal_failed (\\d+)').exec(r.stdout);
-  assert.ok(m, `tallyctl output: ${r.stdout}`);
-  const [paidN, failed, deferred, unknown, finished, reversed, reversalFailed] = m.slice(1).map(Number);
-  return { paid: paidN, failed, deferred, unknown, finished, reversed, reversalFailed, stderr: r.stderr };
+  /* "name N" pairs, tab-separated, whatever their order */
+  const n = {};
+  for (const [, k, v] of r.stdout.matchAll(/([a-z_]+) (\d+)/g))
+    n[k] = Number(v);
+  for (const k of ['paid', 'failed', 'deferred', 'unknown', 'finished', 'reversed', 'reversal_failed'])
+    assert.ok(k in n, `tallyctl output has ${k}: ${r.stdout}`);
+  return { paid: n.paid, failed: n.failed, deferred: n.deferred, unknown: n.unknown, finished: n.finished,
+    reversed: n.reversed, reversalFailed: n.reversal_failed, stderr: r.stderr };
 }
 
 /* onboarded - a talent with a connected account, onboarded */
