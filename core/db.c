@@ -897,6 +897,29 @@ tly_q_exec(tly_q *q)
 	return exec_result(q);
 }
 
+/* later_queue - append q's statement, with its values, to the queue */
+static int
+later_queue(tly_q *q)
+{
+	tly_db *db = q->db;
+	int rc;
+
+	if (db->nlater == DB_LATER_MAX) {
+		rc = later_flush(db, q->err);
+		if (rc)
+			return rc;
+	}
+	if (db->later_bad || later_render(db, q->st) != TLY_OK) {
+		/* the batch is incomplete: the transaction cannot commit */
+		db->later_bad = 1;
+		tly_logkv(db->log, TLY_LOG_ERROR, "db", "cannot queue a "
+		    "statement (too large)", "sql", q->st->sql, NULL);
+		return tly_err_internal(q->err);
+	}
+	db->later_sql[db->nlater++] = q->st->sql;
+	return TLY_OK;
+}
+
 /*
  * tly_q_later - inside a transaction, defer the statement (with its
  * bound values) to the next round trip: before the next statement that
@@ -920,20 +943,7 @@ tly_q_later(tly_q *q)
 		    q->st->sql, NULL);
 		return q->rc = tly_err_internal(q->err);
 	}
-	if (db->nlater == DB_LATER_MAX) {
-		q->rc = later_flush(db, q->err);
-		if (q->rc)
-			return q->rc;
-	}
-	if (db->later_bad || later_render(db, q->st) != TLY_OK) {
-		/* the batch is incomplete: the transaction cannot commit */
-		db->later_bad = 1;
-		tly_logkv(db->log, TLY_LOG_ERROR, "db", "cannot defer a "
-		    "statement (too large)", "sql", q->st->sql, NULL);
-		return q->rc = tly_err_internal(q->err);
-	}
-	db->later_sql[db->nlater++] = q->st->sql;
-	return TLY_OK;
+	return q->rc = later_queue(q);
 }
 
 /*
@@ -961,19 +971,9 @@ tly_q_exec_text(tly_q *q)
 		return q->rc = tly_err_set(q->err, TLY_EK_UNAVAILABLE,
 		    "db_unavailable", "The database is unavailable; retry "
 		    "later.");
-	if (db->nlater == DB_LATER_MAX) {
-		q->rc = later_flush(db, q->err);
-		if (q->rc)
-			return q->rc;
-	}
-	if (db->later_bad || later_render(db, q->st) != TLY_OK) {
-		db->later_bad = 1;
-		tly_logkv(db->log, TLY_LOG_ERROR, "db", "cannot queue a "
-		    "statement (too large)", "sql", q->st->sql, NULL);
-		return q->rc = tly_err_internal(q->err);
-	}
-	db->later_sql[db->nlater++] = q->st->sql;
-	q->rc = later_run(db, NULL, q, q->err);
+	q->rc = later_queue(q);
+	if (q->rc == TLY_OK)
+		q->rc = later_run(db, NULL, q, q->err);
 	return q->rc;
 }
 

@@ -64,7 +64,6 @@
 #include "tly_str.h"
 #include "tx.h"
 
-#define PAGE			100
 #define LEFT_BATCH		50
 #define IN_CHUNK		32	/* the ?s of CLAIM_SQL */
 #define Q8			"?,?,?,?,?,?,?,?"
@@ -777,37 +776,29 @@ pay_one(run *r, const char *acc, const char *cur, tly_err *err)
 
 /* --- the run ----------------------------------------------------------- */
 
-typedef struct cand {
-	char	 acc[40];
-	char	 cur[4];
-} cand;
-
-/* candidates - payees with eligible rows, after (acc, cur) */
-static int
-candidates(tly_ctx *ctx, const char *acc, const char *cur, cand *out,
-    int *n, tly_err *err)
+/*
+ * tly_payee_page - the (payee, currency) pairs after ('acc', 'cur') that
+ * query 'sql' selects, at most TLY_PAYEE_PAGE, into 'out' ('*n').  'sql'
+ * reads s.account_id, s.currency and takes, in this order, hold_days,
+ * acc, acc, cur and the page size (see candidates).
+ */
+int
+tly_payee_page(tly_ctx *ctx, const char *sql, const char *acc,
+    const char *cur, tly_payee_cur *out, int *n, tly_err *err)
 {
 	tly_q q;
 	int rc;
 
 	*n = 0;
-	if (tly_q_prep(ctx->db, &q, "SELECT s.account_id, s.currency FROM "
-	    "shares s JOIN accounts a ON a.id = s.account_id WHERE a.kind IN "
-	    TLY_PAYEE_KINDS_SQL " AND a.payouts_enabled = 1 AND "
-	    "a.connect_account_id IS NOT NULL AND (a.payout_retry_at IS NULL "
-	    "OR a.payout_retry_at <= NOW(3)) AND s.status = 'pending' AND "
-	    "s.payout_id IS NULL AND " ELIGIBLE_SQL " AND (s.account_id > ? "
-	    "OR (s.account_id = ? AND s.currency > ?)) GROUP BY s.account_id, "
-	    "s.currency HAVING SUM(s.amount_cent) > 0 ORDER BY s.account_id, "
-	    "s.currency LIMIT ?", err))
+	if (tly_q_prep(ctx->db, &q, sql, err))
 		return q.rc;
 	tly_q_i64(&q, ctx->cfg->payout_hold_days);
 	tly_q_str(&q, acc);
 	tly_q_str(&q, acc);
 	tly_q_str(&q, cur);
-	tly_q_i64(&q, PAGE);
+	tly_q_i64(&q, TLY_PAYEE_PAGE);
 	(void)tly_q_exec(&q);
-	while ((rc = tly_q_next(&q)) == TLY_ROW && *n < PAGE) {
+	while ((rc = tly_q_next(&q)) == TLY_ROW && *n < TLY_PAYEE_PAGE) {
 		tly_strlcpy(out[*n].acc, tly_q_col_str(&q, 0),
 		    sizeof(out[0].acc));
 		tly_strlcpy(out[*n].cur, tly_q_col_str(&q, 1),
@@ -816,6 +807,22 @@ candidates(tly_ctx *ctx, const char *acc, const char *cur, cand *out,
 	}
 	tly_q_done(&q);
 	return rc == TLY_ROW ? TLY_OK : rc;
+}
+
+/* candidates - payees with eligible rows, after (acc, cur) */
+static int
+candidates(tly_ctx *ctx, const char *acc, const char *cur,
+    tly_payee_cur *out, int *n, tly_err *err)
+{
+	return tly_payee_page(ctx, "SELECT s.account_id, s.currency FROM "
+	    "shares s JOIN accounts a ON a.id = s.account_id WHERE a.kind IN "
+	    TLY_PAYEE_KINDS_SQL " AND a.payouts_enabled = 1 AND "
+	    "a.connect_account_id IS NOT NULL AND (a.payout_retry_at IS NULL "
+	    "OR a.payout_retry_at <= NOW(3)) AND s.status = 'pending' AND "
+	    "s.payout_id IS NULL AND " ELIGIBLE_SQL " AND (s.account_id > ? "
+	    "OR (s.account_id = ? AND s.currency > ?)) GROUP BY s.account_id, "
+	    "s.currency HAVING SUM(s.amount_cent) > 0 ORDER BY s.account_id, "
+	    "s.currency LIMIT ?", acc, cur, out, n, err);
 }
 
 /*
@@ -828,7 +835,7 @@ int
 tly_payouts_run(tly_ctx *ctx, tly_payout_stats *st, tly_err *err)
 {
 	char acc[40] = "", cur[4] = "";
-	cand page[PAGE];
+	tly_payee_cur page[TLY_PAYEE_PAGE];
 	int n, i, done = 0, rc;
 	run r;
 	tly_err e;

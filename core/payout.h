@@ -34,6 +34,14 @@
 	"FROM payments p WHERE p.id = s.payment_id AND p.status = " \
 	"'disputed')))"
 
+/* a (payee, currency) pair, as a run pages through them */
+typedef struct tly_payee_cur {
+	char	 acc[40];
+	char	 cur[4];
+} tly_payee_cur;
+
+#define TLY_PAYEE_PAGE	100
+
 typedef struct tly_connect {
 	char	 account_id[40];
 	char	 connect_account_id[72];
@@ -105,5 +113,8 @@ void	 tly_transfer_release(tly_ctx *, int, const char *, const char *,
 const char *tly_payee_role(const char *);
 int	 tly_transfer_reversals(tly_ctx *, const tly_jv *, const char *,
 	    const tly_jv **, tly_err *);
+
+int	 tly_payee_page(tly_ctx *, const char *, const char *, const char *,
+	    tly_payee_cur *, int *, tly_err *);
 
 #endif

@@ -44,7 +44,6 @@
 #include "tly_str.h"
 #include "tx.h"
 
-#define PAGE		100
 #define LEFT_BATCH	50
 #define PER_PAYEE	16	/* payouts reversed for one payee at once */
 #define FIND_PAGES	20
@@ -556,21 +555,12 @@ finish_left(tly_ctx *ctx, tly_payout_stats *st)
 
 /* --- the run ----------------------------------------------------------- */
 
-typedef struct cand {
-	char	 acc[40];
-	char	 cur[4];
-} cand;
-
 /* candidates - payees that owe back and have a transfer to reverse */
 static int
-candidates(tly_ctx *ctx, const char *acc, const char *cur, cand *out,
-    int *n, tly_err *err)
+candidates(tly_ctx *ctx, const char *acc, const char *cur,
+    tly_payee_cur *out, int *n, tly_err *err)
 {
-	tly_q q;
-	int rc;
-
-	*n = 0;
-	if (tly_q_prep(ctx->db, &q, "SELECT s.account_id, s.currency FROM "
+	return tly_payee_page(ctx, "SELECT s.account_id, s.currency FROM "
 	    "shares s JOIN accounts a ON a.id = s.account_id WHERE a.kind IN "
 	    TLY_PAYEE_KINDS_SQL " AND s.status = 'pending' AND s.payout_id IS "
 	    "NULL AND " TLY_ELIGIBLE_SQL " AND (s.account_id > ? OR "
@@ -578,23 +568,8 @@ candidates(tly_ctx *ctx, const char *acc, const char *cur, cand *out,
 	    "s.currency HAVING SUM(s.amount_cent) < 0 AND EXISTS (SELECT 1 "
 	    "FROM payouts o WHERE o.account_id = s.account_id AND o.currency = "
 	    "s.currency AND o.state = 'paid' AND o.amount_cent > "
-	    "o.reversed_cent) ORDER BY s.account_id, s.currency LIMIT ?", err))
-		return q.rc;
-	tly_q_i64(&q, ctx->cfg->payout_hold_days);
-	tly_q_str(&q, acc);
-	tly_q_str(&q, acc);
-	tly_q_str(&q, cur);
-	tly_q_i64(&q, PAGE);
-	(void)tly_q_exec(&q);
-	while ((rc = tly_q_next(&q)) == TLY_ROW && *n < PAGE) {
-		tly_strlcpy(out[*n].acc, tly_q_col_str(&q, 0),
-		    sizeof(out[0].acc));
-		tly_strlcpy(out[*n].cur, tly_q_col_str(&q, 1),
-		    sizeof(out[0].cur));
-		(*n)++;
-	}
-	tly_q_done(&q);
-	return rc == TLY_ROW ? TLY_OK : rc;
+	    "o.reversed_cent) ORDER BY s.account_id, s.currency LIMIT ?", acc,
+	    cur, out, n, err);
 }
 
 /* recover_one - one (payee, currency): book, reverse, record */
@@ -640,7 +615,7 @@ void
 tly_recover_run(tly_ctx *ctx, tly_payout_stats *st)
 {
 	char acc[40] = "", cur[4] = "";
-	cand page[PAGE];
+	tly_payee_cur page[TLY_PAYEE_PAGE];
 	int n, i, done = 0;
 	tly_err e;
 
