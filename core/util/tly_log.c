@@ -123,6 +123,42 @@ puts_raw(line *ln, const char *s)
 	put(ln, s, strlen(s));
 }
 
+/*
+ * utf8_len - the length of the valid UTF-8 character at 'p' (a
+ * NUL-terminated string), 1 to 4; 0 when no valid character starts there
+ */
+static size_t
+utf8_len(const unsigned char *p)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n, i;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3;
+		if (p[0] == 0xe0)
+			lo = 0xa0;		/* overlong */
+		else if (p[0] == 0xed)
+			hi = 0x9f;		/* surrogates */
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4;
+		if (p[0] == 0xf0)
+			lo = 0x90;		/* overlong */
+		else if (p[0] == 0xf4)
+			hi = 0x8f;		/* beyond U+10FFFF */
+	} else
+		return 0;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
 /* put_esc - 's' as the inside of a JSON string */
 static void
 put_esc(line *ln, const char *s)
@@ -137,17 +173,22 @@ put_esc(line *ln, const char *s)
 			ln->truncated = 1;
 			return;
 		}
-		if (*p >= 0xc0) {
+		if (*p >= 0x80) {
 			/*
-			 * A UTF-8 lead byte goes out with its continuation
-			 * bytes (at most 4 in all, within the 6 checked
-			 * above), so a cut never splits a character: a
-			 * split one made the line invalid JSON.
+			 * A UTF-8 character goes out whole (at most 4 bytes,
+			 * within the 6 checked above), so a cut never splits
+			 * one; a byte that starts no valid character (a
+			 * stray continuation byte, a truncated, overlong or
+			 * surrogate sequence, 0xf5-0xff) becomes U+FFFD: the
+			 * line stays valid JSON whatever a value held.
 			 */
-			for (n = 1; n < 4 && (p[n] & 0xc0) == 0x80; n++)
-				;
-			put(ln, (const char *)p, n);
-			p += n - 1;
+			n = utf8_len(p);
+			if (n == 0)
+				put(ln, "\xef\xbf\xbd", 3);
+			else {
+				put(ln, (const char *)p, n);
+				p += n - 1;
+			}
 		} else if (*p == '"' || *p == '\\') {
 			e[0] = '\\';
 			e[1] = (char)*p;

@@ -225,6 +225,47 @@ test_escaping(void **state)
 	want_str(tly_json_str(o, "level"), "error");
 }
 
+#define R	"\xef\xbf\xbd"	/* U+FFFD */
+
+/* invalid UTF-8 in a value: the line stays valid JSON, each bad byte R */
+static void
+test_invalid_utf8(void **state)
+{
+	static const struct {
+		const char	*in;
+		const char	*want;
+	} rows[] = {
+		/* a stray continuation byte */
+		{ "a\x80" "b", "a" R "b" },
+		{ "\xff\xfe", R R },
+		/* truncated: at the end, then before a letter */
+		{ "end\xc3", "end" R },
+		{ "\xe2\x82x", R R "x" },
+		/* overlong '/', in two and three bytes */
+		{ "\xc0\xaf", R R },
+		{ "\xe0\x80\xaf", R R R },
+		/* a surrogate; beyond U+10FFFF */
+		{ "\xed\xa0\x80", R R R },
+		{ "\xf4\x90\x80\x80", R R R R },
+		/* the valid limits next to them */
+		{ "ok \xf4\x8f\xbf\xbf \xed\x9f\xbf",
+		    "ok \xf4\x8f\xbf\xbf \xed\x9f\xbf" },
+	};
+	sink *s = *state;
+	const char *got;
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		tly_logkv(&s->log, TLY_LOG_WARN, "utf8", "bad bytes", "v",
+		    rows[i].in, NULL);
+		got = tly_json_str(one_line(s), "v");	/* parses: valid */
+		if (got == NULL || strcmp(got, rows[i].want) != 0)
+			fail_msg("row %zu: got \"%s\"", i,
+			    got ? got : "(null)");
+	}
+}
+#undef R
+
 static void
 test_levels(void **state)
 {
@@ -561,6 +602,8 @@ main(void)
 		cmocka_unit_test(test_level_parse),
 		cmocka_unit_test_setup_teardown(test_logkv, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_invalid_utf8, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_long_utf8, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_deferred, setup,
