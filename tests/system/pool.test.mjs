@@ -14,7 +14,10 @@
  * - SIGTERM under load: in-flight requests complete (nothing truncated;
  *   new ones get nginx's 502), exit 0, sockets removed; an idle master
  *   exits within 1 s; a request stuck past shutdown_timeout (a Stripe call
- *   that hangs) has its worker killed, and the master still exits 0.
+ *   that hangs) has its worker killed, and the master still exits 0;
+ * - a request that outlives nginx's fastcgi_read_timeout: nginx's JSON
+ *   504 (upstream_timeout, with the request id); the worker finishes, and
+ *   the same Idempotency-Key then returns what it made.
  * Load goes through nginx, each loop from its own loopback address (nginx
  * limits 100 r/s per client address; real traffic has many clients).
  */
@@ -349,5 +352,43 @@ describe('a request that outlives shutdown_timeout', () => {
       'the master says it killed the child');
     assert.equal(r.status, 502, `the stuck request's answer (${r.status} ${r.body})`);
     assert.equal(r.json?.error?.code, 'upstream_unavailable', 'as a JSON envelope from nginx');
+  });
+});
+
+describe('a request that outlives nginx\'s fastcgi_read_timeout', () => {
+  const h = stackHooks({
+    name: 'pool-504',
+    stripe: true,
+    nginxReadTimeout: 2,
+    conf: { ...paymentConf(), stripe: { timeout_ms: 60000 } },
+  });
+
+  test('nginx answers a JSON 504 after its read timeout; the worker finishes later, and the retry returns the checkout', async () => {
+    const { stack } = h;
+    const product = await makeProduct(stack);
+    const b = await newBuyer(stack);
+    await stack.emu('POST', '/__emu/faults', {
+      method: 'POST', path: '^/v1/payment_intents$', mode: 'hang_before', seconds: 60,
+    });
+    const key = `k504-${process.pid}-${Date.now()}`;
+    const body = { product_id: product.id, quantity: 1 };
+    const t0 = performance.now();
+    const r = await checkout(stack, b, body, { timeoutMs: 30000, idem: key });
+    const ms = performance.now() - t0;
+    assert.equal(r.status, 504, `nginx's answer (${r.status} ${r.body})`);
+    assert.equal(r.json?.error?.code, 'upstream_timeout', 'as a JSON envelope');
+    assert.equal(r.json?.error?.type, 'api_error');
+    assert.match(r.json?.error?.request_id ?? '', /^[0-9a-f]{32}$/, 'with the request id');
+    assert.equal(r.headers.get('x-request-id'), r.json.error.request_id, 'the same id in the header');
+    assert.ok(ms >= 1900 && ms < 10000, `after the read timeout (${Math.round(ms)} ms)`);
+    /* the worker was still waiting on "Stripe": let it finish */
+    await stack.emu('POST', '/__emu/faults/release', {});
+    await waitFor(async () => Number((await stack.sql('SELECT COUNT(*) FROM checkouts WHERE ' +
+      `product_id = '${product.id}' AND pi_id IS NOT NULL`))[0][0]) === 1,
+    { timeoutMs: 15000, what: 'the checkout to get its PaymentIntent' });
+    /* as the envelope says: the same Idempotency-Key returns what the worker made */
+    const again = await checkout(stack, b, body, { timeoutMs: 10000, idem: key });
+    assert.equal(again.status, 200, `the retry (${again.status} ${again.body})`);
+    assert.match(again.json.payment_intent_id, /^pi_/);
   });
 });

@@ -267,7 +267,13 @@ function renderNginx(s) {
   if (!tally.includes(`127.0.0.1:${s.port}`)) {
     throw new Error('nginx/tally.conf no longer has "listen 80 backlog=1024;": update the harness');
   }
-  fs.writeFileSync(path.join(n, 'tally.conf'), tally);
+  /* startStack({ nginxReadTimeout: S }): nginx gives up on tallyd after S seconds (a 504 test) */
+  let conf = tally;
+  if (s.opts.nginxReadTimeout) {
+    conf = tally.replace(/fastcgi_read_timeout \d+s;/g, `fastcgi_read_timeout ${s.opts.nginxReadTimeout}s;`);
+    if (conf === tally) throw new Error('nginx/tally.conf has no fastcgi_read_timeout: update the harness');
+  }
+  fs.writeFileSync(path.join(n, 'tally.conf'), conf);
   /* as ./dev's render_nginx: the pages may call the emulator */
   const from = "connect-src 'self' https://api.stripe.com";
   const headers = fs.readFileSync(path.join(SRC, 'nginx', 'tally-security-headers.conf'), 'utf8');
