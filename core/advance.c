@@ -351,16 +351,10 @@ record(tly_ctx *ctx, const adv_row *r, const tly_jv *obj, tly_err *err)
 	rec_args a;
 	int rc;
 
-	if (tly_st_transfer_parse(obj, &t) != TLY_OK || t.id == NULL)
-		return tly_err_internal(err);
-	if (t.amount != r->a.granted_cent || t.currency == NULL ||
-	    strcmp(t.currency, r->a.currency) != 0 || t.destination == NULL ||
-	    strcmp(t.destination, r->acct) != 0) {
-		tly_logkv(ctx->log, TLY_LOG_ERROR, "advance", "the transfer "
-		    "found does not match the advance: left for an operator",
-		    "advance_id", r->a.id, "transfer_id", t.id, NULL);
-		return tly_err_internal(err);
-	}
+	rc = tly_transfer_matches(ctx, obj, "advance", r->a.id,
+	    r->a.granted_cent, r->a.currency, r->acct, &t, err);
+	if (rc)
+		return rc;
 	memset(&a, 0, sizeof(a));
 	a.r = r;
 	a.transfer = t.id;

@@ -33,6 +33,7 @@
  * releases: the reservation_released check of tallyctl check).
  *
  * API:	tly_checkout_create(), tly_checkout_get(), tly_checkout_lock(),
+ *	tly_checkout_lock_payees(),
  *	tly_checkout_split_in(), tly_checkout_note_status(),
  *	tly_checkout_finish_pi(), tly_checkout_cancel_pi(),
  *	tly_job_checkouts(), tly_checkout_is_open().
@@ -133,16 +134,25 @@ checkout_row(tly_q *q, tly_checkout *c)
 	c->pi_cancel_gen = tly_q_col_i64(q, 29);
 }
 
-/* load - checkout 'id' (locked when 'lock'); 404 when unknown */
-static int
-load(tly_ctx *ctx, const char *id, int lock, tly_checkout *c, tly_err *err)
-{
-	tly_q q;
-	int rc;
+enum { LOAD_READ, LOAD_LOCK, LOAD_LOCK_ADV };
 
-	if (tly_q_prep(ctx->db, &q, lock ? "SELECT " CHECKOUT_COLS_ADV
-	    "WHERE c.id = ? FOR UPDATE" : "SELECT " CHECKOUT_COLS
-	    "WHERE c.id = ?", err))
+static const char *const load_sql[] = {
+	"SELECT " CHECKOUT_COLS "WHERE c.id = ?",
+	"SELECT " CHECKOUT_COLS "WHERE c.id = ? FOR UPDATE",
+	"SELECT " CHECKOUT_COLS_ADV "WHERE c.id = ? FOR UPDATE",
+};
+
+/*
+ * load - checkout 'id' read, locked, or locked with has_advance
+ * ('how'); 404 when unknown
+ */
+static int
+load(tly_ctx *ctx, const char *id, int how, tly_checkout *c, tly_err *err)
+{
+	int lock = how != LOAD_READ, rc;
+	tly_q q;
+
+	if (tly_q_prep(ctx->db, &q, load_sql[how], err))
 		return q.rc;
 	tly_q_str(&q, id);
 	/* the lock rides with START TRANSACTION: one round trip */
@@ -150,7 +160,8 @@ load(tly_ctx *ctx, const char *id, int lock, tly_checkout *c, tly_err *err)
 	rc = tly_q_next(&q);
 	if (rc == TLY_ROW) {
 		checkout_row(&q, c);
-		c->has_advance = lock && tly_q_col_i64(&q, 30) != 0;
+		c->has_advance = how == LOAD_LOCK_ADV &&
+		    tly_q_col_i64(&q, 30) != 0;
 	}
 	tly_q_done(&q);
 	if (rc == TLY_OK)
@@ -171,7 +182,18 @@ load(tly_ctx *ctx, const char *id, int lock, tly_checkout *c, tly_err *err)
 int
 tly_checkout_lock(tly_ctx *ctx, const char *id, tly_checkout *c, tly_err *err)
 {
-	return load(ctx, id, 1, c, err);
+	return load(ctx, id, LOAD_LOCK, c, err);
+}
+
+/*
+ * tly_checkout_lock_payees - tly_checkout_lock for the completion, which
+ * also needs c->has_advance (a payee has an open advance, advance.h)
+ */
+int
+tly_checkout_lock_payees(tly_ctx *ctx, const char *id, tly_checkout *c,
+    tly_err *err)
+{
+	return load(ctx, id, LOAD_LOCK_ADV, c, err);
 }
 
 /*
@@ -184,7 +206,7 @@ tly_checkout_get(tly_ctx *ctx, const char *id, const char *buyer,
 {
 	int rc;
 
-	rc = load(ctx, id, 0, c, err);
+	rc = load(ctx, id, LOAD_READ, c, err);
 	if (rc == TLY_OK && buyer && strcmp(buyer, c->buyer_id) != 0)
 		return tly_err_param(err, TLY_EK_NOT_FOUND, "resource_missing",
 		    "checkout_id", "No such checkout: '%.40s'.", id);
@@ -577,7 +599,7 @@ tly_checkout_finish_pi(tly_ctx *ctx, const char *id, tly_err *err)
 	int rc;
 
 	memset(&a, 0, sizeof(a));
-	rc = load(ctx, id, 0, &a.c, err);
+	rc = load(ctx, id, LOAD_READ, &a.c, err);
 	if (rc)
 		return rc;
 	if (strcmp(a.c.pi_state, "to_create") != 0 &&
@@ -676,7 +698,7 @@ release_stock(tly_ctx *ctx, const char *id, const char *pi_state,
 	tly_checkout c;
 	int rc;
 
-	rc = load(ctx, id, 0, &c, err);
+	rc = load(ctx, id, LOAD_READ, &c, err);
 	if (rc)
 		return rc;
 	memset(&a, 0, sizeof(a));
@@ -717,7 +739,7 @@ tly_checkout_cancel_pi(tly_ctx *ctx, const char *id, tly_err *err)
 	char key[96];
 	int rc, rc0;
 
-	rc = load(ctx, id, 0, &c, err);
+	rc = load(ctx, id, LOAD_READ, &c, err);
 	if (rc || strcmp(c.pi_state, "to_cancel") != 0 || c.pi_id[0] == '\0')
 		return rc;
 	snprintf(key, sizeof(key), "tally:pi_cancel:%s:g%lld", c.id,
@@ -794,7 +816,7 @@ tly_checkout_note_status(tly_ctx *ctx, const char *id, const char *status,
 	    "AND status_event_created <= ?", "siiisi", status, when,
 	    (int64_t)closing, (int64_t)closing, id, when);
 	if (rc == TLY_OK && n == 0)
-		rc = load(ctx, id, 0, &c, err);		/* 404 if unknown */
+		rc = load(ctx, id, LOAD_READ, &c, err); /* 404 if unknown */
 	if (rc == TLY_OK && closing)
 		rc = release_stock(ctx, id, "canceled", err);
 	return rc;
@@ -842,7 +864,7 @@ settle_orphan(tly_ctx *ctx, const char *id, tly_err *err)
 	tly_checkout c;
 	int rc;
 
-	rc = load(ctx, id, 0, &c, err);
+	rc = load(ctx, id, LOAD_READ, &c, err);
 	if (rc)
 		return rc;
 	rc = tly_stripe_find_by_metadata(ctx->stripe, ctx->pool,

@@ -51,7 +51,7 @@ typedef struct tly_checkout {
 	int	 stock_held;
 	int64_t	 pi_key_gen;
 	int64_t	 pi_cancel_gen;	/* generation of the cancel key */
-	int	 has_advance;	/* a payee has an open advance (lock only) */
+	int	 has_advance;	/* a payee has an open advance (lock_payees) */
 	int64_t	 expires_at;
 	int64_t	 created;
 } tly_checkout;
@@ -69,6 +69,8 @@ int	 tly_checkout_create(tly_ctx *, const tly_checkout_new *,
 int	 tly_checkout_get(tly_ctx *, const char *, const char *, tly_checkout *,
 	    tly_err *);
 int	 tly_checkout_lock(tly_ctx *, const char *, tly_checkout *, tly_err *);
+int	 tly_checkout_lock_payees(tly_ctx *, const char *, tly_checkout *,
+	    tly_err *);
 void	 tly_checkout_split_in(const tly_checkout *, tly_split_in *);
 int	 tly_checkout_note_status(tly_ctx *, const char *, const char *,
 	    int64_t, tly_err *);

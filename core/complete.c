@@ -332,7 +332,7 @@ tly_completion_tx(tly_ctx *ctx, void *arg, tly_err *err)
 		if (rc)
 			return rc;
 	}
-	rc = tly_checkout_lock(ctx, a->checkout_id, &c, err);
+	rc = tly_checkout_lock_payees(ctx, a->checkout_id, &c, err);
 	if (rc)
 		return rc;
 	if (c.payment_id[0]) {

@@ -330,16 +330,10 @@ record_paid(run *r, const payout_row *p, const tly_jv *obj, tly_err *err)
 	rec_args a;
 	int rc;
 
-	if (tly_st_transfer_parse(obj, &t) != TLY_OK || t.id == NULL)
-		return tly_err_internal(err);
-	if (t.amount != p->amount || t.currency == NULL ||
-	    strcmp(t.currency, p->cur) != 0 || t.destination == NULL ||
-	    strcmp(t.destination, p->acct) != 0) {
-		tly_logkv(r->ctx->log, TLY_LOG_ERROR, "payout", "the transfer "
-		    "found does not match the payout: left for an operator",
-		    "payout_id", p->id, "transfer_id", t.id, NULL);
-		return tly_err_internal(err);
-	}
+	rc = tly_transfer_matches(r->ctx, obj, "payout", p->id, p->amount,
+	    p->cur, p->acct, &t, err);
+	if (rc)
+		return rc;
 	memset(&a, 0, sizeof(a));
 	a.p = p;
 	a.transfer = t.id;
@@ -394,6 +388,34 @@ tr_params(tly_stripe_once *o, tly_form *f)
 	tly_form_str(f, "metadata[tally_id]", a->p->id);
 	tly_form_str(f, "metadata[tally_account_id]", a->p->acc);
 	return tly_form_done(f);
+}
+
+/*
+ * tly_transfer_matches - parse transfer 'obj' into 't' and check it is
+ * the one Tally meant for its object 'id' (a payout or an advance, named
+ * 'what'): 'amount' in 'cur' to connected account 'dest'.  A transfer
+ * that does not match is logged and left for an operator (internal
+ * error): Tally never records it.
+ */
+int
+tly_transfer_matches(tly_ctx *ctx, const tly_jv *obj, const char *what,
+    const char *id, int64_t amount, const char *cur, const char *dest,
+    tly_st_transfer *t, tly_err *err)
+{
+	char msg[96], key[32];
+
+	if (tly_st_transfer_parse(obj, t) != TLY_OK || t->id == NULL)
+		return tly_err_internal(err);
+	if (t->amount == amount && t->currency != NULL &&
+	    strcmp(t->currency, cur) == 0 && t->destination != NULL &&
+	    strcmp(t->destination, dest) == 0)
+		return TLY_OK;
+	snprintf(msg, sizeof(msg), "the transfer found does not match the "
+	    "%s: left for an operator", what);
+	snprintf(key, sizeof(key), "%s_id", what);	/* payout_id, ... */
+	tly_logkv(ctx->log, TLY_LOG_ERROR, what, msg, key, id, "transfer_id",
+	    t->id, NULL);
+	return tly_err_internal(err);
 }
 
 /*

@@ -107,6 +107,9 @@ int	 tly_payouts_list(tly_ctx *, const char *, const tly_page *,
 	    tly_payout **, int *, int *, tly_err *);
 int	 tly_transfer_find(tly_stripe *, tly_pool *, const char *,
 	    const tly_jv **, tly_err *);
+int	 tly_transfer_matches(tly_ctx *, const tly_jv *, const char *,
+	    const char *, int64_t, const char *, const char *,
+	    tly_st_transfer *, tly_err *);
 int	 tly_transfer_refused(int, const tly_err *);
 void	 tly_transfer_release(tly_ctx *, int, const char *, const char *,
 	    const char *);
