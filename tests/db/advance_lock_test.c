@@ -174,14 +174,16 @@ lock_waits(tly_db *mon, unsigned long id)
 		return -1;
 	}
 	(void)tly_q_exec_text(&q);
-	if (tly_q_next(&q) == TLY_ROW && (st = tly_q_col_str(&q, 2)) &&
-	    (at = strstr(st, name))) {
+	st = tly_q_next(&q) == TLY_ROW ? tly_q_col_str(&q, 2) : NULL;
+	at = st ? strstr(st, name) : NULL;
+	if (at) {
 		/* the transaction's block starts at the last header before */
-		for (blk = st, p = st; (p = strstr(p, "---TRANSACTION")) &&
-		    p < at; p++)
+		blk = st;
+		for (p = strstr(st, "---TRANSACTION"); p && p < at;
+		    p = strstr(p + 1, "---TRANSACTION"))
 			blk = p;
-		for (p = blk; (p = strstr(p, "LOCK WAIT")) && p < at; p++)
-			w = 1;
+		p = strstr(blk, "LOCK WAIT");
+		w = p && p < at;
 	}
 	tly_q_done(&q);
 	tly_db_rollback(mon);
