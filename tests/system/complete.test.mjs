@@ -148,14 +148,14 @@ describe('exactly once', () => {
     const link = await server(stack, 'POST', `/api/v1/accounts/${ids.TALENT}/ambassador`,
       { ambassador_account_id: ids.AMBASSADOR, share_bps: 1234, active_from: now - 60 });
     assert.equal(link.status, 200, link.body);
-    assert.equal((await server(stack, 'POST', `/api/v1/products/${product.id}`, { fee_kind: 'bps', fee_value: 1500 })).status, 200);
+    assert.equal((await server(stack, 'POST', `/api/v1/products/${product.id}`, { fee_bps: 1500 })).status, 200);
     const b = await newBuyer(stack);
     const c = await okCheckout(stack, b, { product_id: product.id, quantity: 3, host_partner_slug: slug2 });
     /* 9999 subtotal, fee floor(1499.85) = 1499 */
     assert.deepEqual([c.subtotal_cent, c.platform_fee_cent, c.amount_cent], [9999, 1499, 11498]);
     /* later changes do not reach the checkout */
     assert.equal((await server(stack, 'POST', `/api/v1/products/${product.id}`,
-      { agent_bps: 0, price_cent: 100000, fee_kind: 'fixed', fee_value: 0 })).status, 200);
+      { agent_bps: 0, price_cent: 100000, fee_fixed_cent: 0 })).status, 200);
     assert.equal((await server(stack, 'POST', `/api/v1/accounts/${ids.TALENT}/ambassador`,
       { ambassador_account_id: ids.AMBASSADOR, share_bps: 0 })).status, 200);
     await paid(stack, c.payment_intent_id);
