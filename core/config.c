@@ -303,7 +303,7 @@ load_tally(loader *ld, tly_config *c)
 	v = tly_ini_get(ld->ini, "tally", "log_level");
 	if (v) {
 		n = tly_log_level_parse(v);
-		if (n < 0)
+		if (n < 0 || n > TLY_LOG_ERROR)
 			bad(ld, "tally", "log_level",
 			    "must be debug, info, warn or error");
 		else
