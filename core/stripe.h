@@ -15,7 +15,7 @@
  *   TLY_UNKNOWN  a POST answered 5xx, or failed after it may have been
  *                sent (timeout, connection lost): Stripe may or may not
  *                have done it.  The caller records this and finishes it
- *                with tly_stripe_create_once() or a janitor (DESIGN §3).
+ *                with tly_stripe_create_once() or a janitor (docs/stripe.md).
  * Retried here with the same key, exponential backoff and jitter: network
  * failures before anything was sent, 409 (a concurrent request with the
  * same key) and 429, unless Stripe-Should-Retry says false; a GET is
@@ -168,7 +168,7 @@ const char *tly_st_metadata(const tly_jv *, const char *);
 int	 tly_stripe_verify_signature(const char *, const char *, size_t,
 	    const char (*)[128], int, int64_t, int, char *, size_t);
 
-/* --- finishing a create whose outcome was unknown (DESIGN §3) ------------- */
+/* --- finishing a create whose outcome was unknown (docs/stripe.md) ------ */
 
 typedef struct tly_stripe_once tly_stripe_once;
 struct tly_stripe_once {

@@ -1,7 +1,7 @@
 /*
  * routes.c - the route table, and helpers shared by the handlers
  *
- * The table is the single place that says who may call what (DESIGN §7):
+ * The table is the single place that says who may call what (docs/api.md):
  * reading it answers "which principal kinds reach this route, and with
  * which admin role".  docs/api.md documents the same table; a system test
  * checks every route listed there answers.

@@ -11,7 +11,7 @@
  *
  * Secrets never go through here: callers pass ids, never keys or tokens.
  *
- * Severity ladder (STYLE.md, after Postfix's msg.c): debug, info, warn,
+ * Severity ladder (docs/style.md): debug, info, warn,
  * error (an operation failed; the caller handles it), alert (an invariant
  * of the books broke or Tally found something it must not decide alone:
  * tly_panic logs it with its context and makes the request answer 500,
