@@ -382,9 +382,10 @@ tly_reversal_post(tly_ctx *ctx, const char *pay, const char *currency,
 	in.after_cent = after;
 	tly_strlcpy(in.bearer_id, bearer, sizeof(in.bearer_id));
 	rc = parties(ctx, pay, &in, err);
-	if (rc == TLY_OK)
-		rc = tly_ledger_plan(&in, rows, &n, err);
-	if (rc) {
+	if (rc)
+		return rc;
+	rc = tly_ledger_plan(&in, rows, &n, err);
+	if (rc) {		/* the payment's rows break an invariant */
 		tly_logkv(ctx->log, TLY_LOG_ERROR, "refund", "ALERT: the "
 		    "reversal of a payment cannot be planned", "payment_id",
 		    pay, "cause_id", cause, "kind", kind, NULL);
