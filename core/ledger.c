@@ -27,7 +27,17 @@
  *     refused (an internal error), never guessed.
  * Products are 128-bit; a result outside int64 is refused.
  *
- * API:	tly_ledger_part(), tly_ledger_plan().
+ * The advance plans (advance.c reads and locks, plans here, posts; see
+ * docs/ledger.md "Advances"): tly_ledger_offset_kept() is what an
+ * advance keeps offset in a payment when the payment's C moves (target
+ * T(C) = O − floor(O × C / A), never above what the advance has left
+ * on a move back); tly_ledger_refee_left() and tly_ledger_refee_plan()
+ * re-target the offsets of the fee bearer when the real Stripe fee
+ * arrives.  Their invariants: 0 <= N' <= O', N' − N never above the
+ * advance's room, at C = A nothing stays offset.
+ *
+ * API:	tly_ledger_part(), tly_ledger_plan(), tly_ledger_offset_kept(),
+ *	tly_ledger_refee_left(), tly_ledger_refee_plan().
  */
 #include <string.h>
 
@@ -126,4 +136,116 @@ tly_ledger_plan(const tly_ledger_rev *in, tly_ledger_row *rows, int *n,
 range:
 	*n = 0;
 	return tly_err_internal(err);
+}
+
+/* --- advances ------------------------------------------------------------ */
+
+/*
+ * tly_ledger_offset_kept - what advance offset 'm' keeps after its
+ * payment's cumulative reversal C moves from m->before_cent to
+ * m->after_cent, into '*kept'.  The target is T(C) = O - floor(O × C /
+ * A) (128-bit): a move forward (a refund, a dispute) keeps min(N, T); a
+ * move back (a refund that failed, a dispute reinstated) offsets again
+ * up to T, but never more than the advance has left (its room), so an
+ * advance is never recovered beyond what was granted.  At C = A nothing
+ * is kept, so a full reversal gives the whole offset back whatever came
+ * before.  TLY_ERR when 'm' is out of range.
+ */
+int
+tly_ledger_offset_kept(const tly_ledger_offset *m, int64_t *kept)
+{
+	int64_t t, up;
+
+	if (m->amount_cent <= 0 || m->offset_cent < 0 || m->kept_cent < 0 ||
+	    m->kept_cent > m->offset_cent || m->room_cent < 0 ||
+	    m->before_cent < 0 || m->before_cent > m->amount_cent ||
+	    m->after_cent < 0 || m->after_cent > m->amount_cent)
+		return TLY_ERR;
+	t = m->offset_cent - tly_ledger_part(m->offset_cent, m->after_cent,
+	    m->amount_cent);
+	if (m->after_cent >= m->before_cent) {
+		*kept = m->kept_cent < t ? m->kept_cent : t;
+		return TLY_OK;
+	}
+	up = m->room_cent < t - m->kept_cent ? m->kept_cent + m->room_cent :
+	    t;
+	*kept = up > m->kept_cent ? up : m->kept_cent;
+	return TLY_OK;
+}
+
+/*
+ * tly_ledger_refee_left - how much of the fee bearer's offsets moves
+ * when the real fee moves its earning 'earn' by −'delta' (delta =
+ * actual − estimate), 'offset' (Σ O) being offset from it now: delta >
+ * 0, what goes back, O − min(O, max(0, earn − delta)); delta < 0, what
+ * more may be offset, min(−delta, earn − delta − O).  <= 0: nothing.
+ */
+int64_t
+tly_ledger_refee_left(int64_t earn, int64_t offset, int64_t delta)
+{
+	int64_t e = earn - delta;
+
+	if (delta > 0)
+		return e < 0 ? offset : offset - (e < offset ? e : offset);
+	return e - offset < -delta ? e - offset : -delta;
+}
+
+/*
+ * tly_ledger_refee_plan - spread 'left' (tly_ledger_refee_left) over the
+ * 'n' advances of 'it' (oldest first): given back newest first when
+ * 'delta' > 0 (the completion filled oldest first), offset oldest first,
+ * at most each one's room, when 'delta' < 0; then each changed one's N'
+ * under the new target T'(C) = O' − floor(O' × C / A) of the payment's
+ * 'amount' A and cumulative reversal 'reversed' C: min(N, T') when the
+ * offset shrank, max(N, min(T', N + room)) when it grew.  TLY_ERR when
+ * an input is out of range or a result would break 0 <= N' <= O',
+ * N' − N <= room.
+ */
+int
+tly_ledger_refee_plan(tly_ledger_refee *it, int n, int64_t delta,
+    int64_t left, int64_t amount, int64_t reversed)
+{
+	int64_t d, t, n1;
+	int i;
+
+	if (amount <= 0 || reversed < 0 || reversed > amount || n < 0)
+		return TLY_ERR;
+	for (i = 0; i < n; i++) {
+		it[i].fee_move_cent = 0;
+		it[i].kept_after_cent = it[i].kept_cent;
+	}
+	if (delta > 0) {
+		for (i = n - 1; i >= 0 && left > 0; i--) {
+			d = -(left < it[i].offset_cent ? left :
+			    it[i].offset_cent);
+			it[i].fee_move_cent = d;
+			left += d;
+		}
+	} else if (delta < 0) {
+		for (i = 0; i < n && left > 0; i++) {
+			d = left < it[i].room_cent ? left : it[i].room_cent;
+			it[i].fee_move_cent = d;
+			left -= d;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		d = it[i].fee_move_cent;
+		if (d == 0)
+			continue;
+		t = it[i].offset_cent + d;
+		t -= tly_ledger_part(t, reversed, amount);
+		if (delta > 0)
+			n1 = it[i].kept_cent < t ? it[i].kept_cent : t;
+		else {
+			n1 = it[i].kept_cent + it[i].room_cent < t ?
+			    it[i].kept_cent + it[i].room_cent : t;
+			if (n1 < it[i].kept_cent)
+				n1 = it[i].kept_cent;
+		}
+		if (n1 < 0 || n1 > it[i].offset_cent + d ||
+		    n1 - it[i].kept_cent > it[i].room_cent)
+			return TLY_ERR;
+		it[i].kept_after_cent = n1;
+	}
+	return TLY_OK;
 }

@@ -58,8 +58,41 @@ typedef struct tly_ledger_row {
 	int64_t	 amount_cent;	/* negative: taken back */
 } tly_ledger_row;
 
+/*
+ * An advance's offset in one payment (advance.c, docs/ledger.md
+ * "Advances"): O offset from the payee's earning there, N still offset;
+ * when the payment's C moves, the target is T(C) = O − floor(O × C / A).
+ */
+typedef struct tly_ledger_offset {
+	int64_t	 offset_cent;	/* O: offset at completion (>= 0) */
+	int64_t	 kept_cent;	/* N: still offset now, 0 <= N <= O */
+	int64_t	 amount_cent;	/* A: the payment's amount */
+	int64_t	 before_cent;	/* C before the move (refunded+disputed) */
+	int64_t	 after_cent;	/* C after it */
+	int64_t	 room_cent;	/* granted - reversed - offset */
+} tly_ledger_offset;
+
+/*
+ * The real Stripe fee moved the fee bearer's earning by −delta: each
+ * advance offset from it (or, when the earning grew, to be offset) is
+ * re-targeted.  In: O, N and the advance's room, in the order the
+ * completion offsets (oldest first); out: the change of O (an
+ * advance_fee pair) and N' (what stays offset).
+ */
+typedef struct tly_ledger_refee {
+	int64_t	 offset_cent;	/* O of this advance in the payment */
+	int64_t	 kept_cent;	/* N */
+	int64_t	 room_cent;	/* granted - reversed - offset */
+	int64_t	 fee_move_cent;	/* out: O' − O */
+	int64_t	 kept_after_cent;	/* out: N' */
+} tly_ledger_refee;
+
 int64_t	 tly_ledger_part(int64_t, int64_t, int64_t);
 int	 tly_ledger_plan(const tly_ledger_rev *, tly_ledger_row *, int *,
 	    tly_err *);
+int	 tly_ledger_offset_kept(const tly_ledger_offset *, int64_t *);
+int64_t	 tly_ledger_refee_left(int64_t, int64_t, int64_t);
+int	 tly_ledger_refee_plan(tly_ledger_refee *, int, int64_t, int64_t,
+	    int64_t, int64_t);
 
 #endif

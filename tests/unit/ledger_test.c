@@ -17,7 +17,12 @@
  * else); a refund that failed (a move down).  Then the 1-cent strand of a
  * fee adjustment booked between two partial refunds, seeded sweeps with
  * shares of either sign and fee changes, tly_ledger_part() itself, and
- * the refusals.  Failures say "got X, want Y" and name the case.
+ * the refusals.  The advance plans: what an offset keeps when its
+ * payment's C moves (T(C) = O - floor(O × C / A), a move back limited by
+ * the advance's room, nothing kept at C = A), and the real fee
+ * re-targeting the bearer's offsets (newest first when it grew, oldest
+ * first within each room when it shrank, N' under the new target), in
+ * tables and sweeps.  Failures say "got X, want Y" and name the case.
  */
 #include <stdio.h>
 
@@ -431,6 +436,287 @@ test_sweep(void **state)
 	}
 }
 
+/* --- advances: what an offset keeps when the payment's C moves ---------- */
+
+/* kept - tly_ledger_offset_kept() of (O, N, A, before, after, room) */
+static int64_t
+kept(int64_t o, int64_t n, int64_t a, int64_t before, int64_t after,
+    int64_t room)
+{
+	tly_ledger_offset m;
+	int64_t k = -1;
+
+	m.offset_cent = o;
+	m.kept_cent = n;
+	m.amount_cent = a;
+	m.before_cent = before;
+	m.after_cent = after;
+	m.room_cent = room;
+	if (tly_ledger_offset_kept(&m, &k) != TLY_OK)
+		fail_msg("kept(O %lld, N %lld, A %lld, %lld -> %lld, room "
+		    "%lld) refused", (long long)o, (long long)n, (long long)a,
+		    (long long)before, (long long)after, (long long)room);
+	return k;
+}
+
+/* target - T(C) = O - floor(O × C / A) */
+static int64_t
+target(int64_t o, int64_t a, int64_t c)
+{
+	return o - (int64_t)((__int128)o * c / a);
+}
+
+static void
+test_kept_table(void **state)
+{
+	static const struct {
+		const char	*name;
+		int64_t		 o, n, a, before, after, room, want;
+	} t[] = {
+		{ "a full reversal", 1000, 1000, 1500, 0, 1500, 0, 0 },
+		{ "a full reversal, room left", 999, 999, 1000, 0, 1000, 7, 0 },
+		{ "a partial one first", 1000, 1000, 1500, 0, 500, 0, 667 },
+		{ "then the rest", 1000, 667, 1500, 500, 1500, 0, 0 },
+		{ "refunded in full, the refund fails", 1000, 0, 1000, 1000, 0,
+		    5000, 1000 },
+		{ "... the advance used up meanwhile", 1000, 0, 1000, 1000, 0,
+		    0, 0 },
+		{ "... 300 left on it", 1000, 0, 1000, 1000, 0, 300, 300 },
+		{ "a dispute of half, won", 800, 400, 1000, 500, 0, 10000,
+		    800 },
+		{ "a move back below a cap", 800, 300, 1000, 500, 400, 10000,
+		    480 },
+		{ "a move back above a cap", 800, 600, 1000, 500, 400, 10000,
+		    600 },
+		{ "a floor: 1 of 3", 1, 1, 3, 0, 1, 0, 1 },
+		{ "a floor: 2 of 3", 2, 2, 3, 0, 2, 0, 1 },
+	};
+	size_t i;
+	int64_t got;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		got = kept(t[i].o, t[i].n, t[i].a, t[i].before, t[i].after,
+		    t[i].room);
+		if (got != t[i].want)
+			fail_msg("kept, %s: got %lld, want %lld", t[i].name,
+			    (long long)got, (long long)t[i].want);
+	}
+}
+
+static void
+test_kept_partials_strand_nothing(void **state)
+{
+	static const int64_t steps[] = { 1, 333, 7, 1000, 2, 99, 1 };
+	int64_t o = 2777, a = 5500, c = 0, n = o, given = 0, k;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		k = kept(o, n, a, c, c + steps[i], 0);
+		c += steps[i];
+		want_int(k, target(o, a, c));
+		given += n - k;
+		n = k;
+	}
+	k = kept(o, n, a, c, a, 0);
+	given += n - k;
+	want_int(k, 0);
+	want_int(given, o);
+}
+
+static void
+test_kept_sweep(void **state)
+{
+	uint64_t seed = 0x9e3779b97f4a7c15ULL;
+	int64_t o, a, c, n, after, room, k, t;
+	int run, step;
+
+	(void)state;
+	for (run = 0; run < 2000; run++) {
+		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+		a = 1 + (int64_t)(seed >> 33) % 1000000;
+		o = (int64_t)(seed >> 13) % (a + 1);
+		c = 0;
+		n = o;
+		for (step = 0; step < 12; step++) {
+			seed = seed * 6364136223846793005ULL + 1;
+			after = (int64_t)(seed >> 20) % (a + 1);
+			room = (int64_t)(seed >> 40) % (o + 2);
+			k = kept(o, n, a, c, after, room);
+			t = target(o, a, after);
+			if (k < 0 || k > t)
+				fail_msg("run %d: kept got %lld, want 0..%lld",
+				    run, (long long)k, (long long)t);
+			if (after >= c && k > n)
+				fail_msg("run %d: a move forward kept %lld, "
+				    "more than %lld", run, (long long)k,
+				    (long long)n);
+			if (after < c && (k < n || k - n > room))
+				fail_msg("run %d: a move back kept %lld from "
+				    "%lld, room %lld", run, (long long)k,
+				    (long long)n, (long long)room);
+			n = k;
+			c = after;
+		}
+		want_int(kept(o, n, a, c, a, o), 0);
+	}
+}
+
+static void
+test_kept_refused(void **state)
+{
+	tly_ledger_offset m;
+	int64_t k;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	want_int(tly_ledger_offset_kept(&m, &k), TLY_ERR);	/* A = 0 */
+	m.amount_cent = 100;
+	m.offset_cent = 10;
+	m.kept_cent = 11;				/* N > O */
+	want_int(tly_ledger_offset_kept(&m, &k), TLY_ERR);
+	m.kept_cent = 10;
+	m.after_cent = 101;
+	want_int(tly_ledger_offset_kept(&m, &k), TLY_ERR);
+	m.after_cent = 50;
+	m.room_cent = -1;
+	want_int(tly_ledger_offset_kept(&m, &k), TLY_ERR);
+	m.room_cent = 0;
+	want_int(tly_ledger_offset_kept(&m, &k), TLY_OK);
+	want_int(k, 5);
+}
+
+/* --- advances: the real fee re-targets the bearer's offsets ------------- */
+
+#define REFEE_MAX	3
+
+static void
+test_refee_table(void **state)
+{
+	static const struct {
+		const char	*name;
+		int64_t		 earn, delta, amount, reversed;
+		int		 n;
+		int64_t		 o[REFEE_MAX], kept[REFEE_MAX],
+				 room[REFEE_MAX];
+		int64_t		 left;	/* tly_ledger_refee_left */
+		int64_t		 move[REFEE_MAX], after[REFEE_MAX];
+	} t[] = {
+		{ "a larger fee: 200 given back, newest first", 1000, 500,
+		    1500, 0, 2, { 300, 400 }, { 300, 400 }, { 0, 0 }, 200,
+		    { 0, -200 }, { 300, 200 } },
+		{ "a fee above the earning: every offset given back", 1000,
+		    1200, 1500, 0, 2, { 300, 400 }, { 300, 400 }, { 0, 0 },
+		    700, { -300, -400 }, { 0, 0 } },
+		{ "a smaller fee: 250 more, oldest first, each its room",
+		    1000, -250, 1500, 0, 2, { 300, 400 }, { 300, 400 },
+		    { 100, 1000 }, 250, { 100, 150 }, { 400, 550 } },
+		{ "a smaller fee, no room left anywhere", 1000, -250, 1500, 0,
+		    2, { 300, 400 }, { 300, 400 }, { 0, 0 }, 250, { 0, 0 },
+		    { 300, 400 } },
+		{ "a larger fee after a refund of 600 of 1500", 1000, 700,
+		    1500, 600, 1, { 500 }, { 300 }, { 0 }, 200, { -200 },
+		    { 180 } },
+		{ "a smaller fee after a refund: the new target caps it", 1000,
+		    -300, 1500, 600, 1, { 500 }, { 300 }, { 1000 }, 300,
+		    { 300 }, { 480 } },
+		{ "the earning still covers the offset: nothing moves", 1000,
+		    100, 1500, 0, 1, { 300 }, { 300 }, { 0 }, 0, { 0 },
+		    { 300 } },
+	};
+	tly_ledger_refee it[REFEE_MAX];
+	int64_t o, left;
+	size_t i;
+	int k;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		memset(it, 0, sizeof(it));
+		for (k = 0, o = 0; k < t[i].n; k++) {
+			it[k].offset_cent = t[i].o[k];
+			it[k].kept_cent = t[i].kept[k];
+			it[k].room_cent = t[i].room[k];
+			o += t[i].o[k];
+		}
+		left = tly_ledger_refee_left(t[i].earn, o, t[i].delta);
+		if ((left > 0 ? left : 0) != t[i].left)
+			fail_msg("refee, %s: left got %lld, want %lld",
+			    t[i].name, (long long)left, (long long)t[i].left);
+		if (left <= 0)
+			continue;
+		if (tly_ledger_refee_plan(it, t[i].n, t[i].delta, left,
+		    t[i].amount, t[i].reversed) != TLY_OK)
+			fail_msg("refee, %s: refused", t[i].name);
+		for (k = 0; k < t[i].n; k++)
+			if (it[k].fee_move_cent != t[i].move[k] ||
+			    it[k].kept_after_cent != t[i].after[k])
+				fail_msg("refee, %s, advance %d: got O' - O "
+				    "%lld N' %lld, want %lld %lld", t[i].name,
+				    k, (long long)it[k].fee_move_cent,
+				    (long long)it[k].kept_after_cent,
+				    (long long)t[i].move[k],
+				    (long long)t[i].after[k]);
+	}
+}
+
+/*
+ * random advances and fee moves: 0 <= N' <= O', N' - N within the room,
+ * the moves together never beyond 'left', given back only when the fee
+ * grew and taken only when it shrank
+ */
+static void
+test_refee_sweep(void **state)
+{
+	tly_ledger_refee it[REFEE_MAX];
+	uint64_t seed = 0x2545f4914f6cdd1dull;
+	int64_t a, c, earn, delta, o, left, moved;
+	int round, k, n;
+
+	(void)state;
+	for (round = 0; round < 5000; round++) {
+		a = rnd(&seed, 1, 100000);
+		c = rnd(&seed, 0, a);
+		earn = rnd(&seed, 0, a);
+		n = (int)rnd(&seed, 1, REFEE_MAX);
+		memset(it, 0, sizeof(it));
+		for (k = 0, o = 0; k < n; k++) {
+			it[k].offset_cent = rnd(&seed, 0, (earn - o) / 2);
+			it[k].kept_cent = target(it[k].offset_cent, a, c);
+			it[k].room_cent = rnd(&seed, 0, a);
+			o += it[k].offset_cent;
+		}
+		delta = rnd(&seed, -a, a);
+		left = tly_ledger_refee_left(earn, o, delta);
+		if (delta == 0 || left <= 0)
+			continue;
+		if (tly_ledger_refee_plan(it, n, delta, left, a, c) != TLY_OK)
+			fail_msg("round %d: refused", round);
+		for (k = 0, moved = 0; k < n; k++) {
+			int64_t o1 = it[k].offset_cent + it[k].fee_move_cent;
+
+			moved += it[k].fee_move_cent;
+			if (o1 < 0 || it[k].kept_after_cent < 0 ||
+			    it[k].kept_after_cent > o1 ||
+			    it[k].kept_after_cent - it[k].kept_cent >
+			    it[k].room_cent)
+				fail_msg("round %d, advance %d: O' %lld N' "
+				    "%lld (N %lld, room %lld)", round, k,
+				    (long long)o1,
+				    (long long)it[k].kept_after_cent,
+				    (long long)it[k].kept_cent,
+				    (long long)it[k].room_cent);
+			if ((delta > 0 && it[k].fee_move_cent > 0) ||
+			    (delta < 0 && it[k].fee_move_cent < 0))
+				fail_msg("round %d: a move against the fee",
+				    round);
+		}
+		if ((moved < 0 ? -moved : moved) > left)
+			fail_msg("round %d: moved %lld, more than %lld", round,
+			    (long long)moved, (long long)left);
+	}
+}
+
 /* --- refusals ------------------------------------------------------------ */
 
 static void
@@ -478,6 +764,12 @@ main(void)
 		cmocka_unit_test(test_fee_adjustment_strand),
 		cmocka_unit_test(test_sweep),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_kept_table),
+		cmocka_unit_test(test_kept_partials_strand_nothing),
+		cmocka_unit_test(test_kept_sweep),
+		cmocka_unit_test(test_kept_refused),
+		cmocka_unit_test(test_refee_table),
+		cmocka_unit_test(test_refee_sweep),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
