@@ -8,7 +8,10 @@
  *   earning; once the refund succeeded and is booked, the next run pays
  *   the earning less the refund's reversal;
  * - a refund pending at Stripe that then fails: nothing paid meanwhile;
- *   once it failed, the next run pays the whole earning.
+ *   once it failed, the next run pays the whole earning;
+ * - an oversold payment (booked refund_pending, its automatic refund
+ *   pending at Stripe): a payouts run pays the seller's other sale, not
+ *   the oversold one.
  * assertLedger (tallyctl check) after each test.
  */
 import { after, afterEach, before, test } from 'node:test';
@@ -17,7 +20,7 @@ import path from 'node:path';
 
 import {
   assertLedger, complete, esc, flush, makeAccount, makeProduct, newBuyer, okCheckout, paid,
-  paymentConf, server, sql1, sqlNum, until,
+  paymentConf, paymentsOf, server, sql1, sqlNum, until,
 } from './lib/checkout_helpers.mjs';
 import { run } from './lib/proc.mjs';
 import { BIN, randomString, req, startStack } from './lib/stack.mjs';
@@ -142,4 +145,45 @@ test('a refund pending at Stripe that fails: held meanwhile, then the whole earn
   const r2 = await payoutsRun();
   assert.equal(r2.paid, 1, r2.stderr);
   assert.equal(await paidTo(talent.id), earned, 'the whole earning');
+});
+
+test('an oversold payment is not paid out while its refund is pending', async () => {
+  const talent = await onboarded();
+  const product = await makeProduct(stack, { seller_account_id: talent.id, price_cent: 20000, stock: 1 });
+  const a = await newBuyer(stack);
+  const b = await newBuyer(stack);
+  const ca = await okCheckout(stack, a, { product_id: product.id });
+  /* a bug elsewhere released A's unit although its PaymentIntent lives on (as in complete.test.mjs) */
+  await stack.sql(`UPDATE checkouts SET status = 'expired', open_key = NULL, stock_held = 0, pi_state = 'canceled' ` +
+    `WHERE id = ${esc(ca.id)}; UPDATE products SET stock = stock + 1 WHERE id = ${esc(product.id)}`);
+  /* B buys the last unit and pays: a real sale */
+  const cb = await okCheckout(stack, b, { product_id: product.id });
+  await paid(stack, cb.payment_intent_id);
+  const rb = await complete(stack, b, cb.id);
+  assert.equal(rb.status, 200, rb.body);
+  await flush(stack);
+  const earnedB = await sqlNum(stack, 'SELECT IFNULL(SUM(amount_cent), 0) FROM shares WHERE ' +
+    `payment_id = ${esc(rb.json.id)} AND account_id = ${esc(talent.id)}`);
+  /* A's PaymentIntent is paid now: booked refund_pending, refunded automatically (kept pending at Stripe) */
+  await stack.emu('POST', '/__emu/config', { refund_settle_delay_ms: 20000 });
+  await paid(stack, ca.payment_intent_id);
+  const [payA] = await until(async () => {
+    const r = await paymentsOf(stack, ca.id);
+    return r.length ? r : null;
+  }, 'A\'s payment to be booked');
+  await until(async () => (await sql1(stack, 'SELECT IFNULL(MAX(stripe_refund_id), \'\') FROM refunds WHERE ' +
+    `payment_id = ${esc(payA[0])}`)) !== '', 'the oversold refund created at Stripe');
+  assert.equal(await sql1(stack, `SELECT status FROM payments WHERE id = ${esc(payA[0])}`), 'refund_pending',
+    'oversold, not refunded yet');
+  assert.equal(await sqlNum(stack, `SELECT refunded_cent FROM payments WHERE id = ${esc(payA[0])}`), 0);
+  const earnedA = await sqlNum(stack, 'SELECT IFNULL(SUM(amount_cent), 0) FROM shares WHERE ' +
+    `payment_id = ${esc(payA[0])} AND account_id = ${esc(talent.id)}`);
+  assert.ok(earnedA > 0, 'the oversold payment has its split rows');
+  /* its negative rows (a fee adjustment) are netted at once, as every negative row is */
+  const negativeA = await sqlNum(stack, 'SELECT IFNULL(SUM(amount_cent), 0) FROM shares WHERE ' +
+    `payment_id = ${esc(payA[0])} AND account_id = ${esc(talent.id)} AND amount_cent < 0`);
+
+  const r = await payoutsRun();
+  assert.equal(r.paid, 1, r.stderr);
+  assert.equal(await paidTo(talent.id), earnedB + negativeA, 'only the real sale is paid, not the oversold one');
 });
