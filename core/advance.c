@@ -29,7 +29,8 @@
  *   tly_advance_reverse  inside a reversal (refund, dispute, failure,
  *                        reinstatement) under the payment's lock: each
  *                        advance offset in the payment keeps
- *                        tly_advance_kept() of its offset; the difference
+ *                        tly_ledger_offset_kept() of its offset (the
+ *                        pure ledger, ledger.c); the difference
  *                        is posted as advance_return rows and applied to
  *                        offset_cent under the advance's lock.
  *   tly_advance_transfer_reversed  transfer.reversed of an advance's
@@ -45,7 +46,10 @@
  *                        real Stripe fee) under the payment's lock: the
  *                        fee bearer's offsets in the payment follow its
  *                        earning (advance_fee rows, and advance_return
- *                        ones when the payment was partly reversed).
+ *                        ones when the payment was partly reversed):
+ *                        read and lock here, plan in ledger.c
+ *                        (tly_ledger_refee_left, tly_ledger_refee_plan),
+ *                        post here.
  *
  * Lock order (docs/ledger.md): checkout -> payment -> advances.  Nothing
  * that holds an advance row waits for a checkout, payment or account row:
@@ -54,7 +58,7 @@
  *
  * API:	tly_advance_grant(), tly_advance_list(), tly_advances_finish(),
  *	tly_advance_balances(), tly_advance_offset(),
- *	tly_advance_offset_post(), tly_advance_reverse(), tly_advance_kept(),
+ *	tly_advance_offset_post(), tly_advance_reverse(),
  *	tly_advance_transfer_reversed(), tly_advance_refee().
  */
 #include <stdio.h>
@@ -62,6 +66,7 @@
 
 #include "advance.h"
 #include "complete.h"
+#include "ledger.h"
 #include "tly_str.h"
 #include "tx.h"
 
@@ -84,40 +89,6 @@ typedef struct adv_row {
 	char		 rkey[400];
 	int64_t		 gen;
 } adv_row;
-
-/* --- the arithmetic ------------------------------------------------- */
-
-/*
- * tly_advance_kept - what advance offset 'm' keeps after its payment's
- * cumulative reversal C moves from m->before_cent to m->after_cent, into
- * '*kept'.  The target is T(C) = O - floor(O × C / A) (128-bit): a move
- * forward (a refund, a dispute) keeps min(N, T); a move back (a refund
- * that failed, a dispute reinstated) offsets again up to T, but never
- * more than the advance has left (its room), so an advance is never
- * recovered beyond what was granted.  At C = A nothing is kept, so a
- * full reversal gives the whole offset back whatever came before.
- */
-int
-tly_advance_kept(const tly_adv_move *m, int64_t *kept)
-{
-	int64_t t, up;
-
-	if (m->amount_cent <= 0 || m->offset_cent < 0 || m->kept_cent < 0 ||
-	    m->kept_cent > m->offset_cent || m->room_cent < 0 ||
-	    m->before_cent < 0 || m->before_cent > m->amount_cent ||
-	    m->after_cent < 0 || m->after_cent > m->amount_cent)
-		return TLY_ERR;
-	t = m->offset_cent - (int64_t)((__int128)m->offset_cent *
-	    m->after_cent / m->amount_cent);
-	if (m->after_cent >= m->before_cent) {
-		*kept = m->kept_cent < t ? m->kept_cent : t;
-		return TLY_OK;
-	}
-	up = m->room_cent < t - m->kept_cent ? m->kept_cent + m->room_cent :
-	    t;
-	*kept = up > m->kept_cent ? up : m->kept_cent;
-	return TLY_OK;
-}
 
 /* --- rows ----------------------------------------------------------- */
 
@@ -838,9 +809,9 @@ tly_advance_offset_post(tly_ctx *ctx, const char *pay, const char *cur,
  * tly_advance_reverse - inside a reversal of payment 'pay' (amount 'A',
  * currency 'cur') under its row lock, whose cumulative reversal moves
  * from 'before' to 'after': every advance offset in the payment keeps
- * tly_advance_kept() of it; the difference goes back to (or, on a move
- * back, is taken again from) the payee as advance_return rows, and to
- * the advance's offset_cent, under the advance's lock.  One read when
+ * tly_ledger_offset_kept() of it; the difference goes back to (or, on a
+ * move back, is taken again from) the payee as advance_return rows, and
+ * to the advance's offset_cent, under the advance's lock.  One read when
  * the payment offset nothing.
  */
 int
@@ -852,7 +823,7 @@ tly_advance_reverse(tly_ctx *ctx, const char *pay, const char *cur,
 		char	 acc[40];
 		int64_t	 o, kept;
 	} off[OPEN_MAX];
-	tly_adv_move m;
+	tly_ledger_offset m;
 	int64_t room = 0, kept;
 	int n = 0, i, rc;
 	tly_q q;
@@ -888,7 +859,7 @@ tly_advance_reverse(tly_ctx *ctx, const char *pay, const char *cur,
 		m.before_cent = before;
 		m.after_cent = after;
 		m.room_cent = room;
-		if (tly_advance_kept(&m, &kept) != TLY_OK) {
+		if (tly_ledger_offset_kept(&m, &kept) != TLY_OK) {
 			tly_logkv(ctx->log, TLY_LOG_ERROR, "advance", "advance "
 			    "offset rows out of bounds", "payment_id", pay,
 			    "advance_id", off[i].id, NULL);
@@ -1189,7 +1160,6 @@ typedef struct refee_item {
 	int64_t	 o;	/* O: -Σ advance_offset and advance_fee rows */
 	int64_t	 n;	/* N: -Σ all its ADVANCE_OFFSET rows */
 	int64_t	 room;	/* granted - offset of the advance */
-	int64_t	 d;	/* O' - O */
 } refee_item;
 
 /*
@@ -1307,8 +1277,9 @@ tly_advance_refee(tly_ctx *ctx, const char *pay, const char *cur,
     const char *acc, int64_t amount, int64_t reversed, int64_t delta,
     tly_err *err)
 {
+	tly_ledger_refee plan[OPEN_MAX];
 	refee_item it[OPEN_MAX];
-	int64_t earn = 0, o = 0, left, t, n1;
+	int64_t earn = 0, o = 0, left, d, n1;
 	int n = 0, i, rc;
 
 	if (delta == 0 || amount <= 0 || reversed < 0 || reversed > amount)
@@ -1318,54 +1289,36 @@ tly_advance_refee(tly_ctx *ctx, const char *pay, const char *cur,
 		return rc;
 	for (i = 0; i < n; i++)
 		o += it[i].o;
-	if (delta > 0)
-		left = earn - delta < 0 ? o : o - (earn - delta < o ?
-		    earn - delta : o);
-	else
-		left = earn - delta - o < -delta ? earn - delta - o : -delta;
+	left = tly_ledger_refee_left(earn, o, delta);
 	if (left <= 0)
 		return TLY_OK;		/* nothing moves */
 	rc = refee_lock(ctx, acc, cur, delta < 0, it, &n, err);
 	if (rc)
 		return rc;
-	if (delta > 0) {		/* give back, newest first */
-		for (i = n - 1; i >= 0 && left > 0; i--) {
-			it[i].d = -(left < it[i].o ? left : it[i].o);
-			left += it[i].d;
-		}
-	} else {			/* offset more, oldest first */
-		for (i = 0; i < n && left > 0; i++) {
-			it[i].d = left < it[i].room ? left : it[i].room;
-			left -= it[i].d;
-		}
+	memset(plan, 0, sizeof(plan));
+	for (i = 0; i < n; i++) {
+		plan[i].offset_cent = it[i].o;
+		plan[i].kept_cent = it[i].n;
+		plan[i].room_cent = it[i].room;
+	}
+	if (tly_ledger_refee_plan(plan, n, delta, left, amount, reversed) !=
+	    TLY_OK) {
+		tly_logkv(ctx->log, TLY_LOG_ERROR, "advance", "advance offset "
+		    "rows out of bounds", "payment_id", pay, NULL);
+		return tly_err_internal(err);
 	}
 	for (i = 0; i < n; i++) {
-		if (it[i].d == 0)
+		d = plan[i].fee_move_cent;
+		n1 = plan[i].kept_after_cent;
+		if (d == 0)
 			continue;
-		t = it[i].o + it[i].d;
-		t -= (int64_t)((__int128)t * reversed / amount);
-		if (delta > 0)
-			n1 = it[i].n < t ? it[i].n : t;
-		else {
-			n1 = it[i].n + it[i].room < t ? it[i].n + it[i].room :
-			    t;
-			if (n1 < it[i].n)
-				n1 = it[i].n;
-		}
-		if (n1 < 0 || n1 > it[i].o + it[i].d ||
-		    n1 - it[i].n > it[i].room) {
-			tly_logkv(ctx->log, TLY_LOG_ERROR, "advance", "advance "
-			    "offset rows out of bounds", "payment_id", pay,
-			    "advance_id", it[i].id, NULL);
-			return tly_err_internal(err);
-		}
 		/* one update of offset_cent: each pair alone may cross a
 		 * bound of the CHECK that their sum keeps */
-		rc = pair_rows(ctx, pay, cur, "advance_fee", it[i].id, acc,
-		    it[i].d, err);
-		if (rc == TLY_OK && n1 - it[i].n != it[i].d)
+		rc = pair_rows(ctx, pay, cur, "advance_fee", it[i].id, acc, d,
+		    err);
+		if (rc == TLY_OK && n1 - it[i].n != d)
 			rc = pair_rows(ctx, pay, cur, "advance_return",
-			    it[i].id, acc, n1 - it[i].n - it[i].d, err);
+			    it[i].id, acc, n1 - it[i].n - d, err);
 		if (rc == TLY_OK)
 			rc = tly_db_later(ctx->db, err, "UPDATE advances SET "
 			    "offset_cent = offset_cent + ? WHERE id = ?", "is",

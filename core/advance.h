@@ -58,16 +58,6 @@ typedef struct tly_adv_plan {
 	int	 n;
 } tly_adv_plan;
 
-/* one advance's offset in one payment, for tly_advance_kept() */
-typedef struct tly_adv_move {
-	int64_t	 offset_cent;	/* O: offset at completion (>= 0) */
-	int64_t	 kept_cent;	/* N: still offset now, 0 <= N <= O */
-	int64_t	 amount_cent;	/* A: the payment's amount */
-	int64_t	 before_cent;	/* C before the move (refunded+disputed) */
-	int64_t	 after_cent;	/* C after it */
-	int64_t	 room_cent;	/* granted - reversed - offset */
-} tly_adv_move;
-
 int	 tly_advance_grant(tly_ctx *, const tly_principal *, const char *,
 	    int64_t, const char *, const char *, const char *, tly_advance *,
 	    tly_err *);
@@ -82,7 +72,6 @@ int	 tly_advance_offset_post(tly_ctx *, const char *, const char *,
 	    const tly_adv_plan *, tly_err *);
 int	 tly_advance_reverse(tly_ctx *, const char *, const char *, int64_t,
 	    int64_t, int64_t, tly_err *);
-int	 tly_advance_kept(const tly_adv_move *, int64_t *);
 int	 tly_advance_refee(tly_ctx *, const char *, const char *,
 	    const char *, int64_t, int64_t, int64_t, tly_err *);
 int	 tly_advance_transfer_reversed(tly_ctx *, const tly_st_event *,

@@ -14,8 +14,10 @@
  *                        book it when it succeeded.  Refused by Stripe ->
  *                        failed, and the requested amount is released.
  *   booking              tx: lock the payment and the refund; post the
- *                        reversal rows once (tly_reversal_post: C =
- *                        refunded + disputed moves up by the refund);
+ *                        reversal rows once (tly_reversal_post: read the
+ *                        shares, plan with the pure ledger (ledger.c
+ *                        tly_ledger_plan), post; C = refunded +
+ *                        disputed moves up by the refund);
  *                        raise refunded_cent; the payment becomes
  *                        partially_refunded or refunded (unless
  *                        disputed); queue the buyer's email.
@@ -31,7 +33,7 @@
  * limit checked under the lock); tly_refund_record() is how refund
  * events (refund_events.c) hand Stripe's refund over.
  *
- * API:	tly_reversal(), tly_reversal_move(), tly_reversal_post(),
+ * API:	tly_reversal_post(),
  *	tly_refund_request(), tly_refund_admin(), tly_refund_list(),
  *	tly_refund_insert(), tly_refund_finish(), tly_refund_record(),
  *	tly_refund_get(), tly_job_refunds().
@@ -42,6 +44,7 @@
 #include "advance.h"
 #include "auth.h"
 #include "complete.h"
+#include "ledger.h"
 #include "outbox.h"
 #include "refund.h"
 #include "stripe.h"
@@ -50,100 +53,9 @@
 
 #define PLATFORM_ACCOUNT	"acc_platform"
 
-/* --- the reversal engine ------------------------------------------ */
-
-/* part - floor(v × r / a) in 128 bits, for 0 <= r <= a, v >= 0 */
-static int64_t
-part(int64_t v, int64_t r, int64_t a)
-{
-	return (int64_t)((__int128)v * r / a);
-}
-
-/*
- * tly_reversal - the rows of one refund (see refund.h): 'rows' gets at
- * most nparties + 1 rows, their count in '*n'; they sum to
- * -(after - before).
- */
-int
-tly_reversal(const tly_rev_in *in, tly_rev_row *rows, int *n, tly_err *err)
-{
-	int64_t tot_after = 0, tot_before = 0, d, talent_after, talent_before;
-	int i;
-
-	*n = 0;
-	if (in->amount_cent <= 0 || in->before_cent < 0 ||
-	    in->after_cent < in->before_cent ||
-	    in->after_cent > in->amount_cent || in->nparties < 1 ||
-	    in->fee_cent < 0)
-		return tly_err_internal(err);
-	for (i = 1; i < in->nparties; i++) {
-		const tly_rev_party *p = &in->parties[i];
-
-		if (p->share_cent < 0)
-			return tly_err_internal(err);
-		tot_after += part(p->share_cent, in->after_cent,
-		    in->amount_cent);
-		tot_before += part(p->share_cent, in->before_cent,
-		    in->amount_cent);
-		d = part(p->share_cent, in->after_cent, in->amount_cent) -
-		    part(p->share_cent, in->before_cent, in->amount_cent);
-		if (d == 0)
-			continue;
-		tly_strlcpy(rows[*n].account_id, p->account_id,
-		    sizeof(rows[*n].account_id));
-		tly_strlcpy(rows[*n].role, p->role, sizeof(rows[*n].role));
-		rows[(*n)++].amount_cent = -d;
-	}
-	d = part(in->fee_cent, in->after_cent, in->amount_cent) -
-	    part(in->fee_cent, in->before_cent, in->amount_cent);
-	tot_after += part(in->fee_cent, in->after_cent, in->amount_cent);
-	tot_before += part(in->fee_cent, in->before_cent, in->amount_cent);
-	if (d != 0) {
-		tly_strlcpy(rows[*n].account_id, in->bearer_id,
-		    sizeof(rows[*n].account_id));
-		tly_strlcpy(rows[*n].role, "STRIPE_FEE_KEPT",
-		    sizeof(rows[*n].role));
-		rows[(*n)++].amount_cent = -d;
-	}
-	talent_after = in->after_cent - tot_after;
-	talent_before = in->before_cent - tot_before;
-	d = talent_after - talent_before;
-	if (d != 0) {
-		tly_strlcpy(rows[*n].account_id, in->parties[0].account_id,
-		    sizeof(rows[*n].account_id));
-		tly_strlcpy(rows[*n].role, in->parties[0].role,
-		    sizeof(rows[*n].role));
-		rows[(*n)++].amount_cent = -d;
-	}
-	return TLY_OK;
-}
-
-/*
- * tly_reversal_move - the rows that move a payment's cumulative reversed
- * amount from in->before_cent to in->after_cent, in either direction:
- * forward they are tly_reversal()'s, backward (a refund that failed, a
- * dispute reinstated) the negation of the forward rows from after to
- * before.  Either way every party's cumulative reversal stays
- * floor(S_k × C / A) of the cumulative C, so no cent is stranded or
- * reversed twice whatever the order of refunds, failures and disputes.
- */
-int
-tly_reversal_move(const tly_rev_in *in, tly_rev_row *rows, int *n,
-    tly_err *err)
-{
-	tly_rev_in back;
-	int i, rc;
-
-	if (in->after_cent >= in->before_cent)
-		return tly_reversal(in, rows, n, err);
-	back = *in;
-	back.before_cent = in->after_cent;
-	back.after_cent = in->before_cent;
-	rc = tly_reversal(&back, rows, n, err);
-	for (i = 0; rc == TLY_OK && i < *n; i++)
-		rows[i].amount_cent = -rows[i].amount_cent;
-	return rc;
-}
+/* the kinds of the rows that reverse a payment's shares (docs/ledger.md) */
+#define REVERSAL_KINDS \
+	"('refund', 'refund_failed', 'dispute', 'dispute_reinstated')"
 
 /* --- rows --------------------------------------------------------- */
 
@@ -387,41 +299,56 @@ tly_refund_list(tly_ctx *ctx, const char *pay, tly_refund **out, int *n,
 
 /* --- booking ------------------------------------------------------ */
 
-/* parties - a payment's stakeholders, their net shares, and the fee */
+/*
+ * parties - a payment's stakeholders: their net shares (split and fee
+ * adjustment rows), what their reversal rows already total, and Stripe's
+ * fee with its kept part so far; one grouped read
+ */
 static int
-parties(tly_ctx *ctx, const char *pay, tly_rev_in *in, tly_err *err)
+parties(tly_ctx *ctx, const char *pay, tly_ledger_rev *in, tly_err *err)
 {
 	const char *role;
-	int64_t v;
+	int64_t share, booked;
 	tly_q q;
 	int rc;
 
 	in->nparties = 1;
 	if (tly_q_prep(ctx->db, &q, "SELECT account_id, role, "
-	    "SUM(amount_cent) FROM shares WHERE payment_id = ? AND kind IN "
-	    "('split', 'fee_adjustment') GROUP BY account_id, role", err))
+	    "SUM(IF(kind IN ('split', 'fee_adjustment'), amount_cent, 0)), "
+	    "SUM(IF(kind IN ('split', 'fee_adjustment'), 0, amount_cent)) "
+	    "FROM shares WHERE payment_id = ? AND (kind IN ('split', "
+	    "'fee_adjustment') OR (kind IN " REVERSAL_KINDS " AND role <> "
+	    "'DISPUTE_FEE')) GROUP BY account_id, role", err))
 		return q.rc;
 	tly_q_str(&q, pay);
 	(void)tly_q_exec(&q);
 	while ((rc = tly_q_next(&q)) == TLY_ROW) {
-		tly_rev_party *p;
+		tly_ledger_party *p;
 
 		role = tly_q_col_str(&q, 1);
-		v = tly_q_col_i64(&q, 2);
+		share = tly_q_col_i64(&q, 2);
+		booked = tly_q_col_i64(&q, 3);
 		if (strcmp(role, "STRIPE_FEE") == 0) {
-			in->fee_cent += v;
+			in->fee_cent += share;
+			continue;
+		}
+		if (strcmp(role, "STRIPE_FEE_KEPT") == 0) {
+			in->kept_booked_cent += booked;
 			continue;
 		}
 		if (strcmp(role, "TALENT") == 0)
 			p = &in->parties[0];
-		else if (in->nparties < TLY_REV_MAX)
+		else if (in->nparties < TLY_LEDGER_MAX)
 			p = &in->parties[in->nparties++];
-		else
-			continue;
+		else {
+			rc = tly_err_internal(err);	/* too many */
+			break;
+		}
 		tly_strlcpy(p->account_id, tly_q_col_str(&q, 0),
 		    sizeof(p->account_id));
 		tly_strlcpy(p->role, role, sizeof(p->role));
-		p->share_cent = v;
+		p->share_cent = share;
+		p->booked_cent = booked;
 	}
 	tly_q_done(&q);
 	if (rc == TLY_OK && in->parties[0].account_id[0] == '\0')
@@ -433,17 +360,18 @@ parties(tly_ctx *ctx, const char *pay, tly_rev_in *in, tly_err *err)
  * tly_reversal_post - inside a transaction that holds payment 'pay''s
  * row lock: post the rows (kind 'kind', cause 'cause') that move its
  * cumulative reversed amount (refunded_cent + disputed_cent) from
- * 'before' to 'after' (tly_reversal_move); 'bearer' bears Stripe's kept
- * fee.  The caller updates the running totals.
+ * 'before' to 'after': read the stakeholders, plan (tly_ledger_plan),
+ * post; 'bearer' bears Stripe's kept fee.  The caller updates the
+ * running totals.
  */
 int
 tly_reversal_post(tly_ctx *ctx, const char *pay, const char *currency,
     const char *bearer, int64_t amount, int64_t before, int64_t after,
     const char *kind, const char *cause, tly_err *err)
 {
-	tly_share_row srows[TLY_REV_MAX + 1];
-	tly_rev_row rows[TLY_REV_MAX + 1];
-	tly_rev_in in;
+	tly_share_row srows[TLY_LEDGER_ROWS];
+	tly_ledger_row rows[TLY_LEDGER_ROWS];
+	tly_ledger_rev in;
 	int n, i, rc;
 
 	if (before == after)
@@ -454,10 +382,15 @@ tly_reversal_post(tly_ctx *ctx, const char *pay, const char *currency,
 	in.after_cent = after;
 	tly_strlcpy(in.bearer_id, bearer, sizeof(in.bearer_id));
 	rc = parties(ctx, pay, &in, err);
-	if (rc == TLY_OK)
-		rc = tly_reversal_move(&in, rows, &n, err);
 	if (rc)
 		return rc;
+	rc = tly_ledger_plan(&in, rows, &n, err);
+	if (rc) {		/* the payment's rows break an invariant */
+		tly_logkv(ctx->log, TLY_LOG_ERROR, "refund", "ALERT: the "
+		    "reversal of a payment cannot be planned", "payment_id",
+		    pay, "cause_id", cause, "kind", kind, NULL);
+		return rc;
+	}
 	memset(srows, 0, sizeof(srows));
 	for (i = 0; i < n; i++) {
 		tly_strlcpy(srows[i].account_id, rows[i].account_id,
