@@ -750,6 +750,9 @@ record(tly_ctx *ctx, const char *id, const tly_jv *obj, tly_err *err)
 	tly_st_refund sr;
 	int rc;
 
+	if (tly_ctx_fault(ctx, "refund.record") == TLY_FAULT_FAIL)
+		return tly_err_set(err, TLY_EK_UNAVAILABLE, "db_unavailable",
+		    "Injected failure recording the refund.");
 	if (tly_st_refund_parse(obj, &sr) != TLY_OK || sr.status == NULL ||
 	    sr.id == NULL)
 		return tly_err_internal(err);
