@@ -2,7 +2,8 @@
  * idem.c - clients' Idempotency-Key (see idem.h)
  *
  * Owns idempotency_keys.  Insert-if-absent is a plain INSERT handling
- * the duplicate key (DESIGN §3), never a locking read of a missing row.
+ * the duplicate key, never a locking read of a missing row (gap locks
+ * would deadlock concurrent first inserts).
  * The effect tables (refunds, advances) keep their own request_key; this
  * file only names the key and finds the row that has it
  * (tly_idem_row_find), their modules write them.

@@ -1,5 +1,6 @@
 /*
- * idem.h - clients' Idempotency-Key (DESIGN §3 and §5)
+ * idem.h - clients' Idempotency-Key (docs/api.md, "Idempotency-Key";
+ * docs/architecture.md, "Idempotency-Key on effects")
  *
  * A POST carrying Idempotency-Key is recorded as (principal, key) ->
  * "<method> <concrete path>", the request's fingerprint (SHA-256 of

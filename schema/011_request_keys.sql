@@ -1,5 +1,6 @@
 -- 011_request_keys.sql - a client's Idempotency-Key kept on the row of
--- the effect it asked for (DESIGN §3; docs/api.md, "Idempotency-Key").
+-- the effect it asked for (docs/api.md, "Idempotency-Key";
+-- docs/architecture.md, "Idempotency-Key on effects").
 --
 -- A request that makes an external effect (an admin's refund, an
 -- advance) stores request_key = "<principal>:<Idempotency-Key>" (the
@@ -13,7 +14,10 @@
 -- idempotency_keys: the fingerprint now covers the concrete path (the
 -- same key and body on /payments/A/refunds and /payments/B/refunds are
 -- two requests), so body_sha256 becomes request_sha256, and route holds
--- "<method> <concrete path>" (up to 300 characters).
+-- "<method> <concrete path>" (up to 300 characters).  A key stored
+-- before this migration (its hash of the body alone) answers a replay in
+-- its remaining hours with 422 idempotency_key_reused: never a second
+-- effect, and an advance granted with a key still finds its row.
 --
 -- advances.request_key was "<admin id>:<key>": it gains the principal's
 -- kind (4, an admin) so that both tables name the principal alike.
