@@ -6,12 +6,16 @@
  * the transfer_reversals rows of advances.  docs/ledger.md, "Advances", is
  * the model; in short:
  *
- *   tly_advance_grant    (1) one transaction: the payee must be a payee
+ *   tly_advance_grant    (0) a request whose Idempotency-Key an advance
+ *                        keeps (request_key, idem.h) answers that
+ *                        advance and does nothing else;
+ *                        (1) one transaction: the payee must be a payee
  *                        kind with a connected account and payouts
  *                        enabled; insert the advance (adv_..., state
- *                        to_transfer, key generation 1, a lease) and its
- *                        audit row; (2) outside it, create ONE Stripe
- *                        transfer (tly_stripe_create_once, key
+ *                        to_transfer, key generation 1, a lease, the
+ *                        client's key) and its audit row; (2) outside
+ *                        it, create ONE Stripe transfer
+ *                        (tly_stripe_create_once, key
  *                        tally:advance:<adv>:g<gen>, transfer_group and
  *                        metadata[tally_id] = the advance id); (3) commit
  *                        transferred + the transfer id, or failed when
@@ -67,6 +71,7 @@
 #include "advance.h"
 #include "complete.h"
 #include "ledger.h"
+#include "idem.h"
 #include "tly_str.h"
 #include "tx.h"
 
@@ -157,10 +162,9 @@ typedef struct grant_args {
 	const char		*acc;
 	const char		*cur;
 	const char		*note;
-	const char		*rkey;	/* principal:key, or NULL */
+	const tly_idem_row	*key;	/* the client's, or NULL */
 	int64_t			 amount;
 	char			 id[40];
-	int			 existing;
 } grant_args;
 
 /* payee_ok - 'acc' may receive an advance: its connected account */
@@ -193,28 +197,18 @@ payee_ok(tly_ctx *ctx, const char *acc, char *acct, size_t sz,
 	return TLY_OK;
 }
 
-/* same_request - a retried grant must ask for the same advance */
-static int
-same_request(const grant_args *a, const adv_row *r, tly_err *err)
-{
-	if (strcmp(r->a.account_id, a->acc) == 0 &&
-	    r->a.granted_cent == a->amount &&
-	    strcmp(r->a.currency, a->cur) == 0 &&
-	    strcmp(r->a.note, a->note) == 0)
-		return TLY_OK;
-	return tly_err_set(err, TLY_EK_UNPROCESSABLE, "idempotency_key_reused",
-	    "This Idempotency-Key was used with another request.");
-}
-
+/*
+ * grant_tx - step 1: the advance row (keeping the client's key) and its
+ * audit row; a duplicate key (a concurrent takeover made the row first)
+ * is TLY_CONFLICT
+ */
 static int
 grant_tx(tly_ctx *ctx, void *arg, tly_err *err)
 {
 	grant_args *a = arg;
 	char acct[72], detail[160];
-	adv_row old;
 	int rc;
 
-	a->existing = 0;
 	a->id[0] = '\0';
 	rc = payee_ok(ctx, a->acc, acct, sizeof(acct), err);
 	if (rc)
@@ -224,26 +218,35 @@ grant_tx(tly_ctx *ctx, void *arg, tly_err *err)
 	/* the advance first, then the audit row: see the lock order */
 	rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO advances (id, "
 	    "account_id, connect_account_id, currency, granted_cent, note, "
-	    "granted_by, request_key, state, key_gen, lease_until) VALUES (?, "
-	    "?, ?, ?, ?, ?, ?, ?, 'to_transfer', 1, NOW(3) + INTERVAL ? "
-	    "SECOND)", "ssssisssi", a->id, a->acc, acct, a->cur, a->amount,
-	    a->note, a->by->name, a->rkey, (int64_t)ctx->cfg->payout_lease_s);
-	if (rc == TLY_CONFLICT && a->rkey) {	/* a retried request */
-		tly_err_clear(err);
-		rc = load(ctx, "request_key", a->rkey, &old, err);
-		if (rc == TLY_OK)
-			rc = same_request(a, &old, err);
-		if (rc == TLY_OK) {
-			tly_strlcpy(a->id, old.a.id, sizeof(a->id));
-			a->existing = 1;
-		}
-		return rc;
-	}
+	    "granted_by, request_key, request_sha256, state, key_gen, "
+	    "lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'to_transfer', "
+	    "1, NOW(3) + INTERVAL ? SECOND)", "ssssissssi", a->id, a->acc,
+	    acct, a->cur, a->amount, a->note, a->by->name,
+	    a->key ? a->key->key : NULL, a->key ? a->key->sha256 : NULL,
+	    (int64_t)ctx->cfg->payout_lease_s);
 	if (rc)
 		return rc;
 	snprintf(detail, sizeof(detail), "%lld %s to %s",
 	    (long long)a->amount, a->cur, a->acc);
 	return tly_audit(ctx, a->by, "advance.grant", a->id, detail, err);
+}
+
+/*
+ * keyed - the advance that keeps a->key, into 'r': TLY_OK, TLY_NOTFOUND
+ * (none yet), or an error (422 when the key named another request)
+ */
+static int
+keyed(tly_ctx *ctx, grant_args *a, adv_row *r, tly_err *err)
+{
+	int rc;
+
+	if (a->key == NULL)
+		return TLY_NOTFOUND;
+	rc = tly_idem_row_find(ctx, "advances", a->key, a->id, sizeof(a->id),
+	    err);
+	if (rc == TLY_OK)
+		rc = load(ctx, "id", a->id, r, err);
+	return rc;
 }
 
 /* --- step 3: recording what Stripe did ------------------------------ */
@@ -469,19 +472,21 @@ transfer(tly_ctx *ctx, const adv_row *r, tly_err *err)
 /*
  * tly_advance_grant - advance 'amount' of 'cur' (NULL: the first
  * configured currency) to payee 'acc', granted by 'by' with 'note';
- * 'key' (NULL: none) is the admin's Idempotency-Key: the same key again
- * returns the first advance (out->existing).  The advance, transferred,
- * or 'unknown' when Stripe did not answer, goes to 'out'.
+ * 'key' (NULL: none) is the admin's Idempotency-Key, kept on the advance:
+ * a request with a key an advance keeps answers that advance
+ * (out->existing) and transfers nothing (idem.h).  The advance,
+ * transferred, or 'unknown' when Stripe did not answer, goes to 'out';
+ * once its row is committed the answer is it, but for a refused
+ * transfer (422 transfer_refused, the advance failed).
  */
 int
 tly_advance_grant(tly_ctx *ctx, const tly_principal *by, const char *acc,
-    int64_t amount, const char *cur, const char *note, const char *key,
-    tly_advance *out, tly_err *err)
+    int64_t amount, const char *cur, const char *note,
+    const tly_idem_row *key, tly_advance *out, tly_err *err)
 {
-	char rkey[400];
 	grant_args a;
 	adv_row r;
-	int rc;
+	int rc, existing = 0;
 
 	memset(out, 0, sizeof(*out));
 	if (amount <= 0)
@@ -499,21 +504,30 @@ tly_advance_grant(tly_ctx *ctx, const tly_principal *by, const char *acc,
 	a.cur = cur;
 	a.note = note ? note : "";
 	a.amount = amount;
-	if (key) {
-		snprintf(rkey, sizeof(rkey), "%.60s:%.300s", by->id, key);
-		a.rkey = rkey;
-	}
-	rc = tly_tx_run(ctx, "advance.grant", grant_tx, &a, err);
-	if (rc == TLY_OK)
-		rc = load(ctx, "id", a.id, &r, err);
+	a.key = key;
+	rc = keyed(ctx, &a, &r, err);
+	if (rc == TLY_NOTFOUND) {
+		tly_err_clear(err);
+		rc = tly_tx_run(ctx, "advance.grant", grant_tx, &a, err);
+		if (rc == TLY_CONFLICT && key) {	/* a takeover first */
+			tly_err_clear(err);
+			rc = keyed(ctx, &a, &r, err);
+			if (rc == TLY_NOTFOUND)
+				rc = tly_err_internal(err);
+			existing = 1;
+		} else if (rc == TLY_OK)
+			rc = load(ctx, "id", a.id, &r, err);
+	} else
+		existing = 1;
 	if (rc)
 		return rc;
-	if (!a.existing) {
+	if (!existing) {
 		tly_logkv(ctx->log, TLY_LOG_INFO, "advance", "advance granted",
 		    "advance_id", a.id, "account_id", acc, "by", by->name,
 		    NULL);
 		rc = transfer(ctx, &r, err);
-		if (rc && rc != TLY_UNKNOWN)
+		if (rc && rc != TLY_UNKNOWN &&
+		    strcmp(err->code, "transfer_refused") == 0)
 			return rc;
 		tly_err_clear(err);
 		rc = load(ctx, "id", a.id, &r, err);
@@ -521,7 +535,7 @@ tly_advance_grant(tly_ctx *ctx, const tly_principal *by, const char *acc,
 			return rc;
 	}
 	*out = r.a;
-	out->existing = a.existing;
+	out->existing = existing;
 	return TLY_OK;
 }
 

@@ -20,6 +20,8 @@
 #include "ctx.h"
 #include "payout.h"
 
+struct tly_idem_row;			/* idem.h */
+
 #define TLY_ADVANCE_LIST_MAX	100
 #define TLY_ADVANCE_NOTE_MAX	500
 
@@ -36,7 +38,7 @@ typedef struct tly_advance {
 	int64_t	 offset_cent;
 	int64_t	 reversed_cent;	/* given back by a transfer reversal */
 	int64_t	 created;
-	int	 existing;	/* a retried grant (same Idempotency-Key) */
+	int	 existing;	/* a retry: the row that keeps its key */
 } tly_advance;
 
 /* a payee's new earning in a payment, for tly_advance_offset() */
@@ -59,8 +61,8 @@ typedef struct tly_adv_plan {
 } tly_adv_plan;
 
 int	 tly_advance_grant(tly_ctx *, const tly_principal *, const char *,
-	    int64_t, const char *, const char *, const char *, tly_advance *,
-	    tly_err *);
+	    int64_t, const char *, const char *, const struct tly_idem_row *,
+	    tly_advance *, tly_err *);
 int	 tly_advance_list(tly_ctx *, const char *, tly_advance **, int *,
 	    int *, tly_err *);
 int	 tly_advances_finish(tly_ctx *);

@@ -45,6 +45,7 @@
 #include "auth.h"
 #include "complete.h"
 #include "ledger.h"
+#include "idem.h"
 #include "outbox.h"
 #include "refund.h"
 #include "stripe.h"
@@ -134,17 +135,19 @@ tly_refund_insert(tly_ctx *ctx, const char *pay, int64_t amount,
 }
 
 typedef struct request_args {
-	const char	*pay;
-	int64_t		 amount;
-	const char	*origin, *reason, *by;
-	int		 limited;	/* the support role's limit applies */
-	char		 id[40];
+	const char		*pay;
+	int64_t			 amount;
+	const char		*origin, *reason, *by;
+	int			 limited;	/* the support role's limit */
+	const tly_idem_row	*key;		/* the client's, or NULL */
+	char			 id[40];
 } request_args;
 
 /*
  * request_tx - under the payment's lock: refused while disputed, above
  * the remainder, or (a->limited) above the currency's support limit;
- * else the refund row.
+ * else the refund row, keeping the client's key (a->key).  A duplicate
+ * key (a concurrent takeover made the row first) is TLY_CONFLICT.
  */
 static int
 request_tx(tly_ctx *ctx, void *arg, tly_err *err)
@@ -176,27 +179,79 @@ request_tx(tly_ctx *ctx, void *arg, tly_err *err)
 		    "refund_limit_exceeded", "amount_cent", "Your role may "
 		    "refund at most %lld per refund; ask finance.",
 		    (long long)(cur ? cur->refund_support_limit_cent : 0));
-	return tly_refund_insert(ctx, a->pay, a->amount, code, a->origin,
+	rc = tly_refund_insert(ctx, a->pay, a->amount, code, a->origin,
 	    a->reason, a->by, a->id, sizeof(a->id), err);
+	if (rc == TLY_OK && a->key)
+		rc = tly_db_exec(ctx->db, err, NULL, "UPDATE refunds SET "
+		    "request_key = ?, request_sha256 = ? WHERE id = ?", "sss",
+		    a->key->key, a->key->sha256, a->id);
+	return rc;
 }
 
-/* request - see tly_refund_request(); 'limited' as in request_args */
+/*
+ * keyed - the refund that keeps a->key, into 'out': TLY_OK, TLY_NOTFOUND
+ * (none yet), or an error (422 when the key named another request)
+ */
+static int
+keyed(tly_ctx *ctx, request_args *a, tly_refund *out, tly_err *err)
+{
+	int rc;
+
+	if (a->key == NULL)
+		return TLY_NOTFOUND;
+	rc = tly_idem_row_find(ctx, "refunds", a->key, a->id, sizeof(a->id),
+	    err);
+	if (rc == TLY_OK)
+		rc = load(ctx, a->id, 0, out, err);
+	if (rc == TLY_OK)
+		out->existing = 1;
+	return rc;
+}
+
+/*
+ * request - see tly_refund_request(); 'limited' as in request_args.
+ * Once the refund row is committed the answer is that row, whatever the
+ * later steps did (the refunds job finishes them), except when Stripe
+ * refused it (the row is failed): then Stripe's error.  A request whose
+ * key a committed row keeps (a retry, a takeover) answers that row and
+ * calls nobody.
+ */
 static int
 request(tly_ctx *ctx, request_args *a, tly_refund *out, tly_err *err)
 {
+	tly_err why;
 	int rc;
 
 	if (a->amount < 0)
 		return tly_err_param(err, TLY_EK_INVALID, "parameter_invalid",
 		    "amount_cent", "amount_cent must be positive.");
+	rc = keyed(ctx, a, out, err);
+	if (rc != TLY_NOTFOUND)
+		return rc;
+	tly_err_clear(err);
 	rc = tly_tx_run(ctx, "refund.request", request_tx, a, err);
+	if (rc == TLY_CONFLICT && a->key) {	/* a takeover was first */
+		tly_err_clear(err);
+		rc = keyed(ctx, a, out, err);
+		return rc == TLY_NOTFOUND ? tly_err_internal(err) : rc;
+	}
 	if (rc)
 		return rc;
 	rc = tly_refund_finish(ctx, a->id, err);
-	if (rc && rc != TLY_UNKNOWN)
-		return rc;
+	why = *err;
 	tly_err_clear(err);
-	return load(ctx, a->id, 0, out, err);
+	if (load(ctx, a->id, 0, out, err) != TLY_OK)
+		return TLY_ERR;		/* the retry finds the row */
+	if (rc && rc != TLY_UNKNOWN && strcmp(out->state, "failed") == 0 &&
+	    !out->booked) {
+		*err = why;		/* Stripe refused it */
+		return TLY_ERR;
+	}
+	if (rc && rc != TLY_UNKNOWN)
+		tly_logkv(ctx->log, TLY_LOG_WARN, "refund", "refund requested; "
+		    "its last step failed and is left to the refunds job",
+		    "refund_id", a->id, "code", why.code, NULL);
+	return TLY_OK;
 }
 
 /*
@@ -223,12 +278,14 @@ tly_refund_request(tly_ctx *ctx, const char *pay, int64_t amount,
 /*
  * tly_refund_admin - an admin's refund: as tly_refund_request() (origin
  * "tally", requested by 'by'); 'limited' (the support role) refuses
- * (403) a refund above the currency's refund_support_limit_cent.
+ * (403) a refund above the currency's refund_support_limit_cent.  'key'
+ * (NULL: none) is the admin's Idempotency-Key: the refund keeps it, and
+ * a request with a key a refund keeps answers that refund (idem.h).
  */
 int
 tly_refund_admin(tly_ctx *ctx, const char *pay, int64_t amount,
-    const char *reason, const char *by, int limited, tly_refund *out,
-    tly_err *err)
+    const char *reason, const char *by, int limited, const tly_idem_row *key,
+    tly_refund *out, tly_err *err)
 {
 	request_args a;
 
@@ -239,6 +296,7 @@ tly_refund_admin(tly_ctx *ctx, const char *pay, int64_t amount,
 	a.origin = "tally";
 	a.by = by;
 	a.limited = limited;
+	a.key = key;
 	return request(ctx, &a, out, err);
 }
 
@@ -683,6 +741,9 @@ record(tly_ctx *ctx, const char *id, const tly_jv *obj, tly_err *err)
 	tly_st_refund sr;
 	int rc;
 
+	if (tly_ctx_fault(ctx, "refund.record") == TLY_FAULT_FAIL)
+		return tly_err_set(err, TLY_EK_UNAVAILABLE, "db_unavailable",
+		    "Injected failure recording the refund.");
 	if (tly_st_refund_parse(obj, &sr) != TLY_OK || sr.status == NULL ||
 	    sr.id == NULL)
 		return tly_err_internal(err);

@@ -30,6 +30,8 @@
 #include "ctx.h"
 #include "tly_json.h"
 
+struct tly_idem_row;			/* idem.h */
+
 #define TLY_REFUND_LIST_MAX	100
 
 typedef struct tly_refund {
@@ -43,6 +45,7 @@ typedef struct tly_refund {
 	int64_t	 amount_cent;
 	int	 booked;
 	int64_t	 created;
+	int	 existing;	/* a retry: the row that keeps its key */
 } tly_refund;
 
 int	 tly_reversal_post(tly_ctx *, const char *, const char *,
@@ -52,7 +55,8 @@ int	 tly_reversal_post(tly_ctx *, const char *, const char *,
 int	 tly_refund_request(tly_ctx *, const char *, int64_t, const char *,
 	    const char *, const char *, tly_refund *, tly_err *);
 int	 tly_refund_admin(tly_ctx *, const char *, int64_t, const char *,
-	    const char *, int, tly_refund *, tly_err *);
+	    const char *, int, const struct tly_idem_row *, tly_refund *,
+	    tly_err *);
 int	 tly_refund_list(tly_ctx *, const char *, tly_refund **, int *,
 	    tly_err *);
 int	 tly_refund_record(tly_ctx *, const char *, const tly_jv *,

@@ -67,6 +67,7 @@ const char	*tly_stripe_path(tly_pool *, const char *, const char *,
 		    const char *);
 long		 tly_stripe_connections(const tly_stripe *);
 void		 tly_stripe_set_timeout(tly_stripe *, int);
+int64_t		 tly_stripe_worst_ms(const tly_config *);
 
 /* --- the objects Tally reads (pointers into the parsed JSON) ------------ */
 
