@@ -42,6 +42,7 @@
 #include "catalog.h"
 #include "checkout.h"
 #include "complete.h"
+#include "dispute.h"
 #include "receipt.h"
 #include "refund.h"
 #include "split.h"
@@ -74,6 +75,7 @@ tly_pi_facts_from(const tly_jv *o, tly_pi_facts *f)
 	f->checkout_id = tly_st_metadata(pi.metadata, "checkout_id");
 	f->charge_id = pi.latest_charge;
 	if (pi.charge && tly_st_charge_parse(pi.charge, &ch) == TLY_OK) {
+		f->charge = pi.charge;
 		f->balance_txn = ch.balance_transaction;
 		if (ch.balance_txn &&
 		    tly_st_balance_txn_parse(ch.balance_txn, &bt) == TLY_OK)
@@ -394,23 +396,91 @@ tly_completion_tx(tly_ctx *ctx, void *arg, tly_err *err)
 	    err);
 }
 
+/* retrieve_charge - charge 'id' from Stripe */
+static int
+retrieve_charge(tly_ctx *ctx, const char *id, const tly_jv **obj,
+    tly_err *err)
+{
+	tly_stripe_resp resp;
+	tly_stripe_req rq;
+	const char *path;
+
+	path = tly_stripe_path(ctx->pool, "/v1/charges/", id, NULL);
+	if (path == NULL)
+		return tly_err_internal(err);
+	rq = (tly_stripe_req){ "GET", path, NULL, NULL, NULL };
+	return tly_stripe_fetch(ctx->stripe, ctx->pool, &rq, "charge", obj,
+	    &resp, err);
+}
+
+/*
+ * early_reversals - after a new payment committed: refunds and disputes
+ * Stripe made before the completion (their events came first and failed
+ * retryably, refund_events.c, dispute.c) are booked now, through the
+ * events' own code (tly_refund_event, tly_dispute_charge), so whichever
+ * of the two comes first books and the other finds nothing left.  The
+ * latest charge in the facts says whether there is anything
+ * (amount_refunded, disputed): nothing is read in the common case.
+ * Without it (the checkouts job, a stored event acted on again) the
+ * charge is read from Stripe; on the webhook's inline path (the hot
+ * one) nothing is read: an earlier event waits for its retry, which
+ * books it (docs/ledger.md, "Refunds and disputes before the
+ * completion").  A failure is logged; those retries book it then.
+ */
+static void
+early_reversals(tly_ctx *ctx, const tly_completion *a)
+{
+	const tly_pi_facts *f = a->f;
+	const tly_jv *charge = f->charge;
+	const char *status;
+	tly_st_charge ch;
+	tly_err e;
+	int rc = TLY_OK;
+
+	memset(&ch, 0, sizeof(ch));
+	if (a->existing || a->payment_id[0] == '\0' || f->charge_id == NULL)
+		return;
+	if (charge == NULL && a->inline_event)
+		return;
+	tly_err_clear(&e);
+	if (charge == NULL)
+		rc = retrieve_charge(ctx, f->charge_id, &charge, &e);
+	if (rc == TLY_OK && tly_st_charge_parse(charge, &ch) != TLY_OK)
+		rc = tly_err_internal(&e);
+	if (rc == TLY_OK && ch.amount_refunded > 0)
+		rc = tly_refund_event(ctx, charge, &status, &e);
+	if (rc == TLY_OK && ch.disputed)
+		rc = tly_dispute_charge(ctx, f->charge_id, &e);
+	if (rc)
+		tly_logkv(ctx->log, TLY_LOG_WARN, "complete", "refunds or "
+		    "disputes before the completion not booked yet: their "
+		    "events' retries book them", "payment_id", a->payment_id,
+		    "code", e.code, NULL);
+	else if (ch.amount_refunded > 0 || ch.disputed)
+		tly_logkv(ctx->log, TLY_LOG_INFO, "complete", "refunds or "
+		    "disputes before the completion booked", "payment_id",
+		    a->payment_id, "charge", f->charge_id, NULL);
+}
+
 /*
  * tly_completion_after - after the completion committed: an oversold
  * payment's refund is created at Stripe now (the "refunds" job finishes
- * it if this fails).
+ * it if this fails); refunds and disputes Stripe made before the
+ * completion are booked (early_reversals).
  */
 void
 tly_completion_after(tly_ctx *ctx, const tly_completion *a)
 {
 	tly_err e;
 
-	if (a->refund_id[0] == '\0')
-		return;
-	tly_err_clear(&e);
-	if (tly_refund_finish(ctx, a->refund_id, &e) != TLY_OK)
-		tly_logkv(ctx->log, TLY_LOG_WARN, "complete", "refund of an "
-		    "oversold payment not done yet", "refund_id", a->refund_id,
-		    "code", e.code, NULL);
+	if (a->refund_id[0]) {
+		tly_err_clear(&e);
+		if (tly_refund_finish(ctx, a->refund_id, &e) != TLY_OK)
+			tly_logkv(ctx->log, TLY_LOG_WARN, "complete", "refund "
+			    "of an oversold payment not done yet", "refund_id",
+			    a->refund_id, "code", e.code, NULL);
+	}
+	early_reversals(ctx, a);
 }
 
 /*

@@ -30,6 +30,7 @@ typedef struct tly_pi_facts {
 	const char	*balance_txn;		/* NULL until Stripe books it */
 	int64_t		 amount_received;
 	int64_t		 fee_actual;		/* -1 when unknown */
+	const tly_jv	*charge;		/* the latest, when expanded */
 } tly_pi_facts;
 
 typedef struct tly_share_row {
@@ -68,6 +69,12 @@ typedef struct tly_completion {
 	char			 refund_id[40];	/* oversold: refund it */
 	int			 existing;
 	int			 oversold;
+	/*
+	 * the facts are a signed event's, completed inline (webhook.c):
+	 * after the commit, read nothing from Stripe (complete.c,
+	 * early_reversals)
+	 */
+	int			 inline_event;
 } tly_completion;
 
 int	 tly_pi_facts_from(const tly_jv *, tly_pi_facts *);

@@ -34,7 +34,15 @@
  * payment's currency (Stripe settles a dispute fee in the settlement
  * currency); otherwise it is logged and left to the operator.
  *
- * API:	tly_dispute_event().
+ * An event that comes before the payment's completion committed fails
+ * retryably (tly_refund_payment_of: 409 payment_not_completed) and the
+ * "webhooks" job tries it again; the completion, when the charge says
+ * it is disputed, books its disputes itself (tly_dispute_charge: the
+ * charge's disputes listed from Stripe, each through
+ * tly_dispute_event()), so whichever comes first books and the other
+ * finds nothing left to book.
+ *
+ * API:	tly_dispute_event(), tly_dispute_charge().
  */
 #include <stdio.h>
 #include <string.h>
@@ -225,7 +233,8 @@ sync_tx(tly_ctx *ctx, void *arg, tly_err *err)
 /*
  * tly_dispute_event - a charge.dispute.* event whose object is 'obj':
  * Tally books what Stripe did (see the top of the file).  '*status'
- * becomes "ignored" when the charge is not Tally's.
+ * becomes "ignored" when the charge is not Tally's; a payment not
+ * completed yet is a retryable error.
  */
 int
 tly_dispute_event(tly_ctx *ctx, const tly_jv *obj, const char **status,
@@ -283,4 +292,48 @@ tly_dispute_event(tly_ctx *ctx, const tly_jv *obj, const char **status,
 		    "dispute_id", d.id, "payment_id", pay, "status", f.d.status,
 		    NULL);
 	return rc;
+}
+
+#define LIST_PAGES	10
+
+/*
+ * tly_dispute_charge - every dispute of charge 'charge' (listed from
+ * Stripe, no transaction open) booked through tly_dispute_event(): for
+ * a completion whose charge was disputed before it committed.
+ */
+int
+tly_dispute_charge(tly_ctx *ctx, const char *charge, tly_err *err)
+{
+	const char *status, *after = NULL;
+	tly_stripe_resp resp;
+	tly_stripe_req rq;
+	tly_st_list list;
+	const tly_jv *e;
+	tly_form f;
+	int page, rc;
+
+	for (page = 0; page < LIST_PAGES; page++) {
+		tly_form_init(&f);
+		tly_form_str(&f, "charge", charge);
+		tly_form_i64(&f, "limit", 100);
+		tly_form_str(&f, "starting_after", after);
+		rq = (tly_stripe_req){ "GET", "/v1/disputes", &f, NULL, NULL };
+		rc = tly_stripe_call(ctx->stripe, ctx->pool, &rq, &resp, err);
+		tly_form_free(&f);
+		if (rc)
+			return rc;
+		if (tly_st_list_parse(resp.json, &list) != TLY_OK)
+			return tly_err_set(err, TLY_EK_UPSTREAM,
+			    "stripe_bad_reply", "Unexpected list reply.");
+		for (e = list.data->child; e; e = e->next) {
+			rc = tly_dispute_event(ctx, e, &status, err);
+			if (rc)
+				return rc;
+			after = tly_json_str(e, "id");
+		}
+		if (!list.has_more || after == NULL)
+			return TLY_OK;
+	}
+	return tly_err_set(err, TLY_EK_UPSTREAM, "too_many_disputes",
+	    "The charge has more disputes than Tally reads.");
 }

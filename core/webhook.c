@@ -467,6 +467,7 @@ receive_inline(tly_ctx *ctx, const event *ev, tly_webhook_result *res,
 	a.comp.checkout_id = a.f.checkout_id;
 	a.comp.f = &a.f;
 	a.comp.via = "webhook";
+	a.comp.inline_event = 1;	/* no Stripe read after the commit */
 	rc = tly_tx_run_keyed(ctx, "webhook.complete", inline_tx, &a, err);
 	if (rc == TLY_OK) {
 		tly_completion_after(ctx, &a.comp);
