@@ -31,9 +31,15 @@
  * and moves the fee bearer's advance offsets with it (lock order
  * payment -> advances).
  *
+ * The real fee comes from Stripe's balance transaction, which is in the
+ * settlement currency: tly_payment_fee_in() converts it back into the
+ * payment's currency with the transaction's exchange_rate when the two
+ * differ (docs/ledger.md, "Fees in another currency").
+ *
  * API:	tly_pi_facts_from(), tly_payment_complete(), tly_payment_get(),
- *	tly_payment_fee_settle().
+ *	tly_payment_fee_in(), tly_payment_fee_settle().
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -52,10 +58,110 @@
 
 #define PLATFORM_ACCOUNT	"acc_platform"
 #define STRIPE_FEE_ACCOUNT	"acc_stripe_fee"
+#define FEE_MAX			1000000000000000LL	/* 10^15 */
+
+/*
+ * rate_parse - the decimal 'v' (a JSON number, never a double) as
+ * 'm' / 10^'k' with 0 < m < 10^18 and 0 <= k <= 18.
+ */
+static int
+rate_parse(const tly_jv *v, int64_t *m, int *k)
+{
+	const char *p;
+	int64_t n = 0, e = 0;
+	int scale = 0, digits = 0, frac = 0, eneg = 0;
+
+	if (v && v->type == TLY_JINT && v->i > 0) {
+		*m = v->i;
+		*k = 0;
+		return TLY_OK;
+	}
+	if (v == NULL || v->type != TLY_JNUM || v->s == NULL)
+		return TLY_ERR;
+	for (p = v->s; *p && *p != 'e' && *p != 'E'; p++) {
+		if (*p == '.' && !frac) {
+			frac = 1;
+			continue;
+		}
+		if (*p < '0' || *p > '9')
+			return TLY_ERR;
+		scale += frac;
+		if (n == 0 && *p == '0')
+			continue;		/* leading zeros */
+		if (++digits > 17)
+			return TLY_ERR;
+		n = n * 10 + (*p - '0');
+	}
+	if (*p) {			/* an exponent */
+		p++;
+		if (*p == '-' || *p == '+')
+			eneg = *p++ == '-';
+		if (*p == '\0')
+			return TLY_ERR;
+		for (; *p; p++) {
+			if (*p < '0' || *p > '9' || e > 36)
+				return TLY_ERR;
+			e = e * 10 + (*p - '0');
+		}
+	}
+	scale += eneg ? (int)e : -(int)e;
+	for (; scale < 0 && n < INT64_MAX / 10; scale++)
+		n *= 10;
+	if (n <= 0 || scale < 0 || scale > 18)
+		return TLY_ERR;
+	*m = n;
+	*k = scale;
+	return TLY_OK;
+}
+
+/*
+ * tly_payment_fee_in - the fee of balance transaction 'bt' in currency
+ * 'currency' (the payment's) into '*fee_cent'.  Stripe keeps a balance
+ * transaction in the settlement currency; when that is another one, the
+ * fee is converted back with the transaction's exchange_rate r (an
+ * amount in the payment's currency, times r, is the amount in the
+ * settlement currency, in major units):
+ *
+ *	fee_cent = fee_settled × 10^exp(currency) / (r × 10^exp(settled))
+ *
+ * rounded to the nearest minor unit, halves away from zero, in exact
+ * integer arithmetic (docs/ledger.md, "Fees in another currency").
+ * TLY_ERR when the currencies differ and there is no usable rate.
+ */
+int
+tly_payment_fee_in(const tly_st_balance_txn *bt, const char *currency,
+    int64_t *fee_cent)
+{
+	__int128 num, den, q;
+	int64_t m;
+	int k, i;
+
+	if (bt->currency == NULL || currency == NULL)
+		return TLY_ERR;
+	if (strcmp(bt->currency, currency) == 0) {
+		*fee_cent = bt->fee;
+		return TLY_OK;
+	}
+	if (rate_parse(bt->exchange_rate, &m, &k) != TLY_OK ||
+	    bt->fee > FEE_MAX || bt->fee < -FEE_MAX)
+		return TLY_ERR;
+	num = bt->fee < 0 ? -(__int128)bt->fee : (__int128)bt->fee;
+	for (i = 0; i < k + tly_currency_exponent(currency); i++)
+		num *= 10;
+	den = m;
+	for (i = 0; i < tly_currency_exponent(bt->currency); i++)
+		den *= 10;
+	q = (2 * num + den) / (2 * den);
+	if (q > INT64_MAX)
+		return TLY_ERR;
+	*fee_cent = bt->fee < 0 ? -(int64_t)q : (int64_t)q;
+	return TLY_OK;
+}
 
 /*
  * tly_pi_facts_from - the facts in a PaymentIntent object (its latest
- * charge and balance transaction count only when expanded in it).
+ * charge and balance transaction count only when expanded in it; the
+ * real fee only when it can be had in the payment's currency).
  */
 int
 tly_pi_facts_from(const tly_jv *o, tly_pi_facts *f)
@@ -78,8 +184,10 @@ tly_pi_facts_from(const tly_jv *o, tly_pi_facts *f)
 		f->charge = pi.charge;
 		f->balance_txn = ch.balance_transaction;
 		if (ch.balance_txn &&
-		    tly_st_balance_txn_parse(ch.balance_txn, &bt) == TLY_OK)
-			f->fee_actual = bt.fee;
+		    tly_st_balance_txn_parse(ch.balance_txn, &bt) == TLY_OK &&
+		    tly_payment_fee_in(&bt, pi.currency, &f->fee_actual) !=
+		    TLY_OK)
+			f->fee_actual = -1;	/* charge.updated logs it */
 	}
 	return TLY_OK;
 }

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "ctx.h"
+#include "stripe.h"
 #include "tly_json.h"
 
 #define TLY_MAX_SHARES	64
@@ -85,6 +86,8 @@ int	 tly_payment_complete_client(tly_ctx *, const char *, const char *,
 int	 tly_payment_complete(tly_ctx *, const char *, const tly_pi_facts *,
 	    const char *, tly_payment *, tly_err *);
 int	 tly_payment_get(tly_ctx *, const char *, tly_payment *, tly_err *);
+int	 tly_payment_fee_in(const tly_st_balance_txn *, const char *,
+	    int64_t *);
 int	 tly_payment_fee_settle(tly_ctx *, const char *, const char *, int64_t,
 	    tly_err *);
 int	 tly_shares_insert(tly_ctx *, const char *, const char *, const char *,

@@ -30,9 +30,12 @@
  *      succeeded / partially_refunded / refunded (by refunded_cent) when
  *      won or closed as a warning.
  *
- * The fee is booked only when the balance transaction is in the
- * payment's currency (Stripe settles a dispute fee in the settlement
- * currency); otherwise it is logged and left to the operator.
+ * Stripe settles a dispute fee in the settlement currency: each
+ * balance transaction's fee is taken in the payment's currency as the
+ * charge's real fee is (tly_payment_fee_in: converted at its
+ * exchange_rate, halves away from zero, docs/ledger.md); only a fee in
+ * another currency without a rate is left unbooked, logged for the
+ * operator.
  *
  * An event that comes before the payment's completion committed fails
  * retryably (tly_refund_payment_of: 409 payment_not_completed) and the
@@ -87,6 +90,7 @@ facts(const tly_jv *obj, const char *currency, dp_facts *f)
 {
 	tly_st_balance_txn bt;
 	const tly_jv *e;
+	int64_t fee;
 	int out = 0, back = 0;
 
 	memset(f, 0, sizeof(*f));
@@ -102,9 +106,11 @@ facts(const tly_jv *obj, const char *currency, dp_facts *f)
 			out++;
 		else if (bt.amount > 0)
 			back++;
-		if (bt.currency == NULL || strcmp(bt.currency, currency) != 0)
+		/* in the settlement currency: converted as the charge's fee */
+		if (tly_payment_fee_in(&bt, currency, &fee) != TLY_OK)
 			f->fee_ok = 0;
-		f->fee += bt.fee;
+		else
+			f->fee += fee;
 	}
 	f->withdrawn = out > back ? f->d.amount : 0;
 	f->open = is_open(f->d.status);
@@ -281,7 +287,7 @@ tly_dispute_event(tly_ctx *ctx, const tly_jv *obj, const char **status,
 		    "Unexpected dispute from Stripe.");
 	if (!f.fee_ok)
 		tly_logkv(ctx->log, TLY_LOG_WARN, "dispute", "dispute fee in "
-		    "another currency than the payment: not booked",
+		    "another currency without an exchange rate: not booked",
 		    "dispute_id", d.id, "payment_id", pay, NULL);
 	memset(&a, 0, sizeof(a));
 	a.pay = pay;
