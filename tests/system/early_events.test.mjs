@@ -17,6 +17,8 @@
  * - a dispute, events first, then the browser completes: booked by the
  *   completion, once; the talent's net is minus the Stripe fee and the
  *   dispute fee;
+ * - a partial refund, events first, then charge.succeeded completes
+ *   (the PaymentIntent re-read with its charge): booked at once;
  * - a partial refund and a dispute of the rest, events first, then the
  *   webhook completes (payment_intent.succeeded): the early events are
  *   booked when the webhooks job tries them again (made due at once, as
@@ -209,6 +211,27 @@ describe('refund and dispute events before the completion', () => {
     const bk = await booked(p.id);
     assert.deepEqual([p.disputed, bk.disputes, bk.feeRows], [s.amount, [[dp.id, s.amount, DISPUTE_FEE]], 2],
       'nothing twice');
+  });
+
+  test('a partial refund, then charge.succeeded completes (PaymentIntent re-read): booked at the completion', async () => {
+    let s;
+    let re;
+    await withPausedWebhooks(stack, async () => {
+      s = await sale();
+      re = await refundAtStripe(s.charge, 700);
+      await early(s.pi);
+      const [succeeded] = await eventsFor(stack, s.pi, 'charge.succeeded');
+      const r = await postWebhook(stack, succeeded);
+      assert.deepEqual([r.status, r.json.status], [200, 'processed'], r.body);
+      const p = await paymentOf(s.c.id);
+      assert.deepEqual([p.status, p.refunded, p.disputed], ['partially_refunded', 700, 0], 'booked by the completion');
+      const bk = await booked(p.id);
+      assert.deepEqual(bk.refunds, [[re.id, 700, 1, 'succeeded']]);
+      assert.equal(bk.refundRows, -700);
+    });
+    await flush(stack);
+    const p = await paymentOf(s.c.id);
+    assert.deepEqual([p.refunded, (await booked(p.id)).refunds.length], [700, 1], 'nothing twice');
   });
 
   test('a partial refund and a dispute of the rest, then the webhook completes: both booked once', async () => {
