@@ -19,6 +19,9 @@
  *   dispute fee;
  * - a partial refund, events first, then charge.succeeded completes
  *   (the PaymentIntent re-read with its charge): booked at once;
+ * - a dispute, events first, then the checkouts job completes the
+ *   expired checkout (its PaymentIntent read without the charge: the
+ *   charge is read): booked by the completion, before any retry;
  * - a partial refund and a dispute of the rest, events first, then the
  *   webhook completes (payment_intent.succeeded): the early events are
  *   booked when the webhooks job tries them again (made due at once, as
@@ -39,7 +42,8 @@ let stack;
 
 before(async () => {
   stack = await startStack({
-    name: 'early_events', stripe: true, conf: paymentConf({ 'job.webhooks': { interval: 1 } }),
+    name: 'early_events', stripe: true,
+    conf: paymentConf({ 'job.webhooks': { interval: 1 }, 'job.checkouts': { interval: 1 } }),
   });
 });
 afterEach((t) => stack?.noteTest(t));
@@ -232,6 +236,38 @@ describe('refund and dispute events before the completion', () => {
     await flush(stack);
     const p = await paymentOf(s.c.id);
     assert.deepEqual([p.refunded, (await booked(p.id)).refunds.length], [700, 1], 'nothing twice');
+  });
+
+  test('a dispute, then the checkouts job completes the expired checkout (charge read): booked at the completion', async () => {
+    let s;
+    let dp;
+    let evs;
+    await withPausedWebhooks(stack, async () => {
+      s = await sale();
+      dp = await disputeAtStripe(s.charge);
+      evs = await early(s.pi);
+      /* the reservation ran out: the job cancels, finds it succeeded, completes */
+      await stack.sql(`UPDATE checkouts SET expires_at = NOW(3) - INTERVAL 1 SECOND WHERE id = ${esc(s.c.id)}`);
+      await until(async () => (await stack.sql(`SELECT completed_via FROM payments WHERE checkout_id = ${esc(s.c.id)}`))
+        .length === 1, 'the checkouts job to complete the payment');
+      /* well before the early events' first retry (20 s) */
+      await until(async () => (await paymentOf(s.c.id)).disputed === s.amount, 'the dispute booked', 5000);
+      for (const e of evs) assert.equal((await eventRow(stack, e.id)).status, 'failed', `${e.type} still waits`);
+      const [[via]] = await stack.sql(`SELECT completed_via FROM payments WHERE checkout_id = ${esc(s.c.id)}`);
+      assert.equal(via, 'job');
+      const p = await paymentOf(s.c.id);
+      const bk = await booked(p.id);
+      assert.deepEqual(bk.disputes, [[dp.id, s.amount, DISPUTE_FEE]]);
+      assert.deepEqual([bk.disputeRows, bk.feeRows], [-s.amount, 2]);
+    });
+    await flush(stack);
+    await retryNow(evs);
+    await until(async () => {
+      const st = await Promise.all(evs.map(async (e) => (await eventRow(stack, e.id)).status));
+      return st.every((x) => x === 'processed');
+    }, 'the early events processed once the payment exists');
+    const p = await paymentOf(s.c.id);
+    assert.deepEqual([p.disputed, (await booked(p.id)).feeRows], [s.amount, 2], 'nothing twice');
   });
 
   test('a partial refund and a dispute of the rest, then the webhook completes: both booked once', async () => {
