@@ -128,6 +128,7 @@ typedef struct tly_st_balance_txn {
 	const char	*id, *type, *currency, *source, *status;
 	const char	*reporting_category;
 	int64_t		 amount, fee, net, available_on, created;
+	const tly_jv	*exchange_rate;		/* a decimal, or NULL */
 } tly_st_balance_txn;
 
 typedef struct tly_st_dispute {
