@@ -6,46 +6,13 @@
  * range scan however deep the cursor.  Key hashes and password hashes
  * are never selected.
  *
- * API:	tly_page_check(), tly_admin_users_list(), tly_api_keys_list(),
+ * API:	tly_admin_users_list(), tly_api_keys_list(),
  *	tly_audit_list().
  */
 #include <string.h>
 
 #include "admin.h"
 #include "tly_str.h"
-
-#define PAGE_DEFAULT	10
-#define PAGE_MAX	100
-
-/* tly_page_check - validate and default a page request */
-int
-tly_page_check(tly_page *p, tly_err *err)
-{
-	const char *s;
-
-	if (p->limit == 0)
-		p->limit = PAGE_DEFAULT;
-	if (p->limit < 1 || p->limit > PAGE_MAX)
-		return tly_err_param(err, TLY_EK_INVALID, "parameter_invalid",
-		    "limit", "limit must be between 1 and %d.", PAGE_MAX);
-	if (p->starting_after == NULL)
-		return TLY_OK;
-	for (s = p->starting_after; *s; s++)
-		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
-		    (*s >= 'A' && *s <= 'Z') || *s == '_'))
-			break;
-	if (*s || s == p->starting_after || s - p->starting_after > 40)
-		return tly_err_param(err, TLY_EK_INVALID, "parameter_invalid",
-		    "starting_after", "starting_after must be an object id.");
-	return TLY_OK;
-}
-
-/* cursor - the cursor, or a value above every id when there is none */
-static const char *
-cursor(const tly_page *p)
-{
-	return p->starting_after ? p->starting_after : "~";
-}
 
 static void *
 alloc_rows(tly_ctx *ctx, const tly_page *p, size_t size)
@@ -70,7 +37,7 @@ tly_admin_users_list(tly_ctx *ctx, const tly_page *p,
 	    "FLOOR(UNIX_TIMESTAMP(created_at)) FROM admin_users WHERE id < ? "
 	    "ORDER BY id DESC LIMIT ?", err))
 		return q.rc;
-	tly_q_str(&q, cursor(p));
+	tly_q_str(&q, tly_page_cursor(p));
 	tly_q_i64(&q, p->limit + 1);
 	(void)tly_q_exec(&q);		/* failures stick to q */
 	while ((rc = tly_q_next(&q)) == TLY_ROW) {
@@ -110,7 +77,7 @@ tly_api_keys_list(tly_ctx *ctx, const tly_page *p, tly_api_key_row **out,
 	    "FLOOR(UNIX_TIMESTAMP(revoked_at)) FROM api_keys WHERE id < ? "
 	    "ORDER BY id DESC LIMIT ?", err))
 		return q.rc;
-	tly_q_str(&q, cursor(p));
+	tly_q_str(&q, tly_page_cursor(p));
 	tly_q_i64(&q, p->limit + 1);
 	(void)tly_q_exec(&q);		/* failures stick to q */
 	while ((rc = tly_q_next(&q)) == TLY_ROW) {

@@ -12,11 +12,7 @@
 #include <stdint.h>
 
 #include "ctx.h"
-
-typedef struct tly_page {
-	int		 limit;
-	const char	*starting_after;
-} tly_page;
+#include "tly_page.h"
 
 typedef struct tly_admin_user_row {
 	char	 id[40];
@@ -46,7 +42,6 @@ typedef struct tly_audit_row {
 	char	 request_id[72];
 } tly_audit_row;
 
-int	 tly_page_check(tly_page *, tly_err *);
 int	 tly_admin_users_list(tly_ctx *, const tly_page *,
 	    tly_admin_user_row **, int *, int *, tly_err *);
 int	 tly_api_keys_list(tly_ctx *, const tly_page *, tly_api_key_row **,

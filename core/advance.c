@@ -6,12 +6,16 @@
  * the transfer_reversals rows of advances.  docs/ledger.md, "Advances", is
  * the model; in short:
  *
- *   tly_advance_grant    (1) one transaction: the payee must be a payee
+ *   tly_advance_grant    (0) a request whose Idempotency-Key an advance
+ *                        keeps (request_key, idem.h) answers that
+ *                        advance and does nothing else;
+ *                        (1) one transaction: the payee must be a payee
  *                        kind with a connected account and payouts
  *                        enabled; insert the advance (adv_..., state
- *                        to_transfer, key generation 1, a lease) and its
- *                        audit row; (2) outside it, create ONE Stripe
- *                        transfer (tly_stripe_create_once, key
+ *                        to_transfer, key generation 1, a lease, the
+ *                        client's key) and its audit row; (2) outside
+ *                        it, create ONE Stripe transfer
+ *                        (tly_stripe_create_once, key
  *                        tally:advance:<adv>:g<gen>, transfer_group and
  *                        metadata[tally_id] = the advance id); (3) commit
  *                        transferred + the transfer id, or failed when
@@ -29,7 +33,8 @@
  *   tly_advance_reverse  inside a reversal (refund, dispute, failure,
  *                        reinstatement) under the payment's lock: each
  *                        advance offset in the payment keeps
- *                        tly_advance_kept() of its offset; the difference
+ *                        tly_ledger_offset_kept() of its offset (the
+ *                        pure ledger, ledger.c); the difference
  *                        is posted as advance_return rows and applied to
  *                        offset_cent under the advance's lock.
  *   tly_advance_transfer_reversed  transfer.reversed of an advance's
@@ -45,7 +50,10 @@
  *                        real Stripe fee) under the payment's lock: the
  *                        fee bearer's offsets in the payment follow its
  *                        earning (advance_fee rows, and advance_return
- *                        ones when the payment was partly reversed).
+ *                        ones when the payment was partly reversed):
+ *                        read and lock here, plan in ledger.c
+ *                        (tly_ledger_refee_left, tly_ledger_refee_plan),
+ *                        post here.
  *
  * Lock order (docs/ledger.md): checkout -> payment -> advances.  Nothing
  * that holds an advance row waits for a checkout, payment or account row:
@@ -62,7 +70,7 @@
  *
  * API:	tly_advance_grant(), tly_advance_list(), tly_advances_finish(),
  *	tly_advance_balances(), tly_advance_offset(),
- *	tly_advance_offset_post(), tly_advance_reverse(), tly_advance_kept(),
+ *	tly_advance_offset_post(), tly_advance_reverse(),
  *	tly_advance_transfer_reversed(), tly_advance_refee().
  */
 #include <stdio.h>
@@ -71,6 +79,8 @@
 
 #include "advance.h"
 #include "complete.h"
+#include "ledger.h"
+#include "idem.h"
 #include "tly_str.h"
 #include "tx.h"
 
@@ -93,40 +103,6 @@ typedef struct adv_row {
 	char		 rkey[400];
 	int64_t		 gen;
 } adv_row;
-
-/* --- the arithmetic ------------------------------------------------- */
-
-/*
- * tly_advance_kept - what advance offset 'm' keeps after its payment's
- * cumulative reversal C moves from m->before_cent to m->after_cent, into
- * '*kept'.  The target is T(C) = O - floor(O × C / A) (128-bit): a move
- * forward (a refund, a dispute) keeps min(N, T); a move back (a refund
- * that failed, a dispute reinstated) offsets again up to T, but never
- * more than the advance has left (its room), so an advance is never
- * recovered beyond what was granted.  At C = A nothing is kept, so a
- * full reversal gives the whole offset back whatever came before.
- */
-int
-tly_advance_kept(const tly_adv_move *m, int64_t *kept)
-{
-	int64_t t, up;
-
-	if (m->amount_cent <= 0 || m->offset_cent < 0 || m->kept_cent < 0 ||
-	    m->kept_cent > m->offset_cent || m->room_cent < 0 ||
-	    m->before_cent < 0 || m->before_cent > m->amount_cent ||
-	    m->after_cent < 0 || m->after_cent > m->amount_cent)
-		return TLY_ERR;
-	t = m->offset_cent - (int64_t)((__int128)m->offset_cent *
-	    m->after_cent / m->amount_cent);
-	if (m->after_cent >= m->before_cent) {
-		*kept = m->kept_cent < t ? m->kept_cent : t;
-		return TLY_OK;
-	}
-	up = m->room_cent < t - m->kept_cent ? m->kept_cent + m->room_cent :
-	    t;
-	*kept = up > m->kept_cent ? up : m->kept_cent;
-	return TLY_OK;
-}
 
 /* --- rows ----------------------------------------------------------- */
 
@@ -195,10 +171,9 @@ typedef struct grant_args {
 	const char		*acc;
 	const char		*cur;
 	const char		*note;
-	const char		*rkey;	/* principal:key, or NULL */
+	const tly_idem_row	*key;	/* the client's, or NULL */
 	int64_t			 amount;
 	char			 id[40];
-	int			 existing;
 } grant_args;
 
 /* payee_ok - 'acc' may receive an advance: its connected account */
@@ -231,28 +206,18 @@ payee_ok(tly_ctx *ctx, const char *acc, char *acct, size_t sz,
 	return TLY_OK;
 }
 
-/* same_request - a retried grant must ask for the same advance */
-static int
-same_request(const grant_args *a, const adv_row *r, tly_err *err)
-{
-	if (strcmp(r->a.account_id, a->acc) == 0 &&
-	    r->a.granted_cent == a->amount &&
-	    strcmp(r->a.currency, a->cur) == 0 &&
-	    strcmp(r->a.note, a->note) == 0)
-		return TLY_OK;
-	return tly_err_set(err, TLY_EK_UNPROCESSABLE, "idempotency_key_reused",
-	    "This Idempotency-Key was used with another request.");
-}
-
+/*
+ * grant_tx - step 1: the advance row (keeping the client's key) and its
+ * audit row; a duplicate key (a concurrent takeover made the row first)
+ * is TLY_CONFLICT
+ */
 static int
 grant_tx(tly_ctx *ctx, void *arg, tly_err *err)
 {
 	grant_args *a = arg;
 	char acct[72], detail[160];
-	adv_row old;
 	int rc;
 
-	a->existing = 0;
 	a->id[0] = '\0';
 	rc = payee_ok(ctx, a->acc, acct, sizeof(acct), err);
 	if (rc)
@@ -262,26 +227,35 @@ grant_tx(tly_ctx *ctx, void *arg, tly_err *err)
 	/* the advance first, then the audit row: see the lock order */
 	rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO advances (id, "
 	    "account_id, connect_account_id, currency, granted_cent, note, "
-	    "granted_by, request_key, state, key_gen, lease_until) VALUES (?, "
-	    "?, ?, ?, ?, ?, ?, ?, 'to_transfer', 1, NOW(3) + INTERVAL ? "
-	    "SECOND)", "ssssisssi", a->id, a->acc, acct, a->cur, a->amount,
-	    a->note, a->by->name, a->rkey, (int64_t)ctx->cfg->payout_lease_s);
-	if (rc == TLY_CONFLICT && a->rkey) {	/* a retried request */
-		tly_err_clear(err);
-		rc = load(ctx, "request_key", a->rkey, &old, err);
-		if (rc == TLY_OK)
-			rc = same_request(a, &old, err);
-		if (rc == TLY_OK) {
-			tly_strlcpy(a->id, old.a.id, sizeof(a->id));
-			a->existing = 1;
-		}
-		return rc;
-	}
+	    "granted_by, request_key, request_sha256, state, key_gen, "
+	    "lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'to_transfer', "
+	    "1, NOW(3) + INTERVAL ? SECOND)", "ssssissssi", a->id, a->acc,
+	    acct, a->cur, a->amount, a->note, a->by->name,
+	    a->key ? a->key->key : NULL, a->key ? a->key->sha256 : NULL,
+	    (int64_t)ctx->cfg->payout_lease_s);
 	if (rc)
 		return rc;
 	snprintf(detail, sizeof(detail), "%lld %s to %s",
 	    (long long)a->amount, a->cur, a->acc);
 	return tly_audit(ctx, a->by, "advance.grant", a->id, detail, err);
+}
+
+/*
+ * keyed - the advance that keeps a->key, into 'r': TLY_OK, TLY_NOTFOUND
+ * (none yet), or an error (422 when the key named another request)
+ */
+static int
+keyed(tly_ctx *ctx, grant_args *a, adv_row *r, tly_err *err)
+{
+	int rc;
+
+	if (a->key == NULL)
+		return TLY_NOTFOUND;
+	rc = tly_idem_row_find(ctx, "advances", a->key, a->id, sizeof(a->id),
+	    err);
+	if (rc == TLY_OK)
+		rc = load(ctx, "id", a->id, r, err);
+	return rc;
 }
 
 /* --- step 3: recording what Stripe did ------------------------------ */
@@ -507,19 +481,21 @@ transfer(tly_ctx *ctx, const adv_row *r, tly_err *err)
 /*
  * tly_advance_grant - advance 'amount' of 'cur' (NULL: the first
  * configured currency) to payee 'acc', granted by 'by' with 'note';
- * 'key' (NULL: none) is the admin's Idempotency-Key: the same key again
- * returns the first advance (out->existing).  The advance, transferred,
- * or 'unknown' when Stripe did not answer, goes to 'out'.
+ * 'key' (NULL: none) is the admin's Idempotency-Key, kept on the advance:
+ * a request with a key an advance keeps answers that advance
+ * (out->existing) and transfers nothing (idem.h).  The advance,
+ * transferred, or 'unknown' when Stripe did not answer, goes to 'out';
+ * once its row is committed the answer is it, but for a refused
+ * transfer (422 transfer_refused, the advance failed).
  */
 int
 tly_advance_grant(tly_ctx *ctx, const tly_principal *by, const char *acc,
-    int64_t amount, const char *cur, const char *note, const char *key,
-    tly_advance *out, tly_err *err)
+    int64_t amount, const char *cur, const char *note,
+    const tly_idem_row *key, tly_advance *out, tly_err *err)
 {
-	char rkey[400];
 	grant_args a;
 	adv_row r;
-	int rc;
+	int rc, existing = 0;
 
 	memset(out, 0, sizeof(*out));
 	if (amount <= 0)
@@ -537,21 +513,30 @@ tly_advance_grant(tly_ctx *ctx, const tly_principal *by, const char *acc,
 	a.cur = cur;
 	a.note = note ? note : "";
 	a.amount = amount;
-	if (key) {
-		snprintf(rkey, sizeof(rkey), "%.60s:%.300s", by->id, key);
-		a.rkey = rkey;
-	}
-	rc = tly_tx_run(ctx, "advance.grant", grant_tx, &a, err);
-	if (rc == TLY_OK)
-		rc = load(ctx, "id", a.id, &r, err);
+	a.key = key;
+	rc = keyed(ctx, &a, &r, err);
+	if (rc == TLY_NOTFOUND) {
+		tly_err_clear(err);
+		rc = tly_tx_run(ctx, "advance.grant", grant_tx, &a, err);
+		if (rc == TLY_CONFLICT && key) {	/* a takeover first */
+			tly_err_clear(err);
+			rc = keyed(ctx, &a, &r, err);
+			if (rc == TLY_NOTFOUND)
+				rc = tly_err_internal(err);
+			existing = 1;
+		} else if (rc == TLY_OK)
+			rc = load(ctx, "id", a.id, &r, err);
+	} else
+		existing = 1;
 	if (rc)
 		return rc;
-	if (!a.existing) {
+	if (!existing) {
 		tly_logkv(ctx->log, TLY_LOG_INFO, "advance", "advance granted",
 		    "advance_id", a.id, "account_id", acc, "by", by->name,
 		    NULL);
 		rc = transfer(ctx, &r, err);
-		if (rc && rc != TLY_UNKNOWN)
+		if (rc && rc != TLY_UNKNOWN &&
+		    strcmp(err->code, "transfer_refused") == 0)
 			return rc;
 		tly_err_clear(err);
 		rc = load(ctx, "id", a.id, &r, err);
@@ -559,7 +544,7 @@ tly_advance_grant(tly_ctx *ctx, const tly_principal *by, const char *acc,
 			return rc;
 	}
 	*out = r.a;
-	out->existing = a.existing;
+	out->existing = existing;
 	return TLY_OK;
 }
 
@@ -843,7 +828,7 @@ tly_advance_offset_post(tly_ctx *ctx, const char *pay, const char *cur,
 	return rc;
 }
 
-/* an advance offset in a payment by one payee: O and N (tly_advance_kept) */
+/* an advance offset in a payment by one payee: O and N (ledger.h) */
 typedef struct adv_off {
 	char	 id[40];
 	char	 acc[40];
@@ -869,9 +854,9 @@ adv_order(const void *x, const void *y)
  * tly_advance_reverse - inside a reversal of payment 'pay' (amount 'A',
  * currency 'cur') under its row lock, whose cumulative reversal moves
  * from 'before' to 'after': every advance offset in the payment keeps
- * tly_advance_kept() of it; the difference goes back to (or, on a move
- * back, is taken again from) the payee as advance_return rows, and to
- * the advance's offset_cent, under the advance's lock.  One read when
+ * tly_ledger_offset_kept() of it; the difference goes back to (or, on a
+ * move back, is taken again from) the payee as advance_return rows, and
+ * to the advance's offset_cent, under the advance's lock.  One read when
  * the payment offset nothing.  The advances are locked in (account_id,
  * id) order, as a completion locks them (file header: lock order).
  */
@@ -880,7 +865,7 @@ tly_advance_reverse(tly_ctx *ctx, const char *pay, const char *cur,
     int64_t amount, int64_t before, int64_t after, tly_err *err)
 {
 	adv_off off[OPEN_MAX];
-	tly_adv_move m;
+	tly_ledger_offset m;
 	int64_t room = 0, kept;
 	int n = 0, i, rc;
 	tly_q q;
@@ -917,7 +902,7 @@ tly_advance_reverse(tly_ctx *ctx, const char *pay, const char *cur,
 		m.before_cent = before;
 		m.after_cent = after;
 		m.room_cent = room;
-		if (tly_advance_kept(&m, &kept) != TLY_OK) {
+		if (tly_ledger_offset_kept(&m, &kept) != TLY_OK) {
 			tly_logkv(ctx->log, TLY_LOG_ERROR, "advance", "advance "
 			    "offset rows out of bounds", "payment_id", pay,
 			    "advance_id", off[i].id, NULL);
@@ -1218,7 +1203,6 @@ typedef struct refee_item {
 	int64_t	 o;	/* O: -Σ advance_offset and advance_fee rows */
 	int64_t	 n;	/* N: -Σ all its ADVANCE_OFFSET rows */
 	int64_t	 room;	/* granted - offset of the advance */
-	int64_t	 d;	/* O' - O */
 } refee_item;
 
 /*
@@ -1336,8 +1320,9 @@ tly_advance_refee(tly_ctx *ctx, const char *pay, const char *cur,
     const char *acc, int64_t amount, int64_t reversed, int64_t delta,
     tly_err *err)
 {
+	tly_ledger_refee plan[OPEN_MAX];
 	refee_item it[OPEN_MAX];
-	int64_t earn = 0, o = 0, left, t, n1;
+	int64_t earn = 0, o = 0, left, d, n1;
 	int n = 0, i, rc;
 
 	if (delta == 0 || amount <= 0 || reversed < 0 || reversed > amount)
@@ -1347,54 +1332,36 @@ tly_advance_refee(tly_ctx *ctx, const char *pay, const char *cur,
 		return rc;
 	for (i = 0; i < n; i++)
 		o += it[i].o;
-	if (delta > 0)
-		left = earn - delta < 0 ? o : o - (earn - delta < o ?
-		    earn - delta : o);
-	else
-		left = earn - delta - o < -delta ? earn - delta - o : -delta;
+	left = tly_ledger_refee_left(earn, o, delta);
 	if (left <= 0)
 		return TLY_OK;		/* nothing moves */
 	rc = refee_lock(ctx, acc, cur, delta < 0, it, &n, err);
 	if (rc)
 		return rc;
-	if (delta > 0) {		/* give back, newest first */
-		for (i = n - 1; i >= 0 && left > 0; i--) {
-			it[i].d = -(left < it[i].o ? left : it[i].o);
-			left += it[i].d;
-		}
-	} else {			/* offset more, oldest first */
-		for (i = 0; i < n && left > 0; i++) {
-			it[i].d = left < it[i].room ? left : it[i].room;
-			left -= it[i].d;
-		}
+	memset(plan, 0, sizeof(plan));
+	for (i = 0; i < n; i++) {
+		plan[i].offset_cent = it[i].o;
+		plan[i].kept_cent = it[i].n;
+		plan[i].room_cent = it[i].room;
+	}
+	if (tly_ledger_refee_plan(plan, n, delta, left, amount, reversed) !=
+	    TLY_OK) {
+		tly_logkv(ctx->log, TLY_LOG_ERROR, "advance", "advance offset "
+		    "rows out of bounds", "payment_id", pay, NULL);
+		return tly_err_internal(err);
 	}
 	for (i = 0; i < n; i++) {
-		if (it[i].d == 0)
+		d = plan[i].fee_move_cent;
+		n1 = plan[i].kept_after_cent;
+		if (d == 0)
 			continue;
-		t = it[i].o + it[i].d;
-		t -= (int64_t)((__int128)t * reversed / amount);
-		if (delta > 0)
-			n1 = it[i].n < t ? it[i].n : t;
-		else {
-			n1 = it[i].n + it[i].room < t ? it[i].n + it[i].room :
-			    t;
-			if (n1 < it[i].n)
-				n1 = it[i].n;
-		}
-		if (n1 < 0 || n1 > it[i].o + it[i].d ||
-		    n1 - it[i].n > it[i].room) {
-			tly_logkv(ctx->log, TLY_LOG_ERROR, "advance", "advance "
-			    "offset rows out of bounds", "payment_id", pay,
-			    "advance_id", it[i].id, NULL);
-			return tly_err_internal(err);
-		}
 		/* one update of offset_cent: each pair alone may cross a
 		 * bound of the CHECK that their sum keeps */
-		rc = pair_rows(ctx, pay, cur, "advance_fee", it[i].id, acc,
-		    it[i].d, err);
-		if (rc == TLY_OK && n1 - it[i].n != it[i].d)
+		rc = pair_rows(ctx, pay, cur, "advance_fee", it[i].id, acc, d,
+		    err);
+		if (rc == TLY_OK && n1 - it[i].n != d)
 			rc = pair_rows(ctx, pay, cur, "advance_return",
-			    it[i].id, acc, n1 - it[i].n - it[i].d, err);
+			    it[i].id, acc, n1 - it[i].n - d, err);
 		if (rc == TLY_OK)
 			rc = tly_db_later(ctx->db, err, "UPDATE advances SET "
 			    "offset_cent = offset_cent + ? WHERE id = ?", "is",

@@ -20,6 +20,8 @@
 #include "ctx.h"
 #include "payout.h"
 
+struct tly_idem_row;			/* idem.h */
+
 #define TLY_ADVANCE_LIST_MAX	100
 #define TLY_ADVANCE_NOTE_MAX	500
 
@@ -36,7 +38,7 @@ typedef struct tly_advance {
 	int64_t	 offset_cent;
 	int64_t	 reversed_cent;	/* given back by a transfer reversal */
 	int64_t	 created;
-	int	 existing;	/* a retried grant (same Idempotency-Key) */
+	int	 existing;	/* a retry: the row that keeps its key */
 } tly_advance;
 
 /* a payee's new earning in a payment, for tly_advance_offset() */
@@ -58,19 +60,9 @@ typedef struct tly_adv_plan {
 	int	 n;
 } tly_adv_plan;
 
-/* one advance's offset in one payment, for tly_advance_kept() */
-typedef struct tly_adv_move {
-	int64_t	 offset_cent;	/* O: offset at completion (>= 0) */
-	int64_t	 kept_cent;	/* N: still offset now, 0 <= N <= O */
-	int64_t	 amount_cent;	/* A: the payment's amount */
-	int64_t	 before_cent;	/* C before the move (refunded+disputed) */
-	int64_t	 after_cent;	/* C after it */
-	int64_t	 room_cent;	/* granted - reversed - offset */
-} tly_adv_move;
-
 int	 tly_advance_grant(tly_ctx *, const tly_principal *, const char *,
-	    int64_t, const char *, const char *, const char *, tly_advance *,
-	    tly_err *);
+	    int64_t, const char *, const char *, const struct tly_idem_row *,
+	    tly_advance *, tly_err *);
 int	 tly_advance_list(tly_ctx *, const char *, tly_advance **, int *,
 	    int *, tly_err *);
 int	 tly_advances_finish(tly_ctx *);
@@ -82,7 +74,6 @@ int	 tly_advance_offset_post(tly_ctx *, const char *, const char *,
 	    const tly_adv_plan *, tly_err *);
 int	 tly_advance_reverse(tly_ctx *, const char *, const char *, int64_t,
 	    int64_t, int64_t, tly_err *);
-int	 tly_advance_kept(const tly_adv_move *, int64_t *);
 int	 tly_advance_refee(tly_ctx *, const char *, const char *,
 	    const char *, int64_t, int64_t, int64_t, tly_err *);
 int	 tly_advance_transfer_reversed(tly_ctx *, const tly_st_event *,

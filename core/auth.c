@@ -13,8 +13,8 @@
  * nor the answer tells whether a username exists.
  *
  * Buyer accounts are created on first use by a plain INSERT that treats a
- * duplicate key as "someone else created it first" (DESIGN §3: never a
- * locking read of a row that does not exist yet).
+ * duplicate key as "someone else created it first" (docs/architecture.md,
+ * "The database": never a locking read of a row that does not exist yet).
  *
  * API:	tly_auth_buyer(), tly_auth_server(), tly_auth_admin(),
  *	tly_apikey_create(), tly_apikey_revoke(), tly_admin_create(),

@@ -1,7 +1,7 @@
 /*
  * auth.h - who is calling: principals, API keys, admin users and sessions
  *
- * Three kinds of caller (DESIGN §7), declared per route at the edge:
+ * Three kinds of caller (docs/api.md), declared per route at the edge:
  *   buyer   a JWT from the marketplace's auth service (jwt.h); Tally keeps
  *           one buyer account per (issuer, sub), created on first use;
  *   server  an API key "tly_sk_…", stored only as its SHA-256;

@@ -173,7 +173,7 @@ tly_accounts_list(tly_ctx *ctx, const tly_page *p, const char *kind,
 	if (tly_q_prep(ctx->db, &q, "SELECT " ACCOUNT_COLS "WHERE a.id < ? "
 	    "AND (? IS NULL OR a.kind = ?) ORDER BY a.id DESC LIMIT ?", err))
 		return q.rc;
-	tly_q_str(&q, p->starting_after ? p->starting_after : "~");
+	tly_q_str(&q, tly_page_cursor(p));
 	tly_q_str(&q, kind);
 	tly_q_str(&q, kind);
 	tly_q_i64(&q, p->limit + 1);
@@ -591,7 +591,7 @@ tly_products_list(tly_ctx *ctx, const tly_page *pg, tly_product **out, int *n,
 	if (tly_q_prep(ctx->db, &q, "SELECT " PRODUCT_COLS "WHERE id < ? "
 	    "ORDER BY id DESC LIMIT ?", err))
 		return q.rc;
-	tly_q_str(&q, pg->starting_after ? pg->starting_after : "~");
+	tly_q_str(&q, tly_page_cursor(pg));
 	tly_q_i64(&q, pg->limit + 1);
 	(void)tly_q_exec(&q);
 	while ((rc = tly_q_next(&q)) == TLY_ROW) {

@@ -20,6 +20,10 @@
  *                        when it was reversed, none otherwise
  *   refund_booked_state  a booked refund has succeeded (or failed later
  *                        and was reversed)
+ *   refund_unbooked      no refund Stripe says succeeded is left unbooked
+ *                        past the grace period (REFUND_GRACE, 10 minutes
+ *                        after it became succeeded: the refunds job
+ *                        retries a failed booking every few seconds)
  *   checkout_payment     a completed checkout has exactly one payment
  *   payment_checkout     a checkout's payment has its checkout, completed,
  *                        with the same PaymentIntent
@@ -81,6 +85,9 @@
 
 #define OPEN_STATUSES \
 	"('open', 'requires_action', 'processing', 'payment_failed')"
+
+/* how long a refund may stay succeeded and unbooked (docs/ledger.md) */
+#define REFUND_GRACE	"10 MINUTE"
 
 const tly_check tly_checks[] = {
 	{ "payment_balance",
@@ -150,6 +157,13 @@ const tly_check tly_checks[] = {
 	    "SELECT id, IF(reversed, 'failed', 'succeeded'), state FROM "
 	    "refunds WHERE booked = 1 AND state <> IF(reversed, 'failed', "
 	    "'succeeded') ORDER BY id" },
+	{ "refund_unbooked",
+	    "no refund that succeeded at Stripe is left unbooked past the "
+	    "grace period of " REFUND_GRACE "S",
+	    "refund payment state booked",
+	    "SELECT id, payment_id, state, booked FROM refunds WHERE state = "
+	    "'succeeded' AND booked = 0 AND updated_at < NOW(3) - INTERVAL "
+	    REFUND_GRACE " ORDER BY id" },
 	{ "checkout_payment",
 	    "every completed checkout has exactly one payment",
 	    "checkout expected actual",

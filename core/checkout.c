@@ -8,7 +8,12 @@
  *
  * tly_checkout_create():
  *   tx 1  lock the product; return the buyer's open checkout for the same
- *         product and quantity if there is one (a double click); else
+ *         product and quantity if there is one (a double click) -- unless
+ *         the request names another host partner and no payment is under
+ *         way in it (status open or payment_failed): then that checkout
+ *         expires (its PaymentIntent to_cancel, cancelled right after the
+ *         transaction, its stock back once Stripe confirms) and a new one
+ *         is made ("Checkout dedupe", docs/architecture.md); else
  *         snapshot the split rules (host partner by slug, the seller's
  *         ambassador link active now, agent, fees), refuse a split with a
  *         negative share or an amount out of range (422), reserve the stock
@@ -238,17 +243,42 @@ typedef struct create_args {
 	const tly_checkout_new	*in;
 	char			 id[40];
 	int			 existing;	/* id is an open checkout */
+	char			 closed[40];	/* the open one it replaced */
 } create_args;
 
-/* open_one - the buyer's open checkout for this product and quantity */
+/* the buyer's open checkout for this product and quantity */
+typedef struct open_row {
+	char	 id[40];
+	char	 host_slug[72];
+	char	 status[24];
+	int64_t	 live;			/* not past its expiry */
+} open_row;
+
 static int
-open_one(tly_ctx *ctx, const tly_checkout_new *in, char *id, size_t sz,
-    int64_t *live, tly_err *err)
+open_one(tly_ctx *ctx, const tly_checkout_new *in, open_row *o,
+    tly_err *err)
 {
-	return tly_db_row(ctx->db, err, "SELECT id, expires_at > NOW(3) FROM "
-	    "checkouts WHERE buyer_account_id = ? AND product_id = ? AND "
-	    "quantity = ? AND open_key = 1", "ssi>si", in->buyer_id,
-	    in->product_id, in->quantity, id, sz, live);
+	memset(o, 0, sizeof(*o));
+	return tly_db_row(ctx->db, err, "SELECT id, expires_at > NOW(3), "
+	    "IFNULL(host_partner_slug, ''), status FROM checkouts WHERE "
+	    "buyer_account_id = ? AND product_id = ? AND quantity = ? AND "
+	    "open_key = 1", "ssi>siss", in->buyer_id, in->product_id,
+	    in->quantity, o->id, sizeof(o->id), &o->live, o->host_slug,
+	    sizeof(o->host_slug), o->status, sizeof(o->status));
+}
+
+/*
+ * replaced - the open checkout 'o' gives way to this request: another
+ * host partner is named (none named keeps the open one's) and no
+ * payment is under way in it (docs/architecture.md, "Checkout dedupe")
+ */
+static int
+replaced(const tly_checkout_new *in, const open_row *o)
+{
+	if (in->host_slug == NULL || strcmp(in->host_slug, o->host_slug) == 0)
+		return 0;
+	return strcmp(o->status, "open") == 0 ||
+	    strcmp(o->status, "payment_failed") == 0;
 }
 
 /* parties - host partner (by slug) and the seller's active ambassador */
@@ -341,10 +371,11 @@ create_tx(tly_ctx *ctx, void *arg, tly_err *err)
 	tly_split_in si;
 	tly_split_out so;
 	tly_product p;
-	int64_t live = 0;
+	open_row o;
 	int rc, held = 0;
 
 	a->existing = 0;
+	a->closed[0] = '\0';
 	rc = tly_product_lock(ctx, in->product_id, &p, err);
 	if (rc == TLY_ERR && err->kind == TLY_EK_NOT_FOUND)
 		tly_strlcpy(err->param, "product_id", sizeof(err->param));
@@ -354,20 +385,24 @@ create_tx(tly_ctx *ctx, void *arg, tly_err *err)
 		return tly_err_param(err, TLY_EK_UNPROCESSABLE,
 		    "product_inactive", "product_id",
 		    "Product '%.40s' is not for sale.", p.id);
-	rc = open_one(ctx, in, a->id, sizeof(a->id), &live, err);
-	if (rc == TLY_OK && live) {
+	rc = open_one(ctx, in, &o, err);
+	if (rc == TLY_OK && o.live && !replaced(in, &o)) {
+		tly_strlcpy(a->id, o.id, sizeof(a->id));
 		a->existing = 1;		/* the double click */
 		return TLY_OK;
 	}
-	if (rc == TLY_OK) {		/* overdue: the job cancels it */
+	if (rc == TLY_OK) {	/* overdue or replaced: its PI is canceled */
 		rc = tly_db_exec(ctx->db, err, NULL, "UPDATE checkouts SET "
 		    "status = 'expired', open_key = NULL, pi_state = "
 		    "IF(pi_state = 'created', 'to_cancel', pi_state) WHERE "
-		    "id = ?", "s", a->id);
+		    "id = ?", "s", o.id);
 		if (rc)
 			return rc;
+		if (o.live)
+			tly_strlcpy(a->closed, o.id, sizeof(a->closed));
 	} else if (rc != TLY_NOTFOUND)
 		return rc;
+	tly_err_clear(err);
 	cur = tly_config_currency(ctx->cfg, p.currency);
 	if (cur == NULL)
 		return tly_err_param(err, TLY_EK_UNPROCESSABLE,
@@ -429,6 +464,7 @@ tly_checkout_create(tly_ctx *ctx, const tly_checkout_new *in,
     tly_checkout *out, tly_err *err)
 {
 	create_args a;
+	tly_err e;
 	int rc;
 
 	if (in->quantity < 1 || in->quantity > 1000000)
@@ -442,6 +478,14 @@ tly_checkout_create(tly_ctx *ctx, const tly_checkout_new *in,
 	rc = tly_tx_run(ctx, "checkout.create", create_tx, &a, err);
 	if (rc)
 		return rc;
+	if (a.closed[0]) {	/* at once, so that it cannot be paid; else
+				   the checkouts job cancels it */
+		tly_logkv(ctx->log, TLY_LOG_INFO, "checkout", "another host "
+		    "partner's link: the open checkout is replaced",
+		    "checkout_id", a.closed, "by", a.id, NULL);
+		tly_err_clear(&e);
+		(void)tly_checkout_cancel_pi(ctx, a.closed, &e);
+	}
 	rc = tly_checkout_finish_pi(ctx, a.id, err);
 	if (rc)
 		return rc;

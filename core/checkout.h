@@ -3,7 +3,7 @@
  *
  * A checkout snapshots the price, the quantity and every rule of its split
  * (seller, agent, host partner, ambassador, fees) when it is created, and
- * reserves the stock in the same transaction.  Then, DESIGN §3's three
+ * reserves the stock in the same transaction.  Then, the three
  * steps: (1) the checkout row is committed; (2) its PaymentIntent is
  * created at Stripe with a key derived from the checkout id and a key
  * generation; (3) the PaymentIntent is recorded.  A crash or an unknown

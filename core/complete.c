@@ -31,9 +31,15 @@
  * and moves the fee bearer's advance offsets with it (lock order
  * payment -> advances).
  *
+ * The real fee comes from Stripe's balance transaction, which is in the
+ * settlement currency: tly_payment_fee_in() converts it back into the
+ * payment's currency with the transaction's exchange_rate when the two
+ * differ (docs/ledger.md, "Fees in another currency").
+ *
  * API:	tly_pi_facts_from(), tly_payment_complete(), tly_payment_get(),
- *	tly_payment_fee_settle().
+ *	tly_payment_fee_in(), tly_payment_fee_settle().
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -42,6 +48,7 @@
 #include "catalog.h"
 #include "checkout.h"
 #include "complete.h"
+#include "dispute.h"
 #include "receipt.h"
 #include "refund.h"
 #include "split.h"
@@ -51,10 +58,110 @@
 
 #define PLATFORM_ACCOUNT	"acc_platform"
 #define STRIPE_FEE_ACCOUNT	"acc_stripe_fee"
+#define FEE_MAX			1000000000000000LL	/* 10^15 */
+
+/*
+ * rate_parse - the decimal 'v' (a JSON number, never a double) as
+ * 'm' / 10^'k' with 0 < m < 10^18 and 0 <= k <= 18.
+ */
+static int
+rate_parse(const tly_jv *v, int64_t *m, int *k)
+{
+	const char *p;
+	int64_t n = 0, e = 0;
+	int scale = 0, digits = 0, frac = 0, eneg = 0;
+
+	if (v && v->type == TLY_JINT && v->i > 0) {
+		*m = v->i;
+		*k = 0;
+		return TLY_OK;
+	}
+	if (v == NULL || v->type != TLY_JNUM || v->s == NULL)
+		return TLY_ERR;
+	for (p = v->s; *p && *p != 'e' && *p != 'E'; p++) {
+		if (*p == '.' && !frac) {
+			frac = 1;
+			continue;
+		}
+		if (*p < '0' || *p > '9')
+			return TLY_ERR;
+		scale += frac;
+		if (n == 0 && *p == '0')
+			continue;		/* leading zeros */
+		if (++digits > 17)
+			return TLY_ERR;
+		n = n * 10 + (*p - '0');
+	}
+	if (*p) {			/* an exponent */
+		p++;
+		if (*p == '-' || *p == '+')
+			eneg = *p++ == '-';
+		if (*p == '\0')
+			return TLY_ERR;
+		for (; *p; p++) {
+			if (*p < '0' || *p > '9' || e > 36)
+				return TLY_ERR;
+			e = e * 10 + (*p - '0');
+		}
+	}
+	scale += eneg ? (int)e : -(int)e;
+	for (; scale < 0 && n < INT64_MAX / 10; scale++)
+		n *= 10;
+	if (n <= 0 || scale < 0 || scale > 18)
+		return TLY_ERR;
+	*m = n;
+	*k = scale;
+	return TLY_OK;
+}
+
+/*
+ * tly_payment_fee_in - the fee of balance transaction 'bt' in currency
+ * 'currency' (the payment's) into '*fee_cent'.  Stripe keeps a balance
+ * transaction in the settlement currency; when that is another one, the
+ * fee is converted back with the transaction's exchange_rate r (an
+ * amount in the payment's currency, times r, is the amount in the
+ * settlement currency, in major units):
+ *
+ *	fee_cent = fee_settled × 10^exp(currency) / (r × 10^exp(settled))
+ *
+ * rounded to the nearest minor unit, halves away from zero, in exact
+ * integer arithmetic (docs/ledger.md, "Fees in another currency").
+ * TLY_ERR when the currencies differ and there is no usable rate.
+ */
+int
+tly_payment_fee_in(const tly_st_balance_txn *bt, const char *currency,
+    int64_t *fee_cent)
+{
+	__int128 num, den, q;
+	int64_t m;
+	int k, i;
+
+	if (bt->currency == NULL || currency == NULL)
+		return TLY_ERR;
+	if (strcmp(bt->currency, currency) == 0) {
+		*fee_cent = bt->fee;
+		return TLY_OK;
+	}
+	if (rate_parse(bt->exchange_rate, &m, &k) != TLY_OK ||
+	    bt->fee > FEE_MAX || bt->fee < -FEE_MAX)
+		return TLY_ERR;
+	num = bt->fee < 0 ? -(__int128)bt->fee : (__int128)bt->fee;
+	for (i = 0; i < k + tly_currency_exponent(currency); i++)
+		num *= 10;
+	den = m;
+	for (i = 0; i < tly_currency_exponent(bt->currency); i++)
+		den *= 10;
+	q = (2 * num + den) / (2 * den);
+	if (q > INT64_MAX)
+		return TLY_ERR;
+	*fee_cent = bt->fee < 0 ? -(int64_t)q : (int64_t)q;
+	return TLY_OK;
+}
 
 /*
  * tly_pi_facts_from - the facts in a PaymentIntent object (its latest
- * charge and balance transaction count only when expanded in it).
+ * charge and balance transaction count only when expanded in it; the
+ * real fee only when it can be had in the payment's currency).
  */
 int
 tly_pi_facts_from(const tly_jv *o, tly_pi_facts *f)
@@ -74,10 +181,13 @@ tly_pi_facts_from(const tly_jv *o, tly_pi_facts *f)
 	f->checkout_id = tly_st_metadata(pi.metadata, "checkout_id");
 	f->charge_id = pi.latest_charge;
 	if (pi.charge && tly_st_charge_parse(pi.charge, &ch) == TLY_OK) {
+		f->charge = pi.charge;
 		f->balance_txn = ch.balance_transaction;
 		if (ch.balance_txn &&
-		    tly_st_balance_txn_parse(ch.balance_txn, &bt) == TLY_OK)
-			f->fee_actual = bt.fee;
+		    tly_st_balance_txn_parse(ch.balance_txn, &bt) == TLY_OK &&
+		    tly_payment_fee_in(&bt, pi.currency, &f->fee_actual) !=
+		    TLY_OK)
+			f->fee_actual = -1;	/* charge.updated logs it */
 	}
 	return TLY_OK;
 }
@@ -394,23 +504,91 @@ tly_completion_tx(tly_ctx *ctx, void *arg, tly_err *err)
 	    err);
 }
 
+/* retrieve_charge - charge 'id' from Stripe */
+static int
+retrieve_charge(tly_ctx *ctx, const char *id, const tly_jv **obj,
+    tly_err *err)
+{
+	tly_stripe_resp resp;
+	tly_stripe_req rq;
+	const char *path;
+
+	path = tly_stripe_path(ctx->pool, "/v1/charges/", id, NULL);
+	if (path == NULL)
+		return tly_err_internal(err);
+	rq = (tly_stripe_req){ "GET", path, NULL, NULL, NULL };
+	return tly_stripe_fetch(ctx->stripe, ctx->pool, &rq, "charge", obj,
+	    &resp, err);
+}
+
+/*
+ * early_reversals - after a new payment committed: refunds and disputes
+ * Stripe made before the completion (their events came first and failed
+ * retryably, refund_events.c, dispute.c) are booked now, through the
+ * events' own code (tly_refund_event, tly_dispute_charge), so whichever
+ * of the two comes first books and the other finds nothing left.  The
+ * latest charge in the facts says whether there is anything
+ * (amount_refunded, disputed): nothing is read in the common case.
+ * Without it (the checkouts job, a stored event acted on again) the
+ * charge is read from Stripe; on the webhook's inline path (the hot
+ * one) nothing is read: an earlier event waits for its retry, which
+ * books it (docs/ledger.md, "Refunds and disputes before the
+ * completion").  A failure is logged; those retries book it then.
+ */
+static void
+early_reversals(tly_ctx *ctx, const tly_completion *a)
+{
+	const tly_pi_facts *f = a->f;
+	const tly_jv *charge = f->charge;
+	const char *status;
+	tly_st_charge ch;
+	tly_err e;
+	int rc = TLY_OK;
+
+	memset(&ch, 0, sizeof(ch));
+	if (a->existing || a->payment_id[0] == '\0' || f->charge_id == NULL)
+		return;
+	if (charge == NULL && a->inline_event)
+		return;
+	tly_err_clear(&e);
+	if (charge == NULL)
+		rc = retrieve_charge(ctx, f->charge_id, &charge, &e);
+	if (rc == TLY_OK && tly_st_charge_parse(charge, &ch) != TLY_OK)
+		rc = tly_err_internal(&e);
+	if (rc == TLY_OK && ch.amount_refunded > 0)
+		rc = tly_refund_event(ctx, charge, &status, &e);
+	if (rc == TLY_OK && ch.disputed)
+		rc = tly_dispute_charge(ctx, f->charge_id, &e);
+	if (rc)
+		tly_logkv(ctx->log, TLY_LOG_WARN, "complete", "refunds or "
+		    "disputes before the completion not booked yet: their "
+		    "events' retries book them", "payment_id", a->payment_id,
+		    "code", e.code, NULL);
+	else if (ch.amount_refunded > 0 || ch.disputed)
+		tly_logkv(ctx->log, TLY_LOG_INFO, "complete", "refunds or "
+		    "disputes before the completion booked", "payment_id",
+		    a->payment_id, "charge", f->charge_id, NULL);
+}
+
 /*
  * tly_completion_after - after the completion committed: an oversold
  * payment's refund is created at Stripe now (the "refunds" job finishes
- * it if this fails).
+ * it if this fails); refunds and disputes Stripe made before the
+ * completion are booked (early_reversals).
  */
 void
 tly_completion_after(tly_ctx *ctx, const tly_completion *a)
 {
 	tly_err e;
 
-	if (a->refund_id[0] == '\0')
-		return;
-	tly_err_clear(&e);
-	if (tly_refund_finish(ctx, a->refund_id, &e) != TLY_OK)
-		tly_logkv(ctx->log, TLY_LOG_WARN, "complete", "refund of an "
-		    "oversold payment not done yet", "refund_id", a->refund_id,
-		    "code", e.code, NULL);
+	if (a->refund_id[0]) {
+		tly_err_clear(&e);
+		if (tly_refund_finish(ctx, a->refund_id, &e) != TLY_OK)
+			tly_logkv(ctx->log, TLY_LOG_WARN, "complete", "refund "
+			    "of an oversold payment not done yet", "refund_id",
+			    a->refund_id, "code", e.code, NULL);
+	}
+	early_reversals(ctx, a);
 }
 
 /*

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "ctx.h"
+#include "stripe.h"
 #include "tly_json.h"
 
 #define TLY_MAX_SHARES	64
@@ -30,6 +31,7 @@ typedef struct tly_pi_facts {
 	const char	*balance_txn;		/* NULL until Stripe books it */
 	int64_t		 amount_received;
 	int64_t		 fee_actual;		/* -1 when unknown */
+	const tly_jv	*charge;		/* the latest, when expanded */
 } tly_pi_facts;
 
 typedef struct tly_share_row {
@@ -68,6 +70,12 @@ typedef struct tly_completion {
 	char			 refund_id[40];	/* oversold: refund it */
 	int			 existing;
 	int			 oversold;
+	/*
+	 * the facts are a signed event's, completed inline (webhook.c):
+	 * after the commit, read nothing from Stripe (complete.c,
+	 * early_reversals)
+	 */
+	int			 inline_event;
 } tly_completion;
 
 int	 tly_pi_facts_from(const tly_jv *, tly_pi_facts *);
@@ -78,6 +86,8 @@ int	 tly_payment_complete_client(tly_ctx *, const char *, const char *,
 int	 tly_payment_complete(tly_ctx *, const char *, const tly_pi_facts *,
 	    const char *, tly_payment *, tly_err *);
 int	 tly_payment_get(tly_ctx *, const char *, tly_payment *, tly_err *);
+int	 tly_payment_fee_in(const tly_st_balance_txn *, const char *,
+	    int64_t *);
 int	 tly_payment_fee_settle(tly_ctx *, const char *, const char *, int64_t,
 	    tly_err *);
 int	 tly_shares_insert(tly_ctx *, const char *, const char *, const char *,

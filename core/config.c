@@ -8,7 +8,7 @@
  * naming the file, section and key, and leaves no resource allocated.
  *
  * API:	tly_config_defaults(), tly_config_load(), tly_config_free(),
- *	tly_config_issuer(), tly_pool_name().
+ *	tly_config_issuer(), tly_currency_exponent(), tly_pool_name().
  */
 #include <errno.h>
 #include <stdio.h>
@@ -106,9 +106,13 @@ tly_config_defaults(tly_config *c)
 	c->smtp_retry_max_s = 6 * 3600;
 }
 
-/* currency_defaults - Stripe's figures for 'code' (usd-like otherwise) */
-static void
-currency_defaults(tly_currency *cur, const char *code)
+/*
+ * tly_currency_exponent - the decimals of currency 'code' at Stripe: 0
+ * (zero-decimal: jpy, krw ...), 3 (bhd, jod, kwd, omr, tnd), else 2;
+ * configured or not.
+ */
+int
+tly_currency_exponent(const char *code)
 {
 	static const char *zero[] = { "bif", "clp", "djf", "gnf", "jpy",
 	    "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf",
@@ -117,18 +121,23 @@ currency_defaults(tly_currency *cur, const char *code)
 	    NULL };
 	int i;
 
-	memset(cur, 0, sizeof(*cur));
-	tly_strlcpy(cur->code, code, sizeof(cur->code));
-	cur->exponent = 2;
-	cur->amount_step = 1;
 	for (i = 0; zero[i]; i++)
 		if (strcmp(code, zero[i]) == 0)
-			cur->exponent = 0;
+			return 0;
 	for (i = 0; three[i]; i++)
-		if (strcmp(code, three[i]) == 0) {
-			cur->exponent = 3;
-			cur->amount_step = 10;
-		}
+		if (strcmp(code, three[i]) == 0)
+			return 3;
+	return 2;
+}
+
+/* currency_defaults - Stripe's figures for 'code' (usd-like otherwise) */
+static void
+currency_defaults(tly_currency *cur, const char *code)
+{
+	memset(cur, 0, sizeof(*cur));
+	tly_strlcpy(cur->code, code, sizeof(cur->code));
+	cur->exponent = tly_currency_exponent(code);
+	cur->amount_step = cur->exponent == 3 ? 10 : 1;
 	cur->min_charge_cent = cur->exponent == 0 ? 50 :
 	    (cur->exponent == 3 ? 500 : 50);
 	cur->max_charge_cent = 99999999;
@@ -303,7 +312,7 @@ load_tally(loader *ld, tly_config *c)
 	v = tly_ini_get(ld->ini, "tally", "log_level");
 	if (v) {
 		n = tly_log_level_parse(v);
-		if (n < 0)
+		if (n < 0 || n > TLY_LOG_ERROR)
 			bad(ld, "tally", "log_level",
 			    "must be debug, info, warn or error");
 		else

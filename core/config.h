@@ -177,6 +177,7 @@ void	 tly_config_defaults(tly_config *);
 void	 tly_config_free(tly_config *);
 const tly_jwt_issuer *tly_config_issuer(const tly_config *, const char *);
 const tly_currency *tly_config_currency(const tly_config *, const char *);
+int	 tly_currency_exponent(const char *);
 const char *tly_pool_name(int);
 
 #endif

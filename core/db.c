@@ -10,7 +10,7 @@
  * - Reconnection happens only in tly_db_connect(), which refuses to run
  *   inside a transaction; tly_q_prep() calls it when the handle is
  *   broken and no transaction is open.  A reconnect therefore never
- *   silently continues a transaction in autocommit mode (DESIGN §3).
+ *   silently continues a transaction in autocommit mode (docs/architecture.md).
  * - Every result set is buffered (mysql_stmt_store_result) and freed by
  *   tly_q_done(), so no statement is ever "out of sync" with another.
  * - Statement handles die with their connection: on reconnect the cache

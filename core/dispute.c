@@ -30,11 +30,22 @@
  *      succeeded / partially_refunded / refunded (by refunded_cent) when
  *      won or closed as a warning.
  *
- * The fee is booked only when the balance transaction is in the
- * payment's currency (Stripe settles a dispute fee in the settlement
- * currency); otherwise it is logged and left to the operator.
+ * Stripe settles a dispute fee in the settlement currency: each
+ * balance transaction's fee is taken in the payment's currency as the
+ * charge's real fee is (tly_payment_fee_in: converted at its
+ * exchange_rate, halves away from zero, docs/ledger.md); only a fee in
+ * another currency without a rate is left unbooked, logged for the
+ * operator.
  *
- * API:	tly_dispute_event().
+ * An event that comes before the payment's completion committed fails
+ * retryably (tly_refund_payment_of: 409 payment_not_completed) and the
+ * "webhooks" job tries it again; the completion, when the charge says
+ * it is disputed, books its disputes itself (tly_dispute_charge: the
+ * charge's disputes listed from Stripe, each through
+ * tly_dispute_event()), so whichever comes first books and the other
+ * finds nothing left to book.
+ *
+ * API:	tly_dispute_event(), tly_dispute_charge().
  */
 #include <stdio.h>
 #include <string.h>
@@ -79,6 +90,7 @@ facts(const tly_jv *obj, const char *currency, dp_facts *f)
 {
 	tly_st_balance_txn bt;
 	const tly_jv *e;
+	int64_t fee;
 	int out = 0, back = 0;
 
 	memset(f, 0, sizeof(*f));
@@ -94,9 +106,11 @@ facts(const tly_jv *obj, const char *currency, dp_facts *f)
 			out++;
 		else if (bt.amount > 0)
 			back++;
-		if (bt.currency == NULL || strcmp(bt.currency, currency) != 0)
+		/* in the settlement currency: converted as the charge's fee */
+		if (tly_payment_fee_in(&bt, currency, &fee) != TLY_OK)
 			f->fee_ok = 0;
-		f->fee += bt.fee;
+		else
+			f->fee += fee;
 	}
 	f->withdrawn = out > back ? f->d.amount : 0;
 	f->open = is_open(f->d.status);
@@ -225,7 +239,8 @@ sync_tx(tly_ctx *ctx, void *arg, tly_err *err)
 /*
  * tly_dispute_event - a charge.dispute.* event whose object is 'obj':
  * Tally books what Stripe did (see the top of the file).  '*status'
- * becomes "ignored" when the charge is not Tally's.
+ * becomes "ignored" when the charge is not Tally's; a payment not
+ * completed yet is a retryable error.
  */
 int
 tly_dispute_event(tly_ctx *ctx, const tly_jv *obj, const char **status,
@@ -272,7 +287,7 @@ tly_dispute_event(tly_ctx *ctx, const tly_jv *obj, const char **status,
 		    "Unexpected dispute from Stripe.");
 	if (!f.fee_ok)
 		tly_logkv(ctx->log, TLY_LOG_WARN, "dispute", "dispute fee in "
-		    "another currency than the payment: not booked",
+		    "another currency without an exchange rate: not booked",
 		    "dispute_id", d.id, "payment_id", pay, NULL);
 	memset(&a, 0, sizeof(a));
 	a.pay = pay;
@@ -283,4 +298,48 @@ tly_dispute_event(tly_ctx *ctx, const tly_jv *obj, const char **status,
 		    "dispute_id", d.id, "payment_id", pay, "status", f.d.status,
 		    NULL);
 	return rc;
+}
+
+#define LIST_PAGES	10
+
+/*
+ * tly_dispute_charge - every dispute of charge 'charge' (listed from
+ * Stripe, no transaction open) booked through tly_dispute_event(): for
+ * a completion whose charge was disputed before it committed.
+ */
+int
+tly_dispute_charge(tly_ctx *ctx, const char *charge, tly_err *err)
+{
+	const char *status, *after = NULL;
+	tly_stripe_resp resp;
+	tly_stripe_req rq;
+	tly_st_list list;
+	const tly_jv *e;
+	tly_form f;
+	int page, rc;
+
+	for (page = 0; page < LIST_PAGES; page++) {
+		tly_form_init(&f);
+		tly_form_str(&f, "charge", charge);
+		tly_form_i64(&f, "limit", 100);
+		tly_form_str(&f, "starting_after", after);
+		rq = (tly_stripe_req){ "GET", "/v1/disputes", &f, NULL, NULL };
+		rc = tly_stripe_call(ctx->stripe, ctx->pool, &rq, &resp, err);
+		tly_form_free(&f);
+		if (rc)
+			return rc;
+		if (tly_st_list_parse(resp.json, &list) != TLY_OK)
+			return tly_err_set(err, TLY_EK_UPSTREAM,
+			    "stripe_bad_reply", "Unexpected list reply.");
+		for (e = list.data->child; e; e = e->next) {
+			rc = tly_dispute_event(ctx, e, &status, err);
+			if (rc)
+				return rc;
+			after = tly_json_str(e, "id");
+		}
+		if (!list.has_more || after == NULL)
+			return TLY_OK;
+	}
+	return tly_err_set(err, TLY_EK_UPSTREAM, "too_many_disputes",
+	    "The charge has more disputes than Tally reads.");
 }

@@ -14,5 +14,6 @@
 
 int	 tly_dispute_event(tly_ctx *, const tly_jv *, const char **,
 	    tly_err *);
+int	 tly_dispute_charge(tly_ctx *, const char *, tly_err *);
 
 #endif

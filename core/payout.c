@@ -1205,7 +1205,7 @@ tly_payouts_list(tly_ctx *ctx, const char *acc, const tly_page *p,
 	    err))
 		return q.rc;
 	tly_q_str(&q, acc);
-	tly_q_str(&q, p->starting_after ? p->starting_after : "~");
+	tly_q_str(&q, tly_page_cursor(p));
 	tly_q_i64(&q, p->limit + 1);
 	(void)tly_q_exec(&q);
 	while ((rc = tly_q_next(&q)) == TLY_ROW) {

@@ -25,14 +25,18 @@
  * recovered first), of kind transfer_reversal or advance_reversal (what
  * it makes payable again was paid once, or earned and recovered: past
  * its hold), or past the hold (the one '?': hold_days) and its payment
- * not disputed.
+ * not held: not disputed, not oversold (refund_pending), and with no
+ * refund in flight (requested_refund_cent > refunded_cent: a refund
+ * requested and not yet booked or failed, e.g. pending at Stripe).  The
+ * payment is read by its primary key, as before: no other index.
  */
 #define TLY_ELIGIBLE_SQL \
 	"(s.amount_cent < 0 OR s.kind IN ('transfer_reversal', " \
 	"'advance_reversal') OR " \
 	"(s.created_at <= NOW(3) - INTERVAL ? DAY AND NOT EXISTS (SELECT 1 " \
-	"FROM payments p WHERE p.id = s.payment_id AND p.status = " \
-	"'disputed')))"
+	"FROM payments p WHERE p.id = s.payment_id AND (p.status IN " \
+	"('disputed', 'refund_pending') OR p.requested_refund_cent > " \
+	"p.refunded_cent))))"
 
 /* a (payee, currency) pair, as a run pages through them */
 typedef struct tly_payee_cur {

@@ -4,7 +4,7 @@
  * The master maps one shared anonymous region before it forks, so every
  * worker of every pool on the host draws from the same buckets.  Limits
  * are therefore per tallyd host (like nginx's limit_req); they protect
- * capacity, and nothing about money depends on them (DESIGN §11).
+ * capacity, and nothing about money depends on them (docs/architecture.md).
  * A worker killed while holding a bucket's lock cannot wedge it: a waiter
  * that finds the owner dead takes the lock over.
  */

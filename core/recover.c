@@ -3,8 +3,12 @@
  * owes back (recover.h; docs/ledger.md, "Transfer reversals")
  *
  * Owns the rows of transfer_reversals of origin 'tally' and their share
- * rows (kind transfer_reversal).  A payee whose payable balance P in a
- * currency is negative owes N = -P.  With [payouts] reverse_transfers on,
+ * rows (kind transfer_reversal).  A payee whose unpaid rows in a currency
+ * (every pending row no payout holds, the held positive rows of a
+ * payment in its hold, disputed or being refunded included) sum to U < 0
+ * owes N = -U: a held earning nets the debt before any transfer is
+ * reversed (only payees whose payable balance is negative are
+ * candidates; U >= that balance).  With [payouts] reverse_transfers on,
  * each payouts run recovers N from the transfers of the payee's paid
  * payouts in that currency, newest first, r = min(N, room) each, where
  * room = amount - reversed_cent (reversed_cent counts the reversals in
@@ -12,13 +16,14 @@
  *
  *   (1) one transaction: claim the payee's account row FOR UPDATE SKIP
  *       LOCKED (the lock a payout's claim takes: a payout and a reversal
- *       never both use the same owed amount), compute N and the rooms
- *       under it (the paid payouts FOR UPDATE), and per reversal insert
- *       a row (rev_..., 'to_reverse', key generation 1, a lease) and book
- *       it now: the zero-sum pair -r 'paid' with the payout's id (what the
- *       payee kept of it) and +r 'pending' (which nets the debt), and
- *       payouts.reversed_cent += r.  A later or concurrent run sees the
- *       debt covered and never reverses it twice.
+ *       never both use the same owed amount), compute N (from the
+ *       payee's unpaid rows, by the shares_payable index) and the rooms
+ *       under that lock (the paid payouts FOR UPDATE), and per reversal
+ *       insert a row (rev_..., 'to_reverse', key generation 1, a lease)
+ *       and book it now: the zero-sum pair -r 'paid' with the payout's
+ *       id (what the payee kept of it) and +r 'pending' (which nets the
+ *       debt), and payouts.reversed_cent += r.  A later or concurrent
+ *       run sees the debt covered and never reverses it twice.
  *   (2) outside any transaction: POST /v1/transfers/{tr}/reversals with
  *       amount r and metadata[tally_id] = the row's id, key
  *       tally:reversal:<rev>:g<gen> (tly_stripe_create_once; found again
@@ -157,13 +162,14 @@ plan_tx(tly_ctx *ctx, void *arg, tly_err *err)
 		tly_err_clear(err);
 		return TLY_OK;
 	}
+	/* every unpaid row, held ones included: a held earning (hold
+	 * days, a dispute, a refund in flight) nets the debt too */
 	if (rc == TLY_OK)
 		rc = tly_db_row(ctx->db, err, "SELECT "
 		    "IFNULL(SUM(s.amount_cent), 0) FROM shares s WHERE "
 		    "s.account_id = ? AND s.currency = ? AND s.status = "
-		    "'pending' AND s.payout_id IS NULL AND " TLY_ELIGIBLE_SQL,
-		    "ssi>i", a->acc, a->cur,
-		    (int64_t)ctx->cfg->payout_hold_days, &sum);
+		    "'pending' AND s.payout_id IS NULL", "ss>i", a->acc, a->cur,
+		    &sum);
 	if (rc || sum >= 0)
 		return rc;
 	a->owed = owed = -sum;

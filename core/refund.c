@@ -14,8 +14,10 @@
  *                        book it when it succeeded.  Refused by Stripe ->
  *                        failed, and the requested amount is released.
  *   booking              tx: lock the payment and the refund; post the
- *                        reversal rows once (tly_reversal_post: C =
- *                        refunded + disputed moves up by the refund);
+ *                        reversal rows once (tly_reversal_post: read the
+ *                        shares, plan with the pure ledger (ledger.c
+ *                        tly_ledger_plan), post; C = refunded +
+ *                        disputed moves up by the refund);
  *                        raise refunded_cent; the payment becomes
  *                        partially_refunded or refunded (unless
  *                        disputed); queue the buyer's email.
@@ -31,7 +33,7 @@
  * limit checked under the lock); tly_refund_record() is how refund
  * events (refund_events.c) hand Stripe's refund over.
  *
- * API:	tly_reversal(), tly_reversal_move(), tly_reversal_post(),
+ * API:	tly_reversal_post(),
  *	tly_refund_request(), tly_refund_admin(), tly_refund_list(),
  *	tly_refund_insert(), tly_refund_finish(), tly_refund_record(),
  *	tly_refund_get(), tly_job_refunds().
@@ -42,6 +44,8 @@
 #include "advance.h"
 #include "auth.h"
 #include "complete.h"
+#include "ledger.h"
+#include "idem.h"
 #include "outbox.h"
 #include "refund.h"
 #include "stripe.h"
@@ -50,100 +54,9 @@
 
 #define PLATFORM_ACCOUNT	"acc_platform"
 
-/* --- the reversal engine ------------------------------------------ */
-
-/* part - floor(v × r / a) in 128 bits, for 0 <= r <= a, v >= 0 */
-static int64_t
-part(int64_t v, int64_t r, int64_t a)
-{
-	return (int64_t)((__int128)v * r / a);
-}
-
-/*
- * tly_reversal - the rows of one refund (see refund.h): 'rows' gets at
- * most nparties + 1 rows, their count in '*n'; they sum to
- * -(after - before).
- */
-int
-tly_reversal(const tly_rev_in *in, tly_rev_row *rows, int *n, tly_err *err)
-{
-	int64_t tot_after = 0, tot_before = 0, d, talent_after, talent_before;
-	int i;
-
-	*n = 0;
-	if (in->amount_cent <= 0 || in->before_cent < 0 ||
-	    in->after_cent < in->before_cent ||
-	    in->after_cent > in->amount_cent || in->nparties < 1 ||
-	    in->fee_cent < 0)
-		return tly_err_internal(err);
-	for (i = 1; i < in->nparties; i++) {
-		const tly_rev_party *p = &in->parties[i];
-
-		if (p->share_cent < 0)
-			return tly_err_internal(err);
-		tot_after += part(p->share_cent, in->after_cent,
-		    in->amount_cent);
-		tot_before += part(p->share_cent, in->before_cent,
-		    in->amount_cent);
-		d = part(p->share_cent, in->after_cent, in->amount_cent) -
-		    part(p->share_cent, in->before_cent, in->amount_cent);
-		if (d == 0)
-			continue;
-		tly_strlcpy(rows[*n].account_id, p->account_id,
-		    sizeof(rows[*n].account_id));
-		tly_strlcpy(rows[*n].role, p->role, sizeof(rows[*n].role));
-		rows[(*n)++].amount_cent = -d;
-	}
-	d = part(in->fee_cent, in->after_cent, in->amount_cent) -
-	    part(in->fee_cent, in->before_cent, in->amount_cent);
-	tot_after += part(in->fee_cent, in->after_cent, in->amount_cent);
-	tot_before += part(in->fee_cent, in->before_cent, in->amount_cent);
-	if (d != 0) {
-		tly_strlcpy(rows[*n].account_id, in->bearer_id,
-		    sizeof(rows[*n].account_id));
-		tly_strlcpy(rows[*n].role, "STRIPE_FEE_KEPT",
-		    sizeof(rows[*n].role));
-		rows[(*n)++].amount_cent = -d;
-	}
-	talent_after = in->after_cent - tot_after;
-	talent_before = in->before_cent - tot_before;
-	d = talent_after - talent_before;
-	if (d != 0) {
-		tly_strlcpy(rows[*n].account_id, in->parties[0].account_id,
-		    sizeof(rows[*n].account_id));
-		tly_strlcpy(rows[*n].role, in->parties[0].role,
-		    sizeof(rows[*n].role));
-		rows[(*n)++].amount_cent = -d;
-	}
-	return TLY_OK;
-}
-
-/*
- * tly_reversal_move - the rows that move a payment's cumulative reversed
- * amount from in->before_cent to in->after_cent, in either direction:
- * forward they are tly_reversal()'s, backward (a refund that failed, a
- * dispute reinstated) the negation of the forward rows from after to
- * before.  Either way every party's cumulative reversal stays
- * floor(S_k × C / A) of the cumulative C, so no cent is stranded or
- * reversed twice whatever the order of refunds, failures and disputes.
- */
-int
-tly_reversal_move(const tly_rev_in *in, tly_rev_row *rows, int *n,
-    tly_err *err)
-{
-	tly_rev_in back;
-	int i, rc;
-
-	if (in->after_cent >= in->before_cent)
-		return tly_reversal(in, rows, n, err);
-	back = *in;
-	back.before_cent = in->after_cent;
-	back.after_cent = in->before_cent;
-	rc = tly_reversal(&back, rows, n, err);
-	for (i = 0; rc == TLY_OK && i < *n; i++)
-		rows[i].amount_cent = -rows[i].amount_cent;
-	return rc;
-}
+/* the kinds of the rows that reverse a payment's shares (docs/ledger.md) */
+#define REVERSAL_KINDS \
+	"('refund', 'refund_failed', 'dispute', 'dispute_reinstated')"
 
 /* --- rows --------------------------------------------------------- */
 
@@ -222,17 +135,19 @@ tly_refund_insert(tly_ctx *ctx, const char *pay, int64_t amount,
 }
 
 typedef struct request_args {
-	const char	*pay;
-	int64_t		 amount;
-	const char	*origin, *reason, *by;
-	int		 limited;	/* the support role's limit applies */
-	char		 id[40];
+	const char		*pay;
+	int64_t			 amount;
+	const char		*origin, *reason, *by;
+	int			 limited;	/* the support role's limit */
+	const tly_idem_row	*key;		/* the client's, or NULL */
+	char			 id[40];
 } request_args;
 
 /*
  * request_tx - under the payment's lock: refused while disputed, above
  * the remainder, or (a->limited) above the currency's support limit;
- * else the refund row.
+ * else the refund row, keeping the client's key (a->key).  A duplicate
+ * key (a concurrent takeover made the row first) is TLY_CONFLICT.
  */
 static int
 request_tx(tly_ctx *ctx, void *arg, tly_err *err)
@@ -264,27 +179,79 @@ request_tx(tly_ctx *ctx, void *arg, tly_err *err)
 		    "refund_limit_exceeded", "amount_cent", "Your role may "
 		    "refund at most %lld per refund; ask finance.",
 		    (long long)(cur ? cur->refund_support_limit_cent : 0));
-	return tly_refund_insert(ctx, a->pay, a->amount, code, a->origin,
+	rc = tly_refund_insert(ctx, a->pay, a->amount, code, a->origin,
 	    a->reason, a->by, a->id, sizeof(a->id), err);
+	if (rc == TLY_OK && a->key)
+		rc = tly_db_exec(ctx->db, err, NULL, "UPDATE refunds SET "
+		    "request_key = ?, request_sha256 = ? WHERE id = ?", "sss",
+		    a->key->key, a->key->sha256, a->id);
+	return rc;
 }
 
-/* request - see tly_refund_request(); 'limited' as in request_args */
+/*
+ * keyed - the refund that keeps a->key, into 'out': TLY_OK, TLY_NOTFOUND
+ * (none yet), or an error (422 when the key named another request)
+ */
+static int
+keyed(tly_ctx *ctx, request_args *a, tly_refund *out, tly_err *err)
+{
+	int rc;
+
+	if (a->key == NULL)
+		return TLY_NOTFOUND;
+	rc = tly_idem_row_find(ctx, "refunds", a->key, a->id, sizeof(a->id),
+	    err);
+	if (rc == TLY_OK)
+		rc = load(ctx, a->id, 0, out, err);
+	if (rc == TLY_OK)
+		out->existing = 1;
+	return rc;
+}
+
+/*
+ * request - see tly_refund_request(); 'limited' as in request_args.
+ * Once the refund row is committed the answer is that row, whatever the
+ * later steps did (the refunds job finishes them), except when Stripe
+ * refused it (the row is failed): then Stripe's error.  A request whose
+ * key a committed row keeps (a retry, a takeover) answers that row and
+ * calls nobody.
+ */
 static int
 request(tly_ctx *ctx, request_args *a, tly_refund *out, tly_err *err)
 {
+	tly_err why;
 	int rc;
 
 	if (a->amount < 0)
 		return tly_err_param(err, TLY_EK_INVALID, "parameter_invalid",
 		    "amount_cent", "amount_cent must be positive.");
+	rc = keyed(ctx, a, out, err);
+	if (rc != TLY_NOTFOUND)
+		return rc;
+	tly_err_clear(err);
 	rc = tly_tx_run(ctx, "refund.request", request_tx, a, err);
+	if (rc == TLY_CONFLICT && a->key) {	/* a takeover was first */
+		tly_err_clear(err);
+		rc = keyed(ctx, a, out, err);
+		return rc == TLY_NOTFOUND ? tly_err_internal(err) : rc;
+	}
 	if (rc)
 		return rc;
 	rc = tly_refund_finish(ctx, a->id, err);
-	if (rc && rc != TLY_UNKNOWN)
-		return rc;
+	why = *err;
 	tly_err_clear(err);
-	return load(ctx, a->id, 0, out, err);
+	if (load(ctx, a->id, 0, out, err) != TLY_OK)
+		return TLY_ERR;		/* the retry finds the row */
+	if (rc && rc != TLY_UNKNOWN && strcmp(out->state, "failed") == 0 &&
+	    !out->booked) {
+		*err = why;		/* Stripe refused it */
+		return TLY_ERR;
+	}
+	if (rc && rc != TLY_UNKNOWN)
+		tly_logkv(ctx->log, TLY_LOG_WARN, "refund", "refund requested; "
+		    "its last step failed and is left to the refunds job",
+		    "refund_id", a->id, "code", why.code, NULL);
+	return TLY_OK;
 }
 
 /*
@@ -311,12 +278,14 @@ tly_refund_request(tly_ctx *ctx, const char *pay, int64_t amount,
 /*
  * tly_refund_admin - an admin's refund: as tly_refund_request() (origin
  * "tally", requested by 'by'); 'limited' (the support role) refuses
- * (403) a refund above the currency's refund_support_limit_cent.
+ * (403) a refund above the currency's refund_support_limit_cent.  'key'
+ * (NULL: none) is the admin's Idempotency-Key: the refund keeps it, and
+ * a request with a key a refund keeps answers that refund (idem.h).
  */
 int
 tly_refund_admin(tly_ctx *ctx, const char *pay, int64_t amount,
-    const char *reason, const char *by, int limited, tly_refund *out,
-    tly_err *err)
+    const char *reason, const char *by, int limited, const tly_idem_row *key,
+    tly_refund *out, tly_err *err)
 {
 	request_args a;
 
@@ -327,6 +296,7 @@ tly_refund_admin(tly_ctx *ctx, const char *pay, int64_t amount,
 	a.origin = "tally";
 	a.by = by;
 	a.limited = limited;
+	a.key = key;
 	return request(ctx, &a, out, err);
 }
 
@@ -387,41 +357,56 @@ tly_refund_list(tly_ctx *ctx, const char *pay, tly_refund **out, int *n,
 
 /* --- booking ------------------------------------------------------ */
 
-/* parties - a payment's stakeholders, their net shares, and the fee */
+/*
+ * parties - a payment's stakeholders: their net shares (split and fee
+ * adjustment rows), what their reversal rows already total, and Stripe's
+ * fee with its kept part so far; one grouped read
+ */
 static int
-parties(tly_ctx *ctx, const char *pay, tly_rev_in *in, tly_err *err)
+parties(tly_ctx *ctx, const char *pay, tly_ledger_rev *in, tly_err *err)
 {
 	const char *role;
-	int64_t v;
+	int64_t share, booked;
 	tly_q q;
 	int rc;
 
 	in->nparties = 1;
 	if (tly_q_prep(ctx->db, &q, "SELECT account_id, role, "
-	    "SUM(amount_cent) FROM shares WHERE payment_id = ? AND kind IN "
-	    "('split', 'fee_adjustment') GROUP BY account_id, role", err))
+	    "SUM(IF(kind IN ('split', 'fee_adjustment'), amount_cent, 0)), "
+	    "SUM(IF(kind IN ('split', 'fee_adjustment'), 0, amount_cent)) "
+	    "FROM shares WHERE payment_id = ? AND (kind IN ('split', "
+	    "'fee_adjustment') OR (kind IN " REVERSAL_KINDS " AND role <> "
+	    "'DISPUTE_FEE')) GROUP BY account_id, role", err))
 		return q.rc;
 	tly_q_str(&q, pay);
 	(void)tly_q_exec(&q);
 	while ((rc = tly_q_next(&q)) == TLY_ROW) {
-		tly_rev_party *p;
+		tly_ledger_party *p;
 
 		role = tly_q_col_str(&q, 1);
-		v = tly_q_col_i64(&q, 2);
+		share = tly_q_col_i64(&q, 2);
+		booked = tly_q_col_i64(&q, 3);
 		if (strcmp(role, "STRIPE_FEE") == 0) {
-			in->fee_cent += v;
+			in->fee_cent += share;
+			continue;
+		}
+		if (strcmp(role, "STRIPE_FEE_KEPT") == 0) {
+			in->kept_booked_cent += booked;
 			continue;
 		}
 		if (strcmp(role, "TALENT") == 0)
 			p = &in->parties[0];
-		else if (in->nparties < TLY_REV_MAX)
+		else if (in->nparties < TLY_LEDGER_MAX)
 			p = &in->parties[in->nparties++];
-		else
-			continue;
+		else {
+			rc = tly_err_internal(err);	/* too many */
+			break;
+		}
 		tly_strlcpy(p->account_id, tly_q_col_str(&q, 0),
 		    sizeof(p->account_id));
 		tly_strlcpy(p->role, role, sizeof(p->role));
-		p->share_cent = v;
+		p->share_cent = share;
+		p->booked_cent = booked;
 	}
 	tly_q_done(&q);
 	if (rc == TLY_OK && in->parties[0].account_id[0] == '\0')
@@ -433,17 +418,18 @@ parties(tly_ctx *ctx, const char *pay, tly_rev_in *in, tly_err *err)
  * tly_reversal_post - inside a transaction that holds payment 'pay''s
  * row lock: post the rows (kind 'kind', cause 'cause') that move its
  * cumulative reversed amount (refunded_cent + disputed_cent) from
- * 'before' to 'after' (tly_reversal_move); 'bearer' bears Stripe's kept
- * fee.  The caller updates the running totals.
+ * 'before' to 'after': read the stakeholders, plan (tly_ledger_plan),
+ * post; 'bearer' bears Stripe's kept fee.  The caller updates the
+ * running totals.
  */
 int
 tly_reversal_post(tly_ctx *ctx, const char *pay, const char *currency,
     const char *bearer, int64_t amount, int64_t before, int64_t after,
     const char *kind, const char *cause, tly_err *err)
 {
-	tly_share_row srows[TLY_REV_MAX + 1];
-	tly_rev_row rows[TLY_REV_MAX + 1];
-	tly_rev_in in;
+	tly_share_row srows[TLY_LEDGER_ROWS];
+	tly_ledger_row rows[TLY_LEDGER_ROWS];
+	tly_ledger_rev in;
 	int n, i, rc;
 
 	if (before == after)
@@ -454,10 +440,15 @@ tly_reversal_post(tly_ctx *ctx, const char *pay, const char *currency,
 	in.after_cent = after;
 	tly_strlcpy(in.bearer_id, bearer, sizeof(in.bearer_id));
 	rc = parties(ctx, pay, &in, err);
-	if (rc == TLY_OK)
-		rc = tly_reversal_move(&in, rows, &n, err);
 	if (rc)
 		return rc;
+	rc = tly_ledger_plan(&in, rows, &n, err);
+	if (rc) {		/* the payment's rows break an invariant */
+		tly_logkv(ctx->log, TLY_LOG_ERROR, "refund", "ALERT: the "
+		    "reversal of a payment cannot be planned", "payment_id",
+		    pay, "cause_id", cause, "kind", kind, NULL);
+		return rc;
+	}
 	memset(srows, 0, sizeof(srows));
 	for (i = 0; i < n; i++) {
 		tly_strlcpy(srows[i].account_id, rows[i].account_id,
@@ -750,6 +741,9 @@ record(tly_ctx *ctx, const char *id, const tly_jv *obj, tly_err *err)
 	tly_st_refund sr;
 	int rc;
 
+	if (tly_ctx_fault(ctx, "refund.record") == TLY_FAULT_FAIL)
+		return tly_err_set(err, TLY_EK_UNAVAILABLE, "db_unavailable",
+		    "Injected failure recording the refund.");
 	if (tly_st_refund_parse(obj, &sr) != TLY_OK || sr.status == NULL ||
 	    sr.id == NULL)
 		return tly_err_internal(err);

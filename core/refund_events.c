@@ -24,6 +24,13 @@
  * once (refund_failed rows) when it failed after it was booked.  The
  * same events delivered twice therefore count a refund once.
  *
+ * An event about a PaymentIntent of Tally's whose completion has not
+ * committed yet (a Dashboard refund before the browser came back, events
+ * out of order) is not ignored: it fails retryably (409
+ * payment_not_completed, as charge.updated does) and the "webhooks" job
+ * tries it again; the completion itself calls tly_refund_event() on the
+ * charge when its facts show a refund (complete.c, early_reversals).
+ *
  * API:	tly_refund_event().
  */
 #include <string.h>
@@ -157,22 +164,39 @@ charge_of(const tly_jv *obj, const char **charge, const char **pi)
 /*
  * tly_refund_payment_of - the payment of charge 'charge' (or of
  * PaymentIntent 'pi' when the charge is not recorded): TLY_NOTFOUND when
- * it is not Tally's.
+ * it is not Tally's; a retryable TLY_ERR (409 payment_not_completed)
+ * when a checkout of Tally's has that PaymentIntent but its completion
+ * has not committed yet (the event came first: the "webhooks" job tries
+ * it again, and the completion books what it finds, complete.h).
  */
 int
 tly_refund_payment_of(tly_ctx *ctx, const char *charge, const char *pi,
     char *pay, size_t sz, tly_err *err)
 {
-	return tly_db_row(ctx->db, err, "SELECT id FROM payments WHERE "
+	char chk[40];
+	int rc;
+
+	rc = tly_db_row(ctx->db, err, "SELECT id FROM payments WHERE "
 	    "charge_id = ? OR pi_id = ? ORDER BY charge_id = ? DESC LIMIT 1",
 	    "sss>s", charge ? charge : "", pi ? pi : "", charge ? charge : "",
 	    pay, sz);
+	if (rc != TLY_NOTFOUND || pi == NULL)
+		return rc;
+	tly_err_clear(err);
+	rc = tly_db_row(ctx->db, err, "SELECT id FROM checkouts WHERE "
+	    "pi_id = ?", "s>s", pi, chk, sizeof(chk));
+	if (rc == TLY_OK)
+		return tly_err_set(err, TLY_EK_CONFLICT,
+		    "payment_not_completed", "The payment is not completed "
+		    "yet.");
+	return rc;
 }
 
 /*
  * tly_refund_event - a refund event whose object is 'obj' (a refund or a
  * charge): every refund of the charge recorded (see the top of the
- * file).  '*status' becomes "ignored" when the charge is not Tally's.
+ * file).  '*status' becomes "ignored" when the charge is not Tally's;
+ * a payment not completed yet is a retryable error.
  */
 int
 tly_refund_event(tly_ctx *ctx, const tly_jv *obj, const char **status,

@@ -16,7 +16,8 @@
  * an unknown outcome.
  *
  * API:	tly_stripe_new(), tly_stripe_call(), tly_stripe_fetch(),
- *	tly_stripe_path(), tly_stripe_connections(), tly_stripe_free().
+ *	tly_stripe_path(), tly_stripe_connections(), tly_stripe_free(),
+ *	tly_stripe_worst_ms().
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -297,6 +298,20 @@ backoff(tly_stripe *s, int attempt)
 	if (cap > ST_BACKOFF_CAP)
 		cap = ST_BACKOFF_CAP;
 	tly_sleep_ms(cap / 2 + (int64_t)(tly_random_u32() % (cap / 2 + 1)));
+}
+
+/*
+ * tly_stripe_worst_ms - the longest one tly_stripe_call() can take under
+ * 'cfg': every try timing out, and the longest backoff between tries
+ * (idem.h derives the takeover of a client's key from it)
+ */
+int64_t
+tly_stripe_worst_ms(const tly_config *cfg)
+{
+	int64_t tries = (int64_t)cfg->stripe_max_retries + 1;
+
+	return tries * cfg->stripe_timeout_ms +
+	    (tries - 1) * ST_BACKOFF_CAP;
 }
 
 static void

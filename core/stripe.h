@@ -15,7 +15,7 @@
  *   TLY_UNKNOWN  a POST answered 5xx, or failed after it may have been
  *                sent (timeout, connection lost): Stripe may or may not
  *                have done it.  The caller records this and finishes it
- *                with tly_stripe_create_once() or a janitor (DESIGN §3).
+ *                with tly_stripe_create_once() or a janitor (docs/stripe.md).
  * Retried here with the same key, exponential backoff and jitter: network
  * failures before anything was sent, 409 (a concurrent request with the
  * same key) and 429, unless Stripe-Should-Retry says false; a GET is
@@ -67,6 +67,7 @@ const char	*tly_stripe_path(tly_pool *, const char *, const char *,
 		    const char *);
 long		 tly_stripe_connections(const tly_stripe *);
 void		 tly_stripe_set_timeout(tly_stripe *, int);
+int64_t		 tly_stripe_worst_ms(const tly_config *);
 
 /* --- the objects Tally reads (pointers into the parsed JSON) ------------ */
 
@@ -127,6 +128,7 @@ typedef struct tly_st_balance_txn {
 	const char	*id, *type, *currency, *source, *status;
 	const char	*reporting_category;
 	int64_t		 amount, fee, net, available_on, created;
+	const tly_jv	*exchange_rate;		/* a decimal, or NULL */
 } tly_st_balance_txn;
 
 typedef struct tly_st_dispute {
@@ -168,7 +170,7 @@ const char *tly_st_metadata(const tly_jv *, const char *);
 int	 tly_stripe_verify_signature(const char *, const char *, size_t,
 	    const char (*)[128], int, int64_t, int, char *, size_t);
 
-/* --- finishing a create whose outcome was unknown (DESIGN §3) ------------- */
+/* --- finishing a create whose outcome was unknown (docs/stripe.md) ------ */
 
 typedef struct tly_stripe_once tly_stripe_once;
 struct tly_stripe_once {

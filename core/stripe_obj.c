@@ -225,6 +225,9 @@ tly_st_balance_txn_parse(const tly_jv *o, tly_st_balance_txn *b)
 	b->net = i64(o, "net");
 	b->available_on = i64(o, "available_on");
 	b->created = i64(o, "created");
+	b->exchange_rate = tly_json_get(o, "exchange_rate");
+	if (b->exchange_rate && b->exchange_rate->type == TLY_JNULL)
+		b->exchange_rate = NULL;
 	return TLY_OK;
 }
 

@@ -1,5 +1,5 @@
 /*
- * tx.c - the transaction helper (DESIGN §3)
+ * tx.c - the transaction helper (docs/architecture.md)
  *
  * Owns the retry policy and the lost-COMMIT resolution for every money
  * transaction.  The body owns its SQL and its lock order; this file owns

@@ -1,5 +1,6 @@
 /*
- * tx.h - the one way to run a transaction that moves money (DESIGN §3)
+ * tx.h - the one way to run a transaction that moves money
+ * (docs/architecture.md, "The database")
  *
  *	static int body(tly_ctx *ctx, void *arg, tly_err *err) { ... }
  *	rc = tly_tx_run(ctx, "checkout.create", body, &args, err);

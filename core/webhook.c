@@ -18,7 +18,9 @@
  *             (the event carries a charge), then complete; a charge that
  *             is only authorised completes nothing;
  *        charge.updated            when it brings the balance transaction
- *             (asynchronous capture), read its real fee and book the
+ *             (asynchronous capture), read its real fee (converted into
+ *             the charge's currency at the transaction's exchange_rate
+ *             when Stripe settled it in another, complete.h) and book the
  *             adjustment;
  *        payment_intent.payment_failed / processing / requires_action /
  *             canceled           move the checkout's status, forward only
@@ -246,6 +248,7 @@ act_fee(tly_ctx *ctx, const event *ev, const char **status, tly_err *err)
 	tly_st_balance_txn bt;
 	const tly_jv *obj;
 	const char *path;
+	int64_t fee;
 	int rc;
 
 	if (tly_st_charge_parse(ev->e.object, &ch) != TLY_OK ||
@@ -264,8 +267,21 @@ act_fee(tly_ctx *ctx, const event *ev, const char **status, tly_err *err)
 		rc = tly_err_internal(err);
 	if (rc)
 		return rc;
-	rc = tly_payment_fee_settle(ctx, ch.payment_intent, bt.id, bt.fee,
-	    err);
+	/* the fee is in the settlement currency: in the charge's, or none */
+	if (tly_payment_fee_in(&bt, ch.currency, &fee) != TLY_OK) {
+		tly_logkv(ctx->log, TLY_LOG_WARN, "webhook", "Stripe fee in "
+		    "another currency without an exchange rate: the estimate "
+		    "stays", "event_id", ev->e.id, "balance_transaction",
+		    bt.id, "currency", bt.currency, NULL);
+		*status = "ignored";
+		return TLY_OK;
+	}
+	if (bt.currency && ch.currency && strcmp(bt.currency, ch.currency))
+		tly_logkv(ctx->log, TLY_LOG_INFO, "webhook", "Stripe fee "
+		    "converted at the balance transaction's exchange rate",
+		    "balance_transaction", bt.id, "currency", bt.currency,
+		    "payment_intent", ch.payment_intent, NULL);
+	rc = tly_payment_fee_settle(ctx, ch.payment_intent, bt.id, fee, err);
 	if (rc == TLY_NOTFOUND) {
 		/* is it Tally's at all?  then wait for the completion */
 		char chk[40];
@@ -467,6 +483,7 @@ receive_inline(tly_ctx *ctx, const event *ev, tly_webhook_result *res,
 	a.comp.checkout_id = a.f.checkout_id;
 	a.comp.f = &a.f;
 	a.comp.via = "webhook";
+	a.comp.inline_event = 1;	/* no Stripe read after the commit */
 	rc = tly_tx_run_keyed(ctx, "webhook.complete", inline_tx, &a, err);
 	if (rc == TLY_OK) {
 		tly_completion_after(ctx, &a.comp);

@@ -3,7 +3,7 @@
  *
  * Owns how Tally reads a request from libfcgi and writes a response:
  * the parameters it trusts (nginx's), the request id, the bounded body
- * read, and the error envelope of DESIGN §6.
+ * read, and the error envelope of docs/api.md.
  *
  * Body reading never trusts CONTENT_LENGTH for allocation: it reads at
  * most max_body_bytes + 1 bytes into a bounded buffer; more than the limit

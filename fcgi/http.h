@@ -55,6 +55,9 @@ typedef struct tly_req {
 	tly_jv			*json;		/* parsed body, when asked */
 
 	tly_principal		 principal;
+	/* the claimed Idempotency-Key (router.c), or NULL: effect routes
+	   keep it on their row (idem.h) */
+	const struct tly_idem	*idem;
 
 	int			 status;	/* answered status */
 	int			 replied;

@@ -17,8 +17,12 @@
  *   4. one token from the principal's bucket (429 + Retry-After);
  *   5. with an Idempotency-Key on a buyer's or server's POST (or an
  *      admin's, on a route that says so): replay,
- *      refuse a reuse (422) or a concurrent duplicate (409), else keep
- *      the handler's answer for later replays (idem.h);
+ *      refuse a reuse (422: another body, or another concrete path --
+ *      the fingerprint is "<method> <path>" and the body, never the
+ *      route's pattern) or a concurrent duplicate (409), else keep the
+ *      handler's answer for later replays (idem.h); the claimed key is
+ *      r->idem, so that a route making an external effect keeps it on
+ *      the effect's row;
  *   6. the handler, which must answer exactly once.
  *
  * Routes that admit TLY_PK_STRIPE verify the webhook signature in the
@@ -219,9 +223,10 @@ rate_limit(tly_req *r)
 
 /*
  * wants_idem - a POST with the header: of a buyer or server on the API,
- * or of an admin on a route that asks for it (a refund: a double click
- * must not refund twice).  Other admin POSTs do not store their answers:
- * an API key's creation answers with the secret key.
+ * or of an admin on a route that asks for it (a refund, an advance: a
+ * double click must not refund or transfer twice).  Other admin POSTs do
+ * not store their answers: an API key's creation answers with the secret
+ * key.
  */
 static int
 wants_idem(const tly_req *r)
@@ -253,8 +258,7 @@ idem_begin(tly_req *r, tly_idem *i)
 	snprintf(i->principal, sizeof(i->principal), "%d:%s",
 	    r->principal.kind, r->principal.id);
 	tly_strlcpy(i->key, r->idempotency_key, sizeof(i->key));
-	snprintf(i->route, sizeof(i->route), "%s %s", r->method,
-	    r->route->pattern);
+	snprintf(i->route, sizeof(i->route), "%s %s", r->method, r->path);
 	tly_err_clear(&e);
 	if (tly_idem_begin(r->ctx, i, r->body, r->body_len, &e) != TLY_OK) {
 		tly_reply_err(r, &e);
@@ -276,11 +280,15 @@ idem_begin(tly_req *r, tly_idem *i)
 		    "Idempotency-Key is still running; retry shortly.");
 	default:
 		r->capture = 1;
+		r->idem = i;
 		return TLY_OK;
 	}
 }
 
-/* idem_end - keep the answer, unless it says "try again" */
+/*
+ * idem_end - keep the answer, unless it says "try again" (a route making
+ * an effect keeps the key on its row too, so its retry finds the row)
+ */
 static void
 idem_end(tly_req *r, const tly_idem *i)
 {

@@ -1,7 +1,7 @@
 /*
  * routes.c - the route table, and helpers shared by the handlers
  *
- * The table is the single place that says who may call what (DESIGN §7):
+ * The table is the single place that says who may call what (docs/api.md):
  * reading it answers "which principal kinds reach this route, and with
  * which admin role".  docs/api.md documents the same table; a system test
  * checks every route listed there answers.
@@ -20,7 +20,8 @@
 #define HOOKS	TLY_POOLS_WEBHOOK
 #define ADMIN	TLY_POOLS_ADMIN
 #define ALL	(TLY_POOLS_API | TLY_POOLS_WEBHOOK | TLY_POOLS_ADMIN)
-#define IDEM	1	/* an admin POST that honours Idempotency-Key */
+#define IDEM	1	/* an admin POST that honours Idempotency-Key
+			   (and keeps it on its effect's row, idem.h) */
 
 const tly_route tly_routes[] = {
 	/* health: every pool answers it, so nginx can probe each */
@@ -108,10 +109,9 @@ const tly_route tly_routes[] = {
 	    TLY_ROLE_VIEWER, tly_h_balance, 0 },
 	{ "GET", "/admin/api/v1/accounts/{id}/payouts", ADMIN, TLY_PK_ADMIN,
 	    TLY_ROLE_VIEWER, tly_h_payouts_list, 0 },
-	/* advances: finance and admin grant (Idempotency-Key is the
-	   advance's own request_key, not the router's), everyone reads */
+	/* advances: finance and admin grant, everyone reads */
 	{ "POST", "/admin/api/v1/advances", ADMIN, TLY_PK_ADMIN,
-	    TLY_ROLE_FINANCE, tly_h_admin_advances_create, 0 },
+	    TLY_ROLE_FINANCE, tly_h_admin_advances_create, IDEM },
 	{ "GET", "/admin/api/v1/advances", ADMIN, TLY_PK_ADMIN,
 	    TLY_ROLE_VIEWER, tly_h_admin_advances_list, 0 },
 

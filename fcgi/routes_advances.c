@@ -5,9 +5,13 @@
  * grants an advance (finance and admin; the route table refuses support
  * and viewer with 403, the router refuses a POST without the session's
  * CSRF token): core/advance.c transfers it and records it.  An optional
- * Idempotency-Key makes a retried grant return the first advance instead
- * of granting twice.  GET /admin/api/v1/advances?account_id=... lists
- * advances (any role).  Parsing and rendering only.
+ * Idempotency-Key (claimed by the router, r->idem, like a refund's) is
+ * kept on the advance's row: a replay gets the first answer, a retry or
+ * a takeover the first advance, never a second grant.  The answer is 201,
+ * or 202 while Tally does not know Stripe's answer (state to_transfer or
+ * unknown; the payouts run finishes it).  GET
+ * /admin/api/v1/advances?account_id=... lists advances (any role).
+ * Parsing and rendering only.
  *
  * API:	tly_h_admin_advances_create(), tly_h_admin_advances_list().
  */
@@ -53,7 +57,7 @@ static const tly_jfield advance_fields[] = {
 int
 tly_h_admin_advances_create(tly_req *r)
 {
-	const char *key = r->idempotency_key;
+	tly_idem_row key;
 	tly_advance adv;
 	int64_t amount = 0;
 	tly_buf b;
@@ -63,22 +67,21 @@ tly_h_admin_advances_create(tly_req *r)
 
 	if (tly_req_json_or_reply(r, advance_fields) != TLY_OK)
 		return TLY_ERR;
-	if (key && !tly_idem_key_ok(key))
-		return tly_reply_errf(r, TLY_EK_INVALID,
-		    "idempotency_key_invalid", "Idempotency-Key must be 1 to "
-		    "255 printable ASCII characters.");
 	(void)tly_json_i64(r->json, "amount_cent", &amount);
+	if (r->idem)
+		tly_idem_row_of(r->idem, &key);
 	tly_err_clear(&e);
 	rc = tly_advance_grant(r->ctx, &r->principal,
 	    tly_json_str(r->json, "account_id"), amount,
 	    tly_json_str(r->json, "currency"), tly_json_str(r->json, "note"),
-	    key, &adv, &e);
+	    r->idem ? &key : NULL, &adv, &e);
 	if (tly_core_err_or_reply(r, rc, &e) != TLY_OK)
 		return TLY_ERR;
 	tly_buf_init(&b, 16 << 10);
 	tly_jw_init(&w, &b);
 	render_advance(&w, &adv);
-	tly_reply_jw(r, adv.existing ? 200 : 201, &w);
+	tly_reply_jw(r, strcmp(adv.state, "to_transfer") == 0 ||
+	    strcmp(adv.state, "unknown") == 0 ? 202 : 201, &w);
 	tly_buf_free(&b);
 	return TLY_OK;
 }

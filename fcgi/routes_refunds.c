@@ -7,7 +7,12 @@
  * support role is limited per refund to the currency's
  * refund_support_limit_cent, checked by core under the payment's lock
  * against the amount actually refunded.  Every refund is written to the
- * audit log with the acting admin.  GET lists a payment's refunds.
+ * audit log with the acting admin.  The admin's Idempotency-Key (the
+ * router claims it, r->idem) is kept on the refund's row: a retry or a
+ * takeover answers that refund (idem.h).  Once the refund row exists the
+ * answer is it: 201, or 202 while Tally does not know Stripe's answer
+ * yet (state to_create or unknown; the refunds job finishes it).  GET
+ * lists a payment's refunds.
  *
  * API:	tly_h_admin_refunds_create(), tly_h_admin_refunds_list().
  */
@@ -15,6 +20,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "idem.h"
 #include "refund.h"
 #include "routes.h"
 #include "tly_str.h"
@@ -50,6 +56,7 @@ tly_h_admin_refunds_create(tly_req *r)
 {
 	const char *reason;
 	int64_t amount = 0;
+	tly_idem_row key;
 	tly_refund rf;
 	tly_buf b;
 	tly_jw w;
@@ -67,16 +74,21 @@ tly_h_admin_refunds_create(tly_req *r)
 		return tly_reply_errf(r, TLY_EK_INVALID, "parameter_missing",
 		    "reason is required.");
 	tly_err_clear(&e);
+	if (r->idem)
+		tly_idem_row_of(r->idem, &key);
 	rc = tly_refund_admin(r->ctx, r->cap[0], amount, reason,
-	    r->principal.name, r->principal.role < TLY_ROLE_FINANCE, &rf, &e);
+	    r->principal.name, r->principal.role < TLY_ROLE_FINANCE,
+	    r->idem ? &key : NULL, &rf, &e);
 	if (tly_core_err_or_reply(r, rc, &e) != TLY_OK)
 		return TLY_ERR;
-	(void)tly_audit(r->ctx, &r->principal, "refund.create", rf.id,
-	    reason, &e);
+	if (!rf.existing)
+		(void)tly_audit(r->ctx, &r->principal, "refund.create", rf.id,
+		    reason, &e);
 	tly_buf_init(&b, 4096);
 	tly_jw_init(&w, &b);
 	render_refund(&w, &rf);
-	tly_reply_jw(r, 201, &w);
+	tly_reply_jw(r, strcmp(rf.state, "to_create") == 0 ||
+	    strcmp(rf.state, "unknown") == 0 ? 202 : 201, &w);
 	tly_buf_free(&b);
 	return TLY_OK;
 }

@@ -5,7 +5,7 @@
 # trailing white space, no // comments, none of the banned functions
 # (sprintf vsprintf strcpy strcat gets atoi atol atoll strtok), no
 # assignment inside an if condition.
-# Layers (DESIGN §2): core/ never includes FastCGI; core/util/ includes
+# Layers (docs/style.md): core/ never includes FastCGI; core/util/ includes
 # neither MariaDB nor FastCGI nor a core/ header; fcgi/ holds no SQL and
 # no MariaDB call.
 #
@@ -71,7 +71,7 @@ layer "core/ must not know FastCGI" 'fcgiapp\.h|FCGX_' "$core_files"
 layer "core/util/ is below MariaDB, FastCGI and core/" \
     '#include [<"](mysql|fcgiapp|errmsg|config|ctx|db|auth|tx|jwt)\.h' \
     "$util_files"
-layer "fcgi/ holds no SQL (DESIGN §2)" \
+layer "fcgi/ holds no SQL (docs/style.md)" \
     'mysql_|mariadb_|"[^"]*\b(SELECT|INSERT|UPDATE|DELETE) ' "$fcgi_files"
 
 if [ $bad = 0 ]; then

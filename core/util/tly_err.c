@@ -2,7 +2,7 @@
  * tly_err.c - error values and their HTTP mapping
  *
  * Owns the mapping from an error kind to an HTTP status and to the error
- * "type" of the Stripe-like envelope (DESIGN §6).  Nothing here logs; the
+ * "type" of the Stripe-like envelope (docs/api.md).  Nothing here logs; the
  * caller decides what the operator sees.
  *
  * API:	tly_err_clear(), tly_err_set(), tly_err_param(),

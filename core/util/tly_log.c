@@ -20,10 +20,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tly_err.h"
 #include "tly_log.h"
 
 static const char *level_names[] = {
-	"debug", "info", "warn", "error", "fatal"
+	"debug", "info", "warn", "error", "alert", "fatal"
 };
 
 /* tly_log_init - log to 'fd' at 'level' and above, naming process 'proc' */
@@ -336,4 +337,25 @@ tly_logkv_deferred(tly_log *l, int level, const char *component,
 	va_start(ap, msg);
 	vlogkv(l, level, component, msg, ap, 1);
 	va_end(ap);
+}
+
+/*
+ * tly_panic - an invariant broke: one line at level alert with message
+ * 'msg' and the key, value pairs that follow (ending with NULL), and 'err'
+ * becomes the generic 500 whatever it held (the detail stays in the log).
+ * Returns TLY_ERR, so that the caller writes "return tly_panic(...);".
+ */
+int
+tly_panic(tly_log *l, struct tly_err *err, const char *component,
+    const char *msg, ...)
+{
+	va_list ap;
+
+	if (level_ok(l, TLY_LOG_ALERT)) {
+		va_start(ap, msg);
+		vlogkv(l, TLY_LOG_ALERT, component, msg, ap, 0);
+		va_end(ap);
+	}
+	tly_err_clear(err);
+	return tly_err_internal(err);
 }

@@ -11,6 +11,13 @@
  *
  * Secrets never go through here: callers pass ids, never keys or tokens.
  *
+ * Severity ladder (docs/style.md): debug, info, warn,
+ * error (an operation failed; the caller handles it), alert (an invariant
+ * of the books broke or Tally found something it must not decide alone:
+ * tly_panic logs it with its context and makes the request answer 500,
+ * never silently), fatal (startup and configuration only; core/ never
+ * exits).
+ *
  * High-volume lines (the access log) may be deferred: they collect in a
  * buffer of at most PIPE_BUF bytes that is written in one write(2) when
  * full, before any other line (so the order holds), when the worker is
@@ -25,8 +32,11 @@ enum {
 	TLY_LOG_INFO,
 	TLY_LOG_WARN,
 	TLY_LOG_ERROR,
+	TLY_LOG_ALERT,		/* an invariant broke: an operator must look */
 	TLY_LOG_FATAL
 };
+
+struct tly_err;
 
 #define TLY_LOG_LINE_MAX	4000
 
@@ -51,6 +61,8 @@ void	 tly_logkv(tly_log *, int, const char *, const char *, ...)
 	    __attribute__((sentinel));
 void	 tly_logkv_deferred(tly_log *, int, const char *, const char *, ...)
 	    __attribute__((sentinel));
+int	 tly_panic(tly_log *, struct tly_err *, const char *, const char *,
+	    ...) __attribute__((sentinel));
 
 #define tly_debug(l, c, ...)	tly_logf((l), TLY_LOG_DEBUG, (c), __VA_ARGS__)
 #define tly_info(l, c, ...)	tly_logf((l), TLY_LOG_INFO, (c), __VA_ARGS__)

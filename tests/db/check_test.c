@@ -392,6 +392,30 @@ test_refund_booked_state(void **state)
 }
 
 static void
+test_refund_unbooked(void **state)
+{
+	const char *want[] = { "refund=rfd_3 payment=pay_1 state=succeeded "
+	    "booked=0", NULL };
+	const char *sql[] = {
+		/* succeeded at Stripe 11 minutes ago, never booked: reported;
+		 * rfd_4 succeeded a minute ago (its booking may still come),
+		 * rfd_5 is still pending: neither is */
+		"INSERT INTO refunds (id, payment_id, amount_cent, currency, "
+		    "origin, reason, state, booked, updated_at) VALUES "
+		    "('rfd_3', 'pay_1', 50, 'usd', 'tally', 'test', "
+		    "'succeeded', 0, NOW(3) - INTERVAL 11 MINUTE), ('rfd_4', "
+		    "'pay_1', 50, 'usd', 'tally', 'test', 'succeeded', 0, "
+		    "NOW(3) - INTERVAL 1 MINUTE), ('rfd_5', 'pay_1', 50, "
+		    "'usd', 'tally', 'test', 'pending', 0, NOW(3) - INTERVAL "
+		    "1 DAY)",
+		NULL
+	};
+
+	(void)state;
+	only(sql, "refund_unbooked", 1, want);
+}
+
+static void
 test_checkout_payment(void **state)
 {
 	const char *want[] = { "checkout=chk_2 expected=1 actual=0", NULL };
@@ -684,7 +708,8 @@ test_every_check_covered(void **state)
 {
 	static const char *tested[] = { "payment_balance", "split_sum",
 	    "fee_adjustment_zero", "refund_rows", "refund_row_cause",
-	    "refunded_total", "refund_booked_state", "checkout_payment",
+	    "refunded_total", "refund_booked_state", "refund_unbooked",
+	    "checkout_payment",
 	    "payment_checkout", "stock_nonnegative", "reservation_released",
 	    "share_account_kind", "share_fee_bearer", "outbox_sent_at",
 	    "refund_failed_rows", "dispute_total", "payout_amount",
@@ -716,6 +741,7 @@ main(void)
 		cmocka_unit_test_setup(test_refund_row_cause, setup),
 		cmocka_unit_test_setup(test_refunded_total, setup),
 		cmocka_unit_test_setup(test_refund_booked_state, setup),
+		cmocka_unit_test_setup(test_refund_unbooked, setup),
 		cmocka_unit_test_setup(test_checkout_payment, setup),
 		cmocka_unit_test_setup(test_payment_checkout, setup),
 		cmocka_unit_test_setup(test_stock_nonnegative, setup),

@@ -4,8 +4,10 @@
  * - the grant: finance grants, support / viewer / no CSRF get 403, an
  *   unknown account 404, a payee not onboarded 422, a bad amount 400;
  *   exactly one transfer with the advance's metadata; the same
- *   Idempotency-Key again returns the first advance (no second
- *   transfer), with another body 422; the list and the balance routes;
+ *   Idempotency-Key again replays the first answer (201), and once the
+ *   stored answer is gone the advance's row still answers (no second
+ *   transfer); with another body 422, from the router and from the row;
+ *   the list and the balance routes;
  *   the audit row;
  * - later earnings offset it (advance_offset rows, balance = granted -
  *   offset) and the payout pays only what is left;
@@ -16,7 +18,7 @@
  * - Stripe refusing the transfer (balance too low): failed, 422,
  *   nothing offset later;
  * - no answer (a stored 500 after the work, the lookup failing too):
- *   'unknown', finished by the payouts run with exactly one transfer
+ *   202 'unknown', finished by the payouts run with exactly one transfer
  *   (`tallyctl payouts run` prints "advances 1", the next run 0); an
  *   answer that hangs past the timeout: the same key again is replayed;
  *   a stored 500 with nothing made: generation 2 makes it, once.
@@ -201,11 +203,21 @@ describe('granting an advance', () => {
       [a.transfer_id, 3000, 'usd', t.acct, a.id]);
     /* the same key again: the same advance, no second transfer; another body: 422 */
     const again = await grant(admins.finance, body, { idem: key });
-    assert.equal(again.status, 200, again.body);
+    assert.equal(again.status, 201, again.body);
+    assert.equal(again.headers.get('idempotent-replayed'), 'true', 'the first answer, replayed');
     assert.equal(again.json.id, a.id);
+    /* the stored answer gone (expired, or a 5xx not kept): the advance keeps the key */
+    await stack.sql(`DELETE FROM idempotency_keys WHERE idem_key = ${esc(key)}`);
+    const third = await grant(admins.finance, body, { idem: key });
+    assert.equal(third.status, 201, third.body);
+    assert.equal(third.headers.get('idempotent-replayed'), null, 'answered from the advance\'s row');
+    assert.equal(third.json.id, a.id);
     assert.equal((await transfersOf(a.id)).length, 1);
     assertErr(await grant(admins.finance, { ...body, amount_cent: 3001 }, { idem: key }), 422,
       'idempotency_key_reused');
+    await stack.sql(`DELETE FROM idempotency_keys WHERE idem_key = ${esc(key)}`);
+    assertErr(await grant(admins.finance, { ...body, amount_cent: 3002 }, { idem: key }), 422,
+      'idempotency_key_reused', undefined, 'the advance\'s row keeps the fingerprint');
     assert.equal(await sqlNum(stack, `SELECT COUNT(*) FROM advances WHERE account_id = ${esc(t.id)}`), 1);
 
     const list = await admin(admins.viewer, 'GET', `/admin/api/v1/advances?account_id=${t.id}`);
@@ -376,7 +388,7 @@ describe('Stripe', () => {
     } finally {
       await stack.emu('DELETE', '/__emu/faults');
     }
-    assert.equal(r.status, 201, r.body);
+    assert.equal(r.status, 202, `accepted, Stripe's answer not known: ${r.body}`);
     assert.equal(r.json.state, 'unknown');
     assert.equal(r.json.balance_cent, 0, 'not counted before it is known');
     const id = r.json.id;

@@ -24,6 +24,13 @@
  * - the recording of the PaymentIntent failing (TALLY_FAULTS): 502
  *   checkout_failed, the PaymentIntent canceled, the stock back, the same
  *   Idempotency-Key replays the 502, a new checkout gets a new id.
+ * - the dedupe and the host partner (docs/architecture.md, "Checkout
+ *   dedupe"): the same partner again (or none named) is the open
+ *   checkout; another partner's link while nothing is being paid is a new
+ *   checkout with that partner's split (the earlier one expires, its
+ *   PaymentIntent canceled, its stock back), and the payment books the
+ *   new partner's share; while a payment is under way (3DS) the open
+ *   checkout is answered, whatever partner is named.
  * Each describe block has its own stack; the ledger is checked before it
  * stops.
  */
@@ -475,5 +482,62 @@ describe('the PaymentIntent cannot be recorded', () => {
     assert.equal(await stockOf(stack, p.id), 1);
     assert.equal((await emuPis(stack, r3.json.id)).length, 1);
     assertErr(await complete(stack, b, id), 409, 'payment_not_succeeded', undefined, 'the failed checkout');
+  });
+});
+
+describe('the checkout dedupe and the host partner', () => {
+  const h = stackHooks({ name: 'checkout-host', conf: paymentConf({ 'job.checkouts': { interval: 1 } }) });
+
+  test('another partner\'s link while nothing is paid: a new checkout with its split; the same or no partner: the open one', async () => {
+    const { stack } = h;
+    const rich = await richProduct(stack, { stock: 5 });
+    const host2 = await makeAccount(stack, 'host_partner');
+    const slug2 = `host2-${Date.now()}`;
+    assert.equal((await server(stack, 'POST', '/api/v1/host_partners', { slug: slug2, account_id: host2.id })).status, 201);
+    const b = await newBuyer(stack);
+    const c1 = await okCheckout(stack, b, { product_id: rich.product.id, host_partner_slug: rich.slug });
+    assert.equal(c1.host_partner_slug, rich.slug);
+    const dbl = await okCheckout(stack, b, { product_id: rich.product.id, host_partner_slug: rich.slug });
+    assert.equal(dbl.id, c1.id, 'a double click is the same checkout');
+    const none = await okCheckout(stack, b, { product_id: rich.product.id });
+    assert.equal(none.id, c1.id, 'no partner named: the open checkout keeps its partner');
+    const c2 = await okCheckout(stack, b, { product_id: rich.product.id, host_partner_slug: slug2 });
+    assert.notEqual(c2.id, c1.id, 'another partner brought the buyer back: a new checkout');
+    assert.equal(c2.host_partner_slug, slug2);
+    assert.equal((await okCheckout(stack, b, { product_id: rich.product.id, host_partner_slug: slug2 })).id, c2.id,
+      'and a double click on it is it');
+    assert.equal((await checkoutRow(stack, c1.id)).status, 'expired', 'the earlier checkout is closed');
+    await until(async () => (await piOf(stack, c1.payment_intent_id)).status === 'canceled',
+      'the earlier PaymentIntent canceled');
+    await until(async () => (await stockOf(stack, rich.product.id)) === 4, 'the earlier reservation released');
+    assertErr(await confirmPi(stack, c1.payment_intent_id), 400, 'payment_intent_unexpected_state', undefined,
+      'the earlier checkout cannot be paid');
+    await paid(stack, c2.payment_intent_id);
+    const r = await complete(stack, b, c2.id);
+    assert.equal(r.status, 200, r.body);
+    const hostRows = r.json.shares.filter((x) => x.role === 'HOST_PARTNER');
+    assert.deepEqual(hostRows.map((x) => x.account_id), [host2.id], 'the new partner is credited');
+    assert.ok(hostRows[0].amount_cent > 0);
+    assert.equal(await sqlNum(stack, 'SELECT COUNT(*) FROM shares WHERE account_id = ' +
+      `${esc(rich.ids.HOST_PARTNER)}`), 0, 'the first partner is not');
+    assert.equal((await paymentsOf(stack, c1.id)).length, 0, 'nothing booked for the earlier checkout');
+  });
+
+  test('while a payment is under way (3DS), the open checkout is answered whatever partner is named', async () => {
+    const { stack } = h;
+    const rich = await richProduct(stack, { stock: 5 });
+    const host2 = await makeAccount(stack, 'host_partner');
+    const slug2 = `host3-${Date.now()}`;
+    assert.equal((await server(stack, 'POST', '/api/v1/host_partners', { slug: slug2, account_id: host2.id })).status, 201);
+    const b = await newBuyer(stack);
+    const c1 = await okCheckout(stack, b, { product_id: rich.product.id, host_partner_slug: rich.slug });
+    const r = await confirmPi(stack, c1.payment_intent_id, 'pm_card_authenticationRequired');
+    assert.equal(r.json.status, 'requires_action', JSON.stringify(r.json));
+    await until(async () => (await checkoutRow(stack, c1.id)).status === 'requires_action',
+      'Tally knows the payment is under way');
+    const c2 = await okCheckout(stack, b, { product_id: rich.product.id, host_partner_slug: slug2 });
+    assert.equal(c2.id, c1.id, 'the checkout being paid');
+    assert.equal(c2.host_partner_slug, rich.slug, 'with its own partner');
+    assert.equal(await stockOf(stack, rich.product.id), 4, 'one reservation');
   });
 });

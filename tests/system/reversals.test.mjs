@@ -374,3 +374,31 @@ test('a Dashboard reversal of an advance\'s transfer: the balance given back, wh
   assert.equal(a1.offset, 0, 'nothing offset any more');
   assert.ok(a1.offset + a1.reversed <= a1.granted);
 });
+
+test('a disputed payment\'s held earning counts against the debt: only what is owed net is reversed', async () => {
+  const { talent, po } = await paidOut();
+  /* a second sale, then disputed: its negative dispute rows count at once, its positive split rows are held */
+  const p2 = await buy(talent, 10000);
+  const charge = await sql1(stack, `SELECT charge_id FROM payments WHERE id = ${esc(p2.id)}`);
+  const dp = await stack.emu('POST', `/__emu/charges/${charge}/dispute`, {});
+  assert.match(dp.id, /^dp_/, JSON.stringify(dp));
+  await flush(stack);
+  await until(async () => (await sqlNum(stack, `SELECT disputed_cent FROM payments WHERE id = ${esc(p2.id)}`)) ===
+    p2.amount_cent, 'the withdrawal booked');
+  const unpaid = () => sqlNum(stack, 'SELECT IFNULL(SUM(amount_cent), 0) FROM shares WHERE ' +
+    `account_id = ${esc(talent.id)} AND status = 'pending' AND payout_id IS NULL`);
+  const held = await sqlNum(stack, 'SELECT IFNULL(SUM(amount_cent), 0) FROM shares WHERE ' +
+    `payment_id = ${esc(p2.id)} AND account_id = ${esc(talent.id)} AND amount_cent > 0`);
+  const net = await unpaid();
+  /* what the payee really owes: the fee Stripe kept and the dispute fee, not its held earning */
+  assert.ok(net < 0 && -net < held, `owed net ${-net}, held ${held}`);
+
+  const r = await payoutsRun();
+  assert.equal(r.reversed, 1, r.stderr);
+  const at = await emuReversals(po.transfer);
+  assert.equal(at.length, 1, 'one reversal at Stripe');
+  assert.equal(at[0].amount, -net, 'of what is owed net of the held earning');
+  assert.equal(await unpaid(), 0, 'nothing owed, nothing recovered twice');
+  await reversedEvents(po.transfer);
+  assert.equal((await payoutsRun()).reversed, 0, 'nothing more to recover');
+});

@@ -278,6 +278,7 @@ test_levels(void **state)
 		{ TLY_LOG_INFO, "info", 0 },
 		{ TLY_LOG_WARN, "warn", 1 },
 		{ TLY_LOG_ERROR, "error", 1 },
+		{ TLY_LOG_ALERT, "alert", 1 },
 		{ TLY_LOG_FATAL, "fatal", 1 },
 		{ -1, "below debug", 0 },
 		{ TLY_LOG_FATAL + 1, "above fatal", 0 },
@@ -316,6 +317,7 @@ test_level_parse(void **state)
 		{ "info", TLY_LOG_INFO },
 		{ "warn", TLY_LOG_WARN },
 		{ "error", TLY_LOG_ERROR },
+		{ "alert", TLY_LOG_ALERT },
 		{ "fatal", TLY_LOG_FATAL },
 		{ "warning", -1 },
 		{ "INFO", -1 },
@@ -346,6 +348,34 @@ test_logkv(void **state)
 	want_str(tly_json_str(o, "odd \"key\""), "v\n");
 	want_str(tly_json_str(o, "component"), "stripe");
 	want_int(o->n, 8);
+}
+
+/* tly_panic: one alert line with the context; the error becomes a 500 */
+static void
+test_panic(void **state)
+{
+	sink *s = *state;
+	const tly_jv *o;
+	tly_err e;
+
+	tly_err_clear(&e);
+	tly_err_set(&e, TLY_EK_CONFLICT, "retry", "Try again.");
+	s->log.level = TLY_LOG_ERROR;
+	assert_int_equal(tly_panic(&s->log, &e, "ledger", "shares do not sum "
+	    "to the payment", "payment_id", "pay_1", NULL), TLY_ERR);
+	o = one_line(s);
+	want_str(tly_json_str(o, "level"), "alert");
+	want_str(tly_json_str(o, "component"), "ledger");
+	want_str(tly_json_str(o, "payment_id"), "pay_1");
+	want_int(tly_err_status(&e), 500);
+	want_str(e.code, "internal_error");
+	/* above the configured level only: an alert is never dropped at
+	 * the levels an operator may choose below fatal */
+	s->log.level = TLY_LOG_FATAL;
+	tly_err_clear(&e);
+	assert_int_equal(tly_panic(&s->log, &e, "ledger", "x", NULL), TLY_ERR);
+	want_nothing(s, "panic above the level");
+	want_int(tly_err_status(&e), 500);
 }
 
 /* want_truncated - the line was cut: a prefix of 'full', flagged */
@@ -601,6 +631,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_levels, setup, teardown),
 		cmocka_unit_test(test_level_parse),
 		cmocka_unit_test_setup_teardown(test_logkv, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_panic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_invalid_utf8, setup,
 		    teardown),

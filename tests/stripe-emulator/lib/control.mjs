@@ -5,7 +5,8 @@
  * faults, request log, object dumps, connection stats, webhook configuration
  * and delivery log, flush, the "things that happen outside the API"
  * (3-D Secure, settlement, Dashboard refunds, disputes, onboarding, failed
- * payouts, refund failures, balance release, clock, fees, delays), and the
+ * payouts, refund failures, balance release, clock, fees, delays, the
+ * settlement currency and exchange rates), and the
  * tiny HTML pages a browser test can click through (3-D Secure challenge,
  * Express onboarding, receipts).
  *
@@ -247,6 +248,33 @@ route('POST', '/__emu/fees', (emu, b) => {
     dispute_fee: num(b.dispute_fee, 'dispute_fee'),
   });
 });
+/*
+ * settlement: {currency?: 'usd' | null, exchange_rates?: {jpy: 0.0067}}:
+ * the platform settles every charge, refund and dispute in 'currency'
+ * (converted at exchangeRate(), or the rate given per source currency);
+ * null or '' settles each in its own currency again (the default)
+ */
+route('GET', '/__emu/settlement', (emu) => JSON.parse(JSON.stringify(emu.settlement)));
+route('POST', '/__emu/settlement', (emu, b) => {
+  if (b.currency !== undefined) {
+    const c = b.currency === null || b.currency === '' ? null : String(b.currency).toLowerCase();
+    if (c !== null && !isCurrency(c)) throw invalid(`Invalid currency: ${c}`, 'currency');
+    emu.settlement.currency = c;
+  }
+  if (b.exchange_rates !== undefined) {
+    if (typeof b.exchange_rates !== 'object' || b.exchange_rates === null) {
+      throw invalid('exchange_rates must be an object', 'exchange_rates');
+    }
+    for (const [k, v] of Object.entries(b.exchange_rates)) {
+      if (!isCurrency(k)) throw invalid(`Invalid currency: ${k}`, 'exchange_rates');
+      const r = Number(v);
+      if (!(r > 0)) throw invalid(`Invalid exchange rate for ${k}`, 'exchange_rates');
+      emu.settlement.exchange_rates[k] = r;
+    }
+  }
+  return JSON.parse(JSON.stringify(emu.settlement));
+});
+
 route('GET', '/__emu/config', (emu) => ({ ...emu.config }));
 route('POST', '/__emu/config', (emu, b) => {
   for (const k of Object.keys(emu.config)) {

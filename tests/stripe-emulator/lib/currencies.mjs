@@ -8,6 +8,9 @@
  * three-decimal rule (amounts must end in 0: "the last digit must be 0"), and
  * the default processing fee and dispute fee per currency.
  *
+ * Also the exchange rates used when the platform settles in one currency
+ * (exchangeRate, convertAmount).
+ *
  * Invariants: amounts are integers in minor units; a fee is
  * round(amount * percent_bps / 10000) + fixed; fees are mutable only through
  * setFee() (the control API's POST /__emu/fees) and reset by resetFees().
@@ -89,6 +92,52 @@ export function setFee(code, { percent_bps, fixed, dispute_fee }) {
   if (fixed !== undefined) f.fixed = Number(fixed);
   if (dispute_fee !== undefined) f.dispute_fee = Number(dispute_fee);
   return { currency: code, ...f };
+}
+
+/*
+ * Exchange rates, for a platform that settles in one currency
+ * (POST /__emu/settlement): rough US dollars per major unit of each
+ * currency.  The rate of a conversion from A to B is usd(A) / usd(B)
+ * to 6 significant digits, the way Stripe reports balance transactions'
+ * `exchange_rate` ("the amount in currency A, times exchange_rate, would
+ * be the amount in currency B", in major units); overrides per source
+ * currency replace it.
+ */
+const USD_PER_UNIT = {
+  usd: 1, eur: 1.08, gbp: 1.27, aud: 0.66, cad: 0.74, chf: 1.13, dkk: 0.145, nok: 0.094, sek: 0.096,
+  pln: 0.25, czk: 0.044, huf: 0.0028, nzd: 0.61, sgd: 0.74, hkd: 0.128, mxn: 0.058, brl: 0.2, inr: 0.012,
+  jpy: 0.0067, krw: 0.00075, kwd: 3.25, bhd: 2.65, jod: 1.41, omr: 2.6, tnd: 0.32,
+};
+
+/* exchangeRate - the rate from currency 'from' to 'to' ('override' wins) */
+export function exchangeRate(from, to, override) {
+  if (from === to) return 1;
+  if (override !== undefined && override !== null) return Number(override);
+  return Number((USD_PER_UNIT[from] / USD_PER_UNIT[to]).toPrecision(6));
+}
+
+/* ratio - a decimal rate as an exact fraction of BigInts */
+function ratio(rate) {
+  const s = Number(rate).toFixed(12).replace(/0+$/, '');
+  const [i, f = ''] = s.split('.');
+  return { num: BigInt(i + f), den: 10n ** BigInt(f.length) };
+}
+
+/*
+ * convertAmount - 'amount' minor units of 'from' in minor units of 'to'
+ * at 'rate': amount × rate × 10^(decimals(to) − decimals(from)), rounded
+ * to the nearest minor unit, halves away from zero (exact arithmetic)
+ */
+export function convertAmount(amount, from, to, rate) {
+  const { num, den } = ratio(rate);
+  const dt = BigInt(decimals(to));
+  const df = BigInt(decimals(from));
+  const n = BigInt(amount) * num * 10n ** dt;
+  const d = den * 10n ** df;
+  const neg = n < 0n;
+  const a = neg ? -n : n;
+  const q = (2n * a + d) / (2n * d);
+  return Number(neg ? -q : q);
 }
 
 const SYMBOLS = { usd: '$', eur: '€', gbp: '£', jpy: '¥', krw: '₩', aud: 'A$', cad: 'CA$', nzd: 'NZ$' };

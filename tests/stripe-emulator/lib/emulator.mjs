@@ -9,6 +9,7 @@
  *   emit()      - create an Event (snapshot of the object NOW), store it and
  *                 queue it for delivery;
  *   addBT()     - create a BalanceTransaction on an account;
+ *   settle()    - an amount converted into the settlement currency;
  *   credit()/debit() - move money in the (owner, currency) balance.
  *
  * Invariants:
@@ -16,6 +17,8 @@
  *     mutations never leak into already-emitted events;
  *   - an event carries `account` iff it happened on a connected account
  *     (owner !== PLATFORM, or an explicit account such as account.updated);
+ *   - a balance transaction is in the currency of the balance it moves
+ *     (the settlement currency when one is set, with exchange_rate);
  *   - the balance always equals the sum of the nets of the balance
  *     transactions of the owner (charges go to `pending` until released,
  *     debits take `available` first, then `pending`).
@@ -26,7 +29,7 @@ import { Webhooks } from './webhooks.mjs';
 import { Idempotency } from './idempotency.mjs';
 import { Faults } from './faults.mjs';
 import { API_VERSION, newId, balanceTransaction } from './objects.mjs';
-import { resetFees } from './currencies.mjs';
+import { resetFees, exchangeRate, convertAmount } from './currencies.mjs';
 
 export const DEFAULT_CONFIG = {
   async_capture_delay_ms: 0, // automatic_async: charge.updated with balance_transaction after this
@@ -49,6 +52,7 @@ export class Emulator {
     this.requests = [];
     this.stats = { connections_opened: 0, api_connections: 0, requests: 0, api_requests: 0 };
     this.statsEpoch = 1; // sockets remember the epoch they were counted in
+    this.settlement = { currency: null, exchange_rates: {} }; // POST /__emu/settlement
     this.baseUrl = 'http://127.0.0.1';
     this.log = log; // optional (line) => void
     this.platform = PLATFORM;
@@ -60,6 +64,7 @@ export class Emulator {
     this.idem.reset();
     this.webhooks.reset(all);
     this.config = { ...DEFAULT_CONFIG };
+    this.settlement = { currency: null, exchange_rates: {} };
     this.requests = [];
     this.resetStats();
     resetFees();
@@ -100,6 +105,20 @@ export class Emulator {
     const bt = balanceTransaction({ id: newId('txn'), created: this.now(), ...fields });
     this.state.put('balance_transactions', bt, owner, { extra: fields.extra || {} });
     return bt;
+  }
+
+  /*
+   * settle - 'amount' of 'currency' as it lands in the balance of 'owner':
+   * {amount, currency, exchange_rate}.  The platform with a settlement
+   * currency (POST /__emu/settlement) converts every other currency into
+   * it, as Stripe does for an account that cannot settle in the charge's
+   * currency; otherwise nothing is converted and exchange_rate is null.
+   */
+  settle(owner, currency, amount) {
+    const to = this.settlement.currency;
+    if (owner !== PLATFORM || !to || to === currency) return { amount, currency, exchange_rate: null };
+    const rate = exchangeRate(currency, to, this.settlement.exchange_rates[currency]);
+    return { amount: convertAmount(amount, currency, to, rate), currency: to, exchange_rate: rate };
   }
 
   credit(owner, currency, amount, bucket = 'pending') {

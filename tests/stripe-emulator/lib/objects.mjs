@@ -313,7 +313,7 @@ export function balanceTransaction(fields) {
     created: fields.created,
     currency: fields.currency,
     description: fields.description ?? null,
-    exchange_rate: null,
+    exchange_rate: fields.exchange_rate ?? null,
     fee,
     fee_details: fields.fee_details || (fee
       ? [{ amount: fee, application: null, currency: fields.currency, description: 'Stripe processing fees', type: 'stripe_fee' }]

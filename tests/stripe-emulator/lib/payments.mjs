@@ -448,12 +448,12 @@ function authorizeSucceeded(emu, request, piRec, chRec) {
 
 function chargeBalanceTransaction(emu, chRec, amount) {
   const ch = chRec.obj;
-  const fee = feeFor(ch.currency, amount);
+  const st = emu.settle(chRec.owner, ch.currency, amount); // the fee: in the settlement currency
+  const fee = feeFor(st.currency, st.amount);
   const now = emu.now();
   const available = chRec.bypassPending;
   const bt = emu.addBT(chRec.owner, {
-    amount,
-    currency: ch.currency,
+    ...st,
     fee,
     available_on: available ? now : (Math.floor(now / 86400) + 2) * 86400,
     description: ch.description,
@@ -462,7 +462,7 @@ function chargeBalanceTransaction(emu, chRec, amount) {
     status: available ? 'available' : 'pending',
     type: 'charge',
   });
-  emu.credit(chRec.owner, ch.currency, bt.net, available ? 'available' : 'pending');
+  emu.credit(chRec.owner, bt.currency, bt.net, available ? 'available' : 'pending');
   ch.balance_transaction = bt.id;
   return bt;
 }
@@ -658,8 +658,7 @@ export function createRefund(emu, ctx, p) {
     reason,
   });
   const bt = emu.addBT(chRec.owner, {
-    amount: -amount,
-    currency: ch.currency,
+    ...emu.settle(chRec.owner, ch.currency, -amount),
     fee: 0,
     description: reason ? `REFUND FOR CHARGE (${reason})` : 'REFUND FOR CHARGE',
     reporting_category: 'refund',
@@ -667,7 +666,7 @@ export function createRefund(emu, ctx, p) {
     status: 'available',
     type: 'refund',
   });
-  emu.debit(chRec.owner, ch.currency, amount);
+  emu.debit(chRec.owner, bt.currency, -bt.amount);
   re.balance_transaction = bt.id;
   const pending = !!emu.config.refund_async;
   let willFail = emu.state.failNextRefunds > 0;
@@ -700,8 +699,7 @@ function settleRefund(emu, reRec, chRec) {
     re.status = 'failed';
     re.failure_reason = 'expired_or_canceled_card';
     const bt = emu.addBT(owner, {
-      amount: re.amount,
-      currency: re.currency,
+      ...emu.settle(owner, re.currency, re.amount),
       fee: 0,
       description: 'REFUND FAILURE',
       reporting_category: 'refund_failure',
@@ -709,7 +707,7 @@ function settleRefund(emu, reRec, chRec) {
       status: 'available',
       type: 'refund_failure',
     });
-    emu.credit(owner, re.currency, re.amount, 'available');
+    emu.credit(owner, bt.currency, bt.amount, 'available');
     re.failure_balance_transaction = bt.id;
     const prevCharge = { amount_refunded: ch.amount_refunded, refunded: ch.refunded };
     chRec.refunded -= re.amount;
@@ -794,19 +792,19 @@ export function openDispute(emu, chRec, { amount, reason, network_reason_code } 
   chRec.dispute = dp.id;
   ch.disputed = true;
   emu.emit('charge.dispute.created', dp, { owner, request });
-  const fee = disputeFee(ch.currency);
+  const st = emu.settle(owner, ch.currency, -amt); // the fee: in the settlement currency
+  const fee = disputeFee(st.currency);
   const bt = emu.addBT(owner, {
-    amount: -amt,
-    currency: ch.currency,
+    ...st,
     fee,
-    fee_details: [{ amount: fee, application: null, currency: ch.currency, description: 'Dispute fee', type: 'stripe_fee' }],
+    fee_details: [{ amount: fee, application: null, currency: st.currency, description: 'Dispute fee', type: 'stripe_fee' }],
     description: `Chargeback withdrawal for ${ch.id}`,
     reporting_category: 'dispute',
     source: dp.id,
     status: 'available',
     type: 'adjustment',
   });
-  emu.debit(owner, ch.currency, amt + fee);
+  emu.debit(owner, bt.currency, -bt.amount + fee);
   dp.balance_transactions.push(JSON.parse(JSON.stringify(bt)));
   emu.emit('charge.dispute.funds_withdrawn', dp, { owner, request });
   return dpRec;
@@ -824,8 +822,7 @@ export function closeDispute(emu, dpRec, outcome, request) {
   dp.status = outcome;
   if (outcome === 'won') {
     const bt = emu.addBT(owner, {
-      amount: dp.amount,
-      currency: dp.currency,
+      ...emu.settle(owner, dp.currency, dp.amount),
       fee: 0,
       description: `Chargeback reversal for ${dp.charge}`,
       reporting_category: 'dispute_reversal',
@@ -833,7 +830,7 @@ export function closeDispute(emu, dpRec, outcome, request) {
       status: 'available',
       type: 'adjustment',
     });
-    emu.credit(owner, dp.currency, dp.amount, 'available');
+    emu.credit(owner, bt.currency, bt.amount, 'available');
     dp.balance_transactions.push(JSON.parse(JSON.stringify(bt)));
     emu.emit('charge.dispute.funds_reinstated', dp, { owner, request });
   }
