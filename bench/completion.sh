@@ -125,8 +125,8 @@ BUYER=$(curl -sf -H "Authorization: Bearer $JWT" "$URL/api/v1/me" |
 sqlroot tally <<EOF
 INSERT INTO accounts (id, kind) VALUES ('acc_benchtalent', 'talent');
 INSERT INTO products (id, name, seller_account_id, price_cent, currency,
-  fee_kind, fee_value) VALUES ('prod_bench', 'Bench', 'acc_benchtalent',
-  2500, 'usd', 'fixed', 500);
+  fee_fixed_cent) VALUES ('prod_bench', 'Bench', 'acc_benchtalent',
+  2500, 'usd', 500);
 EOF
 # checkouts chk_<prefix><n>, n in FIRST..FIRST+COUNT-1, PaymentIntent pi_<same>
 make_checkouts() {

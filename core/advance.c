@@ -58,7 +58,15 @@
  * Lock order (docs/ledger.md): checkout -> payment -> advances.  Nothing
  * that holds an advance row waits for a checkout, payment or account row:
  * the grant's transactions lock only their own advance, and the payout
- * run (account -> shares) never touches advances.
+ * run (account -> shares) never touches advances.  Among advances, ONE
+ * order everywhere: (account_id, id), byte order, the order of the
+ * advances_open index (account_id, currency, state) whose key ends with
+ * the id.  The completion (tly_advance_offset) and the fee settlement
+ * (refee_lock) lock through that index; a reversal (tly_advance_reverse)
+ * sorts the advances it locks one by one the same way (adv_order); a
+ * reversal of an advance's transfer (arev_tx) locks one advance.  Two
+ * transactions that lock several advances therefore never wait on each
+ * other in a cycle (tests/db/advance_lock_test.c).
  *
  * API:	tly_advance_grant(), tly_advance_list(), tly_advances_finish(),
  *	tly_advance_balances(), tly_advance_offset(),
@@ -66,6 +74,7 @@
  *	tly_advance_transfer_reversed(), tly_advance_refee().
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "advance.h"
@@ -819,6 +828,28 @@ tly_advance_offset_post(tly_ctx *ctx, const char *pay, const char *cur,
 	return rc;
 }
 
+/* an advance offset in a payment by one payee: O and N (ledger.h) */
+typedef struct adv_off {
+	char	 id[40];
+	char	 acc[40];
+	int64_t	 o, kept;
+} adv_off;
+
+/*
+ * adv_order - qsort order of adv_off: (account_id, id) in byte order,
+ * the order of the advances_open index (ascii_bin), so that a reversal
+ * locks advances as a completion does
+ */
+static int
+adv_order(const void *x, const void *y)
+{
+	const adv_off *a = x, *b = y;
+	int c;
+
+	c = strcmp(a->acc, b->acc);
+	return c ? c : strcmp(a->id, b->id);
+}
+
 /*
  * tly_advance_reverse - inside a reversal of payment 'pay' (amount 'A',
  * currency 'cur') under its row lock, whose cumulative reversal moves
@@ -826,17 +857,14 @@ tly_advance_offset_post(tly_ctx *ctx, const char *pay, const char *cur,
  * tly_ledger_offset_kept() of it; the difference goes back to (or, on a
  * move back, is taken again from) the payee as advance_return rows, and
  * to the advance's offset_cent, under the advance's lock.  One read when
- * the payment offset nothing.
+ * the payment offset nothing.  The advances are locked in (account_id,
+ * id) order, as a completion locks them (file header: lock order).
  */
 int
 tly_advance_reverse(tly_ctx *ctx, const char *pay, const char *cur,
     int64_t amount, int64_t before, int64_t after, tly_err *err)
 {
-	struct {
-		char	 id[40];
-		char	 acc[40];
-		int64_t	 o, kept;
-	} off[OPEN_MAX];
+	adv_off off[OPEN_MAX];
 	tly_ledger_offset m;
 	int64_t room = 0, kept;
 	int n = 0, i, rc;
@@ -860,6 +888,7 @@ tly_advance_reverse(tly_ctx *ctx, const char *pay, const char *cur,
 	tly_q_done(&q);
 	if (rc != TLY_OK && rc != TLY_ROW)
 		return rc;
+	qsort(off, (size_t)n, sizeof(off[0]), adv_order);
 	for (i = 0; i < n; i++) {
 		rc = tly_db_row(ctx->db, err, "SELECT granted_cent - "
 		    "offset_cent - reversed_cent FROM advances WHERE id = ? "

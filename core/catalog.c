@@ -292,7 +292,8 @@ tly_host_partner_create(tly_ctx *ctx, const char *slug, const char *account,
 
 #define PRODUCT_COLS \
 	"id, name, seller_account_id, agent_account_id, agent_bps, " \
-	"price_cent, currency, fee_kind, fee_value, IFNULL(stock, -1), " \
+	"price_cent, currency, IFNULL(fee_fixed_cent, -1), " \
+	"IFNULL(fee_bps, -1), IFNULL(stock, -1), " \
 	"active, FLOOR(UNIX_TIMESTAMP(created_at)) FROM products "
 
 static void
@@ -306,8 +307,8 @@ product_row(tly_q *q, tly_product *p)
 	p->agent_bps = tly_q_col_i64(q, 4);
 	p->price_cent = tly_q_col_i64(q, 5);
 	copy(q, 6, p->currency, sizeof(p->currency));
-	copy(q, 7, p->fee_kind, sizeof(p->fee_kind));
-	p->fee_value = tly_q_col_i64(q, 8);
+	p->fee_fixed_cent = tly_q_col_i64(q, 7);
+	p->fee_bps = tly_q_col_i64(q, 8);
 	p->stock = tly_q_col_i64(q, 9);
 	p->active = (int)tly_q_col_i64(q, 10);
 	p->created = tly_q_col_i64(q, 11);
@@ -383,15 +384,17 @@ check_product(tly_ctx *ctx, const tly_product *p, tly_err *err)
 		    "agent_bps");
 	if (p->stock < -1)
 		return bad(err, "stock", "%s must be >= 0 or null.", "stock");
-	if (strcmp(p->fee_kind, "bps") == 0 && p->fee_value > 10000)
-		return bad(err, "fee_value", "%s must be between 0 and 10000 "
-		    "for a bps fee.", "fee_value");
+	if (p->fee_bps > 10000)
+		return bad(err, "fee_bps", "%s must be between 0 and 10000.",
+		    "fee_bps");
+	if ((p->fee_fixed_cent >= 0) == (p->fee_bps >= 0))
+		return tly_err_internal(err);	/* fee_from_in sets one */
 	memset(&in, 0, sizeof(in));
 	in.price_cent = p->price_cent;
 	in.quantity = 1;
-	in.fee_kind = strcmp(p->fee_kind, "bps") == 0 ? TLY_FEE_BPS :
-	    TLY_FEE_FIXED;
-	in.fee_value = p->fee_value;
+	in.fee_kind = p->fee_bps >= 0 ? TLY_FEE_BPS : TLY_FEE_FIXED;
+	in.fee_fixed_cent = p->fee_fixed_cent;
+	in.fee_bps = p->fee_bps;
 	in.agent_bps = p->agent_bps;
 	in.host_bps = ctx->cfg->host_partner_bps;
 	in.ambassador_bps = ctx->cfg->ambassador_bps;
@@ -407,6 +410,34 @@ check_product(tly_ctx *ctx, const tly_product *p, tly_err *err)
 		return TLY_OK;
 	}
 	return rc;
+}
+
+/*
+ * fee_from_in - the platform-fee policy of 'in' into 'p': a fixed fee
+ * (fee_fixed_cent) or one in basis points of the subtotal (fee_bps),
+ * never both; with neither, a fixed fee of 'dflt' (-1: p's stays).
+ * Exactly one of p->fee_fixed_cent and p->fee_bps is >= 0 after it.
+ */
+static int
+fee_from_in(const tly_product_in *in, int64_t dflt, tly_product *p,
+    tly_err *err)
+{
+	if (in->fee_fixed_cent >= 0 && in->fee_bps >= 0)
+		return bad(err, "fee_bps", "%s cannot be combined with "
+		    "fee_fixed_cent: a platform fee is fixed or in bps.",
+		    "fee_bps");
+	if (in->fee_bps > 10000)
+		return bad(err, "fee_bps", "%s must be between 0 and 10000.",
+		    "fee_bps");
+	if (in->fee_bps >= 0) {
+		p->fee_bps = in->fee_bps;
+		p->fee_fixed_cent = -1;
+	} else if (in->fee_fixed_cent >= 0 || dflt >= 0) {
+		p->fee_fixed_cent = in->fee_fixed_cent >= 0 ?
+		    in->fee_fixed_cent : dflt;
+		p->fee_bps = -1;
+	}
+	return TLY_OK;
 }
 
 /* product_from_in - defaults applied to a new product's fields */
@@ -433,17 +464,8 @@ product_from_in(tly_ctx *ctx, const tly_product_in *in, tly_product *p,
 		return tly_err_param(err, TLY_EK_INVALID,
 		    "currency_unsupported", "currency",
 		    "Currency '%.8s' is not configured.", p->currency);
-	if (in->fee_kind && strcmp(in->fee_kind, "fixed") != 0 &&
-	    strcmp(in->fee_kind, "bps") != 0)
-		return bad(err, "fee_kind", "%s must be fixed or bps.",
-		    "fee_kind");
-	tly_strlcpy(p->fee_kind, in->fee_kind ? in->fee_kind : "fixed",
-	    sizeof(p->fee_kind));
-	p->fee_value = in->fee_value;
-	if (p->fee_value < 0 && strcmp(p->fee_kind, "fixed") == 0)
-		p->fee_value = cur->platform_fee_cent;
-	if (p->fee_value < 0)
-		return bad(err, "fee_value", "%s must be >= 0.", "fee_value");
+	if (fee_from_in(in, cur->platform_fee_cent, p, err) != TLY_OK)
+		return TLY_ERR;
 	p->stock = in->stock;
 	p->active = 1;
 	return TLY_OK;
@@ -472,11 +494,12 @@ tly_product_create(tly_ctx *ctx, const tly_product_in *in, tly_product *out,
 		return tly_err_internal(err);
 	rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO products (id, name, "
 	    "seller_account_id, agent_account_id, agent_bps, price_cent, "
-	    "currency, fee_kind, fee_value, stock) VALUES (?, ?, ?, ?, ?, ?, "
-	    "?, ?, ?, IF(? < 0, NULL, ?))", "ssssiissiii", p.id, p.name,
-	    p.seller_id,
+	    "currency, fee_fixed_cent, fee_bps, stock) VALUES (?, ?, ?, ?, ?, "
+	    "?, ?, IF(? < 0, NULL, ?), IF(? < 0, NULL, ?), IF(? < 0, NULL, "
+	    "?))", "ssssiisiiiiii", p.id, p.name, p.seller_id,
 	    p.agent_id[0] ? p.agent_id : NULL, p.agent_bps, p.price_cent,
-	    p.currency, p.fee_kind, p.fee_value, p.stock, p.stock);
+	    p.currency, p.fee_fixed_cent, p.fee_fixed_cent, p.fee_bps,
+	    p.fee_bps, p.stock, p.stock);
 	if (rc)
 		return rc;
 	return tly_product_get(ctx, p.id, out, err);
@@ -513,17 +536,8 @@ update_tx(tly_ctx *ctx, void *arg, tly_err *err)
 	}
 	if (in->has & TLY_PF_PRICE)
 		p->price_cent = in->price_cent;
-	if (in->has & TLY_PF_FEE) {
-		if (in->fee_kind == NULL || (strcmp(in->fee_kind, "fixed") &&
-		    strcmp(in->fee_kind, "bps")))
-			return bad(err, "fee_kind", "%s must be fixed or bps.",
-			    "fee_kind");
-		tly_strlcpy(p->fee_kind, in->fee_kind, sizeof(p->fee_kind));
-		p->fee_value = in->fee_value;
-		if (p->fee_value < 0)
-			return bad(err, "fee_value", "%s must be >= 0.",
-			    "fee_value");
-	}
+	if ((in->has & TLY_PF_FEE) && fee_from_in(in, -1, p, err) != TLY_OK)
+		return TLY_ERR;
 	if (in->has & TLY_PF_STOCK)
 		p->stock = in->stock;
 	if (in->has & TLY_PF_ACTIVE)
@@ -536,11 +550,12 @@ update_tx(tly_ctx *ctx, void *arg, tly_err *err)
 		return rc;
 	return tly_db_exec(ctx->db, err, NULL, "UPDATE products SET name = ?, "
 	    "agent_account_id = ?, agent_bps = ?, price_cent = ?, "
-	    "fee_kind = ?, fee_value = ?, stock = IF(? < 0, NULL, ?), "
-	    "active = ? WHERE id = ?", "ssiisiiiis", p->name,
-	    p->agent_id[0] ? p->agent_id : NULL, p->agent_bps, p->price_cent,
-	    p->fee_kind, p->fee_value, p->stock, p->stock,
-	    (int64_t)p->active, p->id);
+	    "fee_fixed_cent = IF(? < 0, NULL, ?), fee_bps = IF(? < 0, NULL, "
+	    "?), stock = IF(? < 0, NULL, ?), active = ? WHERE id = ?",
+	    "ssiiiiiiiiis", p->name, p->agent_id[0] ? p->agent_id : NULL,
+	    p->agent_bps, p->price_cent, p->fee_fixed_cent, p->fee_fixed_cent,
+	    p->fee_bps, p->fee_bps, p->stock, p->stock, (int64_t)p->active,
+	    p->id);
 }
 
 /* tly_product_update - change the fields marked in in->has */

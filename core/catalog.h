@@ -52,8 +52,8 @@ typedef struct tly_product {
 	int64_t	 agent_bps;
 	int64_t	 price_cent;
 	char	 currency[4];
-	char	 fee_kind[8];			/* "fixed" or "bps" */
-	int64_t	 fee_value;
+	int64_t	 fee_fixed_cent;		/* -1: the fee is in bps */
+	int64_t	 fee_bps;			/* -1: the fee is fixed */
 	int64_t	 stock;				/* -1: unlimited */
 	int	 active;
 	int64_t	 created;
@@ -67,8 +67,8 @@ typedef struct tly_product_in {
 	int64_t		 agent_bps;
 	int64_t		 price_cent;
 	const char	*currency;
-	const char	*fee_kind;		/* NULL: fixed at the default */
-	int64_t		 fee_value;		/* -1: the currency's default */
+	int64_t		 fee_fixed_cent;	/* -1: not given */
+	int64_t		 fee_bps;		/* -1: not given */
 	int64_t		 stock;			/* -1: unlimited */
 	int		 active;
 	unsigned	 has;			/* TLY_PF_* for updates */

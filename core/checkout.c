@@ -226,7 +226,7 @@ tly_checkout_split_in(const tly_checkout *c, tly_split_in *in)
 	in->price_cent = c->price_cent;
 	in->quantity = c->quantity;
 	in->fee_kind = TLY_FEE_FIXED;		/* the fee is already known */
-	in->fee_value = c->platform_fee_cent;
+	in->fee_fixed_cent = c->platform_fee_cent;
 	in->agent_bps = c->agent_bps;
 	in->host_bps = c->host_bps;
 	in->ambassador_bps = c->ambassador_bps;
@@ -414,9 +414,9 @@ create_tx(tly_ctx *ctx, void *arg, tly_err *err)
 		return rc;
 	si.price_cent = p.price_cent;
 	si.quantity = in->quantity;
-	si.fee_kind = strcmp(p.fee_kind, "bps") == 0 ? TLY_FEE_BPS :
-	    TLY_FEE_FIXED;
-	si.fee_value = p.fee_value;
+	si.fee_kind = p.fee_bps >= 0 ? TLY_FEE_BPS : TLY_FEE_FIXED;
+	si.fee_fixed_cent = p.fee_fixed_cent;
+	si.fee_bps = p.fee_bps;
 	si.agent_bps = p.agent_id[0] ? p.agent_bps : 0;
 	si.stripe_bps = cur->stripe_fee_bps;
 	si.stripe_fixed_cent = cur->stripe_fee_fixed_cent;

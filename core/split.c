@@ -76,10 +76,10 @@ check_input(const tly_split_in *in, tly_err *err)
 		return refuse(err, "negative_share", "Host partner and "
 		    "ambassador together take more than the platform fee.");
 	if (in->fee_kind == TLY_FEE_BPS &&
-	    (in->fee_value < 0 || in->fee_value > 10000))
+	    (in->fee_bps < 0 || in->fee_bps > 10000))
 		return refuse(err, "invalid_rate",
 		    "The platform fee must be between 0 and 10000 bps.");
-	if (in->fee_kind == TLY_FEE_FIXED && in->fee_value < 0)
+	if (in->fee_kind == TLY_FEE_FIXED && in->fee_fixed_cent < 0)
 		return refuse(err, "invalid_amount",
 		    "The platform fee must be >= 0.");
 	if (in->fee_kind != TLY_FEE_FIXED && in->fee_kind != TLY_FEE_BPS)
@@ -100,9 +100,9 @@ amounts(const tly_split_in *in, tly_split_out *out, tly_err *err)
 		return refuse(err, "amount_too_large",
 		    "The amount is above the currency's maximum.");
 	if (in->fee_kind == TLY_FEE_FIXED)
-		fee = in->fee_value;
+		fee = in->fee_fixed_cent;
 	else
-		fee = sub * in->fee_value / 10000;
+		fee = sub * in->fee_bps / 10000;
 	amt = sub + fee;
 	if (amt > cap)
 		return refuse(err, "amount_too_large",

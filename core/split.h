@@ -7,7 +7,7 @@
  * quantities are computed in 128 bits and checked before narrowing.
  *
  *   subtotal     = price × quantity
- *   platform fee = the fixed fee, or floor(subtotal × fee_bps / 10000)
+ *   platform fee = fee_fixed_cent, or floor(subtotal × fee_bps / 10000)
  *   amount       = subtotal + platform fee          (what the buyer pays)
  *   agent        = floor(subtotal × agent_bps / 10000)
  *   host partner = floor(platform fee × host_bps / 10000)
@@ -46,7 +46,8 @@ typedef struct tly_split_in {
 	int64_t	 price_cent;
 	int64_t	 quantity;
 	int	 fee_kind;		/* TLY_FEE_FIXED or TLY_FEE_BPS */
-	int64_t	 fee_value;		/* cent per order, or bps */
+	int64_t	 fee_fixed_cent;	/* TLY_FEE_FIXED: per order */
+	int64_t	 fee_bps;		/* TLY_FEE_BPS: of the subtotal */
 	int64_t	 agent_bps;		/* 0 without an agent */
 	int64_t	 host_bps;		/* 0 without a host partner */
 	int64_t	 ambassador_bps;	/* 0 without an active link */

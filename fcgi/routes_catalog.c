@@ -22,6 +22,16 @@ str_or_null(tly_jw *w, const char *k, const char *v)
 	tly_jw_str(w, k, v && *v ? v : NULL);
 }
 
+/* int_or_null - 'v', or null when it is negative (not set) */
+static void
+int_or_null(tly_jw *w, const char *k, int64_t v)
+{
+	if (v >= 0)
+		tly_jw_int(w, k, v);
+	else
+		tly_jw_null(w, k);
+}
+
 void
 tly_render_account(tly_jw *w, const tly_account *a)
 {
@@ -67,8 +77,12 @@ tly_render_product(tly_jw *w, const tly_product *p)
 	tly_jw_int(w, "agent_bps", p->agent_bps);
 	tly_jw_int(w, "price_cent", p->price_cent);
 	tly_jw_str(w, "currency", p->currency);
-	tly_jw_str(w, "fee_kind", p->fee_kind);
-	tly_jw_int(w, "fee_value", p->fee_value);
+	int_or_null(w, "fee_fixed_cent", p->fee_fixed_cent);
+	int_or_null(w, "fee_bps", p->fee_bps);
+	/* deprecated: the one-field shape, derived (docs/api.md) */
+	tly_jw_str(w, "fee_kind", p->fee_bps >= 0 ? "bps" : "fixed");
+	tly_jw_int(w, "fee_value", p->fee_bps >= 0 ? p->fee_bps :
+	    p->fee_fixed_cent);
 	if (p->stock >= 0)
 		tly_jw_int(w, "stock", p->stock);
 	else
@@ -296,12 +310,76 @@ static const tly_jfield product_fields[] = {
 	{ "agent_bps", TLY_JF_INT | TLY_JF_NULL, 0 },
 	{ "price_cent", TLY_JF_INT | TLY_JF_REQUIRED, 0 },
 	{ "currency", TLY_JF_STR | TLY_JF_REQUIRED, 3 },
-	{ "fee_kind", TLY_JF_STR | TLY_JF_NULL, 8 },
-	{ "fee_value", TLY_JF_INT | TLY_JF_NULL, 0 },
+	{ "fee_fixed_cent", TLY_JF_INT | TLY_JF_NULL, 0 },
+	{ "fee_bps", TLY_JF_INT | TLY_JF_NULL, 0 },
+	{ "fee_kind", TLY_JF_STR | TLY_JF_NULL, 8 },	/* deprecated */
+	{ "fee_value", TLY_JF_INT | TLY_JF_NULL, 0 },	/* deprecated */
 	{ "stock", TLY_JF_INT | TLY_JF_NULL, 0 },
 	{ "active", TLY_JF_BOOL, 0 },
 	{ NULL, 0, 0 }
 };
+
+/* fee_err - answer 400 parameter_invalid naming 'k'; TLY_ERR */
+static int
+fee_err(tly_req *r, const char *k, const char *msg)
+{
+	tly_err e;
+
+	tly_err_clear(&e);
+	tly_err_param(&e, TLY_EK_INVALID, "parameter_invalid", k, "%s", msg);
+	return tly_core_err_or_reply(r, TLY_ERR, &e);
+}
+
+/*
+ * legacy_fee - the deprecated shape {fee_kind, fee_value} (fee_value in
+ * cents or in basis points, as fee_kind says) into in->fee_fixed_cent
+ * or in->fee_bps.  An update that sends one half keeps the product's
+ * other half, as before.  Never together with fee_fixed_cent or fee_bps.
+ * TLY_ERR once it has answered.
+ */
+static int
+legacy_fee(tly_req *r, tly_product_in *in, int update)
+{
+	const char *kind = tly_json_str(r->json, "fee_kind");
+	tly_product cur;
+	int64_t v;
+	tly_err e;
+
+	if (!tly_json_get(r->json, "fee_kind") &&
+	    !tly_json_get(r->json, "fee_value"))
+		return TLY_OK;
+	if (tly_json_get(r->json, "fee_fixed_cent") ||
+	    tly_json_get(r->json, "fee_bps"))
+		return fee_err(r, "fee_value", "fee_kind and fee_value "
+		    "(deprecated) cannot be combined with fee_fixed_cent or "
+		    "fee_bps.");
+	if (nonneg(r, "fee_value", -1, &v) != TLY_OK)
+		return TLY_ERR;
+	if (kind && strcmp(kind, "fixed") != 0 && strcmp(kind, "bps") != 0)
+		return fee_err(r, "fee_kind", "fee_kind must be fixed or bps.");
+	if (update && (kind == NULL || v < 0)) {
+		/* half a fee policy: the product's other half */
+		tly_err_clear(&e);
+		if (tly_core_err_or_reply(r, tly_product_get(r->ctx,
+		    r->cap[0], &cur, &e), &e) != TLY_OK)
+			return TLY_ERR;
+		if (kind == NULL)
+			kind = cur.fee_bps >= 0 ? "bps" : "fixed";
+		if (v < 0)
+			v = cur.fee_bps >= 0 ? cur.fee_bps : cur.fee_fixed_cent;
+	}
+	if (kind == NULL || strcmp(kind, "fixed") == 0) {
+		in->fee_fixed_cent = v;		/* -1: the default */
+		return TLY_OK;
+	}
+	if (v < 0)
+		return fee_err(r, "fee_value", "fee_value must be >= 0.");
+	if (v > 10000)
+		return fee_err(r, "fee_value", "fee_value must be between 0 "
+		    "and 10000 for a bps fee.");
+	in->fee_bps = v;
+	return TLY_OK;
+}
 
 /*
  * product_in - the body's product fields; 'update' marks what is sent.
@@ -320,8 +398,9 @@ product_in(tly_req *r, tly_product_in *in, int update)
 	in->agent_bps = i64_or(r, "agent_bps", 0);
 	in->price_cent = i64_or(r, "price_cent", 0);
 	in->currency = tly_json_str(r->json, "currency");
-	in->fee_kind = tly_json_str(r->json, "fee_kind");
-	if (nonneg(r, "fee_value", -1, &in->fee_value) != TLY_OK ||
+	if (nonneg(r, "fee_fixed_cent", -1, &in->fee_fixed_cent) != TLY_OK ||
+	    nonneg(r, "fee_bps", -1, &in->fee_bps) != TLY_OK ||
+	    legacy_fee(r, in, update) != TLY_OK ||
 	    nonneg(r, "stock", -1, &in->stock) != TLY_OK)
 		return TLY_ERR;
 	in->active = tly_json_bool(r->json, "active", &b) == TLY_OK ? b : 1;
@@ -334,7 +413,9 @@ product_in(tly_req *r, tly_product_in *in, int update)
 		in->has |= TLY_PF_AGENT;
 	if (tly_json_get(r->json, "price_cent"))
 		in->has |= TLY_PF_PRICE;
-	if (tly_json_get(r->json, "fee_kind") ||
+	if (tly_json_get(r->json, "fee_fixed_cent") ||
+	    tly_json_get(r->json, "fee_bps") ||
+	    tly_json_get(r->json, "fee_kind") ||
 	    tly_json_get(r->json, "fee_value"))
 		in->has |= TLY_PF_FEE;
 	v = tly_json_get(r->json, "stock");
@@ -369,8 +450,10 @@ static const tly_jfield product_update_fields[] = {
 	{ "agent_account_id", TLY_JF_STR | TLY_JF_NULL, 40 },
 	{ "agent_bps", TLY_JF_INT, 0 },
 	{ "price_cent", TLY_JF_INT, 0 },
-	{ "fee_kind", TLY_JF_STR, 8 },
-	{ "fee_value", TLY_JF_INT, 0 },
+	{ "fee_fixed_cent", TLY_JF_INT, 0 },
+	{ "fee_bps", TLY_JF_INT, 0 },
+	{ "fee_kind", TLY_JF_STR, 8 },			/* deprecated */
+	{ "fee_value", TLY_JF_INT, 0 },			/* deprecated */
 	{ "stock", TLY_JF_INT | TLY_JF_NULL, 0 },
 	{ "active", TLY_JF_BOOL, 0 },
 	{ NULL, 0, 0 }
@@ -381,7 +464,7 @@ int
 tly_h_products_update(tly_req *r)
 {
 	tly_product_in in;
-	tly_product p, cur;
+	tly_product p;
 	tly_err e;
 
 	if (tly_req_json_or_reply(r, product_update_fields) != TLY_OK)
@@ -389,16 +472,6 @@ tly_h_products_update(tly_req *r)
 	tly_err_clear(&e);
 	if (product_in(r, &in, 1) != TLY_OK)
 		return TLY_ERR;
-	if ((in.has & TLY_PF_FEE) && !(in.fee_kind && in.fee_value >= 0)) {
-		/* a fee change names the whole policy; fill the other half */
-		if (tly_core_err_or_reply(r, tly_product_get(r->ctx, r->cap[0],
-		    &cur, &e), &e) != TLY_OK)
-			return TLY_ERR;
-		if (in.fee_kind == NULL)
-			in.fee_kind = tly_pstrdup(r->ctx->pool, cur.fee_kind);
-		if (in.fee_value < 0)
-			in.fee_value = cur.fee_value;
-	}
 	if (tly_core_err_or_reply(r, tly_product_update(r->ctx, r->cap[0],
 	    &in, &p, &e), &e) != TLY_OK)
 		return TLY_ERR;

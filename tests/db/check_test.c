@@ -58,8 +58,8 @@ static const char *build_sql[] = {
 	"INSERT INTO accounts (id, kind) VALUES ('acc_t1', 'talent'), "
 	    "('acc_a1', 'agent'), ('acc_b1', 'buyer')",
 	"INSERT INTO products (id, name, seller_account_id, price_cent, "
-	    "currency, fee_kind, fee_value, stock) VALUES ('prd_1', 'Poster', "
-	    "'acc_t1', 1000, 'usd', 'fixed', 500, 5)",
+	    "currency, fee_fixed_cent, stock) VALUES ('prd_1', 'Poster', "
+	    "'acc_t1', 1000, 'usd', 500, 5)",
 	"INSERT INTO checkouts (id, buyer_account_id, product_id, quantity, "
 	    "currency, price_cent, subtotal_cent, platform_fee_cent, "
 	    "amount_cent, seller_account_id, agent_account_id, agent_bps, "

@@ -7,7 +7,8 @@
  *	price qty fee_kind fee_value agent_bps host_bps amb_bps
  *	stripe_bps stripe_fixed platform_bears min max
  *
- * (fee_kind 1 fixed, 2 bps), and gives exactly one output line:
+ * (fee_kind 1 fixed, 2 bps; fee_value goes to fee_bps for bps, else to
+ * fee_fixed_cent), and gives exactly one output line:
  *
  *	ok amount subtotal platform_fee talent agent platform stripe_fee
  *	    ambassador host_partner
@@ -96,7 +97,10 @@ one_line(const char *line)
 	}
 	in.price_cent = v[0];
 	in.quantity = v[1];
-	in.fee_value = v[3];
+	if (in.fee_kind == TLY_FEE_BPS)	/* the value in its kind's field */
+		in.fee_bps = v[3];
+	else
+		in.fee_fixed_cent = v[3];
 	in.agent_bps = v[4];
 	in.host_bps = v[5];
 	in.ambassador_bps = v[6];

@@ -30,7 +30,8 @@
 
 /* inputs in the order of tly_split_in */
 #define IN(p, q, k, v, ag, ho, am, sb, sf, pb, mn, mx) \
-	{ (p), (q), (k), (v), (ag), (ho), (am), (sb), (sf), (pb), (mn), (mx) }
+	{ (p), (q), (k), (k) == BPS ? 0 : (v), (k) == BPS ? (v) : 0, (ag), \
+	    (ho), (am), (sb), (sf), (pb), (mn), (mx) }
 /* accepted: subtotal, fee, amount, then the shares in enum order */
 #define OK(su, fe, am, t, a, p, s, b, h) \
 	NULL, (su), (fe), (am), { (t), (a), (p), (s), (b), (h) }
@@ -620,7 +621,8 @@ test_sweep_invariants(void **state)
 		in.price_cent = price[a];
 		in.quantity = qty[b];
 		in.fee_kind = c < 4 ? FIX : BPS;
-		in.fee_value = c < 4 ? fixfee[c] : bpsfee[c - 4];
+		in.fee_fixed_cent = c < 4 ? fixfee[c] : 0;
+		in.fee_bps = c < 4 ? 0 : bpsfee[c - 4];
 		in.agent_bps = agent[d];
 		in.host_bps = part[e][0];
 		in.ambassador_bps = part[e][1];

@@ -238,7 +238,10 @@ describe('the real fee after an advance offset', () => {
     await assertLedger(stack);
   });
 
-  test('a partial refund before the fee: the offset follows T(C) on the new base; the full refund returns it all', async () => {
+  test('a partial refund before the fee: the offset follows T(C) on the new base; the full refund returns it all', async (tc) => {
+    /* refunds pending at Stripe (asynchronous): the settlement's event books them */
+    await stack.emu('POST', '/__emu/config', { refund_async: 1 });
+    tc.after(() => stack.emu('POST', '/__emu/config', { refund_async: 0 }));
     const t = await onboarded();
     const product = await makeProduct(stack, { seller_account_id: t.id, price_cent: PRICE });
     const adv = await grant(t.id, 5000);

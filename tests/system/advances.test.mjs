@@ -102,22 +102,39 @@ async function advRow(id) {
   return { state, granted: Number(granted), offset: Number(offset), gen: Number(gen), transfer: tr };
 }
 
-/* offsetRows - Σ of the ADVANCE_OFFSET rows of advance 'id' on the payee / the platform */
+/*
+ * offsetRows - Σ of the ADVANCE_OFFSET rows of advance 'id' on the payee /
+ * the platform, and how many there are besides the advance_fee pairs
+ * (those exist only when a payment's real fee came after its completion:
+ * see earning)
+ */
 async function offsetRows(id) {
   const [[payee, platform, n]] = await stack.sql('SELECT IFNULL(SUM(IF(account_id <> \'acc_platform\', ' +
-    'amount_cent, 0)), 0), IFNULL(SUM(IF(account_id = \'acc_platform\', amount_cent, 0)), 0), COUNT(*) FROM shares ' +
+    'amount_cent, 0)), 0), IFNULL(SUM(IF(account_id = \'acc_platform\', amount_cent, 0)), 0), ' +
+    'IFNULL(SUM(kind <> \'advance_fee\'), 0) FROM shares ' +
     `WHERE role = 'ADVANCE_OFFSET' AND cause_id = ${esc(id)}`);
   return { payee: Number(payee), platform: Number(platform), n: Number(n) };
 }
 
 /*
  * earning - the payee's earning in payment 'pay': its split rows and the
- * fee adjustment (booked with the completion when Stripe's fee is known
- * then, as it is here)
+ * fee adjustment.  Read it once the fee is settled (feeSettled): the
+ * adjustment is booked with the completion when Stripe's fee is known
+ * then (the client's completion, which reads the balance transaction),
+ * else by charge.updated later (the webhook's completion of
+ * payment_intent.succeeded, which can win the race with the client's),
+ * and the offset follows it then (tly_advance_refee).  Earning and
+ * offset agree before and after that event, not across it.
  */
 function earning(pay, acc) {
   return sqlNum(stack, `SELECT IFNULL(SUM(amount_cent), 0) FROM shares WHERE payment_id = ${esc(pay)} AND ` +
     `account_id = ${esc(acc)} AND kind IN ('split', 'fee_adjustment')`);
+}
+
+/* feeSettled - until payment 'pay''s real Stripe fee is booked */
+function feeSettled(pay) {
+  return until(async () => (await sqlNum(stack, 'SELECT stripe_fee_actual_cent IS NOT NULL FROM payments WHERE ' +
+    `id = ${esc(pay)}`)) === 1, `the real fee of ${pay}`);
 }
 
 /* offsetIn - what payment 'pay' offset of the payee's advances (>= 0) */
@@ -134,11 +151,12 @@ async function checkoutFor(product) {
   return { b, c };
 }
 
-/* buy - a completed purchase of 'product': the payment's id */
+/* buy - a completed purchase of 'product', its real fee booked: the payment's id */
 async function buy(product) {
   const { b, c } = await checkoutFor(product);
   const r = await complete(stack, b, c.id);
   assert.equal(r.status, 200, r.body);
+  await feeSettled(r.json.id);
   return r.json.id;
 }
 
@@ -273,6 +291,7 @@ describe('offsets', () => {
     let total = 0;
     let offsetting = 0;
     for (const pay of pays) {
+      await feeSettled(pay);
       const o = await offsetIn(pay, t.id);
       const e = await earning(pay, t.id);
       assert.ok(o >= 0 && o <= e, `payment ${pay}: offset ${o} of earning ${e}`);

@@ -11,7 +11,10 @@
  *   overflowing prices, rates outside 0-10000, unknown and wrong-kind
  *   accounts, fee rules that leave the seller negative (422
  *   negative_share) at creation and at update (the product unchanged),
- *   fields an update may not touch, pagination;
+ *   fields an update may not touch, pagination; the platform fee in two
+ *   fields, fee_fixed_cent or fee_bps (one null, as the two columns of
+ *   schema/015), never both, and the deprecated fee_kind/fee_value
+ *   still accepted and answered;
  * - who may call: buyers read products but may not write them (403),
  *   nobody without credentials (401), payments are the server's.
  * No Stripe here: the catalog never calls it.
@@ -198,8 +201,9 @@ describe('products', () => {
     const p = await makeProduct(stack, { price_cent: 1999 });
     assert.equal(p.object, 'product');
     assert.match(p.id, /^prod_[A-Za-z0-9]+$/);
-    assert.deepEqual([p.price_cent, p.currency, p.fee_kind, p.fee_value, p.stock, p.active, p.agent_bps],
-      [1999, 'usd', 'fixed', 500, null, true, 0]);
+    assert.deepEqual([p.price_cent, p.currency, p.fee_fixed_cent, p.fee_bps, p.stock, p.active, p.agent_bps],
+      [1999, 'usd', 500, null, null, true, 0]);
+    assert.deepEqual([p.fee_kind, p.fee_value], ['fixed', 500], 'the deprecated fields, derived');
     const g = await server(stack, 'GET', `/api/v1/products/${p.id}`);
     assert.deepEqual(g.json, p);
   });
@@ -269,6 +273,64 @@ describe('products', () => {
       { name: 'x', seller_account_id: t.id, price_cent: 5000, currency: 'usd', fee_kind: 'bps', fee_value: 10001 });
     assert.equal(res.status, 400, res.body);
     assert.equal(res.json.error.param, 'fee_value', res.body);
+  });
+
+  test('the platform fee: fee_fixed_cent or fee_bps, one column each, never both', async () => {
+    const t = await makeSeller(stack);
+    const mk = (over) => server(stack, 'POST', '/api/v1/products',
+      { name: 'x', seller_account_id: t.id, price_cent: 5000, currency: 'usd', ...over });
+    const cols = async (id) => (await stack.sql('SELECT IFNULL(fee_fixed_cent, \'null\'), IFNULL(fee_bps, \'null\') ' +
+      `FROM products WHERE id = '${id}'`))[0];
+    let r = await mk({ fee_bps: 1200 });
+    assert.equal(r.status, 201, r.body);
+    assert.deepEqual([r.json.fee_fixed_cent, r.json.fee_bps, r.json.fee_kind, r.json.fee_value], [null, 1200, 'bps', 1200]);
+    assert.deepEqual(await cols(r.json.id), ['null', '1200']);
+    const bps = r.json;
+    r = await mk({ fee_fixed_cent: 250 });
+    assert.equal(r.status, 201, r.body);
+    assert.deepEqual([r.json.fee_fixed_cent, r.json.fee_bps, r.json.fee_kind, r.json.fee_value], [250, null, 'fixed', 250]);
+    assert.deepEqual(await cols(r.json.id), ['250', 'null']);
+    r = await mk({ fee_fixed_cent: null });
+    assert.deepEqual([r.status, r.json.fee_fixed_cent, r.json.fee_bps], [201, 500, null], 'null: the currency default');
+    assertErr(await mk({ fee_fixed_cent: 100, fee_bps: 100 }), 400, 'parameter_invalid', 'fee_bps', 'both');
+    assertErr(await mk({ fee_bps: 10001 }), 400, 'parameter_invalid', 'fee_bps');
+    assertErr(await mk({ fee_bps: -1 }), 400, 'parameter_invalid', 'fee_bps');
+    assertErr(await mk({ fee_fixed_cent: -1 }), 400, 'parameter_invalid', 'fee_fixed_cent');
+    assertErr(await mk({ fee_fixed_cent: 100, fee_kind: 'fixed', fee_value: 100 }), 400, 'parameter_invalid', 'fee_value',
+      'the new and the deprecated shape together');
+    assertErr(await mk({ fee_bps: 100, fee_value: 100 }), 400, 'parameter_invalid', 'fee_value');
+    /* an update names the whole policy in the new shape: the other column is cleared */
+    const upd = (body) => server(stack, 'POST', `/api/v1/products/${bps.id}`, body);
+    r = await upd({ fee_fixed_cent: 300 });
+    assert.deepEqual([r.status, r.json.fee_fixed_cent, r.json.fee_bps, r.json.fee_kind], [200, 300, null, 'fixed'], r.body);
+    assert.deepEqual(await cols(bps.id), ['300', 'null']);
+    r = await upd({ fee_bps: 800 });
+    assert.deepEqual([r.status, r.json.fee_fixed_cent, r.json.fee_bps], [200, null, 800], r.body);
+    assert.deepEqual(await cols(bps.id), ['null', '800']);
+    assertErr(await upd({ fee_fixed_cent: 1, fee_bps: 1 }), 400, 'parameter_invalid', 'fee_bps');
+    assertErr(await upd({ fee_bps: null }), 400, 'parameter_invalid_type', 'fee_bps');
+    assert.deepEqual(await cols(bps.id), ['null', '800'], 'the refused updates changed nothing');
+  });
+
+  test('the deprecated fee_kind/fee_value shape: stored in the column of its unit', async () => {
+    const t = await makeSeller(stack);
+    const mk = (over) => server(stack, 'POST', '/api/v1/products',
+      { name: 'x', seller_account_id: t.id, price_cent: 5000, currency: 'usd', ...over });
+    let r = await mk({ fee_kind: 'bps', fee_value: 900 });
+    assert.deepEqual([r.status, r.json.fee_fixed_cent, r.json.fee_bps], [201, null, 900], r.body);
+    r = await mk({ fee_kind: 'fixed', fee_value: 0 });
+    assert.deepEqual([r.status, r.json.fee_fixed_cent, r.json.fee_bps], [201, 0, null], r.body);
+    r = await mk({ fee_kind: 'fixed' });
+    assert.deepEqual([r.status, r.json.fee_fixed_cent, r.json.fee_bps], [201, 500, null], 'a fixed fee: the default');
+    assertErr(await mk({ fee_kind: 'bps' }), 400, 'parameter_invalid', 'fee_value', 'a bps fee needs its value');
+    /* half a policy keeps the other half, in either direction */
+    const p = r.json;
+    const upd = (body) => server(stack, 'POST', `/api/v1/products/${p.id}`, body);
+    r = await upd({ fee_value: 450 });
+    assert.deepEqual([r.status, r.json.fee_fixed_cent, r.json.fee_bps], [200, 450, null], r.body);
+    r = await upd({ fee_kind: 'bps' });
+    assert.deepEqual([r.status, r.json.fee_fixed_cent, r.json.fee_bps], [200, null, 450], r.body);
+    assertErr(await upd({ fee_value: 10001 }), 400, 'parameter_invalid', 'fee_value');
   });
 
   test('accounts: unknown 404 naming the parameter, wrong kind 422 wrong_account_kind', async () => {

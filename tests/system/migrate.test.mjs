@@ -4,7 +4,10 @@
  * applies nothing; schema_migrations records each file with the SHA-256
  * of its bytes; an applied file that changed stops the run with a message
  * naming it; a new file is applied once; a failing file and two files
- * with one number stop the run and record nothing.
+ * with one number stop the run and record nothing; 015 moves each
+ * product's platform fee from fee_kind/fee_value to the column of its
+ * unit (fee_fixed_cent or fee_bps) on a database migrated to 010 with
+ * products in it.
  */
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -110,4 +113,33 @@ test('two files with one number stop the run before any SQL', async () => {
   assert.match(r.stderr, /same number/, `the message says why (${r.stderr.trim()})`);
   const t = await stack.sql("SHOW TABLES LIKE 'dup_%'");
   assert.equal(t.length, 0, 'neither file ran');
+});
+
+test('015: each product fee moves to the column of its unit; the CHECK wants exactly one', async () => {
+  const db = `${stack.db.name}_m015`;
+  const inDb = (q) => stack.sql(`USE ${db}; ${q}`);
+  await stack.sql(`DROP DATABASE IF EXISTS ${db}; CREATE DATABASE ${db} CHARACTER SET utf8mb4 ` +
+    'COLLATE utf8mb4_unicode_ci');
+  try {
+    const [before15, at15] = [files.filter((f) => parseInt(f, 10) < 15), files.find((f) => /^015_/.test(f))];
+    assert.ok(at15, 'schema/015_*.sql exists');
+    for (const f of before15) await inDb(fs.readFileSync(path.join(schemaDir, f), 'utf8'));
+    await inDb("INSERT INTO accounts (id, kind) VALUES ('acc_m15', 'talent'); " +
+      'INSERT INTO products (id, name, seller_account_id, price_cent, currency, fee_kind, fee_value) VALUES ' +
+      "('prod_f', 'fixed', 'acc_m15', 1000, 'usd', 'fixed', 500), ('prod_b', 'bps', 'acc_m15', 1000, 'usd', 'bps', 1500), " +
+      "('prod_z', 'zero', 'acc_m15', 1000, 'usd', 'fixed', 0), ('prod_y', 'bps zero', 'acc_m15', 1000, 'usd', 'bps', 0)");
+    await inDb(fs.readFileSync(path.join(schemaDir, at15), 'utf8'));
+    assert.deepEqual(await inDb("SELECT id, IFNULL(fee_fixed_cent, 'null'), IFNULL(fee_bps, 'null') FROM products " +
+      'ORDER BY id'), [['prod_b', 'null', '1500'], ['prod_f', '500', 'null'], ['prod_y', 'null', '0'],
+      ['prod_z', '0', 'null']]);
+    assert.deepEqual(await inDb("SHOW COLUMNS FROM products WHERE Field IN ('fee_kind', 'fee_value')"), [],
+      'the one-column shape is gone');
+    for (const [fixed, bps] of [['1', '1'], ['NULL', 'NULL'], ['-1', 'NULL'], ['NULL', '10001']]) {
+      await assert.rejects(inDb('INSERT INTO products (id, name, seller_account_id, price_cent, currency, ' +
+        `fee_fixed_cent, fee_bps) VALUES ('prod_x', 'x', 'acc_m15', 1, 'usd', ${fixed}, ${bps})`), /products_fee/,
+      `fixed ${fixed}, bps ${bps}`);
+    }
+  } finally {
+    await stack.sql(`DROP DATABASE IF EXISTS ${db}`);
+  }
 });

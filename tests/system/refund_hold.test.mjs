@@ -2,8 +2,10 @@
  * refund_hold.test.mjs - money being refunded is not paid out (core/payout.h
  * TLY_ELIGIBLE_SQL, docs/ledger.md "Payable balance") on the real stack,
  * real purchases, admin refunds and payout runs at the Stripe emulator.
- * The emulator keeps a refund 'pending' for refund_settle_delay_ms
- * (POST /__emu/config) before it succeeds, or fails (fail_next):
+ * Refunds are asynchronous at the emulator here (refund_async: a card
+ * refund would be succeeded at once): it keeps a refund 'pending' for
+ * refund_settle_delay_ms (POST /__emu/config) before it succeeds, or
+ * fails (fail_next):
  * - a refund pending at Stripe: a payouts run does not pay the payment's
  *   earning; once the refund succeeded and is booked, the next run pays
  *   the earning less the refund's reversal;
@@ -41,6 +43,7 @@ before(async () => {
   finance = await stack.adminLogin('finance1', pw);
   assert.equal(finance.status, 200, 'finance login');
   await stack.emu('POST', '/__emu/balance/set', { currency: 'usd', available: 100000000, pending: 0 });
+  await stack.emu('POST', '/__emu/config', { refund_async: 1 });
 });
 afterEach(async (t) => {
   stack?.noteTest(t);

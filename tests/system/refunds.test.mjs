@@ -19,6 +19,11 @@
  *   answer (matched by metadata[tally_id]);
  * - a refund that fails after it was booked: the inverse rows, and
  *   refunded_cent back.
+ * All of it twice, once per refund mode of the emulator (MODES): a card
+ * refund succeeded at creation (Stripe's behaviour and the emulator's
+ * default; a failure comes later, from Stripe's refund-failure card
+ * 4000000000005126), and asynchronous refunds (refund_async: pending,
+ * then succeeded, or failed: never booked, the amount released).
  * The ledger's invariants hold at the end (assertLedger).
  */
 import { after, afterEach, before, describe, test } from 'node:test';
@@ -31,6 +36,12 @@ import {
 import { randomString, req, startStack } from './lib/stack.mjs';
 
 const LIMIT = 1000;		/* the support role's limit per refund, usd */
+
+/* the emulator's refund modes (tests/stripe-emulator/README.md, Refunds) */
+const MODES = [
+  { name: 'a card refund is succeeded at once', async: 0 },
+  { name: 'asynchronous refunds: pending, then succeeded or failed', async: 1 },
+];
 let stack;
 const admins = {};
 
@@ -72,12 +83,12 @@ function refund(s, pay, body, opts) {
   return admin(s, 'POST', `/admin/api/v1/payments/${pay}/refunds`, body, opts);
 }
 
-/* buy - a completed purchase of a product with every stakeholder */
-async function buy({ email = `b-${randomString(6).toLowerCase()}@example.test` } = {}) {
+/* buy - a completed purchase of a product with every stakeholder, paid with 'pm' */
+async function buy({ email = `b-${randomString(6).toLowerCase()}@example.test`, pm = 'pm_card_visa' } = {}) {
   const { product, slug } = await richProduct(stack, { price_cent: 2520, agentBps: 1000 });
   const b = await newBuyer(stack, { email });
   const c = await okCheckout(stack, b, { product_id: product.id, host_partner_slug: slug });
-  await paid(stack, c.payment_intent_id);
+  await paid(stack, c.payment_intent_id, pm);
   const r = await complete(stack, b, c.id);
   assert.equal(r.status, 200, r.body);
   await flush(stack);			/* charge.updated: the real fee */
@@ -110,15 +121,19 @@ async function refundEvents(charge) {
   return Object.fromEntries(rows.map(([s, n]) => [s, Number(n)]));
 }
 
-describe('admin refunds', () => {
-  test('full refund (no amount): booked from its webhook, payment refunded, email queued once', async () => {
+for (const mode of MODES) {
+describe(`admin refunds (${mode.name})`, () => {
+  before(() => stack.emu('POST', '/__emu/config', { refund_async: mode.async, refund_settle_delay_ms: 0 }));
+
+  test('full refund (no amount): booked once Stripe says succeeded, payment refunded, email queued once', async () => {
     const p = await buy();
     const r = await refund(admins.finance, p.pay, { reason: 'customer asked' });
     assert.equal(r.status, 201, r.body);
     assert.equal(r.json.object, 'refund');
     assert.equal(r.json.amount_cent, p.amount, 'the whole payment');
     assert.match(r.json.stripe_refund_id, /^re_/);
-    assert.ok(['pending', 'succeeded'].includes(r.json.state), r.json.state);
+    if (mode.async) assert.ok(['pending', 'succeeded'].includes(r.json.state), r.json.state);
+    else assert.deepEqual([r.json.state, r.json.booked], ['succeeded', true], 'Stripe answered succeeded: booked at once');
     await flush(stack);
     await settled(p.pay);
     const row = await payRow(p.pay);
@@ -254,7 +269,9 @@ describe('admin refunds', () => {
   });
 });
 
-describe('refunds made at Stripe', () => {
+describe(`refunds made at Stripe (${mode.name})`, () => {
+  before(() => stack.emu('POST', '/__emu/config', { refund_async: mode.async, refund_settle_delay_ms: 0 }));
+
   test('a Dashboard refund is booked once, whatever its events do', async () => {
     const p = await buy();
     await stack.emu('POST', '/__emu/webhooks/config', { duplicate: 3 });
@@ -317,10 +334,12 @@ describe('refunds made at Stripe', () => {
   });
 
   test('a refund that fails after it was booked: inverse rows, refunded_cent back', async () => {
-    const p = await buy();
-    /* pending 1.5 s, succeeded 1.5 s (Tally books it), then failed */
+    /* a card refund: Stripe's refund-failure card, succeeded at once (Tally
+     * books it), failed 1.5 s later; asynchronous: pending 1.5 s,
+     * succeeded 1.5 s (Tally books it), then failed */
+    const p = await buy(mode.async ? {} : { pm: 'pm_card_refundFail' });
     await stack.emu('POST', '/__emu/config', { refund_settle_delay_ms: 1500 });
-    await stack.emu('POST', '/__emu/refunds/fail_next', { count: 1, after_success: true });
+    if (mode.async) await stack.emu('POST', '/__emu/refunds/fail_next', { count: 1, after_success: true });
     let r;
     try {
       r = await refund(admins.finance, p.pay, { amount_cent: 1500, reason: 'will bounce' });
@@ -349,11 +368,48 @@ describe('refunds made at Stripe', () => {
     const ev = craftEvent('refund.failed', obj);
     assert.equal((await postWebhook(stack, ev)).status, 200);
     assert.equal(await sharesSum(p.pay, 'refund_failed'), 1500, 'reversed once');
-    /* and it can be refunded again */
+    /* and it can be refunded again (a charge of the refund-failure card
+     * bounces every refund: booked, then reversed again) */
     const again = await refund(admins.finance, p.pay, { amount_cent: 1500, reason: 'again' });
     assert.equal(again.status, 201, again.body);
     await flush(stack);
+    if (mode.async) {
+      await settled(p.pay);
+      assert.deepEqual(await payRow(p.pay), { status: 'partially_refunded', refunded: 1500, requested: 1500 });
+    } else {
+      await until(async () => Number(await sql1(stack, `SELECT booked + reversed FROM refunds WHERE id = ` +
+        `${esc(again.json.id)} AND state = 'failed'`)) === 2, 'the second refund booked, then reversed');
+      assert.deepEqual(await payRow(p.pay), { status: 'succeeded', refunded: 0, requested: 0 });
+      assert.equal(await sharesSum(p.pay), p.amount, 'whole again');
+    }
+  });
+
+  /* a card refund is never pending: this case exists only for asynchronous refunds */
+  if (mode.async) test('a refund that fails while pending: never booked, the amount released', async () => {
+    const p = await buy();
+    await stack.emu('POST', '/__emu/config', { refund_settle_delay_ms: 1500 });
+    await stack.emu('POST', '/__emu/refunds/fail_next', { count: 1 });
+    let r;
+    try {
+      r = await refund(admins.finance, p.pay, { amount_cent: 700, reason: 'will fail' });
+      assert.equal(r.status, 201, r.body);
+      assert.deepEqual([r.json.state, r.json.booked], ['pending', false], 'pending at Stripe: not booked');
+      assert.deepEqual(await payRow(p.pay), { status: 'succeeded', refunded: 0, requested: 700 },
+        'requested, not refunded, while pending');
+      await flush(stack, 20000);
+    } finally {
+      await stack.emu('POST', '/__emu/config', { refund_settle_delay_ms: 0 });
+    }
+    await until(async () => (await sql1(stack, `SELECT state FROM refunds WHERE id = ${esc(r.json.id)}`)) === 'failed',
+      'the refund failed');
+    assert.equal(Number(await sql1(stack, `SELECT booked FROM refunds WHERE id = ${esc(r.json.id)}`)), 0, 'never booked');
+    assert.equal(await sqlNum(stack, `SELECT COUNT(*) FROM shares WHERE cause_id = ${esc(r.json.id)}`), 0, 'no rows');
+    assert.deepEqual(await payRow(p.pay), { status: 'succeeded', refunded: 0, requested: 0 }, 'the amount released');
+    const ok = await refund(admins.finance, p.pay, { reason: 'all of it' });
+    assert.equal(ok.json.amount_cent, p.amount, 'all of it refundable again');
+    await flush(stack);
     await settled(p.pay);
-    assert.deepEqual(await payRow(p.pay), { status: 'partially_refunded', refunded: 1500, requested: 1500 });
+    assert.deepEqual(await payRow(p.pay), { status: 'refunded', refunded: p.amount, requested: p.amount });
   });
 });
+}

@@ -33,7 +33,8 @@ import { resetFees, exchangeRate, convertAmount } from './currencies.mjs';
 
 export const DEFAULT_CONFIG = {
   async_capture_delay_ms: 0, // automatic_async: charge.updated with balance_transaction after this
-  refund_settle_delay_ms: 0, // refunds: pending -> succeeded/failed after this
+  refund_settle_delay_ms: 0, // refunds: pending -> succeeded/failed, succeeded -> failed after this
+  refund_async: 0, // 1: refunds start pending (asynchronous methods); 0: a card refund is succeeded at once
   search_index_delay_ms: 0, // search: objects become searchable after this
 };
 

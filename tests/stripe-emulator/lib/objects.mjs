@@ -44,6 +44,8 @@ export const TEST_PAYMENT_METHODS = {
   pm_card_mastercard: { brand: 'mastercard', last4: '4444', funding: 'credit', outcome: 'success' },
   pm_card_amex: { brand: 'amex', last4: '8431', funding: 'credit', outcome: 'success' },
   pm_card_bypassPending: { brand: 'visa', last4: '0077', funding: 'credit', outcome: 'success', bypassPending: true },
+  // Stripe's 4000000000005126: the charge succeeds; a refund of it is succeeded at creation, then fails
+  pm_card_refundFail: { brand: 'visa', last4: '5126', funding: 'credit', outcome: 'success', refundFail: true },
   pm_card_chargeDeclined: {
     brand: 'visa', last4: '0002', funding: 'credit', outcome: 'decline',
     code: 'card_declined', decline_code: 'generic_decline', message: 'Your card was declined.',
@@ -86,6 +88,7 @@ export const TEST_CARD_NUMBERS = {
   '5555555555554444': 'pm_card_mastercard',
   '378282246310005': 'pm_card_amex',
   '4000000000000077': 'pm_card_bypassPending',
+  '4000000000005126': 'pm_card_refundFail',
   '4000000000000002': 'pm_card_chargeDeclined',
   '4000000000009995': 'pm_card_chargeDeclinedInsufficientFunds',
   '4100000000000019': 'pm_card_chargeDeclinedFraudulent',

@@ -7,10 +7,15 @@
  *                  succeeded; canceled from any non-final state.
  *   Charge         pending | succeeded (captured or not) | failed; refunds and
  *                  disputes move amount_refunded / disputed.
- *   Refund         pending -> succeeded | failed (asynchronously, after
- *                  config.refund_settle_delay_ms; fail_next makes it fail;
- *                  fail_next with after_success: succeeded, then failed
- *                  after another settle delay).
+ *   Refund         a card refund is succeeded at creation, as on Stripe;
+ *                  one that fails (fail_next, or a charge of Stripe's
+ *                  refund-failure card pm_card_refundFail, 4000000000005126)
+ *                  becomes failed after config.refund_settle_delay_ms.
+ *                  With config.refund_async (methods whose refunds really
+ *                  are asynchronous): pending -> succeeded | failed after
+ *                  the delay (fail_next makes it fail; fail_next with
+ *                  after_success or the refund-failure card: succeeded,
+ *                  then failed after another delay).
  *   Dispute        needs_response -> won | lost | warning_closed.
  *
  * Event sequences (types exist in stripe-node 23.1.0 Events.d.ts):
@@ -25,9 +30,11 @@
  *   processing        charge.pending, payment_intent.processing; then as success
  *   cancel            (charge.refunded when an authorization is released),
  *                     payment_intent.canceled
- *   refund            refund.created, charge.refunded; later refund.updated +
- *                     charge.refund.updated, or refund.updated +
- *                     charge.refund.updated + refund.failed + charge.updated
+ *   refund            refund.created, charge.refunded (succeeded at once);
+ *                     a failure later: refund.updated + charge.refund.updated
+ *                     + refund.failed + charge.updated.  refund_async: later
+ *                     refund.updated + charge.refund.updated (succeeded), and
+ *                     for a failure the four above
  *   dispute           charge.dispute.created, charge.dispute.funds_withdrawn;
  *                     close: (charge.dispute.funds_reinstated) charge.dispute.closed
  *
@@ -362,7 +369,9 @@ function newCharge(emu, piRec, status, decl) {
     decline_code: decl && decl.decline_code,
     baseUrl: emu.baseUrl,
   });
-  emu.state.put('charges', ch, piRec.owner, { refunded: 0, transferred: 0, bypassPending: !!piRec.pm.spec.bypassPending });
+  emu.state.put('charges', ch, piRec.owner, {
+    refunded: 0, transferred: 0, bypassPending: !!piRec.pm.spec.bypassPending, refundFail: !!piRec.pm.spec.refundFail,
+  });
   return ch;
 }
 
@@ -659,18 +668,23 @@ export function createRefund(emu, ctx, p) {
   });
   emu.debit(chRec.owner, bt.currency, -bt.amount);
   re.balance_transaction = bt.id;
+  const pending = !!emu.config.refund_async;
   let willFail = emu.state.failNextRefunds > 0;
   if (willFail) {
     emu.state.failNextRefunds -= 1;
     if (emu.state.failAfterSuccess) willFail = 'after_success';
   }
+  /* Stripe's refund-failure card: succeeded first, failed later; and a
+     card refund that is succeeded at once can only fail after that */
+  if (chRec.refundFail || (willFail && !pending)) willFail = 'after_success';
+  if (!pending) re.status = 'succeeded';
   const reRec = emu.state.put('refunds', re, chRec.owner, { willFail, dashboard: !!ctx.dashboard });
   chRec.refunded += amount;
   ch.amount_refunded = ch.amount - ch.amount_captured + chRec.refunded;
   ch.refunded = ch.amount_refunded >= ch.amount;
   emu.emit('refund.created', re, { owner: chRec.owner, request: ctx.request });
   emu.emit('charge.refunded', ch, { owner: chRec.owner, request: ctx.request });
-  emu.state.schedule(emu.config.refund_settle_delay_ms, () => settleRefund(emu, reRec, chRec));
+  if (pending || willFail) emu.state.schedule(emu.config.refund_settle_delay_ms, () => settleRefund(emu, reRec, chRec));
   return re;
 }
 

@@ -1,6 +1,9 @@
 /*
  * refunds-disputes.test.mjs - refunds (full, partial, several, over-refund,
- * already refunded, asynchronous settlement, fail_next, Dashboard refunds)
+ * already refunded; a card refund succeeded at once, Stripe's
+ * refund-failure card 4000000000005126 succeeded then failed, fail_next;
+ * asynchronous refunds behind refund_async: pending then succeeded or
+ * failed; Dashboard refunds)
  * and disputes (won, lost, partial amount, refunds blocked while open) with
  * their events, balance transactions and balance effects.
  */
@@ -27,7 +30,7 @@ test('refunds and disputes', async (t) => {
     return { available: b.available.find((x) => x.currency === 'usd').amount, pending: b.pending.find((x) => x.currency === 'usd').amount };
   };
 
-  await t.test('full refund: pending then succeeded, events, balance transaction without fee refund', async () => {
+  await t.test('full refund: a card refund is succeeded at once, events, balance transaction without fee refund', async () => {
     await fresh();
     const pi = await paidIntent(emu, { amount: 10000 });
     await emu.ctl('POST', '/__emu/balance/release');
@@ -35,13 +38,13 @@ test('refunds and disputes', async (t) => {
     await emu.flush();
     const n = hook.events().length;
     const re = await stripe.refunds.create({ payment_intent: pi.id });
-    assert.equal(re.status, 'pending');
+    assert.equal(re.status, 'succeeded', 'as on Stripe: a card refund is succeeded at creation');
     assert.equal(re.amount, 10000);
     await emu.flush();
-    assert.deepEqual(since(n), ['refund.created', 'charge.refunded', 'refund.updated', 'charge.refund.updated']);
-    const upd = hook.events().find((e) => e.type === 'refund.updated');
-    assert.equal(upd.data.object.status, 'succeeded');
-    assert.deepEqual(upd.data.previous_attributes, { status: 'pending' });
+    assert.deepEqual(since(n), ['refund.created', 'charge.refunded'], 'nothing later');
+    const created = hook.events().find((e) => e.type === 'refund.created');
+    assert.equal(created.data.object.status, 'succeeded');
+    assert.equal((await stripe.refunds.retrieve(re.id)).status, 'succeeded');
     const chEv = hook.events().find((e) => e.type === 'charge.refunded');
     assert.equal(chEv.data.object.amount_refunded, 10000);
     assert.equal(chEv.data.object.refunded, true);
@@ -92,19 +95,81 @@ test('refunds and disputes', async (t) => {
     assert.equal(np.status, 400);
   });
 
-  await t.test('refund settlement delay is configurable', async () => {
+  await t.test('refund_async: pending, then succeeded after the configurable delay', async () => {
     await fresh();
-    await emu.ctl('POST', '/__emu/config', { refund_settle_delay_ms: 800 });
+    assert.equal((await emu.ctl('GET', '/__emu/config')).refund_async, 0, 'not the default');
+    await emu.ctl('POST', '/__emu/config', { refund_settle_delay_ms: 800, refund_async: 1 });
     const pi = await paidIntent(emu);
+    await emu.flush();
+    const n = hook.events().length;
     const re = await stripe.refunds.create({ payment_intent: pi.id });
+    assert.equal(re.status, 'pending');
     await new Promise((r) => setTimeout(r, 100));
     assert.equal((await stripe.refunds.retrieve(re.id)).status, 'pending');
     await emu.flush();
     assert.equal((await stripe.refunds.retrieve(re.id)).status, 'succeeded');
+    assert.deepEqual(since(n), ['refund.created', 'charge.refunded', 'refund.updated', 'charge.refund.updated']);
+    const upd = hook.events().slice(n).find((e) => e.type === 'refund.updated');
+    assert.equal(upd.data.object.status, 'succeeded');
+    assert.deepEqual(upd.data.previous_attributes, { status: 'pending' });
   });
 
-  await t.test('fail_next: refunds go pending then failed, the charge is refundable again', async () => {
+  await t.test('the refund-failure card 4000000000005126: succeeded at creation, failed later, money back', async () => {
+    for (const pm of ['pm_card_refundFail', 'card number']) {
+      await fresh();
+      await emu.ctl('POST', '/__emu/config', { refund_settle_delay_ms: 300 });
+      let pi;
+      if (pm === 'card number') {
+        const r = await emu.api('POST', '/v1/payment_intents', {
+          amount: 4000, currency: 'usd', confirm: true, capture_method: 'automatic', payment_method_types: ['card'],
+          payment_method_data: { type: 'card', card: { number: '4000 0000 0000 5126' } },
+        });
+        assert.equal(r.status, 200, r.text);
+        pi = r.json;
+      } else pi = await paidIntent(emu, { amount: 4000, pm });
+      assert.equal(pi.status, 'succeeded', `${pm}: the charge succeeds`);
+      await emu.ctl('POST', '/__emu/balance/release');
+      const before = await usd();
+      await emu.flush();
+      const n = hook.events().length;
+      const re = await stripe.refunds.create({ payment_intent: pi.id });
+      assert.equal(re.status, 'succeeded', `${pm}: begins succeeded`);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal((await stripe.refunds.retrieve(re.id)).status, 'succeeded', `${pm}: still succeeded`);
+      await emu.flush();
+      const failed = await stripe.refunds.retrieve(re.id);
+      assert.equal(failed.status, 'failed', `${pm}: then failed`);
+      assert.equal(failed.failure_reason, 'expired_or_canceled_card');
+      assert.deepEqual(since(n), ['refund.created', 'charge.refunded', 'refund.updated', 'charge.refund.updated',
+        'refund.failed', 'charge.updated']);
+      const cru = hook.events().slice(n).find((e) => e.type === 'charge.refund.updated');
+      assert.equal(cru.data.object.status, 'failed');
+      assert.deepEqual(cru.data.previous_attributes, { status: 'succeeded' });
+      assert.equal((await stripe.charges.retrieve(pi.latest_charge)).amount_refunded, 0);
+      assert.deepEqual(await usd(), before, `${pm}: the money is back`);
+    }
+  });
+
+  await t.test('fail_next on a card refund: succeeded at creation, then failed', async () => {
     await fresh();
+    const pi = await paidIntent(emu, { amount: 4000 });
+    await emu.ctl('POST', '/__emu/refunds/fail_next', { count: 1 });
+    await emu.flush();
+    const n = hook.events().length;
+    const re = await stripe.refunds.create({ payment_intent: pi.id, amount: 3000 });
+    assert.equal(re.status, 'succeeded');
+    await emu.flush();
+    assert.equal((await stripe.refunds.retrieve(re.id)).status, 'failed');
+    assert.deepEqual(since(n), ['refund.created', 'charge.refunded', 'refund.updated', 'charge.refund.updated',
+      'refund.failed', 'charge.updated']);
+    const ok = await stripe.refunds.create({ payment_intent: pi.id, amount: 1000 });
+    await emu.flush();
+    assert.equal((await stripe.refunds.retrieve(ok.id)).status, 'succeeded', 'only the next refund fails');
+  });
+
+  await t.test('refund_async + fail_next: refunds go pending then failed, the charge is refundable again', async () => {
+    await fresh();
+    await emu.ctl('POST', '/__emu/config', { refund_async: 1 });
     const pi = await paidIntent(emu, { amount: 4000 });
     await emu.ctl('POST', '/__emu/balance/release');
     const before = await usd();
@@ -131,8 +196,9 @@ test('refunds and disputes', async (t) => {
     assert.equal((await stripe.refunds.retrieve(ok.id)).status, 'succeeded');
   });
 
-  await t.test('fail_next after_success: succeeded first, then failed, money back', async () => {
+  await t.test('refund_async + fail_next after_success: pending, succeeded, then failed, money back', async () => {
     await fresh();
+    await emu.ctl('POST', '/__emu/config', { refund_async: 1 });
     const pi = await paidIntent(emu, { amount: 4000 });
     await emu.ctl('POST', '/__emu/balance/release');
     const before = await usd();
@@ -164,8 +230,9 @@ test('refunds and disputes', async (t) => {
     const n = hook.events().length;
     const re = await emu.ctl('POST', `/__emu/charges/${pi.latest_charge}/dashboard_refund`, { amount: 1000 });
     assert.equal(re.amount, 1000);
+    assert.equal(re.status, 'succeeded');
     await emu.flush();
-    assert.deepEqual(since(n), ['refund.created', 'charge.refunded', 'refund.updated', 'charge.refund.updated']);
+    assert.deepEqual(since(n), ['refund.created', 'charge.refunded']);
     const created = hook.events().find((e) => e.type === 'refund.created');
     assert.equal(created.request.idempotency_key, null);
     assert.match(created.request.id, /^req_/);
