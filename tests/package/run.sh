@@ -145,49 +145,19 @@ check "tallyctl migrate" grep -q 'applied' "$W/migrate.log"
 
 # --- 4. tallyd as the unit starts it ---------------------------------------------
 step "start tallyd as the unit would"
-unit_get() { sed -n "s/^$1=//p" $UNIT; }
-user=$(unit_get User); group=$(unit_get Group)
-rt=/run/$(unit_get RuntimeDirectory)
-mkdir -p "$rt" && chown "$user:$group" "$rt" && chmod "$(unit_get RuntimeDirectoryMode)" "$rt"
-logs=/var/log/$(unit_get LogsDirectory)
-mkdir -p "$logs" && chown "$user:$group" "$logs" && chmod "$(unit_get LogsDirectoryMode)" "$logs"
-envfile=$(unit_get EnvironmentFile); envfile=${envfile#-}
-umask_v=$(unit_get UMask)
-# as_unit CMD... - CMD as the unit's user and group, with its environment
-as_unit() {
-	(
-		set -a
-		# shellcheck disable=SC1090
-		[ -f "$envfile" ] && . "$envfile"
-		set +a
-		umask "$umask_v"
-		exec setpriv --reuid="$user" --regid="$group" --init-groups \
-		    --inh-caps=-all "$@"
-	)
-}
-while IFS= read -r pre; do
-	# shellcheck disable=SC2086
-	case "$pre" in
-	+*)	check "ExecStartPre=$pre" ${pre#+} ;;
-	*)	check "ExecStartPre=$pre (as $user)" as_unit $pre ;;
-	esac
-done < <(unit_get ExecStartPre)
-check "/run/tally is 0750 tally:www-data" [ "$(stat -c '%a %U:%G' "$rt")" = "750 tally:www-data" ]
-start=$(unit_get ExecStart)
-(
-	set -a
-	# shellcheck disable=SC1090
-	[ -f "$envfile" ] && . "$envfile"
-	set +a
-	umask "$umask_v"
-	# shellcheck disable=SC2086
-	exec setpriv --reuid="$user" --regid="$group" --init-groups \
-	    --inh-caps=-all $start
-) >"$W/tallyd.out" 2>&1 &
+"$SRC/tests/package/start_unit.sh" $UNIT >"$W/tallyd.out" 2>&1 &
 PIDS+=($!)
-for _ in $(seq 100); do [ -S "$rt/api.sock" ] && break; sleep 0.1; done
-check "tallyd made its sockets" [ -S "$rt/api.sock" ]
-check "tallyd runs as $user" [ "$(ps -o user= -p "${PIDS[0]}" | tr -d ' ')" = "$user" ]
+rt=/run/$(sed -n 's/^RuntimeDirectory=//p' $UNIT)
+for _ in $(seq 100); do
+	[ -S "$rt/api.sock" ] && break
+	kill -0 "${PIDS[0]}" 2>/dev/null || break
+	sleep 0.1
+done
+check "tallyd started as the unit would (ExecStartPre: chgrp, tallyd -t as tally)" \
+    [ -S "$rt/api.sock" ]
+grep 'start_unit\|tallyd:' "$W/tallyd.out"
+check "/run/tally is 0750 tally:www-data" [ "$(stat -c '%a %U:%G' "$rt")" = "750 tally:www-data" ]
+check "tallyd runs as tally" [ "$(ps -o user= -p "${PIDS[0]}" | tr -d ' ')" = tally ]
 
 # --- 5. nginx with the installed snippet -------------------------------------------
 step "nginx with the installed snippet"
