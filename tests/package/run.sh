@@ -110,6 +110,8 @@ check "the nginx snippet" [ -f /usr/share/tally/nginx/tally.conf ]
 check "the snippet's root is the installed web/" \
     grep -q 'root /usr/share/tally/web;' /usr/share/tally/nginx/tally.conf
 check "the pages" [ -f /usr/share/tally/web/checkout/index.html ]
+check "every migration of schema/" \
+    [ "$(ls /usr/share/tally/schema)" = "$(cd "$SRC/schema" && ls -- *.sql)" ]
 check "the man pages" sh -c '[ -f /usr/share/man/man8/tallyd.8.gz ] &&
     [ -f /usr/share/man/man8/tallyctl.8.gz ] && [ -f /usr/share/man/man5/tally.conf.5.gz ]'
 check "logrotate's file is a conffile" sh -c "dpkg-query -W -f='\${Conffiles}' tally | grep -q /etc/logrotate.d/tally"
