@@ -45,10 +45,10 @@ WHSEC=whsec_bench_$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 # --- databases --------------------------------------------------------------------
 start_mariadb 1
 sqlroot <<EOF
-CREATE DATABASE tally;
+CREATE DATABASE tally CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
 CREATE USER tally@localhost IDENTIFIED BY 'bench';
 GRANT ALL ON tally.* TO tally@localhost;
-CREATE DATABASE perf;
+CREATE DATABASE perf CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
 CREATE USER perf@localhost IDENTIFIED BY 'perf';
 GRANT ALL ON perf.* TO perf@localhost;
 EOF

@@ -42,7 +42,7 @@ spawn-fcgi -s $BASE/hello.sock -M 0666 -F "$WORKERS" -P $BASE/hello.pids \
 # --- MariaDB and tallyd ---------------------------------------------------------
 start_mariadb 1
 sqlroot <<EOF
-CREATE DATABASE tally;
+CREATE DATABASE tally CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
 CREATE USER tally@localhost IDENTIFIED BY 'bench';
 GRANT ALL ON tally.* TO tally@localhost;
 EOF

@@ -7,8 +7,17 @@
  * secret or unparsable key file fails the whole load with a message
  * naming the file, section and key, and leaves no resource allocated.
  *
- * API:	tly_config_defaults(), tly_config_load(), tly_config_free(),
- *	tly_config_issuer(), tly_currency_exponent(), tly_pool_name().
+ * Secrets written env:NAME come from the environment or, when [tally]
+ * env_file (or the caller, tallyctl --env-file) names one, from that file
+ * of KEY=value lines -- the unit's EnvironmentFile, so that tallyctl in
+ * an operator's shell reads what the unit gives tallyd.  As with systemd,
+ * a variable set in the file wins over the environment.  A missing
+ * secret is reported with its variable's name and where it was looked
+ * for.
+ *
+ * API:	tly_config_defaults(), tly_config_load(), tly_config_load_env(),
+ *	tly_env_file_load(), tly_config_free(), tly_config_issuer(),
+ *	tly_currency_exponent(), tly_pool_name().
  */
 #include <errno.h>
 #include <stdio.h>
@@ -156,6 +165,8 @@ typedef struct loader {
 	char		*why;
 	size_t		 whysz;
 	int		 failed;
+	int		 literal;	/* a secret was written in the file */
+	const char	*env_file;	/* read for env:NAME, or NULL */
 } loader;
 
 static void
@@ -259,6 +270,7 @@ get_secret(loader *ld, const char *sec, const char *key, char *dst,
     size_t sz)
 {
 	const char *v, *e;
+	char what[384];
 	int rc;
 
 	v = tly_ini_get(ld->ini, sec, key);
@@ -267,7 +279,18 @@ get_secret(loader *ld, const char *sec, const char *key, char *dst,
 	if (strncmp(v, "env:", 4) == 0) {
 		e = getenv(v + 4);
 		if (e == NULL || *e == '\0') {
-			bad(ld, sec, key, "environment variable not set");
+			if (ld->env_file)
+				snprintf(what, sizeof(what), "environment "
+				    "variable %s is not set (neither in the "
+				    "environment nor in %s)", v + 4,
+				    ld->env_file);
+			else
+				snprintf(what, sizeof(what), "environment "
+				    "variable %s is not set (and no env_file: "
+				    "point [tally] env_file or tallyctl "
+				    "--env-file at the unit's "
+				    "EnvironmentFile)", v + 4);
+			bad(ld, sec, key, what);
 			return;
 		}
 		v = e;
@@ -278,7 +301,8 @@ get_secret(loader *ld, const char *sec, const char *key, char *dst,
 		else if (rc != TLY_OK)
 			bad(ld, sec, key, "cannot read the secret file");
 		return;
-	}
+	} else if (*v != '\0')
+		ld->literal = 1;
 	if (tly_strlcpy(dst, v, sz) >= sz)
 		bad(ld, sec, key, "value too long");
 }
@@ -324,6 +348,7 @@ load_tally(loader *ld, tly_config *c)
 	    sizeof(c->schema_dir));
 	get_str(ld, "tally", "public_url", c->public_url,
 	    sizeof(c->public_url));
+	get_str(ld, "tally", "env_file", c->env_file, sizeof(c->env_file));
 	n = (int)c->max_body_bytes;
 	get_int(ld, "tally", "max_body_bytes", &n, 1024, 64 << 20);
 	c->max_body_bytes = (size_t)n;
@@ -714,6 +739,94 @@ load_named_sections(loader *ld, tly_config *c)
 	}
 }
 
+/* env_name_ok - 's' is a shell variable name */
+static int
+env_name_ok(const char *s)
+{
+	if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+	    *s == '_'))
+		return 0;
+	for (s++; *s; s++)
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+		    (*s >= '0' && *s <= '9') || *s == '_'))
+			return 0;
+	return 1;
+}
+
+/*
+ * tly_env_file_load - set the variables of environment file 'path' (the
+ * format of systemd's EnvironmentFile: KEY=value lines, '#' and ';'
+ * comments, blank lines, a value in matching single or double quotes
+ * taken without them; no line continuation), overriding the
+ * environment.  TLY_OK, or TLY_ERR with 'why' naming the file and line.
+ */
+int
+tly_env_file_load(const char *path, char *why, size_t whysz)
+{
+	char line[1024], *k, *v, *eq, *end;
+	size_t n;
+	int lineno = 0;
+	FILE *f;
+
+	f = fopen(path, "r");
+	if (f == NULL) {
+		snprintf(why, whysz, "%s: %s", path, strerror(errno));
+		return TLY_ERR;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		n = strlen(line);
+		if (n == sizeof(line) - 1 && line[n - 1] != '\n') {
+			snprintf(why, whysz, "%s: line %d too long",
+			    path, lineno);
+			fclose(f);
+			return TLY_ERR;
+		}
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' ||
+		    line[n - 1] == ' ' || line[n - 1] == '\t'))
+			line[--n] = '\0';
+		for (k = line; *k == ' ' || *k == '\t'; k++)
+			;
+		if (*k == '\0' || *k == '#' || *k == ';')
+			continue;
+		if (strncmp(k, "export ", 7) == 0)
+			k += 7;
+		eq = strchr(k, '=');
+		if (eq == NULL) {
+			snprintf(why, whysz, "%s: line %d: not "
+			    "KEY=value", path, lineno);
+			fclose(f);
+			return TLY_ERR;
+		}
+		for (end = eq; end > k && (end[-1] == ' ' || end[-1] == '\t');
+		    end--)
+			;
+		*end = '\0';
+		for (v = eq + 1; *v == ' ' || *v == '\t'; v++)
+			;
+		n = strlen(v);
+		if (n >= 2 && (v[0] == '"' || v[0] == '\'') &&
+		    v[n - 1] == v[0]) {
+			v[n - 1] = '\0';
+			v++;
+		}
+		if (!env_name_ok(k)) {
+			snprintf(why, whysz, "%s: line %d: bad "
+			    "variable name", path, lineno);
+			fclose(f);
+			return TLY_ERR;
+		}
+		if (setenv(k, v, 1) != 0) {
+			snprintf(why, whysz, "%s: %s", path,
+			    strerror(errno));
+			fclose(f);
+			return TLY_ERR;
+		}
+	}
+	fclose(f);
+	return TLY_OK;
+}
+
 /*
  * tly_config_load - defaults, then file 'path'.  On failure 'why' names
  * the problem and 'c' holds nothing that needs freeing.
@@ -721,9 +834,22 @@ load_named_sections(loader *ld, tly_config *c)
 int
 tly_config_load(tly_config *c, const char *path, char *why, size_t whysz)
 {
+	return tly_config_load_env(c, path, NULL, why, whysz);
+}
+
+/*
+ * tly_config_load_env - tly_config_load, with the env:NAME secrets read
+ * from environment file 'env_file' when it is not NULL (it then replaces
+ * [tally] env_file), else from [tally] env_file when set.
+ */
+int
+tly_config_load_env(tly_config *c, const char *path, const char *env_file,
+    char *why, size_t whysz)
+{
 	tly_ini ini;
 	loader ld;
 	const tly_ini_ent *u;
+	char envwhy[384];
 
 	tly_config_defaults(c);
 	tly_strlcpy(c->path, path, sizeof(c->path));
@@ -733,7 +859,20 @@ tly_config_load(tly_config *c, const char *path, char *why, size_t whysz)
 	ld.why = why;
 	ld.whysz = whysz;
 	ld.failed = 0;
+	ld.literal = 0;
+	ld.env_file = NULL;
 	load_tally(&ld, c);
+	if (env_file != NULL && *env_file != '\0')
+		tly_strlcpy(c->env_file, env_file, sizeof(c->env_file));
+	if (!ld.failed && c->env_file[0] != '\0') {
+		ld.env_file = c->env_file;
+		if (tly_env_file_load(c->env_file, envwhy, sizeof(envwhy)) !=
+		    TLY_OK) {
+			snprintf(why, whysz, "%s: [tally] env_file: %s", path,
+			    envwhy);
+			ld.failed = 1;
+		}
+	}
 	load_db(&ld, c);
 	load_pools(&ld, c);
 	load_auth(&ld, c);
@@ -749,6 +888,7 @@ tly_config_load(tly_config *c, const char *path, char *why, size_t whysz)
 		ld.failed = 1;
 	}
 	tly_ini_free(&ini);
+	c->literal_secrets = ld.literal;
 	if (ld.failed) {
 		tly_config_free(c);
 		return TLY_ERR;

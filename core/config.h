@@ -82,6 +82,8 @@ typedef struct tly_config {
 	int		 request_timeout_s;	/* worker watchdog */
 	int		 shutdown_timeout_s;	/* SIGTERM grace */
 	char		 public_url[256];	/* base of links in emails */
+	char		 env_file[256];		/* env:NAME from it, or "" */
+	int		 literal_secrets;	/* a secret written as is */
 
 	/* [db] */
 	char		 db_host[128];
@@ -173,6 +175,9 @@ typedef struct tly_config {
 enum { TLY_SMTP_SSL_NONE = 0, TLY_SMTP_SSL_TRY, TLY_SMTP_SSL_ALL };
 
 int	 tly_config_load(tly_config *, const char *, char *, size_t);
+int	 tly_config_load_env(tly_config *, const char *, const char *, char *,
+	    size_t);
+int	 tly_env_file_load(const char *, char *, size_t);
 void	 tly_config_defaults(tly_config *);
 void	 tly_config_free(tly_config *);
 const tly_jwt_issuer *tly_config_issuer(const tly_config *, const char *);

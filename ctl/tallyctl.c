@@ -1,7 +1,13 @@
 /*
  * tallyctl.c - the operator's command line over the same core as tallyd
  *
- *	tallyctl [-c tally.conf] COMMAND ...
+ *	tallyctl [-c tally.conf] [--env-file FILE] COMMAND ...
+ *	tallyctl -V | --version | -h | --help | help
+ *
+ *	-c, --config FILE       the configuration (default $TALLY_CONF, else
+ *	                        SYSCONFDIR/tally/tally.conf)
+ *	-e, --env-file FILE     read the env:NAME secrets from FILE, the
+ *	                        unit's EnvironmentFile (else [tally] env_file)
  *
  *	migrate [--dir DIR]             apply schema migrations
  *	config check                    load the configuration and report
@@ -26,12 +32,15 @@
  * Nothing here is implemented twice: every command calls the core
  * operation tallyd's routes call.  Secrets printed (a new API key, a
  * token) go to standard output alone so scripts can capture them;
- * everything else goes to standard error.  Exit status 0 on success,
+ * everything else goes to standard error.  List commands print a header
+ * line (column names in capitals), then one tab-separated line per row.
+ * help, --help and -V need no configuration.  Exit status 0 on success,
  * 1 on failure, 2 on usage errors.
  *
  * API:	main().
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,10 +71,20 @@ typedef struct cli {
 	char		**argv;
 } cli;
 
-static int
-usage(void)
-{
-	fprintf(stderr, "usage: tallyctl [-c tally.conf] COMMAND\n"
+static const char usage_text[] =
+	    "usage: tallyctl [-c tally.conf] [--env-file FILE] COMMAND\n"
+	    "       tallyctl -V | --help\n"
+	    "options:\n"
+	    "  -c, --config FILE    the configuration (default $TALLY_CONF, "
+	    "else\n"
+	    "                       " TALLY_SYSCONF_DIR "/tally/tally.conf)\n"
+	    "  -e, --env-file FILE  read env:NAME secrets from FILE (the "
+	    "unit's\n"
+	    "                       EnvironmentFile; else [tally] env_file)\n"
+	    "  -V, --version        print the version\n"
+	    "  -h, --help           print this\n"
+	    "commands:\n"
+	    "  help\n"
 	    "  migrate [--dir DIR]\n"
 	    "  config check\n"
 	    "  apikey create NAME | apikey list | apikey revoke ID\n"
@@ -75,7 +94,14 @@ usage(void)
 	    "  webhook list [--dead|--failed] | webhook replay EVENT_ID\n"
 	    "  payouts run\n"
 	    "  outbox list [--dead] | outbox retry MSG_ID\n"
-	    "  check [NAME ...] | check --list\n");
+	    "  check [NAME ...] | check --list\n"
+	    "see tallyctl(8)\n";
+
+/* usage - the usage on standard error; the exit status of a bad call */
+static int
+usage(void)
+{
+	fputs(usage_text, stderr);
 	return 2;
 }
 
@@ -159,6 +185,7 @@ cmd_apikey(cli *c)
 		return 0;
 	}
 	if (c->argc == 2 && strcmp(c->argv[1], "list") == 0) {
+		printf("ID\tNAME\tPREFIX\tSTATE\n");
 		do {
 			if (tly_api_keys_list(&c->ctx, &pg, &rows, &n, &more,
 			    &e) != TLY_OK)
@@ -211,14 +238,15 @@ cmd_admin(cli *c)
 		return 0;
 	}
 	if (c->argc == 2 && strcmp(c->argv[1], "list") == 0) {
+		printf("ID\tUSER\tROLE\tSTATE\n");
 		do {
 			if (tly_admin_users_list(&c->ctx, &pg, &rows, &n, &more,
 			    &e) != TLY_OK)
 				return fail(&e);
 			for (i = 0; i < n; i++)
-				printf("%s\t%s\t%s%s\n", rows[i].id,
+				printf("%s\t%s\t%s\t%s\n", rows[i].id,
 				    rows[i].username, rows[i].role,
-				    rows[i].disabled ? "\tdisabled" : "");
+				    rows[i].disabled ? "disabled" : "active");
 			pg.starting_after = n ? rows[n - 1].id : NULL;
 		} while (more);
 		return 0;
@@ -271,6 +299,7 @@ cmd_job(cli *c)
 	tly_err e;
 
 	if (c->argc == 2 && strcmp(c->argv[1], "list") == 0) {
+		printf("JOB\tWHAT\n");
 		for (j = tly_jobs; j->name; j++)
 			printf("%s\t%s\n", j->name, j->what);
 		return 0;
@@ -318,6 +347,7 @@ cmd_webhook(cli *c)
 		status = "failed";
 	else if (c->argc != 2)
 		return usage();
+	printf("EVENT\tTYPE\tSTATUS\tATTEMPTS\tLAST_ERROR\n");
 	do {
 		if (tly_webhook_list(&c->ctx, status, &pg, &rows, &n, &more,
 		    &e) != TLY_OK)
@@ -374,6 +404,7 @@ cmd_outbox(cli *c)
 		state = "dead";
 	else if (c->argc != 2)
 		return usage();
+	printf("ID\tKIND\tSTATE\tATTEMPTS\tTO\tCAUSE\tLAST_ERROR\n");
 	do {
 		if (tly_outbox_list(&c->ctx, state, &pg, &rows, &n, &more,
 		    &e) != TLY_OK)
@@ -408,6 +439,7 @@ cmd_check(cli *c)
 	tly_err e;
 
 	if (c->argc == 2 && strcmp(c->argv[1], "--list") == 0) {
+		printf("CHECK\tINVARIANT\n");
 		for (k = tly_checks; k->name; k++)
 			printf("%s\t%s\n", k->name, k->what);
 		return 0;
@@ -444,10 +476,18 @@ cmd_check(cli *c)
 	return failed ? 1 : 0;
 }
 
+static const struct option long_opts[] = {
+	{ "config",	required_argument,	NULL, 'c' },
+	{ "env-file",	required_argument,	NULL, 'e' },
+	{ "help",	no_argument,		NULL, 'h' },
+	{ "version",	no_argument,		NULL, 'V' },
+	{ NULL,		0,			NULL, 0 }
+};
+
 int
 main(int argc, char **argv)
 {
-	const char *path, *cmd;
+	const char *path, *cmd, *env_file = NULL;
 	char why[512];
 	cli c;
 	int ch, rc;
@@ -455,18 +495,37 @@ main(int argc, char **argv)
 	path = getenv("TALLY_CONF");
 	if (path == NULL || *path == '\0')
 		path = TALLY_SYSCONF_DIR "/tally/tally.conf";
-	while ((ch = getopt(argc, argv, "+c:")) != -1) {
-		if (ch != 'c')
+	while ((ch = getopt_long(argc, argv, "+c:e:hV", long_opts, NULL)) !=
+	    -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'e':
+			env_file = optarg;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		case 'V':
+			printf("tallyctl %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
 			return usage();
-		path = optarg;
+		}
 	}
 	if (optind >= argc)
 		return usage();
+	if (strcmp(argv[optind], "help") == 0) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
 	memset(&c, 0, sizeof(c));
 	c.argc = argc - optind;
 	c.argv = argv + optind;
 	cmd = c.argv[0];
-	if (tly_config_load(&c.cfg, path, why, sizeof(why)) != TLY_OK) {
+	if (tly_config_load_env(&c.cfg, path, env_file, why, sizeof(why)) !=
+	    TLY_OK) {
 		fprintf(stderr, "tallyctl: %s\n", why);
 		return strcmp(cmd, "check") == 0 ? 2 : 1;
 	}

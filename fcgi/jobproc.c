@@ -5,9 +5,10 @@
  * context).  SIGTERM stays blocked and arrives through a signalfd, so it
  * never interrupts the job's database or Stripe calls; between runs the
  * process sleeps in poll(2) on that signalfd, so it stops at once when
- * idle and after the current run when busy.  A failed run is logged and
- * retried at the next interval; the job functions are idempotent by
- * design.
+ * idle and after the current run when busy (SIGUSR1 on the same
+ * signalfd reopens the log file and the process sleeps on).  A failed run
+ * is logged and retried at the next interval; the job functions are
+ * idempotent by design.
  *
  * API:	tly_jobproc_main().
  */
@@ -26,7 +27,10 @@
 #include "proc.h"
 #include "tly_str.h"
 
-/* setup_signals - as a worker's: SIGTERM/SIGINT through a signalfd */
+/*
+ * setup_signals - as a worker's: SIGTERM/SIGINT (stop) and SIGUSR1
+ * (reopen the log) through a signalfd
+ */
 static int
 setup_signals(void)
 {
@@ -40,9 +44,11 @@ setup_signals(void)
 	sigaction(SIGHUP, &sa, NULL);
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGTERM);
 	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGUSR1);
 	if (sigprocmask(SIG_SETMASK, &stop, NULL) != 0)
 		return -1;
 	return signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -88,7 +94,8 @@ tly_jobproc_main(const tly_config *cfg, int j, int status_fd)
 		pfd.fd = sig_fd;
 		pfd.events = POLLIN;
 		while (!stop && tly_mono_ms() < next)
-			if (poll(&pfd, 1, (int)(next - tly_mono_ms())) > 0)
+			if (poll(&pfd, 1, (int)(next - tly_mono_ms())) > 0 &&
+			    tly_signals_read(sig_fd, &log, cfg->log_file))
 				stop = 1;
 	}
 	tly_ctx_free(&ctx);

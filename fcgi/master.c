@@ -22,18 +22,32 @@
  *   is bound anew; old workers drain the old one.
  * - SIGTERM/SIGINT: stop spawning, SIGTERM every child, SIGKILL what is
  *   left after shutdown_timeout, remove the sockets, exit 0.
+ * - SIGUSR1: reopen the log file (logrotate moved it) and pass the signal
+ *   to every child, which reopens its own descriptor 2; nothing is re-read
+ *   and no worker is rolled (as nginx does).
+ * - While it starts (until the "started" line), each line of the master
+ *   also goes to the standard error tallyd was started with: a failed
+ *   start is never silent on a terminal or in the journal.
+ *
+ * tly_master_check() is tallyd -t: besides the file (loaded by the
+ * caller), what the real start would trip on -- the socket and log
+ * directories, sockets another process serves, socket groups, unknown
+ * jobs -- checked as the user that runs it, and a warning when a file
+ * holding secrets may be read by other users.  (tallyd binds no TCP
+ * port: its pools are unix sockets.)
  *
  * Child setup order: the child closes the master's pipes and the sockets
  * of other pools, keeps its own socket and the status pipe, and only then
  * runs the worker (which opens its own MariaDB connection).
  *
- * API:	tly_master_run().
+ * API:	tly_master_check(), tly_master_run().
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,7 +113,7 @@ typedef struct master {
 	tly_score	*board;		/* MAX_CHILDREN slots, shared */
 } master;
 
-static volatile sig_atomic_t got_chld, got_hup, got_term;
+static volatile sig_atomic_t got_chld, got_hup, got_term, got_usr1;
 static int self_pipe[2] = { -1, -1 };
 
 static void
@@ -111,6 +125,8 @@ on_signal(int sig)
 		got_chld = 1;
 	else if (sig == SIGHUP)
 		got_hup = 1;
+	else if (sig == SIGUSR1)
+		got_usr1 = 1;
 	else
 		got_term = 1;
 	(void)write(self_pipe[1], "x", 1);
@@ -130,38 +146,13 @@ setup_signals(void)
 	sa.sa_flags = SA_RESTART;
 	sigaction(SIGCHLD, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sa.sa_flags = 0;
 	sigaction(SIGPIPE, &sa, NULL);
 	return TLY_OK;
-}
-
-/*
- * tly_log_reopen - point standard error (which every child inherits) at
- * the configured log file; on SIGHUP this is how logs are rotated.
- */
-int
-tly_log_reopen(const tly_config *c)
-{
-	int fd;
-
-	if (c->log_file[0] == '\0')
-		return 0;
-	fd = open(c->log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-	    0640);
-	if (fd < 0) {
-		fprintf(stderr, "tallyd: %s: %s\n", c->log_file,
-		    strerror(errno));
-		return -1;
-	}
-	if (dup2(fd, 2) < 0) {
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	return 0;
 }
 
 /* --- sockets ------------------------------------------------------------- */
@@ -621,7 +612,9 @@ reload(master *m, const char *path)
 	nc = malloc(sizeof(*nc));
 	if (nc == NULL)
 		return;
-	(void)tly_log_reopen(m->cfg);	/* rotate, whatever comes next */
+	/* rotate, whatever comes next */
+	if (tly_log_reopen(m->cfg->log_file, why, sizeof(why)) != 0)
+		tly_error(&m->log, "master", "cannot reopen the log: %s", why);
 	if (tly_config_load(nc, path, why, sizeof(why)) != TLY_OK ||
 	    !jobs_known(m, nc)) {
 		tly_logkv(&m->log, TLY_LOG_ERROR, "master", "reload refused; "
@@ -651,8 +644,9 @@ reload(master *m, const char *path)
 		m->old[i] = m->cur[i];
 		m->cur[i] = fresh[i];
 	}
-	if (strcmp(nc->log_file, m->cfg->log_file) != 0)
-		(void)tly_log_reopen(nc);
+	if (strcmp(nc->log_file, m->cfg->log_file) != 0 &&
+	    tly_log_reopen(nc->log_file, why, sizeof(why)) != 0)
+		tly_error(&m->log, "master", "cannot open the log: %s", why);
 	tly_config_free(m->cfg);
 	free(m->cfg);
 	m->cfg = nc;
@@ -666,6 +660,26 @@ reload(master *m, const char *path)
 			retire(m, &m->kids[i]);
 	tly_info(&m->log, "master", "configuration reloaded (generation %d); "
 	    "rolling the workers", m->gen);
+}
+
+/*
+ * reopen_logs - SIGUSR1: the master's descriptor 2 on the log file anew,
+ * then every child's (they reopen on the same signal)
+ */
+static void
+reopen_logs(master *m)
+{
+	char why[512];
+	int i;
+
+	if (tly_log_reopen(m->cfg->log_file, why, sizeof(why)) != 0) {
+		tly_error(&m->log, "master", "cannot reopen the log: %s", why);
+		return;
+	}
+	for (i = 0; i < m->nkids; i++)
+		kill(m->kids[i].pid, SIGUSR1);
+	tly_info(&m->log, "master", "log file reopened (SIGUSR1); %d "
+	    "children told", m->nkids);
 }
 
 static void
@@ -725,13 +739,177 @@ drain_pipe(int fd)
 		;
 }
 
+/* --- tallyd -t ---------------------------------------------------------- */
+
+typedef struct checker {
+	const char	*path;		/* the configuration file */
+	int		 errors;
+} checker;
+
+static void
+check_fail(checker *k, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* check_fail - one problem, "tallyd: FILE: what" on standard error */
+static void
+check_fail(checker *k, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "tallyd: %s: ", k->path);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	k->errors++;
+}
+
+/*
+ * check_dir_of - the directory holding 'file' exists and this user may
+ * create files in it ('what' names the key for the message)
+ */
+static void
+check_dir_of(checker *k, const char *what, const char *file)
+{
+	char dir[256], *slash;
+	struct stat st;
+
+	tly_strlcpy(dir, file, sizeof(dir));
+	slash = strrchr(dir, '/');
+	if (slash == NULL)
+		tly_strlcpy(dir, ".", sizeof(dir));
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (stat(dir, &st) != 0)
+		check_fail(k, "%s: directory %s: %s", what, dir,
+		    strerror(errno));
+	else if (!S_ISDIR(st.st_mode))
+		check_fail(k, "%s: %s is not a directory", what, dir);
+	else if (access(dir, W_OK | X_OK) != 0)
+		check_fail(k, "%s: directory %s is not writable by uid %d: %s",
+		    what, dir, (int)geteuid(), strerror(errno));
+}
+
+/* in_group - this process may give a file to group 'gid' */
+static int
+in_group(gid_t gid)
+{
+	gid_t groups[256];
+	int i, n;
+
+	if (geteuid() == 0 || getegid() == gid)
+		return 1;
+	n = getgroups(256, groups);
+	for (i = 0; i < n; i++)
+		if (groups[i] == gid)
+			return 1;
+	return 0;
+}
+
+/* check_pool - what open_listener() would trip on for pool 'pc' */
+static void
+check_pool(checker *k, const tly_pool_conf *pc)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	struct group *g;
+	char what[64];
+
+	snprintf(what, sizeof(what), "[%s] socket %s", pc->name, pc->socket);
+	if (strlen(pc->socket) >= sizeof(sun.sun_path)) {
+		check_fail(k, "%s: path too long", what);
+		return;
+	}
+	check_dir_of(k, what, pc->socket);
+	if (lstat(pc->socket, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			check_fail(k, "%s: exists and is not a socket", what);
+		else if (socket_in_use(pc->socket))
+			check_fail(k, "%s: in use by another process (is "
+			    "tallyd running already?)", what);
+	}
+	if (pc->socket_group[0] == '\0')
+		return;
+	g = getgrnam(pc->socket_group);
+	if (g == NULL)
+		check_fail(k, "[%s] socket_group: no group '%s'", pc->name,
+		    pc->socket_group);
+	else if (!in_group(g->gr_gid))
+		check_fail(k, "[%s] socket_group: uid %d is not in group '%s', "
+		    "so cannot give it the socket", pc->name, (int)geteuid(),
+		    pc->socket_group);
+}
+
+/* check_log_file - the log file (or its directory) is writable */
+static void
+check_log_file(checker *k, const char *key, const char *file)
+{
+	char what[300];
+
+	if (file[0] == '\0')
+		return;
+	snprintf(what, sizeof(what), "[tally] %s %s", key, file);
+	if (access(file, F_OK) == 0) {
+		if (access(file, W_OK) != 0)
+			check_fail(k, "%s: not writable by uid %d: %s", what,
+			    (int)geteuid(), strerror(errno));
+		return;
+	}
+	check_dir_of(k, what, file);
+}
+
+/* warn_readable - 'file' holds secrets: say so when others may read it */
+static void
+warn_readable(const char *file, const char *holds)
+{
+	struct stat st;
+
+	if (stat(file, &st) != 0 || (st.st_mode & S_IROTH) == 0)
+		return;
+	fprintf(stderr, "tallyd: warning: %s holds %s and is readable by "
+	    "every user (mode %04o): chmod o-r %s\n", file, holds,
+	    (unsigned)(st.st_mode & 07777), file);
+}
+
+/*
+ * tly_master_check - tallyd -t for configuration 'cfg' loaded from
+ * 'path': print each problem the start would meet on standard error;
+ * 0 when there is none, else 1.
+ */
+int
+tly_master_check(const char *path, const tly_config *cfg)
+{
+	checker k = { path, 0 };
+	int i;
+
+	for (i = 0; i < TLY_NPOOLS; i++)
+		check_pool(&k, &cfg->pools[i]);
+	check_log_file(&k, "log_file", cfg->log_file);
+	if (cfg->pid_file[0])
+		check_log_file(&k, "pid_file", cfg->pid_file);
+	for (i = 0; i < cfg->n_jobs; i++)
+		if (tly_job_find(cfg->jobs[i].name) == NULL)
+			check_fail(&k, "unknown job [job.%s]",
+			    cfg->jobs[i].name);
+	if (cfg->literal_secrets)
+		warn_readable(path, "secrets");
+	if (cfg->env_file[0])
+		warn_readable(cfg->env_file, "the env:NAME secrets");
+	return k.errors ? 1 : 0;
+}
+
 /*
  * tly_master_run - run the master with configuration 'cfg' (loaded from
  * 'path', owned by the master from now on) until SIGTERM; 'rl_slots'
- * sizes the shared rate-limit table.  Returns the exit code.
+ * sizes the shared rate-limit table; 'start_fd' (> 2, or -1) is the
+ * standard error tallyd was started with, which gets the master's lines
+ * too until the start is done (then it is closed).  Returns the exit
+ * code.
  */
 int
-tly_master_run(const char *path, tly_config *cfg, int rl_slots)
+tly_master_run(const char *path, tly_config *cfg, int rl_slots, int start_fd)
 {
 	master *m;
 	struct pollfd pfd[2];
@@ -742,6 +920,7 @@ tly_master_run(const char *path, tly_config *cfg, int rl_slots)
 		return 1;
 	m->cfg = cfg;
 	tly_log_init(&m->log, 2, cfg->log_level, "master");
+	m->log.also_fd = start_fd > 2 ? start_fd : 0;
 	for (i = 0; i < TLY_NPOOLS; i++)
 		m->old[i].fd = -1;
 	if (!jobs_known(m, cfg) || setup_signals() != TLY_OK ||
@@ -762,6 +941,10 @@ tly_master_run(const char *path, tly_config *cfg, int rl_slots)
 	    cfg->pools[TLY_POOL_API].workers,
 	    cfg->pools[TLY_POOL_WEBHOOK].workers,
 	    cfg->pools[TLY_POOL_ADMIN].workers, cfg->n_jobs);
+	if (m->log.also_fd > 2) {
+		close(m->log.also_fd);		/* started: the file only */
+		m->log.also_fd = 0;
+	}
 	for (;;) {
 		if (got_term) {
 			got_term = 0;
@@ -775,6 +958,10 @@ tly_master_run(const char *path, tly_config *cfg, int rl_slots)
 			got_hup = 0;
 			if (!m->stopping)
 				reload(m, path);
+		}
+		if (got_usr1) {
+			got_usr1 = 0;		/* this first */
+			reopen_logs(m);		/* then this */
 		}
 		read_status(m);
 		maintain(m);

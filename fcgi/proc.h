@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "ratelimit.h"
+#include "tly_log.h"
 
 #define TLY_EXIT_FATAL	2
 
@@ -43,8 +44,9 @@ typedef struct tly_score {
 int	 tly_worker_main(const tly_config *, int, int, int, tly_rl *,
 	    tly_score *);
 int	 tly_jobproc_main(const tly_config *, int, int);
-int	 tly_master_run(const char *, tly_config *, int);
-int	 tly_log_reopen(const tly_config *);
+int	 tly_master_run(const char *, tly_config *, int, int);
+int	 tly_master_check(const char *, const tly_config *);
 void	 tly_status_send(int, char);
+int	 tly_signals_read(int, tly_log *, const char *);
 
 #endif

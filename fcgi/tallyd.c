@@ -1,21 +1,26 @@
 /*
  * tallyd.c - the Tally daemon: configuration, logging, then the master
  *
- *	tallyd [-c tally.conf] [-t] [-V]
+ *	tallyd [-c tally.conf] [-t] [-V] [-h]
  *
- * -c  the configuration file (default $TALLY_CONF, else
- *     SYSCONFDIR/tally/tally.conf);
- * -t  check the configuration and exit (0 when it loads);
- * -V  print the version.
+ * -c, --config   the configuration file (default $TALLY_CONF, else
+ *                SYSCONFDIR/tally/tally.conf);
+ * -t, --test     check the configuration and what the start needs
+ *                (tly_master_check) and exit: 0 when all holds;
+ * -V, --version  print the version;
+ * -h, --help     print the usage.
  *
  * tallyd stays in the foreground (systemd, ./dev and the tests supervise
  * it).  With [tally] log_file set, the master opens it for appending and
  * every child inherits it as its standard error; otherwise logs go to
- * standard error.  Exit status: 0 after a clean stop, 1 on a usage or
- * configuration error, 2 when the sockets cannot be set up.
+ * standard error.  Until the start is done the master's lines go to the
+ * original standard error too.  Exit status: 0 after a clean stop, 1 on
+ * a usage or configuration error, 2 when the sockets cannot be set up.
  *
  * API:	main().
  */
+#include <fcntl.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,10 +37,30 @@
 
 #define RL_SLOTS	8192
 
+static const char usage_text[] =
+    "usage: tallyd [-t] [-c tally.conf]\n"
+    "       tallyd -V | -h\n"
+    "  -c, --config FILE  the configuration (default $TALLY_CONF, else\n"
+    "                     " TALLY_SYSCONF_DIR "/tally/tally.conf)\n"
+    "  -t, --test         check the configuration, the socket and log\n"
+    "                     directories and the sockets, then exit\n"
+    "  -V, --version      print the version\n"
+    "  -h, --help         print this\n"
+    "signals: HUP reload, USR1 reopen the logs, TERM drain and stop\n"
+    "see tallyd(8)\n";
+
+static const struct option long_opts[] = {
+	{ "config",	required_argument,	NULL, 'c' },
+	{ "test",	no_argument,		NULL, 't' },
+	{ "help",	no_argument,		NULL, 'h' },
+	{ "version",	no_argument,		NULL, 'V' },
+	{ NULL,		0,			NULL, 0 }
+};
+
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: tallyd [-c tally.conf] [-t] [-V]\n");
+	fputs(usage_text, stderr);
 	exit(1);
 }
 
@@ -53,10 +78,10 @@ main(int argc, char **argv)
 	const char *path;
 	tly_config *cfg;
 	char why[512];
-	int ch, check = 0;
+	int ch, check = 0, start_fd = -1;
 
 	path = default_conf();
-	while ((ch = getopt(argc, argv, "c:tV")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:thV", long_opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
@@ -66,6 +91,9 @@ main(int argc, char **argv)
 			break;
 		case 'V':
 			printf("tallyd %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'h':
+			fputs(usage_text, stdout);
 			return 0;
 		default:
 			usage();
@@ -82,12 +110,20 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (check) {
-		printf("tallyd: %s: configuration ok\n", path);
+		ch = tly_master_check(path, cfg);
+		if (ch == 0)
+			printf("tallyd: %s: configuration ok\n", path);
 		tly_config_free(cfg);
 		free(cfg);
-		return 0;
+		return ch;
 	}
-	if (tly_log_reopen(cfg) != 0)
-		return 1;
-	return tly_master_run(path, cfg, RL_SLOTS);
+	if (cfg->log_file[0]) {
+		start_fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
+		if (tly_log_reopen(cfg->log_file, why, sizeof(why)) != 0) {
+			fprintf(stderr, "tallyd: cannot open the log file: "
+			    "%s\n", why);
+			return 1;
+		}
+	}
+	return tly_master_run(path, cfg, RL_SLOTS, start_fd);
 }

@@ -27,9 +27,11 @@
  *
  * Access-log lines are deferred (tly_log.h) and written when the buffer
  * fills, before any other line, when the worker has been idle for a
- * second, and at exit.
+ * second, and at exit.  SIGUSR1 (from the master, after logrotate) comes
+ * through the same signalfd: the worker flushes and reopens the log file
+ * (tly_log_reopen), then goes on serving.
  *
- * API:	tly_worker_main(), tly_status_send().
+ * API:	tly_worker_main(), tly_status_send(), tly_signals_read().
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -51,8 +53,8 @@
 #include "tly_str.h"
 
 /*
- * setup_signals - SIGTERM/SIGINT blocked and read from the returned
- * signalfd; SIGPIPE, SIGHUP, SIGUSR1 ignored; -1 on failure.
+ * setup_signals - SIGTERM/SIGINT/SIGUSR1 blocked and read from the
+ * returned signalfd; SIGPIPE, SIGHUP ignored; -1 on failure.
  */
 static int
 setup_signals(void)
@@ -65,17 +67,42 @@ setup_signals(void)
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGUSR1, &sa, NULL);
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGCHLD, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);	/* libfcgi installs nothing then */
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGTERM);
 	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGUSR1);
 	if (sigprocmask(SIG_SETMASK, &stop, NULL) != 0)
 		return -1;
 	return signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+/*
+ * tly_signals_read - drain signalfd 'sig_fd': on SIGUSR1 flush 'log' and
+ * reopen 'log_file'; returns 1 when SIGTERM or SIGINT came (stop)
+ */
+int
+tly_signals_read(int sig_fd, tly_log *log, const char *log_file)
+{
+	struct signalfd_siginfo si;
+	char why[512];
+	int stop = 0;
+
+	while (read(sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo != SIGUSR1) {
+			stop = 1;
+			continue;
+		}
+		tly_log_flush(log);
+		if (tly_log_reopen(log_file, why, sizeof(why)) != 0)
+			tly_error(log, "worker", "cannot reopen the log: %s",
+			    why);
+	}
+	return stop;
 }
 
 /* tly_status_send - tell the master something about this process */
@@ -200,7 +227,9 @@ tly_worker_main(const tly_config *cfg, int pool, int listen_fd, int status_fd,
 				break;
 			}
 			for (i = 0; i < n; i++)
-				if (evs[i].data.fd == sig_fd)
+				if (evs[i].data.fd == sig_fd &&
+				    tly_signals_read(sig_fd, &log,
+				    cfg->log_file))
 					stop = 1;
 			if (stop || n <= 0)
 				continue;

@@ -6,11 +6,17 @@
  * write(2).  A failed write is ignored: logging must never take a request
  * down.
  *
+ * The file is standard error (descriptor 2), which every child inherits;
+ * tly_log_reopen() opens the file by its name again and puts it on
+ * descriptor 2, so that after logrotate renamed it the lines go to a new
+ * file (each process does it on SIGUSR1: descriptors are per process).
+ *
  * API:	tly_log_init(), tly_log_level_parse(), tly_logf(), tly_logkv(),
  *	tly_log_defer(), tly_logkv_deferred(), tly_log_flush(),
- *	tly_log_release().
+ *	tly_log_release(), tly_log_reopen().
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -38,6 +44,34 @@ tly_log_init(tly_log *l, int fd, int level, const char *proc)
 	l->request_id = NULL;
 	l->defer = NULL;
 	l->deferred = 0;
+	l->also_fd = 0;
+}
+
+/*
+ * tly_log_reopen - open log file 'path' (append, create 0640) and make it
+ * descriptor 2; "" leaves standard error as it is.  0, or -1 with 'why'
+ * naming the file and the reason (the old descriptor 2 stays).
+ */
+int
+tly_log_reopen(const char *path, char *why, size_t whysz)
+{
+	int fd;
+
+	if (path == NULL || *path == '\0')
+		return 0;
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		snprintf(why, whysz, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fd != 2 && dup2(fd, 2) < 0) {
+		snprintf(why, whysz, "%s: dup2: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (fd != 2)
+		close(fd);
+	return 0;
 }
 
 /* tly_log_defer - allow deferred lines (a PIPE_BUF buffer); TLY_OK = 0 */
@@ -261,6 +295,8 @@ line_end(line *ln, tly_log *l, int deferred)
 	}
 	tly_log_flush(l);		/* keep the order of lines */
 	write_all(l->fd, ln->buf, ln->len);
+	if (l->also_fd > 2)
+		write_all(l->also_fd, ln->buf, ln->len);
 }
 
 static int

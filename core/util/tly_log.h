@@ -23,6 +23,12 @@
  * full, before any other line (so the order holds), when the worker is
  * idle (tly_log_flush) and at exit.  A process killed with SIGKILL loses
  * at most that buffer of access lines, never an error line.
+ *
+ * The log file is every process's standard error: tly_log_reopen() points
+ * descriptor 2 at the file anew (SIGUSR1 after logrotate moved it, in the
+ * master and in each child).  While tallyd starts, the master also writes
+ * each line to the terminal's (or journald's) standard error, 'also_fd',
+ * so that a failed start is never silent.
  */
 #ifndef TLY_LOG_H
 #define TLY_LOG_H
@@ -48,6 +54,7 @@ typedef struct tly_log {
 	const char	*request_id;	/* set by the worker per request */
 	char		*defer;		/* deferred lines, up to PIPE_BUF */
 	size_t		 deferred;
+	int		 also_fd;	/* > 2: every line also here; 0 none */
 } tly_log;
 
 void	 tly_log_init(tly_log *, int, int, const char *);
@@ -55,6 +62,7 @@ int	 tly_log_defer(tly_log *);
 void	 tly_log_flush(tly_log *);
 void	 tly_log_release(tly_log *);
 int	 tly_log_level_parse(const char *);
+int	 tly_log_reopen(const char *, char *, size_t);
 void	 tly_logf(tly_log *, int, const char *, const char *, ...)
 	    __attribute__((format(printf, 4, 5)));
 void	 tly_logkv(tly_log *, int, const char *, const char *, ...)

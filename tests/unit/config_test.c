@@ -534,10 +534,10 @@ test_secrets(void **state)
 
 	unsetenv("TLY_TEST_DB_PW");
 	must_fail(x, "unset env", "[db]\npassword = env:TLY_TEST_DB_PW\n",
-	    "[db] password: environment variable not set");
+	    "[db] password: environment variable TLY_TEST_DB_PW is not set");
 	setenv("TLY_TEST_DB_PW", "", 1);
 	must_fail(x, "empty env", "[db]\npassword = env:TLY_TEST_DB_PW\n",
-	    "[db] password: environment variable not set");
+	    "[db] password: environment variable TLY_TEST_DB_PW is not set");
 	unsetenv("TLY_TEST_DB_PW");
 
 	/* file: the first line, without its line ending */
@@ -805,6 +805,74 @@ test_refunds_disputes(void **state)
 	    "-1\n", "[currency.usd] refund_support_limit_cent");
 }
 
+/*
+ * test_env_file - [tally] env_file: env:NAME secrets from the unit's
+ * EnvironmentFile; the file wins over the environment (as with systemd);
+ * a missing variable is named with the file it was looked for in; a bad
+ * or missing file is refused, naming it and the line
+ */
+static void
+test_env_file(void **state)
+{
+	fx *x = *state;
+	char envf[200], text[600];
+	tly_config c;
+
+	snprintf(envf, sizeof(envf), "%s/tally.env", x->dir);
+	write_file(envf, "# the unit's EnvironmentFile\n\n"
+	    "TLY_T_DB=db pw from file\n"
+	    "  TLY_T_SK = \"sk_test_quoted\"  \n"
+	    "; another comment\n"
+	    "export TLY_T_WH='whsec_single'\n");
+	setenv("TLY_T_DB", "from the shell", 1);
+	unsetenv("TLY_T_SK");
+	snprintf(text, sizeof(text), "[tally]\nenv_file = %s\n[db]\n"
+	    "password = env:TLY_T_DB\n[stripe]\nsecret_key = env:TLY_T_SK\n"
+	    "webhook_secret = env:TLY_T_WH\n", envf);
+	must_load(x, text, &c);
+	want_str(c.env_file, envf);
+	want_str(c.db_password, "db pw from file");
+	want_str(c.stripe_secret_key, "sk_test_quoted");
+	want_str(c.stripe_webhook_secrets[0], "whsec_single");
+	want_int(c.literal_secrets, 0);
+	tly_config_free(&c);
+
+	/* a variable in neither: named, with the file */
+	snprintf(text, sizeof(text), "[tally]\nenv_file = %s\n[db]\n"
+	    "password = env:TLY_T_NOWHERE\n", envf);
+	unsetenv("TLY_T_NOWHERE");
+	must_fail(x, "missing", text, "environment variable TLY_T_NOWHERE "
+	    "is not set (neither in the environment nor in");
+	if (strstr(x->why, envf) == NULL)
+		fail_msg("got \"%s\", want it to name %s", x->why, envf);
+
+	/* the caller's file (tallyctl --env-file) replaces the key's */
+	write_file(x->conf, "[db]\npassword = env:TLY_T_DB\n");
+	setenv("TLY_T_DB", "from the shell", 1);
+	assert_int_equal(tly_config_load_env(&c, x->conf, envf, x->why,
+	    sizeof(x->why)), TLY_OK);
+	want_str(c.db_password, "db pw from file");
+	tly_config_free(&c);
+
+	write_file(envf, "TLY_T_OK=1\nthis line has no equals sign\n");
+	snprintf(text, sizeof(text), "[tally]\nenv_file = %s\n", envf);
+	must_fail(x, "bad line", text, "line 2: not KEY=value");
+	write_file(envf, "1BAD=x\n");
+	must_fail(x, "bad name", text, "line 1: bad variable name");
+	unlink(envf);
+	must_fail(x, "no file", text, "[tally] env_file: ");
+	if (strstr(x->why, "No such file") == NULL)
+		fail_msg("got \"%s\", want the system's reason", x->why);
+
+	/* a literal secret is noted (tallyd -t warns when others read it) */
+	must_load(x, "[db]\npassword = literal\n", &c);
+	want_int(c.literal_secrets, 1);
+	unsetenv("TLY_T_DB");
+	unsetenv("TLY_T_SK");
+	unsetenv("TLY_T_WH");
+	unsetenv("TLY_T_OK");
+}
+
 int
 main(void)
 {
@@ -816,6 +884,7 @@ main(void)
 		cmocka_unit_test(test_unknown),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_secrets),
+		cmocka_unit_test(test_env_file),
 		cmocka_unit_test(test_hs256),
 		cmocka_unit_test(test_rs256),
 		cmocka_unit_test(test_issuers),

@@ -263,6 +263,7 @@ function renderNginx(s) {
     .replaceAll('/run/tally/', `${s.dir}/run/`)
     .replaceAll('/usr/share/tally/web', path.join(SRC, 'web'))
     .replaceAll('/etc/nginx/tally-security-headers.conf', path.join(n, 'tally-security-headers.conf'))
+    .replaceAll('/var/log/nginx/tally-access.log', path.join(s.dir, 'log', 'nginx-access.log'))
     .replace('listen 80 backlog=1024;', `listen 127.0.0.1:${s.port} backlog=1024;`);
   if (!tally.includes(`127.0.0.1:${s.port}`)) {
     throw new Error('nginx/tally.conf no longer has "listen 80 backlog=1024;": update the harness');
