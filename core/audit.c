@@ -33,6 +33,10 @@ int
 tly_audit(tly_ctx *ctx, const tly_principal *actor, const char *action,
     const char *object, const char *detail, tly_err *err)
 {
+	/* tests: an audit row that cannot be written fails its change */
+	if (tly_ctx_fault(ctx, "audit") == TLY_FAULT_FAIL)
+		return tly_err_set(err, TLY_EK_UNAVAILABLE, "db_unavailable",
+		    "The database is unavailable; try again.");
 	return tly_db_later(ctx->db, err, "INSERT INTO audit_log "
 	    "(actor_kind, actor_id, action, object_id, detail, request_id) "
 	    "VALUES (?, ?, ?, ?, ?, ?)", "ssssss",
