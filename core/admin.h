@@ -1,5 +1,6 @@
 /*
- * admin.h - what the admin API lists: admin users, API keys, the audit log
+ * admin.h - what the admin API lists: admin users, API keys (the audit
+ * log: audit.h)
  *
  * Lists are cursor-paginated like Stripe's: newest first, at most 'limit'
  * rows (1..100, default 10) after the cursor 'starting_after' (an id from
@@ -12,6 +13,7 @@
 #include <stdint.h>
 
 #include "ctx.h"
+#include "audit.h"
 #include "tly_page.h"
 
 typedef struct tly_admin_user_row {
@@ -31,22 +33,9 @@ typedef struct tly_api_key_row {
 	int64_t	 revoked;		/* unix seconds, 0 = active */
 } tly_api_key_row;
 
-typedef struct tly_audit_row {
-	int64_t	 id;
-	int64_t	 at;
-	char	 actor_kind[16];
-	char	 actor_id[64];
-	char	 action[64];
-	char	 object_id[64];
-	char	 detail[1024];
-	char	 request_id[72];
-} tly_audit_row;
-
 int	 tly_admin_users_list(tly_ctx *, const tly_page *,
 	    tly_admin_user_row **, int *, int *, tly_err *);
 int	 tly_api_keys_list(tly_ctx *, const tly_page *, tly_api_key_row **,
 	    int *, int *, tly_err *);
-int	 tly_audit_list(tly_ctx *, const tly_page *, tly_audit_row **, int *,
-	    int *, tly_err *);
 
 #endif

@@ -78,6 +78,7 @@
 #include <string.h>
 
 #include "advance.h"
+#include "audit.h"
 #include "complete.h"
 #include "ledger.h"
 #include "idem.h"

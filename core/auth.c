@@ -1,8 +1,10 @@
 /*
- * auth.c - principals, API keys, admin users and sessions, the audit log
+ * auth.c - principals, API keys, admin users and sessions
  *
  * Owns the tables api_keys, admin_users, admin_sessions, login_throttle,
- * buyer_identities (and the buyer rows of accounts), audit_log.
+ * buyer_identities (and the buyer rows of accounts).  Every change made
+ * on behalf of an actor (an admin, or the operator through tallyctl) is
+ * audited in its own transaction (audit.h).
  *
  * Secrets are never stored or logged: API keys and session tokens are
  * kept as SHA-256 (they carry 190 random bits, so a fast hash suffices),
@@ -19,11 +21,12 @@
  * API:	tly_auth_buyer(), tly_auth_server(), tly_auth_admin(),
  *	tly_apikey_create(), tly_apikey_revoke(), tly_admin_create(),
  *	tly_admin_set_password(), tly_admin_login(), tly_admin_logout(),
- *	tly_audit(), tly_role_name(), tly_role_parse().
+ *	tly_role_name(), tly_role_parse(), tly_actor_name().
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "audit.h"
 #include "auth.h"
 #include "jwt.h"
 #include "tly_kdf.h"
@@ -62,6 +65,7 @@ tly_principal_kind_name(int k)
 	case TLY_PK_SERVER:	return "server";
 	case TLY_PK_ADMIN:	return "admin";
 	case TLY_PK_STRIPE:	return "stripe";
+	case TLY_PK_OPERATOR:	return "operator";
 	default:		return "public";
 	}
 }
@@ -201,15 +205,50 @@ tly_auth_server(tly_ctx *ctx, const char *key, tly_principal *p,
 	return TLY_OK;
 }
 
+/* tly_actor_name - how 'actor' is named in created_by columns */
+const char *
+tly_actor_name(const tly_principal *actor)
+{
+	if (actor == NULL)
+		return "system";
+	return actor->name[0] ? actor->name : actor->id;
+}
+
+typedef struct key_args {
+	const tly_principal	*actor;
+	const char		*id;
+	const char		*name;
+	const char		*prefix;
+	const char		*hash;
+	int			 revoked;	/* out: this run revoked it */
+} key_args;
+
+TLY_TX_TYPED(key_create_tx, key_args)
+static int
+key_create_tx(tly_ctx *ctx, key_args *a, tly_err *err)
+{
+	int rc;
+
+	rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO api_keys (id, name, "
+	    "prefix, key_hash, created_by) VALUES (?, ?, ?, ?, ?)", "sssss",
+	    a->id, a->name, a->prefix, a->hash, tly_actor_name(a->actor));
+	if (rc == TLY_OK)
+		rc = tly_audit(ctx, a->actor, "api_key.create", a->id, a->name,
+		    err);
+	return rc;
+}
+
 /*
- * tly_apikey_create - a new key named 'name'; the key itself is written
- * to 'key' (shown once, never stored) and its id to 'id'.
+ * tly_apikey_create - a new key named 'name', made by 'actor'; the key
+ * itself is written to 'key' (shown once, never stored) and its id to
+ * 'id'.
  */
 int
-tly_apikey_create(tly_ctx *ctx, const char *name, const char *by, char *key,
-    size_t keysz, char *id, size_t idsz, tly_err *err)
+tly_apikey_create(tly_ctx *ctx, const tly_principal *actor, const char *name,
+    char *key, size_t keysz, char *id, size_t idsz, tly_err *err)
 {
 	char secret[33], hash[65], prefix[16];
+	key_args a;
 
 	if (name == NULL || *name == '\0' || strlen(name) > 100)
 		return tly_err_param(err, TLY_EK_INVALID, "parameter_invalid",
@@ -221,30 +260,55 @@ tly_apikey_create(tly_ctx *ctx, const char *name, const char *by, char *key,
 	snprintf(key, keysz, "%s%s", TLY_API_KEY_PREFIX, secret);
 	snprintf(prefix, sizeof(prefix), "%.12s", key);
 	tly_sha256_hex(hash, key, strlen(key));
-	return tly_db_exec(ctx->db, err, NULL,
-	    "INSERT INTO api_keys (id, name, prefix, key_hash, created_by) "
-	    "VALUES (?, ?, ?, ?, ?)", "sssss", id, name, prefix, hash, by);
+	memset(&a, 0, sizeof(a));
+	a.actor = actor;
+	a.id = id;
+	a.name = name;
+	a.prefix = prefix;
+	a.hash = hash;
+	return key_create_tx_run(ctx, "api_key.create", &a, err);
 }
 
-/* tly_apikey_revoke - revoke key 'id' (again is fine); 404 if unknown */
-int
-tly_apikey_revoke(tly_ctx *ctx, const char *id, const char *by, tly_err *err)
+TLY_TX_TYPED(key_revoke_tx, key_args)
+static int
+key_revoke_tx(tly_ctx *ctx, key_args *a, tly_err *err)
 {
 	uint64_t n = 0;
 	char found[40];
 	int rc;
 
-	(void)by;
+	a->revoked = 0;
 	rc = tly_db_exec(ctx->db, err, &n, "UPDATE api_keys SET revoked_at = "
-	    "NOW(3) WHERE id = ? AND revoked_at IS NULL", "s", id);
-	if (rc || n)
+	    "NOW(3) WHERE id = ? AND revoked_at IS NULL", "s", a->id);
+	if (rc == TLY_OK && n == 1) {
+		a->revoked = 1;
+		return tly_audit(ctx, a->actor, "api_key.revoke", a->id, NULL,
+		    err);
+	}
+	if (rc)
 		return rc;
 	rc = tly_db_row(ctx->db, err, "SELECT id FROM api_keys WHERE id = ?",
-	    "s>s", id, found, sizeof(found));
+	    "s>s", a->id, found, sizeof(found));
 	if (rc == TLY_NOTFOUND)
 		return tly_err_param(err, TLY_EK_NOT_FOUND, "resource_missing",
-		    "id", "No such API key: '%.40s'.", id);
+		    "id", "No such API key: '%.40s'.", a->id);
 	return rc;
+}
+
+/*
+ * tly_apikey_revoke - 'actor' revokes key 'id' (again is fine, and
+ * audited once); 404 if unknown
+ */
+int
+tly_apikey_revoke(tly_ctx *ctx, const tly_principal *actor, const char *id,
+    tly_err *err)
+{
+	key_args a;
+
+	memset(&a, 0, sizeof(a));
+	a.actor = actor;
+	a.id = id;
+	return key_revoke_tx_run(ctx, "api_key.revoke", &a, err);
 }
 
 /* --- admin users and sessions ------------------------------------------- */
@@ -276,18 +340,45 @@ password_ok(const char *pw, tly_err *err)
 	return TLY_OK;
 }
 
-/*
- * tly_admin_create - a new admin user; its id goes to 'id'.  409 when the
- * username exists, 422 for a weak password or unknown role.
- */
-int
-tly_admin_create(tly_ctx *ctx, const char *username, const char *pw,
-    int role, const char *by, char *id, size_t idsz, tly_err *err)
+typedef struct user_args {
+	const tly_principal	*actor;
+	const char		*id;
+	const char		*username;
+	const char		*hash;
+	const char		*role;
+} user_args;
+
+TLY_TX_TYPED(user_create_tx, user_args)
+static int
+user_create_tx(tly_ctx *ctx, user_args *a, tly_err *err)
 {
-	char hash[TLY_KDF_HASH_MAX];
 	int rc;
 
-	(void)by;
+	rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO admin_users (id, "
+	    "username, password_hash, role) VALUES (?, ?, ?, ?)", "ssss",
+	    a->id, a->username, a->hash, a->role);
+	if (rc == TLY_CONFLICT)
+		return tly_err_param(err, TLY_EK_CONFLICT, "username_taken",
+		    "username", "That username is taken.");
+	if (rc == TLY_OK)
+		rc = tly_audit(ctx, a->actor, "admin_user.create", a->id,
+		    a->role, err);
+	return rc;
+}
+
+/*
+ * tly_admin_create - 'actor' makes a new admin user; its id goes to 'id'.
+ * 409 when the username exists, 422 for a weak password or unknown role.
+ */
+int
+tly_admin_create(tly_ctx *ctx, const tly_principal *actor,
+    const char *username, const char *pw, int role, char *id, size_t idsz,
+    tly_err *err)
+{
+	char hash[TLY_KDF_HASH_MAX];
+	user_args a;
+	int rc;
+
 	if (!username_ok(username))
 		return tly_err_param(err, TLY_EK_UNPROCESSABLE,
 		    "parameter_invalid", "username", "A username has 2 to 64 "
@@ -299,45 +390,66 @@ tly_admin_create(tly_ctx *ctx, const char *username, const char *pw,
 	rc = password_ok(pw, err);
 	if (rc)
 		return rc;
+	/* scrypt before the transaction: no lock is held while it runs */
 	if (tly_kdf_hash(pw, ctx->cfg->kdf_log2_n, hash, sizeof(hash)) !=
 	    TLY_OK || tly_id_new(id, idsz, "adm") != TLY_OK)
 		return tly_err_internal(err);
-	rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO admin_users "
-	    "(id, username, password_hash, role) VALUES (?, ?, ?, ?)", "ssss",
-	    id, username, hash, tly_role_name(role));
-	if (rc == TLY_CONFLICT)
-		return tly_err_param(err, TLY_EK_CONFLICT, "username_taken",
-		    "username", "That username is taken.");
+	memset(&a, 0, sizeof(a));
+	a.actor = actor;
+	a.id = id;
+	a.username = username;
+	a.hash = hash;
+	a.role = tly_role_name(role);
+	return user_create_tx_run(ctx, "admin_user.create", &a, err);
+}
+
+TLY_TX_TYPED(user_passwd_tx, user_args)
+static int
+user_passwd_tx(tly_ctx *ctx, user_args *a, tly_err *err)
+{
+	char id[40];
+	int rc;
+
+	rc = tly_db_row(ctx->db, err, "SELECT id FROM admin_users WHERE "
+	    "username = ? FOR UPDATE", "s>s", a->username, id, sizeof(id));
+	if (rc == TLY_NOTFOUND)
+		return tly_err_param(err, TLY_EK_NOT_FOUND, "resource_missing",
+		    "username", "No such admin user.");
+	if (rc == TLY_OK)
+		rc = tly_db_exec(ctx->db, err, NULL, "UPDATE admin_users SET "
+		    "password_hash = ? WHERE id = ?", "ss", a->hash, id);
+	if (rc == TLY_OK)
+		rc = tly_db_exec(ctx->db, err, NULL, "DELETE FROM "
+		    "admin_sessions WHERE user_id = ?", "s", id);
+	if (rc == TLY_OK)
+		rc = tly_audit(ctx, a->actor, "admin_user.passwd", id,
+		    a->username, err);
 	return rc;
 }
 
-/* tly_admin_set_password - new password for 'username'; ends its sessions */
+/*
+ * tly_admin_set_password - 'actor' sets a new password for 'username';
+ * its sessions end
+ */
 int
-tly_admin_set_password(tly_ctx *ctx, const char *username, const char *pw,
-    tly_err *err)
+tly_admin_set_password(tly_ctx *ctx, const tly_principal *actor,
+    const char *username, const char *pw, tly_err *err)
 {
-	char hash[TLY_KDF_HASH_MAX], id[40];
+	char hash[TLY_KDF_HASH_MAX];
+	user_args a;
 	int rc;
 
 	rc = password_ok(pw, err);
 	if (rc)
 		return rc;
-	rc = tly_db_row(ctx->db, err, "SELECT id FROM admin_users WHERE "
-	    "username = ?", "s>s", username, id, sizeof(id));
-	if (rc == TLY_NOTFOUND)
-		return tly_err_param(err, TLY_EK_NOT_FOUND, "resource_missing",
-		    "username", "No such admin user.");
-	if (rc)
-		return rc;
 	if (tly_kdf_hash(pw, ctx->cfg->kdf_log2_n, hash, sizeof(hash)) !=
 	    TLY_OK)
 		return tly_err_internal(err);
-	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE admin_users SET "
-	    "password_hash = ? WHERE id = ?", "ss", hash, id);
-	if (rc == TLY_OK)
-		rc = tly_db_exec(ctx->db, err, NULL, "DELETE FROM "
-		    "admin_sessions WHERE user_id = ?", "s", id);
-	return rc;
+	memset(&a, 0, sizeof(a));
+	a.actor = actor;
+	a.username = username;
+	a.hash = hash;
+	return user_passwd_tx_run(ctx, "admin_user.passwd", &a, err);
 }
 
 /* throttled - 429 when 'ukey' or 'ikey' has too many recent failures */
@@ -395,23 +507,50 @@ count_failure(tly_ctx *ctx, const char *k)
 	    "INTERVAL ? SECOND, NOW(3), window_start)", "sii", k, w, w);
 }
 
+typedef struct session_args {
+	const tly_principal	*actor;
+	const char		*hash;	/* of the session token */
+	const char		*addr;
+	tly_session		*s;
+} session_args;
+
+/* session_tx - the new session and its audit row, together */
+TLY_TX_TYPED(session_tx, session_args)
 static int
-new_session(tly_ctx *ctx, const char *uid, const char *addr, tly_session *s,
-    tly_err *err)
+session_tx(tly_ctx *ctx, session_args *a, tly_err *err)
 {
-	char hash[65];
 	int rc;
+
+	rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO admin_sessions "
+	    "(token_hash, user_id, csrf_token, expires_at, remote_addr) "
+	    "VALUES (?, ?, ?, NOW(3) + INTERVAL ? SECOND, ?)", "sssis",
+	    a->hash, a->s->user_id, a->s->csrf,
+	    (int64_t)ctx->cfg->session_ttl_s, a->addr);
+	if (rc == TLY_OK)
+		rc = tly_audit(ctx, a->actor, "admin.login", a->s->user_id,
+		    a->addr, err);
+	return rc;
+}
+
+/* new_session - a session for 's->user_id', opened by 'actor' from 'addr' */
+static int
+new_session(tly_ctx *ctx, const tly_principal *actor, const char *addr,
+    tly_session *s, tly_err *err)
+{
+	session_args a;
+	char hash[65];
 
 	if (tly_random_token(s->token, 33) != TLY_OK ||
 	    tly_random_token(s->csrf, 33) != TLY_OK)
 		return tly_err_internal(err);
 	tly_sha256_hex(hash, s->token, strlen(s->token));
-	rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO admin_sessions "
-	    "(token_hash, user_id, csrf_token, expires_at, remote_addr) "
-	    "VALUES (?, ?, ?, NOW(3) + INTERVAL ? SECOND, ?)", "sssis", hash,
-	    uid, s->csrf, (int64_t)ctx->cfg->session_ttl_s, addr);
+	memset(&a, 0, sizeof(a));
+	a.actor = actor;
+	a.hash = hash;
+	a.addr = addr;
+	a.s = s;
 	s->expires_at = tly_now_s() + ctx->cfg->session_ttl_s;
-	return rc;
+	return session_tx_run(ctx, "admin.login", &a, err);
 }
 
 /*
@@ -456,16 +595,15 @@ tly_admin_login(tly_ctx *ctx, const char *username, const char *pw,
 	}
 	(void)tly_db_exec(ctx->db, err, NULL, "DELETE FROM login_throttle "
 	    "WHERE k = ?", "s", ukey);
-	rc = new_session(ctx, s->user_id, addr, s, err);
+	memset(&actor, 0, sizeof(actor));
+	actor.kind = TLY_PK_ADMIN;
+	tly_strlcpy(actor.id, s->user_id, sizeof(actor.id));
+	tly_strlcpy(actor.name, username, sizeof(actor.name));
+	rc = new_session(ctx, &actor, addr, s, err);
 	if (rc)
 		return rc;
 	tly_strlcpy(s->username, username, sizeof(s->username));
 	s->role = tly_role_parse(role);
-	memset(&actor, 0, sizeof(actor));
-	actor.kind = TLY_PK_ADMIN;
-	tly_strlcpy(actor.id, s->user_id, sizeof(actor.id));
-	(void)tly_audit(ctx, &actor, "admin.login", s->user_id, addr, err);
-	tly_err_clear(err);
 	return TLY_OK;
 }
 
@@ -515,32 +653,32 @@ tly_auth_admin(tly_ctx *ctx, const char *token, tly_principal *p,
 	return TLY_OK;
 }
 
-/* tly_admin_logout - end the session of 'token' (unknown is fine) */
-int
-tly_admin_logout(tly_ctx *ctx, const char *token, tly_err *err)
+TLY_TX_TYPED(logout_tx, session_args)
+static int
+logout_tx(tly_ctx *ctx, session_args *a, tly_err *err)
 {
+	uint64_t n = 0;
+	int rc;
+
+	rc = tly_db_exec(ctx->db, err, &n, "DELETE FROM admin_sessions WHERE "
+	    "token_hash = ?", "s", a->hash);
+	if (rc == TLY_OK && n == 1)
+		rc = tly_audit(ctx, a->actor, "admin.logout", a->actor ?
+		    a->actor->id : NULL, NULL, err);
+	return rc;
+}
+
+/* tly_admin_logout - 'actor' ends its session 'token' (again is fine) */
+int
+tly_admin_logout(tly_ctx *ctx, const tly_principal *actor, const char *token,
+    tly_err *err)
+{
+	session_args a;
 	char hash[65];
 
 	tly_sha256_hex(hash, token, strlen(token));
-	return tly_db_exec(ctx->db, err, NULL, "DELETE FROM admin_sessions "
-	    "WHERE token_hash = ?", "s", hash);
-}
-
-/* --- audit --------------------------------------------------------------- */
-
-/*
- * tly_audit - append who ('actor') did 'action' to 'object' with 'detail'
- * (never a secret).  Inside a money transaction, call it in the same
- * transaction as the movement it records.
- */
-int
-tly_audit(tly_ctx *ctx, const tly_principal *actor, const char *action,
-    const char *object, const char *detail, tly_err *err)
-{
-	return tly_db_later(ctx->db, err, "INSERT INTO audit_log "
-	    "(actor_kind, actor_id, action, object_id, detail, request_id) "
-	    "VALUES (?, ?, ?, ?, ?, ?)", "ssssss",
-	    actor ? tly_principal_kind_name(actor->kind) : "system",
-	    actor && actor->id[0] ? actor->id : NULL, action, object, detail,
-	    ctx->request_id[0] ? ctx->request_id : NULL);
+	memset(&a, 0, sizeof(a));
+	a.actor = actor;
+	a.hash = hash;
+	return logout_tx_run(ctx, "admin.logout", &a, err);
 }

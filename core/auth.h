@@ -24,7 +24,8 @@ enum {
 	TLY_PK_SERVER = 1 << 1,
 	TLY_PK_ADMIN = 1 << 2,
 	TLY_PK_STRIPE = 1 << 3,		/* a verified Stripe webhook */
-	TLY_PK_PUBLIC = 1 << 4		/* no credentials needed */
+	TLY_PK_PUBLIC = 1 << 4,		/* no credentials needed */
+	TLY_PK_OPERATOR = 1 << 5	/* tallyctl (a unix user): no route */
 };
 
 enum {
@@ -65,19 +66,20 @@ int	 tly_auth_buyer(tly_ctx *, const char *, tly_principal *, tly_err *);
 int	 tly_auth_server(tly_ctx *, const char *, tly_principal *, tly_err *);
 int	 tly_auth_admin(tly_ctx *, const char *, tly_principal *, tly_err *);
 
-int	 tly_apikey_create(tly_ctx *, const char *, const char *, char *,
-	    size_t, char *, size_t, tly_err *);
-int	 tly_apikey_revoke(tly_ctx *, const char *, const char *, tly_err *);
+const char	*tly_actor_name(const tly_principal *);
 
-int	 tly_admin_create(tly_ctx *, const char *, const char *, int,
-	    const char *, char *, size_t, tly_err *);
-int	 tly_admin_set_password(tly_ctx *, const char *, const char *,
+int	 tly_apikey_create(tly_ctx *, const tly_principal *, const char *,
+	    char *, size_t, char *, size_t, tly_err *);
+int	 tly_apikey_revoke(tly_ctx *, const tly_principal *, const char *,
 	    tly_err *);
+
+int	 tly_admin_create(tly_ctx *, const tly_principal *, const char *,
+	    const char *, int, char *, size_t, tly_err *);
+int	 tly_admin_set_password(tly_ctx *, const tly_principal *,
+	    const char *, const char *, tly_err *);
 int	 tly_admin_login(tly_ctx *, const char *, const char *, const char *,
 	    tly_session *, tly_err *);
-int	 tly_admin_logout(tly_ctx *, const char *, tly_err *);
-
-int	 tly_audit(tly_ctx *, const tly_principal *, const char *,
-	    const char *, const char *, tly_err *);
+int	 tly_admin_logout(tly_ctx *, const tly_principal *, const char *,
+	    tly_err *);
 
 #endif

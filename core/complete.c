@@ -44,6 +44,7 @@
 #include <string.h>
 
 #include "advance.h"
+#include "audit.h"
 #include "auth.h"
 #include "catalog.h"
 #include "checkout.h"

@@ -50,6 +50,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit.h"
 #include "auth.h"
 #include "complete.h"
 #include "dispute.h"

@@ -42,6 +42,7 @@
 #include <curl/curl.h>
 
 #include "admin.h"
+#include "audit.h"
 #include "db.h"
 #include "mail.h"
 #include "outbox.h"
@@ -385,12 +386,14 @@ tly_outbox_list(tly_ctx *ctx, const char *state, const tly_page *p,
 	return rc;
 }
 
-/*
- * tly_outbox_retry - requeue row 'id' (dead, or queued: sooner) for a
- * fresh series of attempts, now.  A sent row or one being sent: 409.
- */
-int
-tly_outbox_retry(tly_ctx *ctx, const char *id, tly_err *err)
+typedef struct retry_args {
+	const tly_principal	*actor;
+	const char		*id;
+} retry_args;
+
+TLY_TX_TYPED(retry_tx, retry_args)
+static int
+retry_tx(tly_ctx *ctx, retry_args *a, tly_err *err)
 {
 	char state[16];
 	uint64_t n = 0;
@@ -398,18 +401,37 @@ tly_outbox_retry(tly_ctx *ctx, const char *id, tly_err *err)
 
 	rc = tly_db_exec(ctx->db, err, &n, "UPDATE outbox SET state = "
 	    "'queued', attempts = 0, next_attempt_at = NOW(3), last_error = "
-	    "NULL WHERE id = ? AND state IN ('dead', 'queued')", "s", id);
-	if (rc || n == 1)
+	    "NULL WHERE id = ? AND state IN ('dead', 'queued')", "s", a->id);
+	if (rc == TLY_OK && n == 1)
+		return tly_audit(ctx, a->actor, "outbox.retry", a->id, NULL,
+		    err);
+	if (rc)
 		return rc;
 	rc = tly_db_row(ctx->db, err, "SELECT state FROM outbox WHERE id = ?",
-	    "s>s", id, state, sizeof(state));
+	    "s>s", a->id, state, sizeof(state));
 	if (rc == TLY_NOTFOUND)
 		return tly_err_param(err, TLY_EK_NOT_FOUND, "resource_missing",
-		    "id", "No such message: '%.40s'.", id);
+		    "id", "No such message: '%.40s'.", a->id);
 	if (rc)
 		return rc;
 	if (strcmp(state, "queued") == 0)
 		return TLY_OK;		/* already requeued at this instant */
 	return tly_err_param(err, TLY_EK_CONFLICT, "message_not_retryable",
 	    "id", "The message is %s: it is not sent again.", state);
+}
+
+/*
+ * tly_outbox_retry - 'actor' requeues row 'id' (dead, or queued: sooner)
+ * for a fresh series of attempts, now; audited.  A sent row or one being
+ * sent: 409.
+ */
+int
+tly_outbox_retry(tly_ctx *ctx, const tly_principal *actor, const char *id,
+    tly_err *err)
+{
+	retry_args a;
+
+	a.actor = actor;
+	a.id = id;
+	return retry_tx_run(ctx, "outbox.retry", &a, err);
 }

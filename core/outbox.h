@@ -18,6 +18,7 @@
 
 #include <stdint.h>
 
+#include "auth.h"
 #include "ctx.h"
 
 typedef struct tly_mail {
@@ -47,6 +48,7 @@ int	 tly_outbox_add(tly_ctx *, const tly_mail *, tly_err *);
 int	 tly_job_outbox(tly_ctx *, tly_err *);
 int	 tly_outbox_list(tly_ctx *, const char *, const struct tly_page *,
 	    tly_outbox_row **, int *, int *, tly_err *);
-int	 tly_outbox_retry(tly_ctx *, const char *, tly_err *);
+int	 tly_outbox_retry(tly_ctx *, const tly_principal *, const char *,
+	    tly_err *);
 
 #endif

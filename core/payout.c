@@ -57,6 +57,7 @@
 #include <string.h>
 
 #include "advance.h"
+#include "audit.h"
 #include "auth.h"
 #include "outbox.h"
 #include "payout.h"

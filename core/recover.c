@@ -44,6 +44,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit.h"
 #include "auth.h"
 #include "recover.h"
 #include "tly_str.h"

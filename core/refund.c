@@ -42,6 +42,7 @@
 #include <string.h>
 
 #include "advance.h"
+#include "audit.h"
 #include "auth.h"
 #include "complete.h"
 #include "ledger.h"
@@ -138,6 +139,7 @@ typedef struct request_args {
 	const char		*pay;
 	int64_t			 amount;
 	const char		*origin, *reason, *by;
+	const tly_principal	*actor;		/* an admin: audited */
 	int			 limited;	/* the support role's limit */
 	const tly_idem_row	*key;		/* the client's, or NULL */
 	char			 id[40];
@@ -185,6 +187,9 @@ request_tx(tly_ctx *ctx, void *arg, tly_err *err)
 		rc = tly_db_exec(ctx->db, err, NULL, "UPDATE refunds SET "
 		    "request_key = ?, request_sha256 = ? WHERE id = ?", "sss",
 		    a->key->key, a->key->sha256, a->id);
+	if (rc == TLY_OK && a->actor)
+		rc = tly_audit(ctx, a->actor, "refund.create", a->id,
+		    a->reason, err);
 	return rc;
 }
 
@@ -284,8 +289,8 @@ tly_refund_request(tly_ctx *ctx, const char *pay, int64_t amount,
  */
 int
 tly_refund_admin(tly_ctx *ctx, const char *pay, int64_t amount,
-    const char *reason, const char *by, int limited, const tly_idem_row *key,
-    tly_refund *out, tly_err *err)
+    const char *reason, const tly_principal *by, int limited,
+    const tly_idem_row *key, tly_refund *out, tly_err *err)
 {
 	request_args a;
 
@@ -294,7 +299,8 @@ tly_refund_admin(tly_ctx *ctx, const char *pay, int64_t amount,
 	a.amount = amount;
 	a.reason = reason;
 	a.origin = "tally";
-	a.by = by;
+	a.by = tly_actor_name(by);
+	a.actor = by;
 	a.limited = limited;
 	a.key = key;
 	return request(ctx, &a, out, err);

@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth.h"
 #include "ctx.h"
 #include "tly_json.h"
 
@@ -55,8 +56,8 @@ int	 tly_reversal_post(tly_ctx *, const char *, const char *,
 int	 tly_refund_request(tly_ctx *, const char *, int64_t, const char *,
 	    const char *, const char *, tly_refund *, tly_err *);
 int	 tly_refund_admin(tly_ctx *, const char *, int64_t, const char *,
-	    const char *, int, const struct tly_idem_row *, tly_refund *,
-	    tly_err *);
+	    const tly_principal *, int, const struct tly_idem_row *,
+	    tly_refund *, tly_err *);
 int	 tly_refund_list(tly_ctx *, const char *, tly_refund **, int *,
 	    tly_err *);
 int	 tly_refund_record(tly_ctx *, const char *, const tly_jv *,

@@ -35,6 +35,7 @@
  */
 #include <string.h>
 
+#include "audit.h"
 #include "auth.h"
 #include "refund.h"
 #include "stripe.h"

@@ -42,12 +42,13 @@
  *      Tally retries itself ("webhooks" job: exponential backoff, dead
  *      after TLY_WEBHOOK_MAX_ATTEMPTS, replayable by an operator).
  *
- * API:	tly_webhook_receive(), tly_webhook_process(), tly_webhook_list(),
- *	tly_job_webhooks().
+ * API:	tly_webhook_receive(), tly_webhook_process(), tly_webhook_replay(),
+ *	tly_webhook_list(), tly_job_webhooks().
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "audit.h"
 #include "checkout.h"
 #include "complete.h"
 #include "dispute.h"
@@ -622,6 +623,51 @@ tly_webhook_process(tly_ctx *ctx, const char *id, tly_webhook_result *res,
 	if (rc == TLY_OK)
 		result(res, &ev, status);
 	return rc;
+}
+
+typedef struct replay_args {
+	const tly_principal	*actor;
+	const char		*id;
+} replay_args;
+
+/* replay_tx - the event exists (locked); the operator's request audited */
+TLY_TX_TYPED(replay_tx, replay_args)
+static int
+replay_tx(tly_ctx *ctx, replay_args *a, tly_err *err)
+{
+	char id[72];
+	int rc;
+
+	rc = tly_db_row(ctx->db, err, "SELECT id FROM webhook_events WHERE "
+	    "id = ? FOR UPDATE", "s>s", a->id, id, sizeof(id));
+	if (rc == TLY_NOTFOUND)
+		return tly_err_param(err, TLY_EK_NOT_FOUND, "resource_missing",
+		    "id", "No such event: '%.64s'.", a->id);
+	if (rc == TLY_OK)
+		rc = tly_audit(ctx, a->actor, "webhook.replay", a->id, NULL,
+		    err);
+	return rc;
+}
+
+/*
+ * tly_webhook_replay - 'actor' (an admin, the operator) has stored event
+ * 'id' acted on again: the request is audited in its own transaction,
+ * then the event is processed as the job would (whatever it booked is
+ * audited by the operations themselves).
+ */
+int
+tly_webhook_replay(tly_ctx *ctx, const tly_principal *actor, const char *id,
+    tly_webhook_result *res, tly_err *err)
+{
+	replay_args a;
+	int rc;
+
+	a.actor = actor;
+	a.id = id;
+	rc = replay_tx_run(ctx, "webhook.replay", &a, err);
+	if (rc)
+		return rc;
+	return tly_webhook_process(ctx, id, res, err);
 }
 
 /* --- the job and the operator's list ------------------------------ */

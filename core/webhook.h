@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "admin.h"
+#include "auth.h"
 #include "ctx.h"
 
 #define TLY_WEBHOOK_MAX_ATTEMPTS	10
@@ -43,6 +44,8 @@ int	 tly_webhook_receive(tly_ctx *, const char *, const char *,
 	    tly_err *);
 int	 tly_webhook_process(tly_ctx *, const char *, tly_webhook_result *,
 	    tly_err *);
+int	 tly_webhook_replay(tly_ctx *, const tly_principal *, const char *,
+	    tly_webhook_result *, tly_err *);
 int	 tly_webhook_list(tly_ctx *, const char *, const tly_page *,
 	    tly_webhook_row **, int *, int *, tly_err *);
 int	 tly_job_webhooks(tly_ctx *, tly_err *);

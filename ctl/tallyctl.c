@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "audit.h"
 #include "auth.h"
 #include "check.h"
 #include "config.h"
@@ -67,6 +68,7 @@ typedef struct cli {
 	tly_config	 cfg;
 	tly_log		 log;
 	tly_ctx		 ctx;
+	tly_principal	 op;		/* the operator, for the audit log */
 	int		 argc;
 	char		**argv;
 } cli;
@@ -166,21 +168,17 @@ cmd_apikey(cli *c)
 
 	tly_err_clear(&e);
 	if (c->argc == 3 && strcmp(c->argv[1], "create") == 0) {
-		if (tly_apikey_create(&c->ctx, c->argv[2], "tallyctl", key,
+		if (tly_apikey_create(&c->ctx, &c->op, c->argv[2], key,
 		    sizeof(key), id, sizeof(id), &e) != TLY_OK)
 			return fail(&e);
-		(void)tly_audit(&c->ctx, NULL, "api_key.create", id,
-		    c->argv[2], &e);
 		printf("%s\n", key);
 		fprintf(stderr, "created API key %s (%s)\n", id, c->argv[2]);
 		return 0;
 	}
 	if (c->argc == 3 && strcmp(c->argv[1], "revoke") == 0) {
-		if (tly_apikey_revoke(&c->ctx, c->argv[2], "tallyctl", &e) !=
+		if (tly_apikey_revoke(&c->ctx, &c->op, c->argv[2], &e) !=
 		    TLY_OK)
 			return fail(&e);
-		(void)tly_audit(&c->ctx, NULL, "api_key.revoke", c->argv[2],
-		    NULL, &e);
 		fprintf(stderr, "revoked %s\n", c->argv[2]);
 		return 0;
 	}
@@ -214,13 +212,11 @@ cmd_admin(cli *c)
 	if (c->argc == 4 && strcmp(c->argv[1], "create") == 0) {
 		if (read_secret(pw, sizeof(pw)) != TLY_OK)
 			return usage();
-		rc = tly_admin_create(&c->ctx, c->argv[2], pw,
-		    tly_role_parse(c->argv[3]), "tallyctl", id, sizeof(id), &e);
+		rc = tly_admin_create(&c->ctx, &c->op, c->argv[2], pw,
+		    tly_role_parse(c->argv[3]), id, sizeof(id), &e);
 		explicit_bzero(pw, sizeof(pw));
 		if (rc != TLY_OK)
 			return fail(&e);
-		(void)tly_audit(&c->ctx, NULL, "admin_user.create", id,
-		    c->argv[3], &e);
 		fprintf(stderr, "created admin user %s (%s, %s)\n", c->argv[2],
 		    id, c->argv[3]);
 		return 0;
@@ -228,12 +224,11 @@ cmd_admin(cli *c)
 	if (c->argc == 3 && strcmp(c->argv[1], "passwd") == 0) {
 		if (read_secret(pw, sizeof(pw)) != TLY_OK)
 			return usage();
-		rc = tly_admin_set_password(&c->ctx, c->argv[2], pw, &e);
+		rc = tly_admin_set_password(&c->ctx, &c->op, c->argv[2], pw,
+		    &e);
 		explicit_bzero(pw, sizeof(pw));
 		if (rc != TLY_OK)
 			return fail(&e);
-		(void)tly_audit(&c->ctx, NULL, "admin_user.passwd", c->argv[2],
-		    NULL, &e);
 		fprintf(stderr, "password changed for %s\n", c->argv[2]);
 		return 0;
 	}
@@ -331,11 +326,9 @@ cmd_webhook(cli *c)
 
 	tly_err_clear(&e);
 	if (c->argc == 3 && strcmp(c->argv[1], "replay") == 0) {
-		if (tly_webhook_process(&c->ctx, c->argv[2], &res, &e) !=
-		    TLY_OK)
+		if (tly_webhook_replay(&c->ctx, &c->op, c->argv[2], &res,
+		    &e) != TLY_OK)
 			return fail(&e);
-		(void)tly_audit(&c->ctx, NULL, "webhook.replay", c->argv[2],
-		    res.status, &e);
 		printf("%s\t%s\t%s\n", res.event_id, res.type, res.status);
 		return 0;
 	}
@@ -391,10 +384,9 @@ cmd_outbox(cli *c)
 
 	tly_err_clear(&e);
 	if (c->argc == 3 && strcmp(c->argv[1], "retry") == 0) {
-		if (tly_outbox_retry(&c->ctx, c->argv[2], &e) != TLY_OK)
+		if (tly_outbox_retry(&c->ctx, &c->op, c->argv[2], &e) !=
+		    TLY_OK)
 			return fail(&e);
-		(void)tly_audit(&c->ctx, NULL, "outbox.retry", c->argv[2],
-		    NULL, &e);
 		fprintf(stderr, "%s: queued again\n", c->argv[2]);
 		return 0;
 	}
@@ -521,6 +513,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	memset(&c, 0, sizeof(c));
+	tly_audit_operator(&c.op);
 	c.argc = argc - optind;
 	c.argv = argv + optind;
 	cmd = c.argv[0];

@@ -90,11 +90,9 @@ tly_h_admin_logout(tly_req *r)
 
 	tly_err_clear(&e);
 	tok = tly_req_cookie(r, TLY_SESSION_COOKIE);
-	rc = tly_admin_logout(r->ctx, tok ? tok : "", &e);
+	rc = tly_admin_logout(r->ctx, &r->principal, tok ? tok : "", &e);
 	if (tly_core_err_or_reply(r, rc, &e) != TLY_OK)
 		return TLY_ERR;
-	(void)tly_audit(r->ctx, &r->principal, "admin.logout", r->principal.id,
-	    NULL, &e);
 	set_cookie(r, "", 0);
 	return tly_reply(r, 200, "application/json", bye, sizeof(bye) - 1);
 }
@@ -174,12 +172,11 @@ tly_h_admin_users_create(tly_req *r)
 	tly_err_clear(&e);
 	name = tly_json_str(r->json, "username");
 	role = tly_json_str(r->json, "role");
-	rc = tly_admin_create(r->ctx, name, tly_json_str(r->json, "password"),
-	    tly_role_parse(role), r->principal.id, id, sizeof(id), &e);
+	rc = tly_admin_create(r->ctx, &r->principal, name,
+	    tly_json_str(r->json, "password"), tly_role_parse(role), id,
+	    sizeof(id), &e);
 	if (tly_core_err_or_reply(r, rc, &e) != TLY_OK)
 		return TLY_ERR;
-	(void)tly_audit(r->ctx, &r->principal, "admin_user.create", id, role,
-	    &e);
 	tly_buf_init(&b, 4096);
 	tly_jw_init(&w, &b);
 	tly_jw_obj(&w, NULL);
@@ -255,11 +252,10 @@ tly_h_admin_keys_create(tly_req *r)
 		return TLY_ERR;
 	tly_err_clear(&e);
 	name = tly_json_str(r->json, "name");
-	rc = tly_apikey_create(r->ctx, name, r->principal.name, key,
-	    sizeof(key), id, sizeof(id), &e);
+	rc = tly_apikey_create(r->ctx, &r->principal, name, key, sizeof(key),
+	    id, sizeof(id), &e);
 	if (tly_core_err_or_reply(r, rc, &e) != TLY_OK)
 		return TLY_ERR;
-	(void)tly_audit(r->ctx, &r->principal, "api_key.create", id, name, &e);
 	tly_buf_init(&b, 4096);
 	tly_jw_init(&w, &b);
 	tly_jw_obj(&w, NULL);
@@ -284,11 +280,9 @@ tly_h_admin_keys_revoke(tly_req *r)
 	int rc;
 
 	tly_err_clear(&e);
-	rc = tly_apikey_revoke(r->ctx, r->cap[0], r->principal.id, &e);
+	rc = tly_apikey_revoke(r->ctx, &r->principal, r->cap[0], &e);
 	if (tly_core_err_or_reply(r, rc, &e) != TLY_OK)
 		return TLY_ERR;
-	(void)tly_audit(r->ctx, &r->principal, "api_key.revoke", r->cap[0],
-	    NULL, &e);
 	tly_buf_init(&b, 1024);
 	tly_jw_init(&w, &b);
 	tly_jw_obj(&w, NULL);

@@ -77,13 +77,10 @@ tly_h_admin_refunds_create(tly_req *r)
 	if (r->idem)
 		tly_idem_row_of(r->idem, &key);
 	rc = tly_refund_admin(r->ctx, r->cap[0], amount, reason,
-	    r->principal.name, r->principal.role < TLY_ROLE_FINANCE,
+	    &r->principal, r->principal.role < TLY_ROLE_FINANCE,
 	    r->idem ? &key : NULL, &rf, &e);
 	if (tly_core_err_or_reply(r, rc, &e) != TLY_OK)
 		return TLY_ERR;
-	if (!rf.existing)
-		(void)tly_audit(r->ctx, &r->principal, "refund.create", rf.id,
-		    reason, &e);
 	tly_buf_init(&b, 4096);
 	tly_jw_init(&w, &b);
 	render_refund(&w, &rf);
