@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "ctx.h"
+#include "effect.h"
 #include "tly_json.h"
 
 #define TLY_REV_MAX	16
@@ -93,6 +94,8 @@ int	 tly_refund_insert(tly_ctx *, const char *, int64_t, const char *,
 int	 tly_refund_finish(tly_ctx *, const char *, tly_err *);
 int	 tly_refund_get(tly_ctx *, const char *, tly_refund *, tly_err *);
 int	 tly_job_refunds(tly_ctx *, tly_err *);
+
+extern const tly_effect_kind tly_refund_effect;
 
 /* refund_events.c: Stripe's refund events */
 int	 tly_refund_event(tly_ctx *, const tly_jv *, const char **, tly_err *);

@@ -19,11 +19,20 @@
  *                          found -> it; not found -> persist generation+1
  *                          (bump) *before* using it, and call with it.
  *
- * tly_stripe_find_by_metadata() pages through a list endpoint from a
- * creation time on and compares metadata client-side: list reads are
- * consistent, where Stripe's search index lags by up to a minute.
+ * tly_stripe_find_child() is the exact look-up of the finishers
+ * (effect.c): it pages through a list filtered by the parent object
+ * (a PaymentIntent's refunds, a transfer group's transfers, a transfer's
+ * reversals) and compares metadata[tally_id] client-side.  List reads
+ * are consistent, and such a list holds only the parent's objects,
+ * however busy the account.
  *
- * API:	tly_stripe_create_once(), tly_stripe_find_by_metadata().
+ * tly_stripe_find_by_metadata() pages through an account-wide list from
+ * a creation time on, for at most FIND_PAGES pages: it can miss on a
+ * busy account, so no finisher uses it (Connect account creation still
+ * does, see connect.c).
+ *
+ * API:	tly_stripe_create_once(), tly_stripe_find_child(),
+ *	tly_stripe_find_by_metadata().
  */
 #include <stdio.h>
 #include <string.h>
@@ -33,6 +42,7 @@
 
 #define ONCE_ROUNDS	4
 #define FIND_PAGES	50
+#define CHILD_PAGES	1000	/* 100 000 objects of one parent */
 
 /*
  * tly_stripe_create_once - create the object described by 'o' (see the
@@ -127,4 +137,56 @@ tly_stripe_find_by_metadata(tly_stripe *s, tly_pool *pool, const char *path,
 			break;
 	}
 	return TLY_NOTFOUND;
+}
+
+/*
+ * tly_stripe_find_child - the object of list 'path' (of type 'object')
+ * filtered by 'filter' = 'parent' (NULL: 'path' names the parent
+ * itself, "/v1/transfers/tr_…/reversals") whose metadata[tally_id] is
+ * 'id'.  TLY_OK with '*out', TLY_NOTFOUND, or a failure.
+ */
+int
+tly_stripe_find_child(tly_stripe *s, tly_pool *pool, const char *path,
+    const char *filter, const char *parent, const char *object,
+    const char *id, const tly_jv **out, tly_err *err)
+{
+	const char *after = NULL, *t, *v;
+	tly_stripe_resp resp;
+	tly_stripe_req rq;
+	tly_st_list list;
+	const tly_jv *e;
+	tly_form f;
+	int page, rc;
+
+	*out = NULL;
+	for (page = 0; page < CHILD_PAGES; page++) {
+		tly_form_init(&f);
+		if (filter)
+			tly_form_str(&f, filter, parent);
+		tly_form_i64(&f, "limit", 100);
+		tly_form_str(&f, "starting_after", after);
+		rq = (tly_stripe_req){ "GET", path, &f, NULL, NULL };
+		rc = tly_stripe_call(s, pool, &rq, &resp, err);
+		tly_form_free(&f);
+		if (rc)
+			return rc;
+		if (tly_st_list_parse(resp.json, &list) != TLY_OK)
+			return tly_err_set(err, TLY_EK_UPSTREAM,
+			    "stripe_bad_reply", "Unexpected list reply.");
+		for (e = list.data->child; e; e = e->next) {
+			t = tly_json_str(e, "object");
+			v = tly_st_metadata(tly_json_get(e, "metadata"),
+			    "tally_id");
+			if (t && strcmp(t, object) == 0 && v &&
+			    strcmp(v, id) == 0) {
+				*out = e;
+				return TLY_OK;
+			}
+			after = tly_json_str(e, "id");
+		}
+		if (!list.has_more || after == NULL)
+			return TLY_NOTFOUND;
+	}
+	return tly_err_set(err, TLY_EK_UPSTREAM, "stripe_list_too_long",
+	    "Too many objects of one parent at the payment provider.");
 }
