@@ -804,7 +804,7 @@ tly_checkout_finish_pi(tly_ctx *ctx, const char *id, tly_err *err)
 	tly_effect e;
 	int rc;
 
-	rc = tly_effect_run(ctx, &tly_checkout_pi_effect, id, &e, err);
+	rc = tly_effect_run(ctx, &tly_checkout_pi_effect, id, NULL, &e, err);
 	x = e.row;
 	switch (e.outcome) {
 	case TLY_EFFECT_DONE:
@@ -1058,7 +1058,8 @@ tly_checkout_cancel_pi(tly_ctx *ctx, const char *id, tly_err *err)
 {
 	tly_effect e;
 
-	return tly_effect_run(ctx, &tly_checkout_cancel_effect, id, &e, err);
+	return tly_effect_run(ctx, &tly_checkout_cancel_effect, id, NULL, &e,
+	    err);
 }
 
 int
@@ -1135,11 +1136,11 @@ tly_job_checkouts(tly_ctx *ctx, tly_err *err)
 	ea.n = 0;
 	rc = tly_tx_run(ctx, "checkout.expire", expire_tx, &ea, err);
 	if (rc == TLY_OK)
-		rc = tly_effect_finish_due(ctx, &tly_checkout_cancel_effect, &n,
-		    err);
+		rc = tly_effect_finish_due(ctx, &tly_checkout_cancel_effect,
+		    NULL, &n, err);
 	if (rc == TLY_OK)
-		rc = tly_effect_finish_due(ctx, &tly_checkout_pi_effect, &n,
-		    err);
+		rc = tly_effect_finish_due(ctx, &tly_checkout_pi_effect, NULL,
+		    &n, err);
 	if (rc)
 		return rc;
 	/* a release lost between two transactions: redo it (idempotent) */

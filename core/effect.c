@@ -29,14 +29,16 @@
  *             2xx -> matches() -> done_tx; 4xx -> refused_tx (or, on a
  *             404 of the object acted on, missing_tx).
  *   no answer the lease ends, attempts + 1, next_attempt_at = now +
- *             min(TLY_EFFECT_BACKOFF_S * 2^attempts, the cap); after
+ *             min(TLY_EFFECT_BACKOFF_S * (2^attempts - 1), the cap):
+ *             the first retry at the finisher's next run; after
  *             TLY_EFFECT_MAX_ATTEMPTS dead_at is set and one ALERT says
  *             so: `tallyctl effects list --dead`, `effects retry ID`.
  *   record    the kind's transaction and, in it, the common columns
  *             reset (attempts 0, lease ended, due now for what follows);
- *             the ALERT or note it set is logged after the COMMIT; then
- *             the kind's after() (post-commit follow-up: a cancel, a
- *             completion, stock given back).
+ *             the ALERT or note it set is logged after the COMMIT.
+ *   after     the kind's after(), whatever the outcome (e->outcome): a
+ *             post-commit follow-up (a cancel, a completion, stock given
+ *             back), a run's counts.
  * A found object that is not what Tally meant (matches() fails) is an
  * ALERT and the effect is dead: an operator decides.
  *
@@ -53,6 +55,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "effect.h"
 #include "tly_str.h"
@@ -61,6 +64,8 @@
 #define DUE_BATCH	50
 #define LIST_MAX	1000
 #define SQL_MAX		1024
+#define BUSY_POLLS	200		/* a client's retry waits 10 s */
+#define BUSY_POLL_US	50000
 
 enum { MODE_FIRST, MODE_AUTO, MODE_FINISH };
 
@@ -95,13 +100,17 @@ tly_effect_missing(int rc, const tly_err *err)
 
 /* --- the common columns ------------------------------------------- */
 
-/* take - the lease on effect 'id' ('*got' 0: not open, or held) */
+/*
+ * take - the lease on effect 'id' ('*got' 0: not open, or held); the
+ * first attempt ('first') also owns a fresh row step 1 gave a lease
+ */
 static int
-take(tly_ctx *ctx, const tly_effect_kind *k, const char *id, int *got,
-    tly_err *err)
+take(tly_ctx *ctx, const tly_effect_kind *k, const char *id, int first,
+    int *got, tly_err *err)
 {
-	char buf[SQL_MAX];
+	char buf[SQL_MAX], st[24];
 	const char *sql;
+	int64_t attempts = -1;
 	uint64_t n = 0;
 	int rc;
 
@@ -113,8 +122,47 @@ take(tly_ctx *ctx, const tly_effect_kind *k, const char *id, int *got,
 	if (sql == NULL)
 		return tly_err_internal(err);
 	rc = tly_db_exec(ctx->db, err, &n, sql, "is",
-	    (int64_t)TLY_EFFECT_LEASE_S, id);
+	    (int64_t)(k->payout_lease ? ctx->cfg->payout_lease_s :
+	    TLY_EFFECT_LEASE_S), id);
 	*got = rc == TLY_OK && n == 1;
+	if (rc || *got || !first || k->fresh == NULL)
+		return rc;
+	sql = sqlf(buf, sizeof(buf), "SELECT %s, %sattempts FROM %s WHERE id "
+	    "= ? AND %sdead_at IS NULL", k->state_col, k->col, k->table,
+	    k->col);
+	if (sql == NULL)
+		return tly_err_internal(err);
+	rc = tly_db_row(ctx->db, err, sql, "s>si", id, st, sizeof(st),
+	    &attempts);
+	if (rc == TLY_NOTFOUND) {
+		tly_err_clear(err);
+		return TLY_OK;
+	}
+	*got = rc == TLY_OK && strcmp(st, k->fresh) == 0 && attempts == 0;
+	return rc;
+}
+
+/* still_open - effect 'id' is still to be done ('*open') */
+static int
+still_open(tly_ctx *ctx, const tly_effect_kind *k, const char *id,
+    int *open, tly_err *err)
+{
+	char buf[SQL_MAX], st[24];
+	const char *sql;
+	int rc;
+
+	*open = 0;
+	sql = sqlf(buf, sizeof(buf), "SELECT %s FROM %s WHERE id = ? AND %s "
+	    "IN (%s) AND %sdead_at IS NULL", k->state_col, k->table,
+	    k->state_col, k->open_sql, k->col);
+	if (sql == NULL)
+		return tly_err_internal(err);
+	rc = tly_db_row(ctx->db, err, sql, "s>s", id, st, sizeof(st));
+	if (rc == TLY_NOTFOUND) {
+		tly_err_clear(err);
+		return TLY_OK;
+	}
+	*open = rc == TLY_OK;
 	return rc;
 }
 
@@ -187,10 +235,13 @@ no_answer(tly_ctx *ctx, tly_effect *e, tly_err *err)
 	int dead, rc;
 
 	dead = e->attempts + 1 >= TLY_EFFECT_MAX_ATTEMPTS;
-	/* assignments run left to right: the delay reads the old count */
+	/*
+	 * assignments run left to right: the delay reads the old count;
+	 * the first retry is due at once (the next run), then base * 2^n
+	 */
 	sql = sqlf(buf, sizeof(buf), "UPDATE %s SET %s = IF(%s = ? AND ? <> "
 	    "'', ?, %s), %snext_attempt_at = NOW(3) + INTERVAL LEAST(? * "
-	    "POW(2, LEAST(%sattempts, 20)), ?) SECOND, %sattempts = "
+	    "(POW(2, LEAST(%sattempts, 20)) - 1), ?) SECOND, %sattempts = "
 	    "%sattempts + 1, %slast_error = ?, %slease_until = NOW(3), "
 	    "%sdead_at = IF(?, NOW(3), NULL) WHERE id = ? AND %s IN (%s)",
 	    k->table, k->state_col, k->state_col, k->state_col, k->col, k->col,
@@ -215,6 +266,12 @@ no_answer(tly_ctx *ctx, tly_effect *e, tly_err *err)
 		    "Stripe: tried again later", "effect_id", e->id,
 		    "attempts", n, "code", e->why.code[0] ? e->why.code :
 		    NULL, NULL);
+	}
+	if (k->after) {
+		tly_err e2;
+
+		tly_err_clear(&e2);
+		(void)k->after(ctx, e, &e2);
 	}
 	*err = e->why;
 	if (err->code[0] == '\0')
@@ -338,6 +395,8 @@ mismatch(tly_ctx *ctx, tly_effect *e, tly_err *err)
 	e->outcome = TLY_EFFECT_DEAD;
 	alert(ctx, e, "the object found at Stripe is not the one Tally "
 	    "meant: the effect is dead, left for an operator");
+	if (k->after)
+		(void)k->after(ctx, e, &e2);
 	return tly_err_internal(err);
 }
 
@@ -446,8 +505,10 @@ call(tly_ctx *ctx, tly_effect *e, tly_err *err)
 	tly_err_clear(&e->why);
 	rc = tly_stripe_create_once(ctx->stripe, ctx->pool, &o, &obj, &resp,
 	    &e->why);
-	if (rc == TLY_OK)
+	if (rc == TLY_OK) {
+		e->made = 1;
 		return found(ctx, e, obj, err);
+	}
 	if (tly_effect_missing(rc, &e->why) && k->missing_tx)
 		return missing(ctx, e, err);
 	if (tly_effect_refused(rc, &e->why)) {
@@ -469,17 +530,29 @@ call(tly_ctx *ctx, tly_effect *e, tly_err *err)
 /* run - one attempt at effect 'id' of kind 'k' (see the top) */
 static int
 run(tly_ctx *ctx, const tly_effect_kind *k, const char *id, int mode,
-    tly_effect *e, tly_err *err)
+    void *arg, tly_effect *e, tly_err *err)
 {
 	const tly_jv *obj = NULL;
-	int got, look, rc;
+	int got, look, rc, i;
 
 	memset(e, 0, sizeof(*e));
 	e->kind = k;
+	e->arg = arg;
 	tly_strlcpy(e->id, id, sizeof(e->id));
-	rc = take(ctx, k, id, &got, err);
+	rc = take(ctx, k, id, mode == MODE_FIRST, &got, err);
+	for (i = 0; rc == TLY_OK && !got && mode == MODE_AUTO &&
+	    i < BUSY_POLLS; i++) {
+		/* a client's retry waits for the attempt in progress */
+		usleep(BUSY_POLL_US);
+		rc = still_open(ctx, k, id, &got, err);
+		if (rc == TLY_OK && got)
+			rc = take(ctx, k, id, 0, &got, err);
+		else if (rc == TLY_OK)
+			break;			/* finished meanwhile */
+	}
 	if (rc || !got)
 		return rc;
+	e->finishing = mode == MODE_FINISH;
 	rc = load_row(ctx, e, err);
 	if (rc) {
 		let_go(ctx, e);
@@ -501,6 +574,11 @@ run(tly_ctx *ctx, const tly_effect_kind *k, const char *id, int mode,
 	if (e->look_only)
 		return commit(ctx, e, k->abandon_tx, TLY_EFFECT_ABANDONED,
 		    err);
+	if (k->may_call && !k->may_call(ctx, e)) {
+		let_go(ctx, e);
+		e->outcome = TLY_EFFECT_DEFERRED;
+		return k->after ? k->after(ctx, e, err) : TLY_OK;
+	}
 	return call(ctx, e, err);
 }
 
@@ -512,9 +590,9 @@ run(tly_ctx *ctx, const tly_effect_kind *k, const char *id, int mode,
  */
 int
 tly_effect_first(tly_ctx *ctx, const tly_effect_kind *k, const char *id,
-    tly_effect *e, tly_err *err)
+    void *arg, tly_effect *e, tly_err *err)
 {
-	return run(ctx, k, id, MODE_FIRST, e, err);
+	return run(ctx, k, id, MODE_FIRST, arg, e, err);
 }
 
 /*
@@ -524,9 +602,9 @@ tly_effect_first(tly_ctx *ctx, const tly_effect_kind *k, const char *id,
  */
 int
 tly_effect_run(tly_ctx *ctx, const tly_effect_kind *k, const char *id,
-    tly_effect *e, tly_err *err)
+    void *arg, tly_effect *e, tly_err *err)
 {
-	return run(ctx, k, id, MODE_AUTO, e, err);
+	return run(ctx, k, id, MODE_AUTO, arg, e, err);
 }
 
 /*
@@ -535,9 +613,9 @@ tly_effect_run(tly_ctx *ctx, const tly_effect_kind *k, const char *id,
  */
 int
 tly_effect_finish(tly_ctx *ctx, const tly_effect_kind *k, const char *id,
-    tly_effect *e, tly_err *err)
+    void *arg, tly_effect *e, tly_err *err)
 {
-	return run(ctx, k, id, MODE_FINISH, e, err);
+	return run(ctx, k, id, MODE_FINISH, arg, e, err);
 }
 
 /*
@@ -547,7 +625,7 @@ tly_effect_finish(tly_ctx *ctx, const tly_effect_kind *k, const char *id,
  */
 int
 tly_effect_record(tly_ctx *ctx, const tly_effect_kind *k, const char *id,
-    const tly_jv *obj, tly_effect *e, tly_err *err)
+    const tly_jv *obj, void *arg, tly_effect *e, tly_err *err)
 {
 	body_args a;
 	char name[48];
@@ -555,6 +633,7 @@ tly_effect_record(tly_ctx *ctx, const tly_effect_kind *k, const char *id,
 
 	memset(e, 0, sizeof(*e));
 	e->kind = k;
+	e->arg = arg;
 	tly_strlcpy(e->id, id, sizeof(e->id));
 	rc = load_row(ctx, e, err);
 	if (rc)
@@ -585,20 +664,21 @@ tly_effect_record(tly_ctx *ctx, const tly_effect_kind *k, const char *id,
 
 /*
  * tly_effect_finish_due - the finisher of kind 'k': one attempt at each
- * effect that is open, alive, due and not leased (at most DUE_BATCH);
- * how many were tried in '*n'.  A failing effect is logged, not fatal.
+ * effect that is open, alive, due and not leased (at most DUE_BATCH),
+ * 'arg' in e->arg; how many it finished (done, refused, missing,
+ * abandoned) in '*done'.  A failing effect is logged, not fatal.
  */
 int
-tly_effect_finish_due(tly_ctx *ctx, const tly_effect_kind *k, int *n,
-    tly_err *err)
+tly_effect_finish_due(tly_ctx *ctx, const tly_effect_kind *k, void *arg,
+    int *done, tly_err *err)
 {
 	char ids[DUE_BATCH][40], buf[SQL_MAX];
 	const char *sql;
 	tly_effect e;
 	tly_err e2;
-	int i, rc;
+	int i, m = 0, rc, *n = &m;
 
-	*n = 0;
+	*done = 0;
 	sql = sqlf(buf, sizeof(buf), "SELECT id FROM %s WHERE %s IN (%s) AND "
 	    "%sdead_at IS NULL AND %snext_attempt_at <= NOW(3) AND "
 	    "%slease_until <= NOW(3)%s%s ORDER BY %snext_attempt_at LIMIT ?",
@@ -610,13 +690,17 @@ tly_effect_finish_due(tly_ctx *ctx, const tly_effect_kind *k, int *n,
 	    n);
 	for (i = 0; rc == TLY_OK && i < *n; i++) {
 		tly_err_clear(&e2);
-		if (tly_effect_finish(ctx, k, ids[i], &e, &e2) != TLY_OK &&
+		if (tly_effect_finish(ctx, k, ids[i], arg, &e, &e2) != TLY_OK &&
 		    e.outcome != TLY_EFFECT_UNKNOWN &&
 		    e.outcome != TLY_EFFECT_DEAD &&
 		    e.outcome != TLY_EFFECT_REFUSED)
 			tly_logkv(ctx->log, TLY_LOG_WARN, k->name, "finishing "
 			    "an effect failed", "effect_id", ids[i], "code",
 			    e2.code, NULL);
+		*done += e.outcome == TLY_EFFECT_DONE ||
+		    e.outcome == TLY_EFFECT_REFUSED ||
+		    e.outcome == TLY_EFFECT_MISSING ||
+		    e.outcome == TLY_EFFECT_ABANDONED;
 	}
 	return rc;
 }

@@ -28,7 +28,7 @@
 #include "stripe.h"
 
 #define TLY_EFFECT_MAX_ATTEMPTS	12	/* rounds without an answer */
-#define TLY_EFFECT_BACKOFF_S	30	/* the first delay; doubles */
+#define TLY_EFFECT_BACKOFF_S	30	/* the second delay; doubles */
 #define TLY_EFFECT_BACKOFF_CAP_S 3600	/* ... up to an hour */
 #define TLY_EFFECT_LEASE_S	120	/* longer than any one attempt */
 
@@ -43,7 +43,8 @@ enum {
 	TLY_EFFECT_ABANDONED,	/* not made, and no longer wanted */
 	TLY_EFFECT_UNKNOWN,	/* no answer: planned again */
 	TLY_EFFECT_DEAD,	/* no answer, and that was the last attempt */
-	TLY_EFFECT_UNRECORDED	/* made at Stripe, recording it failed */
+	TLY_EFFECT_UNRECORDED,	/* made at Stripe, recording it failed */
+	TLY_EFFECT_DEFERRED	/* may_call() said not now */
 };
 
 /* one effect as an attempt sees it */
@@ -54,14 +55,17 @@ typedef struct tly_effect {
 	int64_t			 key_gen;
 	int64_t			 attempts;
 	void			*row;		/* the kind's row (load) */
+	void			*arg;		/* the caller's */
 	char			 target[80];	/* Stripe id acted on, or "" */
 	int			 look_only;	/* load: look, never call */
 	int			 retry;		/* a _tx: try again shortly */
+	int			 finishing;	/* a finisher's attempt */
 	/* set by the transactions (reset before each run), logged after */
 	const char		*alert;		/* an ALERT to log */
 	const char		*note;		/* an info line */
 	/* the attempt's result */
 	int			 outcome;
+	int			 made;		/* obj came from the call */
 	const tly_jv		*obj;		/* Stripe's object */
 	tly_err			 why;		/* Stripe's refusal... */
 } tly_effect;
@@ -80,9 +84,12 @@ struct tly_effect_kind {
 	const char	*object;	/* "refund" */
 	const char	*path;		/* "/v1/refunds", or NULL: path_of() */
 	int		 retry_s;	/* the delay when e->retry */
+	int		 payout_lease;	/* lease: [payouts] lease, not ours */
 	/* the row (in ctx->pool) into e->row, e->target, e->look_only */
 	int		(*load)(tly_ctx *, tly_effect *, tly_err *);
 	const char	*(*path_of)(tly_ctx *, const tly_effect *);
+	/* a call may be made now (optional; 0: deferred, not counted) */
+	int		(*may_call)(tly_ctx *, tly_effect *);
 	int		(*params)(const tly_effect *, tly_form *);
 	/* exact look-up: TLY_OK with '*found', TLY_NOTFOUND, or a failure */
 	int		(*find)(tly_ctx *, const tly_effect *, const tly_jv **,
@@ -95,7 +102,7 @@ struct tly_effect_kind {
 	int		(*refused_tx)(tly_ctx *, tly_effect *, tly_err *);
 	int		(*missing_tx)(tly_ctx *, tly_effect *, tly_err *);
 	int		(*abandon_tx)(tly_ctx *, tly_effect *, tly_err *);
-	/* after the commit, what the outcome needs next (optional) */
+	/* after each attempt, what its outcome needs next (optional) */
 	int		(*after)(tly_ctx *, tly_effect *, tly_err *);
 };
 
@@ -113,15 +120,15 @@ typedef struct tly_effect_row {
 typedef void (*tly_effect_each_fn)(void *, const tly_effect_row *);
 
 int	 tly_effect_first(tly_ctx *, const tly_effect_kind *, const char *,
-	    tly_effect *, tly_err *);
+	    void *, tly_effect *, tly_err *);
 int	 tly_effect_finish(tly_ctx *, const tly_effect_kind *, const char *,
-	    tly_effect *, tly_err *);
+	    void *, tly_effect *, tly_err *);
 int	 tly_effect_run(tly_ctx *, const tly_effect_kind *, const char *,
-	    tly_effect *, tly_err *);
+	    void *, tly_effect *, tly_err *);
 int	 tly_effect_record(tly_ctx *, const tly_effect_kind *, const char *,
-	    const tly_jv *, tly_effect *, tly_err *);
-int	 tly_effect_finish_due(tly_ctx *, const tly_effect_kind *, int *,
-	    tly_err *);
+	    const tly_jv *, void *, tly_effect *, tly_err *);
+int	 tly_effect_finish_due(tly_ctx *, const tly_effect_kind *, void *,
+	    int *, tly_err *);
 int	 tly_effect_list(tly_ctx *, const tly_effect_kind *, int,
 	    tly_effect_each_fn, void *, tly_err *);
 int	 tly_effect_retry(tly_ctx *, const tly_effect_kind *, const char *,

@@ -873,7 +873,8 @@ tly_refund_record(tly_ctx *ctx, const char *id, const tly_jv *obj,
 {
 	tly_effect e;
 
-	return tly_effect_record(ctx, &tly_refund_effect, id, obj, &e, err);
+	return tly_effect_record(ctx, &tly_refund_effect, id, obj, NULL, &e,
+	    err);
 }
 
 /*
@@ -887,7 +888,7 @@ tly_refund_finish(tly_ctx *ctx, const char *id, tly_err *err)
 {
 	tly_effect e;
 
-	return tly_effect_run(ctx, &tly_refund_effect, id, &e, err);
+	return tly_effect_run(ctx, &tly_refund_effect, id, NULL, &e, err);
 }
 
 /* --- the job ------------------------------------------------------ */
@@ -929,7 +930,7 @@ tly_job_refunds(tly_ctx *ctx, tly_err *err)
 	int i, n, rc;
 	tly_err e;
 
-	rc = tly_effect_finish_due(ctx, &tly_refund_effect, &n, err);
+	rc = tly_effect_finish_due(ctx, &tly_refund_effect, NULL, &n, err);
 	if (rc)
 		return rc;
 	rc = tly_db_ids(ctx->db, err, "SELECT id FROM refunds WHERE (state = "

@@ -31,8 +31,13 @@
  * busy account, so no finisher uses it (Connect account creation still
  * does, see connect.c).
  *
+ * tly_stripe_transfer_is() checks a transfer found or made is the one
+ * Tally meant; tly_stripe_transfer_reversals() reads a transfer's
+ * reversals (those it embeds when it embeds them all, else the list).
+ *
  * API:	tly_stripe_create_once(), tly_stripe_find_child(),
- *	tly_stripe_find_by_metadata().
+ *	tly_stripe_find_by_metadata(), tly_stripe_transfer_is(),
+ *	tly_stripe_transfer_reversals().
  */
 #include <stdio.h>
 #include <string.h>
@@ -189,4 +194,59 @@ tly_stripe_find_child(tly_stripe *s, tly_pool *pool, const char *path,
 	}
 	return tly_err_set(err, TLY_EK_UPSTREAM, "stripe_list_too_long",
 	    "Too many objects of one parent at the payment provider.");
+}
+
+/*
+ * tly_stripe_transfer_is - transfer 'obj' moves 'amount' of 'cur' to
+ * connected account 'dest' (1), or not (0)
+ */
+int
+tly_stripe_transfer_is(const tly_jv *obj, int64_t amount, const char *cur,
+    const char *dest)
+{
+	tly_st_transfer t;
+
+	return tly_st_transfer_parse(obj, &t) == TLY_OK && t.id != NULL &&
+	    t.amount == amount && t.currency != NULL &&
+	    strcmp(t.currency, cur) == 0 && t.destination != NULL &&
+	    strcmp(t.destination, dest) == 0;
+}
+
+/*
+ * tly_stripe_transfer_reversals - the reversals of transfer 't' (id
+ * 'id'): those it embeds when it embeds them all, else listed; the array
+ * in '*arr'.
+ */
+int
+tly_stripe_transfer_reversals(tly_stripe *s, tly_pool *pool, const tly_jv *t,
+    const char *id, const tly_jv **arr, tly_err *err)
+{
+	tly_stripe_resp resp;
+	tly_stripe_req rq;
+	tly_st_list list;
+	const tly_jv *emb;
+	const char *path;
+	int more = 0, rc;
+	tly_form f;
+
+	emb = tly_json_get(t, "reversals");
+	if (emb && tly_json_bool(emb, "has_more", &more) == TLY_OK && !more &&
+	    tly_json_get(emb, "data")) {
+		*arr = tly_json_get(emb, "data");
+		return TLY_OK;
+	}
+	path = tly_stripe_path(pool, "/v1/transfers/", id, "/reversals");
+	if (path == NULL)
+		return tly_err_internal(err);
+	tly_form_init(&f);
+	tly_form_i64(&f, "limit", 100);
+	rq = (tly_stripe_req){ "GET", path, &f, NULL, NULL };
+	rc = tly_stripe_call(s, pool, &rq, &resp, err);
+	tly_form_free(&f);
+	if (rc == TLY_OK && tly_st_list_parse(resp.json, &list) != TLY_OK)
+		rc = tly_err_set(err, TLY_EK_UPSTREAM, "stripe_bad_reply",
+		    "Unexpected list reply.");
+	if (rc == TLY_OK)
+		*arr = list.data;
+	return rc;
 }

@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "advance.h"
 #include "auth.h"
 #include "check.h"
 #include "checkout.h"
@@ -51,6 +52,7 @@
 #include "jwt.h"
 #include "migrate.h"
 #include "payout.h"
+#include "recover.h"
 #include "outbox.h"
 #include "refund.h"
 #include "webhook.h"
@@ -400,6 +402,9 @@ static const tly_effect_kind *const effect_kinds[] = {
 	&tly_checkout_pi_effect,
 	&tly_checkout_cancel_effect,
 	&tly_refund_effect,
+	&tly_payout_effect,
+	&tly_advance_effect,
+	&tly_reversal_effect,
 	NULL
 };
 
