@@ -42,10 +42,9 @@ ALTER TABLE advances
   ADD COLUMN IF NOT EXISTS next_attempt_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
   ADD COLUMN IF NOT EXISTS dead_at DATETIME(3) NULL;
 
-UPDATE transfer_reversals SET lease_until = created_at WHERE lease_until IS NULL;
-
+-- (lease_until stays NULL on the rows of reversals made elsewhere: they are
+-- 'reversed' at once, never an open effect)
 ALTER TABLE transfer_reversals
-  MODIFY COLUMN lease_until DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
   ADD COLUMN IF NOT EXISTS attempts INT NOT NULL DEFAULT 0,
   ADD COLUMN IF NOT EXISTS next_attempt_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
   ADD COLUMN IF NOT EXISTS dead_at DATETIME(3) NULL;
