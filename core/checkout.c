@@ -791,6 +791,18 @@ const tly_effect_kind tly_checkout_pi_effect = {
 	.after = pi_after,
 };
 
+/* still_creating - checkout 'id''s PaymentIntent is not made yet */
+static int
+still_creating(tly_ctx *ctx, const char *id, tly_err *err)
+{
+	tly_checkout c;
+
+	if (load(ctx, id, LOAD_READ, &c, err) != TLY_OK)
+		return 0;
+	return strcmp(c.pi_state, "to_create") == 0 ||
+	    strcmp(c.pi_state, "unknown") == 0;
+}
+
 /*
  * tly_checkout_finish_pi - steps 2 and 3 for checkout 'id' (a no-op once
  * its PaymentIntent is recorded): 503 stripe_outcome_unknown when Stripe
@@ -824,6 +836,15 @@ tly_checkout_finish_pi(tly_ctx *ctx, const char *id, tly_err *err)
 		tly_err_clear(err);
 		return tly_err_set(err, TLY_EK_UPSTREAM, "checkout_failed",
 		    "The payment could not be set up; start a new checkout.");
+	case TLY_EFFECT_BUSY:		/* another attempt holds it, or dead */
+		if (rc == TLY_OK && still_creating(ctx, id, err)) {
+			tly_err_clear(err);
+			tly_err_set(err, TLY_EK_UNAVAILABLE,
+			    "stripe_outcome_unknown", "The payment provider "
+			    "did not answer yet; retry shortly.");
+			return TLY_UNKNOWN;
+		}
+		return rc;
 	default:
 		return rc;
 	}
