@@ -324,15 +324,6 @@ at_params(const tly_effect *e, tly_form *f)
 	return tly_form_done(f);
 }
 
-/* at_find - the transfer, among those of its transfer group */
-static int
-at_find(tly_ctx *ctx, const tly_effect *e, const tly_jv **found,
-    tly_err *err)
-{
-	return tly_stripe_find_child(ctx->stripe, ctx->pool, "/v1/transfers",
-	    "transfer_group", e->id, "transfer", e->id, found, err);
-}
-
 /* at_matches - the amount granted, in its currency, to its payee */
 static int
 at_matches(tly_ctx *ctx, const tly_effect *e, const tly_jv *obj,
@@ -424,7 +415,7 @@ const tly_effect_kind tly_advance_effect = {
 	.payout_lease = 1,
 	.load = at_load,
 	.params = at_params,
-	.find = at_find,
+	.find = tly_effect_find_transfer,
 	.matches = at_matches,
 	.done_tx = at_done_tx,
 	.refused_tx = at_refused_tx,

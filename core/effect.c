@@ -50,7 +50,8 @@
  *
  * API:	tly_effect_first(), tly_effect_run(), tly_effect_finish(),
  *	tly_effect_record(), tly_effect_finish_due(), tly_effect_list(),
- *	tly_effect_retry(), tly_effect_missing(), tly_effect_refused().
+ *	tly_effect_retry(), tly_effect_missing(), tly_effect_refused(),
+ *	tly_effect_find_transfer().
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -96,6 +97,19 @@ tly_effect_missing(int rc, const tly_err *err)
 {
 	return rc == TLY_ERR && err->upstream_status == 404 &&
 	    strcmp(err->code, "resource_missing") == 0;
+}
+
+/*
+ * tly_effect_find_transfer - the find() of a transfer effect whose
+ * transfer_group and metadata[tally_id] are its id: the transfer among
+ * those of its group
+ */
+int
+tly_effect_find_transfer(tly_ctx *ctx, const tly_effect *e,
+    const tly_jv **found, tly_err *err)
+{
+	return tly_stripe_find_child(ctx->stripe, ctx->pool, "/v1/transfers",
+	    "transfer_group", e->id, "transfer", e->id, found, err);
 }
 
 /* --- the common columns ------------------------------------------- */

@@ -135,5 +135,7 @@ int	 tly_effect_retry(tly_ctx *, const tly_effect_kind *, const char *,
 	    int *, tly_err *);
 int	 tly_effect_missing(int, const tly_err *);
 int	 tly_effect_refused(int, const tly_err *);
+int	 tly_effect_find_transfer(tly_ctx *, const tly_effect *,
+	    const tly_jv **, tly_err *);
 
 #endif

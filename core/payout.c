@@ -241,15 +241,6 @@ po_params(const tly_effect *e, tly_form *f)
 	return tly_form_done(f);
 }
 
-/* po_find - the transfer, among those of its transfer group */
-static int
-po_find(tly_ctx *ctx, const tly_effect *e, const tly_jv **found,
-    tly_err *err)
-{
-	return tly_stripe_find_child(ctx->stripe, ctx->pool, "/v1/transfers",
-	    "transfer_group", e->id, "transfer", e->id, found, err);
-}
-
 /* po_matches - the payout's amount, in its currency, to its payee */
 static int
 po_matches(tly_ctx *ctx, const tly_effect *e, const tly_jv *obj,
@@ -417,7 +408,7 @@ const tly_effect_kind tly_payout_effect = {
 	.load = po_load,
 	.may_call = po_may_call,
 	.params = po_params,
-	.find = po_find,
+	.find = tly_effect_find_transfer,
 	.matches = po_matches,
 	.done_tx = po_done_tx,
 	.refused_tx = po_refused_tx,

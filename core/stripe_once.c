@@ -96,15 +96,24 @@ tly_stripe_create_once(tly_stripe *s, tly_pool *pool, tly_stripe_once *o,
 	return TLY_UNKNOWN;
 }
 
+/* what a paged look-up reads and looks for */
+typedef struct finder {
+	const char	*path;
+	const char	*filter, *parent;	/* list filter, or NULL */
+	int64_t		 since;			/* created[gte], or -1 */
+	const char	*object, *key, *value;	/* metadata[key] = value */
+	int		 pages;
+} finder;
+
 /*
- * tly_stripe_find_by_metadata - the newest object of list 'path' (of
- * type 'object') created at or after 'since' whose metadata 'key' equals
- * 'value'.  TLY_OK with '*out', TLY_NOTFOUND, or a failure.
+ * find - page through the list 'fd' describes, newest first, for the
+ * object whose metadata matches.  TLY_OK with '*out', TLY_NOTFOUND
+ * (the list ended), TLY_TOO_LARGE (still more after fd->pages pages),
+ * or a failure.
  */
-int
-tly_stripe_find_by_metadata(tly_stripe *s, tly_pool *pool, const char *path,
-    const char *object, const char *key, const char *value, int64_t since,
-    const tly_jv **out, tly_err *err)
+static int
+find(tly_stripe *s, tly_pool *pool, const finder *fd, const tly_jv **out,
+    tly_err *err)
 {
 	const char *after = NULL, *t, *v;
 	tly_stripe_resp resp;
@@ -115,12 +124,15 @@ tly_stripe_find_by_metadata(tly_stripe *s, tly_pool *pool, const char *path,
 	int page, rc;
 
 	*out = NULL;
-	for (page = 0; page < FIND_PAGES; page++) {
+	for (page = 0; page < fd->pages; page++) {
 		tly_form_init(&f);
+		if (fd->filter)
+			tly_form_str(&f, fd->filter, fd->parent);
+		if (fd->since >= 0)
+			tly_form_i64(&f, "created[gte]", fd->since);
 		tly_form_i64(&f, "limit", 100);
-		tly_form_i64(&f, "created[gte]", since);
 		tly_form_str(&f, "starting_after", after);
-		rq = (tly_stripe_req){ "GET", path, &f, NULL, NULL };
+		rq = (tly_stripe_req){ "GET", fd->path, &f, NULL, NULL };
 		rc = tly_stripe_call(s, pool, &rq, &resp, err);
 		tly_form_free(&f);
 		if (rc)
@@ -130,18 +142,38 @@ tly_stripe_find_by_metadata(tly_stripe *s, tly_pool *pool, const char *path,
 			    "stripe_bad_reply", "Unexpected list reply.");
 		for (e = list.data->child; e; e = e->next) {
 			t = tly_json_str(e, "object");
-			v = tly_st_metadata(tly_json_get(e, "metadata"), key);
-			if (t && strcmp(t, object) == 0 && v &&
-			    strcmp(v, value) == 0) {
+			v = tly_st_metadata(tly_json_get(e, "metadata"),
+			    fd->key);
+			if (t && strcmp(t, fd->object) == 0 && v &&
+			    strcmp(v, fd->value) == 0) {
 				*out = e;
 				return TLY_OK;
 			}
 			after = tly_json_str(e, "id");
 		}
 		if (!list.has_more || after == NULL)
-			break;
+			return TLY_NOTFOUND;
 	}
-	return TLY_NOTFOUND;
+	return TLY_TOO_LARGE;
+}
+
+/*
+ * tly_stripe_find_by_metadata - the newest object of list 'path' (of
+ * type 'object') created at or after 'since' whose metadata 'key' equals
+ * 'value', among the newest FIND_PAGES pages.  TLY_OK with '*out',
+ * TLY_NOTFOUND, or a failure.
+ */
+int
+tly_stripe_find_by_metadata(tly_stripe *s, tly_pool *pool, const char *path,
+    const char *object, const char *key, const char *value, int64_t since,
+    const tly_jv **out, tly_err *err)
+{
+	finder fd = { path, NULL, NULL, since, object, key, value,
+	    FIND_PAGES };
+	int rc;
+
+	rc = find(s, pool, &fd, out, err);
+	return rc == TLY_TOO_LARGE ? TLY_NOTFOUND : rc;
 }
 
 /*
@@ -155,45 +187,16 @@ tly_stripe_find_child(tly_stripe *s, tly_pool *pool, const char *path,
     const char *filter, const char *parent, const char *object,
     const char *id, const tly_jv **out, tly_err *err)
 {
-	const char *after = NULL, *t, *v;
-	tly_stripe_resp resp;
-	tly_stripe_req rq;
-	tly_st_list list;
-	const tly_jv *e;
-	tly_form f;
-	int page, rc;
+	finder fd = { path, filter, parent, -1, object, "tally_id", id,
+	    CHILD_PAGES };
+	int rc;
 
-	*out = NULL;
-	for (page = 0; page < CHILD_PAGES; page++) {
-		tly_form_init(&f);
-		if (filter)
-			tly_form_str(&f, filter, parent);
-		tly_form_i64(&f, "limit", 100);
-		tly_form_str(&f, "starting_after", after);
-		rq = (tly_stripe_req){ "GET", path, &f, NULL, NULL };
-		rc = tly_stripe_call(s, pool, &rq, &resp, err);
-		tly_form_free(&f);
-		if (rc)
-			return rc;
-		if (tly_st_list_parse(resp.json, &list) != TLY_OK)
-			return tly_err_set(err, TLY_EK_UPSTREAM,
-			    "stripe_bad_reply", "Unexpected list reply.");
-		for (e = list.data->child; e; e = e->next) {
-			t = tly_json_str(e, "object");
-			v = tly_st_metadata(tly_json_get(e, "metadata"),
-			    "tally_id");
-			if (t && strcmp(t, object) == 0 && v &&
-			    strcmp(v, id) == 0) {
-				*out = e;
-				return TLY_OK;
-			}
-			after = tly_json_str(e, "id");
-		}
-		if (!list.has_more || after == NULL)
-			return TLY_NOTFOUND;
-	}
-	return tly_err_set(err, TLY_EK_UPSTREAM, "stripe_list_too_long",
-	    "Too many objects of one parent at the payment provider.");
+	rc = find(s, pool, &fd, out, err);
+	if (rc == TLY_TOO_LARGE)
+		return tly_err_set(err, TLY_EK_UPSTREAM,
+		    "stripe_list_too_long", "Too many objects of one parent "
+		    "at the payment provider.");
+	return rc;
 }
 
 /*
