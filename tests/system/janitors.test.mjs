@@ -8,7 +8,8 @@
  *   answer was lost, and whose idempotency key Stripe has forgotten (24 h
  *   later: the emulator's clock moves on), is found by its PaymentIntent's
  *   refunds, not made again; a PaymentIntent likewise, by the search API
- *   on metadata['tally_id'];
+ *   on metadata['tally_id']; a payee's Connect account by reading every
+ *   account made since its onboarding began;
  * - after a stored 500, on an account with more than 5000 refunds newer
  *   than ours (fifty pages of a hundred), the refund is still found;
  * - a refund Tally recorded as refused ('failed') that Stripe shows as
@@ -27,7 +28,7 @@ import assert from 'node:assert/strict';
 
 import {
   assertLedger, complete, emuObjects, emuPis, esc, flush, newBuyer, okCheckout, paid, paymentConf, richProduct,
-  checkout, checkoutRow, makeProduct, sql1, sqlNum, stockOf, until,
+  checkout, checkoutRow, makeAccount, makeProduct, server, sql1, sqlNum, stockOf, until,
 } from './lib/checkout_helpers.mjs';
 import { randomString, req, startStack } from './lib/stack.mjs';
 
@@ -183,6 +184,22 @@ describe('finishers look first', () => {
     const row = await checkoutRow(stack, id);
     assert.deepEqual([row.pi_state, row.pi_id], ['created', pis[0].id], 'the one Stripe made is recorded');
     assert.equal(await stockOf(stack, prod.id), 4, 'one unit reserved');
+  });
+
+  test('a Connect account made at Stripe whose answer was lost and whose key Stripe forgot is found, not made twice', async () => {
+    const payee = await makeAccount(stack, 'talent');
+    const made = async () => (await emuObjects(stack, 'accounts')).filter((a) => a.metadata?.tally_id === payee.id);
+    await lose('^/v1/accounts$', 20);
+    const r1 = await server(stack, 'POST', `/api/v1/accounts/${payee.id}/connect`);
+    assert.equal(r1.status, 503, r1.body);
+    assert.equal((await made()).length, 1, 'Stripe made it once');
+    await stack.emu('DELETE', '/__emu/faults');
+    await forget();
+    const r2 = await server(stack, 'POST', `/api/v1/accounts/${payee.id}/connect`);
+    assert.equal(r2.status, 200, r2.body);
+    const accts = await made();
+    assert.equal(accts.length, 1, `one account at Stripe, not two: ${accts.map((a) => a.id).join(', ')}`);
+    assert.equal(r2.json.connect_account_id, accts[0].id, 'the one Stripe made is recorded');
   });
 
   test('after a stored 500, a refund behind more than fifty pages of newer refunds is still found', async () => {
