@@ -97,6 +97,8 @@ int	 tly_connect_account_updated(tly_ctx *, const tly_st_event *,
 int	 tly_connect_payout_failed(tly_ctx *, const tly_st_event *,
 	    const char **, tly_err *);
 
+extern const tly_effect_kind tly_connect_effect;
+
 /* payout.c */
 int	 tly_payouts_run(tly_ctx *, tly_payout_stats *, tly_err *);
 int	 tly_job_payouts(tly_ctx *, tly_err *);

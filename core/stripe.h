@@ -197,8 +197,7 @@ int	 tly_stripe_transfer_is(const tly_jv *, int64_t, const char *,
 	    const char *);
 int	 tly_stripe_transfer_reversals(tly_stripe *, tly_pool *,
 	    const tly_jv *, const char *, const tly_jv **, tly_err *);
-int	 tly_stripe_find_by_metadata(tly_stripe *, tly_pool *, const char *,
-	    const char *, const char *, const char *, int64_t, const tly_jv **,
-	    tly_err *);
+int	 tly_stripe_find_since(tly_stripe *, tly_pool *, const char *,
+	    const char *, const char *, int64_t, const tly_jv **, tly_err *);
 
 #endif

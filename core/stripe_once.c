@@ -26,17 +26,18 @@
  * are consistent, and such a list holds only the parent's objects,
  * however busy the account.
  *
- * tly_stripe_find_by_metadata() pages through an account-wide list from
- * a creation time on, for at most FIND_PAGES pages: it can miss on a
- * busy account, so no finisher uses it (Connect account creation still
- * does, see connect.c).
+ * tly_stripe_find_since() is the look-up of objects no parent filters
+ * (a Connect account): the list of those made since Tally began making
+ * it, read to its end.  No look-up is ever a bounded scan of an
+ * account-wide list: Stripe forgets an idempotency key after 24 hours,
+ * and a busy account hides the object past any page limit.
  *
  * tly_stripe_transfer_is() checks a transfer found or made is the one
  * Tally meant; tly_stripe_transfer_reversals() reads a transfer's
  * reversals (those it embeds when it embeds them all, else the list).
  *
  * API:	tly_stripe_create_once(), tly_stripe_find_child(),
- *	tly_stripe_find_by_metadata(), tly_stripe_transfer_is(),
+ *	tly_stripe_find_since(), tly_stripe_transfer_is(),
  *	tly_stripe_transfer_reversals().
  */
 #include <stdio.h>
@@ -46,7 +47,6 @@
 #include "tly_str.h"
 
 #define ONCE_ROUNDS	4
-#define FIND_PAGES	50
 #define CHILD_PAGES	1000	/* 100 000 objects of one parent */
 
 /*
@@ -158,22 +158,27 @@ find(tly_stripe *s, tly_pool *pool, const finder *fd, const tly_jv **out,
 }
 
 /*
- * tly_stripe_find_by_metadata - the newest object of list 'path' (of
- * type 'object') created at or after 'since' whose metadata 'key' equals
- * 'value', among the newest FIND_PAGES pages.  TLY_OK with '*out',
- * TLY_NOTFOUND, or a failure.
+ * tly_stripe_find_since - the object of list 'path' (of type 'object')
+ * created at or after 'since' whose metadata[tally_id] is 'id', reading
+ * the list to its end: for objects no parent filters (a Connect
+ * account), 'since' being when Tally began making it.  TLY_OK with
+ * '*out', TLY_NOTFOUND, or a failure.
  */
 int
-tly_stripe_find_by_metadata(tly_stripe *s, tly_pool *pool, const char *path,
-    const char *object, const char *key, const char *value, int64_t since,
-    const tly_jv **out, tly_err *err)
+tly_stripe_find_since(tly_stripe *s, tly_pool *pool, const char *path,
+    const char *object, const char *id, int64_t since, const tly_jv **out,
+    tly_err *err)
 {
-	finder fd = { path, NULL, NULL, since, object, key, value,
-	    FIND_PAGES };
+	finder fd = { path, NULL, NULL, since, object, "tally_id", id,
+	    CHILD_PAGES };
 	int rc;
 
 	rc = find(s, pool, &fd, out, err);
-	return rc == TLY_TOO_LARGE ? TLY_NOTFOUND : rc;
+	if (rc == TLY_TOO_LARGE)
+		return tly_err_set(err, TLY_EK_UPSTREAM,
+		    "stripe_list_too_long", "Too many objects at the payment "
+		    "provider since then.");
+	return rc;
 }
 
 /*

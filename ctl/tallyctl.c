@@ -405,6 +405,7 @@ static const tly_effect_kind *const effect_kinds[] = {
 	&tly_payout_effect,
 	&tly_advance_effect,
 	&tly_reversal_effect,
+	&tly_connect_effect,
 	NULL
 };
 
