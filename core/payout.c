@@ -362,7 +362,8 @@ po_after(tly_ctx *ctx, tly_effect *e, tly_err *err)
 	(void)err;
 	if (r == NULL || p == NULL)
 		return TLY_OK;
-	if (e->finishing && e->outcome != TLY_EFFECT_DEFERRED)
+	if (e->finishing && (e->outcome == TLY_EFFECT_DONE ||
+	    e->outcome == TLY_EFFECT_REFUSED))
 		r->st->finished++;
 	switch (e->outcome) {
 	case TLY_EFFECT_DONE:
