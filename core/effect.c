@@ -10,9 +10,12 @@
  * every other change is the kind's, in the transactions the engine runs.
  *
  * One attempt, in call order:
- *   lease     UPDATE ... SET lease_until = now + TLY_EFFECT_LEASE_S WHERE
- *             the state is open, the effect not dead and no lease runs:
- *             one process at a time, on any host.
+ *   lease     UPDATE ... SET lease_until = now + TLY_EFFECT_LEASE_S (or
+ *             [payouts] lease for the transfer kinds) WHERE the state is
+ *             open, the effect not dead and no lease runs: one process
+ *             at a time, on any host.  The first attempt also owns a
+ *             fresh row step 1 gave a lease; a client's retry waits up
+ *             to 10 s for an attempt in progress.
  *   look      whenever a call may have been made before (a finisher, a
  *             state other than the kind's fresh one, a look-only row):
  *             the kind's find(), an EXACT look-up (a stored id, or a list
@@ -21,13 +24,17 @@
  *             Stripe forgets an idempotency key after 24 hours).
  *             Found -> matches() -> done_tx.  404 on the object acted on
  *             -> missing_tx (terminal, one ALERT).  Not found and
- *             look-only -> abandon_tx.
+ *             look-only -> abandon_tx; not found and the kind's
+ *             may_call() says not now (a payout the balance cannot
+ *             cover) -> the lease ends, no attempt counted.
  *   call      tly_stripe_create_once() with "<key_prefix>:<id>:g<gen>":
  *             the same key after no answer; after a 5xx Stripe stored,
  *             the kind's find() and, not found, the next generation,
  *             written to the row (from gen - 1 only) before it is used.
  *             2xx -> matches() -> done_tx; 4xx -> refused_tx (or, on a
- *             404 of the object acted on, missing_tx).
+ *             404 of the object acted on, missing_tx); a refused_tx that
+ *             sets e->retry (a cancel refused while the payment is
+ *             processing) -> the next generation, tried after retry_s.
  *   no answer the lease ends, attempts + 1, next_attempt_at = now +
  *             min(TLY_EFFECT_BACKOFF_S * (2^attempts - 1), the cap):
  *             the first retry at the finisher's next run; after
