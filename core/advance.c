@@ -15,14 +15,16 @@
  *                        to_transfer, key generation 1, a lease, the
  *                        client's key) and its audit row; (2) outside
  *                        it, create ONE Stripe transfer
- *                        (tly_stripe_create_once, key
+ *                        (tly_advance_effect, effect.c, key
  *                        tally:advance:<adv>:g<gen>, transfer_group and
  *                        metadata[tally_id] = the advance id); (3) commit
  *                        transferred + the transfer id, or failed when
  *                        Stripe refused it (nothing is ever offset then),
  *                        or unknown (no answer): tly_advances_finish(),
- *                        called by every payout run, looks the transfer
- *                        up and else calls again with the stored key.
+ *                        called by every payout run, is the engine's
+ *                        finisher: it looks the transfer up among those
+ *                        of its transfer group, else calls again with the
+ *                        stored key generation.
  *   tly_advance_offset   inside the completion's transaction: ONE locking
  *                        read of the open advances of the payment's
  *                        payees (FOR UPDATE, oldest first) planning, per
@@ -80,14 +82,14 @@
 #include "advance.h"
 #include "audit.h"
 #include "complete.h"
-#include "ledger.h"
+#include "effect.h"
 #include "idem.h"
+#include "ledger.h"
 #include "tly_str.h"
 #include "tx.h"
 
 #define PLATFORM_ACCOUNT	"acc_platform"
 #define OPEN_MAX		64	/* advances offset by one payment */
-#define LEFT_BATCH		50
 #define P6			"?,?,?,?,?,?"
 
 #define ADV_COLS \
@@ -259,14 +261,7 @@ keyed(tly_ctx *ctx, grant_args *a, adv_row *r, tly_err *err)
 	return rc;
 }
 
-/* --- step 3: recording what Stripe did ------------------------------ */
-
-typedef struct rec_args {
-	const adv_row	*r;
-	const char	*transfer;	/* transferred: Stripe's id */
-	const tly_err	*why;		/* failed: the refusal */
-	int		 done;
-} rec_args;
+/* --- the advance's transfer (effect.c) ------------------------------ */
 
 static int
 lock_state(tly_ctx *ctx, const char *id, char *state, size_t sz,
@@ -279,204 +274,165 @@ lock_state(tly_ctx *ctx, const char *id, char *state, size_t sz,
 	return rc == TLY_NOTFOUND ? tly_err_internal(err) : rc;
 }
 
+/* at_load - the advance and its connected account */
 static int
-transferred_tx(tly_ctx *ctx, void *arg, tly_err *err)
+at_load(tly_ctx *ctx, tly_effect *e, tly_err *err)
 {
-	rec_args *a = arg;
-	char state[16];
+	adv_row *r;
 	int rc;
 
-	a->done = 0;
-	rc = lock_state(ctx, a->r->a.id, state, sizeof(state), err);
-	if (rc || strcmp(state, "transferred") == 0)
-		return rc;
-	if (strcmp(state, "failed") == 0) {
-		tly_logkv(ctx->log, TLY_LOG_ERROR, "advance", "a failed "
-		    "advance has a transfer at Stripe", "advance_id",
-		    a->r->a.id, "transfer_id", a->transfer, NULL);
+	r = tly_pcalloc(ctx->pool, sizeof(*r));
+	if (r == NULL)
 		return tly_err_internal(err);
-	}
-	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE advances SET state = "
-	    "'transferred', stripe_transfer_id = ?, transferred_at = NOW(3), "
-	    "last_error = NULL WHERE id = ?", "ss", a->transfer, a->r->a.id);
-	if (rc == TLY_OK)
-		rc = tly_audit(ctx, NULL, "advance.transferred", a->r->a.id,
-		    a->transfer, err);
-	a->done = rc == TLY_OK;
-	return rc;
-}
-
-static int
-failed_tx(tly_ctx *ctx, void *arg, tly_err *err)
-{
-	rec_args *a = arg;
-	char state[16];
-	int rc;
-
-	a->done = 0;
-	rc = lock_state(ctx, a->r->a.id, state, sizeof(state), err);
-	if (rc || (strcmp(state, "to_transfer") && strcmp(state, "unknown")))
-		return rc;
-	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE advances SET state = "
-	    "'failed', last_error = ? WHERE id = ?", "ss", a->why->code,
-	    a->r->a.id);
-	if (rc == TLY_OK)
-		rc = tly_audit(ctx, NULL, "advance.failed", a->r->a.id,
-		    a->why->code, err);
-	a->done = rc == TLY_OK;
-	return rc;
-}
-
-/* record - the transfer 'obj' of advance 'r' */
-static int
-record(tly_ctx *ctx, const adv_row *r, const tly_jv *obj, tly_err *err)
-{
-	tly_st_transfer t;
-	rec_args a;
-	int rc;
-
-	rc = tly_transfer_matches(ctx, obj, "advance", r->a.id,
-	    r->a.granted_cent, r->a.currency, r->acct, &t, err);
+	rc = load(ctx, "id", e->id, r, err);
 	if (rc)
 		return rc;
-	memset(&a, 0, sizeof(a));
-	a.r = r;
-	a.transfer = t.id;
-	rc = tly_tx_run(ctx, "advance.transferred", transferred_tx, &a, err);
-	if (rc == TLY_OK && a.done)
-		tly_logkv(ctx->log, TLY_LOG_INFO, "advance", "advance "
-		    "transferred", "advance_id", r->a.id, "account_id",
-		    r->a.account_id, "transfer_id", t.id, NULL);
-	return rc;
+	e->row = r;
+	tly_strlcpy(e->target, r->a.transfer_id, sizeof(e->target));
+	return TLY_OK;
 }
 
 static int
-record_failed(tly_ctx *ctx, const adv_row *r, const tly_err *why,
-    tly_err *err)
+at_params(const tly_effect *e, tly_form *f)
 {
-	rec_args a;
-	int rc;
+	const adv_row *r = e->row;
 
-	memset(&a, 0, sizeof(a));
-	a.r = r;
-	a.why = why;
-	rc = tly_tx_run(ctx, "advance.failed", failed_tx, &a, err);
-	if (rc == TLY_OK && a.done)
-		tly_logkv(ctx->log, TLY_LOG_WARN, "advance", "Stripe refused "
-		    "the advance's transfer: advance failed", "advance_id",
-		    r->a.id, "account_id", r->a.account_id, "code", why->code,
-		    NULL);
-	return rc;
-}
-
-/* release - leave advance 'id' to the payouts run ('state' or as is) */
-static void
-release(tly_ctx *ctx, const char *id, const char *state, const char *why)
-{
-	tly_transfer_release(ctx, 1, id, state, why);
-}
-
-/* --- step 2: the transfer ------------------------------------------- */
-
-typedef struct once_args {
-	const adv_row	*r;
-	char		 key_base[64];
-} once_args;
-
-static int
-tr_params(tly_stripe_once *o, tly_form *f)
-{
-	once_args *a = o->arg;
-
-	tly_form_i64(f, "amount", a->r->a.granted_cent);
-	tly_form_str(f, "currency", a->r->a.currency);
-	tly_form_str(f, "destination", a->r->acct);
-	tly_form_str(f, "transfer_group", a->r->a.id);
-	tly_form_str(f, "description", a->r->a.id);
-	tly_form_str(f, "metadata[tally_id]", a->r->a.id);
-	tly_form_str(f, "metadata[tally_account_id]", a->r->a.account_id);
+	tly_form_i64(f, "amount", r->a.granted_cent);
+	tly_form_str(f, "currency", r->a.currency);
+	tly_form_str(f, "destination", r->acct);
+	tly_form_str(f, "transfer_group", r->a.id);
+	tly_form_str(f, "description", r->a.id);
+	tly_form_str(f, "metadata[tally_id]", r->a.id);
+	tly_form_str(f, "metadata[tally_account_id]", r->a.account_id);
 	tly_form_str(f, "metadata[tally_kind]", "advance");
 	return tly_form_done(f);
 }
 
+/* at_matches - the amount granted, in its currency, to its payee */
 static int
-tr_lookup(tly_stripe_once *o, tly_stripe *s, tly_pool *pool,
-    const tly_jv **found, tly_err *err)
+at_matches(tly_ctx *ctx, const tly_effect *e, const tly_jv *obj,
+    tly_err *err)
 {
-	once_args *a = o->arg;
+	const adv_row *r = e->row;
 
-	return tly_transfer_find(s, pool, a->r->a.id, found, err);
+	(void)ctx;
+	if (!tly_stripe_transfer_is(obj, r->a.granted_cent, r->a.currency,
+	    r->acct))
+		return tly_err_internal(err);
+	return TLY_OK;
 }
 
-/* tr_bump - generation 'gen' replaces gen - 1 only */
+/* at_done_tx - step 3: transferred, with Stripe's id */
 static int
-tr_bump(tly_stripe_once *o, int gen, tly_err *err)
+at_done_tx(tly_ctx *ctx, tly_effect *e, tly_err *err)
 {
-	once_args *a = o->arg;
-	tly_ctx *ctx = o->ctx;
-	uint64_t n = 0;
+	const char *tr = tly_json_str(e->obj, "id");
+	char state[16];
 	int rc;
 
-	rc = tly_db_exec(ctx->db, err, &n, "UPDATE advances SET key_gen = ? "
-	    "WHERE id = ? AND key_gen = ? AND state IN ('to_transfer', "
-	    "'unknown')", "isi", (int64_t)gen, a->r->a.id, (int64_t)gen - 1);
-	if (rc == TLY_OK && n != 1)
-		return tly_err_set(err, TLY_EK_CONFLICT, "retry",
-		    "The advance moved on meanwhile.");
+	rc = lock_state(ctx, e->id, state, sizeof(state), err);
+	if (rc || strcmp(state, "transferred") == 0)
+		return rc;
+	if (strcmp(state, "failed") == 0) {
+		tly_logkv(ctx->log, TLY_LOG_ERROR, "advance", "a failed "
+		    "advance has a transfer at Stripe", "advance_id", e->id,
+		    "transfer_id", tr, NULL);
+		return tly_err_internal(err);
+	}
+	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE advances SET state = "
+	    "'transferred', stripe_transfer_id = ?, transferred_at = NOW(3), "
+	    "last_error = NULL WHERE id = ?", "ss", tr, e->id);
+	if (rc == TLY_OK)
+		rc = tly_audit(ctx, NULL, "advance.transferred", e->id, tr,
+		    err);
+	if (rc == TLY_OK)
+		e->note = "advance transferred";
 	return rc;
 }
 
+/* at_refused_tx - Stripe refused the transfer: failed, never offset */
+static int
+at_refused_tx(tly_ctx *ctx, tly_effect *e, tly_err *err)
+{
+	char state[16];
+	int rc;
+
+	rc = lock_state(ctx, e->id, state, sizeof(state), err);
+	if (rc || (strcmp(state, "to_transfer") && strcmp(state, "unknown")))
+		return rc;
+	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE advances SET state = "
+	    "'failed', last_error = ? WHERE id = ?", "ss", e->why.code, e->id);
+	if (rc == TLY_OK)
+		rc = tly_audit(ctx, NULL, "advance.failed", e->id, e->why.code,
+		    err);
+	return rc;
+}
+
+/* at_after - a refusal is logged */
+static int
+at_after(tly_ctx *ctx, tly_effect *e, tly_err *err)
+{
+	const adv_row *r = e->row;
+
+	(void)err;
+	if (e->outcome == TLY_EFFECT_REFUSED)
+		tly_logkv(ctx->log, TLY_LOG_WARN, "advance", "Stripe refused "
+		    "the advance's transfer: advance failed", "advance_id",
+		    e->id, "account_id", r ? r->a.account_id : NULL, "code",
+		    e->why.code, NULL);
+	return TLY_OK;
+}
+
+/* the advance's transfer: POST /v1/transfers, transfer_group = the id */
+const tly_effect_kind tly_advance_effect = {
+	.name = "advance",
+	.table = "advances",
+	.state_col = "state",
+	.open_sql = "'to_transfer', 'unknown'",
+	.fresh = "to_transfer",
+	.unknown = "unknown",
+	.col = "",
+	.gen_col = "key_gen",
+	.key_prefix = "tally:advance",
+	.object = "transfer",
+	.path = "/v1/transfers",
+	.payout_lease = 1,
+	.load = at_load,
+	.params = at_params,
+	.find = tly_effect_find_transfer,
+	.matches = at_matches,
+	.done_tx = at_done_tx,
+	.refused_tx = at_refused_tx,
+	.after = at_after,
+};
+
 /*
- * transfer - steps 2 and 3 for advance 'r' (held: its lease).  TLY_OK
- * when recorded transferred; a refusal is recorded failed and returned
- * as a 422 'transfer_refused'; no answer leaves it 'unknown' and returns
+ * transfer - steps 2 and 3 for advance 'id' just granted.  TLY_OK when
+ * recorded transferred; a refusal is recorded failed and returned as a
+ * 422 'transfer_refused'; no answer leaves it 'unknown' and returns
  * TLY_UNKNOWN.
  */
 static int
-transfer(tly_ctx *ctx, const adv_row *r, tly_err *err)
+transfer(tly_ctx *ctx, const char *id, tly_err *err)
 {
-	tly_stripe_resp resp;
-	tly_stripe_once o;
-	const tly_jv *obj;
-	once_args a;
-	tly_err why;
+	tly_effect e;
 	int rc;
 
-	memset(&a, 0, sizeof(a));
-	a.r = r;
-	snprintf(a.key_base, sizeof(a.key_base), "tally:advance:%s", r->a.id);
-	memset(&o, 0, sizeof(o));
-	o.path = "/v1/transfers";
-	o.object = "transfer";
-	o.key_base = a.key_base;
-	o.generation = (int)r->gen;
-	o.params = tr_params;
-	o.lookup = tr_lookup;
-	o.bump = tr_bump;
-	o.arg = &a;
-	o.ctx = ctx;
-	rc = tly_stripe_create_once(ctx->stripe, ctx->pool, &o, &obj, &resp,
-	    err);
-	if (rc == TLY_OK)
-		return record(ctx, r, obj, err);
-	why = *err;
-	tly_err_clear(err);
-	if (tly_transfer_refused(rc, &why)) {
-		rc = record_failed(ctx, r, &why, err);
-		if (rc)
-			return rc;
+	rc = tly_effect_first(ctx, &tly_advance_effect, id, NULL, &e, err);
+	if (e.outcome == TLY_EFFECT_REFUSED) {
+		tly_err_clear(err);
 		return tly_err_param(err, TLY_EK_UNPROCESSABLE,
 		    "transfer_refused", "amount_cent", "Stripe refused the "
 		    "advance's transfer (%.60s); advance %s failed and nothing "
-		    "will be offset.", why.code, r->a.id);
+		    "will be offset.", e.why.code, id);
 	}
-	release(ctx, r->a.id, rc == TLY_UNKNOWN ? "unknown" : NULL, why.code);
-	tly_logkv(ctx->log, TLY_LOG_WARN, "advance", "transfer outcome "
-	    "unknown: the payouts run finishes it", "advance_id", r->a.id,
-	    "code", why.code, NULL);
-	(void)tly_err_set(err, TLY_EK_UPSTREAM, "stripe_outcome_unknown",
-	    "The transfer was not confirmed; the payouts run finishes it.");
-	return TLY_UNKNOWN;
+	if (rc == TLY_UNKNOWN) {
+		tly_err_clear(err);
+		(void)tly_err_set(err, TLY_EK_UPSTREAM,
+		    "stripe_outcome_unknown", "The transfer was not "
+		    "confirmed; the payouts run finishes it.");
+	}
+	return rc;
 }
 
 /*
@@ -535,7 +491,7 @@ tly_advance_grant(tly_ctx *ctx, const tly_principal *by, const char *acc,
 		tly_logkv(ctx->log, TLY_LOG_INFO, "advance", "advance granted",
 		    "advance_id", a.id, "account_id", acc, "by", by->name,
 		    NULL);
-		rc = transfer(ctx, &r, err);
+		rc = transfer(ctx, a.id, err);
 		if (rc && rc != TLY_UNKNOWN &&
 		    strcmp(err->code, "transfer_refused") == 0)
 			return rc;
@@ -549,75 +505,24 @@ tly_advance_grant(tly_ctx *ctx, const tly_principal *by, const char *acc,
 	return TLY_OK;
 }
 
-/* --- finishing what was left ---------------------------------------- */
-
 /*
- * finish_one - advance 'id' left behind: look up, else transfer again;
- * '*done' when this call recorded it transferred or failed.
- */
-static int
-finish_one(tly_ctx *ctx, const char *id, int *done, tly_err *err)
-{
-	const tly_jv *obj;
-	uint64_t n = 0;
-	adv_row r;
-	int rc;
-
-	*done = 0;
-	rc = tly_db_exec(ctx->db, err, &n, "UPDATE advances SET lease_until = "
-	    "NOW(3) + INTERVAL ? SECOND WHERE id = ? AND state IN "
-	    "('to_transfer', 'unknown') AND lease_until <= NOW(3)", "is",
-	    (int64_t)ctx->cfg->payout_lease_s, id);
-	if (rc || n != 1)
-		return rc;		/* another run has it */
-	rc = load(ctx, "id", id, &r, err);
-	if (rc)
-		return rc;
-	rc = tly_transfer_find(ctx->stripe, ctx->pool, id, &obj, err);
-	if (rc == TLY_OK) {
-		rc = record(ctx, &r, obj, err);
-		*done = rc == TLY_OK;
-		return rc;
-	}
-	if (rc != TLY_NOTFOUND) {
-		release(ctx, id, NULL, NULL);
-		return rc;
-	}
-	tly_err_clear(err);
-	rc = transfer(ctx, &r, err);
-	*done = rc == TLY_OK || strcmp(err->code, "transfer_refused") == 0;
-	return rc == TLY_UNKNOWN ? TLY_OK : rc;
-}
-
-/*
- * tly_advances_finish - finish the advances left 'to_transfer' or
- * 'unknown' whose lease ran out (the payouts run calls it first); returns
- * how many it finished (recorded transferred, or failed when Stripe
- * refused the transfer).  Failures are logged: the next run tries again.
+ * tly_advances_finish - the finisher of advances left 'to_transfer' or
+ * 'unknown' (effect.c; the payouts run calls it first); returns how many
+ * it finished (recorded transferred, or failed when Stripe refused the
+ * transfer).  Failures are logged: the next run tries again.
  */
 int
 tly_advances_finish(tly_ctx *ctx)
 {
-	char ids[LEFT_BATCH][40];
-	int n = 0, i, rc, done, finished = 0;
+	int done = 0;
 	tly_err e;
 
 	tly_err_clear(&e);
-	if (tly_db_ids(ctx->db, &e, "SELECT id FROM advances WHERE state IN "
-	    "('to_transfer', 'unknown') AND lease_until <= NOW(3) ORDER BY "
-	    "lease_until LIMIT ?", ids[0], sizeof(ids[0]), LEFT_BATCH, &n))
-		return 0;
-	for (i = 0; i < n; i++) {
-		tly_err_clear(&e);
-		tly_pool_reset(ctx->pool);
-		rc = finish_one(ctx, ids[i], &done, &e);
-		finished += done;
-		if (rc != TLY_OK && strcmp(e.code, "transfer_refused") != 0)
-			tly_logkv(ctx->log, TLY_LOG_WARN, "advance",
-			    "finishing an advance failed", "advance_id",
-			    ids[i], "code", e.code, NULL);
-	}
-	return finished;
+	if (tly_effect_finish_due(ctx, &tly_advance_effect, NULL, &done,
+	    &e) != TLY_OK)
+		tly_logkv(ctx->log, TLY_LOG_WARN, "advance", "finishing the "
+		    "advances left behind failed", "code", e.code, NULL);
+	return done;
 }
 
 /* --- reads ---------------------------------------------------------- */
@@ -1163,7 +1068,8 @@ tly_advance_transfer_reversed(tly_ctx *ctx, const tly_st_event *e,
 		return TLY_OK;
 	}
 	if (rc == TLY_OK)
-		rc = tly_transfer_reversals(ctx, e->object, t->id, &arr, err);
+		rc = tly_stripe_transfer_reversals(ctx->stripe, ctx->pool,
+		    e->object, t->id, &arr, err);
 	if (rc)
 		return rc;
 	for (x = arr && arr->type == TLY_JARR ? arr->child : NULL; x;

@@ -18,6 +18,7 @@
 
 #include "auth.h"
 #include "ctx.h"
+#include "effect.h"
 #include "payout.h"
 
 struct tly_idem_row;			/* idem.h */
@@ -66,6 +67,8 @@ int	 tly_advance_grant(tly_ctx *, const tly_principal *, const char *,
 int	 tly_advance_list(tly_ctx *, const char *, tly_advance **, int *,
 	    int *, tly_err *);
 int	 tly_advances_finish(tly_ctx *);
+
+extern const tly_effect_kind tly_advance_effect;
 int	 tly_advance_balances(tly_ctx *, const char *, tly_balance *, int *,
 	    tly_err *);
 int	 tly_advance_offset(tly_ctx *, const char *, tly_earning *, int,

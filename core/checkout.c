@@ -3,8 +3,9 @@
  *
  * Owns the checkouts table and the life of each checkout's PaymentIntent
  * (pi_state): to_create -> created, or unknown (Stripe did not answer:
- * finished later), or to_cancel -> canceled.  Lock order, as everywhere:
- * product -> checkout -> payment.
+ * finished later), or to_cancel -> canceled (or missing: Stripe has no
+ * such PaymentIntent).  Lock order, as everywhere: product -> checkout
+ * -> payment.
  *
  * tly_checkout_create():
  *   tx 1  lock the product; return the buyer's open checkout for the same
@@ -18,24 +19,31 @@
  *         ambassador link active now, agent, fees), refuse a split with a
  *         negative share or an amount out of range (422), reserve the stock
  *         (409 when short: never oversold), insert the checkout.
- *   step  create the PaymentIntent: tly_stripe_create_once with key
- *         "tally:pi:<checkout>:g<gen>", metadata checkout_id/tally_id,
- *         transfer_group = the checkout id.  Refused -> the checkout
- *         fails and its stock comes back.  No answer -> pi_state unknown,
- *         503 to the client, finished by a retry or the job.
- *   tx 2  record the PaymentIntent.  If that fails, a second transaction
- *         marks the checkout failed with the PaymentIntent "to_cancel",
- *         and the cancel is tried at once and by the job until Stripe
- *         confirms it: no orphan payments.
+ *   step  create the PaymentIntent: the effect tly_checkout_pi_effect
+ *         (effect.c), key "tally:pi:<checkout>:g<gen>", metadata
+ *         checkout_id/tally_id, transfer_group = the checkout id; found
+ *         again by its stored id or the search API on
+ *         metadata['tally_id'].  Refused -> the checkout fails and its
+ *         stock comes back.  No answer -> pi_state unknown, 503 to the
+ *         client, finished by a retry or the job.
+ *   tx 2  record the PaymentIntent (pi_done_tx).  If that fails, a second
+ *         transaction marks the checkout failed with the PaymentIntent
+ *         "to_cancel", and the cancel (tly_checkout_cancel_effect) is
+ *         tried at once and by the job until Stripe confirms it: no
+ *         orphan payments.
  *
  * tly_job_checkouts() ("checkouts" job): expire checkouts past their
- * reservation; cancel the PaymentIntents marked to_cancel (release the
- * stock only once Stripe says canceled; complete the payment instead if
- * Stripe says it already succeeded); finish PaymentIntents whose creation
- * was left unknown or interrupted; give back the stock of closed
- * checkouts whose PaymentIntent is settled but whose release was lost (a
- * crash between the transaction that closed them and the one that
- * releases: the reservation_released check of tallyctl check).
+ * reservation; the effect engine's finishers: cancel the PaymentIntents
+ * marked to_cancel (looking first: the stock comes back only once Stripe
+ * says canceled; a PaymentIntent that already succeeded is completed
+ * instead; one Stripe answers 404 for is 'missing', terminal, with one
+ * ALERT and the stock back), and finish PaymentIntents whose creation
+ * was left unknown or interrupted (an open checkout's is made if Stripe
+ * has none; a closed one's is only looked for: cancelled if found, else
+ * the stock comes back); give back the stock of closed checkouts whose
+ * PaymentIntent is settled but whose release was lost (a crash between
+ * the transaction that closed them and the one that releases: the
+ * reservation_released check of tallyctl check).
  *
  * API:	tly_checkout_create(), tly_checkout_get(), tly_checkout_lock(),
  *	tly_checkout_lock_payees(),
@@ -49,6 +57,7 @@
 #include "catalog.h"
 #include "checkout.h"
 #include "complete.h"
+#include "effect.h"
 #include "stripe.h"
 #include "tly_str.h"
 #include "tx.h"
@@ -492,100 +501,232 @@ tly_checkout_create(tly_ctx *ctx, const tly_checkout_new *in,
 	return tly_checkout_get(ctx, a.id, NULL, out, err);
 }
 
-/* --- the PaymentIntent -------------------------------------------- */
+/* --- the PaymentIntent (effect.c) ---------------------------------- */
 
-typedef struct pi_args {
+/*
+ * The checkout's row carries two effects of its PaymentIntent, never at
+ * once: creating it (pi_state to_create/unknown; key tally:pi:<checkout>,
+ * generation pi_key_gen) and cancelling it (pi_state to_cancel; key
+ * tally:pi_cancel:<checkout>, generation pi_cancel_gen).  Their common
+ * columns are the pi_* ones (migration 014).
+ */
+
+/* a checkout as its PaymentIntent's effects see it */
+typedef struct pi_row {
 	tly_checkout	 c;
-	char		 key_base[96];
-	char		 pi_id[72];
-	char		 secret[136];
-	char		 why[128];	/* last_error when it fails */
-	int		 recorded;	/* 0: the checkout was no longer open */
-} pi_args;
+	int		 recorded;	/* done_tx: the checkout has it now */
+} pi_row;
 
 static int
-pi_params(tly_stripe_once *o, tly_form *f)
-{
-	pi_args *a = o->arg;
+release_stock(tly_ctx *ctx, const char *id, const char *pi_state,
+    tly_err *err);
 
-	tly_form_i64(f, "amount", a->c.amount_cent);
-	tly_form_str(f, "currency", a->c.currency);
-	tly_form_str(f, "automatic_payment_methods[enabled]", "true");
-	tly_form_str(f, "transfer_group", a->c.id);
-	tly_form_str(f, "metadata[checkout_id]", a->c.id);
-	tly_form_str(f, "metadata[tally_id]", a->c.id);
-	tly_form_str(f, "metadata[buyer_account_id]", a->c.buyer_id);
-	tly_form_str(f, "description", a->c.product_id);
-	if (a->c.receipt_email[0])
-		tly_form_str(f, "receipt_email", a->c.receipt_email);
-	return tly_form_done(f);
-}
-
+/* pi_load - the checkout; a closed one only looks for its PaymentIntent */
 static int
-pi_lookup(tly_stripe_once *o, tly_stripe *s, tly_pool *pool,
-    const tly_jv **found, tly_err *err)
+pi_load(tly_ctx *ctx, tly_effect *e, tly_err *err)
 {
-	pi_args *a = o->arg;
-
-	return tly_stripe_find_by_metadata(s, pool, "/v1/payment_intents",
-	    "payment_intent", "tally_id", a->c.id, a->c.created - 600, found,
-	    err);
-}
-
-/* pi_bump - write the next key generation before it is used */
-static int
-pi_bump(tly_stripe_once *o, int gen, tly_err *err)
-{
-	pi_args *a = o->arg;
-	tly_ctx *ctx = o->ctx;
-	uint64_t n = 0;
+	pi_row *x;
 	int rc;
 
-	rc = tly_db_exec(ctx->db, err, &n, "UPDATE checkouts SET pi_key_gen = "
-	    "? WHERE id = ? AND pi_key_gen < ?", "isi", (int64_t)gen, a->c.id,
-	    (int64_t)gen);
+	x = tly_pcalloc(ctx->pool, sizeof(*x));
+	if (x == NULL)
+		return tly_err_internal(err);
+	rc = load(ctx, e->id, LOAD_READ, &x->c, err);
 	if (rc)
 		return rc;
+	e->row = x;
+	e->look_only = !tly_checkout_is_open(x->c.status);
+	tly_strlcpy(e->target, x->c.pi_id, sizeof(e->target));
 	return TLY_OK;
 }
 
-/* record_tx - tx 2: the PaymentIntent belongs to the checkout now */
 static int
-record_tx(tly_ctx *ctx, void *arg, tly_err *err)
+pi_params(const tly_effect *e, tly_form *f)
 {
-	pi_args *a = arg;
+	const pi_row *x = e->row;
+
+	tly_form_i64(f, "amount", x->c.amount_cent);
+	tly_form_str(f, "currency", x->c.currency);
+	tly_form_str(f, "automatic_payment_methods[enabled]", "true");
+	tly_form_str(f, "transfer_group", x->c.id);
+	tly_form_str(f, "metadata[checkout_id]", x->c.id);
+	tly_form_str(f, "metadata[tally_id]", x->c.id);
+	tly_form_str(f, "metadata[buyer_account_id]", x->c.buyer_id);
+	tly_form_str(f, "description", x->c.product_id);
+	if (x->c.receipt_email[0])
+		tly_form_str(f, "receipt_email", x->c.receipt_email);
+	return tly_form_done(f);
+}
+
+/* pi_get - PaymentIntent 'pi' at Stripe (a 404 is the caller's to see) */
+static int
+pi_get(tly_ctx *ctx, const char *pi, const tly_jv **obj, tly_err *err)
+{
+	tly_stripe_resp resp;
+	tly_stripe_req rq;
+	const char *path;
+
+	path = tly_stripe_path(ctx->pool, "/v1/payment_intents/", pi, NULL);
+	if (path == NULL)
+		return tly_err_internal(err);
+	rq = (tly_stripe_req){ "GET", path, NULL, NULL, NULL };
+	return tly_stripe_fetch(ctx->stripe, ctx->pool, &rq, "payment_intent",
+	    obj, &resp, err);
+}
+
+/*
+ * pi_find - the checkout's PaymentIntent: by the stored id, else by the
+ * search API on metadata['tally_id'] (exact; its index lags Stripe by up
+ * to a minute, so the finisher waits 90 s after the checkout was made)
+ */
+static int
+pi_find(tly_ctx *ctx, const tly_effect *e, const tly_jv **found,
+    tly_err *err)
+{
+	const pi_row *x = e->row;
+	tly_stripe_resp resp;
+	tly_stripe_req rq;
+	tly_st_list list;
+	const tly_jv *p;
+	const char *v;
+	char query[96];
+	tly_form f;
+	int rc;
+
+	*found = NULL;
+	if (x->c.pi_id[0])
+		return pi_get(ctx, x->c.pi_id, found, err);
+	snprintf(query, sizeof(query), "metadata['tally_id']:'%s'", x->c.id);
+	tly_form_init(&f);
+	tly_form_str(&f, "query", query);
+	tly_form_i64(&f, "limit", 10);
+	rq = (tly_stripe_req){ "GET", "/v1/payment_intents/search", &f, NULL,
+	    NULL };
+	rc = tly_stripe_call(ctx->stripe, ctx->pool, &rq, &resp, err);
+	tly_form_free(&f);
+	if (rc)
+		return rc;
+	if (tly_st_list_parse(resp.json, &list) != TLY_OK)
+		return tly_err_set(err, TLY_EK_UPSTREAM, "stripe_bad_reply",
+		    "Unexpected search reply.");
+	for (p = list.data->child; p; p = p->next) {
+		v = tly_st_metadata(tly_json_get(p, "metadata"), "tally_id");
+		if (v && strcmp(v, x->c.id) == 0) {
+			*found = p;
+			return TLY_OK;
+		}
+	}
+	return TLY_NOTFOUND;
+}
+
+/* pi_matches - the PaymentIntent is the checkout's: amount, currency */
+static int
+pi_matches(tly_ctx *ctx, const tly_effect *e, const tly_jv *obj,
+    tly_err *err)
+{
+	const pi_row *x = e->row;
+	tly_st_pi pi;
+	const char *v;
+
+	(void)ctx;
+	if (tly_st_pi_parse(obj, &pi) != TLY_OK || pi.id == NULL ||
+	    pi.client_secret == NULL || pi.currency == NULL)
+		return tly_err_internal(err);
+	v = tly_st_metadata(pi.metadata, "tally_id");
+	if (v == NULL || strcmp(v, x->c.id) != 0 ||
+	    pi.amount != x->c.amount_cent ||
+	    strcmp(pi.currency, x->c.currency) != 0)
+		return tly_err_internal(err);
+	return TLY_OK;
+}
+
+/*
+ * pi_done_tx - step 3: the PaymentIntent belongs to the checkout now, or,
+ * when the checkout is no longer open, is to be cancelled
+ */
+static int
+pi_done_tx(tly_ctx *ctx, tly_effect *e, tly_err *err)
+{
+	pi_row *x = e->row;
+	tly_st_pi pi;
 	tly_checkout c;
 	int rc;
 
-	a->recorded = 0;
+	x->recorded = 0;
 	if (tly_ctx_fault(ctx, "checkout.record_pi") == TLY_FAULT_FAIL)
 		return tly_err_set(err, TLY_EK_UNAVAILABLE, "db_unavailable",
 		    "Injected failure recording the payment.");
-	rc = tly_checkout_lock(ctx, a->c.id, &c, err);
+	if (tly_st_pi_parse(e->obj, &pi) != TLY_OK || pi.id == NULL)
+		return tly_err_internal(err);
+	rc = tly_checkout_lock(ctx, e->id, &c, err);
 	if (rc)
 		return rc;
-	if (strcmp(c.pi_state, "created") == 0 ||
-	    strcmp(c.pi_state, "canceled") == 0 ||
-	    strcmp(c.pi_state, "to_cancel") == 0) {
-		a->recorded = strcmp(c.pi_state, "created") == 0;
+	if (strcmp(c.pi_state, "to_create") != 0 &&
+	    strcmp(c.pi_state, "unknown") != 0) {
+		x->recorded = strcmp(c.pi_state, "created") == 0;
 		return TLY_OK;			/* someone else got here */
 	}
-	a->recorded = tly_checkout_is_open(c.status);
+	x->recorded = tly_checkout_is_open(c.status);
 	return tly_db_exec(ctx->db, err, NULL, "UPDATE checkouts SET "
 	    "pi_id = ?, pi_client_secret = ?, pi_state = ? WHERE id = ?",
-	    "ssss", a->pi_id, a->secret,
-	    a->recorded ? "created" : "to_cancel", a->c.id);
+	    "ssss", pi.id, pi.client_secret ? pi.client_secret : "",
+	    x->recorded ? "created" : "to_cancel", e->id);
+}
+
+/* pi_refused_tx - Stripe refused the PaymentIntent: the checkout fails */
+static int
+pi_refused_tx(tly_ctx *ctx, tly_effect *e, tly_err *err)
+{
+	tly_checkout c;
+	int rc;
+
+	rc = tly_checkout_lock(ctx, e->id, &c, err);
+	if (rc || !tly_checkout_is_open(c.status))
+		return rc;
+	return tly_db_exec(ctx->db, err, NULL, "UPDATE checkouts SET status = "
+	    "'failed', open_key = NULL, pi_state = 'none', last_error = ? "
+	    "WHERE id = ? AND pi_state IN ('to_create', 'unknown')", "ss",
+	    e->why.code, e->id);
+}
+
+typedef struct release_args {
+	const char	*id;
+	const char	*pi_state;
+	char		 product[40];
+} release_args;
+
+static int	release_tx(tly_ctx *, void *, tly_err *);
+
+/* released_tx - the checkout's stock back, its pi_state 'state' */
+static int
+released_tx(tly_ctx *ctx, tly_effect *e, const char *state, tly_err *err)
+{
+	const pi_row *x = e->row;
+	release_args a;
+
+	memset(&a, 0, sizeof(a));
+	a.id = e->id;
+	a.pi_state = state;
+	tly_strlcpy(a.product, x->c.product_id, sizeof(a.product));
+	return release_tx(ctx, &a, err);
+}
+
+/* pi_abandon_tx - a closed checkout whose PaymentIntent was never made */
+static int
+pi_abandon_tx(tly_ctx *ctx, tly_effect *e, tly_err *err)
+{
+	return released_tx(ctx, e, "none", err);
 }
 
 /* fail_tx - the checkout cannot go on: failed, PI (if any) to cancel */
 static int
-fail_tx(tly_ctx *ctx, void *arg, tly_err *err)
+fail_tx(tly_ctx *ctx, const char *id, const char *pi_id, const char *why,
+    tly_err *err)
 {
-	pi_args *a = arg;
 	tly_checkout c;
 	int rc;
 
-	rc = tly_checkout_lock(ctx, a->c.id, &c, err);
+	rc = tly_checkout_lock(ctx, id, &c, err);
 	if (rc)
 		return rc;
 	if (!tly_checkout_is_open(c.status))
@@ -593,111 +734,167 @@ fail_tx(tly_ctx *ctx, void *arg, tly_err *err)
 	return tly_db_exec(ctx->db, err, NULL, "UPDATE checkouts SET status = "
 	    "'failed', open_key = NULL, pi_id = IFNULL(?, pi_id), pi_state = "
 	    "IF(IFNULL(?, pi_id) IS NULL, 'none', 'to_cancel'), last_error = "
-	    "? WHERE id = ?", "ssss", a->pi_id[0] ? a->pi_id : NULL,
-	    a->pi_id[0] ? a->pi_id : NULL, a->why, a->c.id);
+	    "? WHERE id = ?", "ssss", pi_id, pi_id, why, id);
 }
 
+typedef struct fail_args {
+	const char	*id;
+	const char	*pi_id;
+	const char	*why;
+} fail_args;
+
 static int
-release_stock(tly_ctx *ctx, const char *id, const char *pi_state,
-    tly_err *err);
+fail_body(tly_ctx *ctx, void *arg, tly_err *err)
+{
+	fail_args *a = arg;
+
+	return fail_tx(ctx, a->id, a->pi_id, a->why, err);
+}
 
 /*
- * fail_checkout - mark it failed (reason 'why'), cancel its PaymentIntent
- * if there is one, release the stock when there is none; answer 502
- * checkout_failed.
+ * fail_checkout - mark checkout 'id' failed (reason 'why') with the
+ * PaymentIntent 'pi_id' (NULL: none made) to cancel, cancel it at once
  */
-static int
-fail_checkout(tly_ctx *ctx, pi_args *a, const char *why, tly_err *err)
+static void
+fail_checkout(tly_ctx *ctx, const char *id, const char *pi_id,
+    const char *why)
 {
+	fail_args a;
 	tly_err e2;
 
 	tly_err_clear(&e2);
-	tly_strlcpy(a->why, why, sizeof(a->why));
-	if (tly_tx_run(ctx, "checkout.fail", fail_tx, a, &e2) == TLY_OK) {
-		if (a->pi_id[0])
-			(void)tly_checkout_cancel_pi(ctx, a->c.id, &e2);
+	a.id = id;
+	a.pi_id = pi_id;
+	a.why = why;
+	if (tly_tx_run(ctx, "checkout.fail", fail_body, &a, &e2) == TLY_OK) {
+		if (pi_id)
+			(void)tly_checkout_cancel_pi(ctx, id, &e2);
 		else
-			(void)release_stock(ctx, a->c.id, "none", &e2);
+			(void)release_stock(ctx, id, "none", &e2);
 	}
 	tly_logkv(ctx->log, TLY_LOG_WARN, "checkout", "checkout failed",
-	    "checkout_id", a->c.id, "payment_intent", a->pi_id[0] ? a->pi_id :
-	    NULL, "reason", why, NULL);
-	tly_err_clear(err);
-	return tly_err_set(err, TLY_EK_UPSTREAM, "checkout_failed",
-	    "The payment could not be set up; start a new checkout.");
+	    "checkout_id", id, "payment_intent", pi_id, "reason", why, NULL);
+}
+
+/*
+ * pi_after - after the commit: log a PaymentIntent recorded; cancel one
+ * the checkout could not take (closed meanwhile, or not recorded); a
+ * refused one gives the stock back
+ */
+static int
+pi_after(tly_ctx *ctx, tly_effect *e, tly_err *err)
+{
+	const pi_row *x = e->row;
+	const char *pi = e->obj ? tly_json_str(e->obj, "id") : NULL;
+
+	switch (e->outcome) {
+	case TLY_EFFECT_DONE:
+		if (x->recorded) {
+			tly_logkv(ctx->log, TLY_LOG_INFO, "checkout", "payment "
+			    "intent created", "checkout_id", e->id,
+			    "payment_intent", pi, NULL);
+			return TLY_OK;
+		}
+		return tly_checkout_cancel_pi(ctx, e->id, err);
+	case TLY_EFFECT_REFUSED:
+		tly_logkv(ctx->log, TLY_LOG_WARN, "checkout", "checkout "
+		    "failed", "checkout_id", e->id, "reason", e->why.code,
+		    NULL);
+		return release_stock(ctx, e->id, "none", err);
+	case TLY_EFFECT_UNRECORDED:
+		if (pi)
+			fail_checkout(ctx, e->id, pi,
+			    "could not record the payment");
+		return TLY_OK;
+	default:
+		return TLY_OK;
+	}
+}
+
+/* creating the checkout's PaymentIntent */
+const tly_effect_kind tly_checkout_pi_effect = {
+	.name = "checkout",
+	.table = "checkouts",
+	.state_col = "pi_state",
+	.open_sql = "'to_create', 'unknown'",
+	.fresh = "to_create",
+	.unknown = "unknown",
+	.col = "pi_",
+	.gen_col = "pi_key_gen",
+	.due_sql = "created_at < NOW(3) - INTERVAL 90 SECOND",
+	.key_prefix = "tally:pi",
+	.object = "payment_intent",
+	.path = "/v1/payment_intents",
+	.load = pi_load,
+	.params = pi_params,
+	.find = pi_find,
+	.matches = pi_matches,
+	.done_tx = pi_done_tx,
+	.refused_tx = pi_refused_tx,
+	.abandon_tx = pi_abandon_tx,
+	.after = pi_after,
+};
+
+/* still_creating - checkout 'id''s PaymentIntent is not made yet */
+static int
+still_creating(tly_ctx *ctx, const char *id, tly_err *err)
+{
+	tly_checkout c;
+
+	if (load(ctx, id, LOAD_READ, &c, err) != TLY_OK)
+		return 0;
+	return strcmp(c.pi_state, "to_create") == 0 ||
+	    strcmp(c.pi_state, "unknown") == 0;
 }
 
 /*
  * tly_checkout_finish_pi - steps 2 and 3 for checkout 'id' (a no-op once
- * its PaymentIntent is recorded).
+ * its PaymentIntent is recorded): 503 stripe_outcome_unknown when Stripe
+ * did not answer, 502 checkout_failed when the checkout failed, 409
+ * checkout_closed when it closed meanwhile.
  */
 int
 tly_checkout_finish_pi(tly_ctx *ctx, const char *id, tly_err *err)
 {
-	tly_stripe_once o;
-	tly_stripe_resp resp;
-	const tly_jv *obj;
-	tly_st_pi pi;
-	pi_args a;
-	tly_err e2;
+	const pi_row *x;
+	tly_effect e;
 	int rc;
 
-	memset(&a, 0, sizeof(a));
-	rc = load(ctx, id, LOAD_READ, &a.c, err);
-	if (rc)
+	rc = tly_effect_run(ctx, &tly_checkout_pi_effect, id, NULL, &e, err);
+	x = e.row;
+	switch (e.outcome) {
+	case TLY_EFFECT_DONE:
+		if (rc == TLY_OK && x && !x->recorded)
+			return tly_err_param(err, TLY_EK_CONFLICT,
+			    "checkout_closed", "checkout_id",
+			    "This checkout is no longer open.");
 		return rc;
-	if (strcmp(a.c.pi_state, "to_create") != 0 &&
-	    strcmp(a.c.pi_state, "unknown") != 0)
-		return TLY_OK;
-	snprintf(a.key_base, sizeof(a.key_base), "tally:pi:%s", a.c.id);
-	memset(&o, 0, sizeof(o));
-	o.path = "/v1/payment_intents";
-	o.object = "payment_intent";
-	o.key_base = a.key_base;
-	o.generation = (int)a.c.pi_key_gen;
-	o.params = pi_params;
-	o.lookup = pi_lookup;
-	o.bump = pi_bump;
-	o.arg = &a;
-	o.ctx = ctx;
-	rc = tly_stripe_create_once(ctx->stripe, ctx->pool, &o, &obj, &resp,
-	    err);
-	if (rc == TLY_UNKNOWN) {
-		tly_err_clear(&e2);
-		(void)tly_db_exec(ctx->db, &e2, NULL, "UPDATE checkouts SET "
-		    "pi_state = 'unknown' WHERE id = ? AND pi_state = "
-		    "'to_create'", "s", id);
+	case TLY_EFFECT_UNKNOWN:
+	case TLY_EFFECT_DEAD:
+		tly_err_clear(err);
 		tly_err_set(err, TLY_EK_UNAVAILABLE, "stripe_outcome_unknown",
 		    "The payment provider did not answer; retry shortly.");
 		return TLY_UNKNOWN;
+	case TLY_EFFECT_REFUSED:
+	case TLY_EFFECT_UNRECORDED:
+		tly_err_clear(err);
+		return tly_err_set(err, TLY_EK_UPSTREAM, "checkout_failed",
+		    "The payment could not be set up; start a new checkout.");
+	case TLY_EFFECT_BUSY:		/* another attempt holds it, or dead */
+		if (rc == TLY_OK && still_creating(ctx, id, err)) {
+			tly_err_clear(err);
+			tly_err_set(err, TLY_EK_UNAVAILABLE,
+			    "stripe_outcome_unknown", "The payment provider "
+			    "did not answer yet; retry shortly.");
+			return TLY_UNKNOWN;
+		}
+		return rc;
+	default:
+		return rc;
 	}
-	if (rc)
-		return fail_checkout(ctx, &a, err->code, err);
-	if (tly_st_pi_parse(obj, &pi) != TLY_OK || pi.client_secret == NULL)
-		return fail_checkout(ctx, &a, "unexpected reply", err);
-	tly_strlcpy(a.pi_id, pi.id, sizeof(a.pi_id));
-	tly_strlcpy(a.secret, pi.client_secret, sizeof(a.secret));
-	rc = tly_tx_run(ctx, "checkout.record_pi", record_tx, &a, err);
-	if (rc)
-		return fail_checkout(ctx, &a, "could not record the payment",
-		    err);
-	if (!a.recorded) {
-		(void)tly_checkout_cancel_pi(ctx, id, err);
-		return tly_err_param(err, TLY_EK_CONFLICT, "checkout_closed",
-		    "checkout_id", "This checkout is no longer open.");
-	}
-	tly_logkv(ctx->log, TLY_LOG_INFO, "checkout", "payment intent created",
-	    "checkout_id", id, "payment_intent", pi.id, NULL);
-	return TLY_OK;
 }
 
 /* --- cancelling and releasing ------------------------------------- */
-
-typedef struct release_args {
-	const char	*id;
-	const char	*pi_state;
-	char		 product[40];
-} release_args;
 
 /* release_tx - product, then checkout: give the reserved stock back */
 static int
@@ -752,9 +949,120 @@ release_stock(tly_ctx *ctx, const char *id, const char *pi_state,
 	return tly_tx_run(ctx, "checkout.release", release_tx, &a, err);
 }
 
+/* ended - a PaymentIntent status nothing will move on: canceled, paid */
+static int
+ended(const tly_jv *obj)
+{
+	const char *st = tly_json_str(obj, "status");
+
+	return st && (strcmp(st, "canceled") == 0 ||
+	    strcmp(st, "succeeded") == 0);
+}
+
+/*
+ * pc_find - the cancel is done when the PaymentIntent has ended
+ * (canceled, or succeeded meanwhile); a 404 is Stripe's "missing"
+ */
+static int
+pc_find(tly_ctx *ctx, const tly_effect *e, const tly_jv **found,
+    tly_err *err)
+{
+	const pi_row *x = e->row;
+	int rc;
+
+	rc = pi_get(ctx, x->c.pi_id, found, err);
+	if (rc == TLY_OK && !ended(*found)) {
+		*found = NULL;
+		return TLY_NOTFOUND;
+	}
+	return rc;
+}
+
+/* pc_load - the checkout, whose PaymentIntent is the target */
+static int
+pc_load(tly_ctx *ctx, tly_effect *e, tly_err *err)
+{
+	int rc;
+
+	rc = pi_load(ctx, e, err);
+	e->look_only = 0;
+	if (rc == TLY_OK && e->target[0] == '\0')
+		return tly_err_internal(err);	/* to_cancel without a PI */
+	return rc;
+}
+
+static const char *
+pc_path(tly_ctx *ctx, const tly_effect *e)
+{
+	return tly_stripe_path(ctx->pool, "/v1/payment_intents/", e->target,
+	    "/cancel");
+}
+
+static int
+pc_params(const tly_effect *e, tly_form *f)
+{
+	(void)e;
+	tly_form_str(f, "cancellation_reason", "abandoned");
+	return tly_form_done(f);
+}
+
+/* pc_matches - the answer is about the checkout's PaymentIntent */
+static int
+pc_matches(tly_ctx *ctx, const tly_effect *e, const tly_jv *obj,
+    tly_err *err)
+{
+	const char *id = tly_json_str(obj, "id");
+
+	(void)ctx;
+	if (id == NULL || strcmp(id, e->target) != 0)
+		return tly_err_internal(err);
+	return TLY_OK;
+}
+
+/*
+ * pc_done_tx - the PaymentIntent ended: canceled -> the stock back;
+ * succeeded -> completed after the commit (pc_after); still open (a
+ * cancel answered with another status) -> tried again shortly
+ */
+static int
+pc_done_tx(tly_ctx *ctx, tly_effect *e, tly_err *err)
+{
+	const char *st = tly_json_str(e->obj, "status");
+
+	if (st && strcmp(st, "canceled") == 0)
+		return released_tx(ctx, e, "canceled", err);
+	if (!ended(e->obj))
+		e->retry = 1;
+	return TLY_OK;
+}
+
+/*
+ * pc_refused_tx - Stripe would not cancel (still processing, already
+ * paid): Stripe stored that answer under the key, so the next attempt,
+ * shortly, looks first and then takes the next generation
+ */
+static int
+pc_refused_tx(tly_ctx *ctx, tly_effect *e, tly_err *err)
+{
+	(void)ctx;
+	(void)err;
+	e->retry = 1;
+	return TLY_OK;
+}
+
+/*
+ * pc_missing_tx - Stripe has no such PaymentIntent: nothing can ever be
+ * paid through it; pi_state 'missing', the stock back
+ */
+static int
+pc_missing_tx(tly_ctx *ctx, tly_effect *e, tly_err *err)
+{
+	return released_tx(ctx, e, "missing", err);
+}
+
 /* complete_from_pi - Stripe says the PaymentIntent succeeded: complete */
 static int
-complete_from_pi(tly_ctx *ctx, const tly_checkout *c, const tly_jv *obj,
+complete_from_pi(tly_ctx *ctx, const char *id, const tly_jv *obj,
     tly_err *err)
 {
 	tly_payment pay;
@@ -762,88 +1070,63 @@ complete_from_pi(tly_ctx *ctx, const tly_checkout *c, const tly_jv *obj,
 
 	if (tly_pi_facts_from(obj, &f) != TLY_OK)
 		return tly_err_internal(err);
-	return tly_payment_complete(ctx, c->id, &f, "job", &pay, err);
+	return tly_payment_complete(ctx, id, &f, "job", &pay, err);
 }
+
+/* pc_after - canceled: logged; succeeded meanwhile: completed instead */
+static int
+pc_after(tly_ctx *ctx, tly_effect *e, tly_err *err)
+{
+	const char *st;
+
+	if (e->outcome != TLY_EFFECT_DONE)
+		return TLY_OK;
+	st = tly_json_str(e->obj, "status");
+	if (st && strcmp(st, "succeeded") == 0)
+		return complete_from_pi(ctx, e->id, e->obj, err);
+	tly_logkv(ctx->log, TLY_LOG_INFO, "checkout", "payment intent "
+	    "canceled", "checkout_id", e->id, "payment_intent", e->target,
+	    NULL);
+	return TLY_OK;
+}
+
+/* cancelling the PaymentIntent of a checkout that closed unpaid */
+const tly_effect_kind tly_checkout_cancel_effect = {
+	.name = "checkout_cancel",
+	.table = "checkouts",
+	.state_col = "pi_state",
+	.open_sql = "'to_cancel'",
+	.col = "pi_",
+	.gen_col = "pi_cancel_gen",
+	.key_prefix = "tally:pi_cancel",
+	.object = "payment_intent",
+	.path_of = pc_path,
+	.retry_s = 1,
+	.load = pc_load,
+	.params = pc_params,
+	.find = pc_find,
+	.matches = pc_matches,
+	.done_tx = pc_done_tx,
+	.refused_tx = pc_refused_tx,
+	.missing_tx = pc_missing_tx,
+	.after = pc_after,
+};
 
 /*
  * tly_checkout_cancel_pi - cancel the PaymentIntent of checkout 'id'
- * (pi_state to_cancel); the stock comes back once Stripe confirms, and a
- * PaymentIntent that succeeded meanwhile is completed instead.
+ * (pi_state to_cancel); the stock comes back once Stripe confirms, a
+ * PaymentIntent that succeeded meanwhile is completed instead, and one
+ * Stripe does not have is 'missing' (the stock back, an ALERT).
  */
 int
 tly_checkout_cancel_pi(tly_ctx *ctx, const char *id, tly_err *err)
 {
-	const char *path, *st;
-	tly_stripe_resp resp, look;
-	tly_stripe_req rq;
-	const tly_jv *obj;
-	tly_checkout c;
-	tly_err first;
-	tly_form f;
-	char key[96];
-	int rc, rc0;
+	tly_effect e;
 
-	rc = load(ctx, id, LOAD_READ, &c, err);
-	if (rc || strcmp(c.pi_state, "to_cancel") != 0 || c.pi_id[0] == '\0')
-		return rc;
-	snprintf(key, sizeof(key), "tally:pi_cancel:%s:g%lld", c.id,
-	    (long long)c.pi_cancel_gen);
-	path = tly_stripe_path(ctx->pool, "/v1/payment_intents/", c.pi_id,
-	    "/cancel");
-	if (path == NULL)
-		return tly_err_internal(err);
-	tly_form_init(&f);
-	tly_form_str(&f, "cancellation_reason", "abandoned");
-	rq = (tly_stripe_req){ "POST", path, &f, key, NULL };
-	memset(&resp, 0, sizeof(resp));
-	rc0 = tly_stripe_fetch(ctx->stripe, ctx->pool, &rq, "payment_intent",
-	    &obj, &resp, err);
-	tly_form_free(&f);
-	st = rc0 == TLY_OK ? tly_json_str(obj, "status") : NULL;
-	if (st == NULL || (strcmp(st, "canceled") && strcmp(st, "succeeded"))) {
-		/*
-		 * Not ended (refused while processing, a 5xx, no answer at
-		 * all): what is it now?  If Stripe answered, it stored that
-		 * answer under the key and would replay it: the next attempt
-		 * takes the next generation (DESIGN section 3).
-		 */
-		first = *err;
-		path = tly_stripe_path(ctx->pool, "/v1/payment_intents/",
-		    c.pi_id, NULL);
-		rq = (tly_stripe_req){ "GET", path, NULL, NULL, NULL };
-		tly_err_clear(err);
-		rc = tly_stripe_fetch(ctx->stripe, ctx->pool, &rq,
-		    "payment_intent", &obj, &look, err);
-		if (rc)
-			return rc;
-		st = tly_json_str(obj, "status");
-		if (st == NULL || (strcmp(st, "canceled") &&
-		    strcmp(st, "succeeded"))) {
-			if (resp.status != 0)
-				rc = tly_db_exec(ctx->db, err, NULL, "UPDATE "
-				    "checkouts SET pi_cancel_gen = "
-				    "pi_cancel_gen + 1 WHERE id = ? AND "
-				    "pi_cancel_gen = ?", "si", c.id,
-				    c.pi_cancel_gen);
-			if (rc == TLY_OK && rc0 != TLY_OK)
-				*err = first;	/* the job logs why */
-			return rc ? rc : rc0;	/* try again later */
-		}
-	}
-	if (strcmp(st, "canceled") == 0) {
-		tly_logkv(ctx->log, TLY_LOG_INFO, "checkout",
-		    "payment intent canceled", "checkout_id", c.id,
-		    "payment_intent", c.pi_id, NULL);
-		return release_stock(ctx, id, "canceled", err);
-	}
-	return complete_from_pi(ctx, &c, obj, err);
+	return tly_effect_run(ctx, &tly_checkout_cancel_effect, id, NULL, &e,
+	    err);
 }
 
-/*
- * tly_checkout_note_status - a PaymentIntent event moved checkout 'id' to
- * 'status' at 'when' (the event's creation time): applied only while the
- * checkout is open and only if no later event was applied.
- */
 int
 tly_checkout_note_status(tly_ctx *ctx, const char *id, const char *status,
     int64_t when, tly_err *err)
@@ -900,33 +1183,12 @@ expire_tx(tly_ctx *ctx, void *arg, tly_err *err)
 	return rc;
 }
 
-/* settle_orphan - an unfinished creation of a closed checkout */
-static int
-settle_orphan(tly_ctx *ctx, const char *id, tly_err *err)
-{
-	const tly_jv *found = NULL;
-	tly_checkout c;
-	int rc;
-
-	rc = load(ctx, id, LOAD_READ, &c, err);
-	if (rc)
-		return rc;
-	rc = tly_stripe_find_by_metadata(ctx->stripe, ctx->pool,
-	    "/v1/payment_intents", "payment_intent", "tally_id", c.id,
-	    c.created - 600, &found, err);
-	if (rc == TLY_NOTFOUND)
-		return release_stock(ctx, id, "none", err);
-	if (rc)
-		return rc;
-	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE checkouts SET pi_id = ?, "
-	    "pi_state = 'to_cancel' WHERE id = ? AND pi_state IN ('to_create', "
-	    "'unknown')", "ss", tly_json_str(found, "id"), id);
-	if (rc == TLY_OK)
-		rc = tly_checkout_cancel_pi(ctx, id, err);
-	return rc;
-}
-
-/* tly_job_checkouts - expire, cancel, finish (see the top of the file) */
+/*
+ * tly_job_checkouts - expire; the finishers of the PaymentIntents'
+ * cancels and creations (effect.c: a closed checkout's creation only
+ * looks, and gives the stock back when Stripe has none); a release lost
+ * between two transactions redone
+ */
 int
 tly_job_checkouts(tly_ctx *ctx, tly_err *err)
 {
@@ -938,39 +1200,20 @@ tly_job_checkouts(tly_ctx *ctx, tly_err *err)
 
 	ea.n = 0;
 	rc = tly_tx_run(ctx, "checkout.expire", expire_tx, &ea, err);
-	if (rc)
-		return rc;
-	rc = ids(ctx, "SELECT id FROM checkouts WHERE pi_state = 'to_cancel' "
-	    "ORDER BY updated_at LIMIT ?", found, &n, err);
-	for (i = 0; rc == TLY_OK && i < n; i++) {
-		tly_err_clear(&e);
-		if (tly_checkout_cancel_pi(ctx, found[i], &e) != TLY_OK)
-			tly_logkv(ctx->log, TLY_LOG_WARN, "checkout",
-			    "cancel not done yet", "checkout_id", found[i],
-			    "code", e.code, NULL);
-	}
-	if (rc)
-		return rc;
-	rc = ids(ctx, "SELECT id FROM checkouts WHERE pi_state IN "
-	    "('to_create', 'unknown') AND created_at < NOW(3) - INTERVAL "
-	    "90 SECOND ORDER BY created_at LIMIT ?", found, &n, err);
-	for (i = 0; rc == TLY_OK && i < n; i++) {
-		tly_err_clear(&e);
-		if (load(ctx, found[i], 0, &c, &e) != TLY_OK)
-			continue;
-		if (tly_checkout_is_open(c.status))
-			(void)tly_checkout_finish_pi(ctx, found[i], &e);
-		else
-			(void)settle_orphan(ctx, found[i], &e);
-	}
+	if (rc == TLY_OK)
+		rc = tly_effect_finish_due(ctx, &tly_checkout_cancel_effect,
+		    NULL, &n, err);
+	if (rc == TLY_OK)
+		rc = tly_effect_finish_due(ctx, &tly_checkout_pi_effect, NULL,
+		    &n, err);
 	if (rc)
 		return rc;
 	/* a release lost between two transactions: redo it (idempotent) */
 	rc = ids(ctx, "SELECT id FROM checkouts WHERE stock_held = 1 AND "
 	    "status NOT IN ('open', 'requires_action', 'processing', "
 	    "'payment_failed', 'completed') AND pi_state IN ('canceled', "
-	    "'none') AND updated_at < NOW(3) - INTERVAL 60 SECOND ORDER BY "
-	    "updated_at LIMIT ?", found, &n, err);
+	    "'none', 'missing') AND updated_at < NOW(3) - INTERVAL 60 SECOND "
+	    "ORDER BY updated_at LIMIT ?", found, &n, err);
 	for (i = 0; rc == TLY_OK && i < n; i++) {
 		tly_err_clear(&e);
 		if (load(ctx, found[i], 0, &c, &e) != TLY_OK)

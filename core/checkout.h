@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "ctx.h"
+#include "effect.h"
 #include "split.h"
 
 typedef struct tly_checkout {
@@ -78,5 +79,8 @@ int	 tly_checkout_finish_pi(tly_ctx *, const char *, tly_err *);
 int	 tly_checkout_cancel_pi(tly_ctx *, const char *, tly_err *);
 int	 tly_job_checkouts(tly_ctx *, tly_err *);
 int	 tly_checkout_is_open(const char *);
+
+extern const tly_effect_kind tly_checkout_pi_effect;
+extern const tly_effect_kind tly_checkout_cancel_effect;
 
 #endif

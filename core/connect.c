@@ -2,16 +2,20 @@
  * connect.c - payees' connected accounts at Stripe (payout.h)
  *
  * Owns the Connect columns of accounts: connect_account_id,
- * connect_key_gen, charges_enabled, payouts_enabled, requirements_due,
+ * connect_key_gen, connect_state and the effect's connect_* columns,
+ * charges_enabled, payouts_enabled, requirements_due,
  * connect_event_created, and sets email_outstanding_payout when a
  * payee's bank payout failed.
  *
  *   tly_connect_onboard         a payee's Express account, made once in
- *                               three steps: the key generation is on the
- *                               account row (step 1 is the row itself),
- *                               the create is tly_stripe_create_once with
- *                               key tally:connect:<acc>:g<gen>, found
- *                               again by metadata[tally_id]; step 3
+ *                               three steps: step 1 marks the account
+ *                               row (connect_state to_create, since
+ *                               when); the create is the effect
+ *                               tly_connect_effect (effect.c), key
+ *                               tally:connect:<acc>:g<gen>, found again
+ *                               among the accounts made since onboarding
+ *                               began (by metadata[tally_id]: no list
+ *                               filters accounts by a parent); step 3
  *                               stores its id unless one is stored.  Then
  *                               a fresh account link (links are not
  *                               idempotent objects: a new one per call,
@@ -27,11 +31,12 @@
  *                               and emailed; the ledger does not change.
  *
  * API:	tly_connect_onboard(), tly_connect_account_updated(),
- *	tly_connect_payout_failed().
+ *	tly_connect_payout_failed(), tly_connect_effect.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "effect.h"
 #include "outbox.h"
 #include "payout.h"
 #include "tly_str.h"
@@ -61,56 +66,138 @@ due_list(const tly_jv *arr, char *dst, size_t sz)
 	}
 }
 
-typedef struct onboard_args {
-	const char	*acc;
+/* --- the Connect account (effect.c) -------------------------------- */
+
+/* a payee as its Connect account's effect sees it */
+typedef struct acct_row {
 	char		 email[256];
-	char		 key_base[80];
-	int64_t		 created;
-} onboard_args;
+	char		 country[8];
+	int64_t		 since;		/* onboarding began (unix seconds) */
+} acct_row;
+
+/* acct_load - the payee's email, the platform's country, since when */
+static int
+acct_load(tly_ctx *ctx, tly_effect *e, tly_err *err)
+{
+	acct_row *r;
+	int rc;
+
+	r = tly_pcalloc(ctx->pool, sizeof(*r));
+	if (r == NULL)
+		return tly_err_internal(err);
+	rc = tly_db_row(ctx->db, err, "SELECT IFNULL(email, ''), "
+	    "FLOOR(UNIX_TIMESTAMP(IFNULL(connect_requested_at, created_at))) "
+	    "FROM accounts WHERE id = ?", "s>si", e->id, r->email,
+	    sizeof(r->email), &r->since);
+	if (rc)
+		return rc == TLY_NOTFOUND ? tly_err_internal(err) : rc;
+	tly_strlcpy(r->country, ctx->cfg->connect_country, sizeof(r->country));
+	e->row = r;
+	return TLY_OK;
+}
 
 static int
-acct_params(tly_stripe_once *o, tly_form *f)
+acct_params(const tly_effect *e, tly_form *f)
 {
-	onboard_args *a = o->arg;
-	tly_ctx *ctx = o->ctx;
+	const acct_row *r = e->row;
 
 	tly_form_str(f, "type", "express");
-	tly_form_str(f, "country", ctx->cfg->connect_country);
-	if (a->email[0])
-		tly_form_str(f, "email", a->email);
+	tly_form_str(f, "country", r->country);
+	if (r->email[0])
+		tly_form_str(f, "email", r->email);
 	tly_form_str(f, "capabilities[transfers][requested]", "true");
-	tly_form_str(f, "metadata[tally_id]", a->acc);
+	tly_form_str(f, "metadata[tally_id]", e->id);
 	return tly_form_done(f);
 }
 
+/*
+ * acct_find - the account Tally made for the payee: no list filters
+ * accounts by a parent, so the accounts made since its onboarding began
+ * (less five minutes of clock skew), read to the end
+ */
 static int
-acct_lookup(tly_stripe_once *o, tly_stripe *s, tly_pool *pool,
-    const tly_jv **found, tly_err *err)
+acct_find(tly_ctx *ctx, const tly_effect *e, const tly_jv **found,
+    tly_err *err)
 {
-	onboard_args *a = o->arg;
+	const acct_row *r = e->row;
 
-	return tly_stripe_find_by_metadata(s, pool, "/v1/accounts", "account",
-	    "tally_id", a->acc, a->created - 600, found, err);
+	return tly_stripe_find_since(ctx->stripe, ctx->pool, "/v1/accounts",
+	    "account", e->id, r->since - 300, found, err);
 }
 
-/* acct_bump - generation 'gen' replaces gen - 1, or someone else bumped */
+/* acct_matches - an Express account whose metadata names the payee */
 static int
-acct_bump(tly_stripe_once *o, int gen, tly_err *err)
+acct_matches(tly_ctx *ctx, const tly_effect *e, const tly_jv *obj,
+    tly_err *err)
 {
-	onboard_args *a = o->arg;
-	tly_ctx *ctx = o->ctx;
-	uint64_t n = 0;
+	tly_st_account sa;
+	const char *v;
+
+	(void)ctx;
+	if (tly_st_account_parse(obj, &sa) != TLY_OK || sa.id == NULL)
+		return tly_err_internal(err);
+	v = tly_st_metadata(sa.metadata, "tally_id");
+	if (v == NULL || strcmp(v, e->id) != 0 || sa.type == NULL ||
+	    strcmp(sa.type, "express") != 0)
+		return tly_err_internal(err);
+	return TLY_OK;
+}
+
+/* acct_done_tx - step 3: its id, unless one is stored already */
+static int
+acct_done_tx(tly_ctx *ctx, tly_effect *e, tly_err *err)
+{
+	tly_st_account sa;
+	char due[4001];
 	int rc;
 
-	rc = tly_db_exec(ctx->db, err, &n, "UPDATE accounts SET "
-	    "connect_key_gen = ? WHERE id = ? AND connect_key_gen = ? AND "
-	    "connect_account_id IS NULL", "isi", (int64_t)gen, a->acc,
-	    (int64_t)gen - 1);
-	if (rc == TLY_OK && n != 1)
-		return tly_err_set(err, TLY_EK_CONFLICT, "retry",
-		    "The account is being connected by another request.");
+	if (tly_st_account_parse(e->obj, &sa) != TLY_OK || sa.id == NULL)
+		return tly_err_internal(err);
+	due_list(sa.currently_due, due, sizeof(due));
+	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE accounts SET "
+	    "requirements_due = IF(connect_event_created = 0, ?, "
+	    "requirements_due), connect_account_id = IFNULL("
+	    "connect_account_id, ?), connect_state = 'created' WHERE id = ?",
+	    "sss", due, sa.id, e->id);
+	if (rc == TLY_OK)
+		e->note = "connected account ready";
 	return rc;
 }
+
+/*
+ * acct_refused_tx - Stripe refused the account: onboarding starts again
+ * on the next request, under the next key generation (Stripe stored the
+ * refusal under this one)
+ */
+static int
+acct_refused_tx(tly_ctx *ctx, tly_effect *e, tly_err *err)
+{
+	return tly_db_exec(ctx->db, err, NULL, "UPDATE accounts SET "
+	    "connect_state = NULL, connect_key_gen = connect_key_gen + 1 "
+	    "WHERE id = ? AND connect_state IN ('to_create', 'unknown')",
+	    "s", e->id);
+}
+
+/* a payee's Express account: POST /v1/accounts */
+const tly_effect_kind tly_connect_effect = {
+	.name = "connect",
+	.table = "accounts",
+	.state_col = "connect_state",
+	.open_sql = "'to_create', 'unknown'",
+	.fresh = "to_create",
+	.unknown = "unknown",
+	.col = "connect_",
+	.gen_col = "connect_key_gen",
+	.key_prefix = "tally:connect",
+	.object = "account",
+	.path = "/v1/accounts",
+	.load = acct_load,
+	.params = acct_params,
+	.find = acct_find,
+	.matches = acct_matches,
+	.done_tx = acct_done_tx,
+	.refused_tx = acct_refused_tx,
+};
 
 /* link_urls - the return and refresh URLs of onboarding links */
 static int
@@ -136,44 +223,23 @@ link_urls(tly_ctx *ctx, const char **ret, const char **refresh,
 	    "Onboarding is not configured.");
 }
 
-/* create_account - steps 2 and 3 for account 'a->acc' (generation 'gen') */
+/*
+ * create_account - payee 'acc''s Connect account: step 1 (the row says
+ * onboarding began), then the effect's attempt
+ */
 static int
-create_account(tly_ctx *ctx, onboard_args *a, int64_t gen, tly_err *err)
+create_account(tly_ctx *ctx, const char *acc, tly_err *err)
 {
-	tly_stripe_resp resp;
-	tly_stripe_once o;
-	tly_st_account sa;
-	const tly_jv *obj;
-	char due[4001];
+	tly_effect e;
 	int rc;
 
-	snprintf(a->key_base, sizeof(a->key_base), "tally:connect:%s", a->acc);
-	memset(&o, 0, sizeof(o));
-	o.path = "/v1/accounts";
-	o.object = "account";
-	o.key_base = a->key_base;
-	o.generation = (int)gen;
-	o.params = acct_params;
-	o.lookup = acct_lookup;
-	o.bump = acct_bump;
-	o.arg = a;
-	o.ctx = ctx;
-	rc = tly_stripe_create_once(ctx->stripe, ctx->pool, &o, &obj, &resp,
-	    err);
-	if (rc)
-		return rc;
-	if (tly_st_account_parse(obj, &sa) != TLY_OK || sa.id == NULL)
-		return tly_err_set(err, TLY_EK_UPSTREAM, "stripe_bad_reply",
-		    "Unexpected account reply.");
-	due_list(sa.currently_due, due, sizeof(due));
 	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE accounts SET "
-	    "requirements_due = IF(connect_event_created = 0, ?, "
-	    "requirements_due), connect_account_id = ? WHERE id = ? AND "
-	    "connect_account_id IS NULL", "sss", due, sa.id, a->acc);
+	    "connect_state = 'to_create', connect_requested_at = NOW(3) WHERE "
+	    "id = ? AND connect_state IS NULL AND connect_account_id IS NULL",
+	    "s", acc);
 	if (rc == TLY_OK)
-		tly_logkv(ctx->log, TLY_LOG_INFO, "connect", "connected "
-		    "account ready", "account_id", a->acc,
-		    "connect_account_id", sa.id, NULL);
+		rc = tly_effect_run(ctx, &tly_connect_effect, acc, NULL, &e,
+		    err);
 	return rc;
 }
 
@@ -228,18 +294,13 @@ tly_connect_onboard(tly_ctx *ctx, const char *acc, tly_connect *out,
     tly_err *err)
 {
 	char kind[16], acct[72], due[4001];
-	int64_t gen = 1, ch = 0, po = 0;
-	onboard_args a;
+	int64_t ch = 0, po = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	memset(&a, 0, sizeof(a));
-	a.acc = acc;
-	rc = tly_db_row(ctx->db, err, "SELECT kind, IFNULL(email, ''), "
-	    "IFNULL(connect_account_id, ''), connect_key_gen, "
-	    "FLOOR(UNIX_TIMESTAMP(created_at)) FROM accounts WHERE id = ?",
-	    "s>sssii", acc, kind, sizeof(kind), a.email, sizeof(a.email), acct,
-	    sizeof(acct), &gen, &a.created);
+	rc = tly_db_row(ctx->db, err, "SELECT kind, "
+	    "IFNULL(connect_account_id, '') FROM accounts WHERE id = ?",
+	    "s>ss", acc, kind, sizeof(kind), acct, sizeof(acct));
 	if (rc == TLY_NOTFOUND)
 		return tly_err_param(err, TLY_EK_NOT_FOUND, "resource_missing",
 		    "id", "No such account: '%.40s'.", acc);
@@ -252,7 +313,7 @@ tly_connect_onboard(tly_ctx *ctx, const char *acc, tly_connect *out,
 		    "wrong_account_kind", "id", "Accounts of kind '%s' are not "
 		    "paid out.", kind);
 	if (acct[0] == '\0') {
-		rc = create_account(ctx, &a, gen, err);
+		rc = create_account(ctx, acc, err);
 		if (rc == TLY_UNKNOWN)
 			tly_err_set(err, TLY_EK_UNAVAILABLE,
 			    "stripe_outcome_unknown", "The payment provider "
@@ -261,12 +322,16 @@ tly_connect_onboard(tly_ctx *ctx, const char *acc, tly_connect *out,
 		if (rc)
 			return rc;
 	}
-	rc = tly_db_row(ctx->db, err, "SELECT connect_account_id, "
+	rc = tly_db_row(ctx->db, err, "SELECT IFNULL(connect_account_id, ''), "
 	    "charges_enabled, payouts_enabled, IFNULL(requirements_due, '') "
 	    "FROM accounts WHERE id = ?", "s>siis", acc, acct, sizeof(acct),
 	    &ch, &po, due, sizeof(due));
 	if (rc)
 		return rc == TLY_NOTFOUND ? tly_err_internal(err) : rc;
+	if (acct[0] == '\0')		/* another request is making it */
+		return tly_err_set(err, TLY_EK_UNAVAILABLE,
+		    "stripe_outcome_unknown", "The payment provider did not "
+		    "answer yet; retry: the same account comes back.");
 	tly_strlcpy(out->account_id, acc, sizeof(out->account_id));
 	tly_strlcpy(out->connect_account_id, acct,
 	    sizeof(out->connect_account_id));

@@ -13,16 +13,19 @@
  *
  *   tly_payouts_run   one run: (1) read the platform's available balance
  *                     (GET /v1/balance); (2) finish payouts earlier runs
- *                     left 'to_transfer' or 'unknown' once their lease
- *                     ran out: look the transfer up by transfer_group,
- *                     else call again under the stored key generation;
- *                     (3) per (payee, currency) whose eligible rows sum
+ *                     left 'to_transfer' or 'unknown' (the effect
+ *                     engine's finisher, effect.c: lease, look the
+ *                     transfer up among those of its transfer group
+ *                     first, else call again under the stored key
+ *                     generation while the balance covers it; backoff,
+ *                     dead after the last attempt); (3) per (payee,
+ *                     currency) whose eligible rows sum
  *                     to the threshold or more: claim the payee with FOR
  *                     UPDATE SKIP LOCKED, mark its eligible rows claimed
  *                     by a new payout (po_..., to_transfer, g1) and commit;
- *                     create ONE transfer (tly_stripe_create_once, key
- *                     tally:payout:<po>:g<gen>, found again by
- *                     transfer_group + metadata[tally_id]); commit the
+ *                     create ONE transfer (tly_payout_effect, key
+ *                     tally:payout:<po>:g<gen>, transfer_group and
+ *                     metadata[tally_id] = the payout); commit the
  *                     result: paid (rows paid, the payee's failure state
  *                     cleared, payout_sent queued), or, when Stripe
  *                     refused it (4xx), failed (rows back to pending
@@ -45,12 +48,12 @@
  *
  * Several runs (jobs on several hosts, tallyctl) may run at once: a
  * payee is claimed by one of them (SKIP LOCKED), a payout left behind is
- * taken by one of them (an atomic lease on its row), and a key
+ * taken by one of them (the engine's atomic lease on its row), and a key
  * generation moves only from the one before it.
  *
  * API:	tly_payouts_run(), tly_job_payouts(), tly_payout_transfer_reversed(),
- *	tly_balances_get(), tly_payouts_list(), tly_transfer_find(),
- *	tly_transfer_refused().
+ *	tly_balances_get(), tly_payouts_list(), tly_payee_role(),
+ *	tly_payee_page(), tly_payout_effect.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,7 +68,6 @@
 #include "tly_str.h"
 #include "tx.h"
 
-#define LEFT_BATCH		50
 #define IN_CHUNK		32	/* the ?s of CLAIM_SQL */
 #define Q8			"?,?,?,?,?,?,?,?"
 #define CLAIM_SQL \
@@ -161,44 +163,7 @@ load(tly_ctx *ctx, const char *id, payout_row *p, tly_err *err)
 	    sizeof(p->state), &p->amount, &p->gen, &p->created);
 }
 
-/*
- * tly_transfer_release - a transfer row ('advance' nonzero: of advances,
- * else of payouts) this run leaves unfinished: another run may take it
- * now; its state becomes 'state' (NULL: as is), its error 'why' (NULL:
- * as is).
- */
-void
-tly_transfer_release(tly_ctx *ctx, int advance, const char *id,
-    const char *state, const char *why)
-{
-	tly_err e;
-
-	tly_err_clear(&e);
-	(void)tly_db_exec(ctx->db, &e, NULL, advance ?
-	    "UPDATE advances SET lease_until = NOW(3), state = IF(? IS NULL, "
-	    "state, ?), last_error = IFNULL(?, last_error) WHERE id = ? AND "
-	    "state IN ('to_transfer', 'unknown')" :
-	    "UPDATE payouts SET lease_until = NOW(3), state = IF(? IS NULL, "
-	    "state, ?), last_error = IFNULL(?, last_error) WHERE id = ? AND "
-	    "state IN ('to_transfer', 'unknown')", "ssss", state, state, why,
-	    id);
-}
-
-/* release - a payout this run leaves: another run may take it now */
-static void
-release(tly_ctx *ctx, const char *id, const char *state, const char *why)
-{
-	tly_transfer_release(ctx, 0, id, state, why);
-}
-
-/* --- step 3: recording what Stripe did --------------------------------- */
-
-typedef struct rec_args {
-	const payout_row	*p;
-	const char		*transfer;	/* paid: Stripe's id */
-	const tly_err		*why;		/* failed: Stripe's refusal */
-	int			 done;		/* this run changed it */
-} rec_args;
+/* --- the payout's transfer (effect.c) ---------------------------------- */
 
 /* mail - the payee's email about payout 'p' ('kind': sent or failed) */
 static int
@@ -245,67 +210,132 @@ lock_both(tly_ctx *ctx, const payout_row *p, char *email, size_t esz,
 	return rc == TLY_NOTFOUND ? tly_err_internal(err) : rc;
 }
 
+/* po_load - the payout row */
 static int
-paid_tx(tly_ctx *ctx, void *arg, tly_err *err)
+po_load(tly_ctx *ctx, tly_effect *e, tly_err *err)
 {
-	rec_args *a = arg;
+	payout_row *p;
+	int rc;
+
+	p = tly_pcalloc(ctx->pool, sizeof(*p));
+	if (p == NULL)
+		return tly_err_internal(err);
+	rc = load(ctx, e->id, p, err);
+	if (rc)
+		return rc == TLY_NOTFOUND ? tly_err_internal(err) : rc;
+	e->row = p;
+	return TLY_OK;
+}
+
+static int
+po_params(const tly_effect *e, tly_form *f)
+{
+	const payout_row *p = e->row;
+
+	tly_form_i64(f, "amount", p->amount);
+	tly_form_str(f, "currency", p->cur);
+	tly_form_str(f, "destination", p->acct);
+	tly_form_str(f, "transfer_group", p->id);
+	tly_form_str(f, "description", p->id);
+	tly_form_str(f, "metadata[tally_id]", p->id);
+	tly_form_str(f, "metadata[tally_account_id]", p->acc);
+	return tly_form_done(f);
+}
+
+/* po_matches - the payout's amount, in its currency, to its payee */
+static int
+po_matches(tly_ctx *ctx, const tly_effect *e, const tly_jv *obj,
+    tly_err *err)
+{
+	const payout_row *p = e->row;
+
+	(void)ctx;
+	if (!tly_stripe_transfer_is(obj, p->amount, p->cur, p->acct))
+		return tly_err_internal(err);
+	return TLY_OK;
+}
+
+/*
+ * po_may_call - a payout left behind is transferred again only while
+ * the platform's available balance (as this run read it) covers it
+ */
+static int
+po_may_call(tly_ctx *ctx, tly_effect *e)
+{
+	const payout_row *p = e->row;
+	run *r = e->arg;
+	int64_t *left;
+
+	(void)ctx;
+	if (r == NULL || !e->finishing)
+		return 1;		/* the claim checked the balance */
+	left = avail(r, p->cur);
+	return left != NULL && *left >= p->amount;
+}
+
+/* po_done_tx - paid: rows paid, the payee's failures cleared, mailed */
+static int
+po_done_tx(tly_ctx *ctx, tly_effect *e, tly_err *err)
+{
+	const payout_row *p = e->row;
+	const char *tr = tly_json_str(e->obj, "id");
 	char email[256], state[16];
 	int rc;
 
-	a->done = 0;
-	rc = lock_both(ctx, a->p, email, sizeof(email), state, sizeof(state),
+	rc = lock_both(ctx, p, email, sizeof(email), state, sizeof(state),
 	    err);
 	if (rc || strcmp(state, "paid") == 0)
 		return rc;
 	if (strcmp(state, "failed") == 0) {
 		/* recorded refused, yet Stripe has the transfer: a bug */
 		tly_logkv(ctx->log, TLY_LOG_ERROR, "payout", "a failed payout "
-		    "has a transfer at Stripe", "payout_id", a->p->id,
-		    "transfer_id", a->transfer, NULL);
+		    "has a transfer at Stripe", "payout_id", p->id,
+		    "transfer_id", tr, NULL);
 		return tly_err_internal(err);
 	}
 	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE payouts SET state = "
 	    "'paid', stripe_transfer_id = ?, paid_at = NOW(3), last_error = "
-	    "NULL WHERE id = ?", "ss", a->transfer, a->p->id);
+	    "NULL WHERE id = ?", "ss", tr, p->id);
 	if (rc == TLY_OK)
 		rc = tly_db_later(ctx->db, err, "UPDATE shares SET status = "
 		    "'paid' WHERE payout_id = ? AND status = 'claimed'", "s",
-		    a->p->id);
+		    p->id);
 	if (rc == TLY_OK)
 		rc = tly_db_later(ctx->db, err, "UPDATE accounts SET "
 		    "payout_failures = 0, payout_retry_at = NULL, "
-		    "email_outstanding_payout = 0 WHERE id = ?", "s",
-		    a->p->acc);
+		    "email_outstanding_payout = 0 WHERE id = ?", "s", p->acc);
 	if (rc == TLY_OK)
-		rc = mail(ctx, a->p, "payout_sent", email, NULL, err);
+		rc = mail(ctx, p, "payout_sent", email, NULL, err);
 	if (rc == TLY_OK)
-		rc = tly_audit(ctx, NULL, "payout.paid", a->p->id, a->transfer,
-		    err);
-	a->done = rc == TLY_OK;
+		rc = tly_audit(ctx, NULL, "payout.paid", p->id, tr, err);
+	if (rc == TLY_OK)
+		e->note = "payout paid";
 	return rc;
 }
 
+/*
+ * po_refused_tx - Stripe refused the transfer: failed, the rows back to
+ * pending, the payee backed off exponentially and mailed
+ */
 static int
-failed_tx(tly_ctx *ctx, void *arg, tly_err *err)
+po_refused_tx(tly_ctx *ctx, tly_effect *e, tly_err *err)
 {
-	rec_args *a = arg;
+	const payout_row *p = e->row;
 	const tly_config *c = ctx->cfg;
 	char email[256], state[16];
 	int rc;
 
-	a->done = 0;
-	rc = lock_both(ctx, a->p, email, sizeof(email), state, sizeof(state),
+	rc = lock_both(ctx, p, email, sizeof(email), state, sizeof(state),
 	    err);
 	if (rc || (strcmp(state, "to_transfer") != 0 &&
 	    strcmp(state, "unknown") != 0))
 		return rc;
 	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE payouts SET state = "
-	    "'failed', last_error = ? WHERE id = ?", "ss", a->why->code,
-	    a->p->id);
+	    "'failed', last_error = ? WHERE id = ?", "ss", e->why.code, p->id);
 	if (rc == TLY_OK)
 		rc = tly_db_later(ctx->db, err, "UPDATE shares SET "
 		    "status = 'pending', payout_id = NULL WHERE payout_id = ? "
-		    "AND status = 'claimed'", "s", a->p->id);
+		    "AND status = 'claimed'", "s", p->id);
 	/* assignments run left to right: the delay reads the old count */
 	if (rc == TLY_OK)
 		rc = tly_db_later(ctx->db, err, "UPDATE accounts SET "
@@ -313,315 +343,103 @@ failed_tx(tly_ctx *ctx, void *arg, tly_err *err)
 		    "LEAST(payout_failures, 20)), 604800) SECOND, "
 		    "payout_failures = payout_failures + 1, "
 		    "email_outstanding_payout = 1 WHERE id = ?", "is",
-		    (int64_t)c->payout_retry_base_s, a->p->acc);
+		    (int64_t)c->payout_retry_base_s, p->acc);
 	if (rc == TLY_OK)
-		rc = mail(ctx, a->p, "payout_failed", email, a->why->code, err);
+		rc = mail(ctx, p, "payout_failed", email, e->why.code, err);
 	if (rc == TLY_OK)
-		rc = tly_audit(ctx, NULL, "payout.failed", a->p->id,
-		    a->why->code, err);
-	a->done = rc == TLY_OK;
+		rc = tly_audit(ctx, NULL, "payout.failed", p->id, e->why.code,
+		    err);
 	return rc;
 }
 
-/* record_paid - payout 'p' was transferred as 'obj' */
+/* po_after - the run's counts and cash, and its log lines */
 static int
-record_paid(run *r, const payout_row *p, const tly_jv *obj, tly_err *err)
+po_after(tly_ctx *ctx, tly_effect *e, tly_err *err)
 {
-	tly_st_transfer t;
-	rec_args a;
-	int rc;
+	const payout_row *p = e->row;
+	run *r = e->arg;
+	int64_t *left;
 
-	rc = tly_transfer_matches(r->ctx, obj, "payout", p->id, p->amount,
-	    p->cur, p->acct, &t, err);
-	if (rc)
-		return rc;
-	memset(&a, 0, sizeof(a));
-	a.p = p;
-	a.transfer = t.id;
-	rc = tly_tx_run(r->ctx, "payout.paid", paid_tx, &a, err);
-	if (rc == TLY_OK && a.done) {
+	(void)err;
+	if (r == NULL || p == NULL)
+		return TLY_OK;
+	if (e->finishing && (e->outcome == TLY_EFFECT_DONE ||
+	    e->outcome == TLY_EFFECT_REFUSED))
+		r->st->finished++;
+	switch (e->outcome) {
+	case TLY_EFFECT_DONE:
 		r->st->paid++;
-		tly_logkv(r->ctx->log, TLY_LOG_INFO, "payout", "payout paid",
-		    "payout_id", p->id, "account_id", p->acc, "transfer_id",
-		    t.id, NULL);
-	}
-	return rc;
-}
-
-/* record_failed - Stripe refused payout 'p''s transfer ('why') */
-static int
-record_failed(run *r, const payout_row *p, const tly_err *why, tly_err *err)
-{
-	rec_args a;
-	int rc;
-
-	memset(&a, 0, sizeof(a));
-	a.p = p;
-	a.why = why;
-	rc = tly_tx_run(r->ctx, "payout.failed", failed_tx, &a, err);
-	if (rc == TLY_OK && a.done) {
+		left = e->made ? avail(r, p->cur) : NULL;
+		if (left)
+			*left -= p->amount;
+		break;
+	case TLY_EFFECT_REFUSED:
 		r->st->failed++;
-		tly_logkv(r->ctx->log, TLY_LOG_WARN, "payout", "Stripe refused "
+		tly_logkv(ctx->log, TLY_LOG_WARN, "payout", "Stripe refused "
 		    "the transfer: payout failed, its rows are payable again",
 		    "payout_id", p->id, "account_id", p->acc, "code",
-		    why->code, NULL);
+		    e->why.code, NULL);
+		break;
+	case TLY_EFFECT_UNKNOWN:
+	case TLY_EFFECT_DEAD:
+		r->st->unknown++;
+		break;
+	case TLY_EFFECT_DEFERRED:
+		r->st->deferred++;
+		break;
+	default:
+		break;
 	}
-	return rc;
-}
-
-/* --- step 2: the transfer ---------------------------------------------- */
-
-typedef struct once_args {
-	const payout_row	*p;
-	char			 key_base[64];
-} once_args;
-
-static int
-tr_params(tly_stripe_once *o, tly_form *f)
-{
-	once_args *a = o->arg;
-
-	tly_form_i64(f, "amount", a->p->amount);
-	tly_form_str(f, "currency", a->p->cur);
-	tly_form_str(f, "destination", a->p->acct);
-	tly_form_str(f, "transfer_group", a->p->id);
-	tly_form_str(f, "description", a->p->id);
-	tly_form_str(f, "metadata[tally_id]", a->p->id);
-	tly_form_str(f, "metadata[tally_account_id]", a->p->acc);
-	return tly_form_done(f);
-}
-
-/*
- * tly_transfer_matches - parse transfer 'obj' into 't' and check it is
- * the one Tally meant for its object 'id' (a payout or an advance, named
- * 'what'): 'amount' in 'cur' to connected account 'dest'.  A transfer
- * that does not match is logged and left for an operator (internal
- * error): Tally never records it.
- */
-int
-tly_transfer_matches(tly_ctx *ctx, const tly_jv *obj, const char *what,
-    const char *id, int64_t amount, const char *cur, const char *dest,
-    tly_st_transfer *t, tly_err *err)
-{
-	char msg[96], key[32];
-
-	if (tly_st_transfer_parse(obj, t) != TLY_OK || t->id == NULL)
-		return tly_err_internal(err);
-	if (t->amount == amount && t->currency != NULL &&
-	    strcmp(t->currency, cur) == 0 && t->destination != NULL &&
-	    strcmp(t->destination, dest) == 0)
-		return TLY_OK;
-	snprintf(msg, sizeof(msg), "the transfer found does not match the "
-	    "%s: left for an operator", what);
-	snprintf(key, sizeof(key), "%s_id", what);	/* payout_id, ... */
-	tly_logkv(ctx->log, TLY_LOG_ERROR, what, msg, key, id, "transfer_id",
-	    t->id, NULL);
-	return tly_err_internal(err);
-}
-
-/*
- * tly_transfer_find - the transfer Tally made for its object 'id' (a
- * payout or an advance): listed by transfer_group = 'id', recognised by
- * metadata[tally_id] = 'id'.  TLY_OK with '*found', TLY_NOTFOUND, or a
- * failure.
- */
-int
-tly_transfer_find(tly_stripe *s, tly_pool *pool, const char *id,
-    const tly_jv **found, tly_err *err)
-{
-	tly_stripe_resp resp;
-	tly_stripe_req rq;
-	tly_st_list list;
-	const tly_jv *e;
-	const char *v;
-	tly_form f;
-	int rc;
-
-	*found = NULL;
-	tly_form_init(&f);
-	tly_form_str(&f, "transfer_group", id);
-	tly_form_i64(&f, "limit", 100);
-	rq = (tly_stripe_req){ "GET", "/v1/transfers", &f, NULL, NULL };
-	rc = tly_stripe_call(s, pool, &rq, &resp, err);
-	tly_form_free(&f);
-	if (rc)
-		return rc;
-	if (tly_st_list_parse(resp.json, &list) != TLY_OK)
-		return tly_err_set(err, TLY_EK_UPSTREAM, "stripe_bad_reply",
-		    "Unexpected list reply.");
-	for (e = list.data->child; e; e = e->next) {
-		v = tly_st_metadata(tly_json_get(e, "metadata"), "tally_id");
-		if (v && strcmp(v, id) == 0) {
-			*found = e;
-			return TLY_OK;
-		}
-	}
-	return TLY_NOTFOUND;
-}
-
-/* find_transfer - the transfer of payout 'p', by its transfer group */
-static int
-find_transfer(tly_stripe *s, tly_pool *pool, const payout_row *p,
-    const tly_jv **found, tly_err *err)
-{
-	return tly_transfer_find(s, pool, p->id, found, err);
-}
-
-static int
-tr_lookup(tly_stripe_once *o, tly_stripe *s, tly_pool *pool,
-    const tly_jv **found, tly_err *err)
-{
-	once_args *a = o->arg;
-
-	return find_transfer(s, pool, a->p, found, err);
-}
-
-/* tr_bump - generation 'gen' replaces gen - 1 only */
-static int
-tr_bump(tly_stripe_once *o, int gen, tly_err *err)
-{
-	once_args *a = o->arg;
-	tly_ctx *ctx = o->ctx;
-	uint64_t n = 0;
-	int rc;
-
-	rc = tly_db_exec(ctx->db, err, &n, "UPDATE payouts SET key_gen = ? "
-	    "WHERE id = ? AND key_gen = ? AND state IN ('to_transfer', "
-	    "'unknown')", "isi", (int64_t)gen, a->p->id, (int64_t)gen - 1);
-	if (rc == TLY_OK && n != 1)
-		return tly_err_set(err, TLY_EK_CONFLICT, "retry",
-		    "The payout moved on meanwhile.");
-	return rc;
-}
-
-/* tly_transfer_refused - 'rc'/'err' is Stripe's definite refusal (4xx) */
-int
-tly_transfer_refused(int rc, const tly_err *err)
-{
-	return rc == TLY_ERR && err->upstream_status >= 400 &&
-	    err->upstream_status < 500;
-}
-
-/*
- * transfer - steps 2 and 3 for payout 'p', which this run holds (its
- * lease); 'cash' is decreased by what was transferred.
- */
-static int
-transfer(run *r, const payout_row *p, int64_t *cash_left, tly_err *err)
-{
-	tly_stripe_resp resp;
-	tly_stripe_once o;
-	const tly_jv *obj;
-	once_args a;
-	tly_err why;
-	int rc;
-
-	memset(&a, 0, sizeof(a));
-	a.p = p;
-	snprintf(a.key_base, sizeof(a.key_base), "tally:payout:%s", p->id);
-	memset(&o, 0, sizeof(o));
-	o.path = "/v1/transfers";
-	o.object = "transfer";
-	o.key_base = a.key_base;
-	o.generation = (int)p->gen;
-	o.params = tr_params;
-	o.lookup = tr_lookup;
-	o.bump = tr_bump;
-	o.arg = &a;
-	o.ctx = r->ctx;
-	rc = tly_stripe_create_once(r->ctx->stripe, r->ctx->pool, &o, &obj,
-	    &resp, err);
-	if (rc == TLY_OK) {
-		if (cash_left)
-			*cash_left -= p->amount;
-		return record_paid(r, p, obj, err);
-	}
-	why = *err;
-	tly_err_clear(err);
-	if (tly_transfer_refused(rc, &why))
-		return record_failed(r, p, &why, err);
-	/* no answer, or nothing sent: the next run finishes it */
-	release(r->ctx, p->id, rc == TLY_UNKNOWN ? "unknown" : NULL,
-	    why.code);
-	r->st->unknown++;
-	tly_logkv(r->ctx->log, TLY_LOG_WARN, "payout", "transfer outcome "
-	    "unknown: the next run finishes it", "payout_id", p->id, "code",
-	    why.code, NULL);
 	return TLY_OK;
 }
 
-/* --- finishing what earlier runs left ---------------------------------- */
+/* a payout's transfer: POST /v1/transfers, transfer_group = the payout */
+const tly_effect_kind tly_payout_effect = {
+	.name = "payout",
+	.table = "payouts",
+	.state_col = "state",
+	.open_sql = "'to_transfer', 'unknown'",
+	.fresh = "to_transfer",
+	.unknown = "unknown",
+	.col = "",
+	.gen_col = "key_gen",
+	.key_prefix = "tally:payout",
+	.object = "transfer",
+	.path = "/v1/transfers",
+	.payout_lease = 1,
+	.load = po_load,
+	.may_call = po_may_call,
+	.params = po_params,
+	.find = tly_effect_find_transfer,
+	.matches = po_matches,
+	.done_tx = po_done_tx,
+	.refused_tx = po_refused_tx,
+	.after = po_after,
+};
 
-/* take - this run's lease on payout 'id' (0: another run has it) */
+/* transfer - steps 2 and 3 for payout 'id', just claimed by run 'r' */
 static int
-take(tly_ctx *ctx, const char *id, int *got, tly_err *err)
+transfer(run *r, const char *id, tly_err *err)
 {
-	uint64_t n = 0;
+	tly_effect e;
 	int rc;
 
-	rc = tly_db_exec(ctx->db, err, &n, "UPDATE payouts SET lease_until = "
-	    "NOW(3) + INTERVAL ? SECOND WHERE id = ? AND state IN "
-	    "('to_transfer', 'unknown') AND lease_until <= NOW(3)", "is",
-	    (int64_t)ctx->cfg->payout_lease_s, id);
-	*got = rc == TLY_OK && n == 1;
+	rc = tly_effect_first(r->ctx, &tly_payout_effect, id, r, &e, err);
+	if (rc == TLY_UNKNOWN || e.outcome == TLY_EFFECT_REFUSED) {
+		tly_err_clear(err);
+		return TLY_OK;		/* recorded, or left for a later run */
+	}
 	return rc;
 }
 
-/* finish_one - payout 'id' left behind: look up, else transfer again */
-static int
-finish_one(run *r, const char *id, tly_err *err)
-{
-	const tly_jv *obj;
-	payout_row p;
-	int64_t *left;
-	int rc, got;
-
-	rc = take(r->ctx, id, &got, err);
-	if (rc || !got)
-		return rc;
-	rc = load(r->ctx, id, &p, err);
-	if (rc)
-		return rc;
-	rc = find_transfer(r->ctx->stripe, r->ctx->pool, &p, &obj, err);
-	if (rc == TLY_OK) {
-		r->st->finished++;
-		return record_paid(r, &p, obj, err);
-	}
-	if (rc != TLY_NOTFOUND) {
-		release(r->ctx, id, NULL, NULL);
-		return rc;
-	}
-	tly_err_clear(err);
-	left = avail(r, p.cur);
-	if (left == NULL || *left < p.amount) {
-		release(r->ctx, id, NULL, "balance_deferred");
-		r->st->deferred++;
-		return TLY_OK;
-	}
-	r->st->finished++;
-	return transfer(r, &p, left, err);
-}
-
+/* finish_left - the payouts earlier runs left (effect.c's finisher) */
 static int
 finish_left(run *r, tly_err *err)
 {
-	char ids[LEFT_BATCH][40];
-	int n, i, rc;
-	tly_err e;
+	int done = 0;
 
-	rc = tly_db_ids(r->ctx->db, err, "SELECT id FROM payouts WHERE state "
-	    "IN ('to_transfer', 'unknown') AND lease_until <= NOW(3) ORDER BY "
-	    "lease_until LIMIT ?", ids[0], sizeof(ids[0]), LEFT_BATCH, &n);
-	if (rc)
-		return rc;
-	for (i = 0; i < n; i++) {
-		tly_err_clear(&e);
-		if (finish_one(r, ids[i], &e) != TLY_OK)
-			tly_logkv(r->ctx->log, TLY_LOG_WARN, "payout",
-			    "finishing a payout failed", "payout_id", ids[i],
-			    "code", e.code, NULL);
-	}
-	return TLY_OK;
+	return tly_effect_finish_due(r->ctx, &tly_payout_effect, r, &done,
+	    err);
 }
 
 /* --- step 1: claiming a payee's eligible rows -------------------------- */
@@ -794,7 +612,7 @@ pay_one(run *r, const char *acc, const char *cur, tly_err *err)
 	}
 	if (!a.claimed)
 		return TLY_OK;
-	return transfer(r, &a.p, left, err);
+	return transfer(r, a.p.id, err);
 }
 
 /* --- the run ----------------------------------------------------------- */
@@ -1000,44 +818,6 @@ rev_tx(tly_ctx *ctx, void *arg, tly_err *err)
 }
 
 /*
- * tly_transfer_reversals - the reversals of transfer 't' (id 'id'): those
- * it embeds when it embeds them all, else listed; the array in '*arr'.
- */
-int
-tly_transfer_reversals(tly_ctx *ctx, const tly_jv *t, const char *id,
-    const tly_jv **arr, tly_err *err)
-{
-	tly_stripe_resp resp;
-	tly_stripe_req rq;
-	tly_st_list list;
-	const tly_jv *emb;
-	const char *path;
-	int more = 0, rc;
-	tly_form f;
-
-	emb = tly_json_get(t, "reversals");
-	if (emb && tly_json_bool(emb, "has_more", &more) == TLY_OK && !more &&
-	    tly_json_get(emb, "data")) {
-		*arr = tly_json_get(emb, "data");
-		return TLY_OK;
-	}
-	path = tly_stripe_path(ctx->pool, "/v1/transfers/", id, "/reversals");
-	if (path == NULL)
-		return tly_err_internal(err);
-	tly_form_init(&f);
-	tly_form_i64(&f, "limit", 100);
-	rq = (tly_stripe_req){ "GET", path, &f, NULL, NULL };
-	rc = tly_stripe_call(ctx->stripe, ctx->pool, &rq, &resp, err);
-	tly_form_free(&f);
-	if (rc == TLY_OK && tly_st_list_parse(resp.json, &list) != TLY_OK)
-		rc = tly_err_set(err, TLY_EK_UPSTREAM, "stripe_bad_reply",
-		    "Unexpected list reply.");
-	if (rc == TLY_OK)
-		*arr = list.data;
-	return rc;
-}
-
-/*
  * tly_payout_transfer_reversed - transfer.reversed 'e' (see rev_tx); an
  * advance's transfer goes to tly_advance_transfer_reversed(); '*status'
  * is "ignored" for a transfer that is neither a payout's nor an
@@ -1073,7 +853,8 @@ tly_payout_transfer_reversed(tly_ctx *ctx, const tly_st_event *e,
 		return tly_advance_transfer_reversed(ctx, e, &t, status, err);
 	}
 	if (rc == TLY_OK)
-		rc = tly_transfer_reversals(ctx, e->object, t.id, &arr, err);
+		rc = tly_stripe_transfer_reversals(ctx->stripe, ctx->pool,
+		    e->object, t.id, &arr, err);
 	if (rc)
 		return rc;
 	for (x = arr && arr->type == TLY_JARR ? arr->child : NULL; x;

@@ -14,6 +14,7 @@
 
 #include "admin.h"
 #include "ctx.h"
+#include "effect.h"
 #include "stripe.h"
 
 #define TLY_PAYEE_KINDS_SQL \
@@ -100,6 +101,8 @@ int	 tly_connect_account_updated(tly_ctx *, const tly_st_event *,
 int	 tly_connect_payout_failed(tly_ctx *, const tly_st_event *,
 	    const char **, tly_err *);
 
+extern const tly_effect_kind tly_connect_effect;
+
 /* payout.c */
 int	 tly_payouts_run(tly_ctx *, tly_payout_stats *, tly_err *);
 int	 tly_job_payouts(tly_ctx *, tly_err *);
@@ -109,17 +112,9 @@ int	 tly_balances_get(tly_ctx *, const char *, tly_balance *, int *,
 	    tly_err *);
 int	 tly_payouts_list(tly_ctx *, const char *, const tly_page *,
 	    tly_payout **, int *, int *, tly_err *);
-int	 tly_transfer_find(tly_stripe *, tly_pool *, const char *,
-	    const tly_jv **, tly_err *);
-int	 tly_transfer_matches(tly_ctx *, const tly_jv *, const char *,
-	    const char *, int64_t, const char *, const char *,
-	    tly_st_transfer *, tly_err *);
-int	 tly_transfer_refused(int, const tly_err *);
-void	 tly_transfer_release(tly_ctx *, int, const char *, const char *,
-	    const char *);
 const char *tly_payee_role(const char *);
-int	 tly_transfer_reversals(tly_ctx *, const tly_jv *, const char *,
-	    const tly_jv **, tly_err *);
+
+extern const tly_effect_kind tly_payout_effect;
 
 int	 tly_payee_page(tly_ctx *, const char *, const char *, const char *,
 	    tly_payee_cur *, int *, tly_err *);

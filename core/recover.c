@@ -26,33 +26,33 @@
  *       run sees the debt covered and never reverses it twice.
  *   (2) outside any transaction: POST /v1/transfers/{tr}/reversals with
  *       amount r and metadata[tally_id] = the row's id, key
- *       tally:reversal:<rev>:g<gen> (tly_stripe_create_once; found again
- *       by listing the transfer's reversals).
+ *       tally:reversal:<rev>:g<gen> (tly_reversal_effect, effect.c;
+ *       found again among the transfer's reversals).
  *   (3) one transaction: 'reversed' with Stripe's trr_ id; or, when
  *       Stripe refused it (4xx: the connected account's balance is too
  *       low, the transfer was reversed meanwhile), 'failed' and the
  *       inverse pair (+r 'paid' with the payout's id, -r 'pending'), and
  *       reversed_cent -= r: the amount is owed back again, and later
  *       earnings net it.  No answer: 'unknown', finished by a later run
- *       (an atomic lease on the row, as for payouts).
+ *       (the effect engine's finisher: lease, look first, backoff, dead
+ *       after the last attempt).
  *
  * Lock order: account (payee) -> payout -> transfer reversal, as in
  * payout.c.  Recording a success locks only the reversal row.
  *
- * API:	tly_recover_run(), tly_recover_seen().
+ * API:	tly_recover_run(), tly_recover_seen(), tly_reversal_effect.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "audit.h"
 #include "auth.h"
+#include "effect.h"
 #include "recover.h"
 #include "tly_str.h"
 #include "tx.h"
 
-#define LEFT_BATCH	50
 #define PER_PAYEE	16	/* payouts reversed for one payee at once */
-#define FIND_PAGES	20
 
 typedef struct rev_row {
 	char	 id[40];
@@ -217,25 +217,86 @@ plan_tx(tly_ctx *ctx, void *arg, tly_err *err)
 	return rc;
 }
 
-/* --- step 3: recording what Stripe did --------------------------------- */
+/* --- the reversal (effect.c) ------------------------------------------- */
 
-typedef struct rec_args {
-	const rev_row	*r;
-	const char	*trr;		/* reversed: Stripe's id */
-	const tly_err	*why;		/* failed: Stripe's refusal */
-	int		 done;
-} rec_args;
+/* rv_load - the reversal with its payout's payee */
+static int
+rv_load(tly_ctx *ctx, tly_effect *e, tly_err *err)
+{
+	rev_row *r;
+	int rc;
+
+	r = tly_pcalloc(ctx->pool, sizeof(*r));
+	if (r == NULL)
+		return tly_err_internal(err);
+	rc = load(ctx, e->id, r, err);
+	if (rc)
+		return rc == TLY_NOTFOUND ? tly_err_internal(err) : rc;
+	e->row = r;
+	tly_strlcpy(e->target, r->transfer, sizeof(e->target));
+	return TLY_OK;
+}
+
+static const char *
+rv_path(tly_ctx *ctx, const tly_effect *e)
+{
+	const rev_row *r = e->row;
+
+	return tly_stripe_path(ctx->pool, "/v1/transfers/", r->transfer,
+	    "/reversals");
+}
 
 static int
-reversed_tx(tly_ctx *ctx, void *arg, tly_err *err)
+rv_params(const tly_effect *e, tly_form *f)
 {
-	rec_args *a = arg;
+	const rev_row *r = e->row;
+
+	tly_form_i64(f, "amount", r->amount);
+	tly_form_str(f, "metadata[tally_id]", r->id);
+	tly_form_str(f, "metadata[tally_payout_id]", r->po);
+	tly_form_str(f, "metadata[tally_account_id]", r->acc);
+	return tly_form_done(f);
+}
+
+/* rv_find - the reversal, among the reversals of its transfer */
+static int
+rv_find(tly_ctx *ctx, const tly_effect *e, const tly_jv **found,
+    tly_err *err)
+{
+	const char *path = rv_path(ctx, e);
+
+	if (path == NULL)
+		return tly_err_internal(err);
+	return tly_stripe_find_child(ctx->stripe, ctx->pool, path, NULL, NULL,
+	    "transfer_reversal", e->id, found, err);
+}
+
+/* rv_matches - the amount Tally booked, of the transfer it named */
+static int
+rv_matches(tly_ctx *ctx, const tly_effect *e, const tly_jv *obj,
+    tly_err *err)
+{
+	const rev_row *r = e->row;
+	tly_st_reversal sr;
+
+	(void)ctx;
+	if (tly_st_reversal_parse(obj, &sr) != TLY_OK || sr.id == NULL ||
+	    sr.amount != r->amount || sr.transfer == NULL ||
+	    strcmp(sr.transfer, r->transfer) != 0)
+		return tly_err_internal(err);
+	return TLY_OK;
+}
+
+/* rv_done_tx - step 3: reversed, with Stripe's trr_ id */
+static int
+rv_done_tx(tly_ctx *ctx, tly_effect *e, tly_err *err)
+{
+	const char *trr = tly_json_str(e->obj, "id");
 	char state[16];
 	int rc;
 
-	a->done = 0;
 	rc = tly_db_row(ctx->db, err, "SELECT state FROM transfer_reversals "
-	    "WHERE id = ? FOR UPDATE", "s>s", a->r->id, state, sizeof(state));
+	    "WHERE id = ? FOR UPDATE", "s>s", e->id, state, sizeof(state));
 	if (rc == TLY_NOTFOUND)
 		return tly_err_internal(err);
 	if (rc || strcmp(state, "reversed") == 0)
@@ -244,320 +305,134 @@ reversed_tx(tly_ctx *ctx, void *arg, tly_err *err)
 		/* recorded refused, yet Stripe has the reversal: a bug */
 		tly_logkv(ctx->log, TLY_LOG_ERROR, "payout", "a failed "
 		    "transfer reversal exists at Stripe", "reversal_id",
-		    a->r->id, "stripe_reversal_id", a->trr, NULL);
+		    e->id, "stripe_reversal_id", trr, NULL);
 		return tly_err_internal(err);
 	}
 	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE transfer_reversals SET "
 	    "state = 'reversed', stripe_reversal_id = ?, last_error = NULL "
-	    "WHERE id = ?", "ss", a->trr, a->r->id);
-	a->done = rc == TLY_OK;
+	    "WHERE id = ?", "ss", trr, e->id);
+	if (rc == TLY_OK)
+		e->note = "transfer reversed to recover what the payee owes "
+		    "back";
 	return rc;
 }
 
+/*
+ * rv_refused_tx - Stripe refused the reversal: failed, the inverse pair,
+ * reversed_cent back: the amount is owed again
+ */
 static int
-failed_tx(tly_ctx *ctx, void *arg, tly_err *err)
+rv_refused_tx(tly_ctx *ctx, tly_effect *e, tly_err *err)
 {
-	rec_args *a = arg;
+	const rev_row *r = e->row;
 	char kind[16], state[16], pay[40];
 	int rc;
 
-	a->done = 0;
 	rc = tly_db_row(ctx->db, err, "SELECT kind FROM accounts WHERE id = ? "
-	    "FOR UPDATE", "s>s", a->r->acc, kind, sizeof(kind));
+	    "FOR UPDATE", "s>s", r->acc, kind, sizeof(kind));
 	if (rc == TLY_OK)
 		rc = tly_db_row(ctx->db, err, "SELECT state FROM payouts WHERE "
-		    "id = ? FOR UPDATE", "s>s", a->r->po, state, sizeof(state));
+		    "id = ? FOR UPDATE", "s>s", r->po, state, sizeof(state));
 	if (rc == TLY_OK)
 		rc = tly_db_row(ctx->db, err, "SELECT state FROM "
 		    "transfer_reversals WHERE id = ? FOR UPDATE", "s>s",
-		    a->r->id, state, sizeof(state));
+		    r->id, state, sizeof(state));
 	if (rc == TLY_OK)
 		rc = tly_db_row(ctx->db, err, "SELECT payment_id FROM shares "
 		    "WHERE cause_id = ? AND kind = 'transfer_reversal' "
-		    "ORDER BY id LIMIT 1", "s>s", a->r->id, pay, sizeof(pay));
+		    "ORDER BY id LIMIT 1", "s>s", r->id, pay, sizeof(pay));
 	if (rc)
 		return rc == TLY_NOTFOUND ? tly_err_internal(err) : rc;
 	if (strcmp(state, "to_reverse") != 0 && strcmp(state, "unknown") != 0)
 		return TLY_OK;
 	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE transfer_reversals SET "
 	    "state = 'failed', last_error = ? WHERE id = ?", "ss",
-	    a->why->code, a->r->id);
+	    e->why.code, r->id);
 	if (rc == TLY_OK)
-		rc = pair(ctx, a->r, pay, tly_payee_role(kind), -1, err);
+		rc = pair(ctx, r, pay, tly_payee_role(kind), -1, err);
 	if (rc == TLY_OK)
-		rc = tly_audit(ctx, NULL, "payout.reversal_failed", a->r->id,
-		    a->why->code, err);
-	a->done = rc == TLY_OK;
+		rc = tly_audit(ctx, NULL, "payout.reversal_failed", r->id,
+		    e->why.code, err);
 	return rc;
 }
 
-/* record - reversal 'r' was made at Stripe as 'obj' */
+/* rv_after - the run's counts, and a refusal logged */
 static int
-record(tly_ctx *ctx, tly_payout_stats *st, const rev_row *r,
-    const tly_jv *obj, tly_err *err)
+rv_after(tly_ctx *ctx, tly_effect *e, tly_err *err)
 {
-	tly_st_reversal sr;
+	const rev_row *r = e->row;
+	tly_payout_stats *st = e->arg;
 	char amt[24];
-	rec_args a;
-	int rc;
 
-	if (tly_st_reversal_parse(obj, &sr) != TLY_OK || sr.id == NULL)
-		return tly_err_internal(err);
-	if (sr.amount != r->amount || sr.transfer == NULL ||
-	    strcmp(sr.transfer, r->transfer) != 0) {
-		tly_logkv(ctx->log, TLY_LOG_ERROR, "payout", "the transfer "
-		    "reversal found does not match Tally's: left for an "
-		    "operator", "reversal_id", r->id, "stripe_reversal_id",
-		    sr.id, NULL);
-		return tly_err_internal(err);
-	}
-	memset(&a, 0, sizeof(a));
-	a.r = r;
-	a.trr = sr.id;
-	rc = tly_tx_run(ctx, "payout.reversed", reversed_tx, &a, err);
-	if (rc == TLY_OK)	/* made now (its event may have recorded it) */
+	(void)err;
+	if (st == NULL || r == NULL)
+		return TLY_OK;
+	if (e->outcome == TLY_EFFECT_DONE)
 		st->reversed++;
-	if (rc == TLY_OK && a.done) {
-		snprintf(amt, sizeof(amt), "%lld", (long long)r->amount);
-		tly_logkv(ctx->log, TLY_LOG_INFO, "payout", "transfer reversed "
-		    "to recover what the payee owes back", "reversal_id",
-		    r->id, "payout_id", r->po, "account_id", r->acc,
-		    "transfer_id", r->transfer, "stripe_reversal_id", sr.id,
-		    "amount_cent", amt, "currency", r->cur, NULL);
-	}
-	return rc;
-}
-
-static int
-record_failed(tly_ctx *ctx, tly_payout_stats *st, const rev_row *r,
-    const tly_err *why, tly_err *err)
-{
-	char amt[24];
-	rec_args a;
-	int rc;
-
-	memset(&a, 0, sizeof(a));
-	a.r = r;
-	a.why = why;
-	rc = tly_tx_run(ctx, "payout.reversal_failed", failed_tx, &a, err);
-	if (rc == TLY_OK && a.done) {
-		st->reverse_failed++;
-		snprintf(amt, sizeof(amt), "%lld", (long long)r->amount);
-		tly_logkv(ctx->log, TLY_LOG_WARN, "payout", "Stripe refused "
-		    "the transfer reversal: the amount stays owed back and "
-		    "later earnings net it", "reversal_id", r->id, "payout_id",
-		    r->po, "account_id", r->acc, "transfer_id", r->transfer,
-		    "amount_cent", amt, "currency", r->cur, "code", why->code,
-		    NULL);
-	}
-	return rc;
-}
-
-/* release - a reversal this run leaves: another run may take it now */
-static void
-release(tly_ctx *ctx, const char *id, const char *state, const char *why)
-{
-	tly_err e;
-
-	tly_err_clear(&e);
-	(void)tly_db_exec(ctx->db, &e, NULL, "UPDATE transfer_reversals SET "
-	    "lease_until = NOW(3), state = IF(? IS NULL, state, ?), last_error "
-	    "= IFNULL(?, last_error) WHERE id = ? AND state IN ('to_reverse', "
-	    "'unknown')", "ssss", state, state, why, id);
-}
-
-/* --- step 2: the reversal ---------------------------------------------- */
-
-typedef struct once_args {
-	const rev_row	*r;
-	char		 key_base[64];
-} once_args;
-
-/*
- * find - the reversal Tally made as 'id' of transfer 'tr': listed
- * (the list has no created filter), recognised by metadata[tally_id].
- */
-static int
-find(tly_stripe *s, tly_pool *pool, const char *tr, const char *id,
-    const tly_jv **found, tly_err *err)
-{
-	const char *path, *after = NULL, *v;
-	tly_stripe_resp resp;
-	tly_stripe_req rq;
-	tly_st_list list;
-	const tly_jv *e;
-	tly_form f;
-	int page, rc;
-
-	*found = NULL;
-	path = tly_stripe_path(pool, "/v1/transfers/", tr, "/reversals");
-	if (path == NULL)
-		return tly_err_internal(err);
-	for (page = 0; page < FIND_PAGES; page++) {
-		tly_form_init(&f);
-		tly_form_i64(&f, "limit", 100);
-		tly_form_str(&f, "starting_after", after);
-		rq = (tly_stripe_req){ "GET", path, &f, NULL, NULL };
-		rc = tly_stripe_call(s, pool, &rq, &resp, err);
-		tly_form_free(&f);
-		if (rc)
-			return rc;
-		if (tly_st_list_parse(resp.json, &list) != TLY_OK)
-			return tly_err_set(err, TLY_EK_UPSTREAM,
-			    "stripe_bad_reply", "Unexpected list reply.");
-		for (e = list.data->child; e; e = e->next) {
-			v = tly_st_metadata(tly_json_get(e, "metadata"),
-			    "tally_id");
-			if (v && strcmp(v, id) == 0) {
-				*found = e;
-				return TLY_OK;
-			}
-			after = tly_json_str(e, "id");
-		}
-		if (!list.has_more || after == NULL)
-			break;
-	}
-	return TLY_NOTFOUND;
-}
-
-static int
-rv_params(tly_stripe_once *o, tly_form *f)
-{
-	once_args *a = o->arg;
-
-	tly_form_i64(f, "amount", a->r->amount);
-	tly_form_str(f, "metadata[tally_id]", a->r->id);
-	tly_form_str(f, "metadata[tally_payout_id]", a->r->po);
-	tly_form_str(f, "metadata[tally_account_id]", a->r->acc);
-	return tly_form_done(f);
-}
-
-static int
-rv_lookup(tly_stripe_once *o, tly_stripe *s, tly_pool *pool,
-    const tly_jv **found, tly_err *err)
-{
-	once_args *a = o->arg;
-
-	return find(s, pool, a->r->transfer, a->r->id, found, err);
-}
-
-/* rv_bump - generation 'gen' replaces gen - 1 only */
-static int
-rv_bump(tly_stripe_once *o, int gen, tly_err *err)
-{
-	once_args *a = o->arg;
-	tly_ctx *ctx = o->ctx;
-	uint64_t n = 0;
-	int rc;
-
-	rc = tly_db_exec(ctx->db, err, &n, "UPDATE transfer_reversals SET "
-	    "key_gen = ? WHERE id = ? AND key_gen = ? AND state IN "
-	    "('to_reverse', 'unknown')", "isi", (int64_t)gen, a->r->id,
-	    (int64_t)gen - 1);
-	if (rc == TLY_OK && n != 1)
-		return tly_err_set(err, TLY_EK_CONFLICT, "retry",
-		    "The transfer reversal moved on meanwhile.");
-	return rc;
-}
-
-/* reverse - steps 2 and 3 for reversal 'r', which this run holds */
-static int
-reverse(tly_ctx *ctx, tly_payout_stats *st, const rev_row *r, tly_err *err)
-{
-	tly_stripe_resp resp;
-	tly_stripe_once o;
-	const tly_jv *obj;
-	once_args a;
-	tly_err why;
-	int rc;
-
-	memset(&a, 0, sizeof(a));
-	a.r = r;
-	snprintf(a.key_base, sizeof(a.key_base), "tally:reversal:%s", r->id);
-	memset(&o, 0, sizeof(o));
-	o.path = tly_stripe_path(ctx->pool, "/v1/transfers/", r->transfer,
-	    "/reversals");
-	if (o.path == NULL)
-		return tly_err_internal(err);
-	o.object = "transfer_reversal";
-	o.key_base = a.key_base;
-	o.generation = (int)r->gen;
-	o.params = rv_params;
-	o.lookup = rv_lookup;
-	o.bump = rv_bump;
-	o.arg = &a;
-	o.ctx = ctx;
-	rc = tly_stripe_create_once(ctx->stripe, ctx->pool, &o, &obj, &resp,
-	    err);
-	if (rc == TLY_OK)
-		return record(ctx, st, r, obj, err);
-	why = *err;
-	tly_err_clear(err);
-	if (tly_transfer_refused(rc, &why))
-		return record_failed(ctx, st, r, &why, err);
-	release(ctx, r->id, rc == TLY_UNKNOWN ? "unknown" : NULL, why.code);
-	tly_logkv(ctx->log, TLY_LOG_WARN, "payout", "transfer reversal "
-	    "outcome unknown: the next run finishes it", "reversal_id", r->id,
-	    "code", why.code, NULL);
+	if (e->outcome != TLY_EFFECT_REFUSED)
+		return TLY_OK;
+	st->reverse_failed++;
+	snprintf(amt, sizeof(amt), "%lld", (long long)r->amount);
+	tly_logkv(ctx->log, TLY_LOG_WARN, "payout", "Stripe refused the "
+	    "transfer reversal: the amount stays owed back and later earnings "
+	    "net it", "reversal_id", r->id, "payout_id", r->po, "account_id",
+	    r->acc, "transfer_id", r->transfer, "amount_cent", amt, "currency",
+	    r->cur, "code", e->why.code, NULL);
 	return TLY_OK;
 }
 
-/* --- finishing what earlier runs left ---------------------------------- */
+/* a transfer reversal: POST /v1/transfers/{tr}/reversals */
+const tly_effect_kind tly_reversal_effect = {
+	.name = "reversal",
+	.table = "transfer_reversals",
+	.state_col = "state",
+	.open_sql = "'to_reverse', 'unknown'",
+	.fresh = "to_reverse",
+	.unknown = "unknown",
+	.col = "",
+	.gen_col = "key_gen",
+	.due_sql = "origin = 'tally'",
+	.key_prefix = "tally:reversal",
+	.object = "transfer_reversal",
+	.path_of = rv_path,
+	.payout_lease = 1,
+	.load = rv_load,
+	.params = rv_params,
+	.find = rv_find,
+	.matches = rv_matches,
+	.done_tx = rv_done_tx,
+	.refused_tx = rv_refused_tx,
+	.after = rv_after,
+};
 
-/* finish_one - reversal 'id' left behind: look up, else reverse again */
+/* reverse - steps 2 and 3 for reversal 'r', just booked by this run */
 static int
-finish_one(tly_ctx *ctx, tly_payout_stats *st, const char *id, tly_err *err)
+reverse(tly_ctx *ctx, tly_payout_stats *st, const rev_row *r, tly_err *err)
 {
-	const tly_jv *obj;
-	uint64_t n = 0;
-	rev_row r;
+	tly_effect e;
 	int rc;
 
-	rc = tly_db_exec(ctx->db, err, &n, "UPDATE transfer_reversals SET "
-	    "lease_until = NOW(3) + INTERVAL ? SECOND WHERE id = ? AND state "
-	    "IN ('to_reverse', 'unknown') AND lease_until <= NOW(3)", "is",
-	    (int64_t)ctx->cfg->payout_lease_s, id);
-	if (rc || n != 1)
-		return rc;		/* another run has it */
-	rc = load(ctx, id, &r, err);
-	if (rc)
-		return rc == TLY_NOTFOUND ? tly_err_internal(err) : rc;
-	rc = find(ctx->stripe, ctx->pool, r.transfer, r.id, &obj, err);
-	if (rc == TLY_OK)
-		return record(ctx, st, &r, obj, err);
-	if (rc != TLY_NOTFOUND) {
-		release(ctx, id, NULL, NULL);
-		return rc;
+	rc = tly_effect_first(ctx, &tly_reversal_effect, r->id, st, &e, err);
+	if (rc == TLY_UNKNOWN || e.outcome == TLY_EFFECT_REFUSED) {
+		tly_err_clear(err);
+		return TLY_OK;		/* recorded, or left for a later run */
 	}
-	tly_err_clear(err);
-	return reverse(ctx, st, &r, err);
+	return rc;
 }
 
+/* finish_left - the reversals earlier runs left (effect.c's finisher) */
 static void
 finish_left(tly_ctx *ctx, tly_payout_stats *st)
 {
-	char ids[LEFT_BATCH][40];
-	int n = 0, i;
+	int done = 0;
 	tly_err e;
 
 	tly_err_clear(&e);
-	if (tly_db_ids(ctx->db, &e, "SELECT id FROM transfer_reversals WHERE "
-	    "state IN ('to_reverse', 'unknown') AND lease_until <= NOW(3) "
-	    "ORDER BY lease_until LIMIT ?", ids[0], sizeof(ids[0]), LEFT_BATCH,
-	    &n)) {
-		tly_logkv(ctx->log, TLY_LOG_WARN, "payout", "reading the "
+	if (tly_effect_finish_due(ctx, &tly_reversal_effect, st, &done, &e) !=
+	    TLY_OK)
+		tly_logkv(ctx->log, TLY_LOG_WARN, "payout", "finishing the "
 		    "transfer reversals left behind failed", "code", e.code,
 		    NULL);
-		return;
-	}
-	for (i = 0; i < n; i++) {
-		tly_err_clear(&e);
-		tly_pool_reset(ctx->pool);
-		if (finish_one(ctx, st, ids[i], &e) != TLY_OK)
-			tly_logkv(ctx->log, TLY_LOG_WARN, "payout",
-			    "finishing a transfer reversal failed",
-			    "reversal_id", ids[i], "code", e.code, NULL);
-	}
 }
 
 /* --- the run ----------------------------------------------------------- */

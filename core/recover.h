@@ -13,11 +13,14 @@
 #define TLY_RECOVER_H
 
 #include "ctx.h"
+#include "effect.h"
 #include "payout.h"
 #include "stripe.h"
 
 void	 tly_recover_run(tly_ctx *, tly_payout_stats *);
 int	 tly_recover_seen(tly_ctx *, const char *, const tly_st_reversal *,
 	    int *, tly_err *);
+
+extern const tly_effect_kind tly_reversal_effect;
 
 #endif

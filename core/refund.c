@@ -8,26 +8,32 @@
  *                        remainder (409) before Stripe is ever called;
  *                        insert the refund (to_create) and raise
  *                        requested_refund_cent.  Then tly_refund_finish.
- *   tly_refund_finish    create the refund at Stripe exactly once
- *                        (tly_stripe_create_once, found again by
- *                        metadata[tally_id]); record Stripe's id and state;
- *                        book it when it succeeded.  Refused by Stripe ->
- *                        failed, and the requested amount is released.
- *   booking              tx: lock the payment and the refund; post the
- *                        reversal rows once (tly_reversal_post: read the
- *                        shares, plan with the pure ledger (ledger.c
- *                        tly_ledger_plan), post; C = refunded +
- *                        disputed moves up by the refund);
- *                        raise refunded_cent; the payment becomes
- *                        partially_refunded or refunded (unless
- *                        disputed); queue the buyer's email.
+ *   tly_refund_finish    the refund effect (effect.c, tly_refund_effect):
+ *                        POST /v1/refunds once under "tally:refund:<id>:
+ *                        g<gen>"; a finisher looks first, among the
+ *                        refunds of the payment's PaymentIntent, by
+ *                        metadata[tally_id].  Refused by Stripe -> failed,
+ *                        and the requested amount is released.
+ *   recording            tx (fx_done_tx): lock the payment, then the
+ *                        refund; Stripe's id and state; then:
+ *   booking              succeeded: post the reversal rows once
+ *                        (tly_reversal_post: read the shares, plan with
+ *                        the pure ledger, tly_ledger_plan, post; C =
+ *                        refunded + disputed moves up by the refund);
+ *                        raise refunded_cent;
+ *                        the payment becomes partially_refunded or
+ *                        refunded (unless disputed); queue the buyer's
+ *                        email.  A refund Tally recorded as refused that
+ *                        Stripe has is taken back up and booked as Stripe
+ *                        shows it, with an ALERT.
  *   failure              Stripe says failed: never booked -> failed and
  *                        the amount released; booked -> the inverse rows
  *                        (refund_failed, C moves back down) once, and
  *                        refunded_cent lowered ('reversed').
- *   tly_job_refunds      ("refunds" job) finishes creations left
- *                        unknown or interrupted, and asks Stripe about
- *                        refunds still pending.
+ *   tly_job_refunds      ("refunds" job) the effect engine's finisher
+ *                        (lease, look first, backoff, dead after the last
+ *                        attempt), and asks Stripe about refunds still
+ *                        pending.
  *
  * tly_refund_admin() is the admin API's request (the support role's
  * limit checked under the lock); tly_refund_record() is how refund
@@ -45,8 +51,9 @@
 #include "audit.h"
 #include "auth.h"
 #include "complete.h"
-#include "ledger.h"
+#include "effect.h"
 #include "idem.h"
+#include "ledger.h"
 #include "outbox.h"
 #include "refund.h"
 #include "stripe.h"
@@ -554,306 +561,340 @@ mail(tly_ctx *ctx, const tly_refund *r, tly_err *err)
 	return tly_outbox_add(ctx, &m, err);
 }
 
-typedef struct book_args {
-	const char	*id;
-	int		 booked;
-} book_args;
-
-/* book_tx - post the reversal of refund a->id once */
+/*
+ * book_locked - post the reversal of refund 'r' once (its payment 'p'
+ * and its row locked by the caller); 'e->note' says it was booked
+ */
 static int
-book_tx(tly_ctx *ctx, void *arg, tly_err *err)
+book_locked(tly_ctx *ctx, tly_effect *e, const locked_pay *p,
+    const tly_refund *r, tly_err *err)
 {
-	book_args *a = arg;
-	locked_pay p;
-	tly_refund r;
 	int64_t before, refunded;
 	int rc;
 
-	a->booked = 0;
-	rc = load(ctx, a->id, 0, &r, err);
-	if (rc == TLY_OK)
-		rc = lock_payment(ctx, r.payment_id, &p, err);
-	if (rc == TLY_OK)
-		rc = load(ctx, a->id, 1, &r, err);
-	if (rc || r.booked || strcmp(r.state, "failed") == 0)
-		return rc;
-	before = p.refunded + p.disputed;
-	refunded = p.refunded + r.amount_cent;
-	if (before + r.amount_cent > p.amount)
+	if (r->booked)
+		return TLY_OK;
+	before = p->refunded + p->disputed;
+	refunded = p->refunded + r->amount_cent;
+	if (before + r->amount_cent > p->amount)
 		return tly_err_set(err, TLY_EK_CONFLICT,
 		    "reversal_exceeds_amount", "The refunds and disputes of "
 		    "the payment exceed it.");
-	rc = tly_reversal_post(ctx, r.payment_id, r.currency, p.bearer,
-	    p.amount, before, before + r.amount_cent, "refund", r.id, err);
+	rc = tly_reversal_post(ctx, r->payment_id, r->currency, p->bearer,
+	    p->amount, before, before + r->amount_cent, "refund", r->id, err);
 	if (rc == TLY_OK)
 		rc = tly_db_exec(ctx->db, err, NULL, "UPDATE payments SET "
 		    "refunded_cent = ?, " STATUS_AFTER " WHERE id = ?", "iiis",
-		    refunded, refunded, refunded, r.payment_id);
+		    refunded, refunded, refunded, r->payment_id);
 	if (rc == TLY_OK)
 		rc = tly_db_exec(ctx->db, err, NULL, "UPDATE refunds SET "
-		    "booked = 1, state = 'succeeded' WHERE id = ?", "s", r.id);
+		    "booked = 1, state = 'succeeded' WHERE id = ?", "s", r->id);
 	if (rc == TLY_OK)
-		rc = mail(ctx, &r, err);
+		rc = mail(ctx, r, err);
 	if (rc == TLY_OK)
-		rc = tly_audit(ctx, NULL, "refund.booked", r.id, r.reason, err);
-	a->booked = rc == TLY_OK;
+		rc = tly_audit(ctx, NULL, "refund.booked", r->id, r->reason,
+		    err);
+	if (rc == TLY_OK)
+		e->note = "refund booked";
 	return rc;
 }
-
-static int
-book(tly_ctx *ctx, const char *id, tly_err *err)
-{
-	book_args a;
-	int rc;
-
-	memset(&a, 0, sizeof(a));
-	a.id = id;
-	rc = tly_tx_run(ctx, "refund.book", book_tx, &a, err);
-	if (rc == TLY_OK && a.booked)
-		tly_logkv(ctx->log, TLY_LOG_INFO, "refund", "refund booked",
-		    "refund_id", id, NULL);
-	return rc;
-}
-
-typedef struct fail_args {
-	const char	*id;
-	const char	*stripe_id;
-	const char	*why;
-	int		 reversed;
-} fail_args;
 
 /*
- * fail_tx - Stripe says refund a->id failed: never booked -> failed and
- * its amount released; booked -> the inverse rows (refund_failed), once,
- * and refunded_cent lowered.
+ * fail_locked - Stripe says refund 'r' failed (its payment 'p' and its
+ * row locked by the caller): never booked -> failed and its amount
+ * released; booked -> the inverse rows (refund_failed), once
+ * ('reversed'), and refunded_cent lowered.
  */
 static int
-fail_tx(tly_ctx *ctx, void *arg, tly_err *err)
+fail_locked(tly_ctx *ctx, tly_effect *e, const locked_pay *p,
+    const tly_refund *r, int64_t reversed, const tly_st_refund *sr,
+    tly_err *err)
 {
-	fail_args *a = arg;
+	const char *why = sr->failure_reason ? sr->failure_reason : sr->status;
 	int64_t before, refunded;
-	locked_pay p;
-	tly_refund r;
-	int64_t reversed = 0;
 	int rc;
 
-	a->reversed = 0;
-	rc = load(ctx, a->id, 0, &r, err);
-	if (rc == TLY_OK)
-		rc = lock_payment(ctx, r.payment_id, &p, err);
-	if (rc == TLY_OK)
-		rc = load(ctx, a->id, 1, &r, err);
-	if (rc == TLY_OK)
-		rc = tly_db_row(ctx->db, err, "SELECT reversed FROM refunds "
-		    "WHERE id = ?", "s>i", a->id, &reversed);
-	if (rc || reversed || (strcmp(r.state, "failed") == 0 && !r.booked))
-		return rc;
+	if (reversed || (strcmp(r->state, "failed") == 0 && !r->booked))
+		return TLY_OK;
 	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE refunds SET state = "
 	    "'failed', stripe_refund_id = IFNULL(stripe_refund_id, ?), "
-	    "last_error = ?, reversed = booked WHERE id = ?", "sss",
-	    a->stripe_id, a->why, a->id);
-	if (rc == TLY_OK && !r.booked)
+	    "last_error = ?, reversed = booked WHERE id = ?", "sss", sr->id,
+	    why, r->id);
+	if (rc == TLY_OK && !r->booked)
 		return tly_db_exec(ctx->db, err, NULL, "UPDATE payments SET "
 		    "requested_refund_cent = requested_refund_cent - ? WHERE "
-		    "id = ?", "is", r.amount_cent, r.payment_id);
+		    "id = ?", "is", r->amount_cent, r->payment_id);
 	if (rc)
 		return rc;
-	before = p.refunded + p.disputed;
-	refunded = p.refunded - r.amount_cent;
-	rc = tly_reversal_post(ctx, r.payment_id, r.currency, p.bearer,
-	    p.amount, before, before - r.amount_cent, "refund_failed", r.id,
+	before = p->refunded + p->disputed;
+	refunded = p->refunded - r->amount_cent;
+	rc = tly_reversal_post(ctx, r->payment_id, r->currency, p->bearer,
+	    p->amount, before, before - r->amount_cent, "refund_failed", r->id,
 	    err);
 	/* one statement: the CHECK refunded <= requested holds after it */
 	if (rc == TLY_OK)
 		rc = tly_db_exec(ctx->db, err, NULL, "UPDATE payments SET "
 		    "refunded_cent = ?, requested_refund_cent = "
 		    "requested_refund_cent - ?, " STATUS_AFTER " WHERE id = ?",
-		    "iiiis", refunded, r.amount_cent, refunded, refunded,
-		    r.payment_id);
+		    "iiiis", refunded, r->amount_cent, refunded, refunded,
+		    r->payment_id);
 	if (rc == TLY_OK)
-		rc = tly_audit(ctx, NULL, "refund.failed_after_booking", r.id,
-		    a->why, err);
-	a->reversed = rc == TLY_OK;
+		rc = tly_audit(ctx, NULL, "refund.failed_after_booking", r->id,
+		    why, err);
+	if (rc == TLY_OK)
+		e->note = "booked refund failed at Stripe: reversed";
 	return rc;
 }
 
-static int
-fail(tly_ctx *ctx, const char *id, const tly_st_refund *sr, tly_err *err)
-{
-	fail_args a;
-	int rc;
+/* --- the refund effect (effect.c) ---------------------------------- */
 
-	memset(&a, 0, sizeof(a));
-	a.id = id;
-	a.stripe_id = sr->id;
-	a.why = sr->failure_reason ? sr->failure_reason : sr->status;
-	rc = tly_tx_run(ctx, "refund.fail", fail_tx, &a, err);
-	if (rc == TLY_OK && a.reversed)
-		tly_logkv(ctx->log, TLY_LOG_WARN, "refund", "booked refund "
-		    "failed at Stripe: reversed", "refund_id", id, NULL);
-	return rc;
-}
-
-/* --- Stripe ------------------------------------------------------- */
-
-typedef struct once_args {
+/* a refund as its effect sees it */
+typedef struct fx_row {
 	tly_refund	 r;
 	char		 pi[72];
-	char		 key_base[64];
-} once_args;
+} fx_row;
+
+/* fx_load - the refund and its payment's PaymentIntent */
+static int
+fx_load(tly_ctx *ctx, tly_effect *e, tly_err *err)
+{
+	fx_row *x;
+	int rc;
+
+	x = tly_pcalloc(ctx->pool, sizeof(*x));
+	if (x == NULL)
+		return tly_err_internal(err);
+	rc = load(ctx, e->id, 0, &x->r, err);
+	if (rc == TLY_OK)
+		rc = tly_db_row(ctx->db, err, "SELECT IFNULL(p.pi_id, '') FROM "
+		    "refunds r JOIN payments p ON p.id = r.payment_id WHERE "
+		    "r.id = ?", "s>s", e->id, x->pi, sizeof(x->pi));
+	if (rc)
+		return rc;
+	tly_strlcpy(e->target, x->r.stripe_refund_id, sizeof(e->target));
+	e->row = x;
+	return TLY_OK;
+}
 
 static int
-once_params(tly_stripe_once *o, tly_form *f)
+fx_params(const tly_effect *e, tly_form *f)
 {
-	once_args *a = o->arg;
+	const fx_row *x = e->row;
 
-	tly_form_str(f, "payment_intent", a->pi);
-	tly_form_i64(f, "amount", a->r.amount_cent);
+	tly_form_str(f, "payment_intent", x->pi);
+	tly_form_i64(f, "amount", x->r.amount_cent);
 	tly_form_str(f, "reason", "requested_by_customer");
-	tly_form_str(f, "metadata[tally_id]", a->r.id);
-	tly_form_str(f, "metadata[tally_refund_id]", a->r.id);
-	tly_form_str(f, "metadata[tally_reason]", a->r.reason);
+	tly_form_str(f, "metadata[tally_id]", x->r.id);
+	tly_form_str(f, "metadata[tally_refund_id]", x->r.id);
+	tly_form_str(f, "metadata[tally_reason]", x->r.reason);
 	return tly_form_done(f);
 }
 
+/*
+ * fx_find - the refund at Stripe: by the stored id, else among the
+ * refunds of the payment's PaymentIntent (by metadata[tally_id])
+ */
 static int
-once_lookup(tly_stripe_once *o, tly_stripe *s, tly_pool *pool,
-    const tly_jv **found, tly_err *err)
+fx_find(tly_ctx *ctx, const tly_effect *e, const tly_jv **found,
+    tly_err *err)
 {
-	once_args *a = o->arg;
+	const fx_row *x = e->row;
+	tly_stripe_resp resp;
+	tly_stripe_req rq;
+	const char *path;
 
-	return tly_stripe_find_by_metadata(s, pool, "/v1/refunds", "refund",
-	    "tally_id", a->r.id, a->r.created - 600, found, err);
-}
-
-static int
-once_bump(tly_stripe_once *o, int gen, tly_err *err)
-{
-	once_args *a = o->arg;
-	tly_ctx *ctx = o->ctx;
-
-	return tly_db_exec(ctx->db, err, NULL, "UPDATE refunds SET key_gen = ? "
-	    "WHERE id = ? AND key_gen < ?", "isi", (int64_t)gen, a->r.id,
-	    (int64_t)gen);
+	*found = NULL;
+	if (x->r.stripe_refund_id[0]) {
+		path = tly_stripe_path(ctx->pool, "/v1/refunds/",
+		    x->r.stripe_refund_id, NULL);
+		if (path == NULL)
+			return tly_err_internal(err);
+		rq = (tly_stripe_req){ "GET", path, NULL, NULL, NULL };
+		return tly_stripe_fetch(ctx->stripe, ctx->pool, &rq, "refund",
+		    found, &resp, err);
+	}
+	if (x->pi[0] == '\0')
+		return TLY_NOTFOUND;
+	return tly_stripe_find_child(ctx->stripe, ctx->pool, "/v1/refunds",
+	    "payment_intent", x->pi, "refund", x->r.id, found, err);
 }
 
 /*
- * record - Stripe's refund 'obj' for refund 'id': its id and state;
- * booked when it succeeded, reversed when it failed after booking.
+ * fx_matches - Stripe's refund 'obj' is refund e's: its id (when Tally
+ * has one) or metadata[tally_id], its amount and currency
  */
 static int
-record(tly_ctx *ctx, const char *id, const tly_jv *obj, tly_err *err)
+fx_matches(tly_ctx *ctx, const tly_effect *e, const tly_jv *obj,
+    tly_err *err)
 {
+	const fx_row *x = e->row;
 	tly_st_refund sr;
-	int rc;
+	const char *tid;
 
+	(void)ctx;
+	if (tly_st_refund_parse(obj, &sr) != TLY_OK || sr.id == NULL ||
+	    sr.status == NULL || sr.currency == NULL)
+		return tly_err_internal(err);
+	tid = tly_st_metadata(sr.metadata, "tally_id");
+	if (x->r.stripe_refund_id[0] ? strcmp(sr.id, x->r.stripe_refund_id) :
+	    tid == NULL || strcmp(tid, x->r.id))
+		return tly_err_internal(err);
+	if (sr.amount != x->r.amount_cent || strcmp(sr.currency,
+	    x->r.currency) != 0)
+		return tly_err_internal(err);
+	return TLY_OK;
+}
+
+/*
+ * fx_done_tx - record Stripe's refund e->obj: under the payment's lock,
+ * then the refund's, its id and state; booked when it succeeded,
+ * reversed when it failed after booking.  A refund Tally recorded as
+ * refused (failed, with no Stripe id) that Stripe has is taken back up
+ * and booked as Stripe shows it, with an ALERT.  Failed with a Stripe id
+ * is Stripe's own word: a snapshot saying otherwise is older.
+ */
+static int
+fx_done_tx(tly_ctx *ctx, tly_effect *e, tly_err *err)
+{
+	const fx_row *x = e->row;
+	tly_st_refund sr;
+	int64_t reversed = 0;
+	locked_pay p;
+	tly_refund r;
+	int rc, ok;
+
+	/* tests: the recording step fails after Stripe made the refund */
 	if (tly_ctx_fault(ctx, "refund.record") == TLY_FAULT_FAIL)
 		return tly_err_set(err, TLY_EK_UNAVAILABLE, "db_unavailable",
 		    "Injected failure recording the refund.");
-	if (tly_st_refund_parse(obj, &sr) != TLY_OK || sr.status == NULL ||
-	    sr.id == NULL)
+	if (tly_st_refund_parse(e->obj, &sr) != TLY_OK || sr.id == NULL ||
+	    sr.status == NULL)
 		return tly_err_internal(err);
+	rc = lock_payment(ctx, x->r.payment_id, &p, err);
+	if (rc == TLY_OK)
+		rc = load(ctx, e->id, 1, &r, err);
+	if (rc == TLY_OK)
+		rc = tly_db_row(ctx->db, err, "SELECT reversed FROM refunds "
+		    "WHERE id = ?", "s>i", e->id, &reversed);
+	if (rc)
+		return rc;
 	if (strcmp(sr.status, "failed") == 0 ||
 	    strcmp(sr.status, "canceled") == 0)
-		return fail(ctx, id, &sr, err);
+		return fail_locked(ctx, e, &p, &r, reversed, &sr, err);
+	ok = strcmp(sr.status, "succeeded") == 0;
+	if (strcmp(r.state, "failed") == 0) {
+		if (r.booked || reversed || r.stripe_refund_id[0])
+			return TLY_OK;
+		rc = tly_db_exec(ctx->db, err, NULL, "UPDATE payments SET "
+		    "requested_refund_cent = requested_refund_cent + ? WHERE "
+		    "id = ?", "is", r.amount_cent, r.payment_id);
+		if (rc == TLY_OK)
+			rc = tly_audit(ctx, NULL, "refund.taken_back_up", r.id,
+			    sr.status, err);
+		if (rc)
+			return rc;
+		e->alert = "a refund Tally recorded as refused exists at "
+		    "Stripe: recorded and booked as Stripe shows it";
+		tly_strlcpy(r.state, "pending", sizeof(r.state));
+	}
 	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE refunds SET "
 	    "stripe_refund_id = ?, state = IF(state = 'succeeded', state, ?) "
-	    "WHERE id = ? AND state <> 'failed'", "sss", sr.id,
-	    strcmp(sr.status, "succeeded") == 0 ? "succeeded" : "pending", id);
-	if (rc == TLY_OK && strcmp(sr.status, "succeeded") == 0)
-		rc = book(ctx, id, err);
+	    "WHERE id = ?", "sss", sr.id, ok ? "succeeded" : "pending", e->id);
+	if (rc == TLY_OK && ok)
+		rc = book_locked(ctx, e, &p, &r, err);
 	return rc;
 }
 
-/* tly_refund_record - record Stripe's refund 'obj' for refund 'id' */
+/* fx_refused_tx - Stripe will not refund it: failed, amount released */
+static int
+fx_refused_tx(tly_ctx *ctx, tly_effect *e, tly_err *err)
+{
+	const fx_row *x = e->row;
+	locked_pay p;
+	tly_refund r;
+	uint64_t n = 0;
+	int rc;
+
+	rc = lock_payment(ctx, x->r.payment_id, &p, err);
+	if (rc == TLY_OK)
+		rc = load(ctx, e->id, 1, &r, err);
+	if (rc == TLY_OK)
+		rc = tly_db_exec(ctx->db, err, &n, "UPDATE refunds SET state = "
+		    "'failed', last_error = ? WHERE id = ? AND state IN "
+		    "('to_create', 'unknown')", "ss", e->why.code, e->id);
+	if (rc == TLY_OK && n == 1)
+		rc = tly_db_exec(ctx->db, err, NULL, "UPDATE payments SET "
+		    "requested_refund_cent = requested_refund_cent - ? WHERE "
+		    "id = ?", "is", r.amount_cent, r.payment_id);
+	return rc;
+}
+
+/* fx_after - what follows the commit: the refusal is logged */
+static int
+fx_after(tly_ctx *ctx, tly_effect *e, tly_err *err)
+{
+	(void)err;
+	if (e->outcome == TLY_EFFECT_REFUSED)
+		tly_logkv(ctx->log, TLY_LOG_WARN, "refund", "Stripe refused "
+		    "the refund", "refund_id", e->id, "code", e->why.code,
+		    NULL);
+	return TLY_OK;
+}
+
+/* the refund: POST /v1/refunds, found among its PaymentIntent's refunds */
+const tly_effect_kind tly_refund_effect = {
+	.name = "refund",
+	.table = "refunds",
+	.state_col = "state",
+	.open_sql = "'to_create', 'unknown'",
+	.fresh = "to_create",
+	.unknown = "unknown",
+	.col = "",
+	.gen_col = "key_gen",
+	.key_prefix = "tally:refund",
+	.object = "refund",
+	.path = "/v1/refunds",
+	.load = fx_load,
+	.params = fx_params,
+	.find = fx_find,
+	.matches = fx_matches,
+	.done_tx = fx_done_tx,
+	.refused_tx = fx_refused_tx,
+	.after = fx_after,
+};
+
+/*
+ * tly_refund_record - record Stripe's refund 'obj' for refund 'id' (an
+ * event, a refresh): booked when it succeeded, reversed when it failed
+ * after booking
+ */
 int
 tly_refund_record(tly_ctx *ctx, const char *id, const tly_jv *obj,
     tly_err *err)
 {
-	return record(ctx, id, obj, err);
-}
+	tly_effect e;
 
-/* refused - Stripe will not refund it: failed, the amount released */
-static int
-refused(tly_ctx *ctx, const char *id, const tly_err *why, tly_err *err)
-{
-	tly_logkv(ctx->log, TLY_LOG_WARN, "refund", "Stripe refused the "
-	    "refund", "refund_id", id, "code", why->code, NULL);
-	return tly_db_exec(ctx->db, err, NULL, "UPDATE refunds r JOIN "
-	    "payments p ON p.id = r.payment_id SET r.state = 'failed', "
-	    "r.last_error = ?, p.requested_refund_cent = "
-	    "p.requested_refund_cent - r.amount_cent WHERE r.id = ? AND "
-	    "r.state IN ('to_create', 'unknown')", "ss", why->code, id);
+	return tly_effect_record(ctx, &tly_refund_effect, id, obj, NULL, &e,
+	    err);
 }
 
 /*
- * tly_refund_finish - create refund 'id' at Stripe if not done, record
- * and book what Stripe says.  TLY_UNKNOWN when Stripe did not answer.
+ * tly_refund_finish - create refund 'id' at Stripe if not done (looking
+ * first when it may have been sent), record and book what Stripe says.
+ * TLY_UNKNOWN when Stripe did not answer; TLY_ERR with Stripe's answer
+ * when it refused.
  */
 int
 tly_refund_finish(tly_ctx *ctx, const char *id, tly_err *err)
 {
-	tly_stripe_resp resp;
-	tly_stripe_once o;
-	const tly_jv *obj;
-	once_args a;
-	tly_err why;
-	int64_t gen = 1;
-	int rc;
+	tly_effect e;
 
-	memset(&a, 0, sizeof(a));
-	rc = load(ctx, id, 0, &a.r, err);
-	if (rc)
-		return rc;
-	if (strcmp(a.r.state, "to_create") != 0 &&
-	    strcmp(a.r.state, "unknown") != 0)
-		return TLY_OK;
-	rc = tly_db_row(ctx->db, err, "SELECT p.pi_id, r.key_gen FROM refunds "
-	    "r JOIN payments p ON p.id = r.payment_id WHERE r.id = ?",
-	    "s>si", id, a.pi, sizeof(a.pi), &gen);
-	if (rc)
-		return rc;
-	snprintf(a.key_base, sizeof(a.key_base), "tally:refund:%s", id);
-	memset(&o, 0, sizeof(o));
-	o.path = "/v1/refunds";
-	o.object = "refund";
-	o.key_base = a.key_base;
-	o.generation = (int)gen;
-	o.params = once_params;
-	o.lookup = once_lookup;
-	o.bump = once_bump;
-	o.arg = &a;
-	o.ctx = ctx;
-	rc = tly_stripe_create_once(ctx->stripe, ctx->pool, &o, &obj, &resp,
-	    err);
-	if (rc == TLY_UNKNOWN) {
-		tly_err_clear(&why);
-		(void)tly_db_exec(ctx->db, &why, NULL, "UPDATE refunds SET "
-		    "state = 'unknown' WHERE id = ? AND state = 'to_create'",
-		    "s", id);
-		return rc;
-	}
-	if (rc) {
-		why = *err;
-		tly_err_clear(err);
-		(void)refused(ctx, id, &why, err);
-		*err = why;
-		return TLY_ERR;
-	}
-	return record(ctx, id, obj, err);
+	return tly_effect_run(ctx, &tly_refund_effect, id, NULL, &e, err);
 }
 
 /* --- the job ------------------------------------------------------ */
 
 #define JOB_BATCH	50
-
-/* due - up to JOB_BATCH refund ids from 'sql' */
-static int
-due(tly_ctx *ctx, const char *sql, char (*ids)[40], int *n, tly_err *err)
-{
-	return tly_db_ids(ctx->db, err, sql, ids[0], sizeof(ids[0]),
-	    JOB_BATCH, n);
-}
 
 /* refresh - ask Stripe about a pending refund */
 static int
@@ -875,11 +916,14 @@ refresh(tly_ctx *ctx, const char *id, tly_err *err)
 	rc = tly_stripe_fetch(ctx->stripe, ctx->pool, &rq, "refund", &obj,
 	    &resp, err);
 	if (rc == TLY_OK)
-		rc = record(ctx, id, obj, err);
+		rc = tly_refund_record(ctx, id, obj, err);
 	return rc;
 }
 
-/* tly_job_refunds - finish refunds left behind (see the top of the file) */
+/*
+ * tly_job_refunds - finish refunds left behind (the effect engine's
+ * finisher), and ask Stripe about refunds still pending
+ */
 int
 tly_job_refunds(tly_ctx *ctx, tly_err *err)
 {
@@ -887,19 +931,13 @@ tly_job_refunds(tly_ctx *ctx, tly_err *err)
 	int i, n, rc;
 	tly_err e;
 
-	rc = due(ctx, "SELECT id FROM refunds WHERE state IN ('to_create', "
-	    "'unknown') AND updated_at < NOW(3) - INTERVAL 20 SECOND ORDER BY "
-	    "updated_at LIMIT ?", ids, &n, err);
-	for (i = 0; rc == TLY_OK && i < n; i++) {
-		tly_err_clear(&e);
-		(void)tly_refund_finish(ctx, ids[i], &e);
-	}
+	rc = tly_effect_finish_due(ctx, &tly_refund_effect, NULL, &n, err);
 	if (rc)
 		return rc;
-	rc = due(ctx, "SELECT id FROM refunds WHERE (state = 'pending' AND "
-	    "updated_at < NOW(3) - INTERVAL 60 SECOND) OR (state = "
-	    "'succeeded' AND booked = 0) ORDER BY updated_at LIMIT ?", ids, &n,
-	    err);
+	rc = tly_db_ids(ctx->db, err, "SELECT id FROM refunds WHERE (state = "
+	    "'pending' AND updated_at < NOW(3) - INTERVAL 60 SECOND) OR (state "
+	    "= 'succeeded' AND booked = 0) ORDER BY updated_at LIMIT ?",
+	    ids[0], sizeof(ids[0]), JOB_BATCH, &n);
 	for (i = 0; rc == TLY_OK && i < n; i++) {
 		tly_err_clear(&e);
 		(void)refresh(ctx, ids[i], &e);

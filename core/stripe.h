@@ -192,8 +192,14 @@ struct tly_stripe_once {
 
 int	 tly_stripe_create_once(tly_stripe *, tly_pool *, tly_stripe_once *,
 	    const tly_jv **, tly_stripe_resp *, tly_err *);
-int	 tly_stripe_find_by_metadata(tly_stripe *, tly_pool *, const char *,
-	    const char *, const char *, const char *, int64_t, const tly_jv **,
-	    tly_err *);
+int	 tly_stripe_find_child(tly_stripe *, tly_pool *, const char *,
+	    const char *, const char *, const char *, const char *,
+	    const tly_jv **, tly_err *);
+int	 tly_stripe_transfer_is(const tly_jv *, int64_t, const char *,
+	    const char *);
+int	 tly_stripe_transfer_reversals(tly_stripe *, tly_pool *,
+	    const tly_jv *, const char *, const tly_jv **, tly_err *);
+int	 tly_stripe_find_since(tly_stripe *, tly_pool *, const char *,
+	    const char *, const char *, int64_t, const tly_jv **, tly_err *);
 
 #endif

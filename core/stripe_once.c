@@ -19,11 +19,26 @@
  *                          found -> it; not found -> persist generation+1
  *                          (bump) *before* using it, and call with it.
  *
- * tly_stripe_find_by_metadata() pages through a list endpoint from a
- * creation time on and compares metadata client-side: list reads are
- * consistent, where Stripe's search index lags by up to a minute.
+ * tly_stripe_find_child() is the exact look-up of the finishers
+ * (effect.c): it pages through a list filtered by the parent object
+ * (a PaymentIntent's refunds, a transfer group's transfers, a transfer's
+ * reversals) and compares metadata[tally_id] client-side.  List reads
+ * are consistent, and such a list holds only the parent's objects,
+ * however busy the account.
  *
- * API:	tly_stripe_create_once(), tly_stripe_find_by_metadata().
+ * tly_stripe_find_since() is the look-up of objects no parent filters
+ * (a Connect account): the list of those made since Tally began making
+ * it, read to its end.  No look-up is ever a bounded scan of an
+ * account-wide list: Stripe forgets an idempotency key after 24 hours,
+ * and a busy account hides the object past any page limit.
+ *
+ * tly_stripe_transfer_is() checks a transfer found or made is the one
+ * Tally meant; tly_stripe_transfer_reversals() reads a transfer's
+ * reversals (those it embeds when it embeds them all, else the list).
+ *
+ * API:	tly_stripe_create_once(), tly_stripe_find_child(),
+ *	tly_stripe_find_since(), tly_stripe_transfer_is(),
+ *	tly_stripe_transfer_reversals().
  */
 #include <stdio.h>
 #include <string.h>
@@ -32,7 +47,7 @@
 #include "tly_str.h"
 
 #define ONCE_ROUNDS	4
-#define FIND_PAGES	50
+#define CHILD_PAGES	1000	/* 100 000 objects of one parent */
 
 /*
  * tly_stripe_create_once - create the object described by 'o' (see the
@@ -81,15 +96,24 @@ tly_stripe_create_once(tly_stripe *s, tly_pool *pool, tly_stripe_once *o,
 	return TLY_UNKNOWN;
 }
 
+/* what a paged look-up reads and looks for */
+typedef struct finder {
+	const char	*path;
+	const char	*filter, *parent;	/* list filter, or NULL */
+	int64_t		 since;			/* created[gte], or -1 */
+	const char	*object, *key, *value;	/* metadata[key] = value */
+	int		 pages;
+} finder;
+
 /*
- * tly_stripe_find_by_metadata - the newest object of list 'path' (of
- * type 'object') created at or after 'since' whose metadata 'key' equals
- * 'value'.  TLY_OK with '*out', TLY_NOTFOUND, or a failure.
+ * find - page through the list 'fd' describes, newest first, for the
+ * object whose metadata matches.  TLY_OK with '*out', TLY_NOTFOUND
+ * (the list ended), TLY_TOO_LARGE (still more after fd->pages pages),
+ * or a failure.
  */
-int
-tly_stripe_find_by_metadata(tly_stripe *s, tly_pool *pool, const char *path,
-    const char *object, const char *key, const char *value, int64_t since,
-    const tly_jv **out, tly_err *err)
+static int
+find(tly_stripe *s, tly_pool *pool, const finder *fd, const tly_jv **out,
+    tly_err *err)
 {
 	const char *after = NULL, *t, *v;
 	tly_stripe_resp resp;
@@ -100,12 +124,15 @@ tly_stripe_find_by_metadata(tly_stripe *s, tly_pool *pool, const char *path,
 	int page, rc;
 
 	*out = NULL;
-	for (page = 0; page < FIND_PAGES; page++) {
+	for (page = 0; page < fd->pages; page++) {
 		tly_form_init(&f);
+		if (fd->filter)
+			tly_form_str(&f, fd->filter, fd->parent);
+		if (fd->since >= 0)
+			tly_form_i64(&f, "created[gte]", fd->since);
 		tly_form_i64(&f, "limit", 100);
-		tly_form_i64(&f, "created[gte]", since);
 		tly_form_str(&f, "starting_after", after);
-		rq = (tly_stripe_req){ "GET", path, &f, NULL, NULL };
+		rq = (tly_stripe_req){ "GET", fd->path, &f, NULL, NULL };
 		rc = tly_stripe_call(s, pool, &rq, &resp, err);
 		tly_form_free(&f);
 		if (rc)
@@ -115,16 +142,119 @@ tly_stripe_find_by_metadata(tly_stripe *s, tly_pool *pool, const char *path,
 			    "stripe_bad_reply", "Unexpected list reply.");
 		for (e = list.data->child; e; e = e->next) {
 			t = tly_json_str(e, "object");
-			v = tly_st_metadata(tly_json_get(e, "metadata"), key);
-			if (t && strcmp(t, object) == 0 && v &&
-			    strcmp(v, value) == 0) {
+			v = tly_st_metadata(tly_json_get(e, "metadata"),
+			    fd->key);
+			if (t && strcmp(t, fd->object) == 0 && v &&
+			    strcmp(v, fd->value) == 0) {
 				*out = e;
 				return TLY_OK;
 			}
 			after = tly_json_str(e, "id");
 		}
 		if (!list.has_more || after == NULL)
-			break;
+			return TLY_NOTFOUND;
 	}
-	return TLY_NOTFOUND;
+	return TLY_TOO_LARGE;
+}
+
+/*
+ * tly_stripe_find_since - the object of list 'path' (of type 'object')
+ * created at or after 'since' whose metadata[tally_id] is 'id', reading
+ * the list to its end: for objects no parent filters (a Connect
+ * account), 'since' being when Tally began making it.  TLY_OK with
+ * '*out', TLY_NOTFOUND, or a failure.
+ */
+int
+tly_stripe_find_since(tly_stripe *s, tly_pool *pool, const char *path,
+    const char *object, const char *id, int64_t since, const tly_jv **out,
+    tly_err *err)
+{
+	finder fd = { path, NULL, NULL, since, object, "tally_id", id,
+	    CHILD_PAGES };
+	int rc;
+
+	rc = find(s, pool, &fd, out, err);
+	if (rc == TLY_TOO_LARGE)
+		return tly_err_set(err, TLY_EK_UPSTREAM,
+		    "stripe_list_too_long", "Too many objects at the payment "
+		    "provider since then.");
+	return rc;
+}
+
+/*
+ * tly_stripe_find_child - the object of list 'path' (of type 'object')
+ * filtered by 'filter' = 'parent' (NULL: 'path' names the parent
+ * itself, "/v1/transfers/tr_…/reversals") whose metadata[tally_id] is
+ * 'id'.  TLY_OK with '*out', TLY_NOTFOUND, or a failure.
+ */
+int
+tly_stripe_find_child(tly_stripe *s, tly_pool *pool, const char *path,
+    const char *filter, const char *parent, const char *object,
+    const char *id, const tly_jv **out, tly_err *err)
+{
+	finder fd = { path, filter, parent, -1, object, "tally_id", id,
+	    CHILD_PAGES };
+	int rc;
+
+	rc = find(s, pool, &fd, out, err);
+	if (rc == TLY_TOO_LARGE)
+		return tly_err_set(err, TLY_EK_UPSTREAM,
+		    "stripe_list_too_long", "Too many objects of one parent "
+		    "at the payment provider.");
+	return rc;
+}
+
+/*
+ * tly_stripe_transfer_is - transfer 'obj' moves 'amount' of 'cur' to
+ * connected account 'dest' (1), or not (0)
+ */
+int
+tly_stripe_transfer_is(const tly_jv *obj, int64_t amount, const char *cur,
+    const char *dest)
+{
+	tly_st_transfer t;
+
+	return tly_st_transfer_parse(obj, &t) == TLY_OK && t.id != NULL &&
+	    t.amount == amount && t.currency != NULL &&
+	    strcmp(t.currency, cur) == 0 && t.destination != NULL &&
+	    strcmp(t.destination, dest) == 0;
+}
+
+/*
+ * tly_stripe_transfer_reversals - the reversals of transfer 't' (id
+ * 'id'): those it embeds when it embeds them all, else listed; the array
+ * in '*arr'.
+ */
+int
+tly_stripe_transfer_reversals(tly_stripe *s, tly_pool *pool, const tly_jv *t,
+    const char *id, const tly_jv **arr, tly_err *err)
+{
+	tly_stripe_resp resp;
+	tly_stripe_req rq;
+	tly_st_list list;
+	const tly_jv *emb;
+	const char *path;
+	int more = 0, rc;
+	tly_form f;
+
+	emb = tly_json_get(t, "reversals");
+	if (emb && tly_json_bool(emb, "has_more", &more) == TLY_OK && !more &&
+	    tly_json_get(emb, "data")) {
+		*arr = tly_json_get(emb, "data");
+		return TLY_OK;
+	}
+	path = tly_stripe_path(pool, "/v1/transfers/", id, "/reversals");
+	if (path == NULL)
+		return tly_err_internal(err);
+	tly_form_init(&f);
+	tly_form_i64(&f, "limit", 100);
+	rq = (tly_stripe_req){ "GET", path, &f, NULL, NULL };
+	rc = tly_stripe_call(s, pool, &rq, &resp, err);
+	tly_form_free(&f);
+	if (rc == TLY_OK && tly_st_list_parse(resp.json, &list) != TLY_OK)
+		rc = tly_err_set(err, TLY_EK_UPSTREAM, "stripe_bad_reply",
+		    "Unexpected list reply.");
+	if (rc == TLY_OK)
+		*arr = list.data;
+	return rc;
 }

@@ -26,6 +26,9 @@
  *	payouts run                     one payout run now (payout.c)
  *	outbox list [--dead]            emails not sent yet (or dead ones)
  *	outbox retry MSG_ID             send a dead email again
+ *	effects list [--dead]           Stripe effects not finished yet
+ *	                                (or only the dead ones), every kind
+ *	effects retry ID                give a dead effect another round
  *	check [NAME ...]                verify the ledger's invariants:
  *	                                exit 0 clean, 1 violated, 2 error
  *
@@ -47,16 +50,21 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "advance.h"
 #include "audit.h"
 #include "auth.h"
 #include "check.h"
+#include "checkout.h"
+#include "effect.h"
 #include "config.h"
 #include "ctx.h"
 #include "jobs.h"
 #include "jwt.h"
 #include "migrate.h"
 #include "payout.h"
+#include "recover.h"
 #include "outbox.h"
+#include "refund.h"
 #include "webhook.h"
 #include "tly_str.h"
 
@@ -96,6 +104,7 @@ static const char usage_text[] =
 	    "  webhook list [--dead|--failed] | webhook replay EVENT_ID\n"
 	    "  payouts run\n"
 	    "  outbox list [--dead] | outbox retry MSG_ID\n"
+	    "  effects list [--dead] | effects retry ID\n"
 	    "  check [NAME ...] | check --list\n"
 	    "see tallyctl(8)\n";
 
@@ -411,6 +420,64 @@ cmd_outbox(cli *c)
 	return 0;
 }
 
+/* the kinds of Stripe effects (effect.h), for "effects" */
+static const tly_effect_kind *const effect_kinds[] = {
+	&tly_checkout_pi_effect,
+	&tly_checkout_cancel_effect,
+	&tly_refund_effect,
+	&tly_payout_effect,
+	&tly_advance_effect,
+	&tly_reversal_effect,
+	&tly_connect_effect,
+	NULL
+};
+
+/* effect_line - one effect: kind, id, state, attempts, next, dead, why */
+static void
+effect_line(void *arg, const tly_effect_row *r)
+{
+	(void)arg;
+	printf("%s\t%s\t%s\t%lld\t%lld\t%s\t%s\n", r->kind, r->id,
+	    r->state, (long long)r->attempts, (long long)r->next_attempt_at,
+	    r->dead ? "dead" : "open", r->last_error);
+}
+
+/* cmd_effects - "effects list [--dead]", "effects retry ID" */
+static int
+cmd_effects(cli *c)
+{
+	const tly_effect_kind *const *k;
+	int dead = 0, done = 0;
+	tly_err e;
+
+	tly_err_clear(&e);
+	if (c->argc == 3 && strcmp(c->argv[1], "retry") == 0) {
+		for (k = effect_kinds; *k && !done; k++)
+			if (tly_effect_retry(&c->ctx, *k, &c->op, c->argv[2],
+			    &done, &e) != TLY_OK)
+				return fail(&e);
+		if (!done) {
+			fprintf(stderr, "tallyctl: no dead effect '%s' (see: "
+			    "effects list --dead)\n", c->argv[2]);
+			return 1;
+		}
+		fprintf(stderr, "%s: tried again by the next run of its job\n",
+		    c->argv[2]);
+		return 0;
+	}
+	if (c->argc < 2 || strcmp(c->argv[1], "list") != 0)
+		return usage();
+	if (c->argc == 3 && strcmp(c->argv[2], "--dead") == 0)
+		dead = 1;
+	else if (c->argc != 2)
+		return usage();
+	for (k = effect_kinds; *k; k++)
+		if (tly_effect_list(&c->ctx, *k, dead, effect_line, NULL,
+		    &e) != TLY_OK)
+			return fail(&e);
+	return 0;
+}
+
 /* report - one violation: "CHECK: label=value …" on standard output */
 static void
 report(void *arg, const tly_check *k, const char *line)
@@ -546,6 +613,8 @@ main(int argc, char **argv)
 			rc = cmd_payouts(&c);
 		else if (strcmp(cmd, "outbox") == 0)
 			rc = cmd_outbox(&c);
+		else if (strcmp(cmd, "effects") == 0)
+			rc = cmd_effects(&c);
 		else if (strcmp(cmd, "check") == 0)
 			rc = cmd_check(&c);
 		else

@@ -610,8 +610,8 @@ once_lookup(tly_stripe_once *o, tly_stripe *s, tly_pool *p,
 	once_arg *a = o->arg;
 
 	a->lookups++;
-	return tly_stripe_find_by_metadata(s, p, "/v1/payment_intents",
-	    "payment_intent", "tally_id", a->tid, 0, found, err);
+	return tly_stripe_find_since(s, p, "/v1/payment_intents",
+	    "payment_intent", a->tid, 0, found, err);
 }
 
 static int

@@ -119,6 +119,14 @@ route('GET', '/__emu/objects/:kind', (emu, b, path, query) => {
   };
 });
 
+/* delete one object, as Stripe's "delete all test data" does: later reads answer 404 */
+route('DELETE', '/__emu/objects/:kind/:id', (emu, b, path) => {
+  if (!KINDS.includes(path.kind)) throw invalid(`Unknown kind '${path.kind}'. One of: ${KINDS.join(', ')}`, 'kind');
+  const had = emu.state.kinds[path.kind].delete(path.id);
+  if (had) emu.state.byId.delete(path.id);
+  return { kind: path.kind, id: path.id, deleted: had };
+});
+
 route('GET', '/__emu/stats', (emu) => ({ ...emu.stats }));
 route('DELETE', '/__emu/stats', (emu) => {
   emu.resetStats();

@@ -114,6 +114,15 @@ test('control API: reset, requests log, objects dump, health', async (t) => {
   assert.equal(objs.data[0].id, r.json.id);
   assert.equal((await emu.ctl('GET', '/__emu/objects/events')).count, 1);
   await assert.rejects(emu.ctl('GET', '/__emu/objects/widgets'), /400/);
+  /* one object forgotten, as deleting test data does: reads answer 404 */
+  const other = await emu.api('POST', '/v1/payment_intents', { amount: 500, currency: 'usd' });
+  assert.deepEqual(await emu.ctl('DELETE', `/__emu/objects/payment_intents/${other.json.id}`),
+    { kind: 'payment_intents', id: other.json.id, deleted: true });
+  const gone = await emu.api('GET', `/v1/payment_intents/${other.json.id}`);
+  assert.equal(gone.status, 404);
+  assert.equal(gone.json.error.code, 'resource_missing');
+  assert.equal((await emu.api('POST', `/v1/payment_intents/${other.json.id}/cancel`, {})).status, 404);
+  assert.equal((await emu.ctl('DELETE', `/__emu/objects/payment_intents/${other.json.id}`)).deleted, false);
   await emu.ctl('DELETE', '/__emu/requests');
   assert.equal((await emu.ctl('GET', '/__emu/requests')).requests.length, 0);
   await emu.ctl('POST', '/__emu/clock', { advance_seconds: 100 });
