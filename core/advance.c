@@ -81,7 +81,7 @@
 
 #include "advance.h"
 #include "audit.h"
-#include "complete.h"
+#include "shares.h"
 #include "effect.h"
 #include "idem.h"
 #include "ledger.h"
@@ -622,17 +622,18 @@ static int
 pair_rows(tly_ctx *ctx, const char *pay, const char *cur, const char *kind,
     const char *adv, const char *payee, int64_t d, tly_err *err)
 {
-	tly_share_row rows[2];
+	tly_share_pair p;
 
-	memset(rows, 0, sizeof(rows));
-	tly_strlcpy(rows[0].role, "ADVANCE_OFFSET", sizeof(rows[0].role));
-	tly_strlcpy(rows[0].account_id, payee, sizeof(rows[0].account_id));
-	rows[0].amount_cent = -d;
-	tly_strlcpy(rows[1].role, "ADVANCE_OFFSET", sizeof(rows[1].role));
-	tly_strlcpy(rows[1].account_id, PLATFORM_ACCOUNT,
-	    sizeof(rows[1].account_id));
-	rows[1].amount_cent = d;
-	return tly_shares_insert(ctx, pay, cur, kind, adv, rows, 2, err);
+	p.payment_id = pay;
+	p.currency = cur;
+	p.kind = kind;
+	p.cause_id = adv;
+	p.from_account = payee;
+	p.from_role = "ADVANCE_OFFSET";
+	p.to_account = PLATFORM_ACCOUNT;
+	p.to_role = "ADVANCE_OFFSET";
+	p.amount_cent = d;
+	return tly_shares_pair(ctx, &p, err);
 }
 
 /* post_pair - -d on the payee, +d on the platform, and offset_cent += d */
@@ -895,7 +896,6 @@ give_back(tly_ctx *ctx, arev_args *a, tly_err *err)
 		char	 pay[40];
 		int64_t	 kept;
 	} in[AREV_PAYMENTS];
-	tly_share_row rows[2];
 	int64_t d, e = a->excess;
 	int n = 0, i, rc;
 	tly_q q;
@@ -926,19 +926,8 @@ give_back(tly_ctx *ctx, arev_args *a, tly_err *err)
 			    "The advance was offset meanwhile.");
 		}
 		d = e < in[i].kept ? e : in[i].kept;
-		memset(rows, 0, sizeof(rows));
-		tly_strlcpy(rows[0].role, "ADVANCE_OFFSET",
-		    sizeof(rows[0].role));
-		tly_strlcpy(rows[0].account_id, a->acc,
-		    sizeof(rows[0].account_id));
-		rows[0].amount_cent = d;
-		tly_strlcpy(rows[1].role, "ADVANCE_OFFSET",
-		    sizeof(rows[1].role));
-		tly_strlcpy(rows[1].account_id, PLATFORM_ACCOUNT,
-		    sizeof(rows[1].account_id));
-		rows[1].amount_cent = -d;
-		rc = tly_shares_insert(ctx, in[i].pay, a->cur,
-		    "advance_reversal", a->adv, rows, 2, err);
+		rc = pair_rows(ctx, in[i].pay, a->cur, "advance_reversal",
+		    a->adv, a->acc, -d, err);
 		if (rc)
 			return rc;
 		e -= d;

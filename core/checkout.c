@@ -32,12 +32,14 @@
  *         tried at once and by the job until Stripe confirms it: no
  *         orphan payments.
  *
- * tly_job_checkouts() ("checkouts" job): expire checkouts past their
- * reservation; the effect engine's finishers: cancel the PaymentIntents
- * marked to_cancel (looking first: the stock comes back only once Stripe
- * says canceled; a PaymentIntent that already succeeded is completed
- * instead; one Stripe answers 404 for is 'missing', terminal, with one
- * ALERT and the stock back), and finish PaymentIntents whose creation
+ * tly_checkout_job() (the "checkouts" job, tly_job_checkouts()): expire
+ * checkouts past their reservation; the effect engine's finishers:
+ * cancel the PaymentIntents marked to_cancel (looking first: the stock
+ * comes back only once Stripe says canceled; a PaymentIntent that
+ * already succeeded is completed instead, by the hook of the job's
+ * caller: complete.c, checkout.c never calls the completion; one Stripe
+ * answers 404 for is 'missing', terminal, with one ALERT and the stock
+ * back), and finish PaymentIntents whose creation
  * was left unknown or interrupted (an open checkout's is made if Stripe
  * has none; a closed one's is only looked for: cancelled if found, else
  * the stock comes back); give back the stock of closed checkouts whose
@@ -49,14 +51,13 @@
  *	tly_checkout_lock_payees(),
  *	tly_checkout_split_in(), tly_checkout_note_status(),
  *	tly_checkout_finish_pi(), tly_checkout_cancel_pi(),
- *	tly_job_checkouts(), tly_checkout_is_open().
+ *	tly_checkout_job(), tly_checkout_is_open().
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "catalog.h"
 #include "checkout.h"
-#include "complete.h"
 #include "effect.h"
 #include "stripe.h"
 #include "tly_str.h"
@@ -1060,30 +1061,34 @@ pc_missing_tx(tly_ctx *ctx, tly_effect *e, tly_err *err)
 	return released_tx(ctx, e, "missing", err);
 }
 
-/* complete_from_pi - Stripe says the PaymentIntent succeeded: complete */
-static int
-complete_from_pi(tly_ctx *ctx, const char *id, const tly_jv *obj,
-    tly_err *err)
-{
-	tly_payment pay;
-	tly_pi_facts f;
-
-	if (tly_pi_facts_from(obj, &f) != TLY_OK)
-		return tly_err_internal(err);
-	return tly_payment_complete(ctx, id, &f, "job", &pay, err);
-}
-
-/* pc_after - canceled: logged; succeeded meanwhile: completed instead */
+/*
+ * pc_after - canceled: logged; succeeded meanwhile: completed instead by
+ * the job's hook (e->arg, tly_checkout_hooks); without one (a cancel
+ * made outside the job) the checkout stays to_cancel and the job's next
+ * run, looking first, completes it (as would the payment's webhook)
+ */
 static int
 pc_after(tly_ctx *ctx, tly_effect *e, tly_err *err)
 {
+	const tly_checkout_hooks *h = e->arg;
+	tly_pi_facts f;
 	const char *st;
 
 	if (e->outcome != TLY_EFFECT_DONE)
 		return TLY_OK;
 	st = tly_json_str(e->obj, "status");
-	if (st && strcmp(st, "succeeded") == 0)
-		return complete_from_pi(ctx, e->id, e->obj, err);
+	if (st && strcmp(st, "succeeded") == 0) {
+		if (h == NULL || h->paid == NULL) {
+			tly_logkv(ctx->log, TLY_LOG_INFO, "checkout", "payment "
+			    "intent succeeded: completed by the checkouts job",
+			    "checkout_id", e->id, "payment_intent", e->target,
+			    NULL);
+			return TLY_OK;
+		}
+		if (tly_pi_facts_from(e->obj, &f) != TLY_OK)
+			return tly_err_internal(err);
+		return h->paid(ctx, e->id, &f, err);
+	}
 	tly_logkv(ctx->log, TLY_LOG_INFO, "checkout", "payment intent "
 	    "canceled", "checkout_id", e->id, "payment_intent", e->target,
 	    NULL);
@@ -1184,13 +1189,15 @@ expire_tx(tly_ctx *ctx, void *arg, tly_err *err)
 }
 
 /*
- * tly_job_checkouts - expire; the finishers of the PaymentIntents'
- * cancels and creations (effect.c: a closed checkout's creation only
- * looks, and gives the stock back when Stripe has none); a release lost
- * between two transactions redone
+ * tly_checkout_job - the checkouts job (tly_job_checkouts, complete.c,
+ * gives the hooks): expire; the finishers of the PaymentIntents' cancels
+ * (a PaymentIntent that succeeded meanwhile goes to 'h'->paid) and
+ * creations (effect.c: a closed checkout's creation only looks, and
+ * gives the stock back when Stripe has none); a release lost between two
+ * transactions redone
  */
 int
-tly_job_checkouts(tly_ctx *ctx, tly_err *err)
+tly_checkout_job(tly_ctx *ctx, tly_checkout_hooks *h, tly_err *err)
 {
 	char found[JOB_BATCH][40];
 	expire_args ea;
@@ -1202,7 +1209,7 @@ tly_job_checkouts(tly_ctx *ctx, tly_err *err)
 	rc = tly_tx_run(ctx, "checkout.expire", expire_tx, &ea, err);
 	if (rc == TLY_OK)
 		rc = tly_effect_finish_due(ctx, &tly_checkout_cancel_effect,
-		    NULL, &n, err);
+		    h, &n, err);
 	if (rc == TLY_OK)
 		rc = tly_effect_finish_due(ctx, &tly_checkout_pi_effect, NULL,
 		    &n, err);

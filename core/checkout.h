@@ -20,6 +20,7 @@
 
 #include "ctx.h"
 #include "effect.h"
+#include "facts.h"
 #include "split.h"
 
 typedef struct tly_checkout {
@@ -57,6 +58,16 @@ typedef struct tly_checkout {
 	int64_t	 created;
 } tly_checkout;
 
+/*
+ * What the checkouts job needs from the operations above checkout.c: a
+ * PaymentIntent found succeeded while its cancel was due is completed
+ * ('paid', complete.c: tly_job_checkouts), never lost.
+ */
+typedef struct tly_checkout_hooks {
+	int	(*paid)(tly_ctx *, const char *, const tly_pi_facts *,
+		    tly_err *);
+} tly_checkout_hooks;
+
 typedef struct tly_checkout_new {
 	const char	*buyer_id;
 	const char	*product_id;
@@ -77,7 +88,7 @@ int	 tly_checkout_note_status(tly_ctx *, const char *, const char *,
 	    int64_t, tly_err *);
 int	 tly_checkout_finish_pi(tly_ctx *, const char *, tly_err *);
 int	 tly_checkout_cancel_pi(tly_ctx *, const char *, tly_err *);
-int	 tly_job_checkouts(tly_ctx *, tly_err *);
+int	 tly_checkout_job(tly_ctx *, tly_checkout_hooks *, tly_err *);
 int	 tly_checkout_is_open(const char *);
 
 extern const tly_effect_kind tly_checkout_pi_effect;

@@ -1,7 +1,8 @@
 /*
  * complete.c - completing a payment exactly once (see complete.h)
  *
- * Owns the payments table and the first share rows of each payment.
+ * Owns the payments table; the first share rows of each payment are
+ * posted through shares.c, their one writer.
  * One transaction, lock order product (only when stock must be taken
  * again) -> checkout -> payment:
  *
@@ -32,12 +33,16 @@
  * payment -> advances).
  *
  * The real fee comes from Stripe's balance transaction, which is in the
- * settlement currency: tly_payment_fee_in() converts it back into the
- * payment's currency with the transaction's exchange_rate when the two
- * differ (docs/ledger.md, "Fees in another currency").
+ * settlement currency: tly_ledger_fee_in() (ledger.c) converts it back
+ * into the payment's currency with the transaction's exchange_rate when
+ * the two differ (docs/ledger.md, "Fees in another currency").
  *
- * API:	tly_pi_facts_from(), tly_payment_complete(), tly_payment_get(),
- *	tly_payment_fee_in(), tly_payment_fee_settle().
+ * tly_job_checkouts() is the checkouts job of checkout.c with the
+ * completion as its hook: a PaymentIntent that succeeded while its cancel
+ * was due is completed here, so checkout.c never calls up.
+ *
+ * API:	tly_payment_complete(), tly_payment_get(),
+ *	tly_payment_fee_settle(), tly_job_checkouts().
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -59,140 +64,6 @@
 
 #define PLATFORM_ACCOUNT	"acc_platform"
 #define STRIPE_FEE_ACCOUNT	"acc_stripe_fee"
-#define FEE_MAX			1000000000000000LL	/* 10^15 */
-
-/*
- * rate_parse - the decimal 'v' (a JSON number, never a double) as
- * 'm' / 10^'k' with 0 < m < 10^18 and 0 <= k <= 18.
- */
-static int
-rate_parse(const tly_jv *v, int64_t *m, int *k)
-{
-	const char *p;
-	int64_t n = 0, e = 0;
-	int scale = 0, digits = 0, frac = 0, eneg = 0;
-
-	if (v && v->type == TLY_JINT && v->i > 0) {
-		*m = v->i;
-		*k = 0;
-		return TLY_OK;
-	}
-	if (v == NULL || v->type != TLY_JNUM || v->s == NULL)
-		return TLY_ERR;
-	for (p = v->s; *p && *p != 'e' && *p != 'E'; p++) {
-		if (*p == '.' && !frac) {
-			frac = 1;
-			continue;
-		}
-		if (*p < '0' || *p > '9')
-			return TLY_ERR;
-		scale += frac;
-		if (n == 0 && *p == '0')
-			continue;		/* leading zeros */
-		if (++digits > 17)
-			return TLY_ERR;
-		n = n * 10 + (*p - '0');
-	}
-	if (*p) {			/* an exponent */
-		p++;
-		if (*p == '-' || *p == '+')
-			eneg = *p++ == '-';
-		if (*p == '\0')
-			return TLY_ERR;
-		for (; *p; p++) {
-			if (*p < '0' || *p > '9' || e > 36)
-				return TLY_ERR;
-			e = e * 10 + (*p - '0');
-		}
-	}
-	scale += eneg ? (int)e : -(int)e;
-	for (; scale < 0 && n < INT64_MAX / 10; scale++)
-		n *= 10;
-	if (n <= 0 || scale < 0 || scale > 18)
-		return TLY_ERR;
-	*m = n;
-	*k = scale;
-	return TLY_OK;
-}
-
-/*
- * tly_payment_fee_in - the fee of balance transaction 'bt' in currency
- * 'currency' (the payment's) into '*fee_cent'.  Stripe keeps a balance
- * transaction in the settlement currency; when that is another one, the
- * fee is converted back with the transaction's exchange_rate r (an
- * amount in the payment's currency, times r, is the amount in the
- * settlement currency, in major units):
- *
- *	fee_cent = fee_settled × 10^exp(currency) / (r × 10^exp(settled))
- *
- * rounded to the nearest minor unit, halves away from zero, in exact
- * integer arithmetic (docs/ledger.md, "Fees in another currency").
- * TLY_ERR when the currencies differ and there is no usable rate.
- */
-int
-tly_payment_fee_in(const tly_st_balance_txn *bt, const char *currency,
-    int64_t *fee_cent)
-{
-	__int128 num, den, q;
-	int64_t m;
-	int k, i;
-
-	if (bt->currency == NULL || currency == NULL)
-		return TLY_ERR;
-	if (strcmp(bt->currency, currency) == 0) {
-		*fee_cent = bt->fee;
-		return TLY_OK;
-	}
-	if (rate_parse(bt->exchange_rate, &m, &k) != TLY_OK ||
-	    bt->fee > FEE_MAX || bt->fee < -FEE_MAX)
-		return TLY_ERR;
-	num = bt->fee < 0 ? -(__int128)bt->fee : (__int128)bt->fee;
-	for (i = 0; i < k + tly_currency_exponent(currency); i++)
-		num *= 10;
-	den = m;
-	for (i = 0; i < tly_currency_exponent(bt->currency); i++)
-		den *= 10;
-	q = (2 * num + den) / (2 * den);
-	if (q > INT64_MAX)
-		return TLY_ERR;
-	*fee_cent = bt->fee < 0 ? -(int64_t)q : (int64_t)q;
-	return TLY_OK;
-}
-
-/*
- * tly_pi_facts_from - the facts in a PaymentIntent object (its latest
- * charge and balance transaction count only when expanded in it; the
- * real fee only when it can be had in the payment's currency).
- */
-int
-tly_pi_facts_from(const tly_jv *o, tly_pi_facts *f)
-{
-	tly_st_pi pi;
-	tly_st_charge ch;
-	tly_st_balance_txn bt;
-
-	memset(f, 0, sizeof(*f));
-	f->fee_actual = -1;
-	if (tly_st_pi_parse(o, &pi) != TLY_OK)
-		return TLY_ERR;
-	f->pi_id = pi.id;
-	f->status = pi.status;
-	f->currency = pi.currency;
-	f->amount_received = pi.amount_received;
-	f->checkout_id = tly_st_metadata(pi.metadata, "checkout_id");
-	f->charge_id = pi.latest_charge;
-	if (pi.charge && tly_st_charge_parse(pi.charge, &ch) == TLY_OK) {
-		f->charge = pi.charge;
-		f->balance_txn = ch.balance_transaction;
-		if (ch.balance_txn &&
-		    tly_st_balance_txn_parse(ch.balance_txn, &bt) == TLY_OK &&
-		    tly_payment_fee_in(&bt, pi.currency, &f->fee_actual) !=
-		    TLY_OK)
-			f->fee_actual = -1;	/* charge.updated logs it */
-	}
-	return TLY_OK;
-}
-
 
 static int
 mismatch(tly_ctx *ctx, const char *chk, const char *what, tly_err *err)
@@ -295,69 +166,13 @@ split_rows(const tly_checkout *c, tly_share_row *rows, int *n, int64_t *fee,
 	return TLY_OK;
 }
 
-static const char *insert_shares_sql[] = {
-	NULL,
-	"INSERT INTO shares (payment_id, account_id, role, kind, amount_cent, "
-	    "currency, status, cause_id) VALUES (?,?,?,?,?,?,?,?)",
-	"INSERT INTO shares (payment_id, account_id, role, kind, amount_cent, "
-	    "currency, status, cause_id) VALUES (?,?,?,?,?,?,?,?),"
-	    "(?,?,?,?,?,?,?,?)",
-	"INSERT INTO shares (payment_id, account_id, role, kind, amount_cent, "
-	    "currency, status, cause_id) VALUES (?,?,?,?,?,?,?,?),"
-	    "(?,?,?,?,?,?,?,?),(?,?,?,?,?,?,?,?)",
-	"INSERT INTO shares (payment_id, account_id, role, kind, amount_cent, "
-	    "currency, status, cause_id) VALUES (?,?,?,?,?,?,?,?),"
-	    "(?,?,?,?,?,?,?,?),(?,?,?,?,?,?,?,?),(?,?,?,?,?,?,?,?)",
-	"INSERT INTO shares (payment_id, account_id, role, kind, amount_cent, "
-	    "currency, status, cause_id) VALUES (?,?,?,?,?,?,?,?),"
-	    "(?,?,?,?,?,?,?,?),(?,?,?,?,?,?,?,?),(?,?,?,?,?,?,?,?),"
-	    "(?,?,?,?,?,?,?,?)",
-	"INSERT INTO shares (payment_id, account_id, role, kind, amount_cent, "
-	    "currency, status, cause_id) VALUES (?,?,?,?,?,?,?,?),"
-	    "(?,?,?,?,?,?,?,?),(?,?,?,?,?,?,?,?),(?,?,?,?,?,?,?,?),"
-	    "(?,?,?,?,?,?,?,?),(?,?,?,?,?,?,?,?)",
-};
-
-/*
- * tly_shares_insert - 'n' rows of kind 'kind' for payment 'pay' in one
- * statement, deferred inside a transaction (tly_q_later); 'cause' names
- * what caused them.
- */
-int
-tly_shares_insert(tly_ctx *ctx, const char *pay, const char *currency,
-    const char *kind, const char *cause, const tly_share_row *rows, int n,
-    tly_err *err)
-{
-	tly_q q;
-	int i, k, rc = TLY_OK, chunk;
-
-	for (i = 0; i < n && rc == TLY_OK; i += chunk) {
-		chunk = n - i > TLY_SHARE_N ? TLY_SHARE_N : n - i;
-		if (tly_q_prep(ctx->db, &q, insert_shares_sql[chunk], err))
-			return q.rc;
-		for (k = i; k < i + chunk; k++) {
-			tly_q_str(&q, pay);
-			tly_q_str(&q, rows[k].account_id);
-			tly_q_str(&q, rows[k].role);
-			tly_q_str(&q, kind);
-			tly_q_i64(&q, rows[k].amount_cent);
-			tly_q_str(&q, currency);
-			tly_q_str(&q, "pending");
-			tly_q_str(&q, cause);
-		}
-		rc = tly_q_later(&q);	/* with the next round trip */
-		tly_q_done(&q);
-	}
-	return rc;
-}
-
 /* fee_adjust - actual - estimate, between Stripe's account and the bearer */
 static int
 fee_adjust(tly_ctx *ctx, const char *pay, const char *currency,
     const char *bearer, int64_t estimate, int64_t actual, const char *txn,
     tly_err *err)
 {
-	tly_share_row rows[2];
+	tly_share_pair p;
 	int64_t d = actual - estimate;
 	int rc;
 
@@ -366,17 +181,17 @@ fee_adjust(tly_ctx *ctx, const char *pay, const char *currency,
 	    "iss", actual, txn, pay);
 	if (rc || d == 0)
 		return rc;
-	memset(rows, 0, sizeof(rows));
-	tly_strlcpy(rows[0].role, "STRIPE_FEE", sizeof(rows[0].role));
-	tly_strlcpy(rows[0].account_id, STRIPE_FEE_ACCOUNT,
-	    sizeof(rows[0].account_id));
-	rows[0].amount_cent = d;
-	tly_strlcpy(rows[1].role, strcmp(bearer, PLATFORM_ACCOUNT) == 0 ?
-	    "PLATFORM" : "TALENT", sizeof(rows[1].role));
-	tly_strlcpy(rows[1].account_id, bearer, sizeof(rows[1].account_id));
-	rows[1].amount_cent = -d;
-	return tly_shares_insert(ctx, pay, currency, "fee_adjustment", txn,
-	    rows, 2, err);
+	p.payment_id = pay;
+	p.currency = currency;
+	p.kind = "fee_adjustment";
+	p.cause_id = txn;
+	p.from_account = STRIPE_FEE_ACCOUNT;	/* gives -d: receives d */
+	p.from_role = "STRIPE_FEE";
+	p.to_account = bearer;
+	p.to_role = strcmp(bearer, PLATFORM_ACCOUNT) == 0 ? "PLATFORM" :
+	    "TALENT";
+	p.amount_cent = -d;
+	return tly_shares_pair(ctx, &p, err);
 }
 
 /*
@@ -777,4 +592,25 @@ tly_payment_fee_settle(tly_ctx *ctx, const char *id, const char *txn,
 	a.txn = txn;
 	a.fee = fee;
 	return tly_tx_run(ctx, "payment.fee_settle", settle_tx, &a, err);
+}
+
+/* job_paid - the checkouts job found checkout 'id''s PaymentIntent paid */
+static int
+job_paid(tly_ctx *ctx, const char *id, const tly_pi_facts *f, tly_err *err)
+{
+	tly_payment pay;
+
+	return tly_payment_complete(ctx, id, f, "job", &pay, err);
+}
+
+/*
+ * tly_job_checkouts - the "checkouts" job (checkout.c: tly_checkout_job),
+ * completing a PaymentIntent found succeeded while its cancel was due
+ */
+int
+tly_job_checkouts(tly_ctx *ctx, tly_err *err)
+{
+	tly_checkout_hooks h = { job_paid };
+
+	return tly_checkout_job(ctx, &h, err);
 }

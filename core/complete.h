@@ -17,30 +17,10 @@
 #include <stdint.h>
 
 #include "ctx.h"
+#include "facts.h"
+#include "shares.h"
 #include "stripe.h"
 #include "tly_json.h"
-
-#define TLY_MAX_SHARES	64
-
-typedef struct tly_pi_facts {
-	const char	*pi_id;
-	const char	*status;
-	const char	*currency;
-	const char	*checkout_id;		/* metadata.checkout_id */
-	const char	*charge_id;
-	const char	*balance_txn;		/* NULL until Stripe books it */
-	int64_t		 amount_received;
-	int64_t		 fee_actual;		/* -1 when unknown */
-	const tly_jv	*charge;		/* the latest, when expanded */
-} tly_pi_facts;
-
-typedef struct tly_share_row {
-	char	 role[24];
-	char	 account_id[40];
-	char	 kind[24];
-	char	 status[16];
-	int64_t	 amount_cent;
-} tly_share_row;
 
 typedef struct tly_payment {
 	char		 id[40];
@@ -78,7 +58,6 @@ typedef struct tly_completion {
 	int			 inline_event;
 } tly_completion;
 
-int	 tly_pi_facts_from(const tly_jv *, tly_pi_facts *);
 int	 tly_completion_tx(tly_ctx *, void *, tly_err *);
 void	 tly_completion_after(tly_ctx *, const tly_completion *);
 int	 tly_payment_complete_client(tly_ctx *, const char *, const char *,
@@ -86,11 +65,8 @@ int	 tly_payment_complete_client(tly_ctx *, const char *, const char *,
 int	 tly_payment_complete(tly_ctx *, const char *, const tly_pi_facts *,
 	    const char *, tly_payment *, tly_err *);
 int	 tly_payment_get(tly_ctx *, const char *, tly_payment *, tly_err *);
-int	 tly_payment_fee_in(const tly_st_balance_txn *, const char *,
-	    int64_t *);
+int	 tly_job_checkouts(tly_ctx *, tly_err *);
 int	 tly_payment_fee_settle(tly_ctx *, const char *, const char *, int64_t,
 	    tly_err *);
-int	 tly_shares_insert(tly_ctx *, const char *, const char *, const char *,
-	    const char *, const tly_share_row *, int, tly_err *);
 
 #endif

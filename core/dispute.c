@@ -32,7 +32,7 @@
  *
  * Stripe settles a dispute fee in the settlement currency: each
  * balance transaction's fee is taken in the payment's currency as the
- * charge's real fee is (tly_payment_fee_in: converted at its
+ * charge's real fee is (tly_ledger_fee_in: converted at its
  * exchange_rate, halves away from zero, docs/ledger.md); only a fee in
  * another currency without a rate is left unbooked, logged for the
  * operator.
@@ -52,7 +52,8 @@
 
 #include "audit.h"
 #include "auth.h"
-#include "complete.h"
+#include "ledger.h"
+#include "shares.h"
 #include "dispute.h"
 #include "refund.h"
 #include "stripe.h"
@@ -108,7 +109,8 @@ facts(const tly_jv *obj, const char *currency, dp_facts *f)
 		else if (bt.amount > 0)
 			back++;
 		/* in the settlement currency: converted as the charge's fee */
-		if (tly_payment_fee_in(&bt, currency, &fee) != TLY_OK)
+		if (tly_ledger_fee_in(bt.fee, bt.currency,
+		    bt.exchange_rate, currency, &fee) != TLY_OK)
 			f->fee_ok = 0;
 		else
 			f->fee += fee;
@@ -129,18 +131,18 @@ static int
 fee_rows(tly_ctx *ctx, const char *pay, const char *cur, const char *dp,
     const char *acct, int64_t d, tly_err *err)
 {
-	tly_share_row rows[2];
+	tly_share_pair p;
 
-	memset(rows, 0, sizeof(rows));
-	tly_strlcpy(rows[0].account_id, acct, sizeof(rows[0].account_id));
-	tly_strlcpy(rows[0].role, "DISPUTE_FEE", sizeof(rows[0].role));
-	rows[0].amount_cent = -d;
-	tly_strlcpy(rows[1].account_id, STRIPE_FEE_ACCOUNT,
-	    sizeof(rows[1].account_id));
-	tly_strlcpy(rows[1].role, "DISPUTE_FEE", sizeof(rows[1].role));
-	rows[1].amount_cent = d;
-	return tly_shares_insert(ctx, pay, cur, d > 0 ? "dispute" :
-	    "dispute_reinstated", dp, rows, 2, err);
+	p.payment_id = pay;
+	p.currency = cur;
+	p.kind = d > 0 ? "dispute" : "dispute_reinstated";
+	p.cause_id = dp;
+	p.from_account = acct;
+	p.from_role = "DISPUTE_FEE";
+	p.to_account = STRIPE_FEE_ACCOUNT;
+	p.to_role = "DISPUTE_FEE";
+	p.amount_cent = d;
+	return tly_shares_pair(ctx, &p, err);
 }
 
 /* fee_account - who bears dispute 'dp''s fee (fixed at its first fee) */

@@ -13,7 +13,7 @@
  */
 #include <string.h>
 
-#include "checkout.h"
+#include "complete.h"
 #include "jobs.h"
 #include "payout.h"
 #include "outbox.h"

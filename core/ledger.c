@@ -36,13 +36,22 @@
  * arrives.  Their invariants: 0 <= N' <= O', N' − N never above the
  * advance's room, at C = A nothing stays offset.
  *
+ * tly_ledger_fee_in() converts Stripe's real fee from the settlement
+ * currency into the payment's (docs/ledger.md, "Fees in another
+ * currency"); tested by tests/unit/fee_fx_test.c.
+ *
  * API:	tly_ledger_part(), tly_ledger_plan(), tly_ledger_offset_kept(),
- *	tly_ledger_refee_left(), tly_ledger_refee_plan().
+ *	tly_ledger_refee_left(), tly_ledger_refee_plan(),
+ *	tly_ledger_fee_in().
  */
+#include <stdint.h>
 #include <string.h>
 
+#include "config.h"
 #include "ledger.h"
 #include "tly_str.h"
+
+#define FEE_MAX		1000000000000000LL	/* 10^15 */
 
 /*
  * tly_ledger_part - trunc(v × c / a) in 128 bits, for 0 <= c <= a and
@@ -247,5 +256,105 @@ tly_ledger_refee_plan(tly_ledger_refee *it, int n, int64_t delta,
 			return TLY_ERR;
 		it[i].kept_after_cent = n1;
 	}
+	return TLY_OK;
+}
+
+/*
+ * rate_parse - the decimal 'v' (a JSON number, never a double) as
+ * 'm' / 10^'k' with 0 < m < 10^18 and 0 <= k <= 18.
+ */
+static int
+rate_parse(const tly_jv *v, int64_t *m, int *k)
+{
+	const char *p;
+	int64_t n = 0, e = 0;
+	int scale = 0, digits = 0, frac = 0, eneg = 0;
+
+	if (v && v->type == TLY_JINT && v->i > 0) {
+		*m = v->i;
+		*k = 0;
+		return TLY_OK;
+	}
+	if (v == NULL || v->type != TLY_JNUM || v->s == NULL)
+		return TLY_ERR;
+	for (p = v->s; *p && *p != 'e' && *p != 'E'; p++) {
+		if (*p == '.' && !frac) {
+			frac = 1;
+			continue;
+		}
+		if (*p < '0' || *p > '9')
+			return TLY_ERR;
+		scale += frac;
+		if (n == 0 && *p == '0')
+			continue;		/* leading zeros */
+		if (++digits > 17)
+			return TLY_ERR;
+		n = n * 10 + (*p - '0');
+	}
+	if (*p) {			/* an exponent */
+		p++;
+		if (*p == '-' || *p == '+')
+			eneg = *p++ == '-';
+		if (*p == '\0')
+			return TLY_ERR;
+		for (; *p; p++) {
+			if (*p < '0' || *p > '9' || e > 36)
+				return TLY_ERR;
+			e = e * 10 + (*p - '0');
+		}
+	}
+	scale += eneg ? (int)e : -(int)e;
+	for (; scale < 0 && n < INT64_MAX / 10; scale++)
+		n *= 10;
+	if (n <= 0 || scale < 0 || scale > 18)
+		return TLY_ERR;
+	*m = n;
+	*k = scale;
+	return TLY_OK;
+}
+
+/*
+ * tly_ledger_fee_in - the fee 'settled_cent' of a balance transaction in
+ * 'settled' (its currency, with its exchange_rate 'rate') in currency
+ * 'currency' (the payment's) into '*fee_cent'.  Stripe keeps a balance
+ * transaction in the settlement currency; when that is another one, the
+ * fee is converted back with the transaction's exchange_rate r (an
+ * amount in the payment's currency, times r, is the amount in the
+ * settlement currency, in major units):
+ *
+ *	fee_cent = fee_settled × 10^exp(currency) / (r × 10^exp(settled))
+ *
+ * rounded to the nearest minor unit, halves away from zero, in exact
+ * integer arithmetic (docs/ledger.md, "Fees in another currency").
+ * TLY_ERR when the currencies differ and there is no usable rate.
+ */
+int
+tly_ledger_fee_in(int64_t settled_cent, const char *settled,
+    const tly_jv *rate, const char *currency, int64_t *fee_cent)
+{
+	__int128 num, den, q;
+	int64_t m;
+	int k, i;
+
+	if (settled == NULL || currency == NULL)
+		return TLY_ERR;
+	if (strcmp(settled, currency) == 0) {
+		*fee_cent = settled_cent;
+		return TLY_OK;
+	}
+	if (rate_parse(rate, &m, &k) != TLY_OK ||
+	    settled_cent > FEE_MAX || settled_cent < -FEE_MAX)
+		return TLY_ERR;
+	num = settled_cent < 0 ? -(__int128)settled_cent :
+	    (__int128)settled_cent;
+	for (i = 0; i < k + tly_currency_exponent(currency); i++)
+		num *= 10;
+	den = m;
+	for (i = 0; i < tly_currency_exponent(settled); i++)
+		den *= 10;
+	q = (2 * num + den) / (2 * den);
+	if (q > INT64_MAX)
+		return TLY_ERR;
+	*fee_cent = settled_cent < 0 ? -(int64_t)q : (int64_t)q;
 	return TLY_OK;
 }

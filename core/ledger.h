@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "tly_err.h"
+#include "tly_json.h"
 
 #define TLY_LEDGER_MAX		16	/* stakeholders of one payment */
 #define TLY_LEDGER_ROWS		(TLY_LEDGER_MAX + 1)	/* + the kept fee */
@@ -91,6 +92,8 @@ int64_t	 tly_ledger_part(int64_t, int64_t, int64_t);
 int	 tly_ledger_plan(const tly_ledger_rev *, tly_ledger_row *, int *,
 	    tly_err *);
 int	 tly_ledger_offset_kept(const tly_ledger_offset *, int64_t *);
+int	 tly_ledger_fee_in(int64_t, const char *, const tly_jv *,
+	    const char *, int64_t *);
 int64_t	 tly_ledger_refee_left(int64_t, int64_t, int64_t);
 int	 tly_ledger_refee_plan(tly_ledger_refee *, int, int64_t, int64_t,
 	    int64_t, int64_t);

@@ -65,15 +65,10 @@
 #include "outbox.h"
 #include "payout.h"
 #include "recover.h"
+#include "shares.h"
 #include "tly_str.h"
 #include "tx.h"
 
-#define IN_CHUNK		32	/* the ?s of CLAIM_SQL */
-#define Q8			"?,?,?,?,?,?,?,?"
-#define CLAIM_SQL \
-	"UPDATE shares SET status = 'claimed', payout_id = ? WHERE status = " \
-	"'pending' AND payout_id IS NULL AND id IN (" Q8 "," Q8 "," Q8 "," \
-	Q8 ")"
 #define MAX_CASH		32
 
 #define ELIGIBLE_SQL		TLY_ELIGIBLE_SQL
@@ -297,9 +292,7 @@ po_done_tx(tly_ctx *ctx, tly_effect *e, tly_err *err)
 	    "'paid', stripe_transfer_id = ?, paid_at = NOW(3), last_error = "
 	    "NULL WHERE id = ?", "ss", tr, p->id);
 	if (rc == TLY_OK)
-		rc = tly_db_later(ctx->db, err, "UPDATE shares SET status = "
-		    "'paid' WHERE payout_id = ? AND status = 'claimed'", "s",
-		    p->id);
+		rc = tly_shares_paid(ctx, p->id, err);
 	if (rc == TLY_OK)
 		rc = tly_db_later(ctx->db, err, "UPDATE accounts SET "
 		    "payout_failures = 0, payout_retry_at = NULL, "
@@ -333,9 +326,7 @@ po_refused_tx(tly_ctx *ctx, tly_effect *e, tly_err *err)
 	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE payouts SET state = "
 	    "'failed', last_error = ? WHERE id = ?", "ss", e->why.code, p->id);
 	if (rc == TLY_OK)
-		rc = tly_db_later(ctx->db, err, "UPDATE shares SET "
-		    "status = 'pending', payout_id = NULL WHERE payout_id = ? "
-		    "AND status = 'claimed'", "s", p->id);
+		rc = tly_shares_release(ctx, p->id, err);
 	/* assignments run left to right: the delay reads the old count */
 	if (rc == TLY_OK)
 		rc = tly_db_later(ctx->db, err, "UPDATE accounts SET "
@@ -461,23 +452,7 @@ typedef struct claim_args {
 static int
 claim_rows(tly_ctx *ctx, claim_args *a, tly_err *err)
 {
-	size_t i, k;
-	tly_q q;
-	int rc;
-
-	for (i = 0; i < a->nids; i += IN_CHUNK) {
-		if (tly_q_prep(ctx->db, &q, CLAIM_SQL, err))
-			return q.rc;
-		tly_q_str(&q, a->p.id);
-		for (k = 0; k < IN_CHUNK; k++)	/* pad with the last id */
-			tly_q_i64(&q, a->ids[i + k < a->nids ? i + k :
-			    a->nids - 1]);
-		rc = tly_q_later(&q);
-		tly_q_done(&q);
-		if (rc)
-			return rc;
-	}
-	return TLY_OK;
+	return tly_shares_claim(ctx, a->p.id, a->ids, a->nids, err);
 }
 
 /* eligible_rows - the payee's eligible rows (ids, sum) */
@@ -798,14 +773,9 @@ rev_tx(tly_ctx *ctx, void *arg, tly_err *err)
 		return TLY_OK;
 	}
 	if (rc == TLY_OK)
-		rc = tly_db_later(ctx->db, err, "INSERT INTO shares "
-		    "(payment_id, account_id, role, kind, amount_cent, "
-		    "currency, status, cause_id, payout_id) VALUES (?, ?, ?, "
-		    "'transfer_reversal', ?, ?, 'paid', ?, ?), (?, ?, ?, "
-		    "'transfer_reversal', ?, ?, 'pending', ?, NULL)",
-		    "sssissssssiss", pay, a->acc, tly_payee_role(kind),
-		    -a->amount, a->cur, a->trr, a->po, pay, a->acc,
-		    tly_payee_role(kind), a->amount, a->cur, a->trr);
+		rc = tly_shares_transfer_reversal(ctx, pay, a->acc,
+		    tly_payee_role(kind), a->amount, a->cur, a->trr, a->po,
+		    err);
 	if (rc == TLY_OK)
 		rc = tly_db_later(ctx->db, err, "UPDATE payouts SET "
 		    "reversed_cent = reversed_cent + ? WHERE id = ?", "is",

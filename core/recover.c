@@ -49,6 +49,7 @@
 #include "auth.h"
 #include "effect.h"
 #include "recover.h"
+#include "shares.h"
 #include "tly_str.h"
 #include "tx.h"
 
@@ -90,12 +91,8 @@ pair(tly_ctx *ctx, const rev_row *r, const char *pay, const char *role,
 	int64_t x = sign * r->amount;
 	int rc;
 
-	rc = tly_db_later(ctx->db, err, "INSERT INTO shares (payment_id, "
-	    "account_id, role, kind, amount_cent, currency, status, cause_id, "
-	    "payout_id) VALUES (?, ?, ?, 'transfer_reversal', ?, ?, 'paid', ?, "
-	    "?), (?, ?, ?, 'transfer_reversal', ?, ?, 'pending', ?, NULL)",
-	    "sssissssssiss", pay, r->acc, role, -x, r->cur, r->id, r->po, pay,
-	    r->acc, role, x, r->cur, r->id);
+	rc = tly_shares_transfer_reversal(ctx, pay, r->acc, role, x, r->cur,
+	    r->id, r->po, err);
 	if (rc == TLY_OK)
 		rc = tly_db_later(ctx->db, err, "UPDATE payouts SET "
 		    "reversed_cent = reversed_cent + ? WHERE id = ?", "is", x,

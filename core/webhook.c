@@ -52,6 +52,7 @@
 #include "checkout.h"
 #include "complete.h"
 #include "dispute.h"
+#include "ledger.h"
 #include "refund.h"
 #include "payout.h"
 #include "stripe.h"
@@ -269,7 +270,8 @@ act_fee(tly_ctx *ctx, const event *ev, const char **status, tly_err *err)
 	if (rc)
 		return rc;
 	/* the fee is in the settlement currency: in the charge's, or none */
-	if (tly_payment_fee_in(&bt, ch.currency, &fee) != TLY_OK) {
+	if (tly_ledger_fee_in(bt.fee, bt.currency, bt.exchange_rate,
+	    ch.currency, &fee) != TLY_OK) {
 		tly_logkv(ctx->log, TLY_LOG_WARN, "webhook", "Stripe fee in "
 		    "another currency without an exchange rate: the estimate "
 		    "stays", "event_id", ev->e.id, "balance_transaction",

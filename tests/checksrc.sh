@@ -7,7 +7,9 @@
 # assignment inside an if condition.
 # Layers (docs/style.md): core/ never includes FastCGI; core/util/ includes
 # neither MariaDB nor FastCGI nor a core/ header; fcgi/ holds no SQL and
-# no MariaDB call.
+# no MariaDB call; the include graph of core/ has no loop (an edge
+# "a -> b" for each core/a.c that includes core/b.h, sorted with tsort:
+# docs/architecture.md, "Modules").
 #
 # Prints every violation as FILE:LINE: what; exits 1 if there is any.
 
@@ -73,6 +75,20 @@ layer "core/util/ is below MariaDB, FastCGI and core/" \
     "$util_files"
 layer "fcgi/ holds no SQL (docs/style.md)" \
     'mysql_|mariadb_|"[^"]*\b(SELECT|INSERT|UPDATE|DELETE) ' "$fcgi_files"
+
+# core/'s modules call downward only: a.c including b.h is an edge a -> b,
+# and tsort finds any loop (its members are printed)
+edges=$(for f in core/*.c; do
+	m=$(basename "$f" .c)
+	sed -n 's/^#include "\([a-z_]*\)\.h".*/\1/p' "$f" | while read -r h; do
+		[ -f "core/$h.h" ] && [ "$h" != "$m" ] && echo "$m $h"
+	done
+done)
+loop=$(echo "$edges" | tsort 2>&1 >/dev/null)
+if [ -n "$loop" ]; then
+	echo "$loop" | sed 's|$|   <- core/ includes form a loop (docs/architecture.md)|'
+	bad=1
+fi
 
 if [ $bad = 0 ]; then
 	echo "checksrc: $(echo "$files" | wc -l) files clean"

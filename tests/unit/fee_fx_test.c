@@ -1,6 +1,6 @@
 /*
  * fee_fx_test.c - the real Stripe fee in the payment's currency
- * (core/complete.c, tly_payment_fee_in)
+ * (core/ledger.c, tly_ledger_fee_in)
  *
  * Stripe keeps a balance transaction in the settlement currency with an
  * exchange_rate r (an amount in the charge's currency, times r, is the
@@ -14,7 +14,7 @@
  */
 #include "tly_test.h"
 
-#include "complete.h"
+#include "ledger.h"
 #include "stripe.h"
 #include "tly_json.h"
 #include "tly_pool.h"
@@ -47,7 +47,8 @@ fee_in(tly_pool *p, const char *json, const char *cur, int64_t *fee)
 		fail_msg("bad JSON: %s", json);
 	if (tly_st_balance_txn_parse(j, &bt) != TLY_OK)
 		fail_msg("not a balance transaction: %s", json);
-	return tly_payment_fee_in(&bt, cur, fee);
+	return tly_ledger_fee_in(bt.fee, bt.currency, bt.exchange_rate, cur,
+	    fee);
 }
 
 #define BT(cur, fee, rate) "{\"object\":\"balance_transaction\"," \
