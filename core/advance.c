@@ -214,10 +214,11 @@ payee_ok(tly_ctx *ctx, const char *acc, char *acct, size_t sz,
  * audit row; a duplicate key (a concurrent takeover made the row first)
  * is TLY_CONFLICT
  */
+TLY_TX_TYPED(grant_tx, grant_args)
+
 static int
-grant_tx(tly_ctx *ctx, void *arg, tly_err *err)
+grant_tx(tly_ctx *ctx, grant_args *a, tly_err *err)
 {
-	grant_args *a = arg;
 	char acct[72], detail[160];
 	int rc;
 
@@ -474,7 +475,7 @@ tly_advance_grant(tly_ctx *ctx, const tly_principal *by, const char *acc,
 	rc = keyed(ctx, &a, &r, err);
 	if (rc == TLY_NOTFOUND) {
 		tly_err_clear(err);
-		rc = tly_tx_run(ctx, "advance.grant", grant_tx, &a, err);
+		rc = grant_tx_run(ctx, "advance.grant", &a, err);
 		if (rc == TLY_CONFLICT && key) {	/* a takeover first */
 			tly_err_clear(err);
 			rc = keyed(ctx, &a, &r, err);
@@ -945,10 +946,11 @@ give_back(tly_ctx *ctx, arev_args *a, tly_err *err)
  * += e.  Locks, before any plain read: the payments the advance was
  * offset in (a->pay, by id), then the advance.
  */
+TLY_TX_TYPED(arev_tx, arev_args)
+
 static int
-arev_tx(tly_ctx *ctx, void *arg, tly_err *err)
+arev_tx(tly_ctx *ctx, arev_args *a, tly_err *err)
 {
-	arev_args *a = arg;
 	int64_t granted = 0, offset = 0, reversed = 0, y;
 	char state[16], id[72];
 	int i, rc = TLY_OK;
@@ -1015,7 +1017,7 @@ arev_book(tly_ctx *ctx, arev_args *a, tly_err *err)
 		tly_err_clear(err);
 		rc = arev_payments(ctx, a, err);
 		if (rc == TLY_OK)
-			rc = tly_tx_run(ctx, "advance.reversed", arev_tx, a,
+			rc = arev_tx_run(ctx, "advance.reversed", a,
 			    err);
 		if (rc == TLY_OK || !a->relist)
 			return rc;

@@ -87,10 +87,11 @@ typedef struct buyer_args {
 } buyer_args;
 
 /* buyer_create_tx - a buyer account and its identity, or TLY_CONFLICT */
+TLY_TX_TYPED(buyer_create_tx, buyer_args)
+
 static int
-buyer_create_tx(tly_ctx *ctx, void *arg, tly_err *err)
+buyer_create_tx(tly_ctx *ctx, buyer_args *a, tly_err *err)
 {
-	buyer_args *a = arg;
 	int rc;
 
 	if (tly_id_new(a->id, sizeof(a->id), "acc") != TLY_OK)
@@ -123,7 +124,7 @@ buyer_account(tly_ctx *ctx, buyer_args *a, tly_err *err)
 	rc = buyer_lookup(ctx, a, err);
 	if (rc != TLY_NOTFOUND)
 		return rc;
-	rc = tly_tx_run(ctx, "buyer.create", buyer_create_tx, a, err);
+	rc = buyer_create_tx_run(ctx, "buyer.create", a, err);
 	if (rc == TLY_CONFLICT) {	/* a concurrent first request won */
 		tly_err_clear(err);
 		rc = buyer_lookup(ctx, a, err);

@@ -512,10 +512,11 @@ typedef struct upd_args {
 } upd_args;
 
 /* update_tx - lock the product, apply the changes, re-check, store */
+TLY_TX_TYPED(update_tx, upd_args)
+
 static int
-update_tx(tly_ctx *ctx, void *arg, tly_err *err)
+update_tx(tly_ctx *ctx, upd_args *a, tly_err *err)
 {
-	upd_args *a = arg;
 	const tly_product_in *in = a->in;
 	tly_product *p = &a->p;
 	int rc;
@@ -569,7 +570,7 @@ tly_product_update(tly_ctx *ctx, const char *id, const tly_product_in *in,
 	memset(&a, 0, sizeof(a));
 	a.id = id;
 	a.in = in;
-	rc = tly_tx_run(ctx, "product.update", update_tx, &a, err);
+	rc = update_tx_run(ctx, "product.update", &a, err);
 	if (rc)
 		return rc;
 	return tly_product_get(ctx, id, out, err);

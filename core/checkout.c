@@ -371,10 +371,11 @@ insert_checkout(tly_ctx *ctx, create_args *a, const tly_product *p,
 }
 
 /* create_tx - tx 1 of tly_checkout_create (see the top of the file) */
+TLY_TX_TYPED(create_tx, create_args)
+
 static int
-create_tx(tly_ctx *ctx, void *arg, tly_err *err)
+create_tx(tly_ctx *ctx, create_args *a, tly_err *err)
 {
-	create_args *a = arg;
 	const tly_checkout_new *in = a->in;
 	const tly_currency *cur;
 	char host[40], amb[40];
@@ -485,7 +486,7 @@ tly_checkout_create(tly_ctx *ctx, const tly_checkout_new *in,
 		    "receipt_email", "receipt_email is not an email address.");
 	memset(&a, 0, sizeof(a));
 	a.in = in;
-	rc = tly_tx_run(ctx, "checkout.create", create_tx, &a, err);
+	rc = create_tx_run(ctx, "checkout.create", &a, err);
 	if (rc)
 		return rc;
 	if (a.closed[0]) {	/* at once, so that it cannot be paid; else
@@ -696,7 +697,7 @@ typedef struct release_args {
 	char		 product[40];
 } release_args;
 
-static int	release_tx(tly_ctx *, void *, tly_err *);
+static int	release_tx(tly_ctx *, release_args *, tly_err *);
 
 /* released_tx - the checkout's stock back, its pi_state 'state' */
 static int
@@ -744,11 +745,11 @@ typedef struct fail_args {
 	const char	*why;
 } fail_args;
 
-static int
-fail_body(tly_ctx *ctx, void *arg, tly_err *err)
-{
-	fail_args *a = arg;
+TLY_TX_TYPED(fail_body, fail_args)
 
+static int
+fail_body(tly_ctx *ctx, fail_args *a, tly_err *err)
+{
 	return fail_tx(ctx, a->id, a->pi_id, a->why, err);
 }
 
@@ -767,7 +768,7 @@ fail_checkout(tly_ctx *ctx, const char *id, const char *pi_id,
 	a.id = id;
 	a.pi_id = pi_id;
 	a.why = why;
-	if (tly_tx_run(ctx, "checkout.fail", fail_body, &a, &e2) == TLY_OK) {
+	if (fail_body_run(ctx, "checkout.fail", &a, &e2) == TLY_OK) {
 		if (pi_id)
 			(void)tly_checkout_cancel_pi(ctx, id, &e2);
 		else
@@ -898,10 +899,11 @@ tly_checkout_finish_pi(tly_ctx *ctx, const char *id, tly_err *err)
 /* --- cancelling and releasing ------------------------------------- */
 
 /* release_tx - product, then checkout: give the reserved stock back */
+TLY_TX_TYPED(release_tx, release_args)
+
 static int
-release_tx(tly_ctx *ctx, void *arg, tly_err *err)
+release_tx(tly_ctx *ctx, release_args *a, tly_err *err)
 {
-	release_args *a = arg;
 	tly_product p;
 	tly_checkout c;
 	int rc;
@@ -947,7 +949,7 @@ release_stock(tly_ctx *ctx, const char *id, const char *pi_state,
 	a.id = id;
 	a.pi_state = pi_state;
 	tly_strlcpy(a.product, c.product_id, sizeof(a.product));
-	return tly_tx_run(ctx, "checkout.release", release_tx, &a, err);
+	return release_tx_run(ctx, "checkout.release", &a, err);
 }
 
 /* ended - a PaymentIntent status nothing will move on: canceled, paid */
@@ -1169,10 +1171,11 @@ typedef struct expire_args {
 } expire_args;
 
 /* expire_tx - claim overdue open checkouts (SKIP LOCKED) and expire them */
+TLY_TX_TYPED(expire_tx, expire_args)
+
 static int
-expire_tx(tly_ctx *ctx, void *arg, tly_err *err)
+expire_tx(tly_ctx *ctx, expire_args *a, tly_err *err)
 {
-	expire_args *a = arg;
 	char found[JOB_BATCH][40];
 	int i, rc;
 
@@ -1206,7 +1209,7 @@ tly_checkout_job(tly_ctx *ctx, tly_checkout_hooks *h, tly_err *err)
 	tly_err e;
 
 	ea.n = 0;
-	rc = tly_tx_run(ctx, "checkout.expire", expire_tx, &ea, err);
+	rc = expire_tx_run(ctx, "checkout.expire", &ea, err);
 	if (rc == TLY_OK)
 		rc = tly_effect_finish_due(ctx, &tly_checkout_cancel_effect,
 		    h, &n, err);

@@ -232,15 +232,14 @@ offset_advances(tly_ctx *ctx, const char *currency,
 /*
  * tly_completion_tx - the transaction body of the top of the file, for
  * tly_tx_run_keyed() or inside another body (the webhook's, which stores
- * the event in the same transaction); 'arg' is a tly_completion.  Two
+ * the event in the same transaction); 'a' is its inputs and outputs.  Two
  * round trips when the stock is held and no payee has an open advance:
  * START TRANSACTION with the checkout's lock (tly_q_exec_text), then
  * every write deferred (tly_db_later) to go with the COMMIT.
  */
 int
-tly_completion_tx(tly_ctx *ctx, void *arg, tly_err *err)
+tly_completion_tx(tly_ctx *ctx, tly_completion *a, tly_err *err)
 {
-	tly_completion *a = arg;
 	const tly_pi_facts *f = a->f;
 	tly_share_row rows[TLY_SHARE_N];
 	tly_adv_plan plan;
@@ -407,6 +406,15 @@ tly_completion_after(tly_ctx *ctx, const tly_completion *a)
 	early_reversals(ctx, a);
 }
 
+/* completion_tx - tly_completion_tx as a typed body of its own runner */
+TLY_TX_TYPED(completion_tx, tly_completion)
+
+static int
+completion_tx(tly_ctx *ctx, tly_completion *a, tly_err *err)
+{
+	return tly_completion_tx(ctx, a, err);
+}
+
 /*
  * tly_payment_complete - complete checkout 'checkout_id' with facts 'f'
  * reported 'via' ("client", "webhook", "job"); the payment (new or
@@ -423,8 +431,7 @@ tly_payment_complete(tly_ctx *ctx, const char *checkout_id,
 	a.checkout_id = checkout_id;
 	a.f = f;
 	a.via = via;
-	rc = tly_tx_run_keyed(ctx, "payment.complete", tly_completion_tx, &a,
-	    err);
+	rc = completion_tx_run_keyed(ctx, "payment.complete", &a, err);
 	if (rc)
 		return rc;
 	tly_completion_after(ctx, &a);
@@ -545,10 +552,11 @@ typedef struct settle_args {
  * (advance.h; lock order payment -> advances).  An oversold payment
  * offset nothing and is refunded at once: nothing moves.
  */
+TLY_TX_TYPED(settle_tx, settle_args)
+
 static int
-settle_tx(tly_ctx *ctx, void *arg, tly_err *err)
+settle_tx(tly_ctx *ctx, settle_args *a, tly_err *err)
 {
-	settle_args *a = arg;
 	char id[40], cur[8], bearer[40], status[24];
 	int64_t est = 0, actual = 0, amount = 0, reversed = 0;
 	int isnull = 1, rc;
@@ -591,7 +599,7 @@ tly_payment_fee_settle(tly_ctx *ctx, const char *id, const char *txn,
 	a.charge_or_pi = id;
 	a.txn = txn;
 	a.fee = fee;
-	return tly_tx_run(ctx, "payment.fee_settle", settle_tx, &a, err);
+	return settle_tx_run(ctx, "payment.fee_settle", &a, err);
 }
 
 /* job_paid - the checkouts job found checkout 'id''s PaymentIntent paid */

@@ -58,7 +58,7 @@ typedef struct tly_completion {
 	int			 inline_event;
 } tly_completion;
 
-int	 tly_completion_tx(tly_ctx *, void *, tly_err *);
+int	 tly_completion_tx(tly_ctx *, tly_completion *, tly_err *);
 void	 tly_completion_after(tly_ctx *, const tly_completion *);
 int	 tly_payment_complete_client(tly_ctx *, const char *, const char *,
 	    tly_payment *, tly_err *);

@@ -432,10 +432,11 @@ typedef struct flag_args {
 } flag_args;
 
 /* flag_tx - flag the payee of a failed bank payout and email it */
+TLY_TX_TYPED(flag_tx, flag_args)
+
 static int
-flag_tx(tly_ctx *ctx, void *arg, tly_err *err)
+flag_tx(tly_ctx *ctx, flag_args *a, tly_err *err)
 {
-	flag_args *a = arg;
 	char email[256], dedupe[160], body[600];
 	tly_mail m;
 	int rc;
@@ -496,7 +497,7 @@ tly_connect_payout_failed(tly_ctx *ctx, const tly_st_event *e,
 		*status = "ignored";	/* the platform's own payouts */
 		return TLY_OK;
 	}
-	rc = tly_tx_run(ctx, "connect.payout_failed", flag_tx, &a, err);
+	rc = flag_tx_run(ctx, "connect.payout_failed", &a, err);
 	if (rc)
 		return rc;
 	if (!a.found) {

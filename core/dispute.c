@@ -162,10 +162,11 @@ fee_account(tly_ctx *ctx, const char *pay, char *acct, size_t sz,
 }
 
 /* sync_tx - book what Stripe did and Tally has not booked yet */
+TLY_TX_TYPED(sync_tx, sync_args)
+
 static int
-sync_tx(tly_ctx *ctx, void *arg, tly_err *err)
+sync_tx(tly_ctx *ctx, sync_args *a, tly_err *err)
 {
-	sync_args *a = arg;
 	const dp_facts *f = a->f;
 	int64_t amount, refunded, disputed, withdrawn = 0, fee = 0, before;
 	char bearer[40], cur[8], status[24], acct[40];
@@ -295,7 +296,7 @@ tly_dispute_event(tly_ctx *ctx, const tly_jv *obj, const char **status,
 	memset(&a, 0, sizeof(a));
 	a.pay = pay;
 	a.f = &f;
-	rc = tly_tx_run(ctx, "dispute.sync", sync_tx, &a, err);
+	rc = sync_tx_run(ctx, "dispute.sync", &a, err);
 	if (rc == TLY_OK)
 		tly_logkv(ctx->log, TLY_LOG_INFO, "dispute", "dispute synced",
 		    "dispute_id", d.id, "payment_id", pay, "status", f.d.status,

@@ -318,10 +318,11 @@ typedef struct body_args {
  * refusal, the next key generation (Stripe stored the refusal under the
  * key) and a short delay
  */
+TLY_TX_TYPED(body, body_args)
+
 static int
-body(tly_ctx *ctx, void *arg, tly_err *err)
+body(tly_ctx *ctx, body_args *a, tly_err *err)
 {
-	body_args *a = arg;
 	tly_effect *e = a->e;
 	const tly_effect_kind *k = e->kind;
 	char buf[SQL_MAX];
@@ -376,7 +377,7 @@ commit(tly_ctx *ctx, tly_effect *e, int (*fn)(tly_ctx *, tly_effect *,
 	a.last_error = outcome == TLY_EFFECT_DONE ? NULL : e->why.code[0] ?
 	    e->why.code : NULL;
 	snprintf(name, sizeof(name), "%s.record", k->name);
-	rc = tly_tx_run(ctx, name, body, &a, err);
+	rc = body_run(ctx, name, &a, err);
 	if (rc) {
 		let_go(ctx, e);
 		e->outcome = outcome == TLY_EFFECT_DONE ?
@@ -671,7 +672,7 @@ tly_effect_record(tly_ctx *ctx, const tly_effect_kind *k, const char *id,
 	a.fn = k->done_tx;
 	a.keep_lease = 1;
 	snprintf(name, sizeof(name), "%s.record", k->name);
-	rc = tly_tx_run(ctx, name, body, &a, err);
+	rc = body_run(ctx, name, &a, err);
 	if (rc)
 		return rc;
 	e->outcome = TLY_EFFECT_DONE;

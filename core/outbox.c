@@ -103,10 +103,11 @@ dup_col(tly_ctx *ctx, tly_q *q, int i)
 }
 
 /* claim_tx - lock up to a->max due rows and lease them */
+TLY_TX_TYPED(claim_tx, claim_args)
+
 static int
-claim_tx(tly_ctx *ctx, void *arg, tly_err *err)
+claim_tx(tly_ctx *ctx, claim_args *a, tly_err *err)
 {
-	claim_args *a = arg;
 	const tly_config *cfg = ctx->cfg;
 	claimed *r;
 	tly_q q;
@@ -309,7 +310,7 @@ tly_job_outbox(tly_ctx *ctx, tly_err *err)
 	a.max = cfg->smtp_batch;
 	a.rows = tly_pcalloc(ctx->pool, (size_t)a.max * sizeof(*a.rows));
 	for (b = 0; rc == TLY_OK && b < MAX_BATCHES; b++) {
-		rc = tly_tx_run_keyed(ctx, "outbox.claim", claim_tx, &a, err);
+		rc = claim_tx_run_keyed(ctx, "outbox.claim", &a, err);
 		for (i = 0; rc == TLY_OK && i < a.n; i++) {
 			if (a.rows[i].expired) {
 				tly_logkv(ctx->log, TLY_LOG_ERROR, "outbox",

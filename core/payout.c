@@ -498,10 +498,11 @@ eligible_rows(tly_ctx *ctx, claim_args *a, int64_t *sum, tly_err *err)
 }
 
 /* claim_tx - step 1 for (a->acc, a->cur): see the top of the file */
+TLY_TX_TYPED(claim_tx, claim_args)
+
 static int
-claim_tx(tly_ctx *ctx, void *arg, tly_err *err)
+claim_tx(tly_ctx *ctx, claim_args *a, tly_err *err)
 {
-	claim_args *a = arg;
 	int64_t over = -1, sum = 0, n = 0, got = 0;
 	int rc;
 
@@ -574,7 +575,7 @@ pay_one(run *r, const char *acc, const char *cur, tly_err *err)
 	a.cur = cur;
 	a.threshold = c ? c->payout_threshold_cent : 10000;
 	a.cash = left ? *left : 0;
-	rc = tly_tx_run(r->ctx, "payout.claim", claim_tx, &a, err);
+	rc = claim_tx_run(r->ctx, "payout.claim", &a, err);
 	free(a.ids);
 	if (rc)
 		return rc;
@@ -745,10 +746,11 @@ tly_payee_role(const char *kind)
  * owes it, so x is payable again with its next payout.  Both rows kind
  * transfer_reversal.
  */
+TLY_TX_TYPED(rev_tx, rev_args)
+
 static int
-rev_tx(tly_ctx *ctx, void *arg, tly_err *err)
+rev_tx(tly_ctx *ctx, rev_args *a, tly_err *err)
 {
-	rev_args *a = arg;
 	char kind[16], state[16], pay[40];
 	int rc;
 
@@ -844,7 +846,7 @@ tly_payout_transfer_reversed(tly_ctx *ctx, const tly_st_event *e,
 		a.trr = sr.id;
 		a.cur = t.currency;
 		a.amount = sr.amount;
-		rc = tly_tx_run(ctx, "payout.reversal", rev_tx, &a, err);
+		rc = rev_tx_run(ctx, "payout.reversal", &a, err);
 		if (rc)
 			return rc;
 		if (!a.booked)

@@ -142,10 +142,11 @@ paid_payouts(tly_ctx *ctx, plan_args *a, char (*po)[40], char (*tr)[72],
 	return rc;
 }
 
+TLY_TX_TYPED(plan_tx, plan_args)
+
 static int
-plan_tx(tly_ctx *ctx, void *arg, tly_err *err)
+plan_tx(tly_ctx *ctx, plan_args *a, tly_err *err)
 {
-	plan_args *a = arg;
 	char kind[16], po[PER_PAYEE][40], tr[PER_PAYEE][72], pay[40];
 	int64_t room[PER_PAYEE], sum = 0, owed, x;
 	rev_row *r;
@@ -463,7 +464,7 @@ recover_one(tly_ctx *ctx, tly_payout_stats *st, const char *acc,
 	memset(&a, 0, sizeof(a));
 	a.acc = acc;
 	a.cur = cur;
-	rc = tly_tx_run(ctx, "payout.reversal_plan", plan_tx, &a, err);
+	rc = plan_tx_run(ctx, "payout.reversal_plan", &a, err);
 	if (rc)
 		return rc;
 	if (a.owed > 0 && a.n == 0) {
@@ -536,10 +537,11 @@ typedef struct seen_args {
 	int		 known;
 } seen_args;
 
+TLY_TX_TYPED(seen_tx, seen_args)
+
 static int
-seen_tx(tly_ctx *ctx, void *arg, tly_err *err)
+seen_tx(tly_ctx *ctx, seen_args *a, tly_err *err)
 {
-	seen_args *a = arg;
 	char state[16];
 	int rc;
 
@@ -599,7 +601,7 @@ tly_recover_seen(tly_ctx *ctx, const char *transfer,
 	a.id = v;
 	a.transfer = transfer;
 	a.trr = sr->id;
-	rc = tly_tx_run(ctx, "payout.reversal_seen", seen_tx, &a, err);
+	rc = seen_tx_run(ctx, "payout.reversal_seen", &a, err);
 	if (rc == TLY_OK)
 		*known = a.known;
 	return rc;

@@ -158,10 +158,11 @@ typedef struct request_args {
  * else the refund row, keeping the client's key (a->key).  A duplicate
  * key (a concurrent takeover made the row first) is TLY_CONFLICT.
  */
+TLY_TX_TYPED(request_tx, request_args)
+
 static int
-request_tx(tly_ctx *ctx, void *arg, tly_err *err)
+request_tx(tly_ctx *ctx, request_args *a, tly_err *err)
 {
-	request_args *a = arg;
 	int64_t total = 0, requested = 0, disputed = 0, amount;
 	const tly_currency *cur;
 	char status[24], code[8];
@@ -241,7 +242,7 @@ request(tly_ctx *ctx, request_args *a, tly_refund *out, tly_err *err)
 	if (rc != TLY_NOTFOUND)
 		return rc;
 	tly_err_clear(err);
-	rc = tly_tx_run(ctx, "refund.request", request_tx, a, err);
+	rc = request_tx_run(ctx, "refund.request", a, err);
 	if (rc == TLY_CONFLICT && a->key) {	/* a takeover was first */
 		tly_err_clear(err);
 		rc = keyed(ctx, a, out, err);

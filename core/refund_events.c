@@ -51,10 +51,11 @@ typedef struct ext_args {
 } ext_args;
 
 /* ext_tx - a refund made outside Tally: its row (origin stripe) */
+TLY_TX_TYPED(ext_tx, ext_args)
+
 static int
-ext_tx(tly_ctx *ctx, void *arg, tly_err *err)
+ext_tx(tly_ctx *ctx, ext_args *a, tly_err *err)
 {
-	ext_args *a = arg;
 	char cur[8];
 	int rc;
 
@@ -129,7 +130,7 @@ sync(tly_ctx *ctx, const char *pay, const tly_jv *obj, tly_err *err)
 		memset(&a, 0, sizeof(a));
 		a.pay = pay;
 		a.sr = &sr;
-		rc = tly_tx_run(ctx, "refund.external", ext_tx, &a, err);
+		rc = ext_tx_run(ctx, "refund.external", &a, err);
 		if (rc == TLY_CONFLICT) {	/* inserted concurrently */
 			tly_err_clear(err);
 			rc = ours(ctx, pay, &sr, a.id, sizeof(a.id), err);

@@ -414,10 +414,11 @@ typedef struct inline_args {
  * meanwhile makes the COMMIT fail with TLY_CONFLICT, and nothing of the
  * transaction stays.
  */
+TLY_TX_TYPED(inline_tx, inline_args)
+
 static int
-inline_tx(tly_ctx *ctx, void *arg, tly_err *err)
+inline_tx(tly_ctx *ctx, inline_args *a, tly_err *err)
 {
-	inline_args *a = arg;
 	int rc;
 
 	rc = tly_completion_tx(ctx, &a->comp, err);
@@ -487,7 +488,7 @@ receive_inline(tly_ctx *ctx, const event *ev, tly_webhook_result *res,
 	a.comp.f = &a.f;
 	a.comp.via = "webhook";
 	a.comp.inline_event = 1;	/* no Stripe read after the commit */
-	rc = tly_tx_run_keyed(ctx, "webhook.complete", inline_tx, &a, err);
+	rc = inline_tx_run_keyed(ctx, "webhook.complete", &a, err);
 	if (rc == TLY_OK) {
 		tly_completion_after(ctx, &a.comp);
 		result(res, ev, "processed");
@@ -682,10 +683,11 @@ typedef struct claim_args {
 } claim_args;
 
 /* claim_tx - due events, leased for five minutes (SKIP LOCKED) */
+TLY_TX_TYPED(claim_tx, claim_args)
+
 static int
-claim_tx(tly_ctx *ctx, void *arg, tly_err *err)
+claim_tx(tly_ctx *ctx, claim_args *a, tly_err *err)
 {
-	claim_args *a = arg;
 	int rc, i;
 
 	rc = tly_db_ids(ctx->db, err, "SELECT id FROM webhook_events WHERE "
@@ -713,7 +715,7 @@ tly_job_webhooks(tly_ctx *ctx, tly_err *err)
 	tly_err e;
 	int i, rc;
 
-	rc = tly_tx_run(ctx, "webhook.claim", claim_tx, &a, err);
+	rc = claim_tx_run(ctx, "webhook.claim", &a, err);
 	for (i = 0; rc == TLY_OK && i < a.n; i++) {
 		tly_err_clear(&e);
 		tly_pool_reset(ctx->pool);
