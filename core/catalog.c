@@ -14,7 +14,8 @@
  * API:	tly_account_create(), tly_account_get(), tly_accounts_list(),
  *	tly_ambassador_link_set(), tly_host_partner_create(),
  *	tly_product_create(), tly_product_get(), tly_product_update(),
- *	tly_products_list().
+ *	tly_products_list(); the stock for checkout.c and complete.c:
+ *	tly_product_reserve(), tly_product_take(), tly_product_give_back().
  */
 #include <stdio.h>
 #include <string.h>
@@ -574,6 +575,49 @@ tly_product_update(tly_ctx *ctx, const char *id, const tly_product_in *in,
 	if (rc)
 		return rc;
 	return tly_product_get(ctx, id, out, err);
+}
+
+/*
+ * tly_product_take - take 'qty' units of product 'id' (locked by the
+ * caller) from its stock, when that many are left: '*taken' 1, else 0
+ * and nothing changes
+ */
+int
+tly_product_take(tly_ctx *ctx, const char *id, int64_t qty, int *taken,
+    tly_err *err)
+{
+	uint64_t n = 0;
+	int rc;
+
+	rc = tly_db_exec(ctx->db, err, &n, "UPDATE products SET stock = stock "
+	    "- ? WHERE id = ? AND stock >= ?", "isi", qty, id, qty);
+	*taken = rc == TLY_OK && n == 1;
+	return rc;
+}
+
+/*
+ * tly_product_reserve - take 'qty' units of product 'id' (locked by the
+ * caller, who checked that they are left)
+ */
+int
+tly_product_reserve(tly_ctx *ctx, const char *id, int64_t qty,
+    tly_err *err)
+{
+	return tly_db_exec(ctx->db, err, NULL, "UPDATE products SET "
+	    "stock = stock - ? WHERE id = ?", "is", qty, id);
+}
+
+/*
+ * tly_product_give_back - 'qty' units back to product 'id''s stock
+ * (locked by the caller; nothing when its stock is unlimited)
+ */
+int
+tly_product_give_back(tly_ctx *ctx, const char *id, int64_t qty,
+    tly_err *err)
+{
+	return tly_db_exec(ctx->db, err, NULL, "UPDATE products SET "
+	    "stock = stock + ? WHERE id = ? AND stock IS NOT NULL",
+	    "is", qty, id);
 }
 
 /* tly_products_list - products, newest first */

@@ -97,6 +97,9 @@ int	 tly_product_create(tly_ctx *, const tly_product_in *, tly_product *,
 	    tly_err *);
 int	 tly_product_get(tly_ctx *, const char *, tly_product *, tly_err *);
 int	 tly_product_lock(tly_ctx *, const char *, tly_product *, tly_err *);
+int	 tly_product_reserve(tly_ctx *, const char *, int64_t, tly_err *);
+int	 tly_product_take(tly_ctx *, const char *, int64_t, int *, tly_err *);
+int	 tly_product_give_back(tly_ctx *, const char *, int64_t, tly_err *);
 int	 tly_product_update(tly_ctx *, const char *, const tly_product_in *,
 	    tly_product *, tly_err *);
 int	 tly_products_list(tly_ctx *, const tly_page *, tly_product **, int *,

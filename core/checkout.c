@@ -51,7 +51,8 @@
  *	tly_checkout_lock_payees(),
  *	tly_checkout_split_in(), tly_checkout_note_status(),
  *	tly_checkout_finish_pi(), tly_checkout_cancel_pi(),
- *	tly_checkout_job(), tly_checkout_is_open().
+ *	tly_checkout_job(), tly_checkout_is_open(); for the completion:
+ *	tly_checkout_stock_taken(), tly_checkout_completed().
  */
 #include <stdio.h>
 #include <string.h>
@@ -447,9 +448,7 @@ create_tx(tly_ctx *ctx, create_args *a, tly_err *err)
 			return tly_err_param(err, TLY_EK_CONFLICT,
 			    "out_of_stock", "quantity", "Only %lld left of "
 			    "'%.40s'.", (long long)p.stock, p.id);
-		rc = tly_db_exec(ctx->db, err, NULL, "UPDATE products SET "
-		    "stock = stock - ? WHERE id = ?", "is", in->quantity,
-		    p.id);
+		rc = tly_product_reserve(ctx, p.id, in->quantity, err);
 		if (rc)
 			return rc;
 		held = 1;
@@ -916,9 +915,8 @@ release_tx(tly_ctx *ctx, release_args *a, tly_err *err)
 		return rc;
 	if (c.stock_held && !tly_checkout_is_open(c.status) &&
 	    strcmp(c.status, "completed") != 0) {
-		rc = tly_db_exec(ctx->db, err, NULL, "UPDATE products SET "
-		    "stock = stock + ? WHERE id = ? AND stock IS NOT NULL",
-		    "is", c.quantity, c.product_id);
+		rc = tly_product_give_back(ctx, c.product_id, c.quantity,
+		    err);
 		if (rc == TLY_OK)
 			rc = tly_db_exec(ctx->db, err, NULL, "UPDATE checkouts "
 			    "SET stock_held = 0 WHERE id = ?", "s", a->id);
@@ -1154,6 +1152,32 @@ tly_checkout_note_status(tly_ctx *ctx, const char *id, const char *status,
 	if (rc == TLY_OK && closing)
 		rc = release_stock(ctx, id, "canceled", err);
 	return rc;
+}
+
+/* --- for the completion (complete.c) --------------------------------- */
+
+/*
+ * tly_checkout_stock_taken - checkout 'id' (locked), whose reservation
+ * had expired, holds its stock again
+ */
+int
+tly_checkout_stock_taken(tly_ctx *ctx, const char *id, tly_err *err)
+{
+	return tly_db_exec(ctx->db, err, NULL, "UPDATE checkouts SET "
+	    "stock_held = 1 WHERE id = ?", "s", id);
+}
+
+/*
+ * tly_checkout_completed - checkout 'id' (locked) is paid through
+ * PaymentIntent 'pi': completed, deferred (with the COMMIT)
+ */
+int
+tly_checkout_completed(tly_ctx *ctx, const char *id, const char *pi,
+    tly_err *err)
+{
+	return tly_db_later(ctx->db, err, "UPDATE checkouts SET "
+	    "status = 'completed', open_key = NULL, pi_id = ?, "
+	    "pi_state = 'created' WHERE id = ?", "ss", pi, id);
 }
 
 /* --- the job ------------------------------------------------------ */

@@ -90,6 +90,9 @@ int	 tly_checkout_finish_pi(tly_ctx *, const char *, tly_err *);
 int	 tly_checkout_cancel_pi(tly_ctx *, const char *, tly_err *);
 int	 tly_checkout_job(tly_ctx *, tly_checkout_hooks *, tly_err *);
 int	 tly_checkout_is_open(const char *);
+int	 tly_checkout_stock_taken(tly_ctx *, const char *, tly_err *);
+int	 tly_checkout_completed(tly_ctx *, const char *, const char *,
+	    tly_err *);
 
 extern const tly_effect_kind tly_checkout_pi_effect;
 extern const tly_effect_kind tly_checkout_cancel_effect;

@@ -1,8 +1,9 @@
 /*
  * complete.c - completing a payment exactly once (see complete.h)
  *
- * Owns the payments table; the first share rows of each payment are
- * posted through shares.c, their one writer.
+ * Owns no table: it books the payment (payments.c) and its first share
+ * rows (shares.c), takes the stock again (catalog.c) and closes the
+ * checkout (checkout.c), each through its table's one writer.
  * One transaction, lock order product (only when stock must be taken
  * again) -> checkout -> payment:
  *
@@ -55,6 +56,7 @@
 #include "checkout.h"
 #include "complete.h"
 #include "dispute.h"
+#include "payments.h"
 #include "receipt.h"
 #include "refund.h"
 #include "split.h"
@@ -101,7 +103,7 @@ take_stock(tly_ctx *ctx, tly_completion *a, const tly_checkout *c,
     tly_err *err)
 {
 	tly_product p;
-	uint64_t n = 0;
+	int taken = 0;
 	int rc;
 
 	if (c->stock_held || tly_checkout_is_open(c->status))
@@ -117,14 +119,11 @@ take_stock(tly_ctx *ctx, tly_completion *a, const tly_checkout *c,
 	rc = tly_product_lock(ctx, c->product_id, &p, err);
 	if (rc || p.stock < 0)
 		return rc;
-	rc = tly_db_exec(ctx->db, err, &n, "UPDATE products SET stock = stock "
-	    "- ? WHERE id = ? AND stock >= ?", "isi", c->quantity, p.id,
-	    c->quantity);
+	rc = tly_product_take(ctx, p.id, c->quantity, &taken, err);
 	if (rc)
 		return rc;
-	if (n == 1)
-		return tly_db_exec(ctx->db, err, NULL, "UPDATE checkouts SET "
-		    "stock_held = 1 WHERE id = ?", "s", c->id);
+	if (taken)
+		return tly_checkout_stock_taken(ctx, c->id, err);
 	a->oversold = 1;
 	return TLY_OK;
 }
@@ -176,9 +175,7 @@ fee_adjust(tly_ctx *ctx, const char *pay, const char *currency,
 	int64_t d = actual - estimate;
 	int rc;
 
-	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE payments SET "
-	    "stripe_fee_actual_cent = ?, balance_txn_id = ? WHERE id = ?",
-	    "iss", actual, txn, pay);
+	rc = tly_payments_fee_actual(ctx, pay, actual, txn, err);
 	if (rc || d == 0)
 		return rc;
 	p.payment_id = pay;
@@ -241,6 +238,7 @@ int
 tly_completion_tx(tly_ctx *ctx, tly_completion *a, tly_err *err)
 {
 	const tly_pi_facts *f = a->f;
+	tly_payments_new np;
 	tly_share_row rows[TLY_SHARE_N];
 	tly_adv_plan plan;
 	tly_product p;
@@ -283,13 +281,17 @@ tly_completion_tx(tly_ctx *ctx, tly_completion *a, tly_err *err)
 		    f->fee_actual - fee, &plan, err);
 	if (rc)
 		return rc;
-	rc = tly_db_later(ctx->db, err, "INSERT INTO payments (id, "
-	    "purpose, checkout_id, pi_id, charge_id, amount_cent, currency, "
-	    "stripe_fee_estimate_cent, fee_bearer_account_id, status, "
-	    "completed_via) VALUES (?, 'checkout', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-	    "ssssisisss", a->payment_id, c.id, f->pi_id, f->charge_id,
-	    c.amount_cent, c.currency, fee, bearer,
-	    a->oversold ? "refund_pending" : "succeeded", a->via);
+	np.id = a->payment_id;
+	np.checkout_id = c.id;
+	np.pi_id = f->pi_id;
+	np.charge_id = f->charge_id;
+	np.amount_cent = c.amount_cent;
+	np.currency = c.currency;
+	np.fee_estimate_cent = fee;
+	np.fee_bearer_id = bearer;
+	np.status = a->oversold ? "refund_pending" : "succeeded";
+	np.via = a->via;
+	rc = tly_payments_insert(ctx, &np, err);
 	if (rc == TLY_OK)
 		rc = tly_shares_insert(ctx, a->payment_id, c.currency, "split",
 		    NULL, rows, n, err);
@@ -304,9 +306,7 @@ tly_completion_tx(tly_ctx *ctx, tly_completion *a, tly_err *err)
 		    "oversold", "out of stock when the payment arrived", NULL,
 		    a->refund_id, sizeof(a->refund_id), err);
 	if (rc == TLY_OK)
-		rc = tly_db_later(ctx->db, err, "UPDATE checkouts SET "
-		    "status = 'completed', open_key = NULL, pi_id = ?, "
-		    "pi_state = 'created' WHERE id = ?", "ss", f->pi_id, c.id);
+		rc = tly_checkout_completed(ctx, c.id, f->pi_id, err);
 	if (rc == TLY_OK && !a->oversold)	/* receipt.h */
 		rc = tly_receipt_queue(ctx, &c, a->payment_id,
 		    a->lock_product ? p.name : NULL, err);

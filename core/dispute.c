@@ -53,6 +53,7 @@
 #include "audit.h"
 #include "auth.h"
 #include "ledger.h"
+#include "payments.h"
 #include "shares.h"
 #include "dispute.h"
 #include "refund.h"
@@ -221,9 +222,7 @@ sync_tx(tly_ctx *ctx, sync_args *a, tly_err *err)
 		    "refunded" : "partially_refunded";
 	else
 		pst = status;
-	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE payments SET "
-	    "disputed_cent = disputed_cent + ?, status = ? WHERE id = ?", "iss",
-	    a->moved, pst, a->pay);
+	rc = tly_payments_disputed(ctx, a->pay, a->moved, pst, err);
 	if (rc == TLY_OK)
 		rc = tly_db_exec(ctx->db, err, NULL, "UPDATE disputes SET "
 		    "status = ?, amount_cent = ?, withdrawn_cent = ?, "

@@ -54,6 +54,7 @@
 #include "idem.h"
 #include "ledger.h"
 #include "outbox.h"
+#include "payments.h"
 #include "refund.h"
 #include "shares.h"
 #include "stripe.h"
@@ -130,9 +131,7 @@ tly_refund_insert(tly_ctx *ctx, const char *pay, int64_t amount,
 		    (long long)(left > 0 ? left : 0), (long long)total);
 	if (tly_id_new(id, idsz, "rfd") != TLY_OK)
 		return tly_err_internal(err);
-	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE payments SET "
-	    "requested_refund_cent = requested_refund_cent + ? WHERE id = ?",
-	    "is", amount, pay);
+	rc = tly_payments_request(ctx, pay, amount, err);
 	if (rc == TLY_OK)
 		rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO refunds (id, "
 		    "payment_id, amount_cent, currency, origin, reason, "
@@ -497,15 +496,6 @@ lock_payment(tly_ctx *ctx, const char *pay, locked_pay *p, tly_err *err)
 	    p->currency, sizeof(p->currency), p->status, sizeof(p->status));
 }
 
-/*
- * STATUS_AFTER - the payments.status assignment once refunded_cent is
- * the parameter (given twice): a payment under dispute keeps its status.
- */
-#define STATUS_AFTER \
-	"status = IF(status IN ('disputed', 'dispute_lost'), status, " \
-	"IF(? = 0, 'succeeded', IF(? = amount_cent, 'refunded', " \
-	"'partially_refunded')))"
-
 /* money - 'v' minor units of 'cur' as text ("12.50 USD") */
 static void
 money(tly_ctx *ctx, int64_t v, const char *cur, char *buf, size_t sz)
@@ -584,9 +574,8 @@ book_locked(tly_ctx *ctx, tly_effect *e, const locked_pay *p,
 	rc = tly_reversal_post(ctx, r->payment_id, r->currency, p->bearer,
 	    p->amount, before, before + r->amount_cent, "refund", r->id, err);
 	if (rc == TLY_OK)
-		rc = tly_db_exec(ctx->db, err, NULL, "UPDATE payments SET "
-		    "refunded_cent = ?, " STATUS_AFTER " WHERE id = ?", "iiis",
-		    refunded, refunded, refunded, r->payment_id);
+		rc = tly_payments_refunded(ctx, r->payment_id, refunded, 0,
+		    err);
 	if (rc == TLY_OK)
 		rc = tly_db_exec(ctx->db, err, NULL, "UPDATE refunds SET "
 		    "booked = 1, state = 'succeeded' WHERE id = ?", "s", r->id);
@@ -622,9 +611,8 @@ fail_locked(tly_ctx *ctx, tly_effect *e, const locked_pay *p,
 	    "last_error = ?, reversed = booked WHERE id = ?", "sss", sr->id,
 	    why, r->id);
 	if (rc == TLY_OK && !r->booked)
-		return tly_db_exec(ctx->db, err, NULL, "UPDATE payments SET "
-		    "requested_refund_cent = requested_refund_cent - ? WHERE "
-		    "id = ?", "is", r->amount_cent, r->payment_id);
+		return tly_payments_request(ctx, r->payment_id,
+		    -r->amount_cent, err);
 	if (rc)
 		return rc;
 	before = p->refunded + p->disputed;
@@ -634,11 +622,8 @@ fail_locked(tly_ctx *ctx, tly_effect *e, const locked_pay *p,
 	    err);
 	/* one statement: the CHECK refunded <= requested holds after it */
 	if (rc == TLY_OK)
-		rc = tly_db_exec(ctx->db, err, NULL, "UPDATE payments SET "
-		    "refunded_cent = ?, requested_refund_cent = "
-		    "requested_refund_cent - ?, " STATUS_AFTER " WHERE id = ?",
-		    "iiiis", refunded, r->amount_cent, refunded, refunded,
-		    r->payment_id);
+		rc = tly_payments_refunded(ctx, r->payment_id, refunded,
+		    r->amount_cent, err);
 	if (rc == TLY_OK)
 		rc = tly_audit(ctx, NULL, "refund.failed_after_booking", r->id,
 		    why, err);
@@ -786,9 +771,8 @@ fx_done_tx(tly_ctx *ctx, tly_effect *e, tly_err *err)
 	if (strcmp(r.state, "failed") == 0) {
 		if (r.booked || reversed || r.stripe_refund_id[0])
 			return TLY_OK;
-		rc = tly_db_exec(ctx->db, err, NULL, "UPDATE payments SET "
-		    "requested_refund_cent = requested_refund_cent + ? WHERE "
-		    "id = ?", "is", r.amount_cent, r.payment_id);
+		rc = tly_payments_request(ctx, r.payment_id, r.amount_cent,
+		    err);
 		if (rc == TLY_OK)
 			rc = tly_audit(ctx, NULL, "refund.taken_back_up", r.id,
 			    sr.status, err);
@@ -824,9 +808,8 @@ fx_refused_tx(tly_ctx *ctx, tly_effect *e, tly_err *err)
 		    "'failed', last_error = ? WHERE id = ? AND state IN "
 		    "('to_create', 'unknown')", "ss", e->why.code, e->id);
 	if (rc == TLY_OK && n == 1)
-		rc = tly_db_exec(ctx->db, err, NULL, "UPDATE payments SET "
-		    "requested_refund_cent = requested_refund_cent - ? WHERE "
-		    "id = ?", "is", r.amount_cent, r.payment_id);
+		rc = tly_payments_request(ctx, r.payment_id, -r.amount_cent,
+		    err);
 	return rc;
 }
 

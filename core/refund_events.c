@@ -37,6 +37,7 @@
 
 #include "audit.h"
 #include "auth.h"
+#include "payments.h"
 #include "refund.h"
 #include "stripe.h"
 #include "tly_str.h"
@@ -70,9 +71,7 @@ ext_tx(tly_ctx *ctx, ext_args *a, tly_err *err)
 	tly_err_clear(err);
 	if (tly_id_new(a->id, sizeof(a->id), "rfd") != TLY_OK)
 		return tly_err_internal(err);
-	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE payments SET "
-	    "requested_refund_cent = requested_refund_cent + ? WHERE id = ?",
-	    "is", a->sr->amount, a->pay);
+	rc = tly_payments_request(ctx, a->pay, a->sr->amount, err);
 	if (rc == TLY_OK)
 		rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO refunds (id, "
 		    "payment_id, amount_cent, currency, origin, reason, state, "
