@@ -19,6 +19,7 @@
 #include "auth.h"
 #include "ctx.h"
 #include "effect.h"
+#include "facts.h"
 #include "payout.h"
 
 struct tly_idem_row;			/* idem.h */
@@ -79,7 +80,7 @@ int	 tly_advance_reverse(tly_ctx *, const char *, const char *, int64_t,
 	    int64_t, int64_t, tly_err *);
 int	 tly_advance_refee(tly_ctx *, const char *, const char *,
 	    const char *, int64_t, int64_t, int64_t, tly_err *);
-int	 tly_advance_transfer_reversed(tly_ctx *, const tly_st_event *,
-	    const tly_st_transfer *, const char **, tly_err *);
+int	 tly_advance_transfer_reversed(tly_ctx *, const tly_transfer_facts *,
+	    const char **, tly_err *);
 
 #endif

@@ -5,15 +5,15 @@
  * and every money movement, appends one row, written inside the core
  * transaction of the change it records: the row exists if and only if
  * the change committed.  Edges never write it.  Actors are principals
- * (auth.h); NULL is the system itself (a job, a webhook).
+ * (principal.h); NULL is the system itself (a job, a webhook).
  */
 #ifndef TLY_AUDIT_H
 #define TLY_AUDIT_H
 
 #include <stdint.h>
 
-#include "auth.h"
 #include "ctx.h"
+#include "principal.h"
 #include "tly_page.h"
 
 typedef struct tly_audit_row {

@@ -21,12 +21,14 @@
  * API:	tly_auth_buyer(), tly_auth_server(), tly_auth_admin(),
  *	tly_apikey_create(), tly_apikey_revoke(), tly_admin_create(),
  *	tly_admin_set_password(), tly_admin_login(), tly_admin_logout(),
- *	tly_role_name(), tly_role_parse(), tly_actor_name().
+ *	tly_role_name(), tly_role_parse(), tly_actor_name(),
+ *	tly_auth_prune_sessions(), tly_auth_prune_throttle().
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "audit.h"
+#include "catalog.h"
 #include "auth.h"
 #include "jwt.h"
 #include "tly_kdf.h"
@@ -56,20 +58,6 @@ tly_role_parse(const char *s)
 	return TLY_ROLE_NONE;
 }
 
-/* tly_principal_kind_name - "buyer", "server", "admin", "stripe" */
-const char *
-tly_principal_kind_name(int k)
-{
-	switch (k) {
-	case TLY_PK_BUYER:	return "buyer";
-	case TLY_PK_SERVER:	return "server";
-	case TLY_PK_ADMIN:	return "admin";
-	case TLY_PK_STRIPE:	return "stripe";
-	case TLY_PK_OPERATOR:	return "operator";
-	default:		return "public";
-	}
-}
-
 static int
 unauthenticated(tly_err *err)
 {
@@ -96,9 +84,7 @@ buyer_create_tx(tly_ctx *ctx, buyer_args *a, tly_err *err)
 
 	if (tly_id_new(a->id, sizeof(a->id), "acc") != TLY_OK)
 		return tly_err_internal(err);
-	rc = tly_db_exec(ctx->db, err, NULL,
-	    "INSERT INTO accounts (id, kind, email) VALUES (?, 'buyer', ?)",
-	    "ss", a->id, a->email && *a->email ? a->email : NULL);
+	rc = tly_account_buyer_insert(ctx, a->id, a->email, err);
 	if (rc)
 		return rc;
 	return tly_db_exec(ctx->db, err, NULL,
@@ -682,4 +668,22 @@ tly_admin_logout(tly_ctx *ctx, const tly_principal *actor, const char *token,
 	a.actor = actor;
 	a.hash = hash;
 	return logout_tx_run(ctx, "admin.logout", &a, err);
+}
+
+/* --- housekeeping (the gc job) ---------------------------------------- */
+
+/* tly_auth_prune_sessions - delete the admin sessions past their expiry */
+int
+tly_auth_prune_sessions(tly_ctx *ctx, tly_err *err)
+{
+	return tly_db_prune(ctx->db, "DELETE FROM admin_sessions WHERE "
+	    "expires_at < NOW(3) LIMIT 1000", err);
+}
+
+/* tly_auth_prune_throttle - delete the login-throttle windows long over */
+int
+tly_auth_prune_throttle(tly_ctx *ctx, tly_err *err)
+{
+	return tly_db_prune(ctx->db, "DELETE FROM login_throttle WHERE "
+	    "window_start < NOW(3) - INTERVAL 1 DAY LIMIT 1000", err);
 }

@@ -17,37 +17,10 @@
 #include <stdint.h>
 
 #include "ctx.h"
-
-enum {
-	TLY_PK_NONE = 0,
-	TLY_PK_BUYER = 1 << 0,
-	TLY_PK_SERVER = 1 << 1,
-	TLY_PK_ADMIN = 1 << 2,
-	TLY_PK_STRIPE = 1 << 3,		/* a verified Stripe webhook */
-	TLY_PK_PUBLIC = 1 << 4,		/* no credentials needed */
-	TLY_PK_OPERATOR = 1 << 5	/* tallyctl (a unix user): no route */
-};
-
-enum {
-	TLY_ROLE_NONE = 0,
-	TLY_ROLE_VIEWER,
-	TLY_ROLE_SUPPORT,
-	TLY_ROLE_FINANCE,
-	TLY_ROLE_ADMIN
-};
+#include "principal.h"
 
 #define TLY_API_KEY_PREFIX	"tly_sk_"
 #define TLY_SESSION_COOKIE	"tally_session"
-
-typedef struct tly_principal {
-	int	 kind;
-	int	 role;			/* admin */
-	char	 id[40];		/* account, key or admin user id */
-	char	 name[72];		/* key name or admin username */
-	char	 sub[256];		/* buyer: the token's subject */
-	char	 email[256];		/* buyer: from the token, if any */
-	char	 csrf[64];		/* admin: the session's CSRF token */
-} tly_principal;
 
 typedef struct tly_session {
 	char	 token[48];		/* goes to the cookie, never stored */
@@ -60,7 +33,6 @@ typedef struct tly_session {
 
 const char	*tly_role_name(int);
 int		 tly_role_parse(const char *);
-const char	*tly_principal_kind_name(int);
 
 int	 tly_auth_buyer(tly_ctx *, const char *, tly_principal *, tly_err *);
 int	 tly_auth_server(tly_ctx *, const char *, tly_principal *, tly_err *);
@@ -81,5 +53,7 @@ int	 tly_admin_login(tly_ctx *, const char *, const char *, const char *,
 	    tly_session *, tly_err *);
 int	 tly_admin_logout(tly_ctx *, const tly_principal *, const char *,
 	    tly_err *);
+int	 tly_auth_prune_sessions(tly_ctx *, tly_err *);
+int	 tly_auth_prune_throttle(tly_ctx *, tly_err *);
 
 #endif

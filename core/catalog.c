@@ -1,20 +1,25 @@
 /*
  * catalog.c - accounts, ambassador links, host partners, products
  *
- * Owns the tables accounts (except buyers, made by auth.c on first use),
- * ambassador_links, host_partners and products, and their validation (see
- * catalog.h).  The platform and Stripe-fee accounts are made by the first
- * migration; the API creates talents, agents, ambassadors and host
- * partners.  A product is checked against the split rules at creation
- * and at every update, for one unit and the configured default host
- * partner and ambassador shares, so a product that would leave a share
- * negative is never sold; the checkout re-checks with the real quantity
- * and parties.
+ * Owns the tables accounts (every write: buyers made on first use for
+ * auth.c, the Connect columns for connect.c, the payout backoff for
+ * payout.c), ambassador_links, host_partners and products, and their
+ * validation (see catalog.h).  The platform and Stripe-fee accounts are
+ * made by the first migration; the API creates talents, agents,
+ * ambassadors and host partners.  A product is checked against the
+ * split rules at creation and at every update, for one unit and the
+ * configured default host partner and ambassador shares, so a product
+ * that would leave a share negative is never sold; the checkout
+ * re-checks with the real quantity and parties.
  *
  * API:	tly_account_create(), tly_account_get(), tly_accounts_list(),
  *	tly_ambassador_link_set(), tly_host_partner_create(),
  *	tly_product_create(), tly_product_get(), tly_product_update(),
- *	tly_products_list(); the stock for checkout.c and complete.c:
+ *	tly_products_list(); tly_account_buyer_insert(),
+ *	tly_account_connect_requested(), tly_account_connect_created(),
+ *	tly_account_connect_retry(), tly_account_connect_state(),
+ *	tly_account_payout_flag(), tly_account_payout_ok(),
+ *	tly_account_payout_failed(); the stock for checkout.c and complete.c:
  *	tly_product_reserve(), tly_product_take(), tly_product_give_back().
  */
 #include <stdio.h>
@@ -649,4 +654,115 @@ tly_products_list(tly_ctx *ctx, const tly_page *pg, tly_product **out, int *n,
 	tly_q_done(&q);
 	*out = rows;
 	return rc;
+}
+
+/* --- the accounts' other writers ---------------------------------- */
+
+/*
+ * tly_account_buyer_insert - buyer account 'id' (auth.c, on first use),
+ * with 'email' when there is one; TLY_CONFLICT on a duplicate
+ */
+int
+tly_account_buyer_insert(tly_ctx *ctx, const char *id, const char *email,
+    tly_err *err)
+{
+	return tly_db_exec(ctx->db, err, NULL,
+	    "INSERT INTO accounts (id, kind, email) VALUES (?, 'buyer', ?)",
+	    "ss", id, email && *email ? email : NULL);
+}
+
+/*
+ * tly_account_connect_requested - step 1 of payee 'acc''s Connect
+ * account (connect.c): to_create, unless it has one or one is under way
+ */
+int
+tly_account_connect_requested(tly_ctx *ctx, const char *acc, tly_err *err)
+{
+	return tly_db_exec(ctx->db, err, NULL, "UPDATE accounts SET "
+	    "connect_state = 'to_create', connect_requested_at = NOW(3) WHERE "
+	    "id = ? AND connect_state IS NULL AND connect_account_id IS NULL",
+	    "s", acc);
+}
+
+/*
+ * tly_account_connect_created - payee 'acc' has Connect account 'acct'
+ * (requirements 'due' count until an account.updated is applied)
+ */
+int
+tly_account_connect_created(tly_ctx *ctx, const char *acc,
+    const char *acct, const char *due, tly_err *err)
+{
+	return tly_db_exec(ctx->db, err, NULL, "UPDATE accounts SET "
+	    "requirements_due = IF(connect_event_created = 0, ?, "
+	    "requirements_due), connect_account_id = IFNULL("
+	    "connect_account_id, ?), connect_state = 'created' WHERE id = ?",
+	    "sss", due, acct, acc);
+}
+
+/*
+ * tly_account_connect_retry - Stripe refused payee 'acc''s account:
+ * onboarding starts again under the next key generation
+ */
+int
+tly_account_connect_retry(tly_ctx *ctx, const char *acc, tly_err *err)
+{
+	return tly_db_exec(ctx->db, err, NULL, "UPDATE accounts SET "
+	    "connect_state = NULL, connect_key_gen = connect_key_gen + 1 "
+	    "WHERE id = ? AND connect_state IN ('to_create', 'unknown')",
+	    "s", acc);
+}
+
+/*
+ * tly_account_connect_state - account.updated 'u' of payee 'acc',
+ * applied unless a newer one was; '*n' is 1 when it was applied.  A
+ * payee that can be paid again is no longer backed off.
+ */
+int
+tly_account_connect_state(tly_ctx *ctx, const char *acc,
+    const tly_account_connect *u, uint64_t *n, tly_err *err)
+{
+	/* assignments run left to right: the retry reset reads the old flag */
+	return tly_db_exec(ctx->db, err, n, "UPDATE accounts SET "
+	    "payout_retry_at = IF(? = 1 AND payouts_enabled = 0, NULL, "
+	    "payout_retry_at), charges_enabled = ?, payouts_enabled = ?, "
+	    "requirements_due = ?, connect_event_created = ? WHERE id = ? AND "
+	    "connect_event_created <= ?", "iiisisi",
+	    (int64_t)u->payouts_enabled, (int64_t)u->charges_enabled,
+	    (int64_t)u->payouts_enabled, u->due, u->created, acc, u->created);
+}
+
+/*
+ * tly_account_payout_flag - payee 'acc' has a payout to look into (its
+ * bank refused one): the flag its next payout clears
+ */
+int
+tly_account_payout_flag(tly_ctx *ctx, const char *acc, tly_err *err)
+{
+	return tly_db_exec(ctx->db, err, NULL, "UPDATE accounts SET "
+	    "email_outstanding_payout = 1 WHERE id = ?", "s", acc);
+}
+
+/* tly_account_payout_ok - payee 'acc' was paid: no backoff, deferred */
+int
+tly_account_payout_ok(tly_ctx *ctx, const char *acc, tly_err *err)
+{
+	return tly_db_later(ctx->db, err, "UPDATE accounts SET "
+	    "payout_failures = 0, payout_retry_at = NULL, "
+	    "email_outstanding_payout = 0 WHERE id = ?", "s", acc);
+}
+
+/*
+ * tly_account_payout_failed - a payout of payee 'acc' failed: backed off
+ * 'base_s' × 2^failures (at most a week) and flagged, deferred
+ */
+int
+tly_account_payout_failed(tly_ctx *ctx, const char *acc, int64_t base_s,
+    tly_err *err)
+{
+	/* assignments run left to right: the delay reads the old count */
+	return tly_db_later(ctx->db, err, "UPDATE accounts SET "
+	    "payout_retry_at = NOW(3) + INTERVAL LEAST(? * POW(2, "
+	    "LEAST(payout_failures, 20)), 604800) SECOND, "
+	    "payout_failures = payout_failures + 1, "
+	    "email_outstanding_payout = 1 WHERE id = ?", "is", base_s, acc);
 }

@@ -105,4 +105,25 @@ int	 tly_product_update(tly_ctx *, const char *, const tly_product_in *,
 int	 tly_products_list(tly_ctx *, const tly_page *, tly_product **, int *,
 	    int *, tly_err *);
 
+/* what an account.updated says (connect.c) */
+typedef struct tly_account_connect {
+	int		 charges_enabled;
+	int		 payouts_enabled;
+	const char	*due;		/* requirements, comma-separated */
+	int64_t		 created;	/* the event's, unix seconds */
+} tly_account_connect;
+
+int	 tly_account_buyer_insert(tly_ctx *, const char *, const char *,
+	    tly_err *);
+int	 tly_account_connect_requested(tly_ctx *, const char *, tly_err *);
+int	 tly_account_connect_created(tly_ctx *, const char *, const char *,
+	    const char *, tly_err *);
+int	 tly_account_connect_retry(tly_ctx *, const char *, tly_err *);
+int	 tly_account_connect_state(tly_ctx *, const char *,
+	    const tly_account_connect *, uint64_t *, tly_err *);
+int	 tly_account_payout_flag(tly_ctx *, const char *, tly_err *);
+int	 tly_account_payout_ok(tly_ctx *, const char *, tly_err *);
+int	 tly_account_payout_failed(tly_ctx *, const char *, int64_t,
+	    tly_err *);
+
 #endif

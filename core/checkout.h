@@ -80,7 +80,10 @@ int	 tly_checkout_create(tly_ctx *, const tly_checkout_new *,
 	    tly_checkout *, tly_err *);
 int	 tly_checkout_get(tly_ctx *, const char *, const char *, tly_checkout *,
 	    tly_err *);
+int	 tly_checkout_read(tly_ctx *, const char *, tly_checkout *, tly_err *);
 int	 tly_checkout_lock(tly_ctx *, const char *, tly_checkout *, tly_err *);
+int	 tly_checkout_release(tly_ctx *, const char *, const char *,
+	    tly_err *);
 int	 tly_checkout_lock_payees(tly_ctx *, const char *, tly_checkout *,
 	    tly_err *);
 void	 tly_checkout_split_in(const tly_checkout *, tly_split_in *);

@@ -356,6 +356,7 @@ early_reversals(tly_ctx *ctx, const tly_completion *a)
 	const tly_pi_facts *f = a->f;
 	const tly_jv *charge = f->charge;
 	const char *status;
+	tly_charge_facts cf;
 	tly_st_charge ch;
 	tly_err e;
 	int rc = TLY_OK;
@@ -370,8 +371,10 @@ early_reversals(tly_ctx *ctx, const tly_completion *a)
 		rc = retrieve_charge(ctx, f->charge_id, &charge, &e);
 	if (rc == TLY_OK && tly_st_charge_parse(charge, &ch) != TLY_OK)
 		rc = tly_err_internal(&e);
-	if (rc == TLY_OK && ch.amount_refunded > 0)
-		rc = tly_refund_event(ctx, charge, &status, &e);
+	if (rc == TLY_OK && ch.amount_refunded > 0) {
+		tly_charge_facts_from(charge, &cf);
+		rc = tly_refund_event(ctx, &cf, &status, &e);
+	}
 	if (rc == TLY_OK && ch.disputed)
 		rc = tly_dispute_charge(ctx, f->charge_id, &e);
 	if (rc)

@@ -1,11 +1,12 @@
 /*
  * connect.c - payees' connected accounts at Stripe (payout.h)
  *
- * Owns the Connect columns of accounts: connect_account_id,
- * connect_key_gen, connect_state and the effect's connect_* columns,
- * charges_enabled, payouts_enabled, requirements_due,
- * connect_event_created, and sets email_outstanding_payout when a
- * payee's bank payout failed.
+ * Owns no table: it decides the Connect columns of accounts
+ * (connect_account_id, connect_key_gen, connect_state, charges_enabled,
+ * payouts_enabled, requirements_due, connect_event_created; the
+ * effect's connect_* columns are the engine's) and flags
+ * email_outstanding_payout when a payee's bank payout failed; catalog.c,
+ * the accounts' one writer, writes them.
  *
  *   tly_connect_onboard         a payee's Express account, made once in
  *                               three steps: step 1 marks the account
@@ -36,6 +37,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "catalog.h"
 #include "effect.h"
 #include "outbox.h"
 #include "payout.h"
@@ -154,11 +156,7 @@ acct_done_tx(tly_ctx *ctx, tly_effect *e, tly_err *err)
 	if (tly_st_account_parse(e->obj, &sa) != TLY_OK || sa.id == NULL)
 		return tly_err_internal(err);
 	due_list(sa.currently_due, due, sizeof(due));
-	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE accounts SET "
-	    "requirements_due = IF(connect_event_created = 0, ?, "
-	    "requirements_due), connect_account_id = IFNULL("
-	    "connect_account_id, ?), connect_state = 'created' WHERE id = ?",
-	    "sss", due, sa.id, e->id);
+	rc = tly_account_connect_created(ctx, e->id, sa.id, due, err);
 	if (rc == TLY_OK)
 		e->note = "connected account ready";
 	return rc;
@@ -172,10 +170,7 @@ acct_done_tx(tly_ctx *ctx, tly_effect *e, tly_err *err)
 static int
 acct_refused_tx(tly_ctx *ctx, tly_effect *e, tly_err *err)
 {
-	return tly_db_exec(ctx->db, err, NULL, "UPDATE accounts SET "
-	    "connect_state = NULL, connect_key_gen = connect_key_gen + 1 "
-	    "WHERE id = ? AND connect_state IN ('to_create', 'unknown')",
-	    "s", e->id);
+	return tly_account_connect_retry(ctx, e->id, err);
 }
 
 /* a payee's Express account: POST /v1/accounts */
@@ -233,10 +228,7 @@ create_account(tly_ctx *ctx, const char *acc, tly_err *err)
 	tly_effect e;
 	int rc;
 
-	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE accounts SET "
-	    "connect_state = 'to_create', connect_requested_at = NOW(3) WHERE "
-	    "id = ? AND connect_state IS NULL AND connect_account_id IS NULL",
-	    "s", acc);
+	rc = tly_account_connect_requested(ctx, acc, err);
 	if (rc == TLY_OK)
 		rc = tly_effect_run(ctx, &tly_connect_effect, acc, NULL, &e,
 		    err);
@@ -365,21 +357,23 @@ retrieve_account(tly_ctx *ctx, const char *id, tly_st_account *sa,
 }
 
 /*
- * tly_connect_account_updated - apply account.updated 'e' (see the top
- * of the file); '*status' is "ignored" for an account Tally does not
- * have or an event older than the state applied.
+ * tly_connect_account_updated - apply account.updated 'e' (typed by the
+ * webhook, facts.h; see the top of the file); '*status' is "ignored"
+ * for an account Tally does not have or an event older than the state
+ * applied.
  */
 int
-tly_connect_account_updated(tly_ctx *ctx, const tly_st_event *e,
+tly_connect_account_updated(tly_ctx *ctx, const tly_account_facts *e,
     const char **status, tly_err *err)
 {
-	tly_st_account sa;
+	tly_st_account sa = e->a;
+	tly_account_connect u;
 	char acc[40], due[4001];
 	int64_t seen = 0;
 	uint64_t n = 0;
 	int rc;
 
-	if (tly_st_account_parse(e->object, &sa) != TLY_OK || sa.id == NULL) {
+	if (sa.id == NULL) {
 		*status = "ignored";
 		return TLY_OK;
 	}
@@ -390,7 +384,7 @@ tly_connect_account_updated(tly_ctx *ctx, const tly_st_event *e,
 		tly_logkv(ctx->log, TLY_LOG_INFO, "connect", rc == TLY_OK ?
 		    "account.updated older than the state applied: ignored" :
 		    "account.updated for an account Tally does not have",
-		    "event_id", e->id, "connect_account_id", sa.id, NULL);
+		    "event_id", e->event_id, "connect_account_id", sa.id, NULL);
 		tly_err_clear(err);
 		*status = "ignored";
 		return TLY_OK;
@@ -404,14 +398,11 @@ tly_connect_account_updated(tly_ctx *ctx, const tly_st_event *e,
 			return rc;
 	}
 	due_list(sa.currently_due, due, sizeof(due));
-	/* assignments run left to right: the retry reset reads the old flag */
-	rc = tly_db_exec(ctx->db, err, &n, "UPDATE accounts SET "
-	    "payout_retry_at = IF(? = 1 AND payouts_enabled = 0, NULL, "
-	    "payout_retry_at), charges_enabled = ?, payouts_enabled = ?, "
-	    "requirements_due = ?, connect_event_created = ? WHERE id = ? AND "
-	    "connect_event_created <= ?", "iiisisi",
-	    (int64_t)sa.payouts_enabled, (int64_t)sa.charges_enabled,
-	    (int64_t)sa.payouts_enabled, due, e->created, acc, e->created);
+	u.charges_enabled = sa.charges_enabled;
+	u.payouts_enabled = sa.payouts_enabled;
+	u.due = due;
+	u.created = e->created;
+	rc = tly_account_connect_state(ctx, acc, &u, &n, err);
 	if (rc == TLY_OK)
 		tly_logkv(ctx->log, TLY_LOG_INFO, "connect", n ?
 		    "connected account updated" : "account.updated overtaken",
@@ -452,8 +443,7 @@ flag_tx(tly_ctx *ctx, flag_args *a, tly_err *err)
 	if (rc)
 		return rc;
 	a->found = 1;
-	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE accounts SET "
-	    "email_outstanding_payout = 1 WHERE id = ?", "s", a->acc);
+	rc = tly_account_payout_flag(ctx, a->acc, err);
 	if (rc)
 		return rc;
 	snprintf(dedupe, sizeof(dedupe), "payout_failed:%s", a->payout);
@@ -473,25 +463,22 @@ flag_tx(tly_ctx *ctx, flag_args *a, tly_err *err)
 }
 
 /*
- * tly_connect_payout_failed - payout.failed 'e' of a connected account
+ * tly_connect_payout_failed - payout.failed 'f' of a connected account
  * (see the top of the file).
  */
 int
-tly_connect_payout_failed(tly_ctx *ctx, const tly_st_event *e,
+tly_connect_payout_failed(tly_ctx *ctx, const tly_bank_payout_facts *f,
     const char **status, tly_err *err)
 {
 	flag_args a;
-	const char *v;
 	int rc;
 
 	memset(&a, 0, sizeof(a));
-	a.acct = e->account;
-	a.payout = tly_json_str(e->object, "id");
-	a.currency = tly_json_str(e->object, "currency");
-	v = tly_json_str(e->object, "failure_code");
-	a.code = v ? v : "unknown";
-	if (tly_json_i64(e->object, "amount", &a.amount) != TLY_OK)
-		a.amount = 0;
+	a.acct = f->account;
+	a.payout = f->payout_id;
+	a.currency = f->currency;
+	a.code = f->failure_code;
+	a.amount = f->amount_cent;
 	if (a.acct == NULL || a.payout == NULL || a.currency == NULL ||
 	    strlen(a.payout) > 100) {
 		*status = "ignored";	/* the platform's own payouts */

@@ -24,7 +24,7 @@
  *
  * API:	tly_db_new(), tly_db_connect(), tly_q_*(), tly_db_exec(),
  *	tly_db_later(), tly_db_row(), tly_db_begin(), tly_db_commit(),
- *	tly_db_rollback(), tly_db_ping(), tly_db_free().
+ *	tly_db_rollback(), tly_db_ping(), tly_db_free(), tly_db_prune().
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -1226,6 +1226,26 @@ tly_db_later(tly_db *db, tly_err *err, const char *sql, const char *fmt,
 	rc = tly_q_later(&q);
 	tly_q_done(&q);
 	return rc;
+}
+
+/*
+ * tly_db_prune - run 'sql', a DELETE … LIMIT 1000 without parameters,
+ * until it deletes fewer than 1000 rows (at most 100 times): a
+ * housekeeping delete that never holds many locks
+ */
+int
+tly_db_prune(tly_db *db, const char *sql, tly_err *err)
+{
+	uint64_t n;
+	int rc, i;
+
+	for (i = 0; i < 100; i++) {
+		n = 0;
+		rc = tly_db_exec(db, err, &n, sql, "");
+		if (rc || n < 1000)
+			return rc;
+	}
+	return TLY_OK;
 }
 
 /* store_fmt - copy the current row into the outputs described by 'fmt' */

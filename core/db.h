@@ -108,5 +108,6 @@ int		 tly_db_row(tly_db *, tly_err *, const char *, const char *,
 		    ...);
 int		 tly_db_ids(tly_db *, tly_err *, const char *, char *, size_t,
 		    int, int *);
+int		 tly_db_prune(tly_db *, const char *, tly_err *);
 
 #endif

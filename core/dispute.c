@@ -240,18 +240,19 @@ sync_tx(tly_ctx *ctx, sync_args *a, tly_err *err)
 }
 
 /*
- * tly_dispute_event - a charge.dispute.* event whose object is 'obj':
- * Tally books what Stripe did (see the top of the file).  '*status'
- * becomes "ignored" when the charge is not Tally's; a payment not
- * completed yet is a retryable error.
+ * tly_dispute_event - a charge.dispute.* event whose dispute is 'dp'
+ * (parsed by the webhook; only its ids count, the dispute is read
+ * again from Stripe): Tally books what Stripe did (see the top of the
+ * file).  '*status' becomes "ignored" when the charge is not Tally's; a
+ * payment not completed yet is a retryable error.
  */
 int
-tly_dispute_event(tly_ctx *ctx, const tly_jv *obj, const char **status,
-    tly_err *err)
+tly_dispute_event(tly_ctx *ctx, const tly_st_dispute *dp,
+    const char **status, tly_err *err)
 {
+	const tly_st_dispute d = *dp;
 	tly_stripe_resp resp;
 	tly_stripe_req rq;
-	tly_st_dispute d;
 	const tly_jv *fresh;
 	const char *path;
 	char pay[40], cur[8];
@@ -259,8 +260,7 @@ tly_dispute_event(tly_ctx *ctx, const tly_jv *obj, const char **status,
 	dp_facts f;
 	int rc;
 
-	if (tly_st_dispute_parse(obj, &d) != TLY_OK || d.id == NULL ||
-	    d.charge == NULL) {
+	if (d.id == NULL || d.charge == NULL) {
 		*status = "ignored";
 		return TLY_OK;
 	}
@@ -317,6 +317,7 @@ tly_dispute_charge(tly_ctx *ctx, const char *charge, tly_err *err)
 	tly_stripe_resp resp;
 	tly_stripe_req rq;
 	tly_st_list list;
+	tly_st_dispute d;
 	const tly_jv *e;
 	tly_form f;
 	int page, rc;
@@ -335,7 +336,9 @@ tly_dispute_charge(tly_ctx *ctx, const char *charge, tly_err *err)
 			return tly_err_set(err, TLY_EK_UPSTREAM,
 			    "stripe_bad_reply", "Unexpected list reply.");
 		for (e = list.data->child; e; e = e->next) {
-			rc = tly_dispute_event(ctx, e, &status, err);
+			if (tly_st_dispute_parse(e, &d) != TLY_OK)
+				memset(&d, 0, sizeof(d));	/* ignored */
+			rc = tly_dispute_event(ctx, &d, &status, err);
 			if (rc)
 				return rc;
 			after = tly_json_str(e, "id");

@@ -10,9 +10,10 @@
 #define TLY_DISPUTE_H
 
 #include "ctx.h"
+#include "stripe.h"
 #include "tly_json.h"
 
-int	 tly_dispute_event(tly_ctx *, const tly_jv *, const char **,
+int	 tly_dispute_event(tly_ctx *, const tly_st_dispute *, const char **,
 	    tly_err *);
 int	 tly_dispute_charge(tly_ctx *, const char *, tly_err *);
 

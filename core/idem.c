@@ -10,7 +10,7 @@
  *
  * API:	tly_idem_key_ok(), tly_idem_takeover_s(), tly_idem_begin(),
  *	tly_idem_finish(), tly_idem_abandon(), tly_idem_row_of(),
- *	tly_idem_row_find().
+ *	tly_idem_row_find(), tly_idem_prune().
  */
 #include <stdio.h>
 #include <string.h>
@@ -216,4 +216,12 @@ tly_idem_row_find(tly_ctx *ctx, const char *table, const tly_idem_row *row,
 		    "idempotency_key_reused", "This Idempotency-Key was used "
 		    "with another request; use a new key.");
 	return TLY_OK;
+}
+
+/* tly_idem_prune - delete the keys older than a day (the gc job) */
+int
+tly_idem_prune(tly_ctx *ctx, tly_err *err)
+{
+	return tly_db_prune(ctx->db, "DELETE FROM idempotency_keys WHERE "
+	    "created_at < NOW(3) - INTERVAL 1 DAY LIMIT 1000", err);
 }

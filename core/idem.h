@@ -74,5 +74,6 @@ int	 tly_idem_abandon(tly_ctx *, const tly_idem *, tly_err *);
 void	 tly_idem_row_of(const tly_idem *, tly_idem_row *);
 int	 tly_idem_row_find(tly_ctx *, const char *, const tly_idem_row *,
 	    char *, size_t, tly_err *);
+int	 tly_idem_prune(tly_ctx *, tly_err *);
 
 #endif

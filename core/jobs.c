@@ -6,52 +6,40 @@
  * "gc" deletes what has expired: admin sessions past their expiry,
  * tx_ops markers older than two days (a lost COMMIT is resolved within
  * seconds; two days leaves room for an operator's investigation) and
- * login-throttle windows long over.  It deletes in batches of 1000 so
- * that it never holds many locks.
+ * login-throttle windows long over, idempotency keys older than a day.
+ * Each table's owner deletes (auth.c, tx.c, idem.c), in batches of 1000
+ * so that it never holds many locks (tly_db_prune).
  *
  * API:	tly_job_find(), tly_jobs[].
  */
 #include <string.h>
 
+#include "auth.h"
 #include "complete.h"
+#include "idem.h"
 #include "jobs.h"
-#include "payout.h"
+#include "payout_run.h"
 #include "outbox.h"
 #include "refund.h"
+#include "tx.h"
 #include "webhook.h"
 
-static int
-delete_batches(tly_ctx *ctx, const char *sql, tly_err *err)
-{
-	uint64_t n;
-	int rc, i;
-
-	for (i = 0; i < 100; i++) {
-		n = 0;
-		rc = tly_db_exec(ctx->db, err, &n, sql, "");
-		if (rc || n < 1000)
-			return rc;
-	}
-	return TLY_OK;
-}
-
-/* job_gc - delete expired sessions, old markers and throttle windows */
+/*
+ * job_gc - delete expired sessions, old markers and throttle windows,
+ * each through the module that owns its table
+ */
 static int
 job_gc(tly_ctx *ctx, tly_err *err)
 {
 	int rc;
 
-	rc = delete_batches(ctx, "DELETE FROM admin_sessions WHERE "
-	    "expires_at < NOW(3) LIMIT 1000", err);
+	rc = tly_auth_prune_sessions(ctx, err);
 	if (rc == TLY_OK)
-		rc = delete_batches(ctx, "DELETE FROM tx_ops WHERE created_at "
-		    "< NOW(3) - INTERVAL 2 DAY LIMIT 1000", err);
+		rc = tly_tx_prune(ctx, err);
 	if (rc == TLY_OK)
-		rc = delete_batches(ctx, "DELETE FROM login_throttle WHERE "
-		    "window_start < NOW(3) - INTERVAL 1 DAY LIMIT 1000", err);
+		rc = tly_auth_prune_throttle(ctx, err);
 	if (rc == TLY_OK)
-		rc = delete_batches(ctx, "DELETE FROM idempotency_keys WHERE "
-		    "created_at < NOW(3) - INTERVAL 1 DAY LIMIT 1000", err);
+		rc = tly_idem_prune(ctx, err);
 	return rc;
 }
 

@@ -1,17 +1,22 @@
 /*
- * payout.c - paying payees their earnings (docs/ledger.md, payout.h)
+ * payout.c - a payout: claim a payee's rows, transfer, record
+ * (docs/ledger.md, payout.h)
  *
- * Owns the payouts table, the transfer_reversals rows of origin 'stripe'
- * of payouts (recover.c has Tally's, advance.c those of advances), the
- * status and payout_id of share rows, and the payout columns of
- * accounts (payout_failures, payout_retry_at, email_outstanding_payout).
+ * Owns the payouts table; the share rows it claims and settles are
+ * written through shares.c, the payee's backoff (accounts) through
+ * catalog.c.  The
+ * run around it (advances first, recoveries between) is payout_run.c;
+ * transfer.reversed of a payout's transfer is booked by recover.c; the
+ * payee's balances are read by balances.c.
  *
  * Lock order: account (payee) -> payout -> outbox/audit.  The share rows
  * of a payee change status only under its account row's lock (every
  * writer here takes it first), so a payout's rows are read without
  * locking them after the account is held and claimed by id.
  *
- *   tly_payouts_run   one run: (1) read the platform's available balance
+ *   a run (payout_run.c calls these in order):
+ *   tly_payout_run_start, tly_payout_run_payees
+ *                     (1) read the platform's available balance
  *                     (GET /v1/balance); (2) finish payouts earlier runs
  *                     left 'to_transfer' or 'unknown' (the effect
  *                     engine's finisher, effect.c: lease, look the
@@ -35,55 +40,40 @@
  *                     Before all this, advances left 'to_transfer' or
  *                     'unknown' are finished (advance.c); between (2)
  *                     and (3), what payees owe back is recovered by
- *                     transfer reversals (recover.c, when configured).
+ *                     transfer reversals (recover.c, when configured):
+ *                     payout_run.c does both.
  *                     What the available balance cannot cover is not
  *                     claimed at all ("deferred"): the rows stay pending.
- *   tly_payout_transfer_reversed
- *                     transfer.reversed: each reversal not seen before is
- *                     recorded; one Tally made (recover.c) books nothing
- *                     more; one Tally did not make is booked (rows of
- *                     kind transfer_reversal) and raised as an alert; an
- *                     advance's transfer goes to advance.c.
- *   tly_balances_get, tly_payouts_list   what the routes read.
+ *   tly_payout_reversed   recover.c books a reversal of a payout's
+ *                     transfer (reversed_cent).
  *
  * Several runs (jobs on several hosts, tallyctl) may run at once: a
  * payee is claimed by one of them (SKIP LOCKED), a payout left behind is
  * taken by one of them (the engine's atomic lease on its row), and a key
  * generation moves only from the one before it.
  *
- * API:	tly_payouts_run(), tly_job_payouts(), tly_payout_transfer_reversed(),
- *	tly_balances_get(), tly_payouts_list(), tly_payee_role(),
- *	tly_payee_page(), tly_payout_effect.
+ * API:	tly_payout_run_start(), tly_payout_run_payees(),
+ *	tly_payout_reversed(), tly_payee_role(), tly_payee_page(),
+ *	tly_payout_effect.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "advance.h"
 #include "audit.h"
 #include "auth.h"
+#include "catalog.h"
 #include "outbox.h"
 #include "payout.h"
-#include "recover.h"
 #include "shares.h"
 #include "tly_str.h"
 #include "tx.h"
 
-#define MAX_CASH		32
+#define MAX_CASH		TLY_PAYOUT_CASH_MAX
 
 #define ELIGIBLE_SQL		TLY_ELIGIBLE_SQL
 
-typedef struct cash {
-	char	 cur[4];
-	int64_t	 avail;
-} cash;
-
-typedef struct run {
-	tly_ctx			*ctx;
-	tly_payout_stats	*st;
-	cash			 bal[MAX_CASH];
-	int			 nbal;
-} run;
+typedef tly_payout_run run;
 
 typedef struct payout_row {
 	char	 id[40];
@@ -123,7 +113,7 @@ read_balance(run *r, tly_err *err)
 		    tly_json_i64(e, "amount", &amt) != TLY_OK)
 			continue;
 		tly_strlcpy(r->bal[r->nbal].cur, cur, sizeof(r->bal[0].cur));
-		r->bal[r->nbal++].avail = amt;
+		r->bal[r->nbal++].avail_cent = amt;
 	}
 	return TLY_OK;
 }
@@ -136,12 +126,12 @@ avail(run *r, const char *cur)
 
 	for (i = 0; i < r->nbal; i++)
 		if (strcmp(r->bal[i].cur, cur) == 0)
-			return &r->bal[i].avail;
+			return &r->bal[i].avail_cent;
 	if (r->nbal == MAX_CASH)
 		return NULL;
 	tly_strlcpy(r->bal[r->nbal].cur, cur, sizeof(r->bal[0].cur));
-	r->bal[r->nbal].avail = 0;
-	return &r->bal[r->nbal++].avail;
+	r->bal[r->nbal].avail_cent = 0;
+	return &r->bal[r->nbal++].avail_cent;
 }
 
 /* --- rows -------------------------------------------------------------- */
@@ -294,9 +284,7 @@ po_done_tx(tly_ctx *ctx, tly_effect *e, tly_err *err)
 	if (rc == TLY_OK)
 		rc = tly_shares_paid(ctx, p->id, err);
 	if (rc == TLY_OK)
-		rc = tly_db_later(ctx->db, err, "UPDATE accounts SET "
-		    "payout_failures = 0, payout_retry_at = NULL, "
-		    "email_outstanding_payout = 0 WHERE id = ?", "s", p->acc);
+		rc = tly_account_payout_ok(ctx, p->acc, err);
 	if (rc == TLY_OK)
 		rc = mail(ctx, p, "payout_sent", email, NULL, err);
 	if (rc == TLY_OK)
@@ -327,14 +315,9 @@ po_refused_tx(tly_ctx *ctx, tly_effect *e, tly_err *err)
 	    "'failed', last_error = ? WHERE id = ?", "ss", e->why.code, p->id);
 	if (rc == TLY_OK)
 		rc = tly_shares_release(ctx, p->id, err);
-	/* assignments run left to right: the delay reads the old count */
 	if (rc == TLY_OK)
-		rc = tly_db_later(ctx->db, err, "UPDATE accounts SET "
-		    "payout_retry_at = NOW(3) + INTERVAL LEAST(? * POW(2, "
-		    "LEAST(payout_failures, 20)), 604800) SECOND, "
-		    "payout_failures = payout_failures + 1, "
-		    "email_outstanding_payout = 1 WHERE id = ?", "is",
-		    (int64_t)c->payout_retry_base_s, p->acc);
+		rc = tly_account_payout_failed(ctx, p->acc,
+		    (int64_t)c->payout_retry_base_s, err);
 	if (rc == TLY_OK)
 		rc = mail(ctx, p, "payout_failed", email, e->why.code, err);
 	if (rc == TLY_OK)
@@ -643,31 +626,40 @@ candidates(tly_ctx *ctx, const char *acc, const char *cur,
 }
 
 /*
- * tly_payouts_run - one payout run (see the top of the file); what it
- * did goes to 'st'.  Fails only when it could not start (the balance or
- * the candidates could not be read); a payee that fails is logged and
- * the run goes on.
+ * tly_payout_run_start - a run 'r' over 'ctx' counting into 'st' (the
+ * caller zeroed it): read the platform's available balance, then finish
+ * the payouts earlier runs left (effect.c's finisher)
  */
 int
-tly_payouts_run(tly_ctx *ctx, tly_payout_stats *st, tly_err *err)
+tly_payout_run_start(run *r, tly_ctx *ctx, tly_payout_stats *st,
+    tly_err *err)
 {
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	r->ctx = ctx;
+	r->st = st;
+	rc = read_balance(r, err);
+	if (rc == TLY_OK)
+		rc = finish_left(r, err);
+	return rc;
+}
+
+/*
+ * tly_payout_run_payees - run 'r' pays the payees whose eligible rows
+ * reach their threshold, at most payout_max_per_run of them.  Fails only
+ * when the candidates could not be read; a payee that fails is logged
+ * and the run goes on.
+ */
+int
+tly_payout_run_payees(run *r, tly_err *err)
+{
+	tly_ctx *ctx = r->ctx;
 	char acc[40] = "", cur[4] = "";
 	tly_payee_cur page[TLY_PAYEE_PAGE];
-	int n, i, done = 0, rc;
-	run r;
+	int n, i, done = 0, rc = TLY_OK;
 	tly_err e;
 
-	memset(st, 0, sizeof(*st));
-	memset(&r, 0, sizeof(r));
-	r.ctx = ctx;
-	r.st = st;
-	/* before the balance: they spend it */
-	st->advances = tly_advances_finish(ctx);
-	rc = read_balance(&r, err);
-	if (rc == TLY_OK)
-		rc = finish_left(&r, err);
-	if (rc == TLY_OK)	/* what payees owe back (recover.c) */
-		tly_recover_run(ctx, st);
 	while (rc == TLY_OK && done < ctx->cfg->payout_max_per_run) {
 		rc = candidates(ctx, acc, cur, page, &n, err);
 		if (rc || n == 0)
@@ -676,7 +668,7 @@ tly_payouts_run(tly_ctx *ctx, tly_payout_stats *st, tly_err *err)
 		    i++, done++) {
 			tly_err_clear(&e);
 			tly_pool_reset(ctx->pool);
-			if (pay_one(&r, page[i].acc, page[i].cur, &e) != TLY_OK)
+			if (pay_one(r, page[i].acc, page[i].cur, &e) != TLY_OK)
 				tly_logkv(ctx->log, TLY_LOG_WARN, "payout",
 				    "paying a payee failed", "account_id",
 				    page[i].acc, "currency", page[i].cur,
@@ -688,43 +680,18 @@ tly_payouts_run(tly_ctx *ctx, tly_payout_stats *st, tly_err *err)
 	return rc;
 }
 
-/* tly_job_payouts - the "payouts" job: one run, logged */
+/*
+ * tly_payout_reversed - payout 'po' has 'x_cent' more reversed (negative:
+ * less), deferred; recover.c, under the payee's account lock
+ */
 int
-tly_job_payouts(tly_ctx *ctx, tly_err *err)
+tly_payout_reversed(tly_ctx *ctx, const char *po, int64_t x_cent,
+    tly_err *err)
 {
-	tly_payout_stats st;
-	char paid[24], failed[24], deferred[24], unknown[24], adv[24];
-	char rev[24], revf[24];
-	int rc;
-
-	rc = tly_payouts_run(ctx, &st, err);
-	snprintf(paid, sizeof(paid), "%d", st.paid);
-	snprintf(failed, sizeof(failed), "%d", st.failed);
-	snprintf(deferred, sizeof(deferred), "%d", st.deferred);
-	snprintf(unknown, sizeof(unknown), "%d", st.unknown);
-	snprintf(adv, sizeof(adv), "%d", st.advances);
-	snprintf(rev, sizeof(rev), "%d", st.reversed);
-	snprintf(revf, sizeof(revf), "%d", st.reverse_failed);
-	if (st.paid || st.failed || st.deferred || st.unknown ||
-	    st.advances || st.reversed || st.reverse_failed)
-		tly_logkv(ctx->log, TLY_LOG_INFO, "payout", "payout run",
-		    "paid", paid, "failed", failed, "deferred", deferred,
-		    "unknown", unknown, "advances", adv, "reversed", rev,
-		    "reversal_failed", revf, NULL);
-	return rc;
+	return tly_db_later(ctx->db, err, "UPDATE payouts SET "
+	    "reversed_cent = reversed_cent + ? WHERE id = ?", "is", x_cent,
+	    po);
 }
-
-/* --- transfer.reversed ------------------------------------------------- */
-
-typedef struct rev_args {
-	const char	*po;
-	const char	*acc;
-	const char	*transfer;
-	const char	*trr;
-	const char	*cur;
-	int64_t		 amount;
-	int		 booked;
-} rev_args;
 
 /* tly_payee_role - the share role of a payee account of kind 'kind' */
 const char *
@@ -737,254 +704,4 @@ tly_payee_role(const char *kind)
 	if (strcmp(kind, "host_partner") == 0)
 		return "HOST_PARTNER";
 	return "TALENT";
-}
-
-/*
- * rev_tx - record reversal a->trr once; one Tally did not make is
- * booked on the payee, zero-sum: -x as part of what was paid (status
- * paid, the payout's id: it did not keep x) and +x pending: Tally still
- * owes it, so x is payable again with its next payout.  Both rows kind
- * transfer_reversal.
- */
-TLY_TX_TYPED(rev_tx, rev_args)
-
-static int
-rev_tx(tly_ctx *ctx, rev_args *a, tly_err *err)
-{
-	char kind[16], state[16], pay[40];
-	int rc;
-
-	a->booked = 0;
-	rc = tly_db_row(ctx->db, err, "SELECT kind FROM accounts WHERE id = ? "
-	    "FOR UPDATE", "s>s", a->acc, kind, sizeof(kind));
-	if (rc == TLY_OK)
-		rc = tly_db_row(ctx->db, err, "SELECT state FROM payouts WHERE "
-		    "id = ? FOR UPDATE", "s>s", a->po, state, sizeof(state));
-	if (rc == TLY_OK)
-		rc = tly_db_row(ctx->db, err, "SELECT payment_id FROM shares "
-		    "WHERE payout_id = ? ORDER BY id LIMIT 1", "s>s", a->po,
-		    pay, sizeof(pay));
-	if (rc)
-		return rc == TLY_NOTFOUND ? tly_err_internal(err) : rc;
-	rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO transfer_reversals "
-	    "(id, stripe_reversal_id, transfer_id, payout_id, amount_cent, "
-	    "currency, origin) VALUES (?, ?, ?, ?, ?, ?, 'stripe')", "ssssis",
-	    a->trr, a->trr, a->transfer, a->po, a->amount, a->cur);
-	if (rc == TLY_CONFLICT) {		/* seen before (or Tally's) */
-		tly_err_clear(err);
-		return TLY_OK;
-	}
-	if (rc == TLY_OK)
-		rc = tly_shares_transfer_reversal(ctx, pay, a->acc,
-		    tly_payee_role(kind), a->amount, a->cur, a->trr, a->po,
-		    err);
-	if (rc == TLY_OK)
-		rc = tly_db_later(ctx->db, err, "UPDATE payouts SET "
-		    "reversed_cent = reversed_cent + ? WHERE id = ?", "is",
-		    a->amount, a->po);
-	if (rc == TLY_OK)
-		rc = tly_audit(ctx, NULL, "payout.reversed_outside", a->po,
-		    a->trr, err);
-	a->booked = rc == TLY_OK;
-	return rc;
-}
-
-/*
- * tly_payout_transfer_reversed - transfer.reversed 'e' (see rev_tx); an
- * advance's transfer goes to tly_advance_transfer_reversed(); '*status'
- * is "ignored" for a transfer that is neither a payout's nor an
- * advance's.
- */
-int
-tly_payout_transfer_reversed(tly_ctx *ctx, const tly_st_event *e,
-    const char **status, tly_err *err)
-{
-	tly_st_transfer t;
-	tly_st_reversal sr;
-	const tly_jv *arr = NULL, *x;
-	char po[40], acc[40], amt[24];
-	const char *v;
-	rev_args a;
-	int rc, known;
-
-	if (tly_st_transfer_parse(e->object, &t) != TLY_OK || t.id == NULL) {
-		*status = "ignored";
-		return TLY_OK;
-	}
-	rc = tly_db_row(ctx->db, err, "SELECT id, account_id FROM payouts "
-	    "WHERE stripe_transfer_id = ?", "s>ss", t.id, po, sizeof(po), acc,
-	    sizeof(acc));
-	v = tly_st_metadata(t.metadata, "tally_id");
-	if (rc == TLY_NOTFOUND && v && tly_db_row(ctx->db, err, "SELECT id "
-	    "FROM payouts WHERE id = ?", "s>s", v, po, sizeof(po)) == TLY_OK)
-		/* ours, its transfer not recorded yet: the job retries */
-		return tly_err_set(err, TLY_EK_CONFLICT, "payout_not_recorded",
-		    "The payout's transfer is not recorded yet.");
-	if (rc == TLY_NOTFOUND) {	/* an advance's, or not Tally's */
-		tly_err_clear(err);
-		return tly_advance_transfer_reversed(ctx, e, &t, status, err);
-	}
-	if (rc == TLY_OK)
-		rc = tly_stripe_transfer_reversals(ctx->stripe, ctx->pool,
-		    e->object, t.id, &arr, err);
-	if (rc)
-		return rc;
-	for (x = arr && arr->type == TLY_JARR ? arr->child : NULL; x;
-	    x = x->next) {
-		if (tly_st_reversal_parse(x, &sr) != TLY_OK || sr.id == NULL ||
-		    sr.amount <= 0 || strlen(sr.id) > 64)
-			continue;
-		rc = tly_recover_seen(ctx, t.id, &sr, &known, err);
-		if (rc)
-			return rc;
-		if (known)		/* Tally made it, or seen before */
-			continue;
-		memset(&a, 0, sizeof(a));
-		a.po = po;
-		a.acc = acc;
-		a.transfer = t.id;
-		a.trr = sr.id;
-		a.cur = t.currency;
-		a.amount = sr.amount;
-		rc = rev_tx_run(ctx, "payout.reversal", &a, err);
-		if (rc)
-			return rc;
-		if (!a.booked)
-			continue;
-		snprintf(amt, sizeof(amt), "%lld", (long long)sr.amount);
-		tly_logkv(ctx->log, TLY_LOG_ERROR, "payout", "ALERT: a "
-		    "transfer was reversed outside Tally; the amount is "
-		    "payable to the payee again (transfer_reversal rows) and "
-		    "the next payout pays it: check why it was reversed",
-		    "payout_id", po, "account_id", acc, "transfer_id", t.id,
-		    "reversal_id", sr.id, "amount_cent", amt, "currency",
-		    t.currency, NULL);
-	}
-	return TLY_OK;
-}
-
-/* --- reads ------------------------------------------------------------- */
-
-static int
-account_exists(tly_ctx *ctx, const char *acc, tly_err *err)
-{
-	char id[40];
-	int rc;
-
-	rc = tly_db_row(ctx->db, err, "SELECT id FROM accounts WHERE id = ?",
-	    "s>s", acc, id, sizeof(id));
-	if (rc == TLY_NOTFOUND)
-		return tly_err_param(err, TLY_EK_NOT_FOUND, "resource_missing",
-		    "id", "No such account: '%.40s'.", acc);
-	return rc;
-}
-
-/*
- * tly_balances_get - account 'acc''s balances per currency (at most
- * TLY_MAX_BALANCES) into 'out', their number in '*n'.  404 unknown.
- */
-int
-tly_balances_get(tly_ctx *ctx, const char *acc, tly_balance *out, int *n,
-    tly_err *err)
-{
-	tly_balance *b;
-	int64_t payable;
-	tly_q q;
-	int rc;
-
-	*n = 0;
-	rc = account_exists(ctx, acc, err);
-	if (rc)
-		return rc;
-	if (tly_q_prep(ctx->db, &q, "SELECT s.currency, "
-	    "IFNULL(SUM(IF(s.status = 'pending' AND s.payout_id IS NULL AND "
-	    "s.amount_cent > 0 AND NOT " ELIGIBLE_SQL ", s.amount_cent, "
-	    "0)), 0), "
-	    "IFNULL(SUM(IF(s.status = 'pending' AND s.payout_id IS NULL AND "
-	    ELIGIBLE_SQL ", s.amount_cent, 0)), 0), "
-	    "IFNULL(SUM(IF(s.status = 'claimed', s.amount_cent, 0)), 0), "
-	    "IFNULL(SUM(IF(s.status = 'paid', s.amount_cent, 0)), 0) "
-	    "FROM shares s WHERE s.account_id = ? GROUP BY s.currency ORDER BY "
-	    "s.currency", err))
-		return q.rc;
-	tly_q_i64(&q, ctx->cfg->payout_hold_days);
-	tly_q_i64(&q, ctx->cfg->payout_hold_days);
-	tly_q_str(&q, acc);
-	(void)tly_q_exec(&q);
-	while ((rc = tly_q_next(&q)) == TLY_ROW) {
-		if (*n == TLY_MAX_BALANCES)
-			continue;
-		b = &out[(*n)++];
-		memset(b, 0, sizeof(*b));
-		tly_strlcpy(b->currency, tly_q_col_str(&q, 0),
-		    sizeof(b->currency));
-		b->pending_cent = tly_q_col_i64(&q, 1);
-		payable = tly_q_col_i64(&q, 2);
-		b->payable_cent = payable > 0 ? payable : 0;
-		b->owed_back_cent = payable < 0 ? -payable : 0;
-		b->in_transit_cent = tly_q_col_i64(&q, 3);
-		b->paid_cent = tly_q_col_i64(&q, 4);
-	}
-	tly_q_done(&q);
-	if (rc == TLY_OK)	/* what its advances still wait for */
-		rc = tly_advance_balances(ctx, acc, out, n, err);
-	return rc;
-}
-
-/* tly_payouts_list - account 'acc''s payouts, newest first (404 unknown) */
-int
-tly_payouts_list(tly_ctx *ctx, const char *acc, const tly_page *p,
-    tly_payout **out, int *n, int *more, tly_err *err)
-{
-	tly_payout *rows, *x;
-	const char *v;
-	tly_q q;
-	int rc;
-
-	*n = *more = 0;
-	rc = account_exists(ctx, acc, err);
-	if (rc)
-		return rc;
-	rows = tly_pcalloc(ctx->pool, (size_t)(p->limit + 1) * sizeof(*rows));
-	if (rows == NULL)
-		return tly_err_internal(err);
-	if (tly_q_prep(ctx->db, &q, "SELECT p.id, p.account_id, p.currency, "
-	    "p.amount_cent, p.reversed_cent, p.state, "
-	    "IFNULL(p.stripe_transfer_id, ''), IFNULL(p.last_error, ''), "
-	    "(SELECT COUNT(*) FROM shares s WHERE s.payout_id = p.id AND "
-	    "s.kind <> 'transfer_reversal'), "
-	    "FLOOR(UNIX_TIMESTAMP(p.created_at)), "
-	    "IFNULL(FLOOR(UNIX_TIMESTAMP(p.paid_at)), 0) FROM payouts p "
-	    "WHERE p.account_id = ? AND p.id < ? ORDER BY p.id DESC LIMIT ?",
-	    err))
-		return q.rc;
-	tly_q_str(&q, acc);
-	tly_q_str(&q, tly_page_cursor(p));
-	tly_q_i64(&q, p->limit + 1);
-	(void)tly_q_exec(&q);
-	while ((rc = tly_q_next(&q)) == TLY_ROW) {
-		if (*n == p->limit) {
-			*more = 1;
-			continue;
-		}
-		x = &rows[(*n)++];
-		tly_strlcpy(x->id, tly_q_col_str(&q, 0), sizeof(x->id));
-		tly_strlcpy(x->account_id, tly_q_col_str(&q, 1),
-		    sizeof(x->account_id));
-		tly_strlcpy(x->currency, tly_q_col_str(&q, 2),
-		    sizeof(x->currency));
-		x->amount_cent = tly_q_col_i64(&q, 3);
-		x->reversed_cent = tly_q_col_i64(&q, 4);
-		tly_strlcpy(x->state, tly_q_col_str(&q, 5), sizeof(x->state));
-		v = tly_q_col_str(&q, 6);
-		tly_strlcpy(x->transfer_id, v ? v : "", sizeof(x->transfer_id));
-		v = tly_q_col_str(&q, 7);
-		tly_strlcpy(x->last_error, v ? v : "", sizeof(x->last_error));
-		x->rows = tly_q_col_i64(&q, 8);
-		x->created = tly_q_col_i64(&q, 9);
-		x->paid_at = tly_q_col_i64(&q, 10);
-	}
-	tly_q_done(&q);
-	*out = rows;
-	return rc;
 }

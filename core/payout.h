@@ -4,8 +4,8 @@
  * connect.c: a payee (talent, agent, ambassador, host partner) gets one
  * Express connected account at Stripe and fresh onboarding links;
  * account.updated keeps its state, payout.failed (its bank payout
- * failed) flags it.  payout.c: the payout run (docs/ledger.md), the
- * transfer.reversed events, balances and the list of payouts.
+ * failed) flags it.  payout.c: one payout (claim, transfer, record) and
+ * the steps of a run (payout_run.c runs them, docs/ledger.md).
  */
 #ifndef TLY_PAYOUT_H
 #define TLY_PAYOUT_H
@@ -15,6 +15,7 @@
 #include "admin.h"
 #include "ctx.h"
 #include "effect.h"
+#include "facts.h"
 #include "stripe.h"
 
 #define TLY_PAYEE_KINDS_SQL \
@@ -96,22 +97,31 @@ typedef struct tly_payout {
 
 /* connect.c */
 int	 tly_connect_onboard(tly_ctx *, const char *, tly_connect *, tly_err *);
-int	 tly_connect_account_updated(tly_ctx *, const tly_st_event *,
+int	 tly_connect_account_updated(tly_ctx *, const tly_account_facts *,
 	    const char **, tly_err *);
-int	 tly_connect_payout_failed(tly_ctx *, const tly_st_event *,
+int	 tly_connect_payout_failed(tly_ctx *, const tly_bank_payout_facts *,
 	    const char **, tly_err *);
 
 extern const tly_effect_kind tly_connect_effect;
 
 /* payout.c */
-int	 tly_payouts_run(tly_ctx *, tly_payout_stats *, tly_err *);
-int	 tly_job_payouts(tly_ctx *, tly_err *);
-int	 tly_payout_transfer_reversed(tly_ctx *, const tly_st_event *,
-	    const char **, tly_err *);
-int	 tly_balances_get(tly_ctx *, const char *, tly_balance *, int *,
+#define TLY_PAYOUT_CASH_MAX	32	/* currencies of one run */
+
+/* one payout run: its counts and what the platform can still transfer */
+typedef struct tly_payout_run {
+	tly_ctx			*ctx;
+	tly_payout_stats	*st;
+	struct {
+		char	 cur[4];
+		int64_t	 avail_cent;
+	}			 bal[TLY_PAYOUT_CASH_MAX];
+	int			 nbal;
+} tly_payout_run;
+
+int	 tly_payout_run_start(tly_payout_run *, tly_ctx *, tly_payout_stats *,
 	    tly_err *);
-int	 tly_payouts_list(tly_ctx *, const char *, const tly_page *,
-	    tly_payout **, int *, int *, tly_err *);
+int	 tly_payout_run_payees(tly_payout_run *, tly_err *);
+int	 tly_payout_reversed(tly_ctx *, const char *, int64_t, tly_err *);
 const char *tly_payee_role(const char *);
 
 extern const tly_effect_kind tly_payout_effect;

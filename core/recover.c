@@ -2,8 +2,13 @@
  * recover.c - transfer reversals Tally makes to recover what a payee
  * owes back (recover.h; docs/ledger.md, "Transfer reversals")
  *
- * Owns the rows of transfer_reversals of origin 'tally' and their share
- * rows (kind transfer_reversal).  A payee whose unpaid rows in a currency
+ * Owns the transfer_reversals table: the rows of origin 'tally' (the
+ * reversals it makes, below) and those of origin 'stripe' (a reversal
+ * made outside Tally, named by transfer.reversed: of a payout's transfer,
+ * booked here, tly_recover_transfer_reversed; of an advance's, booked by
+ * advance.c through tly_recover_outside).  Their share rows (kind
+ * transfer_reversal) go through shares.c, a payout's reversed_cent
+ * through payout.c.  A payee whose unpaid rows in a currency
  * (every pending row no payout holds, the held positive rows of a
  * payment in its hold, disputed or being refunded included) sum to U < 0
  * owes N = -U: a held earning nets the debt before any transfer is
@@ -40,7 +45,8 @@
  * Lock order: account (payee) -> payout -> transfer reversal, as in
  * payout.c.  Recording a success locks only the reversal row.
  *
- * API:	tly_recover_run(), tly_recover_seen(), tly_reversal_effect.
+ * API:	tly_recover_run(), tly_recover_transfer_reversed(),
+ *	tly_recover_outside(), tly_reversal_effect.
  */
 #include <stdio.h>
 #include <string.h>
@@ -48,6 +54,8 @@
 #include "audit.h"
 #include "auth.h"
 #include "effect.h"
+#include "facts.h"
+#include "payout.h"
 #include "recover.h"
 #include "shares.h"
 #include "tly_str.h"
@@ -94,9 +102,7 @@ pair(tly_ctx *ctx, const rev_row *r, const char *pay, const char *role,
 	rc = tly_shares_transfer_reversal(ctx, pay, r->acc, role, x, r->cur,
 	    r->id, r->po, err);
 	if (rc == TLY_OK)
-		rc = tly_db_later(ctx->db, err, "UPDATE payouts SET "
-		    "reversed_cent = reversed_cent + ? WHERE id = ?", "is", x,
-		    r->po);
+		rc = tly_payout_reversed(ctx, r->po, x, err);
 	return rc;
 }
 
@@ -570,13 +576,13 @@ seen_tx(tly_ctx *ctx, seen_args *a, tly_err *err)
 }
 
 /*
- * tly_recover_seen - reversal 'sr' of transfer 'transfer', named by a
+ * seen - reversal 'sr' of transfer 'transfer', named by a
  * transfer.reversed event: '*known' is 1 when Tally already has it (by
  * its Stripe id, or by metadata[tally_id] when step 3 has not recorded
  * it yet: then it is recorded now), and nothing more is booked for it.
  */
-int
-tly_recover_seen(tly_ctx *ctx, const char *transfer,
+static int
+seen(tly_ctx *ctx, const char *transfer,
     const tly_st_reversal *sr, int *known, tly_err *err)
 {
 	seen_args a;
@@ -605,4 +611,150 @@ tly_recover_seen(tly_ctx *ctx, const char *transfer,
 	if (rc == TLY_OK)
 		*known = a.known;
 	return rc;
+}
+
+/* --- reversals made outside Tally (transfer.reversed) ----------------- */
+
+/*
+ * tly_recover_outside - record reversal 'trr' (Stripe's id) of
+ * 'amount_cent' in 'cur' of transfer 'transfer', one Tally did not make,
+ * of payout 'po' or else of advance 'adv' (origin 'stripe');
+ * TLY_CONFLICT when it is recorded already
+ */
+int
+tly_recover_outside(tly_ctx *ctx, const char *trr, const char *transfer,
+    const char *po, const char *adv, int64_t amount_cent, const char *cur,
+    tly_err *err)
+{
+	if (po)
+		return tly_db_exec(ctx->db, err, NULL, "INSERT INTO "
+		    "transfer_reversals (id, stripe_reversal_id, transfer_id, "
+		    "payout_id, amount_cent, currency, origin) VALUES (?, ?, "
+		    "?, ?, ?, ?, 'stripe')", "ssssis", trr, trr, transfer, po,
+		    amount_cent, cur);
+	return tly_db_exec(ctx->db, err, NULL, "INSERT INTO transfer_reversals "
+	    "(id, stripe_reversal_id, transfer_id, advance_id, amount_cent, "
+	    "currency, origin) VALUES (?, ?, ?, ?, ?, ?, 'stripe')", "ssssis",
+	    trr, trr, transfer, adv, amount_cent, cur);
+}
+
+typedef struct outside_args {
+	const char	*po;
+	const char	*acc;
+	const char	*transfer;
+	const char	*trr;
+	const char	*cur;
+	int64_t		 amount;
+	int		 booked;
+} outside_args;
+
+/*
+ * outside_tx - record reversal a->trr of a payout's transfer once; one
+ * Tally did not make is
+ * booked on the payee, zero-sum: -x as part of what was paid (status
+ * paid, the payout's id: it did not keep x) and +x pending: Tally still
+ * owes it, so x is payable again with its next payout.  Both rows kind
+ * transfer_reversal.
+ */
+TLY_TX_TYPED(outside_tx, outside_args)
+
+static int
+outside_tx(tly_ctx *ctx, outside_args *a, tly_err *err)
+{
+	char kind[16], state[16], pay[40];
+	int rc;
+
+	a->booked = 0;
+	rc = tly_db_row(ctx->db, err, "SELECT kind FROM accounts WHERE id = ? "
+	    "FOR UPDATE", "s>s", a->acc, kind, sizeof(kind));
+	if (rc == TLY_OK)
+		rc = tly_db_row(ctx->db, err, "SELECT state FROM payouts WHERE "
+		    "id = ? FOR UPDATE", "s>s", a->po, state, sizeof(state));
+	if (rc == TLY_OK)
+		rc = tly_db_row(ctx->db, err, "SELECT payment_id FROM shares "
+		    "WHERE payout_id = ? ORDER BY id LIMIT 1", "s>s", a->po,
+		    pay, sizeof(pay));
+	if (rc)
+		return rc == TLY_NOTFOUND ? tly_err_internal(err) : rc;
+	rc = tly_recover_outside(ctx, a->trr, a->transfer, a->po, NULL,
+	    a->amount, a->cur, err);
+	if (rc == TLY_CONFLICT) {		/* seen before (or Tally's) */
+		tly_err_clear(err);
+		return TLY_OK;
+	}
+	if (rc == TLY_OK)
+		rc = tly_shares_transfer_reversal(ctx, pay, a->acc,
+		    tly_payee_role(kind), a->amount, a->cur, a->trr, a->po,
+		    err);
+	if (rc == TLY_OK)
+		rc = tly_payout_reversed(ctx, a->po, a->amount, err);
+	if (rc == TLY_OK)
+		rc = tly_audit(ctx, NULL, "payout.reversed_outside", a->po,
+		    a->trr, err);
+	a->booked = rc == TLY_OK;
+	return rc;
+}
+
+/*
+ * tly_recover_transfer_reversed - transfer.reversed of transfer 'f' (see
+ * outside_tx): TLY_NOTFOUND, 'err' clear, when it is no payout's (an
+ * advance's, advance.c, or not Tally's); 409 when it is one of Tally's
+ * payouts whose transfer is not recorded yet (Stripe retries).
+ */
+int
+tly_recover_transfer_reversed(tly_ctx *ctx, const tly_transfer_facts *f,
+    tly_err *err)
+{
+	const tly_st_transfer *t = &f->t;
+	tly_st_reversal *rev;
+	char po[40], acc[40], amt[24];
+	const char *v;
+	outside_args a;
+	int rc, known, n, i;
+
+	rc = tly_db_row(ctx->db, err, "SELECT id, account_id FROM payouts "
+	    "WHERE stripe_transfer_id = ?", "s>ss", t->id, po, sizeof(po),
+	    acc, sizeof(acc));
+	v = tly_st_metadata(t->metadata, "tally_id");
+	if (rc == TLY_NOTFOUND && v && tly_db_row(ctx->db, err, "SELECT id "
+	    "FROM payouts WHERE id = ?", "s>s", v, po, sizeof(po)) == TLY_OK)
+		/* ours, its transfer not recorded yet: the job retries */
+		return tly_err_set(err, TLY_EK_CONFLICT, "payout_not_recorded",
+		    "The payout's transfer is not recorded yet.");
+	if (rc == TLY_NOTFOUND) {	/* an advance's, or not Tally's */
+		tly_err_clear(err);
+		return TLY_NOTFOUND;
+	}
+	if (rc == TLY_OK)
+		rc = tly_transfer_facts_reversals(ctx, f, &rev, &n, err);
+	if (rc)
+		return rc;
+	for (i = 0; i < n; i++) {
+		rc = seen(ctx, t->id, &rev[i], &known, err);
+		if (rc)
+			return rc;
+		if (known)		/* Tally made it, or seen before */
+			continue;
+		memset(&a, 0, sizeof(a));
+		a.po = po;
+		a.acc = acc;
+		a.transfer = t->id;
+		a.trr = rev[i].id;
+		a.cur = t->currency;
+		a.amount = rev[i].amount;
+		rc = outside_tx_run(ctx, "payout.reversal", &a, err);
+		if (rc)
+			return rc;
+		if (!a.booked)
+			continue;
+		snprintf(amt, sizeof(amt), "%lld", (long long)rev[i].amount);
+		tly_logkv(ctx->log, TLY_LOG_ERROR, "payout", "ALERT: a "
+		    "transfer was reversed outside Tally; the amount is "
+		    "payable to the payee again (transfer_reversal rows) and "
+		    "the next payout pays it: check why it was reversed",
+		    "payout_id", po, "account_id", acc, "transfer_id", t->id,
+		    "reversal_id", rev[i].id, "amount_cent", amt, "currency",
+		    t->currency, NULL);
+	}
+	return TLY_OK;
 }

@@ -14,12 +14,15 @@
 
 #include "ctx.h"
 #include "effect.h"
+#include "facts.h"
 #include "payout.h"
 #include "stripe.h"
 
 void	 tly_recover_run(tly_ctx *, tly_payout_stats *);
-int	 tly_recover_seen(tly_ctx *, const char *, const tly_st_reversal *,
-	    int *, tly_err *);
+int	 tly_recover_transfer_reversed(tly_ctx *, const tly_transfer_facts *,
+	    tly_err *);
+int	 tly_recover_outside(tly_ctx *, const char *, const char *,
+	    const char *, const char *, int64_t, const char *, tly_err *);
 
 extern const tly_effect_kind tly_reversal_effect;
 

@@ -30,6 +30,7 @@
 #include "auth.h"
 #include "ctx.h"
 #include "effect.h"
+#include "facts.h"
 #include "tly_json.h"
 
 struct tly_idem_row;			/* idem.h */
@@ -67,13 +68,15 @@ int	 tly_refund_insert(tly_ctx *, const char *, int64_t, const char *,
 	    const char *, const char *, const char *, char *, size_t,
 	    tly_err *);
 int	 tly_refund_finish(tly_ctx *, const char *, tly_err *);
+int	 tly_refund_lock(tly_ctx *, const char *, tly_refund *, tly_err *);
 int	 tly_refund_get(tly_ctx *, const char *, tly_refund *, tly_err *);
 int	 tly_job_refunds(tly_ctx *, tly_err *);
 
 extern const tly_effect_kind tly_refund_effect;
 
 /* refund_events.c: Stripe's refund events */
-int	 tly_refund_event(tly_ctx *, const tly_jv *, const char **, tly_err *);
+int	 tly_refund_event(tly_ctx *, const tly_charge_facts *, const char **,
+	    tly_err *);
 int	 tly_refund_payment_of(tly_ctx *, const char *, const char *, char *,
 	    size_t, tly_err *);
 

@@ -142,26 +142,6 @@ sync(tly_ctx *ctx, const char *pay, const tly_jv *obj, tly_err *err)
 	return tly_refund_record(ctx, id, obj, err);
 }
 
-/* charge_of - the charge (and PaymentIntent) an event's object is about */
-static void
-charge_of(const tly_jv *obj, const char **charge, const char **pi)
-{
-	const char *t = tly_json_str(obj, "object");
-	tly_st_refund sr;
-	tly_st_charge ch;
-
-	*charge = *pi = NULL;
-	if (t && strcmp(t, "refund") == 0 &&
-	    tly_st_refund_parse(obj, &sr) == TLY_OK) {
-		*charge = sr.charge;
-		*pi = sr.payment_intent;
-	} else if (t && strcmp(t, "charge") == 0 &&
-	    tly_st_charge_parse(obj, &ch) == TLY_OK) {
-		*charge = ch.id;
-		*pi = ch.payment_intent;
-	}
-}
-
 /*
  * tly_refund_payment_of - the payment of charge 'charge' (or of
  * PaymentIntent 'pi' when the charge is not recorded): TLY_NOTFOUND when
@@ -194,16 +174,16 @@ tly_refund_payment_of(tly_ctx *ctx, const char *charge, const char *pi,
 }
 
 /*
- * tly_refund_event - a refund event whose object is 'obj' (a refund or a
- * charge): every refund of the charge recorded (see the top of the
- * file).  '*status' becomes "ignored" when the charge is not Tally's;
- * a payment not completed yet is a retryable error.
+ * tly_refund_event - a refund event about charge 'cf' (its object a
+ * refund or a charge, facts.h): every refund of the charge recorded (see
+ * the top of the file).  '*status' becomes "ignored" when the charge is
+ * not Tally's; a payment not completed yet is a retryable error.
  */
 int
-tly_refund_event(tly_ctx *ctx, const tly_jv *obj, const char **status,
-    tly_err *err)
+tly_refund_event(tly_ctx *ctx, const tly_charge_facts *cf,
+    const char **status, tly_err *err)
 {
-	const char *charge, *pi, *after = NULL;
+	const char *charge = cf->charge_id, *pi = cf->pi_id, *after = NULL;
 	tly_stripe_resp resp;
 	tly_stripe_req rq;
 	tly_st_list list;
@@ -212,7 +192,6 @@ tly_refund_event(tly_ctx *ctx, const tly_jv *obj, const char **status,
 	tly_form f;
 	int page, rc;
 
-	charge_of(obj, &charge, &pi);
 	if (charge == NULL) {
 		*status = "ignored";
 		return TLY_OK;

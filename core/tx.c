@@ -21,7 +21,7 @@
  * If the database stays unreachable the outcome stays unknown and the
  * caller gets TLY_UNKNOWN (503): the marker row lets a later look-up tell.
  *
- * API:	tly_tx_run().
+ * API:	tly_tx_run(), tly_tx_run_keyed(), tly_tx_prune().
  */
 #include <stdio.h>
 #include <string.h>
@@ -237,4 +237,16 @@ tly_tx_run_keyed(tly_ctx *ctx, const char *op, tly_tx_fn fn, void *arg,
     tly_err *err)
 {
 	return run(ctx, op, fn, arg, 1, err);
+}
+
+/*
+ * tly_tx_prune - delete tx_ops markers older than two days (a lost
+ * COMMIT is resolved within seconds; two days leave room for an
+ * operator's investigation)
+ */
+int
+tly_tx_prune(tly_ctx *ctx, tly_err *err)
+{
+	return tly_db_prune(ctx->db, "DELETE FROM tx_ops WHERE created_at < "
+	    "NOW(3) - INTERVAL 2 DAY LIMIT 1000", err);
 }

@@ -46,6 +46,7 @@ typedef int (*tly_tx_fn)(tly_ctx *, void *, tly_err *);
 int	 tly_tx_run(tly_ctx *, const char *, tly_tx_fn, void *, tly_err *);
 int	 tly_tx_run_keyed(tly_ctx *, const char *, tly_tx_fn, void *,
 	    tly_err *);
+int	 tly_tx_prune(tly_ctx *, tly_err *);
 
 /* TLY_TX_TYPED - body 'name' over 'type' and its runner name_run() */
 #define TLY_TX_TYPED(name, type)					\

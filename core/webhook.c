@@ -54,7 +54,9 @@
 #include "dispute.h"
 #include "ledger.h"
 #include "refund.h"
+#include "advance.h"
 #include "payout.h"
+#include "recover.h"
 #include "stripe.h"
 #include "tly_str.h"
 #include "tx.h"
@@ -347,10 +349,35 @@ not_ours(tly_ctx *ctx, const event *ev, int rc, const tly_err *err)
 	return 1;
 }
 
+/*
+ * act_reversed - transfer.reversed: the transfer of a payout (recover.c)
+ * or of an advance (advance.c); neither: ignored
+ */
+static int
+act_reversed(tly_ctx *ctx, const event *ev, const char **status,
+    tly_err *err)
+{
+	tly_transfer_facts f;
+	int rc;
+
+	if (tly_transfer_facts_from(ev->e.object, &f) != TLY_OK) {
+		*status = "ignored";
+		return TLY_OK;
+	}
+	rc = tly_recover_transfer_reversed(ctx, &f, err);
+	if (rc == TLY_NOTFOUND)
+		rc = tly_advance_transfer_reversed(ctx, &f, status, err);
+	return rc;
+}
+
 /* act - what event 'ev' means for Tally; '*status' says how it ended */
 static int
 act(tly_ctx *ctx, const event *ev, const char **status, tly_err *err)
 {
+	tly_charge_facts cf;
+	tly_st_dispute dp;
+	tly_account_facts af;
+	tly_bank_payout_facts bp;
 	int rc;
 
 	*status = "processed";
@@ -368,13 +395,20 @@ act(tly_ctx *ctx, const event *ev, const char **status, tly_err *err)
 		rc = act_status(ctx, ev, status, err);
 		break;
 	case ACT_REFUND:
-		rc = tly_refund_event(ctx, ev->e.object, status, err);
+		tly_charge_facts_from(ev->e.object, &cf);
+		rc = tly_refund_event(ctx, &cf, status, err);
 		break;
 	case ACT_DISPUTE:
-		rc = tly_dispute_event(ctx, ev->e.object, status, err);
+		if (tly_st_dispute_parse(ev->e.object, &dp) != TLY_OK)
+			memset(&dp, 0, sizeof(dp));	/* ignored */
+		rc = tly_dispute_event(ctx, &dp, status, err);
 		break;
 	case ACT_ACCOUNT:
-		rc = tly_connect_account_updated(ctx, &ev->e, status, err);
+		if (tly_account_facts_from(&ev->e, &af) != TLY_OK) {
+			*status = "ignored";
+			return TLY_OK;
+		}
+		rc = tly_connect_account_updated(ctx, &af, status, err);
 		break;
 	case ACT_BANK_PAYOUT_FAILED:
 		/* a connected account's bank payout; the platform's: ignored */
@@ -382,10 +416,11 @@ act(tly_ctx *ctx, const event *ev, const char **status, tly_err *err)
 			*status = "ignored";
 			return TLY_OK;
 		}
-		rc = tly_connect_payout_failed(ctx, &ev->e, status, err);
+		tly_bank_payout_facts_from(&ev->e, &bp);
+		rc = tly_connect_payout_failed(ctx, &bp, status, err);
 		break;
 	case ACT_REVERSED:
-		rc = tly_payout_transfer_reversed(ctx, &ev->e, status, err);
+		rc = act_reversed(ctx, ev, status, err);
 		break;
 	default:
 		*status = "ignored";

@@ -62,6 +62,7 @@
 #include "jwt.h"
 #include "migrate.h"
 #include "payout.h"
+#include "payout_run.h"
 #include "recover.h"
 #include "outbox.h"
 #include "refund.h"

@@ -10,6 +10,7 @@
  */
 #include <string.h>
 
+#include "balances.h"
 #include "payout.h"
 #include "routes.h"
 #include "tly_str.h"

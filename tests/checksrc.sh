@@ -8,8 +8,8 @@
 # Layers (docs/style.md): core/ never includes FastCGI; core/util/ includes
 # neither MariaDB nor FastCGI nor a core/ header; fcgi/ holds no SQL and
 # no MariaDB call; the include graph of core/ has no loop (an edge
-# "a -> b" for each core/a.c that includes core/b.h, sorted with tsort:
-# docs/architecture.md, "Modules").
+# "a -> b" for each core/a.c or core/a.h that includes core/b.h, sorted
+# with tsort: docs/architecture.md, "Modules").
 #
 # Prints every violation as FILE:LINE: what; exits 1 if there is any.
 
@@ -76,10 +76,11 @@ layer "core/util/ is below MariaDB, FastCGI and core/" \
 layer "fcgi/ holds no SQL (docs/style.md)" \
     'mysql_|mariadb_|"[^"]*\b(SELECT|INSERT|UPDATE|DELETE) ' "$fcgi_files"
 
-# core/'s modules call downward only: a.c including b.h is an edge a -> b,
-# and tsort finds any loop (its members are printed)
-edges=$(for f in core/*.c; do
-	m=$(basename "$f" .c)
+# core/'s modules call downward only: a module is core/a.c with core/a.h;
+# a.c or a.h including b.h is an edge a -> b, and tsort finds any loop
+# (its members are printed)
+edges=$(for f in core/*.c core/*.h; do
+	m=$(basename "$f"); m=${m%.*}
 	sed -n 's/^#include "\([a-z_]*\)\.h".*/\1/p' "$f" | while read -r h; do
 		[ -f "core/$h.h" ] && [ "$h" != "$m" ] && echo "$m $h"
 	done
