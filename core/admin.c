@@ -1,6 +1,8 @@
 /*
  * admin.c - lists for the admin API: admin users, API keys, audit log
  *
+ * Owns no table: it only reads.
+ *
  * Every list reads limit + 1 rows to learn has_more without a COUNT, and
  * pages by primary key (ids are time-ordered), so a page costs one index
  * range scan however deep the cursor.  Key hashes and password hashes

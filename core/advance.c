@@ -140,7 +140,7 @@ typedef struct grant_args {
 	const char		*cur;
 	const char		*note;
 	const tly_idem_row	*key;	/* the client's, or NULL */
-	int64_t			 amount;
+	int64_t			 amount_cent;
 	char			 id[40];
 } grant_args;
 
@@ -199,13 +199,13 @@ grant_tx(tly_ctx *ctx, grant_args *a, tly_err *err)
 	    "granted_by, request_key, request_sha256, state, key_gen, "
 	    "lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'to_transfer', "
 	    "1, NOW(3) + INTERVAL ? SECOND)", "ssssissssi", a->id, a->acc,
-	    acct, a->cur, a->amount, a->note, a->by->name,
+	    acct, a->cur, a->amount_cent, a->note, a->by->name,
 	    a->key ? a->key->key : NULL, a->key ? a->key->sha256 : NULL,
 	    (int64_t)ctx->cfg->payout_lease_s);
 	if (rc)
 		return rc;
 	snprintf(detail, sizeof(detail), "%lld %s to %s",
-	    (long long)a->amount, a->cur, a->acc);
+	    (long long)a->amount_cent, a->cur, a->acc);
 	return tly_audit(ctx, a->by, "advance.grant", a->id, detail, err);
 }
 
@@ -402,7 +402,7 @@ transfer(tly_ctx *ctx, const char *id, tly_err *err)
 }
 
 /*
- * tly_advance_grant - advance 'amount' of 'cur' (NULL: the first
+ * tly_advance_grant - advance 'amount_cent' of 'cur' (NULL: the first
  * configured currency) to payee 'acc', granted by 'by' with 'note';
  * 'key' (NULL: none) is the admin's Idempotency-Key, kept on the advance:
  * a request with a key an advance keeps answers that advance
@@ -413,7 +413,7 @@ transfer(tly_ctx *ctx, const char *id, tly_err *err)
  */
 int
 tly_advance_grant(tly_ctx *ctx, const tly_principal *by, const char *acc,
-    int64_t amount, const char *cur, const char *note,
+    int64_t amount_cent, const char *cur, const char *note,
     const tly_idem_row *key, tly_advance *out, tly_err *err)
 {
 	grant_args a;
@@ -421,7 +421,7 @@ tly_advance_grant(tly_ctx *ctx, const tly_principal *by, const char *acc,
 	int rc, existing = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (amount <= 0)
+	if (amount_cent <= 0)
 		return tly_err_param(err, TLY_EK_INVALID, "parameter_invalid",
 		    "amount_cent", "amount_cent must be a positive integer.");
 	if (cur == NULL)
@@ -435,7 +435,7 @@ tly_advance_grant(tly_ctx *ctx, const tly_principal *by, const char *acc,
 	a.acc = acc;
 	a.cur = cur;
 	a.note = note ? note : "";
-	a.amount = amount;
+	a.amount_cent = amount_cent;
 	a.key = key;
 	rc = keyed(ctx, &a, &r, err);
 	if (rc == TLY_NOTFOUND) {

@@ -4,8 +4,8 @@
  *
  * The other half of the advance module (advance.c grants and transfers):
  * what happens to advances inside the transactions of payments, under
- * the payment's lock.  Writes the advances table (offset_cent,
- * reversed_cent) with advance.c; the share rows through shares.c, the
+ * the payment's lock.  Owns, with advance.c, the advances table
+ * (offset_cent, reversed_cent); the share rows through shares.c, the
  * plans are the pure ledger's (ledger.c).
  *
  *   tly_advance_offset   inside the completion's transaction: ONE locking
@@ -68,7 +68,7 @@
 /* pair_rows - -d on the payee, +d on the platform (offset_cent: caller) */
 static int
 pair_rows(tly_ctx *ctx, const char *pay, const char *cur, const char *kind,
-    const char *adv, const char *payee, int64_t d, tly_err *err)
+    const char *adv, const char *payee, int64_t d_cent, tly_err *err)
 {
 	tly_share_pair p;
 
@@ -80,21 +80,22 @@ pair_rows(tly_ctx *ctx, const char *pay, const char *cur, const char *kind,
 	p.from_role = "ADVANCE_OFFSET";
 	p.to_account = PLATFORM_ACCOUNT;
 	p.to_role = "ADVANCE_OFFSET";
-	p.amount_cent = d;
+	p.amount_cent = d_cent;
 	return tly_shares_pair(ctx, &p, err);
 }
 
 /* post_pair - -d on the payee, +d on the platform, and offset_cent += d */
 static int
 post_pair(tly_ctx *ctx, const char *pay, const char *cur, const char *kind,
-    const char *adv, const char *payee, int64_t d, tly_err *err)
+    const char *adv, const char *payee, int64_t d_cent, tly_err *err)
 {
 	int rc;
 
-	rc = pair_rows(ctx, pay, cur, kind, adv, payee, d, err);
+	rc = pair_rows(ctx, pay, cur, kind, adv, payee, d_cent, err);
 	if (rc == TLY_OK)
 		rc = tly_db_later(ctx->db, err, "UPDATE advances SET "
-		    "offset_cent = offset_cent + ? WHERE id = ?", "is", d, adv);
+		    "offset_cent = offset_cent + ? WHERE id = ?", "is", d_cent,
+		    adv);
 	return rc;
 }
 
@@ -118,7 +119,7 @@ tly_advance_offset(tly_ctx *ctx, const char *cur, tly_earning *earn, int n,
     tly_adv_plan *plan, tly_err *err)
 {
 	char id[40], acc[40];
-	int64_t left, x;
+	int64_t left_cent, x_cent;
 	int i, k, rc;
 	tly_q q;
 
@@ -146,19 +147,20 @@ tly_advance_offset(tly_ctx *ctx, const char *cur, tly_earning *earn, int n,
 	while ((rc = tly_q_next(&q)) == TLY_ROW) {
 		tly_strlcpy(id, tly_q_col_str(&q, 0), sizeof(id));
 		tly_strlcpy(acc, tly_q_col_str(&q, 1), sizeof(acc));
-		left = tly_q_col_i64(&q, 2);
+		left_cent = tly_q_col_i64(&q, 2);
 		for (k = 0; k < n && strcmp(earn[k].account_id, acc); k++)
 			;
 		if (k == n || earn[k].amount_cent <= 0 ||
 		    plan->n == TLY_ADV_PLAN_MAX)
 			continue;
-		x = earn[k].amount_cent < left ? earn[k].amount_cent : left;
-		earn[k].amount_cent -= x;
+		x_cent = earn[k].amount_cent < left_cent ?
+		    earn[k].amount_cent : left_cent;
+		earn[k].amount_cent -= x_cent;
 		tly_strlcpy(plan->item[plan->n].advance_id, id,
 		    sizeof(plan->item[0].advance_id));
 		tly_strlcpy(plan->item[plan->n].account_id, acc,
 		    sizeof(plan->item[0].account_id));
-		plan->item[plan->n++].amount_cent = x;
+		plan->item[plan->n++].amount_cent = x_cent;
 	}
 	tly_q_done(&q);
 	return rc;
@@ -187,7 +189,7 @@ tly_advance_offset_post(tly_ctx *ctx, const char *pay, const char *cur,
 typedef struct adv_off {
 	char	 id[40];
 	char	 acc[40];
-	int64_t	 o, kept;
+	int64_t	 offset_cent, kept_cent;
 } adv_off;
 
 /*
@@ -208,7 +210,7 @@ adv_order(const void *x, const void *y)
 /*
  * tly_advance_reverse - inside a reversal of payment 'pay' (amount 'A',
  * currency 'cur') under its row lock, whose cumulative reversal moves
- * from 'before' to 'after': every advance offset in the payment keeps
+ * from 'before_cent' to 'after_cent': every advance offset in the payment keeps
  * tly_ledger_offset_kept() of it; the difference goes back to (or, on a
  * move back, is taken again from) the payee as advance_return rows, and
  * to the advance's offset_cent, under the advance's lock.  One read when
@@ -217,11 +219,11 @@ adv_order(const void *x, const void *y)
  */
 int
 tly_advance_reverse(tly_ctx *ctx, const char *pay, const char *cur,
-    int64_t amount, int64_t before, int64_t after, tly_err *err)
+    int64_t amount_cent, int64_t before_cent, int64_t after_cent, tly_err *err)
 {
 	adv_off off[OPEN_MAX];
 	tly_ledger_offset m;
-	int64_t room = 0, kept;
+	int64_t room_cent = 0, kept_cent;
 	int n = 0, i, rc;
 	tly_q q;
 
@@ -237,8 +239,8 @@ tly_advance_reverse(tly_ctx *ctx, const char *pay, const char *cur,
 		tly_strlcpy(off[n].id, tly_q_col_str(&q, 0), sizeof(off[0].id));
 		tly_strlcpy(off[n].acc, tly_q_col_str(&q, 1),
 		    sizeof(off[0].acc));
-		off[n].o = tly_q_col_i64(&q, 2);
-		off[n++].kept = tly_q_col_i64(&q, 3);
+		off[n].offset_cent = tly_q_col_i64(&q, 2);
+		off[n++].kept_cent = tly_q_col_i64(&q, 3);
 	}
 	tly_q_done(&q);
 	if (rc != TLY_OK && rc != TLY_ROW)
@@ -247,26 +249,26 @@ tly_advance_reverse(tly_ctx *ctx, const char *pay, const char *cur,
 	for (i = 0; i < n; i++) {
 		rc = tly_db_row(ctx->db, err, "SELECT granted_cent - "
 		    "offset_cent - reversed_cent FROM advances WHERE id = ? "
-		    "FOR UPDATE", "s>i", off[i].id, &room);
+		    "FOR UPDATE", "s>i", off[i].id, &room_cent);
 		if (rc)
 			return rc == TLY_NOTFOUND ? tly_err_internal(err) : rc;
 		memset(&m, 0, sizeof(m));
-		m.offset_cent = off[i].o;
-		m.kept_cent = off[i].kept;
-		m.amount_cent = amount;
-		m.before_cent = before;
-		m.after_cent = after;
-		m.room_cent = room;
-		if (tly_ledger_offset_kept(&m, &kept) != TLY_OK) {
+		m.offset_cent = off[i].offset_cent;
+		m.kept_cent = off[i].kept_cent;
+		m.amount_cent = amount_cent;
+		m.before_cent = before_cent;
+		m.after_cent = after_cent;
+		m.room_cent = room_cent;
+		if (tly_ledger_offset_kept(&m, &kept_cent) != TLY_OK) {
 			tly_logkv(ctx->log, TLY_LOG_ERROR, "advance", "advance "
 			    "offset rows out of bounds", "payment_id", pay,
 			    "advance_id", off[i].id, NULL);
 			return tly_err_internal(err);
 		}
-		if (kept == off[i].kept)
+		if (kept_cent == off[i].kept_cent)
 			continue;
 		rc = post_pair(ctx, pay, cur, "advance_return", off[i].id,
-		    off[i].acc, kept - off[i].kept, err);
+		    off[i].acc, kept_cent - off[i].kept_cent, err);
 		if (rc)
 			return rc;
 	}
@@ -284,11 +286,11 @@ typedef struct arev_args {
 	const char	*cur;
 	const char	*transfer;
 	const char	*trr;
-	int64_t		 amount;	/* x, what was reversed */
+	int64_t		 amount_cent;	/* x, what was reversed */
 	char		(*pay)[40];	/* the payments to lock, by id */
 	int		 npay;
 	/* out */
-	int64_t		 excess;	/* e, returned to the payee */
+	int64_t		 excess_cent;	/* e, returned to the payee */
 	int		 booked;
 	int		 relist;	/* a payment was offset meanwhile */
 } arev_args;
@@ -332,7 +334,7 @@ locked(const arev_args *a, const char *pay)
 }
 
 /*
- * give_back - post the advance_reversal pairs of a->excess: over the
+ * give_back - post the advance_reversal pairs of a->excess_cent: over the
  * payments the advance is still offset in, newest first, at most what is
  * still offset in each.  a->relist when one of them is not locked (it
  * was offset after the list was read): the caller lists them again.
@@ -342,9 +344,9 @@ give_back(tly_ctx *ctx, arev_args *a, tly_err *err)
 {
 	struct {
 		char	 pay[40];
-		int64_t	 kept;
+		int64_t	 kept_cent;
 	} in[AREV_PAYMENTS];
-	int64_t d, e = a->excess;
+	int64_t d_cent, e_cent = a->excess_cent;
 	int n = 0, i, rc;
 	tly_q q;
 
@@ -362,25 +364,25 @@ give_back(tly_ctx *ctx, arev_args *a, tly_err *err)
 			continue;
 		tly_strlcpy(in[n].pay, tly_q_col_str(&q, 0),
 		    sizeof(in[0].pay));
-		in[n++].kept = tly_q_col_i64(&q, 1);
+		in[n++].kept_cent = tly_q_col_i64(&q, 1);
 	}
 	tly_q_done(&q);
 	if (rc != TLY_OK)
 		return rc;
-	for (i = 0; i < n && e > 0; i++) {
+	for (i = 0; i < n && e_cent > 0; i++) {
 		if (!locked(a, in[i].pay)) {
 			a->relist = 1;
 			return tly_err_set(err, TLY_EK_CONFLICT, "retry",
 			    "The advance was offset meanwhile.");
 		}
-		d = e < in[i].kept ? e : in[i].kept;
+		d_cent = e_cent < in[i].kept_cent ? e_cent : in[i].kept_cent;
 		rc = pair_rows(ctx, in[i].pay, a->cur, "advance_reversal",
-		    a->adv, a->acc, -d, err);
+		    a->adv, a->acc, -d_cent, err);
 		if (rc)
 			return rc;
-		e -= d;
+		e_cent -= d_cent;
 	}
-	if (e > 0)			/* offset < excess: checked before */
+	if (e_cent > 0)			/* offset < excess: checked before */
 		return tly_err_internal(err);
 	return TLY_OK;
 }
@@ -398,20 +400,20 @@ TLY_TX_TYPED(arev_tx, arev_args)
 static int
 arev_tx(tly_ctx *ctx, arev_args *a, tly_err *err)
 {
-	int64_t granted = 0, offset = 0, reversed = 0, y;
+	int64_t granted_cent = 0, offset_cent = 0, reversed_cent = 0, y_cent;
 	char state[16], id[72];
 	int i, rc = TLY_OK;
 
 	a->booked = a->relist = 0;
-	a->excess = 0;
+	a->excess_cent = 0;
 	for (i = 0; i < a->npay && rc == TLY_OK; i++)
 		rc = tly_db_row(ctx->db, err, "SELECT id FROM payments WHERE "
 		    "id = ? FOR UPDATE", "s>s", a->pay[i], id, sizeof(id));
 	if (rc == TLY_OK)
 		rc = tly_db_row(ctx->db, err, "SELECT state, granted_cent, "
 		    "offset_cent, reversed_cent FROM advances WHERE id = ? FOR "
-		    "UPDATE", "s>siii", a->adv, state, sizeof(state), &granted,
-		    &offset, &reversed);
+		    "UPDATE", "s>siii", a->adv, state, sizeof(state),
+		    &granted_cent, &offset_cent, &reversed_cent);
 	if (rc)
 		return rc == TLY_NOTFOUND ? tly_err_internal(err) : rc;
 	rc = tly_db_row(ctx->db, err, "SELECT id FROM transfer_reversals WHERE "
@@ -419,10 +421,11 @@ arev_tx(tly_ctx *ctx, arev_args *a, tly_err *err)
 	if (rc != TLY_NOTFOUND)
 		return rc;			/* seen before */
 	tly_err_clear(err);
-	y = granted - reversed - offset;
-	y = a->amount < y ? a->amount : y;
-	a->excess = a->amount - y;
-	if (strcmp(state, "transferred") != 0 || y < 0 || a->excess > offset) {
+	y_cent = granted_cent - reversed_cent - offset_cent;
+	y_cent = a->amount_cent < y_cent ? a->amount_cent : y_cent;
+	a->excess_cent = a->amount_cent - y_cent;
+	if (strcmp(state, "transferred") != 0 || y_cent < 0 ||
+	    a->excess_cent > offset_cent) {
 		/* Stripe never reverses more than the transfer: a bug */
 		tly_logkv(ctx->log, TLY_LOG_ERROR, "advance", "a reversal of "
 		    "the advance's transfer exceeds it: left for an operator",
@@ -430,18 +433,18 @@ arev_tx(tly_ctx *ctx, arev_args *a, tly_err *err)
 		return tly_err_internal(err);
 	}
 	rc = tly_recover_outside(ctx, a->trr, a->transfer, NULL, a->adv,
-	    a->amount, a->cur, err);
+	    a->amount_cent, a->cur, err);
 	if (rc == TLY_CONFLICT) {		/* seen meanwhile */
 		tly_err_clear(err);
 		return TLY_OK;
 	}
-	if (rc == TLY_OK && a->excess > 0)
+	if (rc == TLY_OK && a->excess_cent > 0)
 		rc = give_back(ctx, a, err);
 	if (rc == TLY_OK)
 		rc = tly_db_later(ctx->db, err, "UPDATE advances SET "
 		    "offset_cent = offset_cent - ?, reversed_cent = "
-		    "reversed_cent + ? WHERE id = ?", "iis", a->excess,
-		    a->amount, a->adv);
+		    "reversed_cent + ? WHERE id = ?", "iis", a->excess_cent,
+		    a->amount_cent, a->adv);
 	if (rc == TLY_OK)
 		rc = tly_audit(ctx, NULL, "advance.reversed_outside", a->adv,
 		    a->trr, err);
@@ -515,14 +518,14 @@ tly_advance_transfer_reversed(tly_ctx *ctx, const tly_transfer_facts *f,
 		a.cur = cur;
 		a.transfer = t->id;
 		a.trr = sr.id;
-		a.amount = sr.amount;
+		a.amount_cent = sr.amount_cent;
 		rc = arev_book(ctx, &a, err);
 		if (rc)
 			return rc;
 		if (!a.booked)
 			continue;
-		snprintf(amt, sizeof(amt), "%lld", (long long)sr.amount);
-		snprintf(back, sizeof(back), "%lld", (long long)a.excess);
+		snprintf(amt, sizeof(amt), "%lld", (long long)sr.amount_cent);
+		snprintf(back, sizeof(back), "%lld", (long long)a.excess_cent);
 		tly_logkv(ctx->log, TLY_LOG_ERROR, "advance", "ALERT: an "
 		    "advance's transfer was reversed outside Tally; booked as "
 		    "the payee giving the advance back, and what its earnings "
@@ -539,9 +542,9 @@ tly_advance_transfer_reversed(tly_ctx *ctx, const tly_transfer_facts *f,
 /* one advance offset (or to be offset) by the fee bearer in one payment */
 typedef struct refee_item {
 	char	 id[40];
-	int64_t	 o;	/* O: -Σ advance_offset and advance_fee rows */
-	int64_t	 n;	/* N: -Σ all its ADVANCE_OFFSET rows */
-	int64_t	 room;	/* granted - offset of the advance */
+	int64_t	 offset_cent;	/* O: -Σ advance_offset and advance_fee rows */
+	int64_t	 kept_cent;	/* N: -Σ all its ADVANCE_OFFSET rows */
+	int64_t	 room_cent;	/* granted - offset of the advance */
 } refee_item;
 
 /*
@@ -550,14 +553,14 @@ typedef struct refee_item {
  * offset there (O and N, by id, so oldest first) into 'it' ('*n').
  */
 static int
-refee_read(tly_ctx *ctx, const char *pay, const char *acc, int64_t *earn,
+refee_read(tly_ctx *ctx, const char *pay, const char *acc, int64_t *earn_cent,
     refee_item *it, int *n, tly_err *err)
 {
 	tly_q q;
 	int rc;
 
 	*n = 0;
-	*earn = 0;
+	*earn_cent = 0;
 	if (tly_q_prep(ctx->db, &q, "SELECT cause_id, "
 	    "-SUM(IF(kind IN ('advance_offset', 'advance_fee'), amount_cent, "
 	    "0)), -SUM(amount_cent) FROM shares WHERE payment_id = ? AND "
@@ -569,15 +572,15 @@ refee_read(tly_ctx *ctx, const char *pay, const char *acc, int64_t *earn,
 	(void)tly_q_exec(&q);
 	while ((rc = tly_q_next(&q)) == TLY_ROW) {
 		if (tly_q_col_null(&q, 0)) {
-			*earn = -tly_q_col_i64(&q, 2);
+			*earn_cent = -tly_q_col_i64(&q, 2);
 			continue;
 		}
 		if (*n == OPEN_MAX)
 			break;
 		memset(&it[*n], 0, sizeof(it[0]));
 		tly_strlcpy(it[*n].id, tly_q_col_str(&q, 0), sizeof(it[0].id));
-		it[*n].o = tly_q_col_i64(&q, 1);
-		it[(*n)++].n = tly_q_col_i64(&q, 2);
+		it[*n].offset_cent = tly_q_col_i64(&q, 1);
+		it[(*n)++].kept_cent = tly_q_col_i64(&q, 2);
 	}
 	tly_q_done(&q);
 	return rc == TLY_ROW ? tly_err_internal(err) : rc;
@@ -595,7 +598,7 @@ refee_lock(tly_ctx *ctx, const char *acc, const char *cur, int grow,
 {
 	refee_item tmp;
 	const char *id;
-	int64_t room;
+	int64_t room_cent;
 	int k, j, rc;
 	tly_q q;
 
@@ -609,18 +612,18 @@ refee_lock(tly_ctx *ctx, const char *acc, const char *cur, int grow,
 	(void)tly_q_exec(&q);
 	while ((rc = tly_q_next(&q)) == TLY_ROW) {
 		id = tly_q_col_str(&q, 0);
-		room = tly_q_col_i64(&q, 1);
+		room_cent = tly_q_col_i64(&q, 1);
 		for (k = 0; k < *n && strcmp(it[k].id, id); k++)
 			;
 		if (k < *n) {
-			it[k].room = room;
+			it[k].room_cent = room_cent;
 			continue;
 		}
-		if (!grow || room <= 0 || *n == OPEN_MAX)
+		if (!grow || room_cent <= 0 || *n == OPEN_MAX)
 			continue;
 		memset(&it[*n], 0, sizeof(it[0]));
 		tly_strlcpy(it[*n].id, id, sizeof(it[0].id));
-		it[(*n)++].room = room;
+		it[(*n)++].room_cent = room_cent;
 		/* keep id order: the new one goes before any later id */
 		for (j = *n - 1; j > 0 && strcmp(it[j - 1].id, it[j].id) > 0;
 		    j--) {
@@ -635,9 +638,10 @@ refee_lock(tly_ctx *ctx, const char *acc, const char *cur, int grow,
 
 /*
  * tly_advance_refee - inside the fee settlement of payment 'pay'
- * (amount 'amount', currency 'cur', cumulative reversal 'reversed'),
+ * (amount 'amount_cent', currency 'cur', cumulative reversal
+ * 'reversed_cent'),
  * under its row lock: the real Stripe fee moved the earning of its fee
- * bearer 'acc' by -'delta' (delta = actual - estimate), and the offsets
+ * bearer 'acc' by -'delta_cent' (delta = actual - estimate), and the offsets
  * of its advances in this payment are re-targeted to what the
  * completion would have offset had it known the fee (docs/ledger.md,
  * "Advances"):
@@ -656,55 +660,56 @@ refee_lock(tly_ctx *ctx, const char *acc, const char *cur, int grow,
  */
 int
 tly_advance_refee(tly_ctx *ctx, const char *pay, const char *cur,
-    const char *acc, int64_t amount, int64_t reversed, int64_t delta,
-    tly_err *err)
+    const char *acc, int64_t amount_cent, int64_t reversed_cent,
+    int64_t delta_cent, tly_err *err)
 {
 	tly_ledger_refee plan[OPEN_MAX];
 	refee_item it[OPEN_MAX];
-	int64_t earn = 0, o = 0, left, d, n1;
+	int64_t earn_cent = 0, o_cent = 0, left_cent, d_cent, n1;
 	int n = 0, i, rc;
 
-	if (delta == 0 || amount <= 0 || reversed < 0 || reversed > amount)
+	if (delta_cent == 0 || amount_cent <= 0 || reversed_cent < 0 ||
+	    reversed_cent > amount_cent)
 		return TLY_OK;
-	rc = refee_read(ctx, pay, acc, &earn, it, &n, err);
+	rc = refee_read(ctx, pay, acc, &earn_cent, it, &n, err);
 	if (rc)
 		return rc;
 	for (i = 0; i < n; i++)
-		o += it[i].o;
-	left = tly_ledger_refee_left(earn, o, delta);
-	if (left <= 0)
+		o_cent += it[i].offset_cent;
+	left_cent = tly_ledger_refee_left(earn_cent, o_cent, delta_cent);
+	if (left_cent <= 0)
 		return TLY_OK;		/* nothing moves */
-	rc = refee_lock(ctx, acc, cur, delta < 0, it, &n, err);
+	rc = refee_lock(ctx, acc, cur, delta_cent < 0, it, &n, err);
 	if (rc)
 		return rc;
 	memset(plan, 0, sizeof(plan));
 	for (i = 0; i < n; i++) {
-		plan[i].offset_cent = it[i].o;
-		plan[i].kept_cent = it[i].n;
-		plan[i].room_cent = it[i].room;
+		plan[i].offset_cent = it[i].offset_cent;
+		plan[i].kept_cent = it[i].kept_cent;
+		plan[i].room_cent = it[i].room_cent;
 	}
-	if (tly_ledger_refee_plan(plan, n, delta, left, amount, reversed) !=
-	    TLY_OK) {
+	if (tly_ledger_refee_plan(plan, n, delta_cent, left_cent, amount_cent,
+	    reversed_cent) != TLY_OK) {
 		tly_logkv(ctx->log, TLY_LOG_ERROR, "advance", "advance offset "
 		    "rows out of bounds", "payment_id", pay, NULL);
 		return tly_err_internal(err);
 	}
 	for (i = 0; i < n; i++) {
-		d = plan[i].fee_move_cent;
+		d_cent = plan[i].fee_move_cent;
 		n1 = plan[i].kept_after_cent;
-		if (d == 0)
+		if (d_cent == 0)
 			continue;
 		/* one update of offset_cent: each pair alone may cross a
 		 * bound of the CHECK that their sum keeps */
-		rc = pair_rows(ctx, pay, cur, "advance_fee", it[i].id, acc, d,
-		    err);
-		if (rc == TLY_OK && n1 - it[i].n != d)
+		rc = pair_rows(ctx, pay, cur, "advance_fee", it[i].id, acc,
+		    d_cent, err);
+		if (rc == TLY_OK && n1 - it[i].kept_cent != d_cent)
 			rc = pair_rows(ctx, pay, cur, "advance_return",
-			    it[i].id, acc, n1 - it[i].n - d, err);
+			    it[i].id, acc, n1 - it[i].kept_cent - d_cent, err);
 		if (rc == TLY_OK)
 			rc = tly_db_later(ctx->db, err, "UPDATE advances SET "
 			    "offset_cent = offset_cent + ? WHERE id = ?", "is",
-			    n1 - it[i].n, it[i].id);
+			    n1 - it[i].kept_cent, it[i].id);
 		if (rc)
 			return rc;
 	}

@@ -41,7 +41,7 @@ tly_balances_get(tly_ctx *ctx, const char *acc, tly_balance *out, int *n,
     tly_err *err)
 {
 	tly_balance *b;
-	int64_t payable;
+	int64_t payable_cent;
 	tly_q q;
 	int rc;
 
@@ -72,9 +72,9 @@ tly_balances_get(tly_ctx *ctx, const char *acc, tly_balance *out, int *n,
 		tly_strlcpy(b->currency, tly_q_col_str(&q, 0),
 		    sizeof(b->currency));
 		b->pending_cent = tly_q_col_i64(&q, 1);
-		payable = tly_q_col_i64(&q, 2);
-		b->payable_cent = payable > 0 ? payable : 0;
-		b->owed_back_cent = payable < 0 ? -payable : 0;
+		payable_cent = tly_q_col_i64(&q, 2);
+		b->payable_cent = payable_cent > 0 ? payable_cent : 0;
+		b->owed_back_cent = payable_cent < 0 ? -payable_cent : 0;
 		b->in_transit_cent = tly_q_col_i64(&q, 3);
 		b->paid_cent = tly_q_col_i64(&q, 4);
 	}

@@ -112,27 +112,20 @@ tly_account_create(tly_ctx *ctx, const tly_account_new *in, tly_account *out,
 	"ON l.talent_account_id = a.id "
 
 static void
-copy(tly_q *q, int col, char *dst, size_t sz)
-{
-	const char *v = tly_q_col_str(q, col);
-
-	tly_strlcpy(dst, v ? v : "", sz);
-}
-
-static void
 account_row(tly_q *q, tly_account *a)
 {
 	memset(a, 0, sizeof(*a));
-	copy(q, 0, a->id, sizeof(a->id));
-	copy(q, 1, a->kind, sizeof(a->kind));
-	copy(q, 2, a->email, sizeof(a->email));
-	copy(q, 3, a->display_name, sizeof(a->display_name));
-	copy(q, 4, a->connect_account_id, sizeof(a->connect_account_id));
+	tly_q_col_copy(q, 0, a->id, sizeof(a->id));
+	tly_q_col_copy(q, 1, a->kind, sizeof(a->kind));
+	tly_q_col_copy(q, 2, a->email, sizeof(a->email));
+	tly_q_col_copy(q, 3, a->display_name, sizeof(a->display_name));
+	tly_q_col_copy(q, 4, a->connect_account_id,
+	    sizeof(a->connect_account_id));
 	a->payout_threshold_cent = tly_q_col_i64(q, 5);
 	a->charges_enabled = (int)tly_q_col_i64(q, 6);
 	a->payouts_enabled = (int)tly_q_col_i64(q, 7);
 	a->created = tly_q_col_i64(q, 8);
-	copy(q, 9, a->ambassador_id, sizeof(a->ambassador_id));
+	tly_q_col_copy(q, 9, a->ambassador_id, sizeof(a->ambassador_id));
 	a->ambassador_bps = tly_q_col_i64(q, 10);
 	a->ambassador_from = tly_q_col_i64(q, 11);
 	a->ambassador_until = tly_q_col_i64(q, 12);
@@ -306,13 +299,13 @@ static void
 product_row(tly_q *q, tly_product *p)
 {
 	memset(p, 0, sizeof(*p));
-	copy(q, 0, p->id, sizeof(p->id));
-	copy(q, 1, p->name, sizeof(p->name));
-	copy(q, 2, p->seller_id, sizeof(p->seller_id));
-	copy(q, 3, p->agent_id, sizeof(p->agent_id));
+	tly_q_col_copy(q, 0, p->id, sizeof(p->id));
+	tly_q_col_copy(q, 1, p->name, sizeof(p->name));
+	tly_q_col_copy(q, 2, p->seller_id, sizeof(p->seller_id));
+	tly_q_col_copy(q, 3, p->agent_id, sizeof(p->agent_id));
 	p->agent_bps = tly_q_col_i64(q, 4);
 	p->price_cent = tly_q_col_i64(q, 5);
-	copy(q, 6, p->currency, sizeof(p->currency));
+	tly_q_col_copy(q, 6, p->currency, sizeof(p->currency));
 	p->fee_fixed_cent = tly_q_col_i64(q, 7);
 	p->fee_bps = tly_q_col_i64(q, 8);
 	p->stock = tly_q_col_i64(q, 9);

@@ -1,6 +1,8 @@
 /*
  * check.c - the ledger's invariants (see check.h and docs/ledger.md)
  *
+ * Owns no table: it only reads.
+ *
  * Each entry of tly_checks[] is one invariant and one query for the rows
  * that break it.  The queries group by payment, refund, checkout or row
  * so that a report names the object and both sides of the comparison.

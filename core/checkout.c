@@ -108,31 +108,23 @@ tly_checkout_is_open(const char *status)
 	"a.offset_cent + a.reversed_cent < a.granted_cent) FROM checkouts c "
 
 static void
-copy(tly_q *q, int col, char *dst, size_t sz)
-{
-	const char *v = tly_q_col_str(q, col);
-
-	tly_strlcpy(dst, v ? v : "", sz);
-}
-
-static void
 checkout_row(tly_q *q, tly_checkout *c)
 {
 	memset(c, 0, sizeof(*c));
-	copy(q, 0, c->id, sizeof(c->id));
-	copy(q, 1, c->buyer_id, sizeof(c->buyer_id));
-	copy(q, 2, c->product_id, sizeof(c->product_id));
-	copy(q, 3, c->currency, sizeof(c->currency));
-	copy(q, 4, c->status, sizeof(c->status));
-	copy(q, 5, c->pi_id, sizeof(c->pi_id));
-	copy(q, 6, c->pi_state, sizeof(c->pi_state));
-	copy(q, 7, c->client_secret, sizeof(c->client_secret));
-	copy(q, 8, c->receipt_email, sizeof(c->receipt_email));
-	copy(q, 9, c->host_slug, sizeof(c->host_slug));
-	copy(q, 10, c->seller_id, sizeof(c->seller_id));
-	copy(q, 11, c->agent_id, sizeof(c->agent_id));
-	copy(q, 12, c->host_id, sizeof(c->host_id));
-	copy(q, 13, c->ambassador_id, sizeof(c->ambassador_id));
+	tly_q_col_copy(q, 0, c->id, sizeof(c->id));
+	tly_q_col_copy(q, 1, c->buyer_id, sizeof(c->buyer_id));
+	tly_q_col_copy(q, 2, c->product_id, sizeof(c->product_id));
+	tly_q_col_copy(q, 3, c->currency, sizeof(c->currency));
+	tly_q_col_copy(q, 4, c->status, sizeof(c->status));
+	tly_q_col_copy(q, 5, c->pi_id, sizeof(c->pi_id));
+	tly_q_col_copy(q, 6, c->pi_state, sizeof(c->pi_state));
+	tly_q_col_copy(q, 7, c->client_secret, sizeof(c->client_secret));
+	tly_q_col_copy(q, 8, c->receipt_email, sizeof(c->receipt_email));
+	tly_q_col_copy(q, 9, c->host_slug, sizeof(c->host_slug));
+	tly_q_col_copy(q, 10, c->seller_id, sizeof(c->seller_id));
+	tly_q_col_copy(q, 11, c->agent_id, sizeof(c->agent_id));
+	tly_q_col_copy(q, 12, c->host_id, sizeof(c->host_id));
+	tly_q_col_copy(q, 13, c->ambassador_id, sizeof(c->ambassador_id));
 	c->quantity = tly_q_col_i64(q, 14);
 	c->price_cent = tly_q_col_i64(q, 15);
 	c->subtotal_cent = tly_q_col_i64(q, 16);

@@ -5,8 +5,8 @@
  *
  * The other half of the checkout module (checkout.c creates, reads and
  * expires checkouts): the two effects of a checkout's PaymentIntent on
- * its row (effect.c) and the release of its reserved stock.  Writes the
- * checkouts table with checkout.c; the stock through catalog.c.  Lock
+ * its row (effect.c) and the release of its reserved stock.  Owns, with
+ * checkout.c, the checkouts table; the stock through catalog.c.  Lock
  * order, as everywhere: product -> checkout -> payment.
  *
  *   tly_checkout_pi_effect      POST /v1/payment_intents, key
@@ -164,7 +164,7 @@ pi_matches(tly_ctx *ctx, const tly_effect *e, const tly_jv *obj,
 		return tly_err_internal(err);
 	v = tly_st_metadata(pi.metadata, "tally_id");
 	if (v == NULL || strcmp(v, x->c.id) != 0 ||
-	    pi.amount != x->c.amount_cent ||
+	    pi.amount_cent != x->c.amount_cent ||
 	    strcmp(pi.currency, x->c.currency) != 0)
 		return tly_err_internal(err);
 	return TLY_OK;

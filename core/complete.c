@@ -92,7 +92,7 @@ check_facts(tly_ctx *ctx, const tly_checkout *c, const tly_pi_facts *f,
 		    "not succeeded (it is %s).", f->status ? f->status : "?");
 	if (f->currency == NULL || strcmp(f->currency, c->currency) != 0)
 		return mismatch(ctx, c->id, "currency", err);
-	if (f->amount_received != c->amount_cent)
+	if (f->amount_received_cent != c->amount_cent)
 		return mismatch(ctx, c->id, "amount_received", err);
 	return TLY_OK;
 }
@@ -130,8 +130,8 @@ take_stock(tly_ctx *ctx, tly_completion *a, const tly_checkout *c,
 
 /* shares - the split's rows: role, account, amount */
 static int
-split_rows(const tly_checkout *c, tly_share_row *rows, int *n, int64_t *fee,
-    tly_err *err)
+split_rows(const tly_checkout *c, tly_share_row *rows, int *n,
+    int64_t *fee_cent, tly_err *err)
 {
 	tly_split_in in;
 	tly_split_out out;
@@ -158,25 +158,25 @@ split_rows(const tly_checkout *c, tly_share_row *rows, int *n, int64_t *fee,
 		    sizeof(rows[*n].role));
 		tly_strlcpy(rows[*n].account_id, acct[i],
 		    sizeof(rows[*n].account_id));
-		rows[*n].amount_cent = out.share[i];
+		rows[*n].amount_cent = out.share_cent[i];
 		(*n)++;
 	}
-	*fee = out.share[TLY_SHARE_STRIPE_FEE];
+	*fee_cent = out.share_cent[TLY_SHARE_STRIPE_FEE];
 	return TLY_OK;
 }
 
 /* fee_adjust - actual - estimate, between Stripe's account and the bearer */
 static int
 fee_adjust(tly_ctx *ctx, const char *pay, const char *currency,
-    const char *bearer, int64_t estimate, int64_t actual, const char *txn,
-    tly_err *err)
+    const char *bearer, int64_t estimate_cent, int64_t actual_cent,
+    const char *txn, tly_err *err)
 {
 	tly_share_pair p;
-	int64_t d = actual - estimate;
+	int64_t d_cent = actual_cent - estimate_cent;
 	int rc;
 
-	rc = tly_payments_fee_actual(ctx, pay, actual, txn, err);
-	if (rc || d == 0)
+	rc = tly_payments_fee_actual(ctx, pay, actual_cent, txn, err);
+	if (rc || d_cent == 0)
 		return rc;
 	p.payment_id = pay;
 	p.currency = currency;
@@ -187,20 +187,20 @@ fee_adjust(tly_ctx *ctx, const char *pay, const char *currency,
 	p.to_account = bearer;
 	p.to_role = strcmp(bearer, PLATFORM_ACCOUNT) == 0 ? "PLATFORM" :
 	    "TALENT";
-	p.amount_cent = -d;
+	p.amount_cent = -d_cent;
 	return tly_shares_pair(ctx, &p, err);
 }
 
 /*
  * offset_advances - the payees' new earnings in rows 'rows' (less the
- * fee adjustment 'adjust' when 'bearer' bears it) recover their open
+ * fee adjustment 'adjust_cent' when 'bearer' bears it) recover their open
  * advances: one locking read of the advances (advance.h) into 'plan',
  * after the checkout's lock and before any write is queued (lock order
  * checkout -> payment -> advances).
  */
 static int
 offset_advances(tly_ctx *ctx, const char *currency,
-    const tly_share_row *rows, int n, const char *bearer, int64_t adjust,
+    const tly_share_row *rows, int n, const char *bearer, int64_t adjust_cent,
     tly_adv_plan *plan, tly_err *err)
 {
 	tly_earning earn[TLY_SHARE_N];
@@ -221,7 +221,7 @@ offset_advances(tly_ctx *ctx, const char *currency,
 		earn[k].amount_cent += rows[i].amount_cent;
 		if (bearer && strcmp(bearer, rows[i].account_id) == 0 &&
 		    strcmp(rows[i].role, "TALENT") == 0)
-			earn[k].amount_cent -= adjust;
+			earn[k].amount_cent -= adjust_cent;
 	}
 	return tly_advance_offset(ctx, currency, earn, ne, plan, err);
 }
@@ -244,7 +244,7 @@ tly_completion_tx(tly_ctx *ctx, tly_completion *a, tly_err *err)
 	tly_product p;
 	tly_checkout c;
 	const char *bearer;
-	int64_t fee = 0;
+	int64_t fee_cent = 0;
 	int n = 0, rc;
 	char detail[96];
 
@@ -267,7 +267,7 @@ tly_completion_tx(tly_ctx *ctx, tly_completion *a, tly_err *err)
 	if (rc == TLY_OK)
 		rc = take_stock(ctx, a, &c, err);
 	if (rc == TLY_OK)
-		rc = split_rows(&c, rows, &n, &fee, err);
+		rc = split_rows(&c, rows, &n, &fee_cent, err);
 	if (rc)
 		return rc;
 	if (tly_id_new(a->payment_id, sizeof(a->payment_id), "pay") != TLY_OK)
@@ -277,8 +277,8 @@ tly_completion_tx(tly_ctx *ctx, tly_completion *a, tly_err *err)
 	/* advance.h: one more round trip, only when a payee has an advance */
 	if (!a->oversold && c.has_advance)
 		rc = offset_advances(ctx, c.currency, rows, n,
-		    f->fee_actual >= 0 && f->balance_txn ? bearer : NULL,
-		    f->fee_actual - fee, &plan, err);
+		    f->fee_actual_cent >= 0 && f->balance_txn ? bearer : NULL,
+		    f->fee_actual_cent - fee_cent, &plan, err);
 	if (rc)
 		return rc;
 	np.id = a->payment_id;
@@ -287,7 +287,7 @@ tly_completion_tx(tly_ctx *ctx, tly_completion *a, tly_err *err)
 	np.charge_id = f->charge_id;
 	np.amount_cent = c.amount_cent;
 	np.currency = c.currency;
-	np.fee_estimate_cent = fee;
+	np.fee_estimate_cent = fee_cent;
 	np.fee_bearer_id = bearer;
 	np.status = a->oversold ? "refund_pending" : "succeeded";
 	np.via = a->via;
@@ -295,9 +295,9 @@ tly_completion_tx(tly_ctx *ctx, tly_completion *a, tly_err *err)
 	if (rc == TLY_OK)
 		rc = tly_shares_insert(ctx, a->payment_id, c.currency, "split",
 		    NULL, rows, n, err);
-	if (rc == TLY_OK && f->fee_actual >= 0 && f->balance_txn)
-		rc = fee_adjust(ctx, a->payment_id, c.currency, bearer, fee,
-		    f->fee_actual, f->balance_txn, err);
+	if (rc == TLY_OK && f->fee_actual_cent >= 0 && f->balance_txn)
+		rc = fee_adjust(ctx, a->payment_id, c.currency, bearer,
+		    fee_cent, f->fee_actual_cent, f->balance_txn, err);
 	if (rc == TLY_OK)
 		rc = tly_advance_offset_post(ctx, a->payment_id, c.currency,
 		    &plan, err);
@@ -371,7 +371,7 @@ early_reversals(tly_ctx *ctx, const tly_completion *a)
 		rc = retrieve_charge(ctx, f->charge_id, &charge, &e);
 	if (rc == TLY_OK && tly_st_charge_parse(charge, &ch) != TLY_OK)
 		rc = tly_err_internal(&e);
-	if (rc == TLY_OK && ch.amount_refunded > 0) {
+	if (rc == TLY_OK && ch.amount_refunded_cent > 0) {
 		tly_charge_facts_from(charge, &cf);
 		rc = tly_refund_event(ctx, &cf, &status, &e);
 	}
@@ -382,7 +382,7 @@ early_reversals(tly_ctx *ctx, const tly_completion *a)
 		    "disputes before the completion not booked yet: their "
 		    "events' retries book them", "payment_id", a->payment_id,
 		    "code", e.code, NULL);
-	else if (ch.amount_refunded > 0 || ch.disputed)
+	else if (ch.amount_refunded_cent > 0 || ch.disputed)
 		tly_logkv(ctx->log, TLY_LOG_INFO, "complete", "refunds or "
 		    "disputes before the completion booked", "payment_id",
 		    a->payment_id, "charge", f->charge_id, NULL);
@@ -498,7 +498,7 @@ tly_payment_complete_client(tly_ctx *ctx, const char *id, const char *buyer,
 int
 tly_payment_get(tly_ctx *ctx, const char *id, tly_payment *p, tly_err *err)
 {
-	int64_t actual = 0;
+	int64_t actual_cent = 0;
 	int isnull = 1;
 	tly_q q;
 	int rc;
@@ -512,14 +512,14 @@ tly_payment_get(tly_ctx *ctx, const char *id, tly_payment *p, tly_err *err)
 	    sizeof(p->checkout_id), p->pi_id, sizeof(p->pi_id), p->charge_id,
 	    sizeof(p->charge_id), p->currency, sizeof(p->currency), p->status,
 	    sizeof(p->status), p->completed_via, sizeof(p->completed_via),
-	    &p->amount_cent, &p->fee_estimate_cent, &actual, &isnull,
+	    &p->amount_cent, &p->fee_estimate_cent, &actual_cent, &isnull,
 	    &p->created);
 	if (rc == TLY_NOTFOUND)
 		return tly_err_param(err, TLY_EK_NOT_FOUND, "resource_missing",
 		    "id", "No such payment: '%.40s'.", id);
 	if (rc)
 		return rc;
-	p->fee_actual_cent = isnull ? -1 : actual;
+	p->fee_actual_cent = isnull ? -1 : actual_cent;
 	if (tly_q_prep(ctx->db, &q, "SELECT role, account_id, kind, status, "
 	    "amount_cent FROM shares WHERE payment_id = ? ORDER BY id", err))
 		return q.rc;
@@ -545,7 +545,7 @@ tly_payment_get(tly_ctx *ctx, const char *id, tly_payment *p, tly_err *err)
 typedef struct settle_args {
 	const char	*charge_or_pi;
 	const char	*txn;
-	int64_t		 fee;
+	int64_t		 fee_cent;
 	int		 booked;
 } settle_args;
 
@@ -561,7 +561,8 @@ static int
 settle_tx(tly_ctx *ctx, settle_args *a, tly_err *err)
 {
 	char id[40], cur[8], bearer[40], status[24];
-	int64_t est = 0, actual = 0, amount = 0, reversed = 0;
+	int64_t est_cent = 0, actual_cent = 0, amount_cent = 0;
+	int64_t reversed_cent = 0;
 	int isnull = 1, rc;
 
 	a->booked = 0;
@@ -571,7 +572,8 @@ settle_tx(tly_ctx *ctx, settle_args *a, tly_err *err)
 	    "disputed_cent FROM payments WHERE charge_id = ? OR pi_id = ? "
 	    "FOR UPDATE", "ss>ssssinii", a->charge_or_pi, a->charge_or_pi, id,
 	    sizeof(id), cur, sizeof(cur), bearer, sizeof(bearer), status,
-	    sizeof(status), &est, &actual, &isnull, &amount, &reversed);
+	    sizeof(status), &est_cent, &actual_cent, &isnull, &amount_cent,
+	    &reversed_cent);
 	if (rc == TLY_NOTFOUND)
 		return rc;	/* not completed yet: the caller retries */
 	if (rc == TLY_OK && !isnull)
@@ -579,29 +581,30 @@ settle_tx(tly_ctx *ctx, settle_args *a, tly_err *err)
 	if (rc)
 		return rc;
 	a->booked = 1;
-	rc = fee_adjust(ctx, id, cur, bearer, est, a->fee, a->txn, err);
+	rc = fee_adjust(ctx, id, cur, bearer, est_cent, a->fee_cent, a->txn,
+	    err);
 	if (rc || strcmp(bearer, PLATFORM_ACCOUNT) == 0 ||
 	    strcmp(status, "refund_pending") == 0)
 		return rc;
-	return tly_advance_refee(ctx, id, cur, bearer, amount, reversed,
-	    a->fee - est, err);
+	return tly_advance_refee(ctx, id, cur, bearer, amount_cent,
+	    reversed_cent, a->fee_cent - est_cent, err);
 }
 
 /*
- * tly_payment_fee_settle - the real Stripe fee 'fee' of balance
+ * tly_payment_fee_settle - the real Stripe fee 'fee_cent' of balance
  * transaction 'txn' for the payment of charge (or PaymentIntent) 'id':
  * the adjustment row is booked once.
  */
 int
 tly_payment_fee_settle(tly_ctx *ctx, const char *id, const char *txn,
-    int64_t fee, tly_err *err)
+    int64_t fee_cent, tly_err *err)
 {
 	settle_args a;
 
 	memset(&a, 0, sizeof(a));
 	a.charge_or_pi = id;
 	a.txn = txn;
-	a.fee = fee;
+	a.fee_cent = fee_cent;
 	return settle_tx_run(ctx, "payment.fee_settle", &a, err);
 }
 

@@ -417,7 +417,7 @@ typedef struct flag_args {
 	const char	*payout;
 	const char	*currency;
 	const char	*code;
-	int64_t		 amount;
+	int64_t		 amount_cent;
 	int		 found;
 	char		 acc[40];
 } flag_args;
@@ -451,7 +451,7 @@ flag_tx(tly_ctx *ctx, flag_args *a, tly_err *err)
 	    "%lld (minor units, %s): %s.\n\nThe money is safe in your payout "
 	    "account.  Please check your bank details in your payout "
 	    "settings; the payout is retried once they are correct.\n",
-	    (long long)a->amount, a->currency, a->code);
+	    (long long)a->amount_cent, a->currency, a->code);
 	memset(&m, 0, sizeof(m));
 	m.dedupe = dedupe;
 	m.kind = "payout_failed";
@@ -478,7 +478,7 @@ tly_connect_payout_failed(tly_ctx *ctx, const tly_bank_payout_facts *f,
 	a.payout = f->payout_id;
 	a.currency = f->currency;
 	a.code = f->failure_code;
-	a.amount = f->amount_cent;
+	a.amount_cent = f->amount_cent;
 	if (a.acct == NULL || a.payout == NULL || a.currency == NULL ||
 	    strlen(a.payout) > 100) {
 		*status = "ignored";	/* the platform's own payouts */

@@ -1118,6 +1118,18 @@ tly_q_col_str(const tly_q *q, int i)
 	return q->st->rs[i];
 }
 
+/*
+ * tly_q_col_copy - text column 'i' into 'dst' of 'sz' bytes, truncated;
+ * "" when NULL
+ */
+void
+tly_q_col_copy(const tly_q *q, int i, char *dst, size_t sz)
+{
+	const char *v = tly_q_col_str(q, i);
+
+	tly_strlcpy(dst, v ? v : "", sz);
+}
+
 /* tly_q_col_len - byte length of text column 'i' */
 size_t
 tly_q_col_len(const tly_q *q, int i)

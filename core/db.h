@@ -95,6 +95,7 @@ int		 tly_q_ncols(const tly_q *);
 int		 tly_q_col_null(const tly_q *, int);
 int64_t		 tly_q_col_i64(const tly_q *, int);
 const char	*tly_q_col_str(const tly_q *, int);
+void		 tly_q_col_copy(const tly_q *, int, char *, size_t);
 size_t		 tly_q_col_len(const tly_q *, int);
 uint64_t	 tly_q_affected(const tly_q *);
 uint64_t	 tly_q_insert_id(const tly_q *);

@@ -67,8 +67,8 @@
 /* what Stripe says of one dispute */
 typedef struct dp_facts {
 	tly_st_dispute	 d;
-	int64_t		 withdrawn;	/* W */
-	int64_t		 fee;		/* F, when fee_ok */
+	int64_t		 withdrawn_cent;	/* W */
+	int64_t		 fee_cent;		/* F, when fee_ok */
 	int		 fee_ok;
 	int		 open;
 } dp_facts;
@@ -93,30 +93,30 @@ facts(const tly_jv *obj, const char *currency, dp_facts *f)
 {
 	tly_st_balance_txn bt;
 	const tly_jv *e;
-	int64_t fee;
+	int64_t fee_cent;
 	int out = 0, back = 0;
 
 	memset(f, 0, sizeof(*f));
 	if (tly_st_dispute_parse(obj, &f->d) != TLY_OK || f->d.id == NULL ||
-	    f->d.status == NULL || f->d.amount < 0)
+	    f->d.status == NULL || f->d.amount_cent < 0)
 		return TLY_ERR;
 	f->fee_ok = 1;
 	for (e = f->d.balance_transactions ? f->d.balance_transactions->child :
 	    NULL; e; e = e->next) {
 		if (tly_st_balance_txn_parse(e, &bt) != TLY_OK)
 			return TLY_ERR;
-		if (bt.amount < 0)
+		if (bt.amount_cent < 0)
 			out++;
-		else if (bt.amount > 0)
+		else if (bt.amount_cent > 0)
 			back++;
 		/* in the settlement currency: converted as the charge's fee */
-		if (tly_ledger_fee_in(bt.fee, bt.currency,
-		    bt.exchange_rate, currency, &fee) != TLY_OK)
+		if (tly_ledger_fee_in(bt.fee_cent, bt.currency,
+		    bt.exchange_rate, currency, &fee_cent) != TLY_OK)
 			f->fee_ok = 0;
 		else
-			f->fee += fee;
+			f->fee_cent += fee_cent;
 	}
-	f->withdrawn = out > back ? f->d.amount : 0;
+	f->withdrawn_cent = out > back ? f->d.amount_cent : 0;
 	f->open = is_open(f->d.status);
 	return TLY_OK;
 }
@@ -124,25 +124,25 @@ facts(const tly_jv *obj, const char *currency, dp_facts *f)
 typedef struct sync_args {
 	const char	*pay;
 	const dp_facts	*f;
-	int64_t		 moved, fee_moved;
+	int64_t		 moved_cent, fee_moved_cent;
 } sync_args;
 
-/* fee_rows - the dispute fee pair for 'd' (positive: charged) */
+/* fee_rows - the dispute fee pair for 'd_cent' (positive: charged) */
 static int
 fee_rows(tly_ctx *ctx, const char *pay, const char *cur, const char *dp,
-    const char *acct, int64_t d, tly_err *err)
+    const char *acct, int64_t d_cent, tly_err *err)
 {
 	tly_share_pair p;
 
 	p.payment_id = pay;
 	p.currency = cur;
-	p.kind = d > 0 ? "dispute" : "dispute_reinstated";
+	p.kind = d_cent > 0 ? "dispute" : "dispute_reinstated";
 	p.cause_id = dp;
 	p.from_account = acct;
 	p.from_role = "DISPUTE_FEE";
 	p.to_account = STRIPE_FEE_ACCOUNT;
 	p.to_role = "DISPUTE_FEE";
-	p.amount_cent = d;
+	p.amount_cent = d_cent;
 	return tly_shares_pair(ctx, &p, err);
 }
 
@@ -169,46 +169,48 @@ static int
 sync_tx(tly_ctx *ctx, sync_args *a, tly_err *err)
 {
 	const dp_facts *f = a->f;
-	int64_t amount, refunded, disputed, withdrawn = 0, fee = 0, before;
+	int64_t amount_cent, refunded_cent, disputed_cent, before_cent;
+	int64_t withdrawn_cent = 0, fee_cent = 0;
 	char bearer[40], cur[8], status[24], acct[40];
 	const char *pst;
 	char detail[128];
 	int rc;
 
-	a->moved = a->fee_moved = 0;
+	a->moved_cent = a->fee_moved_cent = 0;
 	rc = tly_db_row(ctx->db, err, "SELECT amount_cent, refunded_cent, "
 	    "disputed_cent, fee_bearer_account_id, currency, status FROM "
-	    "payments WHERE id = ? FOR UPDATE", "s>iiisss", a->pay, &amount,
-	    &refunded, &disputed, bearer, sizeof(bearer), cur, sizeof(cur),
-	    status, sizeof(status));
+	    "payments WHERE id = ? FOR UPDATE", "s>iiisss", a->pay,
+	    &amount_cent, &refunded_cent, &disputed_cent, bearer,
+	    sizeof(bearer), cur, sizeof(cur), status, sizeof(status));
 	if (rc == TLY_OK)
 		rc = tly_db_exec(ctx->db, err, NULL, "INSERT IGNORE INTO "
 		    "disputes (id, payment_id, charge_id, amount_cent, "
 		    "currency, status, reason) VALUES (?, ?, ?, ?, ?, ?, ?)",
 		    "sssisss", f->d.id, a->pay, f->d.charge ? f->d.charge : "",
-		    f->d.amount, cur, f->d.status, f->d.reason);
+		    f->d.amount_cent, cur, f->d.status, f->d.reason);
 	if (rc == TLY_OK)
 		rc = tly_db_row(ctx->db, err, "SELECT withdrawn_cent, "
 		    "fee_cent, IFNULL(fee_account_id, '') FROM disputes WHERE "
 		    "id = ? AND payment_id = ? FOR UPDATE", "ss>iis", f->d.id,
-		    a->pay, &withdrawn, &fee, acct, sizeof(acct));
+		    a->pay, &withdrawn_cent, &fee_cent, acct, sizeof(acct));
 	if (rc)
 		return rc;
-	a->moved = f->withdrawn - withdrawn;
-	before = refunded + disputed;
-	if (before + a->moved > amount || before + a->moved < refunded)
+	a->moved_cent = f->withdrawn_cent - withdrawn_cent;
+	before_cent = refunded_cent + disputed_cent;
+	if (before_cent + a->moved_cent > amount_cent ||
+	    before_cent + a->moved_cent < refunded_cent)
 		return tly_err_set(err, TLY_EK_CONFLICT,
 		    "reversal_exceeds_amount", "The refunds and disputes of "
 		    "the payment exceed it.");
-	rc = tly_reversal_post(ctx, a->pay, cur, bearer, amount, before,
-	    before + a->moved, a->moved > 0 ? "dispute" : "dispute_reinstated",
-	    f->d.id, err);
-	if (rc == TLY_OK && f->fee_ok && f->fee != fee) {
-		a->fee_moved = f->fee - fee;
+	rc = tly_reversal_post(ctx, a->pay, cur, bearer, amount_cent,
+	    before_cent, before_cent + a->moved_cent, a->moved_cent > 0 ?
+	    "dispute" : "dispute_reinstated", f->d.id, err);
+	if (rc == TLY_OK && f->fee_ok && f->fee_cent != fee_cent) {
+		a->fee_moved_cent = f->fee_cent - fee_cent;
 		rc = fee_account(ctx, a->pay, acct, sizeof(acct), err);
 		if (rc == TLY_OK)
 			rc = fee_rows(ctx, a->pay, cur, f->d.id, acct,
-			    a->fee_moved, err);
+			    a->fee_moved_cent, err);
 	}
 	if (rc)
 		return rc;
@@ -218,24 +220,27 @@ sync_tx(tly_ctx *ctx, sync_args *a, tly_err *err)
 		pst = "dispute_lost";
 	else if (strcmp(status, "disputed") == 0 ||
 	    strcmp(status, "dispute_lost") == 0)
-		pst = refunded == 0 ? "succeeded" : refunded == amount ?
-		    "refunded" : "partially_refunded";
+		pst = refunded_cent == 0 ? "succeeded" :
+		    refunded_cent == amount_cent ? "refunded" :
+		    "partially_refunded";
 	else
 		pst = status;
-	rc = tly_payments_disputed(ctx, a->pay, a->moved, pst, err);
+	rc = tly_payments_disputed(ctx, a->pay, a->moved_cent, pst, err);
 	if (rc == TLY_OK)
 		rc = tly_db_exec(ctx->db, err, NULL, "UPDATE disputes SET "
 		    "status = ?, amount_cent = ?, withdrawn_cent = ?, "
 		    "fee_cent = ?, fee_account_id = NULLIF(?, ''), closed_at = "
 		    "IF(?, NULL, IFNULL(closed_at, NOW(3))) WHERE id = ?",
 		    "siiisis",
-		    f->d.status, f->d.amount, f->withdrawn, fee + a->fee_moved,
-		    acct, (int64_t)f->open, f->d.id);
-	if (rc || (a->moved == 0 && a->fee_moved == 0 &&
+		    f->d.status, f->d.amount_cent, f->withdrawn_cent,
+		    fee_cent + a->fee_moved_cent, acct, (int64_t)f->open,
+		    f->d.id);
+	if (rc || (a->moved_cent == 0 && a->fee_moved_cent == 0 &&
 	    strcmp(pst, status) == 0))
 		return rc;
 	snprintf(detail, sizeof(detail), "%s: reversed %lld, fee %lld",
-	    f->d.status, (long long)a->moved, (long long)a->fee_moved);
+	    f->d.status, (long long)a->moved_cent,
+	    (long long)a->fee_moved_cent);
 	return tly_audit(ctx, NULL, "dispute.booked", f->d.id, detail, err);
 }
 
@@ -305,6 +310,19 @@ tly_dispute_event(tly_ctx *ctx, const tly_st_dispute *dp,
 
 #define LIST_PAGES	10
 
+/* book_one - one dispute of the charge's list, booked (an event's way) */
+static int
+book_one(void *arg, const tly_jv *obj, int *stop, tly_err *err)
+{
+	tly_st_dispute d;
+	const char *status;
+
+	(void)stop;
+	if (tly_st_dispute_parse(obj, &d) != TLY_OK)
+		memset(&d, 0, sizeof(d));	/* ignored */
+	return tly_dispute_event(arg, &d, &status, err);
+}
+
 /*
  * tly_dispute_charge - every dispute of charge 'charge' (listed from
  * Stripe, no transaction open) booked through tly_dispute_event(): for
@@ -313,39 +331,13 @@ tly_dispute_event(tly_ctx *ctx, const tly_st_dispute *dp,
 int
 tly_dispute_charge(tly_ctx *ctx, const char *charge, tly_err *err)
 {
-	const char *status, *after = NULL;
-	tly_stripe_resp resp;
-	tly_stripe_req rq;
-	tly_st_list list;
-	tly_st_dispute d;
-	const tly_jv *e;
-	tly_form f;
-	int page, rc;
+	tly_stripe_list l = { "/v1/disputes", "charge", NULL, -1, LIST_PAGES };
+	int rc;
 
-	for (page = 0; page < LIST_PAGES; page++) {
-		tly_form_init(&f);
-		tly_form_str(&f, "charge", charge);
-		tly_form_i64(&f, "limit", 100);
-		tly_form_str(&f, "starting_after", after);
-		rq = (tly_stripe_req){ "GET", "/v1/disputes", &f, NULL, NULL };
-		rc = tly_stripe_call(ctx->stripe, ctx->pool, &rq, &resp, err);
-		tly_form_free(&f);
-		if (rc)
-			return rc;
-		if (tly_st_list_parse(resp.json, &list) != TLY_OK)
-			return tly_err_set(err, TLY_EK_UPSTREAM,
-			    "stripe_bad_reply", "Unexpected list reply.");
-		for (e = list.data->child; e; e = e->next) {
-			if (tly_st_dispute_parse(e, &d) != TLY_OK)
-				memset(&d, 0, sizeof(d));	/* ignored */
-			rc = tly_dispute_event(ctx, &d, &status, err);
-			if (rc)
-				return rc;
-			after = tly_json_str(e, "id");
-		}
-		if (!list.has_more || after == NULL)
-			return TLY_OK;
-	}
-	return tly_err_set(err, TLY_EK_UPSTREAM, "too_many_disputes",
-	    "The charge has more disputes than Tally reads.");
+	l.value = charge;
+	rc = tly_stripe_each(ctx->stripe, ctx->pool, &l, book_one, ctx, err);
+	if (rc == TLY_TOO_LARGE)
+		return tly_err_set(err, TLY_EK_UPSTREAM, "too_many_disputes",
+		    "The charge has more disputes than Tally reads.");
+	return rc;
 }

@@ -38,13 +38,13 @@ tly_pi_facts_from(const tly_jv *o, tly_pi_facts *f)
 	tly_st_balance_txn bt;
 
 	memset(f, 0, sizeof(*f));
-	f->fee_actual = -1;
+	f->fee_actual_cent = -1;
 	if (tly_st_pi_parse(o, &pi) != TLY_OK)
 		return TLY_ERR;
 	f->pi_id = pi.id;
 	f->status = pi.status;
 	f->currency = pi.currency;
-	f->amount_received = pi.amount_received;
+	f->amount_received_cent = pi.amount_received_cent;
 	f->checkout_id = tly_st_metadata(pi.metadata, "checkout_id");
 	f->charge_id = pi.latest_charge;
 	if (pi.charge && tly_st_charge_parse(pi.charge, &ch) == TLY_OK) {
@@ -52,9 +52,10 @@ tly_pi_facts_from(const tly_jv *o, tly_pi_facts *f)
 		f->balance_txn = ch.balance_transaction;
 		if (ch.balance_txn &&
 		    tly_st_balance_txn_parse(ch.balance_txn, &bt) == TLY_OK &&
-		    tly_ledger_fee_in(bt.fee, bt.currency, bt.exchange_rate,
-		    pi.currency, &f->fee_actual) != TLY_OK)
-			f->fee_actual = -1;	/* charge.updated logs it */
+		    tly_ledger_fee_in(bt.fee_cent, bt.currency,
+		    bt.exchange_rate, pi.currency, &f->fee_actual_cent) !=
+		    TLY_OK)
+			f->fee_actual_cent = -1;  /* charge.updated logs it */
 	}
 	return TLY_OK;
 }
@@ -103,7 +104,7 @@ tly_transfer_facts_reversals(tly_ctx *ctx, const tly_transfer_facts *f,
 		return tly_err_internal(err);
 	for (x = arr->child; x; x = x->next) {
 		if (tly_st_reversal_parse(x, &sr) != TLY_OK || sr.id == NULL ||
-		    sr.amount <= 0 || strlen(sr.id) > 64)
+		    sr.amount_cent <= 0 || strlen(sr.id) > 64)
 			continue;
 		(*out)[(*n)++] = sr;
 	}

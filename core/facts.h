@@ -22,8 +22,8 @@ typedef struct tly_pi_facts {
 	const char	*checkout_id;		/* metadata.checkout_id */
 	const char	*charge_id;
 	const char	*balance_txn;		/* NULL until Stripe books it */
-	int64_t		 amount_received;
-	int64_t		 fee_actual;		/* -1 when unknown */
+	int64_t		 amount_received_cent;
+	int64_t		 fee_actual_cent;	/* -1 when unknown */
 	const tly_jv	*charge;		/* the latest, when expanded */
 } tly_pi_facts;
 

@@ -1,6 +1,8 @@
 /*
  * jobs.c - the registry of background jobs, and the housekeeping job
  *
+ * Owns no table: the housekeeping deletes through the tables' owners.
+ *
  * Each later subsystem adds its job to tly_jobs[] (payouts, webhook
  * retries, reservation expiry, reconciliation).  The housekeeping job
  * "gc" deletes what has expired: admin sessions past their expiry,

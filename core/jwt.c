@@ -1,6 +1,8 @@
 /*
  * jwt.c - buyer tokens (RFC 7519 compact JWS, HS256 and RS256 only)
  *
+ * Owns no table.
+ *
  * Verification order, each step failing closed with one opaque 401:
  *   1. three base64url parts, bounded length, valid JSON objects;
  *   2. header: "alg" a string, no "crit", "typ" absent or "JWT";

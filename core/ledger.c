@@ -161,7 +161,7 @@ range:
  * before.  TLY_ERR when 'm' is out of range.
  */
 int
-tly_ledger_offset_kept(const tly_ledger_offset *m, int64_t *kept)
+tly_ledger_offset_kept(const tly_ledger_offset *m, int64_t *kept_cent)
 {
 	int64_t t, up;
 
@@ -173,68 +173,73 @@ tly_ledger_offset_kept(const tly_ledger_offset *m, int64_t *kept)
 	t = m->offset_cent - tly_ledger_part(m->offset_cent, m->after_cent,
 	    m->amount_cent);
 	if (m->after_cent >= m->before_cent) {
-		*kept = m->kept_cent < t ? m->kept_cent : t;
+		*kept_cent = m->kept_cent < t ? m->kept_cent : t;
 		return TLY_OK;
 	}
 	up = m->room_cent < t - m->kept_cent ? m->kept_cent + m->room_cent :
 	    t;
-	*kept = up > m->kept_cent ? up : m->kept_cent;
+	*kept_cent = up > m->kept_cent ? up : m->kept_cent;
 	return TLY_OK;
 }
 
 /*
  * tly_ledger_refee_left - how much of the fee bearer's offsets moves
- * when the real fee moves its earning 'earn' by −'delta' (delta =
- * actual − estimate), 'offset' (Σ O) being offset from it now: delta >
+ * when the real fee moves its earning 'earn_cent' by −'delta_cent' (delta =
+ * actual − estimate), 'offset_cent' (Σ O) being offset from it now: delta >
  * 0, what goes back, O − min(O, max(0, earn − delta)); delta < 0, what
  * more may be offset, min(−delta, earn − delta − O).  <= 0: nothing.
  */
 int64_t
-tly_ledger_refee_left(int64_t earn, int64_t offset, int64_t delta)
+tly_ledger_refee_left(int64_t earn_cent, int64_t offset_cent,
+    int64_t delta_cent)
 {
-	int64_t e = earn - delta;
+	int64_t e = earn_cent - delta_cent;
 
-	if (delta > 0)
-		return e < 0 ? offset : offset - (e < offset ? e : offset);
-	return e - offset < -delta ? e - offset : -delta;
+	if (delta_cent > 0)
+		return e < 0 ? offset_cent : offset_cent -
+		    (e < offset_cent ? e : offset_cent);
+	return e - offset_cent < -delta_cent ? e - offset_cent : -delta_cent;
 }
 
 /*
- * tly_ledger_refee_plan - spread 'left' (tly_ledger_refee_left) over the
+ * tly_ledger_refee_plan - spread 'left_cent' (tly_ledger_refee_left) over the
  * 'n' advances of 'it' (oldest first): given back newest first when
- * 'delta' > 0 (the completion filled oldest first), offset oldest first,
- * at most each one's room, when 'delta' < 0; then each changed one's N'
+ * 'delta_cent' > 0 (the completion filled oldest first), offset oldest first,
+ * at most each one's room, when 'delta_cent' < 0; then each changed one's N'
  * under the new target T'(C) = O' − floor(O' × C / A) of the payment's
- * 'amount' A and cumulative reversal 'reversed' C: min(N, T') when the
+ * 'amount_cent' A and cumulative reversal 'reversed_cent'
+ * C: min(N, T') when the
  * offset shrank, max(N, min(T', N + room)) when it grew.  TLY_ERR when
  * an input is out of range or a result would break 0 <= N' <= O',
  * N' − N <= room.
  */
 int
-tly_ledger_refee_plan(tly_ledger_refee *it, int n, int64_t delta,
-    int64_t left, int64_t amount, int64_t reversed)
+tly_ledger_refee_plan(tly_ledger_refee *it, int n, int64_t delta_cent,
+    int64_t left_cent, int64_t amount_cent, int64_t reversed_cent)
 {
 	int64_t d, t, n1;
 	int i;
 
-	if (amount <= 0 || reversed < 0 || reversed > amount || n < 0)
+	if (amount_cent <= 0 || reversed_cent < 0 ||
+	    reversed_cent > amount_cent || n < 0)
 		return TLY_ERR;
 	for (i = 0; i < n; i++) {
 		it[i].fee_move_cent = 0;
 		it[i].kept_after_cent = it[i].kept_cent;
 	}
-	if (delta > 0) {
-		for (i = n - 1; i >= 0 && left > 0; i--) {
-			d = -(left < it[i].offset_cent ? left :
+	if (delta_cent > 0) {
+		for (i = n - 1; i >= 0 && left_cent > 0; i--) {
+			d = -(left_cent < it[i].offset_cent ? left_cent :
 			    it[i].offset_cent);
 			it[i].fee_move_cent = d;
-			left += d;
+			left_cent += d;
 		}
-	} else if (delta < 0) {
-		for (i = 0; i < n && left > 0; i++) {
-			d = left < it[i].room_cent ? left : it[i].room_cent;
+	} else if (delta_cent < 0) {
+		for (i = 0; i < n && left_cent > 0; i++) {
+			d = left_cent < it[i].room_cent ? left_cent :
+			    it[i].room_cent;
 			it[i].fee_move_cent = d;
-			left -= d;
+			left_cent -= d;
 		}
 	}
 	for (i = 0; i < n; i++) {
@@ -242,8 +247,8 @@ tly_ledger_refee_plan(tly_ledger_refee *it, int n, int64_t delta,
 		if (d == 0)
 			continue;
 		t = it[i].offset_cent + d;
-		t -= tly_ledger_part(t, reversed, amount);
-		if (delta > 0)
+		t -= tly_ledger_part(t, reversed_cent, amount_cent);
+		if (delta_cent > 0)
 			n1 = it[i].kept_cent < t ? it[i].kept_cent : t;
 		else {
 			n1 = it[i].kept_cent + it[i].room_cent < t ?

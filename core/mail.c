@@ -1,6 +1,8 @@
 /*
  * mail.c - an email as bytes (see mail.h)
  *
+ * Owns no table (outbox.c queues and sends).
+ *
  * Headers are ASCII: an address is accepted only when it has no space,
  * control or special character (nothing can be smuggled into a header);
  * a subject with anything but printable ASCII is sent as RFC 2047

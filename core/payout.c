@@ -81,7 +81,7 @@ typedef struct payout_row {
 	char	 acct[72];
 	char	 cur[4];
 	char	 state[16];
-	int64_t	 amount;
+	int64_t	 amount_cent;
 	int64_t	 gen;
 	int64_t	 created;
 } payout_row;
@@ -96,7 +96,7 @@ read_balance(run *r, tly_err *err)
 	tly_stripe_req rq;
 	const tly_jv *obj, *av, *e;
 	const char *cur;
-	int64_t amt;
+	int64_t amt_cent;
 	int rc;
 
 	rq = (tly_stripe_req){ "GET", "/v1/balance", NULL, NULL, NULL };
@@ -110,10 +110,10 @@ read_balance(run *r, tly_err *err)
 	    r->nbal < MAX_CASH; e = e->next) {
 		cur = tly_json_str(e, "currency");
 		if (cur == NULL || strlen(cur) != 3 ||
-		    tly_json_i64(e, "amount", &amt) != TLY_OK)
+		    tly_json_i64(e, "amount", &amt_cent) != TLY_OK)
 			continue;
 		tly_strlcpy(r->bal[r->nbal].cur, cur, sizeof(r->bal[0].cur));
-		r->bal[r->nbal++].avail_cent = amt;
+		r->bal[r->nbal++].avail_cent = amt_cent;
 	}
 	return TLY_OK;
 }
@@ -145,7 +145,7 @@ load(tly_ctx *ctx, const char *id, payout_row *p, tly_err *err)
 	    "FLOOR(UNIX_TIMESTAMP(created_at)) FROM payouts WHERE id = ?",
 	    "s>sssssiii", id, p->id, sizeof(p->id), p->acc, sizeof(p->acc),
 	    p->acct, sizeof(p->acct), p->cur, sizeof(p->cur), p->state,
-	    sizeof(p->state), &p->amount, &p->gen, &p->created);
+	    sizeof(p->state), &p->amount_cent, &p->gen, &p->created);
 }
 
 /* --- the payout's transfer (effect.c) ---------------------------------- */
@@ -162,13 +162,13 @@ mail(tly_ctx *ctx, const payout_row *p, const char *kind, const char *to,
 	if (strcmp(kind, "payout_sent") == 0)
 		snprintf(body, sizeof(body), "A payout of %lld (minor units, "
 		    "%s) is on its way to your payout account (%s).\n",
-		    (long long)p->amount, p->cur, p->id);
+		    (long long)p->amount_cent, p->cur, p->id);
 	else
 		snprintf(body, sizeof(body), "A payout of %lld (minor units, "
 		    "%s) could not be made (%s: %s).  Your earnings are safe "
 		    "and the payout is tried again later; please check your "
-		    "payout settings.\n", (long long)p->amount, p->cur, p->id,
-		    code);
+		    "payout settings.\n", (long long)p->amount_cent, p->cur,
+		    p->id, code);
 	memset(&m, 0, sizeof(m));
 	m.dedupe = dedupe;
 	m.kind = kind;
@@ -217,7 +217,7 @@ po_params(const tly_effect *e, tly_form *f)
 {
 	const payout_row *p = e->row;
 
-	tly_form_i64(f, "amount", p->amount);
+	tly_form_i64(f, "amount", p->amount_cent);
 	tly_form_str(f, "currency", p->cur);
 	tly_form_str(f, "destination", p->acct);
 	tly_form_str(f, "transfer_group", p->id);
@@ -235,7 +235,7 @@ po_matches(tly_ctx *ctx, const tly_effect *e, const tly_jv *obj,
 	const payout_row *p = e->row;
 
 	(void)ctx;
-	if (!tly_stripe_transfer_is(obj, p->amount, p->cur, p->acct))
+	if (!tly_stripe_transfer_is(obj, p->amount_cent, p->cur, p->acct))
 		return tly_err_internal(err);
 	return TLY_OK;
 }
@@ -249,13 +249,13 @@ po_may_call(tly_ctx *ctx, tly_effect *e)
 {
 	const payout_row *p = e->row;
 	run *r = e->arg;
-	int64_t *left;
+	int64_t *left_cent;
 
 	(void)ctx;
 	if (r == NULL || !e->finishing)
 		return 1;		/* the claim checked the balance */
-	left = avail(r, p->cur);
-	return left != NULL && *left >= p->amount;
+	left_cent = avail(r, p->cur);
+	return left_cent != NULL && *left_cent >= p->amount_cent;
 }
 
 /* po_done_tx - paid: rows paid, the payee's failures cleared, mailed */
@@ -332,7 +332,7 @@ po_after(tly_ctx *ctx, tly_effect *e, tly_err *err)
 {
 	const payout_row *p = e->row;
 	run *r = e->arg;
-	int64_t *left;
+	int64_t *left_cent;
 
 	(void)err;
 	if (r == NULL || p == NULL)
@@ -343,9 +343,9 @@ po_after(tly_ctx *ctx, tly_effect *e, tly_err *err)
 	switch (e->outcome) {
 	case TLY_EFFECT_DONE:
 		r->st->paid++;
-		left = e->made ? avail(r, p->cur) : NULL;
-		if (left)
-			*left -= p->amount;
+		left_cent = e->made ? avail(r, p->cur) : NULL;
+		if (left_cent)
+			*left_cent -= p->amount_cent;
 		break;
 	case TLY_EFFECT_REFUSED:
 		r->st->failed++;
@@ -421,8 +421,8 @@ finish_left(run *r, tly_err *err)
 typedef struct claim_args {
 	const char	*acc;
 	const char	*cur;
-	int64_t		 threshold;	/* the currency's default */
-	int64_t		 cash;		/* available in 'cur' */
+	int64_t		 threshold_cent;	/* the currency's default */
+	int64_t		 cash_cent;		/* available in 'cur' */
 	/* out */
 	int		 claimed;
 	int		 short_cash;
@@ -440,13 +440,13 @@ claim_rows(tly_ctx *ctx, claim_args *a, tly_err *err)
 
 /* eligible_rows - the payee's eligible rows (ids, sum) */
 static int
-eligible_rows(tly_ctx *ctx, claim_args *a, int64_t *sum, tly_err *err)
+eligible_rows(tly_ctx *ctx, claim_args *a, int64_t *sum_cent, tly_err *err)
 {
 	int64_t *grown, v;
 	tly_q q;
 	int rc;
 
-	*sum = 0;
+	*sum_cent = 0;
 	a->nids = 0;
 	if (tly_q_prep(ctx->db, &q, "SELECT s.id, s.amount_cent FROM shares s "
 	    "WHERE s.account_id = ? AND s.currency = ? AND s.status = "
@@ -469,12 +469,12 @@ eligible_rows(tly_ctx *ctx, claim_args *a, int64_t *sum, tly_err *err)
 		}
 		a->ids[a->nids++] = tly_q_col_i64(&q, 0);
 		v = tly_q_col_i64(&q, 1);
-		if ((v > 0 && *sum > INT64_MAX - v) ||
-		    (v < 0 && *sum < INT64_MIN - v)) {
+		if ((v > 0 && *sum_cent > INT64_MAX - v) ||
+		    (v < 0 && *sum_cent < INT64_MIN - v)) {
 			rc = tly_err_internal(err);	/* cannot happen */
 			break;
 		}
-		*sum += v;
+		*sum_cent += v;
 	}
 	tly_q_done(&q);
 	return rc == TLY_ROW ? TLY_OK : rc;
@@ -486,7 +486,7 @@ TLY_TX_TYPED(claim_tx, claim_args)
 static int
 claim_tx(tly_ctx *ctx, claim_args *a, tly_err *err)
 {
-	int64_t over = -1, sum = 0, n = 0, got = 0;
+	int64_t over_cent = -1, sum_cent = 0, n = 0, got_cent = 0;
 	int rc;
 
 	a->claimed = a->short_cash = 0;
@@ -496,19 +496,19 @@ claim_tx(tly_ctx *ctx, claim_args *a, tly_err *err)
 	    "kind IN " TLY_PAYEE_KINDS_SQL " AND payouts_enabled = 1 AND "
 	    "connect_account_id IS NOT NULL AND (payout_retry_at IS NULL OR "
 	    "payout_retry_at <= NOW(3)) FOR UPDATE SKIP LOCKED", "s>si",
-	    a->acc, a->p.acct, sizeof(a->p.acct), &over);
+	    a->acc, a->p.acct, sizeof(a->p.acct), &over_cent);
 	if (rc == TLY_NOTFOUND) {		/* another run has it, or not */
 		tly_err_clear(err);		/* payable any more */
 		return TLY_OK;
 	}
 	if (rc == TLY_OK)
-		rc = eligible_rows(ctx, a, &sum, err);
+		rc = eligible_rows(ctx, a, &sum_cent, err);
 	if (rc)
 		return rc;
-	if (a->nids == 0 || sum <= 0 || sum < (over >= 0 ? over :
-	    a->threshold))
+	if (a->nids == 0 || sum_cent <= 0 ||
+	    sum_cent < (over_cent >= 0 ? over_cent : a->threshold_cent))
 		return TLY_OK;
-	if (sum > a->cash) {
+	if (sum_cent > a->cash_cent) {
 		a->short_cash = 1;		/* deferred: nothing claimed */
 		return TLY_OK;
 	}
@@ -518,10 +518,10 @@ claim_tx(tly_ctx *ctx, claim_args *a, tly_err *err)
 	if (rc == TLY_OK)
 		rc = tly_db_row(ctx->db, err, "SELECT COUNT(*), "
 		    "IFNULL(SUM(amount_cent), 0) FROM shares WHERE payout_id = "
-		    "?", "s>ii", a->p.id, &n, &got);
+		    "?", "s>ii", a->p.id, &n, &got_cent);
 	if (rc)
 		return rc;
-	if ((size_t)n != a->nids || got != sum) {
+	if ((size_t)n != a->nids || got_cent != sum_cent) {
 		tly_logkv(ctx->log, TLY_LOG_ERROR, "payout", "claimed rows "
 		    "differ from the eligible rows read: rolled back",
 		    "account_id", a->acc, "currency", a->cur, NULL);
@@ -531,13 +531,13 @@ claim_tx(tly_ctx *ctx, claim_args *a, tly_err *err)
 	    "account_id, connect_account_id, currency, amount_cent, state, "
 	    "key_gen, lease_until) VALUES (?, ?, ?, ?, ?, 'to_transfer', 1, "
 	    "NOW(3) + INTERVAL ? SECOND)", "ssssii", a->p.id, a->acc,
-	    a->p.acct, a->cur, sum, (int64_t)ctx->cfg->payout_lease_s);
+	    a->p.acct, a->cur, sum_cent, (int64_t)ctx->cfg->payout_lease_s);
 	if (rc)
 		return rc;
 	tly_strlcpy(a->p.acc, a->acc, sizeof(a->p.acc));
 	tly_strlcpy(a->p.cur, a->cur, sizeof(a->p.cur));
 	tly_strlcpy(a->p.state, "to_transfer", sizeof(a->p.state));
-	a->p.amount = sum;
+	a->p.amount_cent = sum_cent;
 	a->p.gen = 1;
 	a->claimed = 1;
 	return TLY_OK;
@@ -549,15 +549,15 @@ pay_one(run *r, const char *acc, const char *cur, tly_err *err)
 {
 	const tly_currency *c = tly_config_currency(r->ctx->cfg, cur);
 	claim_args a;
-	int64_t *left;
+	int64_t *left_cent;
 	int rc;
 
-	left = avail(r, cur);
+	left_cent = avail(r, cur);
 	memset(&a, 0, sizeof(a));
 	a.acc = acc;
 	a.cur = cur;
-	a.threshold = c ? c->payout_threshold_cent : 10000;
-	a.cash = left ? *left : 0;
+	a.threshold_cent = c ? c->payout_threshold_cent : 10000;
+	a.cash_cent = left_cent ? *left_cent : 0;
 	rc = claim_tx_run(r->ctx, "payout.claim", &a, err);
 	free(a.ids);
 	if (rc)

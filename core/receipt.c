@@ -1,6 +1,8 @@
 /*
  * receipt.c - the buyer's receipt (see receipt.h)
  *
+ * Owns no table: the receipt is queued through outbox.c.
+ *
  * The text names the product, the quantity, the amount in the currency's
  * major unit ("25.20 USD", "2520 JPY", "2.520 KWD": the exponent comes
  * from [currency.CODE]), the payment id and the date.  The product's name
@@ -19,11 +21,11 @@
 #include "tly_str.h"
 
 /*
- * tly_money_format - 'cent' minor units of 'currency' with 'exponent'
+ * tly_money_format - 'amount_cent' minor units of 'currency' with 'exponent'
  * decimals, e.g. "-1234.05 USD", into 'dst'.
  */
 int
-tly_money_format(char *dst, size_t sz, int64_t cent, int exponent,
+tly_money_format(char *dst, size_t sz, int64_t amount_cent, int exponent,
     const char *currency)
 {
 	char code[4];
@@ -35,16 +37,18 @@ tly_money_format(char *dst, size_t sz, int64_t cent, int exponent,
 	for (i = 0; i < exponent; i++)
 		div *= 10;
 	/* the magnitude without negating INT64_MIN */
-	mag = cent < 0 ? (uint64_t)(-(cent + 1)) + 1 : (uint64_t)cent;
+	mag = amount_cent < 0 ? (uint64_t)(-(amount_cent + 1)) + 1 :
+	    (uint64_t)amount_cent;
 	for (i = 0; i < 3 && currency[i]; i++)
 		code[i] = (char)(currency[i] >= 'a' && currency[i] <= 'z' ?
 		    currency[i] - 'a' + 'A' : currency[i]);
 	code[i] = '\0';
 	if (exponent == 0)
-		n = snprintf(dst, sz, "%s%llu %s", cent < 0 ? "-" : "",
+		n = snprintf(dst, sz, "%s%llu %s", amount_cent < 0 ? "-" : "",
 		    (unsigned long long)mag, code);
 	else
-		n = snprintf(dst, sz, "%s%llu.%0*llu %s", cent < 0 ? "-" : "",
+		n = snprintf(dst, sz, "%s%llu.%0*llu %s",
+		    amount_cent < 0 ? "-" : "",
 		    (unsigned long long)(mag / div), exponent,
 		    (unsigned long long)(mag % div), code);
 	return n < 0 || (size_t)n >= sz ? TLY_TOO_LARGE : TLY_OK;

@@ -70,7 +70,7 @@ typedef struct rev_row {
 	char	 transfer[72];
 	char	 cur[4];
 	char	 state[16];
-	int64_t	 amount;
+	int64_t	 amount_cent;
 	int64_t	 gen;
 } rev_row;
 
@@ -85,7 +85,8 @@ load(tly_ctx *ctx, const char *id, rev_row *r, tly_err *err)
 	    "r.payout_id WHERE r.id = ? AND r.origin = 'tally'", "s>ssssssii",
 	    id, r->id, sizeof(r->id), r->po, sizeof(r->po), r->acc,
 	    sizeof(r->acc), r->transfer, sizeof(r->transfer), r->cur,
-	    sizeof(r->cur), r->state, sizeof(r->state), &r->amount, &r->gen);
+	    sizeof(r->cur), r->state, sizeof(r->state), &r->amount_cent,
+	    &r->gen);
 }
 
 /*
@@ -96,7 +97,7 @@ static int
 pair(tly_ctx *ctx, const rev_row *r, const char *pay, const char *role,
     int sign, tly_err *err)
 {
-	int64_t x = sign * r->amount;
+	int64_t x = sign * r->amount_cent;
 	int rc;
 
 	rc = tly_shares_transfer_reversal(ctx, pay, r->acc, role, x, r->cur,
@@ -113,7 +114,7 @@ typedef struct plan_args {
 	const char	*cur;
 	rev_row		 rev[PER_PAYEE];
 	int		 n;
-	int64_t		 owed;		/* what was owed before */
+	int64_t		 owed_cent;		/* what was owed before */
 } plan_args;
 
 /* paid_payouts - the payee's paid payouts with room, newest first */
@@ -154,12 +155,12 @@ static int
 plan_tx(tly_ctx *ctx, plan_args *a, tly_err *err)
 {
 	char kind[16], po[PER_PAYEE][40], tr[PER_PAYEE][72], pay[40];
-	int64_t room[PER_PAYEE], sum = 0, owed, x;
+	int64_t room_cent[PER_PAYEE], sum_cent = 0, owed_cent, x_cent;
 	rev_row *r;
 	int np, i, rc;
 
 	a->n = 0;
-	a->owed = 0;
+	a->owed_cent = 0;
 	rc = tly_db_row(ctx->db, err, "SELECT kind FROM accounts WHERE id = ? "
 	    "AND kind IN " TLY_PAYEE_KINDS_SQL " FOR UPDATE SKIP LOCKED",
 	    "s>s", a->acc, kind, sizeof(kind));
@@ -174,15 +175,15 @@ plan_tx(tly_ctx *ctx, plan_args *a, tly_err *err)
 		    "IFNULL(SUM(s.amount_cent), 0) FROM shares s WHERE "
 		    "s.account_id = ? AND s.currency = ? AND s.status = "
 		    "'pending' AND s.payout_id IS NULL", "ss>i", a->acc, a->cur,
-		    &sum);
-	if (rc || sum >= 0)
+		    &sum_cent);
+	if (rc || sum_cent >= 0)
 		return rc;
-	a->owed = owed = -sum;
-	rc = paid_payouts(ctx, a, po, tr, room, &np, err);
-	for (i = 0; rc == TLY_OK && i < np && owed > 0; i++) {
-		if (tr[i][0] == '\0' || room[i] <= 0)
+	a->owed_cent = owed_cent = -sum_cent;
+	rc = paid_payouts(ctx, a, po, tr, room_cent, &np, err);
+	for (i = 0; rc == TLY_OK && i < np && owed_cent > 0; i++) {
+		if (tr[i][0] == '\0' || room_cent[i] <= 0)
 			continue;
-		x = owed < room[i] ? owed : room[i];
+		x_cent = owed_cent < room_cent[i] ? owed_cent : room_cent[i];
 		rc = tly_db_row(ctx->db, err, "SELECT payment_id FROM shares "
 		    "WHERE payout_id = ? ORDER BY id LIMIT 1", "s>s", po[i],
 		    pay, sizeof(pay));
@@ -199,14 +200,14 @@ plan_tx(tly_ctx *ctx, plan_args *a, tly_err *err)
 		tly_strlcpy(r->transfer, tr[i], sizeof(r->transfer));
 		tly_strlcpy(r->cur, a->cur, sizeof(r->cur));
 		tly_strlcpy(r->state, "to_reverse", sizeof(r->state));
-		r->amount = x;
+		r->amount_cent = x_cent;
 		r->gen = 1;
 		rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO "
 		    "transfer_reversals (id, transfer_id, payout_id, "
 		    "amount_cent, currency, origin, state, key_gen, "
 		    "lease_until) VALUES (?, ?, ?, ?, ?, 'tally', "
 		    "'to_reverse', 1, NOW(3) + INTERVAL ? SECOND)", "sssisi",
-		    r->id, r->transfer, r->po, x, a->cur,
+		    r->id, r->transfer, r->po, x_cent, a->cur,
 		    (int64_t)ctx->cfg->payout_lease_s);
 		if (rc == TLY_OK)
 			rc = pair(ctx, r, pay, tly_payee_role(kind), 1, err);
@@ -215,7 +216,7 @@ plan_tx(tly_ctx *ctx, plan_args *a, tly_err *err)
 			    r->po, err);
 		if (rc == TLY_OK) {
 			a->n++;
-			owed -= x;
+			owed_cent -= x_cent;
 		}
 	}
 	return rc;
@@ -255,7 +256,7 @@ rv_params(const tly_effect *e, tly_form *f)
 {
 	const rev_row *r = e->row;
 
-	tly_form_i64(f, "amount", r->amount);
+	tly_form_i64(f, "amount", r->amount_cent);
 	tly_form_str(f, "metadata[tally_id]", r->id);
 	tly_form_str(f, "metadata[tally_payout_id]", r->po);
 	tly_form_str(f, "metadata[tally_account_id]", r->acc);
@@ -285,7 +286,7 @@ rv_matches(tly_ctx *ctx, const tly_effect *e, const tly_jv *obj,
 
 	(void)ctx;
 	if (tly_st_reversal_parse(obj, &sr) != TLY_OK || sr.id == NULL ||
-	    sr.amount != r->amount || sr.transfer == NULL ||
+	    sr.amount_cent != r->amount_cent || sr.transfer == NULL ||
 	    strcmp(sr.transfer, r->transfer) != 0)
 		return tly_err_internal(err);
 	return TLY_OK;
@@ -376,7 +377,7 @@ rv_after(tly_ctx *ctx, tly_effect *e, tly_err *err)
 	if (e->outcome != TLY_EFFECT_REFUSED)
 		return TLY_OK;
 	st->reverse_failed++;
-	snprintf(amt, sizeof(amt), "%lld", (long long)r->amount);
+	snprintf(amt, sizeof(amt), "%lld", (long long)r->amount_cent);
 	tly_logkv(ctx->log, TLY_LOG_WARN, "payout", "Stripe refused the "
 	    "transfer reversal: the amount stays owed back and later earnings "
 	    "net it", "reversal_id", r->id, "payout_id", r->po, "account_id",
@@ -473,8 +474,8 @@ recover_one(tly_ctx *ctx, tly_payout_stats *st, const char *acc,
 	rc = plan_tx_run(ctx, "payout.reversal_plan", &a, err);
 	if (rc)
 		return rc;
-	if (a.owed > 0 && a.n == 0) {
-		snprintf(owed, sizeof(owed), "%lld", (long long)a.owed);
+	if (a.owed_cent > 0 && a.n == 0) {
+		snprintf(owed, sizeof(owed), "%lld", (long long)a.owed_cent);
 		tly_logkv(ctx->log, TLY_LOG_INFO, "payout", "owed back with no "
 		    "transfer left to reverse: later earnings net it",
 		    "account_id", acc, "currency", cur, "amount_cent", owed,
@@ -644,7 +645,7 @@ typedef struct outside_args {
 	const char	*transfer;
 	const char	*trr;
 	const char	*cur;
-	int64_t		 amount;
+	int64_t		 amount_cent;
 	int		 booked;
 } outside_args;
 
@@ -677,17 +678,17 @@ outside_tx(tly_ctx *ctx, outside_args *a, tly_err *err)
 	if (rc)
 		return rc == TLY_NOTFOUND ? tly_err_internal(err) : rc;
 	rc = tly_recover_outside(ctx, a->trr, a->transfer, a->po, NULL,
-	    a->amount, a->cur, err);
+	    a->amount_cent, a->cur, err);
 	if (rc == TLY_CONFLICT) {		/* seen before (or Tally's) */
 		tly_err_clear(err);
 		return TLY_OK;
 	}
 	if (rc == TLY_OK)
 		rc = tly_shares_transfer_reversal(ctx, pay, a->acc,
-		    tly_payee_role(kind), a->amount, a->cur, a->trr, a->po,
+		    tly_payee_role(kind), a->amount_cent, a->cur, a->trr, a->po,
 		    err);
 	if (rc == TLY_OK)
-		rc = tly_payout_reversed(ctx, a->po, a->amount, err);
+		rc = tly_payout_reversed(ctx, a->po, a->amount_cent, err);
 	if (rc == TLY_OK)
 		rc = tly_audit(ctx, NULL, "payout.reversed_outside", a->po,
 		    a->trr, err);
@@ -741,13 +742,14 @@ tly_recover_transfer_reversed(tly_ctx *ctx, const tly_transfer_facts *f,
 		a.transfer = t->id;
 		a.trr = rev[i].id;
 		a.cur = t->currency;
-		a.amount = rev[i].amount;
+		a.amount_cent = rev[i].amount_cent;
 		rc = outside_tx_run(ctx, "payout.reversal", &a, err);
 		if (rc)
 			return rc;
 		if (!a.booked)
 			continue;
-		snprintf(amt, sizeof(amt), "%lld", (long long)rev[i].amount);
+		snprintf(amt, sizeof(amt), "%lld",
+		    (long long)rev[i].amount_cent);
 		tly_logkv(ctx->log, TLY_LOG_ERROR, "payout", "ALERT: a "
 		    "transfer was reversed outside Tally; the amount is "
 		    "payable to the payee again (transfer_reversal rows) and "

@@ -85,34 +85,36 @@ tly_refund_lock(tly_ctx *ctx, const char *id, tly_refund *r, tly_err *err)
  * beyond the remainder; its id goes to 'id'.
  */
 int
-tly_refund_insert(tly_ctx *ctx, const char *pay, int64_t amount,
+tly_refund_insert(tly_ctx *ctx, const char *pay, int64_t amount_cent,
     const char *currency, const char *origin, const char *reason,
     const char *by, char *id, size_t idsz, tly_err *err)
 {
-	int64_t total = 0, requested = 0, disputed = 0, left;
+	int64_t total_cent = 0, requested_cent = 0, disputed_cent = 0;
+	int64_t left_cent;
 	int rc;
 
 	rc = tly_db_row(ctx->db, err, "SELECT amount_cent, "
 	    "requested_refund_cent, disputed_cent FROM payments WHERE id = ?",
-	    "s>iii", pay, &total, &requested, &disputed);
+	    "s>iii", pay, &total_cent, &requested_cent, &disputed_cent);
 	if (rc)
 		return rc;
-	left = total - requested - disputed;
-	if (amount == 0)
-		amount = left;
-	if (amount <= 0 || amount > left)
+	left_cent = total_cent - requested_cent - disputed_cent;
+	if (amount_cent == 0)
+		amount_cent = left_cent;
+	if (amount_cent <= 0 || amount_cent > left_cent)
 		return tly_err_param(err, TLY_EK_CONFLICT,
 		    "refund_exceeds_remaining", "amount_cent", "Only %lld "
 		    "of %lld can still be refunded.",
-		    (long long)(left > 0 ? left : 0), (long long)total);
+		    (long long)(left_cent > 0 ? left_cent : 0),
+		    (long long)total_cent);
 	if (tly_id_new(id, idsz, "rfd") != TLY_OK)
 		return tly_err_internal(err);
-	rc = tly_payments_request(ctx, pay, amount, err);
+	rc = tly_payments_request(ctx, pay, amount_cent, err);
 	if (rc == TLY_OK)
 		rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO refunds (id, "
 		    "payment_id, amount_cent, currency, origin, reason, "
 		    "requested_by, state) VALUES (?, ?, ?, ?, ?, ?, ?, "
-		    "'to_create')", "ssissss", id, pay, amount, currency,
+		    "'to_create')", "ssissss", id, pay, amount_cent, currency,
 		    origin, reason, by);
 	return rc;
 }

@@ -4,8 +4,8 @@
  *
  * The other half of the refund module (refund.c takes the request): the
  * refund effect, the recording and booking of what Stripe says, the
- * reversal engine dispute.c shares, and the "refunds" job.  Writes the
- * refunds table with refund.c; the reversal rows through shares.c, the
+ * reversal engine dispute.c shares, and the "refunds" job.  Owns, with
+ * refund.c, the refunds table; the reversal rows through shares.c, the
  * payment's amounts through payments.c.  Lock order: payment -> refund.
  *
  *   tly_refund_finish    the refund effect (effect.c, tly_refund_effect):
@@ -68,7 +68,7 @@ static int
 parties(tly_ctx *ctx, const char *pay, tly_ledger_rev *in, tly_err *err)
 {
 	const char *role;
-	int64_t share, booked;
+	int64_t share_cent, booked_cent;
 	tly_q q;
 	int rc;
 
@@ -86,14 +86,14 @@ parties(tly_ctx *ctx, const char *pay, tly_ledger_rev *in, tly_err *err)
 		tly_ledger_party *p;
 
 		role = tly_q_col_str(&q, 1);
-		share = tly_q_col_i64(&q, 2);
-		booked = tly_q_col_i64(&q, 3);
+		share_cent = tly_q_col_i64(&q, 2);
+		booked_cent = tly_q_col_i64(&q, 3);
 		if (strcmp(role, "STRIPE_FEE") == 0) {
-			in->fee_cent += share;
+			in->fee_cent += share_cent;
 			continue;
 		}
 		if (strcmp(role, "STRIPE_FEE_KEPT") == 0) {
-			in->kept_booked_cent += booked;
+			in->kept_booked_cent += booked_cent;
 			continue;
 		}
 		if (strcmp(role, "TALENT") == 0)
@@ -107,8 +107,8 @@ parties(tly_ctx *ctx, const char *pay, tly_ledger_rev *in, tly_err *err)
 		tly_strlcpy(p->account_id, tly_q_col_str(&q, 0),
 		    sizeof(p->account_id));
 		tly_strlcpy(p->role, role, sizeof(p->role));
-		p->share_cent = share;
-		p->booked_cent = booked;
+		p->share_cent = share_cent;
+		p->booked_cent = booked_cent;
 	}
 	tly_q_done(&q);
 	if (rc == TLY_OK && in->parties[0].account_id[0] == '\0')
@@ -120,26 +120,26 @@ parties(tly_ctx *ctx, const char *pay, tly_ledger_rev *in, tly_err *err)
  * tly_reversal_post - inside a transaction that holds payment 'pay''s
  * row lock: post the rows (kind 'kind', cause 'cause') that move its
  * cumulative reversed amount (refunded_cent + disputed_cent) from
- * 'before' to 'after': read the stakeholders, plan (tly_ledger_plan),
+ * 'before_cent' to 'after_cent': read the stakeholders, plan (tly_ledger_plan),
  * post; 'bearer' bears Stripe's kept fee.  The caller updates the
  * running totals.
  */
 int
 tly_reversal_post(tly_ctx *ctx, const char *pay, const char *currency,
-    const char *bearer, int64_t amount, int64_t before, int64_t after,
-    const char *kind, const char *cause, tly_err *err)
+    const char *bearer, int64_t amount_cent, int64_t before_cent,
+    int64_t after_cent, const char *kind, const char *cause, tly_err *err)
 {
 	tly_share_row srows[TLY_LEDGER_ROWS];
 	tly_ledger_row rows[TLY_LEDGER_ROWS];
 	tly_ledger_rev in;
 	int n, i, rc;
 
-	if (before == after)
+	if (before_cent == after_cent)
 		return TLY_OK;
 	memset(&in, 0, sizeof(in));
-	in.amount_cent = amount;
-	in.before_cent = before;
-	in.after_cent = after;
+	in.amount_cent = amount_cent;
+	in.before_cent = before_cent;
+	in.after_cent = after_cent;
 	tly_strlcpy(in.bearer_id, bearer, sizeof(in.bearer_id));
 	rc = parties(ctx, pay, &in, err);
 	if (rc)
@@ -161,14 +161,14 @@ tly_reversal_post(tly_ctx *ctx, const char *pay, const char *currency,
 	rc = tly_shares_insert(ctx, pay, currency, kind, cause, srows, n,
 	    err);
 	if (rc == TLY_OK)	/* offsets of advances follow (advance.c) */
-		rc = tly_advance_reverse(ctx, pay, currency, amount, before,
-		    after, err);
+		rc = tly_advance_reverse(ctx, pay, currency, amount_cent,
+		    before_cent, after_cent, err);
 	return rc;
 }
 
 /* a payment under lock: what booking a refund reads */
 typedef struct locked_pay {
-	int64_t	 amount, refunded, disputed;
+	int64_t	 amount_cent, refunded_cent, disputed_cent;
 	char	 bearer[40];
 	char	 currency[8];
 	char	 status[24];
@@ -180,14 +180,15 @@ lock_payment(tly_ctx *ctx, const char *pay, locked_pay *p, tly_err *err)
 	memset(p, 0, sizeof(*p));
 	return tly_db_row(ctx->db, err, "SELECT amount_cent, refunded_cent, "
 	    "disputed_cent, fee_bearer_account_id, currency, status FROM "
-	    "payments WHERE id = ? FOR UPDATE", "s>iiisss", pay, &p->amount,
-	    &p->refunded, &p->disputed, p->bearer, sizeof(p->bearer),
-	    p->currency, sizeof(p->currency), p->status, sizeof(p->status));
+	    "payments WHERE id = ? FOR UPDATE", "s>iiisss", pay,
+	    &p->amount_cent, &p->refunded_cent, &p->disputed_cent, p->bearer,
+	    sizeof(p->bearer), p->currency, sizeof(p->currency), p->status,
+	    sizeof(p->status));
 }
 
 /* money - 'v' minor units of 'cur' as text ("12.50 USD") */
 static void
-money(tly_ctx *ctx, int64_t v, const char *cur, char *buf, size_t sz)
+money(tly_ctx *ctx, int64_t v_cent, const char *cur, char *buf, size_t sz)
 {
 	const tly_currency *c = tly_config_currency(ctx->cfg, cur);
 	int e = c ? c->exponent : 2, i;
@@ -201,10 +202,10 @@ money(tly_ctx *ctx, int64_t v, const char *cur, char *buf, size_t sz)
 		    cur[i]);
 	up[i] = '\0';
 	if (e == 0)
-		snprintf(buf, sz, "%lld %s", (long long)v, up);
+		snprintf(buf, sz, "%lld %s", (long long)v_cent, up);
 	else
-		snprintf(buf, sz, "%lld.%0*lld %s", (long long)(v / div), e,
-		    (long long)(v % div), up);
+		snprintf(buf, sz, "%lld.%0*lld %s", (long long)(v_cent / div),
+		    e, (long long)(v_cent % div), up);
 }
 
 /* mail - queue the buyer's refund email when Tally knows the address */
@@ -249,21 +250,22 @@ static int
 book_locked(tly_ctx *ctx, tly_effect *e, const locked_pay *p,
     const tly_refund *r, tly_err *err)
 {
-	int64_t before, refunded;
+	int64_t before_cent, refunded_cent;
 	int rc;
 
 	if (r->booked)
 		return TLY_OK;
-	before = p->refunded + p->disputed;
-	refunded = p->refunded + r->amount_cent;
-	if (before + r->amount_cent > p->amount)
+	before_cent = p->refunded_cent + p->disputed_cent;
+	refunded_cent = p->refunded_cent + r->amount_cent;
+	if (before_cent + r->amount_cent > p->amount_cent)
 		return tly_err_set(err, TLY_EK_CONFLICT,
 		    "reversal_exceeds_amount", "The refunds and disputes of "
 		    "the payment exceed it.");
 	rc = tly_reversal_post(ctx, r->payment_id, r->currency, p->bearer,
-	    p->amount, before, before + r->amount_cent, "refund", r->id, err);
+	    p->amount_cent, before_cent, before_cent + r->amount_cent,
+	    "refund", r->id, err);
 	if (rc == TLY_OK)
-		rc = tly_payments_refunded(ctx, r->payment_id, refunded, 0,
+		rc = tly_payments_refunded(ctx, r->payment_id, refunded_cent, 0,
 		    err);
 	if (rc == TLY_OK)
 		rc = tly_db_exec(ctx->db, err, NULL, "UPDATE refunds SET "
@@ -286,14 +288,14 @@ book_locked(tly_ctx *ctx, tly_effect *e, const locked_pay *p,
  */
 static int
 fail_locked(tly_ctx *ctx, tly_effect *e, const locked_pay *p,
-    const tly_refund *r, int64_t reversed, const tly_st_refund *sr,
+    const tly_refund *r, int64_t reversed_cent, const tly_st_refund *sr,
     tly_err *err)
 {
 	const char *why = sr->failure_reason ? sr->failure_reason : sr->status;
-	int64_t before, refunded;
+	int64_t before_cent, refunded_cent;
 	int rc;
 
-	if (reversed || (strcmp(r->state, "failed") == 0 && !r->booked))
+	if (reversed_cent || (strcmp(r->state, "failed") == 0 && !r->booked))
 		return TLY_OK;
 	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE refunds SET state = "
 	    "'failed', stripe_refund_id = IFNULL(stripe_refund_id, ?), "
@@ -304,14 +306,14 @@ fail_locked(tly_ctx *ctx, tly_effect *e, const locked_pay *p,
 		    -r->amount_cent, err);
 	if (rc)
 		return rc;
-	before = p->refunded + p->disputed;
-	refunded = p->refunded - r->amount_cent;
+	before_cent = p->refunded_cent + p->disputed_cent;
+	refunded_cent = p->refunded_cent - r->amount_cent;
 	rc = tly_reversal_post(ctx, r->payment_id, r->currency, p->bearer,
-	    p->amount, before, before - r->amount_cent, "refund_failed", r->id,
-	    err);
+	    p->amount_cent, before_cent, before_cent - r->amount_cent,
+	    "refund_failed", r->id, err);
 	/* one statement: the CHECK refunded <= requested holds after it */
 	if (rc == TLY_OK)
-		rc = tly_payments_refunded(ctx, r->payment_id, refunded,
+		rc = tly_payments_refunded(ctx, r->payment_id, refunded_cent,
 		    r->amount_cent, err);
 	if (rc == TLY_OK)
 		rc = tly_audit(ctx, NULL, "refund.failed_after_booking", r->id,
@@ -414,7 +416,7 @@ fx_matches(tly_ctx *ctx, const tly_effect *e, const tly_jv *obj,
 	if (x->r.stripe_refund_id[0] ? strcmp(sr.id, x->r.stripe_refund_id) :
 	    tid == NULL || strcmp(tid, x->r.id))
 		return tly_err_internal(err);
-	if (sr.amount != x->r.amount_cent || strcmp(sr.currency,
+	if (sr.amount_cent != x->r.amount_cent || strcmp(sr.currency,
 	    x->r.currency) != 0)
 		return tly_err_internal(err);
 	return TLY_OK;
@@ -433,7 +435,7 @@ fx_done_tx(tly_ctx *ctx, tly_effect *e, tly_err *err)
 {
 	const fx_row *x = e->row;
 	tly_st_refund sr;
-	int64_t reversed = 0;
+	int64_t reversed_cent = 0;
 	locked_pay p;
 	tly_refund r;
 	int rc, ok;
@@ -450,15 +452,15 @@ fx_done_tx(tly_ctx *ctx, tly_effect *e, tly_err *err)
 		rc = tly_refund_lock(ctx, e->id, &r, err);
 	if (rc == TLY_OK)
 		rc = tly_db_row(ctx->db, err, "SELECT reversed FROM refunds "
-		    "WHERE id = ?", "s>i", e->id, &reversed);
+		    "WHERE id = ?", "s>i", e->id, &reversed_cent);
 	if (rc)
 		return rc;
 	if (strcmp(sr.status, "failed") == 0 ||
 	    strcmp(sr.status, "canceled") == 0)
-		return fail_locked(ctx, e, &p, &r, reversed, &sr, err);
+		return fail_locked(ctx, e, &p, &r, reversed_cent, &sr, err);
 	ok = strcmp(sr.status, "succeeded") == 0;
 	if (strcmp(r.state, "failed") == 0) {
-		if (r.booked || reversed || r.stripe_refund_id[0])
+		if (r.booked || reversed_cent || r.stripe_refund_id[0])
 			return TLY_OK;
 		rc = tly_payments_request(ctx, r.payment_id, r.amount_cent,
 		    err);

@@ -2,6 +2,10 @@
  * refund_events.c - Stripe's refund events: Dashboard refunds, refunds
  * that succeed or fail later (refund.h)
  *
+ * Part of the refund module: writes the refunds table with refund.c and
+ * refund_book.c (a refund made at Stripe gets its row here), the
+ * payment's requested amount through payments.c.
+ *
  * charge.refunded, refund.created, refund.updated, refund.failed and
  * charge.refund.updated all mean "the refunds of this charge changed".
  * Their objects are snapshots (and since API 2026-10-28 a Charge no
@@ -71,14 +75,14 @@ ext_tx(tly_ctx *ctx, ext_args *a, tly_err *err)
 	tly_err_clear(err);
 	if (tly_id_new(a->id, sizeof(a->id), "rfd") != TLY_OK)
 		return tly_err_internal(err);
-	rc = tly_payments_request(ctx, a->pay, a->sr->amount, err);
+	rc = tly_payments_request(ctx, a->pay, a->sr->amount_cent, err);
 	if (rc == TLY_OK)
 		rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO refunds (id, "
 		    "payment_id, amount_cent, currency, origin, reason, state, "
 		    "stripe_refund_id) VALUES (?, ?, ?, ?, 'stripe', ?, "
-		    "'pending', ?)", "ssisss", a->id, a->pay, a->sr->amount,
-		    cur, a->sr->reason ? a->sr->reason : "refunded at Stripe",
-		    a->sr->id);
+		    "'pending', ?)", "ssisss", a->id, a->pay,
+		    a->sr->amount_cent, cur, a->sr->reason ? a->sr->reason :
+		    "refunded at Stripe", a->sr->id);
 	if (rc == TLY_OK)
 		rc = tly_audit(ctx, NULL, "refund.external", a->id, a->sr->id,
 		    err);
@@ -117,7 +121,7 @@ sync(tly_ctx *ctx, const char *pay, const tly_jv *obj, tly_err *err)
 	int rc;
 
 	if (tly_st_refund_parse(obj, &sr) != TLY_OK || sr.id == NULL ||
-	    sr.status == NULL || sr.amount <= 0)
+	    sr.status == NULL || sr.amount_cent <= 0)
 		return tly_err_set(err, TLY_EK_UPSTREAM, "stripe_bad_reply",
 		    "Unexpected refund in Stripe's list.");
 	rc = ours(ctx, pay, &sr, id, sizeof(id), err);
@@ -173,6 +177,21 @@ tly_refund_payment_of(tly_ctx *ctx, const char *charge, const char *pi,
 	return rc;
 }
 
+typedef struct sync_args {
+	tly_ctx		*ctx;
+	const char	*pay;
+} sync_args;
+
+/* sync_one - one refund of the charge's list, recorded (sync) */
+static int
+sync_one(void *arg, const tly_jv *obj, int *stop, tly_err *err)
+{
+	sync_args *a = arg;
+
+	(void)stop;
+	return sync(a->ctx, a->pay, obj, err);
+}
+
 /*
  * tly_refund_event - a refund event about charge 'cf' (its object a
  * refund or a charge, facts.h): every refund of the charge recorded (see
@@ -183,14 +202,11 @@ int
 tly_refund_event(tly_ctx *ctx, const tly_charge_facts *cf,
     const char **status, tly_err *err)
 {
-	const char *charge = cf->charge_id, *pi = cf->pi_id, *after = NULL;
-	tly_stripe_resp resp;
-	tly_stripe_req rq;
-	tly_st_list list;
-	const tly_jv *e;
+	const char *charge = cf->charge_id, *pi = cf->pi_id;
+	tly_stripe_list l = { "/v1/refunds", "charge", NULL, -1, LIST_PAGES };
+	sync_args a;
 	char pay[40];
-	tly_form f;
-	int page, rc;
+	int rc;
 
 	if (charge == NULL) {
 		*status = "ignored";
@@ -204,28 +220,12 @@ tly_refund_event(tly_ctx *ctx, const tly_charge_facts *cf,
 	}
 	if (rc)
 		return rc;
-	for (page = 0; page < LIST_PAGES; page++) {
-		tly_form_init(&f);
-		tly_form_str(&f, "charge", charge);
-		tly_form_i64(&f, "limit", 100);
-		tly_form_str(&f, "starting_after", after);
-		rq = (tly_stripe_req){ "GET", "/v1/refunds", &f, NULL, NULL };
-		rc = tly_stripe_call(ctx->stripe, ctx->pool, &rq, &resp, err);
-		tly_form_free(&f);
-		if (rc)
-			return rc;
-		if (tly_st_list_parse(resp.json, &list) != TLY_OK)
-			return tly_err_set(err, TLY_EK_UPSTREAM,
-			    "stripe_bad_reply", "Unexpected list reply.");
-		for (e = list.data->child; e; e = e->next) {
-			rc = sync(ctx, pay, e, err);
-			if (rc)
-				return rc;
-			after = tly_json_str(e, "id");
-		}
-		if (!list.has_more || after == NULL)
-			return TLY_OK;
-	}
-	return tly_err_set(err, TLY_EK_UPSTREAM, "too_many_refunds",
-	    "The charge has more refunds than Tally reads.");
+	l.value = charge;
+	a.ctx = ctx;
+	a.pay = pay;
+	rc = tly_stripe_each(ctx->stripe, ctx->pool, &l, sync_one, &a, err);
+	if (rc == TLY_TOO_LARGE)
+		return tly_err_set(err, TLY_EK_UPSTREAM, "too_many_refunds",
+		    "The charge has more refunds than Tally reads.");
+	return rc;
 }

@@ -123,7 +123,7 @@ amounts(const tly_split_in *in, tly_split_out *out, tly_err *err)
 int
 tly_split(const tly_split_in *in, tly_split_out *out, tly_err *err)
 {
-	int64_t *s = out->share, fee, stripe_pct;
+	int64_t *s = out->share_cent, fee, stripe_pct;
 	__int128 rest;
 	int i;
 

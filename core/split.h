@@ -62,7 +62,7 @@ typedef struct tly_split_out {
 	int64_t	 subtotal_cent;
 	int64_t	 platform_fee_cent;
 	int64_t	 amount_cent;
-	int64_t	 share[TLY_SHARE_N];
+	int64_t	 share_cent[TLY_SHARE_N];
 } tly_split_out;
 
 const char	*tly_share_role(int);

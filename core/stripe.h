@@ -77,7 +77,7 @@ typedef struct tly_st_pi {
 	const char	*transfer_group;
 	const char	*error_type, *error_code, *error_decline_code;
 	const char	*error_message;		/* last_payment_error */
-	int64_t		 amount, amount_received, created;
+	int64_t		 amount_cent, amount_received_cent, created;
 	const tly_jv	*metadata;
 	const tly_jv	*charge;		/* expanded latest_charge */
 } tly_st_pi;
@@ -85,7 +85,8 @@ typedef struct tly_st_pi {
 typedef struct tly_st_charge {
 	const char	*id, *payment_intent, *status, *currency;
 	const char	*balance_transaction, *dispute, *transfer_group;
-	int64_t		 amount, amount_captured, amount_refunded;
+	int64_t		 amount_cent, amount_captured_cent;
+	int64_t		 amount_refunded_cent;
 	int		 refunded, captured, paid, disputed;
 	const tly_jv	*metadata;
 	const tly_jv	*balance_txn;		/* when expanded */
@@ -94,21 +95,21 @@ typedef struct tly_st_charge {
 typedef struct tly_st_refund {
 	const char	*id, *charge, *payment_intent, *status, *currency;
 	const char	*reason, *failure_reason, *balance_transaction;
-	int64_t		 amount, created;
+	int64_t		 amount_cent, created;
 	const tly_jv	*metadata;
 } tly_st_refund;
 
 typedef struct tly_st_transfer {
 	const char	*id, *currency, *destination, *transfer_group;
 	const char	*source_transaction;
-	int64_t		 amount, amount_reversed, created;
+	int64_t		 amount_cent, amount_reversed_cent, created;
 	int		 reversed;
 	const tly_jv	*metadata;
 } tly_st_transfer;
 
 typedef struct tly_st_reversal {
 	const char	*id, *transfer, *currency;
-	int64_t		 amount;
+	int64_t		 amount_cent;
 	const tly_jv	*metadata;
 } tly_st_reversal;
 
@@ -127,14 +128,14 @@ typedef struct tly_st_account_link {
 typedef struct tly_st_balance_txn {
 	const char	*id, *type, *currency, *source, *status;
 	const char	*reporting_category;
-	int64_t		 amount, fee, net, available_on, created;
+	int64_t		 amount_cent, fee_cent, net_cent, available_on, created;
 	const tly_jv	*exchange_rate;		/* a decimal, or NULL */
 } tly_st_balance_txn;
 
 typedef struct tly_st_dispute {
 	const char	*id, *charge, *payment_intent, *status, *reason;
 	const char	*currency;
-	int64_t		 amount;
+	int64_t		 amount_cent;
 	const tly_jv	*balance_transactions;	/* array of objects */
 } tly_st_dispute;
 
@@ -192,6 +193,19 @@ struct tly_stripe_once {
 
 int	 tly_stripe_create_once(tly_stripe *, tly_pool *, tly_stripe_once *,
 	    const tly_jv **, tly_stripe_resp *, tly_err *);
+/* a list to page through (tly_stripe_each) */
+typedef struct tly_stripe_list {
+	const char	*path;			/* "/v1/refunds" */
+	const char	*filter, *value;	/* "charge", "ch_…"; or NULL */
+	int64_t		 since;			/* created[gte], or -1 */
+	int		 pages;			/* at most, of 100 */
+} tly_stripe_list;
+
+typedef int (*tly_stripe_each_fn)(void *, const tly_jv *, int *,
+    tly_err *);
+
+int	 tly_stripe_each(tly_stripe *, tly_pool *, const tly_stripe_list *,
+	    tly_stripe_each_fn, void *, tly_err *);
 int	 tly_stripe_find_child(tly_stripe *, tly_pool *, const char *,
 	    const char *, const char *, const char *, const char *,
 	    const tly_jv **, tly_err *);

@@ -1,6 +1,8 @@
 /*
  * stripe_obj.c - the Stripe objects Tally reads, from parsed JSON
  *
+ * Owns no table.
+ *
  * Only the fields Tally uses are read; everything else in Stripe's
  * objects is ignored, so new fields never break parsing.  Pointers in the
  * structs point into the parsed JSON (the caller's arena).  A field that
@@ -92,8 +94,8 @@ tly_st_pi_parse(const tly_jv *o, tly_st_pi *p)
 	p->error_decline_code =
 	    tly_json_str(o, "last_payment_error.decline_code");
 	p->error_message = tly_json_str(o, "last_payment_error.message");
-	p->amount = i64(o, "amount");
-	p->amount_received = i64(o, "amount_received");
+	p->amount_cent = i64(o, "amount");
+	p->amount_received_cent = i64(o, "amount_received");
 	p->created = i64(o, "created");
 	p->metadata = tly_json_get(o, "metadata");
 	return p->status && p->currency ? TLY_OK : TLY_ERR;
@@ -113,9 +115,9 @@ tly_st_charge_parse(const tly_jv *o, tly_st_charge *c)
 	    &c->balance_txn);
 	c->dispute = id_or_object(o, "dispute", NULL);
 	c->transfer_group = tly_json_str(o, "transfer_group");
-	c->amount = i64(o, "amount");
-	c->amount_captured = i64(o, "amount_captured");
-	c->amount_refunded = i64(o, "amount_refunded");
+	c->amount_cent = i64(o, "amount");
+	c->amount_captured_cent = i64(o, "amount_captured");
+	c->amount_refunded_cent = i64(o, "amount_refunded");
 	c->refunded = flag(o, "refunded");
 	c->captured = flag(o, "captured");
 	c->paid = flag(o, "paid");
@@ -138,7 +140,7 @@ tly_st_refund_parse(const tly_jv *o, tly_st_refund *r)
 	r->reason = tly_json_str(o, "reason");
 	r->failure_reason = tly_json_str(o, "failure_reason");
 	r->balance_transaction = id_or_object(o, "balance_transaction", NULL);
-	r->amount = i64(o, "amount");
+	r->amount_cent = i64(o, "amount");
 	r->created = i64(o, "created");
 	r->metadata = tly_json_get(o, "metadata");
 	return TLY_OK;
@@ -155,8 +157,8 @@ tly_st_transfer_parse(const tly_jv *o, tly_st_transfer *t)
 	t->destination = id_or_object(o, "destination", NULL);
 	t->transfer_group = tly_json_str(o, "transfer_group");
 	t->source_transaction = id_or_object(o, "source_transaction", NULL);
-	t->amount = i64(o, "amount");
-	t->amount_reversed = i64(o, "amount_reversed");
+	t->amount_cent = i64(o, "amount");
+	t->amount_reversed_cent = i64(o, "amount_reversed");
 	t->created = i64(o, "created");
 	t->reversed = flag(o, "reversed");
 	t->metadata = tly_json_get(o, "metadata");
@@ -172,7 +174,7 @@ tly_st_reversal_parse(const tly_jv *o, tly_st_reversal *r)
 	r->id = tly_json_str(o, "id");
 	r->transfer = id_or_object(o, "transfer", NULL);
 	r->currency = tly_json_str(o, "currency");
-	r->amount = i64(o, "amount");
+	r->amount_cent = i64(o, "amount");
 	r->metadata = tly_json_get(o, "metadata");
 	return TLY_OK;
 }
@@ -220,9 +222,9 @@ tly_st_balance_txn_parse(const tly_jv *o, tly_st_balance_txn *b)
 	b->source = id_or_object(o, "source", NULL);
 	b->status = tly_json_str(o, "status");
 	b->reporting_category = tly_json_str(o, "reporting_category");
-	b->amount = i64(o, "amount");
-	b->fee = i64(o, "fee");
-	b->net = i64(o, "net");
+	b->amount_cent = i64(o, "amount");
+	b->fee_cent = i64(o, "fee");
+	b->net_cent = i64(o, "net");
 	b->available_on = i64(o, "available_on");
 	b->created = i64(o, "created");
 	b->exchange_rate = tly_json_get(o, "exchange_rate");
@@ -243,7 +245,7 @@ tly_st_dispute_parse(const tly_jv *o, tly_st_dispute *d)
 	d->status = tly_json_str(o, "status");
 	d->reason = tly_json_str(o, "reason");
 	d->currency = tly_json_str(o, "currency");
-	d->amount = i64(o, "amount");
+	d->amount_cent = i64(o, "amount");
 	d->balance_transactions = tly_json_get(o, "balance_transactions");
 	return TLY_OK;
 }

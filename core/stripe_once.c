@@ -2,6 +2,8 @@
  * stripe_once.c - creating a Stripe object exactly once despite unknown
  * outcomes (DESIGN §3), and finding an object by Tally's metadata
  *
+ * Owns no table.
+ *
  * tly_stripe_create_once() is what the first attempt and the janitor both
  * call.  With key "<key_base>:g<generation>":
  *   2xx                 -> the object (first execution or Stripe's replay);
@@ -36,9 +38,12 @@
  * Tally meant; tly_stripe_transfer_reversals() reads a transfer's
  * reversals (those it embeds when it embeds them all, else the list).
  *
+ * tly_stripe_each() is the one way Tally pages through a list (the
+ * look-ups above, the refunds and disputes of a charge).
+ *
  * API:	tly_stripe_create_once(), tly_stripe_find_child(),
  *	tly_stripe_find_since(), tly_stripe_transfer_is(),
- *	tly_stripe_transfer_reversals().
+ *	tly_stripe_transfer_reversals(), tly_stripe_each().
  */
 #include <stdio.h>
 #include <string.h>
@@ -98,41 +103,56 @@ tly_stripe_create_once(tly_stripe *s, tly_pool *pool, tly_stripe_once *o,
 
 /* what a paged look-up reads and looks for */
 typedef struct finder {
-	const char	*path;
-	const char	*filter, *parent;	/* list filter, or NULL */
-	int64_t		 since;			/* created[gte], or -1 */
 	const char	*object, *key, *value;	/* metadata[key] = value */
-	int		 pages;
+	const tly_jv	*found;
 } finder;
 
-/*
- * find - page through the list 'fd' describes, newest first, for the
- * object whose metadata matches.  TLY_OK with '*out', TLY_NOTFOUND
- * (the list ended), TLY_TOO_LARGE (still more after fd->pages pages),
- * or a failure.
- */
+/* match - 'fd''s object: found, the listing stops */
 static int
-find(tly_stripe *s, tly_pool *pool, const finder *fd, const tly_jv **out,
-    tly_err *err)
+match(void *arg, const tly_jv *e, int *stop, tly_err *err)
 {
-	const char *after = NULL, *t, *v;
+	finder *fd = arg;
+	const char *t, *v;
+
+	(void)err;
+	t = tly_json_str(e, "object");
+	v = tly_st_metadata(tly_json_get(e, "metadata"), fd->key);
+	if (t && strcmp(t, fd->object) == 0 && v &&
+	    strcmp(v, fd->value) == 0) {
+		fd->found = e;
+		*stop = 1;
+	}
+	return TLY_OK;
+}
+
+/*
+ * tly_stripe_each - page through list 'l' (100 a page, newest first),
+ * 'fn' called on each object; it stops the listing by setting '*stop',
+ * or by returning a failure, which is returned.  TLY_OK when the list
+ * ended or 'fn' stopped it, TLY_TOO_LARGE when there is still more after
+ * l->pages pages, or a failure.
+ */
+int
+tly_stripe_each(tly_stripe *s, tly_pool *pool, const tly_stripe_list *l,
+    tly_stripe_each_fn fn, void *arg, tly_err *err)
+{
+	const char *after = NULL;
 	tly_stripe_resp resp;
 	tly_stripe_req rq;
 	tly_st_list list;
 	const tly_jv *e;
+	int page, rc, stop = 0;
 	tly_form f;
-	int page, rc;
 
-	*out = NULL;
-	for (page = 0; page < fd->pages; page++) {
+	for (page = 0; page < l->pages; page++) {
 		tly_form_init(&f);
-		if (fd->filter)
-			tly_form_str(&f, fd->filter, fd->parent);
-		if (fd->since >= 0)
-			tly_form_i64(&f, "created[gte]", fd->since);
+		if (l->filter)
+			tly_form_str(&f, l->filter, l->value);
+		if (l->since >= 0)
+			tly_form_i64(&f, "created[gte]", l->since);
 		tly_form_i64(&f, "limit", 100);
 		tly_form_str(&f, "starting_after", after);
-		rq = (tly_stripe_req){ "GET", fd->path, &f, NULL, NULL };
+		rq = (tly_stripe_req){ "GET", l->path, &f, NULL, NULL };
 		rc = tly_stripe_call(s, pool, &rq, &resp, err);
 		tly_form_free(&f);
 		if (rc)
@@ -141,20 +161,35 @@ find(tly_stripe *s, tly_pool *pool, const finder *fd, const tly_jv **out,
 			return tly_err_set(err, TLY_EK_UPSTREAM,
 			    "stripe_bad_reply", "Unexpected list reply.");
 		for (e = list.data->child; e; e = e->next) {
-			t = tly_json_str(e, "object");
-			v = tly_st_metadata(tly_json_get(e, "metadata"),
-			    fd->key);
-			if (t && strcmp(t, fd->object) == 0 && v &&
-			    strcmp(v, fd->value) == 0) {
-				*out = e;
-				return TLY_OK;
-			}
+			rc = fn(arg, e, &stop, err);
+			if (rc || stop)
+				return rc;
 			after = tly_json_str(e, "id");
 		}
 		if (!list.has_more || after == NULL)
-			return TLY_NOTFOUND;
+			return TLY_OK;
 	}
 	return TLY_TOO_LARGE;
+}
+
+/*
+ * find - the object of list 'l' whose metadata[fd->key] is fd->value.
+ * TLY_OK with '*out', TLY_NOTFOUND (the list ended), TLY_TOO_LARGE
+ * (still more after l->pages pages), or a failure.
+ */
+static int
+find(tly_stripe *s, tly_pool *pool, const tly_stripe_list *l, finder *fd,
+    const tly_jv **out, tly_err *err)
+{
+	int rc;
+
+	*out = NULL;
+	fd->found = NULL;
+	rc = tly_stripe_each(s, pool, l, match, fd, err);
+	if (rc)
+		return rc;
+	*out = fd->found;
+	return fd->found ? TLY_OK : TLY_NOTFOUND;
 }
 
 /*
@@ -169,11 +204,11 @@ tly_stripe_find_since(tly_stripe *s, tly_pool *pool, const char *path,
     const char *object, const char *id, int64_t since, const tly_jv **out,
     tly_err *err)
 {
-	finder fd = { path, NULL, NULL, since, object, "tally_id", id,
-	    CHILD_PAGES };
+	tly_stripe_list l = { path, NULL, NULL, since, CHILD_PAGES };
+	finder fd = { object, "tally_id", id, NULL };
 	int rc;
 
-	rc = find(s, pool, &fd, out, err);
+	rc = find(s, pool, &l, &fd, out, err);
 	if (rc == TLY_TOO_LARGE)
 		return tly_err_set(err, TLY_EK_UPSTREAM,
 		    "stripe_list_too_long", "Too many objects at the payment "
@@ -192,11 +227,11 @@ tly_stripe_find_child(tly_stripe *s, tly_pool *pool, const char *path,
     const char *filter, const char *parent, const char *object,
     const char *id, const tly_jv **out, tly_err *err)
 {
-	finder fd = { path, filter, parent, -1, object, "tally_id", id,
-	    CHILD_PAGES };
+	tly_stripe_list l = { path, filter, parent, -1, CHILD_PAGES };
+	finder fd = { object, "tally_id", id, NULL };
 	int rc;
 
-	rc = find(s, pool, &fd, out, err);
+	rc = find(s, pool, &l, &fd, out, err);
 	if (rc == TLY_TOO_LARGE)
 		return tly_err_set(err, TLY_EK_UPSTREAM,
 		    "stripe_list_too_long", "Too many objects of one parent "
@@ -205,17 +240,17 @@ tly_stripe_find_child(tly_stripe *s, tly_pool *pool, const char *path,
 }
 
 /*
- * tly_stripe_transfer_is - transfer 'obj' moves 'amount' of 'cur' to
+ * tly_stripe_transfer_is - transfer 'obj' moves 'amount_cent' of 'cur' to
  * connected account 'dest' (1), or not (0)
  */
 int
-tly_stripe_transfer_is(const tly_jv *obj, int64_t amount, const char *cur,
+tly_stripe_transfer_is(const tly_jv *obj, int64_t amount_cent, const char *cur,
     const char *dest)
 {
 	tly_st_transfer t;
 
 	return tly_st_transfer_parse(obj, &t) == TLY_OK && t.id != NULL &&
-	    t.amount == amount && t.currency != NULL &&
+	    t.amount_cent == amount_cent && t.currency != NULL &&
 	    strcmp(t.currency, cur) == 0 && t.destination != NULL &&
 	    strcmp(t.destination, dest) == 0;
 }

@@ -1,6 +1,8 @@
 /*
  * stripe_sig.c - verifying Stripe's webhook signatures
  *
+ * Owns no table.
+ *
  * Stripe-Signature: t=<unix seconds>,v1=<hex>[,v1=<hex>…][,v0=…]
  * The signed text is "<t>.<raw body>", HMAC-SHA256 keyed with the whole
  * endpoint secret ("whsec_…").  Every v1 is tried against every

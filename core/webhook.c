@@ -252,7 +252,7 @@ act_fee(tly_ctx *ctx, const event *ev, const char **status, tly_err *err)
 	tly_st_balance_txn bt;
 	const tly_jv *obj;
 	const char *path;
-	int64_t fee;
+	int64_t fee_cent;
 	int rc;
 
 	if (tly_st_charge_parse(ev->e.object, &ch) != TLY_OK ||
@@ -272,8 +272,8 @@ act_fee(tly_ctx *ctx, const event *ev, const char **status, tly_err *err)
 	if (rc)
 		return rc;
 	/* the fee is in the settlement currency: in the charge's, or none */
-	if (tly_ledger_fee_in(bt.fee, bt.currency, bt.exchange_rate,
-	    ch.currency, &fee) != TLY_OK) {
+	if (tly_ledger_fee_in(bt.fee_cent, bt.currency, bt.exchange_rate,
+	    ch.currency, &fee_cent) != TLY_OK) {
 		tly_logkv(ctx->log, TLY_LOG_WARN, "webhook", "Stripe fee in "
 		    "another currency without an exchange rate: the estimate "
 		    "stays", "event_id", ev->e.id, "balance_transaction",
@@ -286,7 +286,8 @@ act_fee(tly_ctx *ctx, const event *ev, const char **status, tly_err *err)
 		    "converted at the balance transaction's exchange rate",
 		    "balance_transaction", bt.id, "currency", bt.currency,
 		    "payment_intent", ch.payment_intent, NULL);
-	rc = tly_payment_fee_settle(ctx, ch.payment_intent, bt.id, fee, err);
+	rc = tly_payment_fee_settle(ctx, ch.payment_intent, bt.id, fee_cent,
+	    err);
 	if (rc == TLY_NOTFOUND) {
 		/* is it Tally's at all?  then wait for the completion */
 		char chk[40];

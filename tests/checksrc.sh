@@ -9,7 +9,8 @@
 # neither MariaDB nor FastCGI nor a core/ header; fcgi/ holds no SQL and
 # no MariaDB call; the include graph of core/ has no loop (an edge
 # "a -> b" for each core/a.c or core/a.h that includes core/b.h, sorted
-# with tsort: docs/architecture.md, "Modules").
+# with tsort: docs/architecture.md, "Modules"); every table is written
+# only by the module that owns it (the list below).
 #
 # Prints every violation as FILE:LINE: what; exits 1 if there is any.
 
@@ -90,6 +91,100 @@ if [ -n "$loop" ]; then
 	echo "$loop" | sed 's|$|   <- core/ includes form a loop (docs/architecture.md)|'
 	bad=1
 fi
+
+# one writer per table (docs/architecture.md, "Modules"): the tables each
+# core/ file writes (INSERT, UPDATE, DELETE, REPLACE in its SQL strings,
+# adjacent literals joined) must be among those its module owns
+owners='
+accounts catalog.c
+admin_sessions auth.c
+admin_users auth.c
+advances advance.c advance_offset.c
+ambassador_links catalog.c
+api_keys auth.c
+audit_log audit.c
+buyer_identities auth.c
+checkouts checkout.c checkout_pi.c
+disputes dispute.c
+host_partners catalog.c
+idempotency_keys idem.c
+login_throttle auth.c
+outbox outbox.c
+payments payments.c
+payouts payout.c
+products catalog.c
+refunds refund.c refund_book.c refund_events.c
+schema_migrations migrate.c
+shares shares.c
+transfer_reversals recover.c
+tx_ops tx.c
+webhook_events webhook.c
+webhook_refusals webhook.c
+'
+writes=$(awk 'function flush(   t, rest) {
+	rest = grp
+	gsub(/KEY UPDATE/, "KEY_UPD", rest)
+	while (match(rest, /(INSERT( IGNORE)? INTO|UPDATE|DELETE FROM|REPLACE INTO)[ \t]+[a-z_]+/)) {
+		t = substr(rest, RSTART, RLENGTH)
+		sub(/.*[ \t]/, "", t)
+		print t, f
+		rest = substr(rest, RSTART + RLENGTH)
+	}
+	grp = ""
+}
+FNR == 1 { if (src != "") scan(); src = ""; f = FILENAME }
+{ src = src $0 "\n" }
+function scan(   out, i, j, n, k, c, lit) {
+	# drop comments
+	out = ""
+	while ((i = index(src, "/*")) > 0) {
+		out = out substr(src, 1, i - 1)
+		src = substr(src, i + 2)
+		j = index(src, "*/")
+		if (j == 0) { src = ""; break }
+		src = substr(src, j + 2)
+	}
+	src = out src
+	n = length(src); grp = ""; between = ""; k = 1
+	while (k <= n) {
+		c = substr(src, k, 1)
+		if (c == "\047") {		# a char literal: skip it
+			k++
+			if (substr(src, k, 1) == "\\") k++
+			k += 2
+			continue
+		}
+		if (c != "\"") {
+			if (c !~ /[ \t\n]/ && grp != "") flush()
+			k++
+			continue
+		}
+		k++
+		lit = ""
+		while (k <= n && (c = substr(src, k, 1)) != "\"") {
+			if (c == "\\") { lit = lit substr(src, k, 2); k += 2; continue }
+			lit = lit c; k++
+		}
+		k++
+		grp = grp lit
+	}
+	if (grp != "") flush()
+}
+END { if (src != "") scan() }
+' core/*.c | sort -u)
+echo "$writes" | while read -r t f; do
+	[ -n "$t" ] || continue
+	line=$(echo "$owners" | grep "^$t ")
+	case " ${line#* } " in
+	*" ${f#core/} "*) ;;
+	*) echo "$f: writes $t   <- not its owner (docs/architecture.md)" ;;
+	esac
+done >"${TMPDIR:-/tmp}/checksrc.$$"
+if [ -s "${TMPDIR:-/tmp}/checksrc.$$" ]; then
+	cat "${TMPDIR:-/tmp}/checksrc.$$"
+	bad=1
+fi
+rm -f "${TMPDIR:-/tmp}/checksrc.$$"
 
 if [ $bad = 0 ]; then
 	echo "checksrc: $(echo "$files" | wc -l) files clean"

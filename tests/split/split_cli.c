@@ -86,7 +86,7 @@ one_line(const char *line)
 	tly_split_in in;
 	tly_split_out out;
 	tly_err err;
-	const int64_t *s = out.share;
+	const int64_t *s = out.share_cent;
 
 	memset(&in, 0, sizeof(in));
 	if (parse_line(line, v) != TLY_OK ||

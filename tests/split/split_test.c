@@ -428,13 +428,13 @@ check_row(size_t i, int mode)
 		bad += mismatch(mode, i, "amount", out.amount_cent, r->amt);
 	sum = 0;
 	for (k = 0; k < TLY_SHARE_N; k++) {
-		if (out.share[k] != r->share[k])
-			bad += mismatch(mode, i, field[k], out.share[k],
+		if (out.share_cent[k] != r->share[k])
+			bad += mismatch(mode, i, field[k], out.share_cent[k],
 			    r->share[k]);
-		if (out.share[k] < 0)
-			bad += mismatch(mode, i, "share >= 0", out.share[k],
-			    0);
-		sum += out.share[k];
+		if (out.share_cent[k] < 0)
+			bad += mismatch(mode, i, "share >= 0",
+			    out.share_cent[k], 0);
+		sum += out.share_cent[k];
 	}
 	if (sum != out.amount_cent)
 		bad += mismatch(mode, i, "sum - amount",
@@ -653,10 +653,11 @@ test_sweep_invariants(void **state)
 			    out.amount_cent, in.min_amount_cent, cap);
 		sum = 0;
 		for (k = 0; k < TLY_SHARE_N; k++) {
-			if (out.share[k] < 0)
+			if (out.share_cent[k] < 0)
 				fail_msg("sweep %zu: got %s %" PRId64 ", "
-				    "want >= 0", n, field[k], out.share[k]);
-			sum += out.share[k];
+				    "want >= 0", n, field[k],
+				    out.share_cent[k]);
+			sum += out.share_cent[k];
 		}
 		if (sum != out.amount_cent)
 			fail_msg("sweep %zu: got sum - amount %" PRId64 ", "

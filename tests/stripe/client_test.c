@@ -156,7 +156,7 @@ test_payment_intent_calls(void **state)
 	snprintf(key, sizeof(key), "tally:pi:%s:g1", tid);
 	assert_int_equal(pi_create(key, tid, 1099, &pi, &resp, &e), TLY_OK);
 	assert_string_equal(pi.status, "requires_payment_method");
-	assert_int_equal(pi.amount, 1099);
+	assert_int_equal(pi.amount_cent, 1099);
 	assert_string_equal(pi.currency, "usd");
 	assert_non_null(pi.client_secret);
 	assert_string_equal(tly_st_metadata(pi.metadata, "tally_id"), tid);
@@ -179,7 +179,7 @@ test_payment_intent_calls(void **state)
 	tly_form_free(&f);
 	assert_int_equal(tly_st_pi_parse(o, &pi), TLY_OK);
 	assert_string_equal(pi.status, "succeeded");
-	assert_int_equal(pi.amount_received, 1099);
+	assert_int_equal(pi.amount_received_cent, 1099);
 	assert_non_null(pi.latest_charge);
 	assert_non_null(pi.charge);		/* expanded */
 
@@ -188,7 +188,7 @@ test_payment_intent_calls(void **state)
 	assert_int_equal(get(path, NULL, NULL, "charge", &o, &e), TLY_OK);
 	assert_int_equal(tly_st_charge_parse(o, &ch), TLY_OK);
 	assert_string_equal(ch.payment_intent, id);
-	assert_int_equal(ch.amount_captured, 1099);
+	assert_int_equal(ch.amount_captured_cent, 1099);
 
 	/* list */
 	tly_form_init(&f);
@@ -250,7 +250,7 @@ test_manual_capture(void **state)
 	tly_form_free(&f);
 	assert_int_equal(tly_st_pi_parse(o, &pi), TLY_OK);
 	assert_string_equal(pi.status, "succeeded");
-	assert_int_equal(pi.amount_received, 1500);
+	assert_int_equal(pi.amount_received_cent, 1500);
 }
 
 /* a paid charge of 'amount' usd, and the platform balance made available */
@@ -307,7 +307,7 @@ test_refund_calls(void **state)
 	    "refund", &o, &e), TLY_OK);
 	tly_form_free(&f);
 	assert_int_equal(tly_st_refund_parse(o, &rf), TLY_OK);
-	assert_int_equal(rf.amount, 1200);
+	assert_int_equal(rf.amount_cent, 1200);
 	assert_string_equal(rf.charge, charge);
 	tly_strlcpy(rid, rf.id, sizeof(rid));
 	path = tly_stripe_path(pool, "/v1/refunds/", rid, NULL);
@@ -383,7 +383,7 @@ test_connect_calls(void **state)
 	    "transfer", &o, &e), TLY_OK);
 	tly_form_free(&f);
 	assert_int_equal(tly_st_transfer_parse(o, &t), TLY_OK);
-	assert_int_equal(t.amount, 3000);
+	assert_int_equal(t.amount_cent, 3000);
 	assert_string_equal(t.destination, acct);
 	tly_strlcpy(tr, t.id, sizeof(tr));
 	path = tly_stripe_path(pool, "/v1/transfers/", tr, NULL);
@@ -402,7 +402,7 @@ test_connect_calls(void **state)
 	    "transfer_reversal", &o, &e), TLY_OK);
 	tly_form_free(&f);
 	assert_int_equal(tly_st_reversal_parse(o, &rv), TLY_OK);
-	assert_int_equal(rv.amount, 1000);
+	assert_int_equal(rv.amount_cent, 1000);
 	assert_string_equal(rv.transfer, tr);
 	/* the connected account's own balance, through Stripe-Account */
 	assert_int_equal(get("/v1/balance", NULL, acct, "balance", &o, &e),
@@ -443,8 +443,8 @@ test_balance_events_disputes(void **state)
 	assert_true(list.n >= 1);
 	item = list.data->child;
 	assert_int_equal(tly_st_balance_txn_parse(item, &bt), TLY_OK);
-	assert_int_equal(bt.net, bt.amount - bt.fee);
-	assert_int_equal(bt.fee, 4000 * 29 / 1000 + 30);
+	assert_int_equal(bt.net_cent, bt.amount_cent - bt.fee_cent);
+	assert_int_equal(bt.fee_cent, 4000 * 29 / 1000 + 30);
 
 	assert_int_equal(get("/v1/events", NULL, NULL, "list", &o, &e),
 	    TLY_OK);
@@ -466,7 +466,7 @@ test_balance_events_disputes(void **state)
 	path = tly_stripe_path(pool, "/v1/disputes/", dp, NULL);
 	assert_int_equal(get(path, NULL, NULL, "dispute", &o, &e), TLY_OK);
 	assert_int_equal(tly_st_dispute_parse(o, &d), TLY_OK);
-	assert_int_equal(d.amount, 2500);
+	assert_int_equal(d.amount_cent, 2500);
 	assert_string_equal(d.charge, charge);
 }
 

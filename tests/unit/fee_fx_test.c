@@ -47,8 +47,8 @@ fee_in(tly_pool *p, const char *json, const char *cur, int64_t *fee)
 		fail_msg("bad JSON: %s", json);
 	if (tly_st_balance_txn_parse(j, &bt) != TLY_OK)
 		fail_msg("not a balance transaction: %s", json);
-	return tly_ledger_fee_in(bt.fee, bt.currency, bt.exchange_rate, cur,
-	    fee);
+	return tly_ledger_fee_in(bt.fee_cent, bt.currency, bt.exchange_rate,
+	    cur, fee);
 }
 
 #define BT(cur, fee, rate) "{\"object\":\"balance_transaction\"," \
