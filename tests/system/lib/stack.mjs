@@ -90,6 +90,21 @@ export function freePort() {
   });
 }
 
+/*
+ * holdPort - a free port of 127.0.0.1, held (listened on by this process)
+ * until release(): a port picked early and bound late by another program
+ * (nginx) cannot be taken meanwhile by another stack on the machine
+ */
+export function holdPort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      resolve({ port: srv.address().port, release: () => new Promise((r) => srv.close(() => r())) });
+    });
+  });
+}
+
 function b64url(buf) {
   return Buffer.from(buf).toString('base64url');
 }
@@ -432,7 +447,8 @@ class Stack {
   }
 
   async start() {
-    this.port = await freePort();
+    this.portHold = await holdPort();
+    this.port = this.portHold.port;
     this.db = this.opts.privateDb ? await privateDb(this.dir) : await sharedDb();
     if (this.opts.rsa) this.makeRsaKey();
     if (this.opts.stripe) await this.startEmulator();
@@ -589,6 +605,10 @@ class Stack {
     const args = ['-p', `${n}/`, '-c', path.join(n, 'nginx.conf'), '-e', path.join(this.dir, 'log', 'nginx-error.log')];
     const t = await run('nginx', ['-t', '-q', ...args]);
     if (t.code !== 0) throw new Error(`nginx configuration test failed: ${t.stderr}`);
+    if (this.portHold) {		/* nginx's now, and nobody else's */
+      await this.portHold.release();
+      this.portHold = null;
+    }
     this.nginx = spawnTracked('nginx', args, {
       out: path.join(this.dir, 'log', 'nginx.out'), err: path.join(this.dir, 'log', 'nginx.out'),
     });
@@ -769,6 +789,10 @@ class Stack {
 
   async stop() {
     if (this.stopped) return;
+    if (this.portHold) {
+      await this.portHold.release();
+      this.portHold = null;
+    }
     this.stopped = true;
     for (const a of agents.values()) a.destroy();
     agents.clear();
