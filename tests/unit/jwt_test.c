@@ -494,12 +494,12 @@ test_headers(void **state)
 		{ "typ absent", "{\"alg\":\"HS256\"}", NULL },
 		{ "kid ignored", "{\"alg\":\"HS256\",\"kid\":\"k1\"}", NULL },
 		{ "typ JWS", "{\"alg\":\"HS256\",\"typ\":\"JWS\"}",
-		    "algorithm" },
+		    "typ" },
 		{ "typ lowercase", "{\"alg\":\"HS256\",\"typ\":\"jwt\"}",
-		    "algorithm" },
+		    "typ" },
 		{ "typ a number", "{\"alg\":\"HS256\",\"typ\":1}",
-		    "algorithm" },
-		{ "typ null", "{\"alg\":\"HS256\",\"typ\":null}", "algorithm" },
+		    "typ" },
+		{ "typ null", "{\"alg\":\"HS256\",\"typ\":null}", "typ" },
 		{ "crit", "{\"alg\":\"HS256\",\"crit\":[\"exp\"]}",
 		    "algorithm" },
 		{ "crit empty", "{\"alg\":\"HS256\",\"crit\":[]}",
@@ -757,6 +757,51 @@ test_looks_like(void **state)
 			    tly_jwt_looks_like(rows[i].in), rows[i].want);
 }
 
+/*
+ * test_rfc8725 - per issuer (RFC 8725 3.11, 2.2): a required "typ" and
+ * a maximum lifetime (exp - iat, iat required then); set on the HS256
+ * issuer for this test only
+ */
+static void
+test_rfc8725(void **state)
+{
+	fx *x = *state;
+	tly_jwt_issuer *is = &x->cfg.issuers[0];
+	char p[512];
+
+	snprintf(p, sizeof(p), SHOP_HEAD "\"sub\":\"u\",\"iat\":%d,"
+	    "\"exp\":%d}", NOW - 10, NOW + 300);
+	must_accept(x, "no typ required, typ JWT", mk(x, HDR_HS, p, SIGN_HS));
+	tly_strlcpy(is->typ, "at+jwt", sizeof(is->typ));
+	must_refuse(x, "typ JWT where at+jwt is required",
+	    mk(x, HDR_HS, p, SIGN_HS), "typ");
+	must_refuse(x, "no typ where at+jwt is required",
+	    mk(x, "{\"alg\":\"HS256\"}", p, SIGN_HS), "typ");
+	must_accept(x, "typ at+jwt",
+	    mk(x, "{\"alg\":\"HS256\",\"typ\":\"at+jwt\"}", p, SIGN_HS));
+	must_accept(x, "typ application/at+jwt (RFC 9068)",
+	    mk(x, "{\"alg\":\"HS256\",\"typ\":\"application/at+jwt\"}", p,
+	    SIGN_HS));
+	is->typ[0] = '\0';
+
+	is->max_lifetime_s = 600;
+	must_accept(x, "a lifetime of 310 s under 600",
+	    mk(x, HDR_HS, p, SIGN_HS));
+	snprintf(p, sizeof(p), SHOP_HEAD "\"sub\":\"u\",\"iat\":%d,"
+	    "\"exp\":%d}", NOW - 10, NOW + 86400 * 365);
+	must_refuse(x, "a token valid for a year",
+	    mk(x, HDR_HS, p, SIGN_HS), "lifetime");
+	snprintf(p, sizeof(p), SHOP_HEAD "\"sub\":\"u\",\"exp\":%d}",
+	    NOW + 300);
+	must_refuse(x, "no iat where a lifetime is bounded",
+	    mk(x, HDR_HS, p, SIGN_HS), "iat");
+	snprintf(p, sizeof(p), SHOP_HEAD "\"sub\":\"u\",\"iat\":%d,"
+	    "\"exp\":%d}", NOW + 3600, NOW + 3900);
+	must_refuse(x, "iat in the future", mk(x, HDR_HS, p, SIGN_HS),
+	    "iat");
+	is->max_lifetime_s = 0;
+}
+
 int
 main(void)
 {
@@ -773,6 +818,7 @@ main(void)
 		cmocka_unit_test(test_encoding),
 		cmocka_unit_test(test_too_long),
 		cmocka_unit_test(test_looks_like),
+		cmocka_unit_test(test_rfc8725),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
