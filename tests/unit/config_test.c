@@ -739,6 +739,27 @@ test_issuers(void **state)
 	want_int(is->max_lifetime_s, 3600);
 	tly_config_free(&c);
 
+	/* RS256 keys by kid: a rotation holds the old and the new */
+	snprintf(text, sizeof(text),
+	    "[jwt.two]\nissuer = https://two/\naudience = a2\nalg = RS256\n"
+	    "public_key_file.2026-01 = %s\npublic_key_file.2026-07 = %s\n",
+	    x->rsa2048, x->rsa2048);
+	must_load(x, text, &c);
+	is = tly_config_issuer(&c, "https://two/");
+	assert_non_null(is);
+	want_int(is->nkeys, 2);
+	want_str(is->keys[0].kid, "2026-01");
+	want_str(is->keys[1].kid, "2026-07");
+	assert_non_null(is->keys[1].pubkey);
+	assert_null(is->pubkey);
+	tly_config_free(&c);
+	snprintf(text, sizeof(text),
+	    "[jwt.two]\nissuer = https://two/\naudience = a2\nalg = RS256\n"
+	    "public_key_file.k1 = %s\npublic_key_file.k2 = %s\n",
+	    x->rsa2048, x->rsa1024);
+	must_fail(x, "a weak key among the named ones", text,
+	    "[jwt.two] public_key_file.k2: not an RSA public key");
+
 	/* two sections of the same iss: which key would verify? refused */
 	must_fail(x, "the same iss twice",
 	    "[jwt.a]\nissuer = https://same/\naudience = x\nalg = HS256\n"

@@ -802,6 +802,70 @@ test_rfc8725(void **state)
 	is->max_lifetime_s = 0;
 }
 
+/* sign_with - "<h>.<p>" in x->tok, RS256-signed with 'key' */
+static const char *
+sign_with(fx *x, const char *hdr, const char *payload, EVP_PKEY *key)
+{
+	unsigned char sig[1024];
+	size_t siglen = sizeof(sig), len;
+	EVP_MD_CTX *md;
+
+	x->tok[0] = '\0';
+	b64url(x->tok, sizeof(x->tok), hdr, strlen(hdr));
+	tly_strlcpy(x->tok + strlen(x->tok), ".", 2);
+	b64url(x->tok, sizeof(x->tok), payload, strlen(payload));
+	len = strlen(x->tok);
+	md = EVP_MD_CTX_new();
+	assert_non_null(md);
+	assert_int_equal(EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL,
+	    key), 1);
+	assert_int_equal(EVP_DigestSign(md, sig, &siglen,
+	    (const unsigned char *)x->tok, len), 1);
+	EVP_MD_CTX_free(md);
+	tly_strlcpy(x->tok + len, ".", sizeof(x->tok) - len);
+	b64url(x->tok, sizeof(x->tok), sig, siglen);
+	return x->tok;
+}
+
+/*
+ * test_kid - an RS256 issuer with keys by kid (a rotation: the old key
+ * and the new at once): a token verifies with the key its kid names,
+ * never another; a token without kid with the unnamed key
+ */
+static void
+test_kid(void **state)
+{
+	fx *x = *state;
+	tly_jwt_issuer *is = &x->cfg.issuers[1];
+	EVP_PKEY *next;
+	char p[512];
+
+	next = EVP_RSA_gen(2048);
+	assert_non_null(next);
+	tly_strlcpy(is->keys[0].kid, "2026-old", sizeof(is->keys[0].kid));
+	is->keys[0].pubkey = x->rsa;
+	tly_strlcpy(is->keys[1].kid, "2026-new", sizeof(is->keys[1].kid));
+	is->keys[1].pubkey = next;
+	is->nkeys = 2;
+	snprintf(p, sizeof(p), "{\"iss\":\"" IDP_ISS "\",\"aud\":"
+	    "\"tally-api\",\"sub\":\"u\",\"exp\":%d}", NOW + 300);
+	must_accept(x, "the new key by its kid", sign_with(x,
+	    "{\"alg\":\"RS256\",\"kid\":\"2026-new\"}", p, next));
+	must_accept(x, "the old key by its kid", sign_with(x,
+	    "{\"alg\":\"RS256\",\"kid\":\"2026-old\"}", p, x->rsa));
+	must_refuse(x, "the new key under the old kid", sign_with(x,
+	    "{\"alg\":\"RS256\",\"kid\":\"2026-old\"}", p, next), "signature");
+	must_refuse(x, "an unknown kid", sign_with(x,
+	    "{\"alg\":\"RS256\",\"kid\":\"2025\"}", p, x->rsa), "signature");
+	must_accept(x, "no kid: the unnamed key", sign_with(x,
+	    "{\"alg\":\"RS256\"}", p, x->rsa));
+	must_refuse(x, "no kid, signed by a named key only", sign_with(x,
+	    "{\"alg\":\"RS256\"}", p, next), "signature");
+	is->nkeys = 0;
+	is->keys[0].pubkey = is->keys[1].pubkey = NULL;
+	EVP_PKEY_free(next);
+}
+
 int
 main(void)
 {
@@ -819,6 +883,7 @@ main(void)
 		cmocka_unit_test(test_too_long),
 		cmocka_unit_test(test_looks_like),
 		cmocka_unit_test(test_rfc8725),
+		cmocka_unit_test(test_kid),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
