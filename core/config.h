@@ -49,7 +49,7 @@ typedef struct tly_jwt_issuer {
 	int	 alg;			/* per issuer, never from the token */
 	char	 secret[512];		/* HS256 */
 	size_t	 secret_len;
-	void	*pubkey;		/* RS256: EVP_PKEY *, tokens without kid */
+	void	*pubkey;		/* RS256 key of tokens without kid */
 	tly_jwt_key keys[TLY_MAX_JWT_KEYS];	/* RS256 by kid (rotation) */
 	int	 nkeys;
 	char	 email_claim[64];	/* claim holding the buyer's email */
