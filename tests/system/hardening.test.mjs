@@ -83,7 +83,7 @@ describe('1. admin logins', () => {
   test('the per-user delay grows with each failure and is capped', async () => {
     const pw = `right-${randomString(16)}`;
     await stack.createAdmin('slowed1', 'viewer', pw);
-    const back = () => stack.sql("UPDATE login_throttle SET last_at = NOW(3) - INTERVAL 1 HOUR WHERE k = 'user:slowed1'");
+    const back = () => stack.sql("UPDATE login_throttle SET last_at = NOW(3) - INTERVAL 61 SECOND WHERE k = 'user:slowed1'");
     for (let i = 0; i < 4; i++) {
       const r = await login('slowed1', `wrong-${i}`, `203.0.113.${100 + i}`);
       assert.equal(r.status, 401, `failure ${i + 1}: no delay below login_max_failures`);
