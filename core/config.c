@@ -329,6 +329,37 @@ get_secret_list(loader *ld, const char *sec, const char *key,
 	}
 }
 
+/*
+ * origins_ok - 'v' is a space-separated list of web origins (http:// or
+ * https://, a host, maybe a port; no path, query or fragment), or empty
+ */
+static int
+origins_ok(const char *v)
+{
+	const char *p = v, *h;
+
+	while (*p) {
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			break;
+		if (strncmp(p, "https://", 8) == 0)
+			p += 8;
+		else if (strncmp(p, "http://", 7) == 0)
+			p += 7;
+		else
+			return 0;
+		for (h = p; *p && *p != ' '; p++)
+			if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' &&
+			    *p <= '9') || *p == '.' || *p == '-' || *p == ':' ||
+			    *p == '[' || *p == ']'))
+				return 0;
+		if (p == h)
+			return 0;
+	}
+	return 1;
+}
+
 static void
 load_tally(loader *ld, tly_config *c)
 {
@@ -351,6 +382,12 @@ load_tally(loader *ld, tly_config *c)
 	get_str(ld, "tally", "public_url", c->public_url,
 	    sizeof(c->public_url));
 	get_str(ld, "tally", "env_file", c->env_file, sizeof(c->env_file));
+	get_str(ld, "tally", "shop_origin", c->shop_origins,
+	    sizeof(c->shop_origins));
+	if (!origins_ok(c->shop_origins))
+		bad(ld, "tally", "shop_origin", "must be origins such as "
+		    "https://shop.example (scheme, host, port; no path), "
+		    "separated by spaces");
 	n = (int)c->max_body_bytes;
 	get_int(ld, "tally", "max_body_bytes", &n, 1024, 64 << 20);
 	c->max_body_bytes = (size_t)n;

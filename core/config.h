@@ -94,6 +94,7 @@ typedef struct tly_config {
 	int		 request_timeout_s;	/* worker watchdog */
 	int		 shutdown_timeout_s;	/* SIGTERM grace */
 	char		 public_url[256];	/* base of links in emails */
+	char		 shop_origins[512];	/* may postMessage a token */
 	char		 env_file[256];		/* env:NAME from it, or "" */
 	int		 literal_secrets;	/* a secret written as is */
 
