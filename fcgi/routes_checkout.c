@@ -116,6 +116,7 @@ buyer_payment(tly_jw *w, const tly_payment *p)
 	tly_jw_str(w, "id", p->id);
 	str_or_null(w, "checkout_id", p->checkout_id);
 	tly_jw_str(w, "payment_intent_id", p->pi_id);
+	str_or_null(w, "charge_id", p->charge_id);
 	tly_jw_int(w, "amount_cent", p->amount_cent);
 	tly_jw_str(w, "currency", p->currency);
 	tly_jw_str(w, "status", p->status);
