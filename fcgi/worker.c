@@ -27,7 +27,8 @@
  *
  * Access-log lines are deferred (tly_log.h) and written when the buffer
  * fills, before any other line, when the worker has been idle for a
- * second, and at exit.  SIGUSR1 (from the master, after logrotate) comes
+ * second, and at exit; so are the webhook pool's refusal counts
+ * (webhook.h).  SIGUSR1 (from the master, after logrotate) comes
  * through the same signalfd: the worker flushes and reopens the log file
  * (tly_log_reopen), then goes on serving.
  *
@@ -51,6 +52,7 @@
 #include "proc.h"
 #include "router.h"
 #include "tly_str.h"
+#include "webhook.h"
 
 /*
  * setup_signals - SIGTERM/SIGINT/SIGUSR1 blocked and read from the
@@ -218,9 +220,12 @@ tly_worker_main(const tly_config *cfg, int pool, int listen_fd, int status_fd,
 	while (!stop && served < pc->max_requests) {
 		if (run == 0 || run >= ACCEPT_RUN) {
 			run = 0;
-			n = epoll_wait(ep, evs, 2, log.deferred ? 1000 : -1);
-			if (n == 0)
-				tly_log_flush(&log);	/* idle */
+			n = epoll_wait(ep, evs, 2, log.deferred ||
+			    tly_webhook_refusals_pending() ? 1000 : -1);
+			if (n == 0) {			/* idle */
+				tly_log_flush(&log);
+				tly_webhook_refusals_flush(&ctx, 1);
+			}
 			if (n < 0 && errno != EINTR) {
 				tly_error(&log, "worker", "epoll_wait: %s",
 				    strerror(errno));
@@ -255,6 +260,7 @@ tly_worker_main(const tly_config *cfg, int pool, int listen_fd, int status_fd,
 	if (served >= pc->max_requests)
 		tly_logkv(&log, TLY_LOG_INFO, "worker",
 		    "recycling after max_requests", NULL);
+	tly_webhook_refusals_flush(&ctx, 1);
 	tly_ctx_free(&ctx);
 	tly_log_release(&log);
 	close(ep);

@@ -241,7 +241,7 @@ function baseConf(s) {
       shutdown_timeout: 10,
     },
     db: { socket: s.db.socket, user: s.db.user, password: s.db.password, database: s.db.name },
-    admin_auth: { cookie_secure: 'no', kdf_log2_n: 10 },
+    admin_auth: { cookie_secure: 'no', kdf_log2_n: 14 },
     'jwt.test': { issuer: HS_ISSUER, audience: AUDIENCE, alg: 'HS256', secret: s.jwtSecret },
   };
   const workers = { api: 4, webhook: 2, admin: 2 };
