@@ -2,18 +2,19 @@
  * jobs.c - the registry of background jobs, and the housekeeping job
  *
  * Each later subsystem adds its job to tly_jobs[] (payouts, webhook
- * retries, reservation expiry, reconciliation).  The housekeeping job
- * "gc" deletes what has expired: admin sessions past their expiry,
- * tx_ops markers older than two days (a lost COMMIT is resolved within
- * seconds; two days leaves room for an operator's investigation) and
- * login-throttle windows long over.  It deletes in batches of 1000 so
- * that it never holds many locks.
+ * retries, missed-event catch-up, reservation expiry, reconciliation).
+ * The housekeeping job "gc" deletes what has expired: admin sessions
+ * past their expiry, tx_ops markers older than two days (a lost COMMIT
+ * is resolved within seconds; two days leaves room for an operator's
+ * investigation) and login-throttle windows long over.  It deletes in
+ * batches of 1000 so that it never holds many locks.
  *
  * API:	tly_job_find(), tly_jobs[].
  */
 #include <string.h>
 
 #include "checkout.h"
+#include "events.h"
 #include "jobs.h"
 #include "payout.h"
 #include "outbox.h"
@@ -61,6 +62,8 @@ const tly_job tly_jobs[] = {
 	{ "checkouts", tly_job_checkouts, "expire reservations, cancel and "
 	    "finish PaymentIntents" },
 	{ "webhooks", tly_job_webhooks, "retry failed webhook processing" },
+	{ "events", tly_job_events, "catch up on Stripe events that were "
+	    "never delivered" },
 	{ "refunds", tly_job_refunds, "finish refunds left unknown or "
 	    "pending at Stripe" },
 	{ "payouts", tly_job_payouts, "pay payees whose payable balance "

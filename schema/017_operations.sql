@@ -1,0 +1,19 @@
+-- 017: operations (issue 13): the missed-event catch-up's cursors.
+--
+-- stripe_event_cursors: one row per scope whose events Stripe lists
+-- (GET /v1/events): 'platform', and each connected account (its acct_
+-- id, listed with Stripe-Account).  last_event_id is the newest event
+-- the "events" job has walked to (it walks forward with ending_before);
+-- NULL until the first run, which starts from the newest event Tally
+-- stored for the scope.  A run claims rows with FOR UPDATE SKIP LOCKED
+-- and leases them (leased_until) while it calls Stripe outside any
+-- transaction, so several hosts can run the job at once.
+CREATE TABLE IF NOT EXISTS stripe_event_cursors (
+  scope          VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  last_event_id  VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NULL,
+  leased_until   DATETIME(3) NULL,
+  run_at         DATETIME(3) NULL,
+  caught_up      BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (scope),
+  KEY stripe_event_cursors_run (run_at)
+) ENGINE=InnoDB;
