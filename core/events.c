@@ -172,7 +172,7 @@ feed(tly_ctx *ctx, walk *wk, const tly_jv *e, tly_err *err)
 	if (rc != TLY_NOTFOUND)
 		return rc;		/* stored already, or a failure */
 	tly_err_clear(err);
-	tly_buf_init(&b, 4096);
+	tly_buf_init(&b, tly_json_api_limits.max_bytes);
 	tly_jw_init(&w, &b);
 	jv_write(&w, NULL, e);
 	if (tly_jw_done(&w) != TLY_OK) {

@@ -13,6 +13,7 @@
  */
 #include <string.h>
 
+#include "audit_chain.h"
 #include "checkout.h"
 #include "events.h"
 #include "jobs.h"
@@ -69,6 +70,8 @@ const tly_job tly_jobs[] = {
 	{ "payouts", tly_job_payouts, "pay payees whose payable balance "
 	    "reached the threshold; finish payouts left behind" },
 	{ "outbox", tly_job_outbox, "send queued emails over SMTP" },
+	{ "audit", tly_job_audit_chain, "chain audit rows older than the "
+	    "horizon (SHA-256, in id order)" },
 	{ NULL, NULL, NULL }
 };
 

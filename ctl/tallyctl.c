@@ -29,6 +29,9 @@
  *	effects list [--dead]           Stripe effects not finished yet
  *	                                (or only the dead ones), every kind
  *	effects retry ID                give a dead effect another round
+ *	audit verify [--head ID:HASH]   walk the audit chain: exit 0 whole,
+ *	                                1 broken (the first broken row named)
+ *	audit head                      the verified head: "ID HASH"
  *	check [NAME ...]                verify the ledger's invariants:
  *	                                exit 0 clean, 1 violated, 2 error
  *
@@ -52,6 +55,7 @@
 #include "admin.h"
 #include "advance.h"
 #include "audit.h"
+#include "audit_chain.h"
 #include "auth.h"
 #include "check.h"
 #include "checkout.h"
@@ -105,6 +109,7 @@ static const char usage_text[] =
 	    "  payouts run\n"
 	    "  outbox list [--dead] | outbox retry MSG_ID\n"
 	    "  effects list [--dead] | effects retry ID\n"
+	    "  audit verify [--head ID:HASH] | audit head\n"
 	    "  check [NAME ...] | check --list\n"
 	    "see tallyctl(8)\n";
 
@@ -420,6 +425,59 @@ cmd_outbox(cli *c)
 	return 0;
 }
 
+/* kept_head - "ID:HASH" into its parts */
+static int
+kept_head(const char *s, int64_t *id, const char **hash)
+{
+	const char *colon = strchr(s, ':');
+	char num[24];
+
+	if (colon == NULL || (size_t)(colon - s) >= sizeof(num) ||
+	    strlen(colon + 1) != 64)
+		return TLY_ERR;
+	memcpy(num, s, (size_t)(colon - s));
+	num[colon - s] = '\0';
+	*hash = colon + 1;
+	return tly_parse_i64(num, id) == TLY_OK && *id > 0 ? TLY_OK : TLY_ERR;
+}
+
+/* cmd_audit - "audit verify [--head ID:HASH]", "audit head" */
+static int
+cmd_audit(cli *c)
+{
+	tly_audit_verdict v;
+	const char *hash = NULL;
+	int64_t kept = 0;
+	char id[24];
+	tly_err e;
+
+	tly_err_clear(&e);
+	if (c->argc == 4 && strcmp(c->argv[1], "verify") == 0 &&
+	    strcmp(c->argv[2], "--head") == 0) {
+		if (kept_head(c->argv[3], &kept, &hash) != TLY_OK)
+			return usage();
+	} else if (c->argc != 2 || (strcmp(c->argv[1], "verify") != 0 &&
+	    strcmp(c->argv[1], "head") != 0))
+		return usage();
+	if (tly_audit_verify(&c->ctx, kept, hash, &v, &e) != TLY_OK)
+		return fail(&e);
+	if (!v.ok) {
+		snprintf(id, sizeof(id), "%lld", (long long)v.broken_id);
+		tly_logkv(&c->log, TLY_LOG_ALERT, "audit", "ALERT: the audit "
+		    "log's hash chain is broken", "audit_id", id, "why", v.why,
+		    NULL);
+		printf("broken\t%s\t%s\n", id, v.why);
+		return 1;
+	}
+	if (strcmp(c->argv[1], "head") == 0)
+		printf("%lld %s\n", (long long)v.head_id, v.head_hash);
+	else
+		printf("ok\t%lld rows\thead %lld %s\tunchained %lld\n",
+		    (long long)v.rows, (long long)v.head_id, v.head_hash,
+		    (long long)v.unchained);
+	return 0;
+}
+
 /* the kinds of Stripe effects (effect.h), for "effects" */
 static const tly_effect_kind *const effect_kinds[] = {
 	&tly_checkout_pi_effect,
@@ -617,6 +675,8 @@ main(int argc, char **argv)
 			rc = cmd_effects(&c);
 		else if (strcmp(cmd, "check") == 0)
 			rc = cmd_check(&c);
+		else if (strcmp(cmd, "audit") == 0)
+			rc = cmd_audit(&c);
 		else
 			rc = usage();
 		tly_ctx_free(&c.ctx);

@@ -17,3 +17,19 @@ CREATE TABLE IF NOT EXISTS stripe_event_cursors (
   PRIMARY KEY (scope),
   KEY stripe_event_cursors_run (run_at)
 ) ENGINE=InnoDB;
+
+-- audit_chain: the audit log's hash chain, one link per audit_log row,
+-- in id order.  hash = SHA-256 over prev_hash and the row's canonical
+-- content (core/audit_chain.c); prev_hash of the first link is 64 '0'.
+-- Written by the "audit" job once a row is older than [audit]
+-- chain_horizon (chaining in the change's transaction would serialise
+-- every payment on the chain's head).  Like audit_log it is append-only
+-- for the application: tallyctl migrate, as the migration user, grants
+-- the application user SELECT and INSERT only on both.
+CREATE TABLE IF NOT EXISTS audit_chain (
+  audit_id   BIGINT NOT NULL,
+  prev_hash  CHAR(64) CHARACTER SET ascii NOT NULL,
+  hash       CHAR(64) CHARACTER SET ascii NOT NULL,
+  chained_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+  PRIMARY KEY (audit_id)
+) ENGINE=InnoDB;
