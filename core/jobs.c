@@ -19,6 +19,7 @@
 #include "jobs.h"
 #include "payout.h"
 #include "outbox.h"
+#include "reconcile.h"
 #include "refund.h"
 #include "webhook.h"
 
@@ -70,6 +71,9 @@ const tly_job tly_jobs[] = {
 	{ "payouts", tly_job_payouts, "pay payees whose payable balance "
 	    "reached the threshold; finish payouts left behind" },
 	{ "outbox", tly_job_outbox, "send queued emails over SMTP" },
+	{ "reconcile", tly_job_reconcile, "compare yesterday's and today's "
+	    "Stripe balance transactions with the books; alert on a "
+	    "mismatch" },
 	{ "audit", tly_job_audit_chain, "chain audit rows older than the "
 	    "horizon (SHA-256, in id order)" },
 	{ NULL, NULL, NULL }

@@ -98,6 +98,9 @@ const tly_route tly_routes[] = {
 	/* audit log: everyone in the panel may read it */
 	{ "GET", "/admin/api/v1/audit", ADMIN, TLY_PK_ADMIN, TLY_ROLE_VIEWER,
 	    tly_h_admin_audit_list, 0 },
+	/* reconciliation with Stripe (core/reconcile.c) */
+	{ "GET", "/admin/api/v1/reconciliation_reports", ADMIN, TLY_PK_ADMIN,
+	    TLY_ROLE_VIEWER, tly_h_admin_reconciliation_list, 0 },
 
 	/* refunds: support (up to its limit), finance and admin refund */
 	{ "POST", "/admin/api/v1/payments/{id}/refunds", ADMIN, TLY_PK_ADMIN,

@@ -33,3 +33,41 @@ CREATE TABLE IF NOT EXISTS audit_chain (
   chained_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
   PRIMARY KEY (audit_id)
 ) ENGINE=InnoDB;
+
+-- Reconciliation with Stripe (core/reconcile.c): one report per run,
+-- its lines each comparing one balance transaction (or one Tally record
+-- Stripe does not have) by currency and day.
+CREATE TABLE IF NOT EXISTS reconciliation_reports (
+  id                 VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  since_at           BIGINT NOT NULL,
+  until_at           BIGINT NOT NULL,
+  status             VARCHAR(16) CHARACTER SET ascii NOT NULL,
+  matched            INT NOT NULL DEFAULT 0,
+  missing_in_tally   INT NOT NULL DEFAULT 0,
+  missing_at_stripe  INT NOT NULL DEFAULT 0,
+  amount_differs     INT NOT NULL DEFAULT 0,
+  created_at         DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+  PRIMARY KEY (id),
+  KEY reconciliation_reports_created (created_at),
+  CONSTRAINT reconciliation_reports_status CHECK (status IN ('clean',
+    'mismatch'))
+) ENGINE=InnoDB;
+
+CREATE TABLE IF NOT EXISTS reconciliation_lines (
+  report_id           VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  line_no             INT NOT NULL,
+  day                 DATE NOT NULL,
+  currency            CHAR(3) CHARACTER SET ascii NOT NULL,
+  kind                VARCHAR(24) CHARACTER SET ascii NOT NULL,
+  outcome             VARCHAR(24) CHARACTER SET ascii NOT NULL,
+  stripe_txn_id       VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NULL,
+  stripe_object_id    VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NULL,
+  tally_id            VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NULL,
+  stripe_amount_cent  BIGINT NULL,
+  tally_amount_cent   BIGINT NULL,
+  PRIMARY KEY (report_id, line_no),
+  CONSTRAINT reconciliation_lines_report_fk FOREIGN KEY (report_id)
+    REFERENCES reconciliation_reports (id),
+  CONSTRAINT reconciliation_lines_outcome CHECK (outcome IN ('matched',
+    'missing_in_tally', 'missing_at_stripe', 'amount_differs'))
+) ENGINE=InnoDB;
