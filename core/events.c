@@ -46,6 +46,7 @@
 #include <string.h>
 
 #include "events.h"
+#include "metrics.h"
 #include "stripe.h"
 #include "tly_str.h"
 #include "tx.h"
@@ -186,6 +187,8 @@ feed(tly_ctx *ctx, walk *wk, const tly_jv *e, tly_err *err)
 	if (rc)
 		return rc;
 	wk->fed++;
+	tly_metric_add("tally_events_caught_up_total", acct ?
+	    "endpoint=\"connect\"" : "endpoint=\"platform\"", 1);
 	tly_logkv(ctx->log, TLY_LOG_WARN, "events", "missed event caught up",
 	    "event_id", id, "type", type, "account", acct, "status",
 	    res.status, NULL);

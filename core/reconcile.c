@@ -41,6 +41,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "metrics.h"
 #include "outbox.h"
 #include "reconcile.h"
 #include "stripe.h"
@@ -517,6 +518,10 @@ tly_reconcile_run(tly_ctx *ctx, int64_t since, int64_t until,
 	rc = store_tx_run(ctx, "reconcile.store", rep, err);
 	if (rc)
 		return rc;
+	tly_metric_add("tally_reconciliation_runs_total", "", 1);
+	tly_metric_add("tally_reconciliation_mismatches_total", "",
+	    rep->missing_in_tally + rep->missing_at_stripe +
+	    rep->amount_differs);
 	if (strcmp(rep->status, "mismatch") == 0) {
 		snprintf(n1, sizeof(n1), "%lld",
 		    (long long)rep->missing_in_tally);

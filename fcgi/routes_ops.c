@@ -6,10 +6,18 @@
  *	    the admin API's shape (object "list", data, has_more; limit and
  *	    starting_after), each report with its window and counts.
  *
- * API:	tly_h_admin_reconciliation_list().
+ *	GET /metrics   Prometheus' text exposition of this host's counters
+ *	    (core/metrics.c), served by the admin pool on a location of its
+ *	    own that nginx allows from configured addresses only; with
+ *	    [metrics] token set, the request must also carry
+ *	    "Authorization: Bearer TOKEN" (401 otherwise).
+ *
+ * API:	tly_h_admin_reconciliation_list(), tly_h_metrics().
  */
 #include <stdio.h>
+#include <string.h>
 
+#include "metrics.h"
 #include "reconcile.h"
 #include "routes.h"
 
@@ -51,4 +59,43 @@ tly_h_admin_reconciliation_list(tly_req *r)
 	tly_reply_jw(r, 200, &w);
 	tly_buf_free(&b);
 	return TLY_OK;
+}
+
+/* token_ok - 'auth' is "Bearer TOKEN" (compared in constant time) */
+static int
+token_ok(const char *auth, const char *token)
+{
+	size_t n = strlen(token), i;
+	unsigned char d = 0;
+
+	if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0 ||
+	    strlen(auth + 7) != n)
+		return 0;
+	for (i = 0; i < n; i++)
+		d |= (unsigned char)(auth[7 + i] ^ token[i]);
+	return d == 0;
+}
+
+/* tly_h_metrics - GET /metrics */
+int
+tly_h_metrics(tly_req *r)
+{
+	const char *token = r->ctx->cfg->metrics_token;
+	tly_buf b;
+	int rc;
+
+	if (token[0] && !token_ok(r->authorization, token))
+		return tly_reply_errf(r, TLY_EK_AUTH, "unauthorized",
+		    "A valid metrics token is required.");
+	tly_buf_init(&b, 8 << 20);
+	rc = tly_metrics_render(r->ctx, &b);
+	if (rc != TLY_OK || b.data == NULL) {
+		tly_buf_free(&b);
+		return tly_reply_errf(r, TLY_EK_UNAVAILABLE, "db_unavailable",
+		    "The metrics could not be read; try again.");
+	}
+	rc = tly_reply(r, 200, "text/plain; version=0.0.4; charset=utf-8",
+	    b.data, b.len);
+	tly_buf_free(&b);
+	return rc;
 }
