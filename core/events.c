@@ -24,8 +24,9 @@
  *      gives the (up to 100) events just newer than it, newest first;
  *      each page is fed oldest first and the cursor moves to its newest,
  *      up to EV_PAGES pages a run.  With no cursor yet, the walk starts
- *      at the newest event Tally stored for the scope, and with none
- *      stored it reads the last EV_LOOKBACK_S seconds;
+ *      at the newest event Tally stored for the scope; with none stored,
+ *      it feeds the newest page of the last EV_LOOKBACK_S seconds and
+ *      starts from there (older undelivered ones come with step 3);
  *   3. GET /v1/events?delivery_success=false over the last
  *      EV_LOOKBACK_S: events Stripe has not delivered to every endpoint
  *      (older than the cursor too), fed oldest first;

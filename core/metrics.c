@@ -16,13 +16,14 @@
  * Histograms are Prometheus' cumulative buckets: an observation adds 1
  * to every bucket whose bound it does not exceed, to _count, and its
  * microseconds to _sum (rendered in seconds).  Bounds, in seconds:
- * 0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 2.5 5 10 +Inf.
+ * 0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 2.5 5 10 30 60 300 3600 +Inf
+ * (the long ones for the webhook lag).
  *
  * The exposition (tly_metrics_render) is the shared series, sorted so
  * each family is one group under its "# TYPE" line, then gauges read
  * from the database at scrape time: webhook events and outbox rows by
- * state, effects not finished, the audit rows not chained yet, the last
- * reconciliation report.
+ * state, Stripe effects not finished by kind, the audit rows not chained
+ * yet, the last reconciliation report.
  *
  * API:	tly_metrics_init(), tly_metric_add(), tly_metric_set(),
  *	tly_metric_observe_us(), tly_metrics_stripe(), tly_metrics_render(),
@@ -58,11 +59,12 @@ static size_t	 mx_n;
 
 static const int64_t bucket_us[] = {
 	5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000,
-	2500000, 5000000, 10000000
+	2500000, 5000000, 10000000, 30000000, 60000000, 300000000,
+	3600000000
 };
 static const char *const bucket_le[] = {
 	"0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5",
-	"5", "10"
+	"5", "10", "30", "60", "300", "3600"
 };
 #define NBUCKETS	(sizeof(bucket_us) / sizeof(bucket_us[0]))
 
@@ -213,10 +215,10 @@ tly_metric_observe_us(const char *name, const char *labels, int64_t us)
 		}
 		__atomic_add_fetch(&s->value, 1, __ATOMIC_RELAXED);
 	}
-	s = series(name, "_count", labels, NULL, MX_HISTOGRAM, 20);
+	s = series(name, "_count", labels, NULL, MX_HISTOGRAM, 30);
 	if (s)
 		__atomic_add_fetch(&s->value, 1, __ATOMIC_RELAXED);
-	s = series(name, "_sum", labels, NULL, MX_HISTOGRAM, 21);
+	s = series(name, "_sum", labels, NULL, MX_HISTOGRAM, 31);
 	if (s)
 		__atomic_add_fetch(&s->value, us, __ATOMIC_RELAXED);
 }
@@ -327,7 +329,7 @@ render_shared(tly_buf *b)
 			    kind_name(v[i]->kind));
 		}
 		x = __atomic_load_n(&v[i]->value, __ATOMIC_RELAXED);
-		if (v[i]->kind == MX_HISTOGRAM && v[i]->ord == 21)
+		if (v[i]->kind == MX_HISTOGRAM && v[i]->ord == 31)
 			tly_buf_addf(b, "%s %lld.%06lld\n", v[i]->key,
 			    (long long)(x / 1000000),
 			    (long long)(x % 1000000));
@@ -385,6 +387,16 @@ tly_metrics_render(tly_ctx *ctx, tly_buf *b)
 		    "= 'sent', 'sent', IF(state = 'dead', 'dead', 'pending')), "
 		    "COUNT(*) FROM outbox WHERE state <> 'sent' GROUP BY 1",
 		    &err);
+	if (rc == TLY_OK)
+		rc = gauges(ctx, b, "tally_effects_unfinished", "kind",
+		    "SELECT 'refund', COUNT(*) FROM refunds WHERE state IN "
+		    "('to_create', 'unknown', 'pending') UNION ALL SELECT "
+		    "'payout', COUNT(*) FROM payouts WHERE state IN "
+		    "('to_transfer', 'unknown') UNION ALL SELECT 'advance', "
+		    "COUNT(*) FROM advances WHERE state IN ('to_transfer', "
+		    "'unknown') UNION ALL SELECT 'reversal', COUNT(*) FROM "
+		    "transfer_reversals WHERE state IN ('to_reverse', "
+		    "'unknown')", &err);
 	if (rc == TLY_OK)
 		rc = gauges(ctx, b, "tally_audit_unchained", NULL, "SELECT '', "
 		    "COUNT(*) FROM audit_log a WHERE a.id > IFNULL((SELECT "

@@ -56,6 +56,7 @@
 #include "checkout.h"
 #include "complete.h"
 #include "dispute.h"
+#include "metrics.h"
 #include "refund.h"
 #include "payout.h"
 #include "stripe.h"
@@ -570,6 +571,18 @@ tly_webhook_ingest(tly_ctx *ctx, const char *endpoint, const char *body,
 	return receive_verified(ctx, endpoint, body, len, res, err);
 }
 
+/* lag_metric - Stripe's 'created' to now, for a first delivery */
+static void
+lag_metric(const event *ev)
+{
+	char lab[48];
+	int64_t lag = tly_now_s() - ev->e.created;
+
+	snprintf(lab, sizeof(lab), "endpoint=\"%s\"", ev->endpoint);
+	tly_metric_observe_us("tally_webhook_lag_seconds", lab,
+	    (lag > 0 ? lag : 0) * 1000000);
+}
+
 /* receive_verified - steps 2 to 4 for an event known to be Stripe's */
 static int
 receive_verified(tly_ctx *ctx, const char *endpoint, const char *body,
@@ -592,6 +605,7 @@ receive_verified(tly_ctx *ctx, const char *endpoint, const char *body,
 	if (rc != TLY_NOTFOUND)
 		return rc;
 	tly_err_clear(err);
+	lag_metric(&ev);
 	if (ev.act == ACT_COMPLETE &&
 	    tly_json_str(ev.e.object, "metadata.checkout_id"))
 		return receive_inline(ctx, &ev, res, err);

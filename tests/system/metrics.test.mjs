@@ -9,8 +9,10 @@
  *     worker killed with SIGKILL; the kill shows in
  *     tally_worker_deaths_total and the replacement in
  *     tally_worker_starts_total;
- *   - a Stripe call is counted by endpoint (ids replaced by {id});
- *   - queue depths read from the database (webhook events by status);
+ *   - a Stripe call is counted by endpoint (ids replaced by {id}); the
+ *     webhook lag is observed once per event stored;
+ *   - queue depths read from the database (webhook events by status,
+ *     effects not finished, audit rows not chained);
  *   - Prometheus scrapes it with the bearer token; its HTTP API answers
  *     the request counter and a histogram quantile of the latency.
  */
@@ -110,6 +112,17 @@ test('counters summed across workers, kept when a worker is killed; a Stripe cal
   assert.ok(m3.value('tally_stripe_requests_total{method="POST",endpoint="/v1/payment_intents",code="200"}') >= 1,
     m3.text.split('\n').filter((l) => l.includes('stripe')).join('\n'));
   assert.ok(m3.value('tally_stripe_request_duration_seconds_count{method="POST",endpoint="/v1/payment_intents"}') >= 1);
+  /* its payment_intent.created, delivered: the webhook lag observed once per event stored */
+  const lag = await waitFor(async () => {
+    const m = await scrape();
+    return m.value('tally_webhook_lag_seconds_count{endpoint="platform"}') >= 1 && m;
+  }, { what: 'the webhook lag observed' });
+  assert.equal(lag.value('tally_webhook_lag_seconds_count{endpoint="platform"}'),
+    Number((await stack.sql('SELECT COUNT(*) FROM webhook_events WHERE endpoint = \'platform\''))[0][0]));
+  assert.ok(lag.value('tally_webhook_deliveries_total{endpoint="platform",status="ignored"}') +
+    lag.value('tally_webhook_deliveries_total{endpoint="platform",status="processed"}') >= 1);
+  assert.match(lag.text, /^tally_effects_unfinished\{kind="refund"\} 0$/m);
+  assert.match(lag.text, /^tally_audit_unchained \d+$/m);
 });
 
 test('a real Prometheus scrapes it: the counter and a histogram quantile through its HTTP API',
