@@ -293,6 +293,17 @@ privileges(const char *t)
 	return "SELECT, INSERT, UPDATE, DELETE";
 }
 
+/* denied - what the application must not have on table 't', or NULL */
+static const char *
+denied(const char *t)
+{
+	if (strcmp(t, "audit_log") == 0 || strcmp(t, "audit_chain") == 0)
+		return "UPDATE, DELETE";
+	if (strcmp(t, "schema_migrations") == 0)
+		return "INSERT, UPDATE, DELETE";
+	return NULL;
+}
+
 /* grant_sql - 'sql'; a revoke of a grant that does not exist is fine */
 static int
 grant_sql(MYSQL *m, const char *sql)
@@ -312,8 +323,11 @@ grant_sql(MYSQL *m, const char *sql)
  * table of the schema (docs/operations.md, "Database users"): SELECT,
  * INSERT, UPDATE and DELETE, but SELECT and INSERT only on the audit
  * tables (the application cannot rewrite history) and SELECT on
- * schema_migrations.  Database-wide grants it may hold from an older
- * setup are revoked.  Run by the migration user after the migrations.
+ * schema_migrations.  Run by the migration user after the migrations,
+ * while the running tallyd keeps working: the table grants come first,
+ * then a database-wide grant left from an older setup is revoked, then
+ * what the audit tables must not allow, so the application never lacks
+ * a privilege it needs in between.
  */
 static int
 grant_app(MYSQL *m, const tly_config *c, tly_migrate_result *res)
@@ -340,18 +354,22 @@ grant_app(MYSQL *m, const tly_config *c, tly_migrate_result *res)
 		if (row[0] && ident_ok(row[0]))
 			tly_strlcpy(tables[n++], row[0], sizeof(tables[0]));
 	mysql_free_result(r);
+	for (i = 0; i < n; i++) {
+		snprintf(sql, sizeof(sql), "GRANT %s ON `%s`.`%s` TO "
+		    "'%s'@'%s'", privileges(tables[i]), c->db_name, tables[i],
+		    c->db_user, c->db_user_host);
+		if (grant_sql(m, sql) != TLY_OK)
+			goto fail;
+	}
 	snprintf(sql, sizeof(sql), "REVOKE ALL PRIVILEGES ON `%s`.* FROM "
 	    "'%s'@'%s'", c->db_name, c->db_user, c->db_user_host);
 	if (grant_sql(m, sql) != TLY_OK)
 		goto fail;
 	for (i = 0; i < n; i++) {
-		snprintf(sql, sizeof(sql), "REVOKE ALL PRIVILEGES ON `%s`.`%s` "
-		    "FROM '%s'@'%s'", c->db_name, tables[i], c->db_user,
-		    c->db_user_host);
-		if (grant_sql(m, sql) != TLY_OK)
-			goto fail;
-		snprintf(sql, sizeof(sql), "GRANT %s ON `%s`.`%s` TO "
-		    "'%s'@'%s'", privileges(tables[i]), c->db_name, tables[i],
+		if (denied(tables[i]) == NULL)
+			continue;
+		snprintf(sql, sizeof(sql), "REVOKE %s ON `%s`.`%s` FROM "
+		    "'%s'@'%s'", denied(tables[i]), c->db_name, tables[i],
 		    c->db_user, c->db_user_host);
 		if (grant_sql(m, sql) != TLY_OK)
 			goto fail;

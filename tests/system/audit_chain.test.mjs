@@ -4,7 +4,8 @@
  *   - the application's DB user may SELECT and INSERT audit_log and
  *     audit_chain, never UPDATE or DELETE them (tallyctl migrate ran as
  *     the migration user and granted it per table); other tables it may
- *     change;
+ *     change; a database-wide grant from an older setup is replaced at
+ *     the next migrate;
  *   - the "audit" job chains rows in id order once they are older than
  *     [audit] chain_horizon; younger rows stay unchained and verify
  *     counts them; each link is SHA-256 over the previous hash and the
@@ -111,6 +112,24 @@ test('the application user may SELECT and INSERT the audit tables, never UPDATE 
   assert.match(grants.stdout, /GRANT SELECT, INSERT ON `[^`]+`\.`audit_log`/);
   assert.ok(await maxId() > 0);
 });
+
+test('an older setup\'s database-wide grant is replaced by tallyctl migrate: the audit log is append-only again',
+  async () => {
+    const d = stack.db;
+    await stack.sql(`GRANT ALL ON ${d.name}.* TO '${d.user}'@'localhost'`);
+    const before = await asApp('UPDATE audit_log SET detail = detail WHERE id = 0');
+    assert.equal(before.code, 0, 'the old grant allowed it');
+    const m = await ctl('migrate');
+    assert.equal(m.code, 0, m.stderr);
+    const u = await asApp('UPDATE audit_log SET detail = detail WHERE id = 0');
+    assert.match(u.stderr, /UPDATE command denied/, 'refused again');
+    const d2 = await asApp('DELETE FROM audit_chain WHERE audit_id = 0');
+    assert.match(d2.stderr, /DELETE command denied/);
+    const other = await asApp('UPDATE accounts SET email = email WHERE id = \'none\'');
+    assert.equal(other.code, 0, other.stderr);
+    const sm = await asApp('INSERT INTO schema_migrations (version, name, checksum) VALUES (999, \'x\', \'y\')');
+    assert.match(sm.stderr, /INSERT command denied/, 'schema_migrations is read-only for the application');
+  });
 
 test('chained after the horizon; edit, delete, delete with its link, insert: each named; head and kept heads', async () => {
   for (let i = 0; i < 5; i++) await stack.createApiKey(`chain-${i}`);
