@@ -13,6 +13,8 @@
  *     webhook lag is observed once per event stored;
  *   - queue depths read from the database (webhook events by status,
  *     effects not finished, audit rows not chained);
+ *   - the "check" job publishes the ledger check (violations, last run)
+ *     and logs each violation as an ALERT;
  *   - Prometheus scrapes it with the bearer token; its HTTP API answers
  *     the request counter and a histogram quantile of the latency.
  */
@@ -33,7 +35,7 @@ let stack;
 
 before(async () => {
   stack = await startStack({
-    name: 'metrics', stripe: true, conf: paymentConf({ metrics: { token: TOKEN } }),
+    name: 'metrics', stripe: true, conf: paymentConf({ metrics: { token: TOKEN }, 'job.check': { interval: 1 } }),
   });
 });
 afterEach((t) => stack?.noteTest(t));
@@ -123,6 +125,27 @@ test('counters summed across workers, kept when a worker is killed; a Stripe cal
     lag.value('tally_webhook_deliveries_total{endpoint="platform",status="processed"}') >= 1);
   assert.match(lag.text, /^tally_effects_unfinished\{kind="refund"\} 0$/m);
   assert.match(lag.text, /^tally_audit_unchained \d+$/m);
+});
+
+test('the check job publishes the ledger check: its violations and the time of its last run', async () => {
+  const VIOL = 'tally_ledger_check_violations';
+  const clean = await waitFor(async () => {
+    const m = await scrape();
+    return m.value('tally_ledger_check_last_run_seconds') > 0 && m;
+  }, { what: 'a first check run' });
+  assert.equal(clean.value(VIOL), 0);
+  assert.ok(Math.abs(clean.value('tally_ledger_check_last_run_seconds') - Date.now() / 1000) < 30);
+  /* an email "sent" without sent_at breaks the invariant outbox_sent_at */
+  await stack.sql('INSERT INTO outbox (id, dedupe_key, kind, to_addr, subject, body, state) VALUES ' +
+    '(\'msg_metricstest\', \'metrics-test\', \'test\', \'a@example.test\', \'s\', \'b\', \'sent\')');
+  try {
+    await waitFor(async () => (await scrape()).value(VIOL) === 1, { what: 'the violation counted' });
+    await stack.waitForLog((l) => l.level === 'alert' && /ledger invariant is violated/.test(l.msg) &&
+      l.check === 'outbox_sent_at', { what: 'the ALERT line' });
+  } finally {
+    await stack.sql('DELETE FROM outbox WHERE id = \'msg_metricstest\'');
+  }
+  await waitFor(async () => (await scrape()).value(VIOL) === 0, { what: 'clean again' });
 });
 
 test('a real Prometheus scrapes it: the counter and a histogram quantile through its HTTP API',
