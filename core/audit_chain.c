@@ -38,7 +38,11 @@
  * privilege look like the application's own: the application's
  * privileges (INSERT, SELECT) and the kept heads are what bound that.
  *
- * API:	tly_job_audit_chain(), tly_audit_verify().
+ * tly_audit_writable() says whether the user Tally connects as could
+ * rewrite the log after all (a grant of UPDATE or DELETE on the audit
+ * tables, on the database or on everything): verify warns about it.
+ *
+ * API:	tly_job_audit_chain(), tly_audit_verify(), tly_audit_writable().
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -305,5 +309,46 @@ tly_audit_verify(tly_ctx *ctx, int64_t kept_id, const char *kept_hash,
 	if (rc == TLY_OK && !stop && kept_id > 0 && !w.kept_seen)
 		broken(&w, kept_id, "the kept head is no longer in the chain: "
 		    "rows at or before it were deleted");
+	return rc;
+}
+
+/* grant_writes - a SHOW GRANTS line lets its user rewrite the audit */
+static int
+grant_writes(const char *g)
+{
+	const char *on = strstr(g, " ON ");
+	size_t n;
+
+	if (on == NULL)
+		return 0;
+	n = (size_t)(on - g);
+	if (!(memmem(g, n, "ALL PRIVILEGES", 14) || memmem(g, n, "UPDATE", 6) ||
+	    memmem(g, n, "DELETE", 6)))
+		return 0;
+	return strncmp(on, " ON *.*", 7) == 0 || strstr(on, "`.* TO") ||
+	    strstr(on, "`audit_log` TO") || strstr(on, "`audit_chain` TO");
+}
+
+/*
+ * tly_audit_writable - '*w' = 1 when the connected user holds UPDATE or
+ * DELETE on the audit tables (directly, on the database, or globally)
+ */
+int
+tly_audit_writable(tly_ctx *ctx, int *w, tly_err *err)
+{
+	const char *g;
+	tly_q q;
+	int rc;
+
+	*w = 0;
+	if (tly_q_prep(ctx->db, &q, "SHOW GRANTS", err))
+		return q.rc;
+	(void)tly_q_exec(&q);
+	while ((rc = tly_q_next(&q)) == TLY_ROW) {
+		g = tly_q_col_str(&q, 0);
+		if (g && grant_writes(g))
+			*w = 1;
+	}
+	tly_q_done(&q);
 	return rc;
 }

@@ -29,5 +29,6 @@ typedef struct tly_audit_verdict {
 int	 tly_job_audit_chain(tly_ctx *, tly_err *);
 int	 tly_audit_verify(tly_ctx *, int64_t, const char *,
 	    tly_audit_verdict *, tly_err *);
+int	 tly_audit_writable(tly_ctx *, int *, tly_err *);
 
 #endif

@@ -455,6 +455,7 @@ cmd_audit(cli *c)
 	tly_audit_verdict v;
 	const char *hash = NULL;
 	int64_t kept = 0;
+	int writable = 0;
 	char id[24];
 	tly_err e;
 
@@ -468,6 +469,13 @@ cmd_audit(cli *c)
 		return usage();
 	if (tly_audit_verify(&c->ctx, kept, hash, &v, &e) != TLY_OK)
 		return fail(&e);
+	if (tly_audit_writable(&c->ctx, &writable, &e) != TLY_OK)
+		return fail(&e);
+	if (writable)
+		fprintf(stderr, "tallyctl: warning: the database user Tally "
+		    "connects as may UPDATE or DELETE the audit log: run "
+		    "tallyctl migrate with [db] migrate_user "
+		    "(docs/operations.md, \"Database users\")\n");
 	if (!v.ok) {
 		snprintf(id, sizeof(id), "%lld", (long long)v.broken_id);
 		tly_logkv(&c->log, TLY_LOG_ALERT, "audit", "ALERT: the audit "

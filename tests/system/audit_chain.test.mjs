@@ -4,8 +4,8 @@
  *   - the application's DB user may SELECT and INSERT audit_log and
  *     audit_chain, never UPDATE or DELETE them (tallyctl migrate ran as
  *     the migration user and granted it per table); other tables it may
- *     change; a database-wide grant from an older setup is replaced at
- *     the next migrate;
+ *     change; a database-wide grant from an older setup makes audit
+ *     verify warn, and is replaced at the next migrate;
  *   - the "audit" job chains rows in id order once they are older than
  *     [audit] chain_horizon; younger rows stay unchained and verify
  *     counts them; each link is SHA-256 over the previous hash and the
@@ -116,11 +116,16 @@ test('the application user may SELECT and INSERT the audit tables, never UPDATE 
 test('an older setup\'s database-wide grant is replaced by tallyctl migrate: the audit log is append-only again',
   async () => {
     const d = stack.db;
+    const quiet = await ctl('audit', 'verify');
+    assert.doesNotMatch(quiet.stderr, /warning/, 'no warning with the grants of migrate');
     await stack.sql(`GRANT ALL ON ${d.name}.* TO '${d.user}'@'localhost'`);
     const before = await asApp('UPDATE audit_log SET detail = detail WHERE id = 0');
     assert.equal(before.code, 0, 'the old grant allowed it');
+    const warned = await ctl('audit', 'verify');
+    assert.match(warned.stderr, /warning: the database user Tally connects as may UPDATE or DELETE the audit log/);
     const m = await ctl('migrate');
     assert.equal(m.code, 0, m.stderr);
+    assert.doesNotMatch((await ctl('audit', 'verify')).stderr, /warning/, 'no warning once migrate granted again');
     const u = await asApp('UPDATE audit_log SET detail = detail WHERE id = 0');
     assert.match(u.stderr, /UPDATE command denied/, 'refused again');
     const d2 = await asApp('DELETE FROM audit_chain WHERE audit_id = 0');
