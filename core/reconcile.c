@@ -34,7 +34,7 @@
  * hosts one runs, the others skip the run.
  *
  * API:	tly_reconcile_run(), tly_reconcile_free(), tly_job_reconcile(),
- *	tly_reconcile_list().
+ *	tly_reconcile_list(), tly_reconcile_lines().
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,6 +174,7 @@ line(run *r, const btxn *b, const char *kind, const char *tally,
 	}
 	l = &rep->lines[rep->n_lines++];
 	memset(l, 0, sizeof(*l));
+	l->line_no = rep->n_lines;
 	if (b) {
 		day_of(b->created, l->day);
 		tly_strlcpy(l->currency, b->currency, sizeof(l->currency));
@@ -611,6 +612,82 @@ tly_reconcile_list(tly_ctx *ctx, const tly_page *p, tly_recon_report **out,
 		x->missing_at_stripe = tly_q_col_i64(&q, 6);
 		x->amount_differs = tly_q_col_i64(&q, 7);
 		x->created = tly_q_col_i64(&q, 8);
+	}
+	tly_q_done(&q);
+	*out = rows;
+	return rc;
+}
+
+static void
+col(tly_q *q, int i, char *dst, size_t sz)
+{
+	const char *v = tly_q_col_str(q, i);
+
+	tly_strlcpy(dst, v ? v : "", sz);
+}
+
+/*
+ * tly_reconcile_lines - the lines of report 'id' in order ('outcome':
+ * only those, NULL: all; cursor: the line number); 404 for no report
+ */
+int
+tly_reconcile_lines(tly_ctx *ctx, const char *id, const char *outcome,
+    const tly_page *p, tly_recon_line **out, int *n, int *more,
+    tly_err *err)
+{
+	tly_recon_line *rows, *x;
+	int64_t after = 0;
+	char found[40];
+	tly_q q;
+	int rc;
+
+	*n = *more = 0;
+	if (p->starting_after &&
+	    tly_parse_i64(p->starting_after, &after) != TLY_OK)
+		return tly_err_param(err, TLY_EK_INVALID, "parameter_invalid",
+		    "starting_after", "starting_after must be a line number.");
+	rc = tly_db_row(ctx->db, err, "SELECT id FROM reconciliation_reports "
+	    "WHERE id = ?", "s>s", id, found, sizeof(found));
+	if (rc == TLY_NOTFOUND)
+		return tly_err_param(err, TLY_EK_NOT_FOUND, "resource_missing",
+		    "id", "No such reconciliation report: '%.40s'.", id);
+	if (rc)
+		return rc;
+	rows = tly_pcalloc(ctx->pool, (size_t)(p->limit + 1) * sizeof(*rows));
+	if (rows == NULL)
+		return tly_err_internal(err);
+	if (tly_q_prep(ctx->db, &q, "SELECT line_no, DATE_FORMAT(day, "
+	    "'%Y-%m-%d'), currency, kind, outcome, stripe_txn_id, "
+	    "stripe_object_id, tally_id, stripe_amount_cent, "
+	    "tally_amount_cent, stripe_amount_cent IS NULL, tally_amount_cent "
+	    "IS NULL FROM reconciliation_lines WHERE report_id = ? AND "
+	    "line_no > ? AND (? IS NULL OR outcome = ?) ORDER BY line_no "
+	    "LIMIT ?", err))
+		return q.rc;
+	tly_q_str(&q, id);
+	tly_q_i64(&q, after);
+	tly_q_str(&q, outcome);
+	tly_q_str(&q, outcome);
+	tly_q_i64(&q, p->limit + 1);
+	(void)tly_q_exec(&q);
+	while ((rc = tly_q_next(&q)) == TLY_ROW) {
+		if (*n == p->limit) {
+			*more = 1;
+			continue;
+		}
+		x = &rows[(*n)++];
+		x->line_no = tly_q_col_i64(&q, 0);
+		col(&q, 1, x->day, sizeof(x->day));
+		col(&q, 2, x->currency, sizeof(x->currency));
+		x->kind = tly_pstrdup(ctx->pool, tly_q_col_str(&q, 3));
+		x->outcome = tly_pstrdup(ctx->pool, tly_q_col_str(&q, 4));
+		col(&q, 5, x->txn, sizeof(x->txn));
+		col(&q, 6, x->object, sizeof(x->object));
+		col(&q, 7, x->tally, sizeof(x->tally));
+		x->stripe_cent = tly_q_col_i64(&q, 10) ? TLY_RECON_NONE :
+		    tly_q_col_i64(&q, 8);
+		x->tally_cent = tly_q_col_i64(&q, 11) ? TLY_RECON_NONE :
+		    tly_q_col_i64(&q, 9);
 	}
 	tly_q_done(&q);
 	*out = rows;

@@ -10,7 +10,8 @@
  * sides' ids.  A report with a mismatch is emailed to [alerts] email
  * (outbox) and raises an ALERT log line.  The "reconcile" job runs it
  * over yesterday and today; `tallyctl reconcile [--since DATE]` on
- * demand; GET /admin/api/v1/reconciliation_reports lists the reports.
+ * demand; GET /admin/api/v1/reconciliation_reports lists the reports,
+ * .../reconciliation_reports/{id}/lines the lines of one.
  */
 #ifndef TLY_RECONCILE_H
 #define TLY_RECONCILE_H
@@ -21,6 +22,7 @@
 #include "tly_page.h"
 
 typedef struct tly_recon_line {
+	int64_t	 line_no;		/* in its report, from 1 */
 	char	 day[11];		/* YYYY-MM-DD, UTC */
 	char	 currency[4];
 	const char *kind;		/* charge, stripe_fee, refund, … */
@@ -51,5 +53,7 @@ void	 tly_reconcile_free(tly_recon_report *);
 int	 tly_job_reconcile(tly_ctx *, tly_err *);
 int	 tly_reconcile_list(tly_ctx *, const tly_page *, tly_recon_report **,
 	    int *, int *, tly_err *);
+int	 tly_reconcile_lines(tly_ctx *, const char *, const char *,
+	    const tly_page *, tly_recon_line **, int *, int *, tly_err *);
 
 #endif

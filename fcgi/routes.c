@@ -103,6 +103,9 @@ const tly_route tly_routes[] = {
 	/* reconciliation with Stripe (core/reconcile.c) */
 	{ "GET", "/admin/api/v1/reconciliation_reports", ADMIN, TLY_PK_ADMIN,
 	    TLY_ROLE_VIEWER, tly_h_admin_reconciliation_list, 0 },
+	{ "GET", "/admin/api/v1/reconciliation_reports/{id}/lines", ADMIN,
+	    TLY_PK_ADMIN, TLY_ROLE_VIEWER, tly_h_admin_reconciliation_lines,
+	    0 },
 
 	/* refunds: support (up to its limit), finance and admin refund */
 	{ "POST", "/admin/api/v1/payments/{id}/refunds", ADMIN, TLY_PK_ADMIN,

@@ -11,7 +11,8 @@
  *     both sides' ids and amounts; the run exits 1, the report is stored,
  *     an email to [alerts] email is queued and an ALERT line logged;
  *   - GET /admin/api/v1/reconciliation_reports lists the reports, newest
- *     first, paginated; no session 401;
+ *     first, paginated; no session 401; .../{id}/lines its lines, by
+ *     outcome, paginated, 404 for no report, 400 for a bad outcome;
  *   - after the missed-event catch-up the refund is matched.
  */
 import { after, afterEach, before, test } from 'node:test';
@@ -166,6 +167,32 @@ test('clean, then each kind of drift on its line with both ids; alert; admin lis
       { headers: cookie });
     assert.deepEqual(next.json.data.map((x) => [x.id, x.status]), [[clean.id, 'clean']]);
     assert.equal((await req(stack, 'GET', '/admin/api/v1/reconciliation_reports')).status, 401);
+    /* its lines: the mismatches only, in order, with both ids; paginated; 404, 400 */
+    const lines = await req(stack, 'GET', `/admin/api/v1/reconciliation_reports/${drift.id}/lines?` +
+      'outcome=missing_in_tally', { headers: cookie });
+    assert.equal(lines.status, 200, lines.body);
+    assert.deepEqual(lines.json.data.map((l) => [l.kind, l.outcome, l.stripe_balance_transaction, l.stripe_object,
+      l.tally_id, l.stripe_amount_cent, l.tally_amount_cent]).sort(), [
+      ['refund', 'missing_in_tally', reBt.id, re.id, null, 700, null],
+      ['transfer', 'missing_in_tally', tr.json.balance_transaction, tr.json.id, null, 1234, null],
+    ].sort());
+    const diff = await req(stack, 'GET', `/admin/api/v1/reconciliation_reports/${drift.id}/lines?` +
+      'outcome=amount_differs', { headers: cookie });
+    assert.deepEqual(diff.json.data.map((l) => [l.kind, l.tally_id, l.stripe_amount_cent, l.tally_amount_cent]),
+      [['stripe_fee', b.pay, b.bt.fee + 50, b.bt.fee]]);
+    const p1 = await req(stack, 'GET', `/admin/api/v1/reconciliation_reports/${drift.id}/lines?limit=2`,
+      { headers: cookie });
+    assert.equal(p1.json.has_more, true);
+    assert.deepEqual(p1.json.data.map((l) => l.id), ['1', '2']);
+    const p2 = await req(stack, 'GET', `/admin/api/v1/reconciliation_reports/${drift.id}/lines?limit=2&` +
+      'starting_after=2', { headers: cookie });
+    assert.deepEqual(p2.json.data.map((l) => l.id), ['3', '4']);
+    assert.equal((await req(stack, 'GET', '/admin/api/v1/reconciliation_reports/rec_nope/lines',
+      { headers: cookie })).status, 404);
+    const badOutcome = await req(stack, 'GET', `/admin/api/v1/reconciliation_reports/${drift.id}/lines?outcome=x`,
+      { headers: cookie });
+    assert.equal(badOutcome.status, 400);
+    assert.equal(badOutcome.json.error.code, 'parameter_invalid');
 
     /* the missed events caught up: the refund is booked, and matched */
     const cu = await stack.tallyctl('job', 'run', 'events');
