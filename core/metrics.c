@@ -26,8 +26,8 @@
  * yet, the last reconciliation report.
  *
  * API:	tly_metrics_init(), tly_metric_add(), tly_metric_set(),
- *	tly_metric_observe_us(), tly_metrics_stripe(), tly_metrics_render(),
- *	tly_metric_label().
+ *	tly_metric_observe_us(), tly_metrics_stripe(),
+ *	tly_metrics_payout_run(), tly_metrics_render(), tly_metric_label().
  */
 #include <sched.h>
 #include <stdio.h>
@@ -278,6 +278,23 @@ tly_metrics_stripe(const char *method, const char *path, long status,
 	    ep);
 	tly_metric_observe_us("tally_stripe_request_duration_seconds", lab,
 	    ms * 1000);
+}
+
+/*
+ * tly_metrics_payout_run - one run of the payouts job ('rc' its result):
+ * tally_payout_runs_total{result}, tally_payouts_total{outcome}
+ */
+void
+tly_metrics_payout_run(int rc, int paid, int failed, int deferred,
+    int unknown)
+{
+	tly_metric_add("tally_payout_runs_total", rc == TLY_OK ?
+	    "result=\"ok\"" : "result=\"error\"", 1);
+	tly_metric_add("tally_payouts_total", "outcome=\"paid\"", paid);
+	tly_metric_add("tally_payouts_total", "outcome=\"failed\"", failed);
+	tly_metric_add("tally_payouts_total", "outcome=\"deferred\"",
+	    deferred);
+	tly_metric_add("tally_payouts_total", "outcome=\"unknown\"", unknown);
 }
 
 /* --- exposition --------------------------------------------------------- */

@@ -25,6 +25,7 @@ void	 tly_metric_add(const char *, const char *, int64_t);
 void	 tly_metric_set(const char *, const char *, int64_t);
 void	 tly_metric_observe_us(const char *, const char *, int64_t);
 void	 tly_metrics_stripe(const char *, const char *, long, int64_t);
+void	 tly_metrics_payout_run(int, int, int, int, int);
 int	 tly_metrics_render(tly_ctx *, tly_buf *);
 void	 tly_metric_label(char *, size_t, const char *);
 
