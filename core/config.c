@@ -63,6 +63,7 @@ tly_config_defaults(tly_config *c)
 	tly_strlcpy(c->db_host, "localhost", sizeof(c->db_host));
 	c->db_port = 3306;
 	tly_strlcpy(c->db_user, "tally", sizeof(c->db_user));
+	tly_strlcpy(c->db_user_host, "localhost", sizeof(c->db_user_host));
 	tly_strlcpy(c->db_name, "tally", sizeof(c->db_name));
 	c->db_connect_timeout_s = 2;
 	c->db_rw_timeout_s = 30;
@@ -114,6 +115,7 @@ tly_config_defaults(tly_config *c)
 	c->smtp_max_attempts = 10;
 	c->smtp_retry_base_s = 60;
 	c->smtp_retry_max_s = 6 * 3600;
+	c->audit_horizon_s = 60;
 }
 
 /*
@@ -407,6 +409,10 @@ load_db(loader *ld, tly_config *c)
 	get_secret(ld, "db", "password", c->db_password,
 	    sizeof(c->db_password));
 	get_str(ld, "db", "database", c->db_name, sizeof(c->db_name));
+	get_str(ld, "db", "migrate_user", c->db_migrate_user,
+	    sizeof(c->db_migrate_user));
+	get_str(ld, "db", "user_host", c->db_user_host,
+	    sizeof(c->db_user_host));
 	get_int(ld, "db", "connect_timeout", &c->db_connect_timeout_s, 1, 60);
 	get_int(ld, "db", "rw_timeout", &c->db_rw_timeout_s, 1, 3600);
 	get_int(ld, "db", "tx_max_attempts", &c->tx_max_attempts, 1, 100);
@@ -748,6 +754,17 @@ load_currency(loader *ld, tly_config *c, const char *sec)
 		bad(ld, sec, "min_charge_cent", "above max_charge_cent");
 }
 
+/* load_ops - [audit], [alerts], [metrics] (docs/operations.md) */
+static void
+load_ops(loader *ld, tly_config *c)
+{
+	get_int(ld, "audit", "chain_horizon", &c->audit_horizon_s, 0, 3600);
+	get_str(ld, "alerts", "email", c->alerts_email,
+	    sizeof(c->alerts_email));
+	get_secret(ld, "metrics", "token", c->metrics_token,
+	    sizeof(c->metrics_token));
+}
+
 /* load_smtp - [smtp]: where and how the outbox sends (core/outbox.c) */
 static void
 load_smtp(loader *ld, tly_config *c)
@@ -978,6 +995,7 @@ tly_config_load_env(tly_config *c, const char *path, const char *env_file,
 	load_pricing(&ld, c);
 	load_payouts(&ld, c);
 	load_smtp(&ld, c);
+	load_ops(&ld, c);
 	load_named_sections(&ld, c);
 	u = tly_ini_unused(&ini);
 	if (!ld.failed && u) {

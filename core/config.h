@@ -105,6 +105,8 @@ typedef struct tly_config {
 	char		 db_user[64];
 	char		 db_password[256];
 	char		 db_name[64];
+	char		 db_migrate_user[64];	/* '': migrate as db_user */
+	char		 db_user_host[64];	/* db_user's host part */
 	int		 db_connect_timeout_s;
 	int		 db_rw_timeout_s;
 	int		 tx_max_attempts;
@@ -184,6 +186,11 @@ typedef struct tly_config {
 	int		 smtp_max_attempts;
 	int		 smtp_retry_base_s;
 	int		 smtp_retry_max_s;
+
+	/* operations (docs/operations.md) */
+	int		 audit_horizon_s;	/* [audit] chain_horizon */
+	char		 alerts_email[254];	/* [alerts] email, "" = none */
+	char		 metrics_token[128];	/* [metrics] token, "" = none */
 } tly_config;
 
 enum { TLY_SMTP_SSL_NONE = 0, TLY_SMTP_SSL_TRY, TLY_SMTP_SSL_ALL };

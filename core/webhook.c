@@ -44,8 +44,12 @@
  *      Tally retries itself ("webhooks" job: exponential backoff, dead
  *      after TLY_WEBHOOK_MAX_ATTEMPTS, replayable by an operator).
  *
- * API:	tly_webhook_receive(), tly_webhook_process(), tly_webhook_replay(),
- *	tly_webhook_list(), tly_job_webhooks(),
+ * An event Tally read from Stripe itself (the "events" catch-up job,
+ * events.c) enters at step 2 through tly_webhook_ingest(): the same
+ * store-by-id and act, so it is stored exactly as a delivery would be.
+ *
+ * API:	tly_webhook_receive(), tly_webhook_ingest(), tly_webhook_process(),
+ *	tly_webhook_replay(), tly_webhook_list(), tly_job_webhooks(),
  *	tly_webhook_refusals_flush(), tly_webhook_refusals_pending().
  */
 #include <stdio.h>
@@ -55,6 +59,7 @@
 #include "checkout.h"
 #include "complete.h"
 #include "dispute.h"
+#include "metrics.h"
 #include "refund.h"
 #include "payout.h"
 #include "stripe.h"
@@ -640,6 +645,9 @@ receive_inline(tly_ctx *ctx, const event *ev, tly_webhook_result *res,
 	return TLY_OK;
 }
 
+static int	receive_verified(tly_ctx *, const char *, const char *,
+		    size_t, tly_webhook_result *, tly_err *);
+
 /*
  * tly_webhook_receive - one delivery to endpoint 'endpoint' ("platform"
  * or "connect"): signature 'sig' over 'len' bytes of 'body' from
@@ -653,14 +661,9 @@ tly_webhook_receive(tly_ctx *ctx, const char *endpoint, const char *sig,
 {
 	const tly_config *c = ctx->cfg;
 	const char (*secrets)[128];
-	const char *status = NULL;
-	char why[96], st[16];
-	event ev;
-	int rc;
+	char why[96];
 
 	memset(res, 0, sizeof(*res));
-	memset(&ev, 0, sizeof(ev));
-	ev.endpoint = endpoint;
 	secrets = strcmp(endpoint, "connect") == 0 ?
 	    (const char (*)[128])c->stripe_connect_webhook_secrets :
 	    (const char (*)[128])c->stripe_webhook_secrets;
@@ -668,6 +671,46 @@ tly_webhook_receive(tly_ctx *ctx, const char *endpoint, const char *sig,
 	    TLY_MAX_WH_SECRETS, tly_now_s(), c->stripe_webhook_tolerance_s,
 	    why, sizeof(why)) != TLY_OK)
 		return refused(ctx, addr, why, err);
+	return receive_verified(ctx, endpoint, body, len, res, err);
+}
+
+/*
+ * tly_webhook_ingest - event 'body' ('len' bytes), read from Stripe's
+ * API by Tally itself (the "events" catch-up job, events.c), to endpoint
+ * 'endpoint': stored and acted on exactly as a verified delivery.
+ */
+int
+tly_webhook_ingest(tly_ctx *ctx, const char *endpoint, const char *body,
+    size_t len, tly_webhook_result *res, tly_err *err)
+{
+	memset(res, 0, sizeof(*res));
+	return receive_verified(ctx, endpoint, body, len, res, err);
+}
+
+/* lag_metric - Stripe's 'created' to now, for a first delivery */
+static void
+lag_metric(const event *ev)
+{
+	char lab[48];
+	int64_t lag = tly_now_s() - ev->e.created;
+
+	snprintf(lab, sizeof(lab), "endpoint=\"%s\"", ev->endpoint);
+	tly_metric_observe_us("tally_webhook_lag_seconds", lab,
+	    (lag > 0 ? lag : 0) * 1000000);
+}
+
+/* receive_verified - steps 2 to 4 for an event known to be Stripe's */
+static int
+receive_verified(tly_ctx *ctx, const char *endpoint, const char *body,
+    size_t len, tly_webhook_result *res, tly_err *err)
+{
+	const char *status = NULL;
+	char st[16];
+	event ev;
+	int rc;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.endpoint = endpoint;
 	rc = parse_event(ctx, body, len, &ev, err);
 	if (rc)
 		return rc;
@@ -678,6 +721,7 @@ tly_webhook_receive(tly_ctx *ctx, const char *endpoint, const char *sig,
 	if (rc != TLY_NOTFOUND)
 		return rc;
 	tly_err_clear(err);
+	lag_metric(&ev);
 	if (ev.act == ACT_COMPLETE &&
 	    tly_json_str(ev.e.object, "metadata.checkout_id"))
 		return receive_inline(ctx, &ev, res, err);

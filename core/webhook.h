@@ -45,6 +45,8 @@ typedef struct tly_webhook_row {
 int	 tly_webhook_receive(tly_ctx *, const char *, const char *,
 	    const char *, size_t, const char *, tly_webhook_result *,
 	    tly_err *);
+int	 tly_webhook_ingest(tly_ctx *, const char *, const char *, size_t,
+	    tly_webhook_result *, tly_err *);
 int	 tly_webhook_process(tly_ctx *, const char *, tly_webhook_result *,
 	    tly_err *);
 int	 tly_webhook_replay(tly_ctx *, const tly_principal *, const char *,

@@ -14,10 +14,12 @@
  *	tly_h_payments_get(), tly_h_webhook_platform(),
  *	tly_h_webhook_connect().
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "checkout.h"
 #include "complete.h"
+#include "metrics.h"
 #include "routes.h"
 #include "tly_str.h"
 #include "webhook.h"
@@ -284,16 +286,21 @@ static int
 webhook(tly_req *r, const char *endpoint)
 {
 	tly_webhook_result res;
+	char lab[128];
 	tly_buf b;
 	tly_jw w;
 	tly_err e;
+	int rc;
 
 	if (tly_req_body_or_reply(r) != TLY_OK)
 		return TLY_ERR;
 	tly_err_clear(&e);
-	if (tly_core_err_or_reply(r, tly_webhook_receive(r->ctx, endpoint,
-	    r->stripe_signature, r->body, r->body_len, r->remote_addr, &res,
-	    &e), &e) != TLY_OK)
+	rc = tly_webhook_receive(r->ctx, endpoint, r->stripe_signature,
+	    r->body, r->body_len, r->remote_addr, &res, &e);
+	snprintf(lab, sizeof(lab), "endpoint=\"%s\",status=\"%s\"",
+	    endpoint, rc == TLY_OK ? res.status : e.code);
+	tly_metric_add("tally_webhook_deliveries_total", lab, 1);
+	if (tly_core_err_or_reply(r, rc, &e) != TLY_OK)
 		return TLY_ERR;
 	tly_buf_init(&b, 1024);
 	tly_jw_init(&w, &b);

@@ -49,6 +49,7 @@
 #include "config.h"
 #include "ctx.h"
 #include "http.h"
+#include "metrics.h"
 #include "proc.h"
 #include "router.h"
 #include "tly_str.h"
@@ -137,6 +138,23 @@ access_log(tly_req *r)
 	    "duration_us", dur, "principal", who, NULL);
 }
 
+/* request_metrics - the request counted by pool, route and status */
+static void
+request_metrics(tly_req *r)
+{
+	char lab[192], route[128];
+
+	tly_metric_label(route, sizeof(route), r->route ? r->route->pattern :
+	    "unmatched");
+	snprintf(lab, sizeof(lab), "pool=\"%s\",route=\"%s\",code=\"%d\"",
+	    tly_pool_name(r->pool), route, r->status);
+	tly_metric_add("tally_http_requests_total", lab, 1);
+	snprintf(lab, sizeof(lab), "pool=\"%s\",route=\"%s\"",
+	    tly_pool_name(r->pool), route);
+	tly_metric_observe_us("tally_http_request_duration_seconds", lab,
+	    tly_now_us() - r->start_us);
+}
+
 /* serve_one - one accepted request, answered whatever happens */
 static void
 serve_one(FCGX_Request *fr, tly_ctx *ctx, int pool, tly_rl *rl)
@@ -148,6 +166,7 @@ serve_one(FCGX_Request *fr, tly_ctx *ctx, int pool, tly_rl *rl)
 	r.rl = rl;
 	tly_dispatch(&r);
 	access_log(&r);
+	request_metrics(&r);
 	tly_buf_free(&r.headers);
 	ctx->log->request_id = NULL;
 	ctx->request_id[0] = '\0';
