@@ -15,7 +15,8 @@
  * API:	tly_account_create(), tly_account_get(), tly_accounts_list(),
  *	tly_ambassador_link_set(), tly_host_partner_create(),
  *	tly_product_create(), tly_product_get(), tly_product_update(),
- *	tly_products_list(); tly_account_buyer_insert(),
+ *	tly_products_list(), tly_products_list_active();
+ *	tly_account_buyer_insert(),
  *	tly_account_connect_requested(), tly_account_connect_created(),
  *	tly_account_connect_retry(), tly_account_connect_state(),
  *	tly_account_payout_flag(), tly_account_payout_ok(),
@@ -618,10 +619,10 @@ tly_product_give_back(tly_ctx *ctx, const char *id, int64_t qty,
 	    "is", qty, id);
 }
 
-/* tly_products_list - products, newest first */
-int
-tly_products_list(tly_ctx *ctx, const tly_page *pg, tly_product **out, int *n,
-    int *more, tly_err *err)
+/* list_products - products (only the active ones), newest first */
+static int
+list_products(tly_ctx *ctx, const tly_page *pg, int active_only,
+    tly_product **out, int *n, int *more, tly_err *err)
 {
 	tly_product *rows;
 	tly_q q;
@@ -631,8 +632,10 @@ tly_products_list(tly_ctx *ctx, const tly_page *pg, tly_product **out, int *n,
 	rows = tly_pcalloc(ctx->pool, (size_t)(pg->limit + 1) * sizeof(*rows));
 	if (rows == NULL)
 		return tly_err_internal(err);
-	if (tly_q_prep(ctx->db, &q, "SELECT " PRODUCT_COLS "WHERE id < ? "
-	    "ORDER BY id DESC LIMIT ?", err))
+	if (tly_q_prep(ctx->db, &q, active_only ? "SELECT " PRODUCT_COLS
+	    "WHERE id < ? AND active = 1 ORDER BY id DESC LIMIT ?" :
+	    "SELECT " PRODUCT_COLS "WHERE id < ? ORDER BY id DESC LIMIT ?",
+	    err))
 		return q.rc;
 	tly_q_str(&q, tly_page_cursor(pg));
 	tly_q_i64(&q, pg->limit + 1);
@@ -647,6 +650,22 @@ tly_products_list(tly_ctx *ctx, const tly_page *pg, tly_product **out, int *n,
 	tly_q_done(&q);
 	*out = rows;
 	return rc;
+}
+
+/* tly_products_list - every product, newest first (servers) */
+int
+tly_products_list(tly_ctx *ctx, const tly_page *pg, tly_product **out, int *n,
+    int *more, tly_err *err)
+{
+	return list_products(ctx, pg, 0, out, n, more, err);
+}
+
+/* tly_products_list_active - the products on sale, newest first (buyers) */
+int
+tly_products_list_active(tly_ctx *ctx, const tly_page *pg, tly_product **out,
+    int *n, int *more, tly_err *err)
+{
+	return list_products(ctx, pg, 1, out, n, more, err);
 }
 
 /* --- the accounts' other writers ---------------------------------- */

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "advance.h"
+#include "metrics.h"
 #include "payout.h"
 #include "payout_run.h"
 #include "recover.h"
@@ -57,6 +58,8 @@ tly_job_payouts(tly_ctx *ctx, tly_err *err)
 	int rc;
 
 	rc = tly_payouts_run(ctx, &st, err);
+	tly_metrics_payout_run(rc, st.paid, st.failed, st.deferred,
+	    st.unknown);
 	snprintf(paid, sizeof(paid), "%d", st.paid);
 	snprintf(failed, sizeof(failed), "%d", st.failed);
 	snprintf(deferred, sizeof(deferred), "%d", st.deferred);

@@ -102,6 +102,7 @@ admin_users auth.c
 advances advance.c advance_offset.c
 ambassador_links catalog.c
 api_keys auth.c
+audit_chain audit_chain.c
 audit_log audit.c
 buyer_identities auth.c
 checkouts checkout.c checkout_pi.c
@@ -113,9 +114,12 @@ outbox outbox.c
 payments payments.c
 payouts payout.c
 products catalog.c
+reconciliation_lines reconcile.c
+reconciliation_reports reconcile.c
 refunds refund.c refund_book.c refund_events.c
 schema_migrations migrate.c
 shares shares.c
+stripe_event_cursors events.c
 transfer_reversals recover.c
 tx_ops tx.c
 webhook_events webhook.c
