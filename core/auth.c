@@ -19,6 +19,7 @@
  * API:	tly_auth_buyer(), tly_auth_server(), tly_auth_admin(),
  *	tly_apikey_create(), tly_apikey_revoke(), tly_admin_create(),
  *	tly_admin_set_password(), tly_admin_login(), tly_admin_logout(),
+ *	tly_admin_sessions_revoke(),
  *	tly_audit(), tly_role_name(), tly_role_parse().
  */
 #include <stdio.h>
@@ -524,6 +525,37 @@ tly_admin_logout(tly_ctx *ctx, const char *token, tly_err *err)
 	tly_sha256_hex(hash, token, strlen(token));
 	return tly_db_exec(ctx->db, err, NULL, "DELETE FROM admin_sessions "
 	    "WHERE token_hash = ?", "s", hash);
+}
+
+/*
+ * tly_admin_sessions_revoke - log out everywhere: end every session of
+ * admin user 'user_id', or of every user when it is NULL, except the
+ * session of token 'keep' (NULL: none kept); '*n' the sessions ended.
+ * 404 for an unknown user.
+ */
+int
+tly_admin_sessions_revoke(tly_ctx *ctx, const char *user_id,
+    const char *keep, uint64_t *n, tly_err *err)
+{
+	char hash[65] = "";
+	int64_t one;
+	int rc;
+
+	*n = 0;
+	if (keep)
+		tly_sha256_hex(hash, keep, strlen(keep));
+	if (user_id == NULL)
+		return tly_db_exec(ctx->db, err, n, "DELETE FROM "
+		    "admin_sessions WHERE token_hash <> ?", "s", hash);
+	rc = tly_db_row(ctx->db, err, "SELECT 1 FROM admin_users WHERE id = ?",
+	    "s>i", user_id, &one);
+	if (rc == TLY_NOTFOUND)
+		return tly_err_param(err, TLY_EK_NOT_FOUND, "resource_missing",
+		    "id", "No such admin user: '%.40s'.", user_id);
+	if (rc)
+		return rc;
+	return tly_db_exec(ctx->db, err, n, "DELETE FROM admin_sessions WHERE "
+	    "user_id = ? AND token_hash <> ?", "ss", user_id, hash);
 }
 
 /* --- audit --------------------------------------------------------------- */

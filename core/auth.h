@@ -76,6 +76,8 @@ int	 tly_admin_set_password(tly_ctx *, const char *, const char *,
 int	 tly_admin_login(tly_ctx *, const char *, const char *, const char *,
 	    tly_session *, tly_err *);
 int	 tly_admin_logout(tly_ctx *, const char *, tly_err *);
+int	 tly_admin_sessions_revoke(tly_ctx *, const char *, const char *,
+	    uint64_t *, tly_err *);
 
 int	 tly_audit(tly_ctx *, const tly_principal *, const char *,
 	    const char *, const char *, tly_err *);

@@ -115,6 +115,39 @@ const tly_route tly_routes[] = {
 	{ "GET", "/admin/api/v1/advances", ADMIN, TLY_PK_ADMIN,
 	    TLY_ROLE_VIEWER, tly_h_admin_advances_list, 0 },
 
+	/* the panel's lists, details and dashboard: everyone in the panel */
+	{ "GET", "/admin/api/v1/payments", ADMIN, TLY_PK_ADMIN,
+	    TLY_ROLE_VIEWER, tly_h_admin_payments_list, 0 },
+	{ "GET", "/admin/api/v1/payments/{id}", ADMIN, TLY_PK_ADMIN,
+	    TLY_ROLE_VIEWER, tly_h_admin_payment_get, 0 },
+	{ "GET", "/admin/api/v1/accounts", ADMIN, TLY_PK_ADMIN,
+	    TLY_ROLE_VIEWER, tly_h_admin_accounts_list, 0 },
+	{ "GET", "/admin/api/v1/accounts/{id}", ADMIN, TLY_PK_ADMIN,
+	    TLY_ROLE_VIEWER, tly_h_admin_account_get, 0 },
+	{ "GET", "/admin/api/v1/payouts", ADMIN, TLY_PK_ADMIN,
+	    TLY_ROLE_VIEWER, tly_h_admin_payouts_list, 0 },
+	{ "GET", "/admin/api/v1/webhook_events", ADMIN, TLY_PK_ADMIN,
+	    TLY_ROLE_VIEWER, tly_h_admin_events_list, 0 },
+	{ "GET", "/admin/api/v1/webhook_events/{id}", ADMIN, TLY_PK_ADMIN,
+	    TLY_ROLE_VIEWER, tly_h_admin_event_get, 0 },
+	{ "GET", "/admin/api/v1/webhook_refusals", ADMIN, TLY_PK_ADMIN,
+	    TLY_ROLE_VIEWER, tly_h_admin_refusals_list, 0 },
+	{ "GET", "/admin/api/v1/emails", ADMIN, TLY_PK_ADMIN,
+	    TLY_ROLE_VIEWER, tly_h_admin_emails_list, 0 },
+	{ "GET", "/admin/api/v1/reports/daily", ADMIN, TLY_PK_ADMIN,
+	    TLY_ROLE_VIEWER, tly_h_admin_report_daily, 0 },
+	/* operators' actions, by role */
+	{ "POST", "/admin/api/v1/payouts/{id}/retry", ADMIN, TLY_PK_ADMIN,
+	    TLY_ROLE_FINANCE, tly_h_admin_payout_retry, 0 },
+	{ "POST", "/admin/api/v1/webhook_events/{id}/replay", ADMIN,
+	    TLY_PK_ADMIN, TLY_ROLE_SUPPORT, tly_h_admin_event_replay, 0 },
+	{ "POST", "/admin/api/v1/emails/{id}/retry", ADMIN, TLY_PK_ADMIN,
+	    TLY_ROLE_SUPPORT, tly_h_admin_email_retry, 0 },
+	{ "POST", "/admin/api/v1/users/{id}/sessions/revoke", ADMIN,
+	    TLY_PK_ADMIN, TLY_ROLE_ADMIN, tly_h_admin_user_sessions_revoke, 0 },
+	{ "POST", "/admin/api/v1/sessions/revoke", ADMIN, TLY_PK_ADMIN,
+	    TLY_ROLE_ADMIN, tly_h_admin_sessions_revoke, 0 },
+
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
