@@ -1,7 +1,7 @@
 /*
  * admin_api.test.mjs - the admin panel's API (core/report.c,
- * core/payout_retry.c, fcgi/routes_admin_report.c, docs/api.md "The admin
- * panel") on the real stack:
+ * core/payout_retry.c, fcgi/routes_admin_report.c; docs/api.md, the
+ * admin routes) on the real stack:
  * - every new route: 401 without a session, 403 below its role, 404 for
  *   an unknown id;
  * - payments: each filter (status, currency, created and amount ranges,
