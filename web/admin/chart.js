@@ -11,8 +11,8 @@
 import { el } from './ui.js';
 
 const NS = 'http://www.w3.org/2000/svg';
-const W = 720;
-const H = 260;
+const W = 1000;
+const H = 300;
 const PAD = { left: 84, right: 16, top: 16, bottom: 44 };
 
 function svg(tag, attrs = {}, text) {
@@ -41,7 +41,8 @@ export function chart({ kind = 'line', title, labels, series, format = String })
   const all = series.flatMap((s) => s.values);
   const lo = Math.min(0, ...all);
   const hiRaw = Math.max(0, ...all);
-  const step = niceStep(hiRaw - lo || 1, 4);
+  const empty = all.every((v) => v === 0);
+  const step = niceStep(hiRaw - lo || 400, 4);
   const min = Math.floor(lo / step) * step;
   const max = Math.max(Math.ceil(hiRaw / step) * step, min + step);
   const iw = W - PAD.left - PAD.right;
@@ -68,7 +69,8 @@ export function chart({ kind = 'line', title, labels, series, format = String })
   const xAxis = svg('g', { class: 'axis axis-x' });
   const every = Math.max(1, Math.ceil(n / 8));
   labels.forEach((l, i) => {
-    if (i % every !== 0 && i !== n - 1) return;
+    /* every 'every'-th day, and the last one unless it would touch the one before */
+    if (i === n - 1 ? i % every !== 0 && i % every < every / 2 : i % every !== 0) return;
     xAxis.append(svg('text', { x: x(i), y: H - PAD.bottom + 18, 'text-anchor': 'middle', class: 'tick' },
       String(l).slice(5)));
   });
@@ -101,6 +103,10 @@ export function chart({ kind = 'line', title, labels, series, format = String })
     data.append(g);
   });
   root.append(data);
+  if (empty) {
+    root.append(svg('text', { x: PAD.left + iw / 2, y: PAD.top + ih / 2, 'text-anchor': 'middle', class: 'empty-note' },
+      'Nothing in this period'));
+  }
 
   const legend = el('ul', { class: 'legend' }, series.map((s, k) => el('li', {},
     el('span', { class: `swatch s${k}`, 'aria-hidden': 'true' }), s.name)));
