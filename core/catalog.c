@@ -12,6 +12,7 @@
  * and parties.
  *
  * API:	tly_account_create(), tly_account_get(), tly_accounts_list(),
+ *	tly_account_threshold_set(),
  *	tly_ambassador_link_set(), tly_host_partner_create(),
  *	tly_product_create(), tly_product_get(), tly_product_update(),
  *	tly_products_list().
@@ -93,6 +94,37 @@ tly_account_create(tly_ctx *ctx, const tly_account_new *in, tly_account *out,
 	if (rc)
 		return rc;
 	return tly_account_get(ctx, id, out, err);
+}
+
+/*
+ * tly_account_threshold_set - payee 'id''s own payout threshold
+ * ('cent' >= 0), or the currency's again ('cent' -1); the next payouts
+ * run uses it.  404 unknown, 422 account_not_payee for other kinds.
+ */
+int
+tly_account_threshold_set(tly_ctx *ctx, const char *id, int64_t cent,
+    tly_err *err)
+{
+	char kind[24];
+	int rc;
+
+	if (cent < -1)
+		return bad(err, "payout_threshold_cent", "%s must be >= 0.",
+		    "payout_threshold_cent");
+	rc = tly_db_row(ctx->db, err, "SELECT kind FROM accounts WHERE id = ?",
+	    "s>s", id, kind, sizeof(kind));
+	if (rc == TLY_NOTFOUND)
+		return tly_err_param(err, TLY_EK_NOT_FOUND, "resource_missing",
+		    "id", "No such account: '%.40s'.", id);
+	if (rc)
+		return rc;
+	if (!in_list(kind, api_kinds))
+		return tly_err_param(err, TLY_EK_UNPROCESSABLE,
+		    "account_not_payee", "id", "Only a payee (talent, agent, "
+		    "ambassador, host partner) has a payout threshold.");
+	return tly_db_exec(ctx->db, err, NULL, "UPDATE accounts SET "
+	    "payout_threshold_cent = IF(? < 0, NULL, ?) WHERE id = ?", "iis",
+	    cent, cent, id);
 }
 
 #define ACCOUNT_COLS \

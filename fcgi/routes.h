@@ -64,6 +64,8 @@ int	 tly_h_admin_email_retry(tly_req *);
 int	 tly_h_admin_report_daily(tly_req *);
 int	 tly_h_admin_user_sessions_revoke(tly_req *);
 int	 tly_h_admin_sessions_revoke(tly_req *);
+int	 tly_h_admin_onboarding_link(tly_req *);
+int	 tly_h_admin_threshold_set(tly_req *);
 void	 tly_render_account(tly_jw *, const tly_account *);
 void	 tly_render_product(tly_jw *, const tly_product *);
 

@@ -15,11 +15,15 @@
  *	tly_h_admin_event_replay(), tly_h_admin_refusals_list(),
  *	tly_h_admin_emails_list(), tly_h_admin_email_retry(),
  *	tly_h_admin_report_daily(), tly_h_admin_user_sessions_revoke(),
- *	tly_h_admin_sessions_revoke().
+ *	tly_h_admin_sessions_revoke(), tly_h_admin_onboarding_link(),
+ *	tly_h_admin_threshold_set().
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "auth.h"
+#include "catalog.h"
+#include "onboarding.h"
 #include "outbox.h"
 #include "payout.h"
 #include "payout_retry.h"
@@ -490,4 +494,75 @@ tly_h_admin_sessions_revoke(tly_req *r)
 	(void)tly_audit(r->ctx, &r->principal, "admin_sessions.revoke_all",
 	    NULL, NULL, &e);
 	return revoked(r, NULL, n);
+}
+
+/*
+ * tly_h_admin_onboarding_link - POST
+ * /admin/api/v1/accounts/{id}/onboarding_link: a fresh link, emailed to
+ * the payee when it has an address
+ */
+int
+tly_h_admin_onboarding_link(tly_req *r)
+{
+	char to[256];
+	tly_connect c;
+	tly_buf b;
+	tly_jw w;
+	tly_err e;
+
+	if (tly_req_json_or_reply(r, no_fields) != TLY_OK)
+		return TLY_ERR;
+	tly_err_clear(&e);
+	if (tly_core_err_or_reply(r, tly_onboarding_resend(r->ctx,
+	    &r->principal, r->cap[0], &c, to, &e), &e) != TLY_OK)
+		return TLY_ERR;
+	tly_buf_init(&b, 16 << 10);
+	tly_jw_init(&w, &b);
+	tly_jw_obj(&w, NULL);
+	tly_jw_str(&w, "object", "connect_onboarding");
+	tly_jw_str(&w, "account_id", c.account_id);
+	tly_jw_str(&w, "connect_account_id", c.connect_account_id);
+	tly_jw_str(&w, "onboarding_url", c.onboarding_url);
+	tly_jw_int(&w, "onboarding_expires_at", c.onboarding_expires_at);
+	tly_jw_bool(&w, "payouts_enabled", c.payouts_enabled);
+	tly_jw_str(&w, "emailed_to", to[0] ? to : NULL);
+	tly_jw_end(&w);
+	tly_reply_jw(r, 200, &w);
+	tly_buf_free(&b);
+	return TLY_OK;
+}
+
+static const tly_jfield threshold_fields[] = {
+	{ "payout_threshold_cent", TLY_JF_INT | TLY_JF_NULL | TLY_JF_REQUIRED,
+	    0 },
+	{ NULL, 0, 0 }
+};
+
+/*
+ * tly_h_admin_threshold_set - POST
+ * /admin/api/v1/accounts/{id}/payout_threshold {payout_threshold_cent}:
+ * the payee's own threshold, or null for the currency's
+ */
+int
+tly_h_admin_threshold_set(tly_req *r)
+{
+	int64_t cent = -1;
+	char detail[32];
+	tly_err e;
+
+	if (tly_req_json_or_reply(r, threshold_fields) != TLY_OK)
+		return TLY_ERR;
+	if (tly_json_get(r->json, "payout_threshold_cent")->type != TLY_JNULL &&
+	    (tly_json_i64(r->json, "payout_threshold_cent", &cent) != TLY_OK ||
+	    cent < 0))
+		return tly_reply_errf(r, TLY_EK_INVALID, "parameter_invalid",
+		    "payout_threshold_cent must be an integer >= 0, or null.");
+	tly_err_clear(&e);
+	if (tly_core_err_or_reply(r, tly_account_threshold_set(r->ctx,
+	    r->cap[0], cent, &e), &e) != TLY_OK)
+		return TLY_ERR;
+	snprintf(detail, sizeof(detail), "%lld", (long long)cent);
+	(void)tly_audit(r->ctx, &r->principal, "account.payout_threshold",
+	    r->cap[0], cent < 0 ? "default" : detail, &e);
+	return tly_h_admin_account_get(r);
 }

@@ -11,6 +11,8 @@
  *   the API with the remaining amount and the support limit, the webhook
  *   events and the audit trail;
  * - accounts (kind, Connect status, flagged) and an account's balances;
+ *   the onboarding link sent again (support), the payout threshold set
+ *   (finance) and obeyed by the next payouts run;
  * - payouts: a transfer Stripe refused, retried now by finance (support:
  *   403), paid by the next run; a paid payout is not retried (409);
  * - webhook events: filters, paging in the order received, the stored
@@ -157,6 +159,7 @@ describe('roles and unknown ids', () => {
     ['POST', '/admin/api/v1/emails/ob_nope/retry', 'support'],
     ['GET', '/admin/api/v1/reports/daily', 'viewer'],
     ['POST', '/admin/api/v1/users/adm_nope/sessions/revoke', 'admin'],
+    ['POST', '/admin/api/v1/accounts/acc_nope/onboarding_link', 'support'],
   ];
   const ORDER = ['viewer', 'support', 'finance', 'admin'];
 
@@ -290,6 +293,61 @@ describe('accounts and payouts', () => {
     assert.deepEqual(d.balances.map((x) => [x.currency, x.payable_cent + x.pending_cent]), [['usd', 4321]]);
     assert.deepEqual(d.payouts, []);
     assert.deepEqual(d.advances, []);
+  });
+
+  test('the onboarding link sent again (support); the payout threshold set (finance) and obeyed', async () => {
+    await stack.emu('POST', '/__emu/balance/set', { currency: 'usd', available: 10000000, pending: 0 });
+    const a = await makeAccount(stack, 'talent', { email: 'onb@example.test' });
+    const path1 = `/admin/api/v1/accounts/${a.id}/onboarding_link`;
+    assertErr(await admin(admins.viewer, 'POST', path1), 403, 'role_required');
+    const r = await ok(admins.support, 'POST', path1);
+    assert.deepEqual([r.object, r.account_id, r.emailed_to], ['connect_onboarding', a.id, 'onb@example.test']);
+    assert.match(r.onboarding_url, /^https?:\/\//);
+    const [[kind, to, body]] = await stack.sql('SELECT kind, to_addr, body FROM outbox WHERE account_id = ' +
+      `${esc(a.id)} AND kind = 'onboarding_link'`);
+    assert.deepEqual([kind, to], ['onboarding_link', 'onb@example.test']);
+    assert.ok(body.includes(r.onboarding_url), 'the email carries the link');
+    const quiet = await makeAccount(stack, 'agent');
+    assert.equal((await ok(admins.support, 'POST', `/admin/api/v1/accounts/${quiet.id}/onboarding_link`)).emailed_to,
+      null);
+    assertErr(await admin(admins.support, 'POST', '/admin/api/v1/accounts/acc_platform/onboarding_link'), 422,
+      'wrong_account_kind');
+    assertErr(await admin(admins.support, 'POST', '/admin/api/v1/accounts/acc_nope/onboarding_link'), 404,
+      'resource_missing');
+
+    await stack.emu('POST', `/__emu/accounts/${r.connect_account_id}/complete_onboarding`);
+    await until(async () => (await sql1(stack, `SELECT payouts_enabled FROM accounts WHERE id = ${esc(a.id)}`)) === '1',
+      'payouts_enabled after onboarding');
+    const th = `/admin/api/v1/accounts/${a.id}/payout_threshold`;
+    assertErr(await admin(admins.support, 'POST', th, { payout_threshold_cent: 50000 }), 403, 'role_required');
+    for (const bad of [-5, 'abc', 1.5]) {
+      const res = await admin(admins.finance, 'POST', th, { payout_threshold_cent: bad });
+      assert.equal(res.status, 400, `${bad}: ${res.body}`);
+    }
+    assertErr(await admin(admins.finance, 'POST', th, {}), 400, 'parameter_missing');
+    assertErr(await admin(admins.finance, 'POST', '/admin/api/v1/accounts/acc_platform/payout_threshold',
+      { payout_threshold_cent: 1 }), 422, 'account_not_payee');
+    assertErr(await admin(admins.finance, 'POST', '/admin/api/v1/accounts/acc_nope/payout_threshold',
+      { payout_threshold_cent: 1 }), 404, 'resource_missing');
+    const set = await ok(admins.finance, 'POST', th, { payout_threshold_cent: 50000 });
+    assert.equal(set.payout_threshold_cent, 50000);
+    await seed([{ acc: a.id, amount: 12000 }]);
+    const payoutsRun = async () => {
+      const res = await run(path.join(BIN, 'ctl', 'tallyctl'), ['-c', stack.conf, 'payouts', 'run'],
+        { timeoutMs: 120000 });
+      assert.equal(res.code, 0, res.stderr);
+    };
+    await payoutsRun();
+    assert.equal(await sqlNum(stack, `SELECT COUNT(*) FROM payouts WHERE account_id = ${esc(a.id)}`), 0,
+      'below its own threshold: not paid');
+    assert.equal((await ok(admins.finance, 'POST', th, { payout_threshold_cent: null })).payout_threshold_cent, null);
+    await payoutsRun();
+    assert.deepEqual(await stack.sql(`SELECT state, amount_cent FROM payouts WHERE account_id = ${esc(a.id)}`),
+      [['paid', '12000']], 'the currency\'s threshold again: paid');
+    const audit = await ok(admins.viewer, 'GET', '/admin/api/v1/audit?limit=100');
+    assert.ok(audit.data.some((x) => x.action === 'account.payout_threshold' && x.object_id === a.id &&
+      x.detail === '50000'));
+    assert.ok(audit.data.some((x) => x.action === 'account.onboarding_link' && x.object_id === a.id));
   });
 
   test('a refused payout: retried now by finance, paid by the next run; not twice', async () => {
