@@ -12,7 +12,8 @@
  *   - a viewer sees no refund form, and the API refuses a refund forged
  *     from that session (403);
  *   - replay a dead webhook event; retry a failed payout, paid by the
- *     next run;
+ *     next run; an account's actions by role (onboarding link, payout
+ *     threshold, an advance granted once for a double click);
  *   - paging through 250 payments, 25 a page, each once;
  *   - "log out everywhere" ends another browser's session: its next
  *     view goes to the login page;
@@ -369,6 +370,25 @@ test('retry a failed payout: paid by the next run', async () => {
   await page.locator('tbody tr', { hasText: 'paid' }).first().waitFor();
   assert.deepEqual(await stack.sql(`SELECT state, amount_cent FROM payouts WHERE account_id = ${esc(a.id)} ORDER BY id`),
     [['failed', '12000'], ['paid', '12000']]);
+
+  /* the account's actions: support sends the onboarding link only; finance sets the threshold and grants */
+  await sp.goto(`${stack.url}/admin/#/accounts/${a.id}`);
+  await sp.getByRole('button', { name: 'Send onboarding link' }).waitFor();
+  assert.equal(await sp.getByRole('button', { name: 'Grant advance' }).count(), 0);
+  await sp.getByRole('button', { name: 'Send onboarding link' }).click();
+  await sp.locator('.notice', { hasText: 'Emailed to po@example.test.' }).waitFor();
+  await page.getByRole('textbox', { name: /^Payout threshold \(minor units/ }).fill('25000');
+  await page.getByRole('button', { name: 'Save threshold' }).click();
+  await page.locator('.notice', { hasText: 'The payout threshold is saved.' }).waitFor();
+  assert.equal(await sql1(stack, `SELECT payout_threshold_cent FROM accounts WHERE id = ${esc(a.id)}`), '25000');
+  await page.getByLabel('Amount', { exact: true }).fill('50');
+  await page.getByLabel('Note').fill('studio rent');
+  const sent = page.waitForRequest((r) => r.url().endsWith('/admin/api/v1/advances') && r.method() === 'POST');
+  await page.getByRole('button', { name: 'Grant advance' }).dblclick();
+  assert.match((await sent).headers()['idempotency-key'] ?? '', /^[0-9a-f-]{36}$/);
+  await page.locator('.notice', { hasText: /Advance adv_\w+ of \$50\.00/ }).waitFor();
+  assert.deepEqual(await stack.sql(`SELECT granted_cent, note FROM advances WHERE account_id = ${esc(a.id)}`),
+    [['5000', 'studio rent']], 'one advance for a double click');
   await cspSeen(page);
   await cspSeen(sp);
 });

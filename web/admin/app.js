@@ -485,12 +485,93 @@ async function viewAccounts(params) {
   ];
 }
 
-async function viewAccount(id) {
+const PAYEES = ['talent', 'agent', 'ambassador', 'host_partner'];
+
+/* accountActions - onboarding link (support), threshold and advance (finance) */
+function accountActions(a, again) {
+  if (!PAYEES.includes(a.kind) || !can('support')) return null;
+  const out = el('div', { class: 'form-out', 'aria-live': 'polite' });
+  const boxes = [el('div', { class: 'card' }, el('h2', { text: 'Onboarding' }),
+    el('p', { class: 'help', text: a.payouts_enabled ? 'Payouts are enabled.'
+      : 'The payee has not finished onboarding: send it a fresh link.' }),
+    action('Send onboarding link', async () => {
+      const r = await post(`/accounts/${a.id}/onboarding_link`, {});
+      out.replaceChildren(el('div', { class: 'notice', role: 'status' },
+        r.emailed_to ? `Emailed to ${r.emailed_to}. ` : 'The payee has no email address: send it this link. ',
+        el('code', { class: 'secret', text: r.onboarding_url })));
+    }, { busyText: 'Sending…', out }))];
+  if (can('finance')) {
+    const [ft, th] = field('Payout threshold (minor units; empty: the currency\'s)', { id: 'threshold',
+      inputmode: 'numeric', value: a.payout_threshold_cent ?? '' });
+    const tform = el('form', { class: 'card', 'aria-labelledby': 'threshold-title' },
+      el('h2', { id: 'threshold-title', text: 'Payout threshold' }), ft,
+      el('button', { type: 'submit', class: 'button', text: 'Save threshold' }));
+    tform.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const b = tform.querySelector('button');
+      if (b.disabled) return;
+      const v = th.value.trim();
+      if (v !== '' && !/^\d{1,15}$/.test(v)) {
+        out.replaceChildren(errorBox({ message: 'The threshold is a whole number of minor units.' }));
+        return;
+      }
+      b.disabled = true;
+      try {
+        await post(`/accounts/${a.id}/payout_threshold`, { payout_threshold_cent: v === '' ? null : Number(v) });
+        await again('The payout threshold is saved.');
+      } catch (e) { out.replaceChildren(errorBox(e)); b.disabled = false; }
+    });
+    const [fa, amt] = field('Amount', { id: 'advance-amount', inputmode: 'decimal', required: true });
+    const [fc, cur] = field('Currency', { id: 'advance-currency', value: a.balances[0]?.currency ?? 'usd',
+      maxlength: 3, size: 4, required: true });
+    const [fn, note] = field('Note', { id: 'advance-note', required: true, maxlength: 500 });
+    const grant = el('button', { type: 'submit', class: 'button', text: 'Grant advance' });
+    const aform = el('form', { class: 'card', 'aria-labelledby': 'advance-title' },
+      el('h2', { id: 'advance-title', text: 'Grant an advance' }),
+      el('p', { class: 'help', text: 'Transferred to the payee now, recovered from its later earnings.' }),
+      fa, fc, fn, grant);
+    let key = crypto.randomUUID();
+    let last = null;
+    aform.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      if (grant.disabled) return;
+      const c = cur.value.trim().toLowerCase();
+      const cents = parseMoney(amt.value, c);
+      if (!cents) {
+        out.replaceChildren(errorBox({ message: `Enter an amount with at most ${exponent(c)} decimals.` }));
+        return;
+      }
+      const body = { account_id: a.id, amount_cent: cents, currency: c, note: note.value.trim() };
+      if (last && JSON.stringify(last) !== JSON.stringify(body)) key = crypto.randomUUID();
+      last = body;
+      grant.disabled = true;
+      grant.textContent = 'Granting…';
+      try {
+        const r = await post('/advances', body, { idem: key });
+        key = crypto.randomUUID();
+        last = null;
+        await again(`Advance ${r.id} of ${money(r.amount_cent, r.currency)}: ${r.state}.`);
+      } catch (e) {
+        out.replaceChildren(errorBox(e));
+        grant.disabled = false;
+        grant.textContent = 'Grant advance';
+      }
+    });
+    boxes.push(tform, aform);
+  }
+  return [el('h2', { text: 'Actions' }), out, el('div', { class: 'actions' }, boxes)];
+}
+
+async function viewAccount(id, notice) {
   const a = await get(`/accounts/${encodeURIComponent(id)}`);
+  const again = async (msg) => { put(main(), await viewAccount(id, msg)); };
   return [
     el('p', { class: 'crumbs' }, link('#/accounts', 'Accounts'), ' / ', a.id),
     el('h1', { text: a.display_name || a.id }),
-    dl([['Account', code(a.id)], ['Kind', a.kind], ['Email', a.email], ['Connected account', code(a.connect_account_id)],
+    notice ? el('p', { class: 'notice', role: 'status', text: notice }) : null,
+    dl([['Account', code(a.id)], ['Kind', a.kind],
+      ['Payout threshold', a.payout_threshold_cent !== null ? `${a.payout_threshold_cent} (minor units)`
+        : 'the currency\'s'], ['Email', a.email], ['Connected account', code(a.connect_account_id)],
       ['Charges enabled', a.charges_enabled ? 'yes' : 'no'], ['Payouts enabled', a.payouts_enabled ? 'yes' : 'no'],
       ['Requirements due', a.requirements_due || 'none'],
       ['Payout failures', String(a.payout_failures)], ['Next payout attempt', a.payout_retry_at ? when(a.payout_retry_at)
@@ -509,6 +590,7 @@ async function viewAccount(id) {
       { label: 'Recovered', cell: (x) => money(x.offset_cent + x.reversed_cent, x.currency), num: true },
       { label: 'State', cell: (x) => badge(x.state) }, { label: 'Note', cell: (x) => x.note },
       { label: 'By', cell: (x) => x.granted_by }, { nowrap: true, label: 'At', cell: (x) => when(x.created) }], a.advances, 'No advance.'),
+    accountActions(a, again),
   ];
 }
 
