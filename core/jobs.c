@@ -18,6 +18,7 @@
 #include "payout.h"
 #include "outbox.h"
 #include "refund.h"
+#include "report.h"
 #include "webhook.h"
 
 static int
@@ -66,6 +67,8 @@ const tly_job tly_jobs[] = {
 	{ "payouts", tly_job_payouts, "pay payees whose payable balance "
 	    "reached the threshold; finish payouts left behind" },
 	{ "outbox", tly_job_outbox, "send queued emails over SMTP" },
+	{ "reports", tly_job_reports, "roll closed days up for the admin "
+	    "dashboard" },
 	{ NULL, NULL, NULL }
 };
 

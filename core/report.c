@@ -2,7 +2,8 @@
  * report.c - the admin panel's reads: filtered lists, a payment's and an
  * account's whole story, the dashboard's daily aggregates (report.h)
  *
- * Writes nothing: the tables belong to the modules that write them
+ * Writes only its rollup (below): the tables belong to the modules that
+ * write them
  * (complete.c, refund.c, dispute.c, payout.c, advance.c, webhook.c,
  * outbox.c, catalog.c, auth.c).  Every statement is bounded:
  *
@@ -16,9 +17,14 @@
  *             page by (received_at, id) on their own index;
  *   details   keyed lookups of one payment's or account's rows, each
  *             capped (DETAIL_MAX);
- *   daily     GROUP BY day over a date range of covering indexes
- *             (payments, shares, refunds, disputes, payouts by currency
- *             and time): the cost follows the period, never the table.
+ *   daily     closed days from a rollup (report_days and the per-day
+ *             top lists report_day_payees/products) that the reports job
+ *             (tly_job_reports) computes from the ledger one day at a
+ *             time; the days it does not hold yet (today at least) by
+ *             GROUP BY day over index ranges of the ledger (payments,
+ *             shares, refunds, disputes, payouts by currency and time).
+ *             The rollup is the only thing report.c writes, and it is
+ *             written apart from every money transaction.
  *
  * Rows land in a tly_rset allocated in the request's pool; a column
  * table per list names and types its columns in SELECT order.
@@ -26,7 +32,7 @@
  * API:	tly_report_payments(), tly_report_payment(), tly_report_accounts(),
  *	tly_report_account(), tly_report_payouts(), tly_report_events(),
  *	tly_report_event(), tly_report_refusals(), tly_report_emails(),
- *	tly_report_daily().
+ *	tly_report_daily(), tly_job_reports().
  */
 #include <stdio.h>
 #include <string.h>
@@ -36,6 +42,7 @@
 #include "report.h"
 #include "tly_buf.h"
 #include "tly_str.h"
+#include "tx.h"
 
 #define S		TLY_RT_STR
 #define I		TLY_RT_INT
@@ -881,42 +888,56 @@ static const tly_rcol day_cols[] = {
 	{ "disputes", I }, { "payouts_cent", I }, { "payouts", I },
 };
 
+#define D_COLS	"gross_cent, payments, platform_revenue_cent, " \
+	"stripe_fees_cent, refunds_cent, refunds, disputes_cent, disputes, " \
+	"payouts_cent, payouts"
+#define D_NUM	10		/* the integer columns of a day */
+
 enum { D_GROSS = 1, D_PAYMENTS, D_PLATFORM, D_FEES, D_REFUNDS, D_NREFUNDS,
 	D_DISPUTES, D_NDISPUTES, D_PAYOUTS, D_NPAYOUTS };
 
+/* a period being computed: 'days' indexed from 'dfrom' */
+typedef struct period {
+	const char	*cur;
+	int64_t		 dfrom;		/* day number of days row 0 */
+	tly_rset	*days;
+	char		 lo[11];	/* the range computed live … */
+	char		 hi[11];	/* … inclusive */
+	int64_t		 dlo;
+} period;
+
 /*
- * add_days - run 'sql' (parameters: from, currency, from, to) whose rows
- * are (day index, sum, count) and add them to columns 'csum' and 'ccnt'
- * (ccnt 0: no count) of 'days'
+ * add_days - run 'sql' (parameters: lo, currency, lo, hi) whose rows are
+ * (day index from lo, sum, count) and add them to columns 'csum' and
+ * 'ccnt' (0: no count) of the period's days
  */
 static int
-add_days(tly_ctx *ctx, tly_rdaily *r, const char *sql, int csum, int ccnt,
+add_days(tly_ctx *ctx, period *pd, const char *sql, int csum, int ccnt,
     tly_err *err)
 {
 	static const tly_rcol cols[] = {
 		{ "day", I }, { "sum", I }, { "count", I },
 	};
-	tly_rset got;
+	tly_rset got, *d = pd->days;
 	int64_t day;
 	int rc, k;
 	qb b;
 
 	qb_init(&b, sql);
-	qb_s(&b, r->from);
-	qb_s(&b, r->currency);
-	qb_s(&b, r->from);
-	qb_s(&b, r->to);
+	qb_s(&b, pd->lo);
+	qb_s(&b, pd->cur);
+	qb_s(&b, pd->lo);
+	qb_s(&b, pd->hi);
 	rc = qb_run(ctx, &b, "day", cols, 3, TLY_REPORT_MAX_DAYS, &got, err);
 	if (rc)
 		return rc;
 	for (k = 0; k < got.nrows; k++) {
-		day = got.i[k * 3];
-		if (day < 0 || day >= r->days.nrows)
+		day = got.i[k * 3] + (pd->dlo - pd->dfrom);
+		if (day < 0 || day >= d->nrows)
 			continue;
-		r->days.i[day * r->days.ncols + csum] += got.i[k * 3 + 1];
+		d->i[day * d->ncols + csum] += got.i[k * 3 + 1];
 		if (ccnt)
-			r->days.i[day * r->days.ncols + ccnt] +=
-			    got.i[k * 3 + 2];
+			d->i[day * d->ncols + ccnt] += got.i[k * 3 + 2];
 	}
 	return TLY_OK;
 }
@@ -924,6 +945,46 @@ add_days(tly_ctx *ctx, tly_rdaily *r, const char *sql, int csum, int ccnt,
 #define RANGE(col) \
 	" WHERE currency = ? AND " col " >= ? AND " col " < " \
 	"DATE_ADD(?, INTERVAL 1 DAY)"
+
+/*
+ * live_days - the days from pd->lo to pd->hi computed from the ledger:
+ * index ranges over the period (schema/016), grouped by day
+ */
+static int
+live_days(tly_ctx *ctx, period *pd, tly_err *err)
+{
+	int rc;
+
+	rc = add_days(ctx, pd, "SELECT DATEDIFF(created_at, ?), "
+	    "SUM(amount_cent), COUNT(*) FROM payments" RANGE("created_at")
+	    " GROUP BY 1", D_GROSS, D_PAYMENTS, err);
+	if (rc == TLY_OK)
+		rc = add_days(ctx, pd, "SELECT DATEDIFF(created_at, ?), "
+		    "SUM(amount_cent), 0 FROM shares" RANGE("created_at")
+		    " AND account_id = 'acc_platform' AND role = 'PLATFORM' "
+		    "GROUP BY 1", D_PLATFORM, 0, err);
+	if (rc == TLY_OK)
+		rc = add_days(ctx, pd, "SELECT DATEDIFF(created_at, ?), "
+		    "SUM(amount_cent), 0 FROM shares" RANGE("created_at")
+		    " AND account_id = 'acc_stripe_fee' GROUP BY 1", D_FEES, 0,
+		    err);
+	if (rc == TLY_OK)
+		rc = add_days(ctx, pd, "SELECT DATEDIFF(created_at, ?), "
+		    "SUM(amount_cent), COUNT(*) FROM refunds"
+		    RANGE("created_at") " AND state = 'succeeded' GROUP BY 1",
+		    D_REFUNDS, D_NREFUNDS, err);
+	if (rc == TLY_OK)
+		rc = add_days(ctx, pd, "SELECT DATEDIFF(created_at, ?), "
+		    "SUM(amount_cent), COUNT(*) FROM disputes"
+		    RANGE("created_at") " GROUP BY 1", D_DISPUTES, D_NDISPUTES,
+		    err);
+	if (rc == TLY_OK)
+		rc = add_days(ctx, pd, "SELECT DATEDIFF(paid_at, ?), "
+		    "SUM(amount_cent), COUNT(*) FROM payouts" RANGE("paid_at")
+		    " AND state = 'paid' GROUP BY 1", D_PAYOUTS, D_NPAYOUTS,
+		    err);
+	return rc;
+}
 
 static const tly_rcol top_product_cols[] = {
 	{ "product_id", S }, { "name", S }, { "gross_cent", I },
@@ -935,6 +996,111 @@ static const tly_rcol top_payee_cols[] = {
 	{ "earned_cent", I },
 };
 
+#define PAYEE_ROLES \
+	"('TALENT', 'AGENT', 'AMBASSADOR', 'HOST_PARTNER')"
+
+/*
+ * tops - the period's top products and payees: the rolled-up days
+ * outside [lo, hi] from report_day_products/payees, the days in [lo, hi]
+ * from the ledger ('live' false: no live range)
+ */
+static int
+tops(tly_ctx *ctx, tly_rdaily *r, const period *pd, int live, tly_err *err)
+{
+	qb b;
+	int rc;
+
+	qb_init(&b, "SELECT t.product_id, pr.name, SUM(t.g), SUM(t.n) FROM "
+	    "(SELECT product_id, gross_cent AS g, payments AS n FROM "
+	    "report_day_products WHERE currency = ? AND day BETWEEN ? AND ? "
+	    "AND NOT day BETWEEN ? AND ?");
+	qb_s(&b, r->currency);
+	qb_s(&b, r->from);
+	qb_s(&b, r->to);
+	qb_s(&b, pd->lo);
+	qb_s(&b, pd->hi);
+	if (live) {
+		qb_add(&b, " UNION ALL SELECT c.product_id, p.amount_cent, 1 "
+		    "FROM payments p JOIN checkouts c ON c.id = p.checkout_id "
+		    "WHERE p.currency = ? AND p.created_at >= ? AND "
+		    "p.created_at < DATE_ADD(?, INTERVAL 1 DAY)");
+		qb_s(&b, r->currency);
+		qb_s(&b, pd->lo);
+		qb_s(&b, pd->hi);
+	}
+	qb_add(&b, ") t JOIN products pr ON pr.id = t.product_id GROUP BY "
+	    "t.product_id, pr.name ORDER BY 3 DESC, 1 LIMIT ?");
+	qb_i(&b, TOP_N);
+	rc = qb_run(ctx, &b, "top_product", top_product_cols,
+	    NCOLS(top_product_cols), TOP_N, &r->top_products, err);
+	if (rc)
+		return rc;
+	qb_init(&b, "SELECT t.account_id, a.display_name, a.kind, SUM(t.v) "
+	    "FROM (SELECT account_id, earned_cent AS v FROM "
+	    "report_day_payees WHERE currency = ? AND day BETWEEN ? AND ? "
+	    "AND NOT day BETWEEN ? AND ?");
+	qb_s(&b, r->currency);
+	qb_s(&b, r->from);
+	qb_s(&b, r->to);
+	qb_s(&b, pd->lo);
+	qb_s(&b, pd->hi);
+	if (live) {
+		qb_add(&b, " UNION ALL SELECT account_id, amount_cent FROM "
+		    "shares WHERE currency = ? AND created_at >= ? AND "
+		    "created_at < DATE_ADD(?, INTERVAL 1 DAY) AND role IN "
+		    PAYEE_ROLES);
+		qb_s(&b, r->currency);
+		qb_s(&b, pd->lo);
+		qb_s(&b, pd->hi);
+	}
+	qb_add(&b, ") t JOIN accounts a ON a.id = t.account_id GROUP BY "
+	    "t.account_id, a.display_name, a.kind ORDER BY 4 DESC, 1 LIMIT ?");
+	qb_i(&b, TOP_N);
+	return qb_run(ctx, &b, "top_payee", top_payee_cols,
+	    NCOLS(top_payee_cols), TOP_N, &r->top_payees, err);
+}
+
+/*
+ * rolled_up - the days of the period that report_days holds (closed days
+ * the reports job rolled up): copied into the days, marked in 'have'
+ */
+static int
+rolled_up(tly_ctx *ctx, tly_rdaily *r, period *pd, unsigned char *have,
+    tly_err *err)
+{
+	static const tly_rcol cols[] = {
+		{ "day", I }, { "gross_cent", I }, { "payments", I },
+		{ "platform_revenue_cent", I }, { "stripe_fees_cent", I },
+		{ "refunds_cent", I }, { "refunds", I }, { "disputes_cent", I },
+		{ "disputes", I }, { "payouts_cent", I }, { "payouts", I },
+	};
+	tly_rset got, *d = pd->days;
+	int64_t day;
+	int rc, k, c;
+	qb b;
+
+	qb_init(&b, "SELECT DATEDIFF(day, ?), " D_COLS " FROM report_days "
+	    "WHERE currency = ? AND day BETWEEN ? AND ? AND day < "
+	    "UTC_DATE()");
+	qb_s(&b, r->from);
+	qb_s(&b, r->currency);
+	qb_s(&b, r->from);
+	qb_s(&b, r->to);
+	rc = qb_run(ctx, &b, "day", cols, NCOLS(cols), TLY_REPORT_MAX_DAYS,
+	    &got, err);
+	if (rc)
+		return rc;
+	for (k = 0; k < got.nrows; k++) {
+		day = got.i[k * got.ncols];
+		if (day < 0 || day >= d->nrows)
+			continue;
+		have[day] = 1;
+		for (c = 1; c <= D_NUM; c++)
+			d->i[day * d->ncols + c] = got.i[k * got.ncols + c];
+	}
+	return TLY_OK;
+}
+
 /*
  * tly_report_daily - currency 'cur' (NULL: the first configured) per day
  * from 'from' to 'to' (YYYY-MM-DD, inclusive; NULL: the last 30 days),
@@ -942,15 +1108,19 @@ static const tly_rcol top_payee_cols[] = {
  * platform revenue (the platform's PLATFORM rows, net of reversals),
  * Stripe fees (the Stripe-fee account's rows), refunds made (succeeded),
  * disputes opened, payouts paid; and the period's top products and
- * payees
+ * payees.  Closed days come from the rollup (report_days, kept by the
+ * reports job, tly_job_reports); the days it does not hold (today, and
+ * any not rolled up yet) are computed from the ledger, as one range from
+ * the first such day to the last.
  */
 int
 tly_report_daily(tly_ctx *ctx, const char *cur, const char *from,
     const char *to, tly_rdaily *r, tly_err *err)
 {
-	int64_t dfrom, dto, today, k;
-	qb b;
-	int rc;
+	int64_t dfrom, dto, today, k, first = -1, last = -1;
+	unsigned char *have;
+	period pd;
+	int rc, c;
 
 	memset(r, 0, sizeof(*r));
 	if (cur == NULL)
@@ -978,65 +1148,214 @@ tly_report_daily(tly_ctx *ctx, const char *cur, const char *from,
 	if (rc)
 		return rc;
 	r->days.nrows = (int)(dto - dfrom + 1);
+	have = tly_pcalloc(ctx->pool, (size_t)r->days.nrows);
+	if (have == NULL)
+		return tly_err_internal(err);
 	for (k = 0; k < r->days.nrows; k++) {
 		r->days.s[k * r->days.ncols] = tly_pcalloc(ctx->pool, 11);
 		if (r->days.s[k * r->days.ncols] == NULL)
 			return tly_err_internal(err);
 		civil_from_days(dfrom + k, r->days.s[k * r->days.ncols]);
 	}
-	rc = add_days(ctx, r, "SELECT DATEDIFF(created_at, ?), "
-	    "SUM(amount_cent), COUNT(*) FROM payments" RANGE("created_at")
-	    " GROUP BY 1", D_GROSS, D_PAYMENTS, err);
-	if (rc == TLY_OK)
-		rc = add_days(ctx, r, "SELECT DATEDIFF(created_at, ?), "
-		    "SUM(amount_cent), 0 FROM shares" RANGE("created_at")
-		    " AND account_id = 'acc_platform' AND role = 'PLATFORM' "
-		    "GROUP BY 1", D_PLATFORM, 0, err);
-	if (rc == TLY_OK)
-		rc = add_days(ctx, r, "SELECT DATEDIFF(created_at, ?), "
-		    "SUM(amount_cent), 0 FROM shares" RANGE("created_at")
-		    " AND account_id = 'acc_stripe_fee' GROUP BY 1", D_FEES, 0,
-		    err);
-	if (rc == TLY_OK)
-		rc = add_days(ctx, r, "SELECT DATEDIFF(created_at, ?), "
-		    "SUM(amount_cent), COUNT(*) FROM refunds"
-		    RANGE("created_at") " AND state = 'succeeded' GROUP BY 1",
-		    D_REFUNDS, D_NREFUNDS, err);
-	if (rc == TLY_OK)
-		rc = add_days(ctx, r, "SELECT DATEDIFF(created_at, ?), "
-		    "SUM(amount_cent), COUNT(*) FROM disputes"
-		    RANGE("created_at") " GROUP BY 1", D_DISPUTES, D_NDISPUTES,
-		    err);
-	if (rc == TLY_OK)
-		rc = add_days(ctx, r, "SELECT DATEDIFF(paid_at, ?), "
-		    "SUM(amount_cent), COUNT(*) FROM payouts" RANGE("paid_at")
-		    " AND state = 'paid' GROUP BY 1", D_PAYOUTS, D_NPAYOUTS,
-		    err);
+	memset(&pd, 0, sizeof(pd));
+	pd.cur = r->currency;
+	pd.dfrom = dfrom;
+	pd.days = &r->days;
+	rc = rolled_up(ctx, r, &pd, have, err);
 	if (rc)
 		return rc;
-	qb_init(&b, "SELECT c.product_id, pr.name, SUM(p.amount_cent), "
-	    "COUNT(*) FROM payments p JOIN checkouts c ON c.id = p.checkout_id "
-	    "JOIN products pr ON pr.id = c.product_id WHERE p.currency = ? AND "
-	    "p.created_at >= ? AND p.created_at < DATE_ADD(?, INTERVAL 1 DAY) "
-	    "GROUP BY c.product_id, pr.name ORDER BY 3 DESC, 1 LIMIT ?");
-	qb_s(&b, r->currency);
-	qb_s(&b, r->from);
-	qb_s(&b, r->to);
-	qb_i(&b, TOP_N);
-	rc = qb_run(ctx, &b, "top_product", top_product_cols,
-	    NCOLS(top_product_cols), TOP_N, &r->top_products, err);
+	for (k = 0; k < r->days.nrows; k++) {
+		if (have[k])
+			continue;
+		if (first < 0)
+			first = k;
+		last = k;
+	}
+	/* the live range replaces whatever the rollup had inside it */
+	if (first >= 0)
+		for (k = first; k <= last; k++)
+			for (c = 1; c <= D_NUM; c++)
+				r->days.i[k * r->days.ncols + c] = 0;
+	pd.dlo = dfrom + (first >= 0 ? first : 0);
+	civil_from_days(pd.dlo, pd.lo);
+	civil_from_days(dfrom + (first >= 0 ? last : -1) , pd.hi);
+	if (first >= 0) {
+		rc = live_days(ctx, &pd, err);
+		if (rc)
+			return rc;
+	}
+	return tops(ctx, r, &pd, first >= 0, err);
+}
+
+/* --- the rollup: the reports job ------------------------------------- */
+
+#define ROLLUP_RECENT	7	/* closed days recomputed on every run */
+#define ROLLUP_BACK	400	/* how far back missing days are filled */
+#define ROLLUP_FILL	60	/* missing older days filled per run */
+
+typedef struct roll_arg {
+	const char	*cur;
+	int64_t		 day;
+} roll_arg;
+
+/* roll_tx - day a->day of a->cur from the ledger into the rollup tables */
+static int
+roll_tx(tly_ctx *ctx, void *v, tly_err *err)
+{
+	roll_arg *a = v;
+	tly_rset days;
+	char d[11];
+	int64_t *x;
+	period pd;
+	int rc;
+
+	civil_from_days(a->day, d);
+	rc = rset_init(ctx, &days, "daily", day_cols, NCOLS(day_cols), 1, err);
 	if (rc)
 		return rc;
-	qb_init(&b, "SELECT s.account_id, a.display_name, a.kind, "
-	    "SUM(s.amount_cent) FROM shares s JOIN accounts a ON a.id = "
-	    "s.account_id WHERE s.currency = ? AND s.created_at >= ? AND "
-	    "s.created_at < DATE_ADD(?, INTERVAL 1 DAY) AND s.role IN "
-	    "('TALENT', 'AGENT', 'AMBASSADOR', 'HOST_PARTNER') GROUP BY "
-	    "s.account_id, a.display_name, a.kind ORDER BY 4 DESC, 1 LIMIT ?");
-	qb_s(&b, r->currency);
-	qb_s(&b, r->from);
-	qb_s(&b, r->to);
-	qb_i(&b, TOP_N);
-	return qb_run(ctx, &b, "top_payee", top_payee_cols,
-	    NCOLS(top_payee_cols), TOP_N, &r->top_payees, err);
+	days.nrows = 1;
+	memset(&pd, 0, sizeof(pd));
+	pd.cur = a->cur;
+	pd.dfrom = pd.dlo = a->day;
+	pd.days = &days;
+	tly_strlcpy(pd.lo, d, sizeof(pd.lo));
+	tly_strlcpy(pd.hi, d, sizeof(pd.hi));
+	rc = live_days(ctx, &pd, err);
+	if (rc)
+		return rc;
+	x = days.i;
+	rc = tly_db_exec(ctx->db, err, NULL, "REPLACE INTO report_days "
+	    "(currency, day, " D_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+	    "?, ?, ?)", "ssiiiiiiiiii", a->cur, d, x[D_GROSS], x[D_PAYMENTS],
+	    x[D_PLATFORM], x[D_FEES], x[D_REFUNDS], x[D_NREFUNDS],
+	    x[D_DISPUTES], x[D_NDISPUTES], x[D_PAYOUTS], x[D_NPAYOUTS]);
+	if (rc == TLY_OK)
+		rc = tly_db_exec(ctx->db, err, NULL, "DELETE FROM "
+		    "report_day_payees WHERE currency = ? AND day = ?", "ss",
+		    a->cur, d);
+	if (rc == TLY_OK)
+		rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO "
+		    "report_day_payees (currency, day, account_id, "
+		    "earned_cent) SELECT ?, ?, account_id, SUM(amount_cent) "
+		    "FROM shares" RANGE("created_at") " AND role IN "
+		    PAYEE_ROLES " GROUP BY account_id", "sssss", a->cur, d,
+		    a->cur, d, d);
+	if (rc == TLY_OK)
+		rc = tly_db_exec(ctx->db, err, NULL, "DELETE FROM "
+		    "report_day_products WHERE currency = ? AND day = ?", "ss",
+		    a->cur, d);
+	if (rc == TLY_OK)
+		rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO "
+		    "report_day_products (currency, day, product_id, "
+		    "gross_cent, payments) SELECT ?, ?, c.product_id, "
+		    "SUM(p.amount_cent), COUNT(*) FROM payments p JOIN "
+		    "checkouts c ON c.id = p.checkout_id WHERE p.currency = ? "
+		    "AND p.created_at >= ? AND p.created_at < DATE_ADD(?, "
+		    "INTERVAL 1 DAY) GROUP BY c.product_id", "sssss", a->cur, d,
+		    a->cur, d, d);
+	return rc;
+}
+
+/* roll_day - one day of one currency, in its own transaction */
+static int
+roll_day(tly_ctx *ctx, const char *cur, int64_t day, tly_err *err)
+{
+	roll_arg a;
+
+	a.cur = cur;
+	a.day = day;
+	return tly_tx_run(ctx, "report.rollup", roll_tx, &a, err);
+}
+
+/* roll_currency - the recent closed days, then older missing ones */
+static int
+roll_currency(tly_ctx *ctx, const char *cur, int64_t today, int *n,
+    tly_err *err)
+{
+	static const tly_rcol cols[] = { { "day", I } };
+	char oldest[11], lo[11];
+	int64_t d, start, k, filled = 0;
+	unsigned char *have;
+	tly_rset got;
+	qb b;
+	int rc;
+
+	for (d = today - ROLLUP_RECENT; d < today; d++) {
+		rc = roll_day(ctx, cur, d, err);
+		if (rc)
+			return rc;
+		(*n)++;
+	}
+	/* older days: from the first payment (at most ROLLUP_BACK back) */
+	oldest[0] = '\0';
+	rc = tly_db_row(ctx->db, err, "SELECT IFNULL(DATE_FORMAT(MIN("
+	    "created_at), '%Y-%m-%d'), '') FROM payments WHERE currency = ?",
+	    "s>s", cur, oldest, sizeof(oldest));
+	if (rc || oldest[0] == '\0')
+		return rc == TLY_NOTFOUND ? TLY_OK : rc;
+	if (parse_day(oldest, "oldest", &start, err) != TLY_OK)
+		return tly_err_internal(err);
+	if (start < today - ROLLUP_BACK)
+		start = today - ROLLUP_BACK;
+	if (start >= today - ROLLUP_RECENT)
+		return TLY_OK;
+	civil_from_days(start, lo);
+	qb_init(&b, "SELECT DATEDIFF(day, ?) FROM report_days WHERE currency "
+	    "= ? AND day >= ?");
+	qb_s(&b, lo);
+	qb_s(&b, cur);
+	qb_s(&b, lo);
+	rc = qb_run(ctx, &b, "day", cols, 1, ROLLUP_BACK + 1, &got, err);
+	if (rc)
+		return rc;
+	have = tly_pcalloc(ctx->pool, ROLLUP_BACK + 1);
+	if (have == NULL)
+		return tly_err_internal(err);
+	for (k = 0; k < got.nrows; k++)
+		if (got.i[k] >= 0 && got.i[k] <= ROLLUP_BACK)
+			have[got.i[k]] = 1;
+	for (d = start; d < today - ROLLUP_RECENT && filled < ROLLUP_FILL;
+	    d++) {
+		if (have[d - start])
+			continue;
+		rc = roll_day(ctx, cur, d, err);
+		if (rc)
+			return rc;
+		filled++;
+		(*n)++;
+	}
+	return TLY_OK;
+}
+
+/*
+ * tly_job_reports - the reports job: roll closed days up into
+ * report_days, report_day_payees and report_day_products, per configured
+ * currency: the last ROLLUP_RECENT days again on every run (a refund
+ * that succeeds the next day, a payout paid late), then up to ROLLUP_FILL
+ * days never rolled up, back to the first payment (at most ROLLUP_BACK
+ * days).  Reads the ledger by the same queries as the live report; writes
+ * only the rollup tables, one day per transaction.
+ */
+int
+tly_job_reports(tly_ctx *ctx, tly_err *err)
+{
+	int64_t today = tly_now_s() / 86400;
+	char days[24];
+	int i, n = 0, rc;
+
+	for (i = 0; i < ctx->cfg->n_currencies; i++) {
+		rc = roll_currency(ctx, ctx->cfg->currencies[i].code, today, &n,
+		    err);
+		if (rc)
+			return rc;
+	}
+	if (ctx->cfg->n_currencies == 0) {
+		rc = roll_currency(ctx, "usd", today, &n, err);
+		if (rc)
+			return rc;
+	}
+	snprintf(days, sizeof(days), "%d", n);
+	tly_logkv(ctx->log, TLY_LOG_INFO, "reports", "days rolled up",
+	    "days", days, NULL);
+	return TLY_OK;
 }

@@ -2,11 +2,13 @@
  * report.h - what the admin panel reads: filtered lists, a payment's
  * whole story, an account's, and the dashboard's daily aggregates
  *
- * Reads only (report.c): every table here is written by the module that
- * owns it.  A list is a tly_rset: its columns are named and typed by a
- * static column table in report.c, so the edge renders any of them the
- * same way ({"object":…, column: value, …}).  Lists are cursor-paginated
- * like every list of the API (tly_page.h): newest first by id.
+ * Reads (report.c): every table here is written by the module that owns
+ * it; report.c writes only its own rollup of closed days (report_days),
+ * kept by the reports job.  A list is a tly_rset: its columns are named
+ * and typed by a static column table in report.c, so the edge renders
+ * any of them the same way ({"object":…, column: value, …}).  Lists
+ * are cursor-paginated like every list of the API (tly_page.h): newest
+ * first by id.
  *
  * Filters arrive as the query string's text; report.c parses and checks
  * them (400 parameter_invalid naming the parameter).
@@ -112,5 +114,6 @@ int	 tly_report_emails(tly_ctx *, const tly_rfilter *, const tly_page *,
 	    tly_rset *, tly_err *);
 int	 tly_report_daily(tly_ctx *, const char *, const char *, const char *,
 	    tly_rdaily *, tly_err *);
+int	 tly_job_reports(tly_ctx *, tly_err *);
 
 #endif

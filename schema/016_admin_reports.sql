@@ -8,6 +8,12 @@
 -- revenue, Stripe's fees and the top payees per currency and time
 -- (covering); refunds, disputes and paid payouts per currency and time;
 -- webhook events in the order they were received.
+--
+-- report_days and report_day_payees/products: the dashboard's closed
+-- days, rolled up from the ledger by the reports job (core/report.c,
+-- tly_job_reports), written by nothing else and never inside a money
+-- transaction; the report computes the days they do not hold (today)
+-- from the ledger.
 
 ALTER TABLE payments
   ADD KEY IF NOT EXISTS payments_report (currency, created_at, amount_cent),
@@ -34,3 +40,38 @@ ALTER TABLE payouts
 
 ALTER TABLE webhook_events
   ADD KEY IF NOT EXISTS webhook_events_received (received_at, id);
+
+CREATE TABLE IF NOT EXISTS report_days (
+  currency               CHAR(3) CHARACTER SET ascii NOT NULL,
+  day                    DATE NOT NULL,
+  gross_cent             BIGINT NOT NULL,
+  payments               BIGINT NOT NULL,
+  platform_revenue_cent  BIGINT NOT NULL,
+  stripe_fees_cent       BIGINT NOT NULL,
+  refunds_cent           BIGINT NOT NULL,
+  refunds                BIGINT NOT NULL,
+  disputes_cent          BIGINT NOT NULL,
+  disputes               BIGINT NOT NULL,
+  payouts_cent           BIGINT NOT NULL,
+  payouts                BIGINT NOT NULL,
+  computed_at            DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)
+                         ON UPDATE CURRENT_TIMESTAMP(3),
+  PRIMARY KEY (currency, day)
+) ENGINE=InnoDB;
+
+CREATE TABLE IF NOT EXISTS report_day_payees (
+  currency     CHAR(3) CHARACTER SET ascii NOT NULL,
+  day          DATE NOT NULL,
+  account_id   VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  earned_cent  BIGINT NOT NULL,
+  PRIMARY KEY (currency, day, account_id)
+) ENGINE=InnoDB;
+
+CREATE TABLE IF NOT EXISTS report_day_products (
+  currency    CHAR(3) CHARACTER SET ascii NOT NULL,
+  day         DATE NOT NULL,
+  product_id  VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+  gross_cent  BIGINT NOT NULL,
+  payments    BIGINT NOT NULL,
+  PRIMARY KEY (currency, day, product_id)
+) ENGINE=InnoDB;

@@ -20,7 +20,9 @@
  *   processed one; signature refusals by source address;
  * - emails: filters, the retry of a dead one (support), not of a sent one;
  * - the daily report: exact sums per day from seeded payments, the
- *   period's top payees, bad periods refused; EXPLAIN shows the indexes;
+ *   period's top payees, bad periods refused; the reports job's rollup of
+ *   closed days read back identically, today from the ledger; EXPLAIN
+ *   shows the indexes;
  * - log out everywhere: one user's sessions, then every other session.
  * The ledger's invariants hold at the end (assertLedger).
  */
@@ -505,6 +507,34 @@ describe('the daily report', () => {
       assertErr(await admin(admins.viewer, 'GET', `/admin/api/v1/reports/daily?${qs}`), 400, 'parameter_invalid',
         param, qs);
     }
+  });
+
+  test('the reports job rolls closed days up; the report reads them, and today from the ledger', async () => {
+    const day = (ago) => new Date(Date.now() - ago * 86400000).toISOString().slice(0, 10);
+    const q = `/admin/api/v1/reports/daily?currency=eur&from=${day(6)}&to=${day(0)}`;
+    const live = await ok(admins.viewer, 'GET', q);
+    assert.equal(await sqlNum(stack, 'SELECT COUNT(*) FROM report_days'), 0, 'nothing rolled up yet');
+    const r = await stack.tallyctl('job', 'run', 'reports');
+    assert.equal(r.code, 0, r.stderr);
+    const rows = await stack.sql("SELECT DATE_FORMAT(day, '%Y-%m-%d'), gross_cent, payments, platform_revenue_cent " +
+      "FROM report_days WHERE currency = 'eur' AND gross_cent > 0 ORDER BY day");
+    assert.deepEqual(rows.map((x) => x.map(String)), [[day(3), '800', '1'], [day(2), '30600', '2'],
+      [day(1), '5300', '1']].map(([d, g, n]) => [d, g, n, String(200 * Number(n))]), 'the closed days, exact');
+    assert.equal(await sqlNum(stack, 'SELECT COUNT(*) FROM report_days WHERE day >= UTC_DATE()'), 0,
+      'today is never rolled up');
+    assert.ok(await sqlNum(stack, "SELECT COUNT(*) FROM report_day_payees WHERE currency = 'eur'") >= 3);
+    const rolled = await ok(admins.viewer, 'GET', q);
+    assert.deepEqual(rolled, live, 'the same report from the rollup as from the ledger');
+    /* the report does read the rollup for closed days (a tampered day shows), and the ledger for today */
+    await stack.sql(`UPDATE report_days SET gross_cent = gross_cent + 1 WHERE currency = 'eur' AND day = '${day(2)}'`);
+    const tampered = await ok(admins.viewer, 'GET', q);
+    assert.equal(tampered.days.find((x) => x.date === day(2)).gross_cent, 30601);
+    await seed([{ acc: (await makeAccount(stack, 'talent')).id, amount: 1000, cur: 'eur' }]);
+    const today = (await ok(admins.viewer, 'GET', q)).days.find((x) => x.date === day(0));
+    assert.equal(today.gross_cent, live.days.find((x) => x.date === day(0)).gross_cent + 1300, 'today live');
+    /* the next run recomputes the recent closed days */
+    assert.equal((await stack.tallyctl('job', 'run', 'reports')).code, 0);
+    assert.equal((await ok(admins.viewer, 'GET', q)).days.find((x) => x.date === day(2)).gross_cent, 30600);
   });
 
   test('EXPLAIN: the dashboard and the lists read indexes, not whole tables', async () => {
