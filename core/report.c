@@ -1107,15 +1107,16 @@ rolled_up(tly_ctx *ctx, tly_rdaily *r, period *pd, unsigned char *have,
  * at most TLY_REPORT_MAX_DAYS: gross volume and count of payments,
  * platform revenue (the platform's PLATFORM rows, net of reversals),
  * Stripe fees (the Stripe-fee account's rows), refunds made (succeeded),
- * disputes opened, payouts paid; and the period's top products and
- * payees.  Closed days come from the rollup (report_days, kept by the
+ * disputes opened, payouts paid ('what' has TLY_REPORT_DAYS); the
+ * period's top products and payees (TLY_REPORT_TOP).  Closed days come
+ * from the rollup (report_days, kept by the
  * reports job, tly_job_reports); the days it does not hold (today, and
  * any not rolled up yet) are computed from the ledger, as one range from
  * the first such day to the last.
  */
 int
 tly_report_daily(tly_ctx *ctx, const char *cur, const char *from,
-    const char *to, tly_rdaily *r, tly_err *err)
+    const char *to, int what, tly_rdaily *r, tly_err *err)
 {
 	int64_t dfrom, dto, today, k, first = -1, last = -1;
 	unsigned char *have;
@@ -1179,12 +1180,14 @@ tly_report_daily(tly_ctx *ctx, const char *cur, const char *from,
 	pd.dlo = dfrom + (first >= 0 ? first : 0);
 	civil_from_days(pd.dlo, pd.lo);
 	civil_from_days(dfrom + (first >= 0 ? last : -1) , pd.hi);
-	if (first >= 0) {
+	if (first >= 0 && (what & TLY_REPORT_DAYS)) {
 		rc = live_days(ctx, &pd, err);
 		if (rc)
 			return rc;
 	}
-	return tops(ctx, r, &pd, first >= 0, err);
+	if (what & TLY_REPORT_TOP)
+		return tops(ctx, r, &pd, first >= 0, err);
+	return TLY_OK;
 }
 
 /* --- the rollup: the reports job ------------------------------------- */

@@ -94,6 +94,8 @@ typedef struct tly_rdaily {
 } tly_rdaily;
 
 #define TLY_REPORT_MAX_DAYS	366
+#define TLY_REPORT_DAYS		1	/* the days' numbers */
+#define TLY_REPORT_TOP		2	/* the period's top products, payees */
 
 int	 tly_report_payments(tly_ctx *, const tly_rfilter *, const tly_page *,
 	    tly_rset *, tly_err *);
@@ -113,7 +115,7 @@ int	 tly_report_refusals(tly_ctx *, const tly_rfilter *, const tly_page *,
 int	 tly_report_emails(tly_ctx *, const tly_rfilter *, const tly_page *,
 	    tly_rset *, tly_err *);
 int	 tly_report_daily(tly_ctx *, const char *, const char *, const char *,
-	    tly_rdaily *, tly_err *);
+	    int, tly_rdaily *, tly_err *);
 int	 tly_job_reports(tly_ctx *, tly_err *);
 
 #endif

@@ -136,6 +136,8 @@ const tly_route tly_routes[] = {
 	    TLY_ROLE_VIEWER, tly_h_admin_emails_list, 0 },
 	{ "GET", "/admin/api/v1/reports/daily", ADMIN, TLY_PK_ADMIN,
 	    TLY_ROLE_VIEWER, tly_h_admin_report_daily, 0 },
+	{ "GET", "/admin/api/v1/reports/top", ADMIN, TLY_PK_ADMIN,
+	    TLY_ROLE_VIEWER, tly_h_admin_report_top, 0 },
 	/* operators' actions, by role */
 	{ "POST", "/admin/api/v1/payouts/{id}/retry", ADMIN, TLY_PK_ADMIN,
 	    TLY_ROLE_FINANCE, tly_h_admin_payout_retry, 0 },

@@ -62,6 +62,7 @@ int	 tly_h_admin_refusals_list(tly_req *);
 int	 tly_h_admin_emails_list(tly_req *);
 int	 tly_h_admin_email_retry(tly_req *);
 int	 tly_h_admin_report_daily(tly_req *);
+int	 tly_h_admin_report_top(tly_req *);
 int	 tly_h_admin_user_sessions_revoke(tly_req *);
 int	 tly_h_admin_sessions_revoke(tly_req *);
 int	 tly_h_admin_onboarding_link(tly_req *);

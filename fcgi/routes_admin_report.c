@@ -14,7 +14,8 @@
  *	tly_h_admin_events_list(), tly_h_admin_event_get(),
  *	tly_h_admin_event_replay(), tly_h_admin_refusals_list(),
  *	tly_h_admin_emails_list(), tly_h_admin_email_retry(),
- *	tly_h_admin_report_daily(), tly_h_admin_user_sessions_revoke(),
+ *	tly_h_admin_report_daily(), tly_h_admin_report_top(),
+ *	tly_h_admin_user_sessions_revoke(),
  *	tly_h_admin_sessions_revoke(), tly_h_admin_onboarding_link(),
  *	tly_h_admin_threshold_set().
  */
@@ -402,9 +403,9 @@ tly_h_admin_email_retry(tly_req *r)
 	return TLY_OK;
 }
 
-/* tly_h_admin_report_daily - GET /admin/api/v1/reports/daily */
-int
-tly_h_admin_report_daily(tly_req *r)
+/* report - the dashboard's numbers ('what': TLY_REPORT_*) */
+static int
+report(tly_req *r, int what)
 {
 	tly_rdaily d;
 	tly_buf b;
@@ -414,22 +415,40 @@ tly_h_admin_report_daily(tly_req *r)
 	tly_err_clear(&e);
 	if (tly_core_err_or_reply(r, tly_report_daily(r->ctx,
 	    tly_req_query(r, "currency"), tly_req_query(r, "from"),
-	    tly_req_query(r, "to"), &d, &e), &e) != TLY_OK)
+	    tly_req_query(r, "to"), what, &d, &e), &e) != TLY_OK)
 		return TLY_ERR;
 	tly_buf_init(&b, 4 << 20);
 	tly_jw_init(&w, &b);
 	tly_jw_obj(&w, NULL);
-	tly_jw_str(&w, "object", "daily_report");
+	tly_jw_str(&w, "object", what == TLY_REPORT_TOP ? "top_report" :
+	    "daily_report");
 	tly_jw_str(&w, "currency", d.currency);
 	tly_jw_str(&w, "from", d.from);
 	tly_jw_str(&w, "to", d.to);
-	render_rows(&w, "days", &d.days);
-	render_rows(&w, "top_products", &d.top_products);
-	render_rows(&w, "top_payees", &d.top_payees);
+	if (what & TLY_REPORT_DAYS)
+		render_rows(&w, "days", &d.days);
+	if (what & TLY_REPORT_TOP) {
+		render_rows(&w, "top_products", &d.top_products);
+		render_rows(&w, "top_payees", &d.top_payees);
+	}
 	tly_jw_end(&w);
 	tly_reply_jw(r, 200, &w);
 	tly_buf_free(&b);
 	return TLY_OK;
+}
+
+/* tly_h_admin_report_daily - GET /admin/api/v1/reports/daily */
+int
+tly_h_admin_report_daily(tly_req *r)
+{
+	return report(r, TLY_REPORT_DAYS);
+}
+
+/* tly_h_admin_report_top - GET /admin/api/v1/reports/top */
+int
+tly_h_admin_report_top(tly_req *r)
+{
+	return report(r, TLY_REPORT_TOP);
 }
 
 /* revoked - 200 {"object":"session_revocation","user_id","revoked":n} */

@@ -160,6 +160,7 @@ describe('roles and unknown ids', () => {
     ['GET', '/admin/api/v1/emails', 'viewer'],
     ['POST', '/admin/api/v1/emails/ob_nope/retry', 'support'],
     ['GET', '/admin/api/v1/reports/daily', 'viewer'],
+    ['GET', '/admin/api/v1/reports/top', 'viewer'],
     ['POST', '/admin/api/v1/users/adm_nope/sessions/revoke', 'admin'],
     ['POST', '/admin/api/v1/accounts/acc_nope/onboarding_link', 'support'],
   ];
@@ -486,9 +487,13 @@ describe('the daily report', () => {
     assert.deepEqual([d.object, d.currency, d.from, d.to], ['daily_report', 'eur', day(2), day(1)]);
     assert.deepEqual(d.days.map((x) => [x.date, x.gross_cent, x.payments, x.platform_revenue_cent,
       x.stripe_fees_cent]), [[day(2), 30600, 2, 400, 200], [day(1), 5300, 1, 200, 100]]);
-    assert.equal(d.top_payees[0].account_id, p.id);
-    assert.equal(d.top_payees[0].earned_cent, 35000);
-    assert.equal(d.top_payees[0].display_name, 'Daily Talent');
+    assert.equal(d.top_payees, undefined, 'the top lists are their own request');
+    const top = await ok(admins.viewer, 'GET', `/admin/api/v1/reports/top?currency=eur&from=${day(2)}&to=${day(1)}`);
+    assert.deepEqual([top.object, top.from, top.to], ['top_report', day(2), day(1)]);
+    assert.equal(top.days, undefined);
+    assert.equal(top.top_payees[0].account_id, p.id);
+    assert.equal(top.top_payees[0].earned_cent, 35000);
+    assert.equal(top.top_payees[0].display_name, 'Daily Talent');
 
     /* usd today: what the ledger says (independently summed here) */
     const u = await ok(admins.viewer, 'GET', '/admin/api/v1/reports/daily?currency=usd');
@@ -500,7 +505,10 @@ describe('the daily report', () => {
     assert.equal(today.refunds_cent, await sqlNum(stack, 'SELECT IFNULL(SUM(amount_cent), 0) FROM refunds WHERE ' +
       "currency = 'usd' AND state = 'succeeded' AND created_at >= CURDATE()"));
     assert.ok(today.refunds_cent >= 700, 'the refund of the payments test');
-    assert.ok(u.top_products.length >= 1, 'the purchases\' products');
+    const utop = await ok(admins.viewer, 'GET', '/admin/api/v1/reports/top?currency=usd');
+    assert.ok(utop.top_products.length >= 1, 'the purchases\' products');
+    assert.equal(utop.top_products.reduce((t, x) => t + x.payments, 0), await sqlNum(stack,
+      "SELECT COUNT(*) FROM payments p JOIN checkouts c ON c.id = p.checkout_id WHERE p.currency = 'usd'"));
 
     for (const [qs, param] of [['from=2026-13-01', 'from'], ['to=yesterday', 'to'], ['currency=xyz', 'currency'],
       ['from=2020-01-01&to=2026-01-01', 'from'], [`from=${day(0)}&to=${day(1)}`, 'from']]) {
@@ -513,6 +521,8 @@ describe('the daily report', () => {
     const day = (ago) => new Date(Date.now() - ago * 86400000).toISOString().slice(0, 10);
     const q = `/admin/api/v1/reports/daily?currency=eur&from=${day(6)}&to=${day(0)}`;
     const live = await ok(admins.viewer, 'GET', q);
+    const tq = q.replace('/daily', '/top');
+    const liveTop = await ok(admins.viewer, 'GET', tq);
     assert.equal(await sqlNum(stack, 'SELECT COUNT(*) FROM report_days'), 0, 'nothing rolled up yet');
     const r = await stack.tallyctl('job', 'run', 'reports');
     assert.equal(r.code, 0, r.stderr);
@@ -525,6 +535,7 @@ describe('the daily report', () => {
     assert.ok(await sqlNum(stack, "SELECT COUNT(*) FROM report_day_payees WHERE currency = 'eur'") >= 3);
     const rolled = await ok(admins.viewer, 'GET', q);
     assert.deepEqual(rolled, live, 'the same report from the rollup as from the ledger');
+    assert.deepEqual(await ok(admins.viewer, 'GET', tq), liveTop, 'the same top lists from the rollup');
     /* the report does read the rollup for closed days (a tampered day shows), and the ledger for today */
     await stack.sql(`UPDATE report_days SET gross_cent = gross_cent + 1 WHERE currency = 'eur' AND day = '${day(2)}'`);
     const tampered = await ok(admins.viewer, 'GET', q);

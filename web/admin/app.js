@@ -205,7 +205,8 @@ async function viewDashboard(params) {
   const periodDays = Number(params.get('days') || 30);
   const to = params.get('to') || day(new Date());
   const from = params.get('from') || day(new Date(Date.parse(`${to}T00:00:00Z`) - (periodDays - 1) * 86400000));
-  const r = await get(`/reports/daily${query({ currency: params.get('currency'), from, to })}`);
+  const period = query({ currency: params.get('currency'), from, to });
+  const [r, top] = await Promise.all([get(`/reports/daily${period}`), get(`/reports/top${period}`)]);
   const cur = r.currency;
   const fmt = (v) => money(v, cur);
   const sum = (k) => r.days.reduce((t, d) => t + d[k], 0);
@@ -257,11 +258,11 @@ async function viewDashboard(params) {
       el('div', {}, el('h2', { text: 'Top products' }), table('Top products', [
         { label: 'Product', cell: (x) => x.name ?? x.product_id },
         { label: 'Payments', cell: (x) => String(x.payments), num: true },
-        { label: 'Gross', cell: (x) => fmt(x.gross_cent), num: true }], r.top_products, 'No sales in this period.')),
+        { label: 'Gross', cell: (x) => fmt(x.gross_cent), num: true }], top.top_products, 'No sales in this period.')),
       el('div', {}, el('h2', { text: 'Top payees' }), table('Top payees', [
         { label: 'Payee', cell: (x) => link(`#/accounts/${x.account_id}`, x.display_name || x.account_id) },
         { label: 'Kind', cell: (x) => x.kind },
-        { label: 'Earned', cell: (x) => fmt(x.earned_cent), num: true }], r.top_payees, 'No earnings in this period.'))),
+        { label: 'Earned', cell: (x) => fmt(x.earned_cent), num: true }], top.top_payees, 'No earnings in this period.'))),
   ];
 }
 
