@@ -31,7 +31,8 @@
  * from one address).
  *
  * Load: wrk when it is installed (`wrk -t2 -c8 -d10s --latency`, with the
- * session cookie), else a paced node client: LOOPS loops, each from its
+ * session cookie; WRK_C=2 for one connection per admin worker), else a
+ * paced node client: LOOPS loops, each from its
  * own 127.0.0.x address (nginx limits 100 requests a second per client
  * address) at RATE requests a second, 2 s of warm-up then DURATION s
  * measured; the latency of every request is kept and the percentiles
@@ -143,7 +144,8 @@ function pct(sorted, q) {
 async function wrk(p) {
   const which = await run('sh', ['-c', 'command -v wrk'], {});
   if (which.code !== 0) return null;
-  const r = await run('wrk', ['-t2', '-c8', '-d10s', '--latency', '-H', `Cookie: ${cookie}`,
+  const c = process.env.WRK_C || '8';
+  const r = await run('wrk', [`-t${Math.min(2, Number(c))}`, `-c${c}`, '-d10s', '--latency', '-H', `Cookie: ${cookie}`,
     `${stack.url}${p}`], { timeoutMs: 60000 });
   const ms = (v) => (v.endsWith('us') ? parseFloat(v) / 1000 : v.endsWith('ms') ? parseFloat(v) : parseFloat(v) * 1000);
   const p50 = /^\s+50%\s+(\S+)/m.exec(r.stdout)?.[1];
@@ -214,7 +216,7 @@ test(`admin reads with ${N} payments`, { timeout: 3600000 }, async () => {
     assert.deepEqual(Object.keys(check.statuses), ['200'], `${name}: ${JSON.stringify(check.statuses)}`);
     const w = await wrk(p);
     if (w) {
-      lines.push(`${name.padEnd(9)} wrk -t2 -c8: p50 ${w.p50.toFixed(1)} ms  p99 ${w.p99.toFixed(1)} ms  ` +
+      lines.push(`${name.padEnd(9)} wrk -c${process.env.WRK_C || 8}: p50 ${w.p50.toFixed(1)} ms  p99 ${w.p99.toFixed(1)} ms  ` +
         `${w.rps} req/s ${w.errors}`);
       continue;
     }
