@@ -17,8 +17,9 @@
  *             page by (received_at, id) on their own index;
  *   details   keyed lookups of one payment's or account's rows, each
  *             capped (DETAIL_MAX);
- *   daily     closed days from a rollup (report_days and the per-day
- *             top lists report_day_payees/products) that the reports job
+ *   daily     closed days from a rollup (report_days, and for the top
+ *             lists report_block_payees/products: per day, and per
+ *             aligned block of 2, 4, … 64 days) that the reports job
  *             (tly_job_reports) computes from the ledger one day at a
  *             time; the days it does not hold yet (today at least) by
  *             GROUP BY day over index ranges of the ledger (payments,
@@ -48,7 +49,7 @@
 #define I		TLY_RT_INT
 #define B		TLY_RT_BOOL
 #define NCOLS(a)	((int)(sizeof(a) / sizeof((a)[0])))
-#define QB_MAXP		24
+#define QB_MAXP		128
 #define DETAIL_MAX	200
 #define TOP_N		5
 #define TS(c)		"FLOOR(UNIX_TIMESTAMP(" c "))"
@@ -904,6 +905,7 @@ typedef struct period {
 	char		 lo[11];	/* the range computed live … */
 	char		 hi[11];	/* … inclusive */
 	int64_t		 dlo;
+	int64_t		 dhi;
 } period;
 
 /*
@@ -999,10 +1001,71 @@ static const tly_rcol top_payee_cols[] = {
 #define PAYEE_ROLES \
 	"('TALENT', 'AGENT', 'AMBASSADOR', 'HOST_PARTNER')"
 
+#define BLOCK_LEVELS	6	/* blocks of 1, 2, 4, … 64 days */
+#define BLOCKS_MAX	48
+
 /*
- * tops - the period's top products and payees: the rolled-up days
- * outside [lo, hi] from report_day_products/payees, the days in [lo, hi]
- * from the ledger ('live' false: no live range)
+ * blocks - the aligned blocks covering days 'a' to 'b': at each day the
+ * largest block (2^k days, starting at a multiple of 2^k) that fits;
+ * appended to 'start'/'level' from '*n' on
+ */
+static void
+blocks(int64_t a, int64_t b, int64_t *start, int *level, int *n)
+{
+	int k;
+
+	while (a <= b && *n < BLOCKS_MAX) {
+		for (k = BLOCK_LEVELS; k > 0; k--)
+			if (a % (1 << k) == 0 && a + (1 << k) - 1 <= b)
+				break;
+		start[*n] = a;
+		level[(*n)++] = k;
+		a += 1 << k;
+	}
+}
+
+/*
+ * rolled_blocks - " AND (level = ? AND start_day = ? OR …)" for the
+ * rolled-up days of the period (outside the live range), bound to 'b';
+ * false when there is none
+ */
+static int
+rolled_blocks(tly_ctx *ctx, const tly_rdaily *r, const period *pd,
+    int live, qb *b)
+{
+	int64_t start[BLOCKS_MAX], dto;
+	int level[BLOCKS_MAX], n = 0, k;
+	char *d;
+
+	dto = pd->dfrom + r->days.nrows - 1;
+	if (!live)
+		blocks(pd->dfrom, dto, start, level, &n);
+	else {
+		blocks(pd->dfrom, pd->dlo - 1, start, level, &n);
+		blocks(pd->dhi + 1, dto, start, level, &n);
+	}
+	if (n == 0)
+		return 0;
+	qb_add(b, " AND (");
+	for (k = 0; k < n; k++) {
+		d = tly_pcalloc(ctx->pool, 11);
+		if (d == NULL)
+			return 0;
+		civil_from_days(start[k], d);
+		qb_add(b, k ? " OR (level = ? AND start_day = ?)" :
+		    "(level = ? AND start_day = ?)");
+		qb_i(b, level[k]);
+		qb_s(b, d);
+	}
+	qb_add(b, ")");
+	return 1;
+}
+
+/*
+ * tops - the period's top products and payees: the rolled-up days as
+ * aligned blocks of report_block_products/payees (a 90-day period is at
+ * most a dozen blocks), the days in the live range [lo, hi] from the
+ * ledger ('live' false: no live range)
  */
 static int
 tops(tly_ctx *ctx, tly_rdaily *r, const period *pd, int live, tly_err *err)
@@ -1012,13 +1075,10 @@ tops(tly_ctx *ctx, tly_rdaily *r, const period *pd, int live, tly_err *err)
 
 	qb_init(&b, "SELECT t.product_id, pr.name, SUM(t.g), SUM(t.n) FROM "
 	    "(SELECT product_id, gross_cent AS g, payments AS n FROM "
-	    "report_day_products WHERE currency = ? AND day BETWEEN ? AND ? "
-	    "AND NOT day BETWEEN ? AND ?");
+	    "report_block_products WHERE currency = ?");
 	qb_s(&b, r->currency);
-	qb_s(&b, r->from);
-	qb_s(&b, r->to);
-	qb_s(&b, pd->lo);
-	qb_s(&b, pd->hi);
+	if (!rolled_blocks(ctx, r, pd, live, &b))
+		qb_add(&b, " AND 0 = 1");
 	if (live) {
 		qb_add(&b, " UNION ALL SELECT c.product_id, p.amount_cent, 1 "
 		    "FROM payments p JOIN checkouts c ON c.id = p.checkout_id "
@@ -1037,13 +1097,10 @@ tops(tly_ctx *ctx, tly_rdaily *r, const period *pd, int live, tly_err *err)
 		return rc;
 	qb_init(&b, "SELECT t.account_id, a.display_name, a.kind, SUM(t.v) "
 	    "FROM (SELECT account_id, earned_cent AS v FROM "
-	    "report_day_payees WHERE currency = ? AND day BETWEEN ? AND ? "
-	    "AND NOT day BETWEEN ? AND ?");
+	    "report_block_payees WHERE currency = ?");
 	qb_s(&b, r->currency);
-	qb_s(&b, r->from);
-	qb_s(&b, r->to);
-	qb_s(&b, pd->lo);
-	qb_s(&b, pd->hi);
+	if (!rolled_blocks(ctx, r, pd, live, &b))
+		qb_add(&b, " AND 0 = 1");
 	if (live) {
 		qb_add(&b, " UNION ALL SELECT account_id, amount_cent FROM "
 		    "shares WHERE currency = ? AND created_at >= ? AND "
@@ -1179,7 +1236,8 @@ tly_report_daily(tly_ctx *ctx, const char *cur, const char *from,
 				r->days.i[k * r->days.ncols + c] = 0;
 	pd.dlo = dfrom + (first >= 0 ? first : 0);
 	civil_from_days(pd.dlo, pd.lo);
-	civil_from_days(dfrom + (first >= 0 ? last : -1) , pd.hi);
+	pd.dhi = dfrom + (first >= 0 ? last : -1);
+	civil_from_days(pd.dhi, pd.hi);
 	if (first >= 0 && (what & TLY_REPORT_DAYS)) {
 		rc = live_days(ctx, &pd, err);
 		if (rc)
@@ -1200,6 +1258,64 @@ typedef struct roll_arg {
 	const char	*cur;
 	int64_t		 day;
 } roll_arg;
+
+/*
+ * roll_blocks - the blocks of levels 1 to BLOCK_LEVELS holding day 'day'
+ * of 'cur', each the sum of its two halves one level down, once every
+ * day of it is rolled up (and closed); a block not complete yet is
+ * deleted, so a block row always sums exactly its days' rows
+ */
+static int
+roll_blocks(tly_ctx *ctx, const char *cur, int64_t day, tly_err *err)
+{
+	int64_t start, len, today = tly_now_s() / 86400, have = 0;
+	char s0[11], s1[11], e[11];
+	int k, rc;
+
+	for (k = 1; k <= BLOCK_LEVELS; k++) {
+		len = (int64_t)1 << k;
+		start = day - day % len;
+		civil_from_days(start, s0);
+		civil_from_days(start + len / 2, s1);
+		civil_from_days(start + len - 1, e);
+		rc = tly_db_exec(ctx->db, err, NULL, "DELETE FROM "
+		    "report_block_payees WHERE currency = ? AND level = ? AND "
+		    "start_day = ?", "sis", cur, (int64_t)k, s0);
+		if (rc == TLY_OK)
+			rc = tly_db_exec(ctx->db, err, NULL, "DELETE FROM "
+			    "report_block_products WHERE currency = ? AND "
+			    "level = ? AND start_day = ?", "sis", cur,
+			    (int64_t)k, s0);
+		if (rc == TLY_OK)
+			rc = tly_db_row(ctx->db, err, "SELECT COUNT(*) FROM "
+			    "report_days WHERE currency = ? AND day BETWEEN ? "
+			    "AND ?", "sss>i", cur, s0, e, &have);
+		if (rc)
+			return rc;
+		if (have != len || start + len - 1 >= today)
+			continue;	/* not complete: no row at this level */
+		rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO "
+		    "report_block_payees (currency, level, start_day, "
+		    "account_id, earned_cent) SELECT ?, ?, ?, account_id, "
+		    "SUM(earned_cent) FROM report_block_payees WHERE currency = "
+		    "? AND level = ? AND start_day IN (?, ?) GROUP BY "
+		    "account_id", "sississ", cur, (int64_t)k, s0, cur,
+		    (int64_t)(k - 1), s0, s1);
+		if (rc == TLY_OK)
+			rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO "
+			    "report_block_products (currency, level, "
+			    "start_day, product_id, gross_cent, payments) "
+			    "SELECT ?, ?, ?, "
+			    "product_id, SUM(gross_cent), SUM(payments) FROM "
+			    "report_block_products WHERE currency = ? AND level "
+			    "= ? AND start_day IN (?, ?) GROUP BY product_id",
+			    "sississ", cur, (int64_t)k, s0, cur,
+			    (int64_t)(k - 1), s0, s1);
+		if (rc)
+			return rc;
+	}
+	return TLY_OK;
+}
 
 /* roll_tx - day a->day of a->cur from the ledger into the rollup tables */
 static int
@@ -1234,28 +1350,31 @@ roll_tx(tly_ctx *ctx, void *v, tly_err *err)
 	    x[D_DISPUTES], x[D_NDISPUTES], x[D_PAYOUTS], x[D_NPAYOUTS]);
 	if (rc == TLY_OK)
 		rc = tly_db_exec(ctx->db, err, NULL, "DELETE FROM "
-		    "report_day_payees WHERE currency = ? AND day = ?", "ss",
-		    a->cur, d);
+		    "report_block_payees WHERE currency = ? AND level = 0 AND "
+		    "start_day = ?", "ss", a->cur, d);
 	if (rc == TLY_OK)
 		rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO "
-		    "report_day_payees (currency, day, account_id, "
-		    "earned_cent) SELECT ?, ?, account_id, SUM(amount_cent) "
-		    "FROM shares" RANGE("created_at") " AND role IN "
-		    PAYEE_ROLES " GROUP BY account_id", "sssss", a->cur, d,
-		    a->cur, d, d);
+		    "report_block_payees (currency, level, start_day, "
+		    "account_id, earned_cent) SELECT ?, 0, ?, account_id, "
+		    "SUM(amount_cent) FROM shares" RANGE("created_at")
+		    " AND role IN " PAYEE_ROLES " GROUP BY account_id", "sssss",
+		    a->cur, d, a->cur, d, d);
 	if (rc == TLY_OK)
 		rc = tly_db_exec(ctx->db, err, NULL, "DELETE FROM "
-		    "report_day_products WHERE currency = ? AND day = ?", "ss",
-		    a->cur, d);
+		    "report_block_products WHERE currency = ? AND level = 0 "
+		    "AND start_day = ?", "ss", a->cur, d);
 	if (rc == TLY_OK)
 		rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO "
-		    "report_day_products (currency, day, product_id, "
-		    "gross_cent, payments) SELECT ?, ?, c.product_id, "
-		    "SUM(p.amount_cent), COUNT(*) FROM payments p JOIN "
-		    "checkouts c ON c.id = p.checkout_id WHERE p.currency = ? "
-		    "AND p.created_at >= ? AND p.created_at < DATE_ADD(?, "
+		    "report_block_products (currency, level, start_day, "
+		    "product_id, gross_cent, payments) SELECT ?, 0, ?, "
+		    "c.product_id, SUM(p.amount_cent), COUNT(*) FROM payments "
+		    "p JOIN checkouts c ON c.id = p.checkout_id WHERE "
+		    "p.currency "
+		    "= ? AND p.created_at >= ? AND p.created_at < DATE_ADD(?, "
 		    "INTERVAL 1 DAY) GROUP BY c.product_id", "sssss", a->cur, d,
 		    a->cur, d, d);
+	if (rc == TLY_OK)
+		rc = roll_blocks(ctx, a->cur, a->day, err);
 	return rc;
 }
 
@@ -1332,7 +1451,8 @@ roll_currency(tly_ctx *ctx, const char *cur, int64_t today, int *n,
 
 /*
  * tly_job_reports - the reports job: roll closed days up into
- * report_days, report_day_payees and report_day_products, per configured
+ * report_days, report_block_payees and report_block_products, per
+ * configured
  * currency: the last ROLLUP_RECENT days again on every run (a refund
  * that succeeds the next day, a payout paid late), then up to ROLLUP_FILL
  * days never rolled up, back to the first payment (at most ROLLUP_BACK

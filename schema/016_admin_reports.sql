@@ -9,11 +9,14 @@
 -- (covering); refunds, disputes and paid payouts per currency and time;
 -- webhook events in the order they were received.
 --
--- report_days and report_day_payees/products: the dashboard's closed
+-- report_days and report_block_payees/products: the dashboard's closed
 -- days, rolled up from the ledger by the reports job (core/report.c,
 -- tly_job_reports), written by nothing else and never inside a money
 -- transaction; the report computes the days they do not hold (today)
--- from the ledger.
+-- from the ledger.  The top lists' rows are kept per day (level 0) and
+-- per aligned block of 2^level days (levels 1 to 6), each block the sum
+-- of its two halves, so a period's top payees read a dozen blocks, not
+-- every day.
 
 ALTER TABLE payments
   ADD KEY IF NOT EXISTS payments_report (currency, created_at, amount_cent),
@@ -59,19 +62,21 @@ CREATE TABLE IF NOT EXISTS report_days (
   PRIMARY KEY (currency, day)
 ) ENGINE=InnoDB;
 
-CREATE TABLE IF NOT EXISTS report_day_payees (
+CREATE TABLE IF NOT EXISTS report_block_payees (
   currency     CHAR(3) CHARACTER SET ascii NOT NULL,
-  day          DATE NOT NULL,
+  level        TINYINT NOT NULL,          -- the block is 2^level days
+  start_day    DATE NOT NULL,             -- aligned: day number % 2^level = 0
   account_id   VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   earned_cent  BIGINT NOT NULL,
-  PRIMARY KEY (currency, day, account_id)
+  PRIMARY KEY (currency, level, start_day, account_id)
 ) ENGINE=InnoDB;
 
-CREATE TABLE IF NOT EXISTS report_day_products (
+CREATE TABLE IF NOT EXISTS report_block_products (
   currency    CHAR(3) CHARACTER SET ascii NOT NULL,
-  day         DATE NOT NULL,
+  level       TINYINT NOT NULL,
+  start_day   DATE NOT NULL,
   product_id  VARCHAR(32) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
   gross_cent  BIGINT NOT NULL,
   payments    BIGINT NOT NULL,
-  PRIMARY KEY (currency, day, product_id)
+  PRIMARY KEY (currency, level, start_day, product_id)
 ) ENGINE=InnoDB;

@@ -532,7 +532,15 @@ describe('the daily report', () => {
       [day(1), '5300', '1']].map(([d, g, n]) => [d, g, n, String(200 * Number(n))]), 'the closed days, exact');
     assert.equal(await sqlNum(stack, 'SELECT COUNT(*) FROM report_days WHERE day >= UTC_DATE()'), 0,
       'today is never rolled up');
-    assert.ok(await sqlNum(stack, "SELECT COUNT(*) FROM report_day_payees WHERE currency = 'eur'") >= 3);
+    assert.ok(await sqlNum(stack, "SELECT COUNT(*) FROM report_block_payees WHERE currency = 'eur' AND " +
+      'level = 0') >= 3);
+    /* every block is the sum of its days */
+    assert.deepEqual(await stack.sql('SELECT b.level, b.start_day, b.account_id, b.earned_cent, SUM(d.earned_cent) ' +
+      'FROM report_block_payees b JOIN report_block_payees d ON d.currency = b.currency AND d.account_id = ' +
+      'b.account_id AND d.level = 0 AND d.start_day >= b.start_day AND d.start_day < b.start_day + INTERVAL ' +
+      'POW(2, b.level) DAY WHERE b.level > 0 GROUP BY b.currency, b.level, b.start_day, b.account_id, ' +
+      'b.earned_cent HAVING b.earned_cent <> SUM(d.earned_cent)'), []);
+    assert.ok(await sqlNum(stack, 'SELECT COUNT(*) FROM report_block_payees WHERE level > 0') > 0, 'blocks made');
     const rolled = await ok(admins.viewer, 'GET', q);
     assert.deepEqual(rolled, live, 'the same report from the rollup as from the ledger');
     assert.deepEqual(await ok(admins.viewer, 'GET', tq), liveTop, 'the same top lists from the rollup');
