@@ -1293,22 +1293,22 @@ roll_blocks(tly_ctx *ctx, const char *cur, int64_t day, tly_err *err)
 		if (rc)
 			return rc;
 		if (have != len || start + len - 1 >= today)
-			continue;	/* not complete: no row at this level */
+			continue;	/* not complete: no row here */
 		rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO "
 		    "report_block_payees (currency, level, start_day, "
 		    "account_id, earned_cent) SELECT ?, ?, ?, account_id, "
-		    "SUM(earned_cent) FROM report_block_payees WHERE currency = "
-		    "? AND level = ? AND start_day IN (?, ?) GROUP BY "
-		    "account_id", "sississ", cur, (int64_t)k, s0, cur,
+		    "SUM(earned_cent) FROM report_block_payees WHERE "
+		    "currency = ? AND level = ? AND start_day IN (?, ?) "
+		    "GROUP BY account_id", "sississ", cur, (int64_t)k, s0, cur,
 		    (int64_t)(k - 1), s0, s1);
 		if (rc == TLY_OK)
 			rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO "
 			    "report_block_products (currency, level, "
 			    "start_day, product_id, gross_cent, payments) "
-			    "SELECT ?, ?, ?, "
-			    "product_id, SUM(gross_cent), SUM(payments) FROM "
-			    "report_block_products WHERE currency = ? AND level "
-			    "= ? AND start_day IN (?, ?) GROUP BY product_id",
+			    "SELECT ?, ?, ?, product_id, SUM(gross_cent), "
+			    "SUM(payments) FROM report_block_products WHERE "
+			    "currency = ? AND level = ? AND start_day IN "
+			    "(?, ?) GROUP BY product_id",
 			    "sississ", cur, (int64_t)k, s0, cur,
 			    (int64_t)(k - 1), s0, s1);
 		if (rc)
