@@ -186,6 +186,10 @@ test('log in; the dashboard draws its charts from the data', async () => {
   /* some history for the charts: payments 1..6 days ago */
   for (let d = 1; d <= 6; d++) await seed(payee.id, d, d);
   const page = await open();
+  /* without a session the panel asks to log in, and does not say a session ended */
+  await page.goto(`${stack.url}/admin/`);
+  await page.getByRole('heading', { name: 'Log in to Tally' }).waitFor();
+  assert.equal(await page.locator('.notice').count(), 0);
   await login(page, 'support1');
   assert.equal(await page.locator('.who .role').textContent(), 'support');
   const charts = page.locator('svg.chart');

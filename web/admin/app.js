@@ -17,6 +17,7 @@ import {
 
 const ROLES = ['viewer', 'support', 'finance', 'admin'];
 let session = null;		/* {user: {id, username, role}, csrf_token} */
+let hadSession = false;		/* this page was logged in: a 401 means it ended */
 const main = () => document.getElementById('view');
 
 const can = (role) => session && ROLES.indexOf(session.user.role) >= ROLES.indexOf(role);
@@ -59,6 +60,7 @@ async function route() {
     try {
       session = await get('/me');
       setCsrf(session.csrf_token);
+      hadSession = true;
     } catch (e) {
       if (e instanceof ApiError && e.status === 401) return;	/* onLoggedOut moved us */
       return put(main(), errorBox(e));
@@ -86,7 +88,8 @@ onLoggedOut(() => {
   session = null;
   setCsrf(null);
   const { parts } = parseHash();
-  if (parts[0] !== 'login') go('/login', { expired: '1', next: location.hash.slice(1) });
+  if (parts[0] !== 'login') go('/login', { expired: hadSession ? '1' : null, next: location.hash.slice(1) });
+  hadSession = false;
 });
 
 /* --- chrome: the navigation and the session ------------------------------ */
@@ -106,6 +109,7 @@ function renderChrome(current) {
     action('Log out', async () => {
       try { await post('/logout', {}); } finally {
         session = null;
+        hadSession = false;
         setCsrf(null);
         go('/login');
       }
@@ -137,6 +141,7 @@ function viewLogin(params) {
     try {
       session = await post('/login', { username: user.value, password: pw.value });
       setCsrf(session.csrf_token);
+      hadSession = true;
       const next = params.get('next');
       location.hash = next && !next.startsWith('/login') ? `#${next}` : '#/dashboard';
     } catch (e) {
