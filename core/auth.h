@@ -81,5 +81,7 @@ int	 tly_admin_login(tly_ctx *, const char *, const char *, const char *,
 	    tly_session *, tly_err *);
 int	 tly_admin_logout(tly_ctx *, const tly_principal *, const char *,
 	    tly_err *);
+int	 tly_admin_sessions_revoke(tly_ctx *, const tly_principal *,
+	    const char *, const char *, uint64_t *, tly_err *);
 
 #endif

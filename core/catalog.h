@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "admin.h"
+#include "auth.h"
 #include "ctx.h"
 
 #define TLY_ACCOUNT_KINDS \
@@ -86,6 +87,8 @@ enum {
 int	 tly_account_create(tly_ctx *, const tly_account_new *, tly_account *,
 	    tly_err *);
 int	 tly_account_get(tly_ctx *, const char *, tly_account *, tly_err *);
+int	 tly_account_threshold_set(tly_ctx *, const tly_principal *,
+	    const char *, int64_t, tly_err *);
 int	 tly_accounts_list(tly_ctx *, const tly_page *, const char *,
 	    tly_account **, int *, int *, tly_err *);
 int	 tly_ambassador_link_set(tly_ctx *, const char *, const char *,
