@@ -284,7 +284,7 @@ test('find a payment by its pi_ id; refund part of it: remaining and ledger rows
   await page.getByRole('button', { name: 'Refund' }).click();
   const err = page.locator('.refund-form .error');
   await err.waitFor();
-  assert.match(await err.locator('.error-message').textContent(), /at most .* per refund/);
+  assert.match(await err.locator('.error-message').textContent(), /at most .* of a payment/);
   assert.match(await err.locator('.request-id code').textContent(), /^[0-9a-f]{8,}/);
   await cspSeen(page);
 });

@@ -362,7 +362,7 @@ function refundForm(p, reload) {
     el('h2', { id: 'refund-title', text: 'Refund' }),
     el('p', { id: 'refund-help', class: 'help' },
       'Remaining: ', el('strong', { class: 'remaining', text: money(p.remaining_cent, cur) }),
-      limit !== null ? ['. Your limit per refund: ', el('strong', { class: 'limit', text: money(limit, cur) })] :
+      limit !== null ? ['. Your limit on this payment’s refunds together: ', el('strong', { class: 'limit', text: money(limit, cur) })] :
         '. Your role has no refund limit.'),
     fa, fr, submit, out);
   form.addEventListener('submit', async (ev) => {
