@@ -24,8 +24,9 @@
  * API:	tly_auth_buyer(), tly_auth_server(), tly_auth_admin(),
  *	tly_apikey_create(), tly_apikey_revoke(), tly_admin_create(),
  *	tly_admin_set_password(), tly_admin_login(), tly_admin_logout(),
- *	tly_role_name(), tly_role_parse(), tly_actor_name(),
- *	tly_auth_prune_sessions(), tly_auth_prune_throttle().
+ *	tly_admin_sessions_revoke(), tly_role_name(), tly_role_parse(),
+ *	tly_actor_name(), tly_auth_prune_sessions(),
+ *	tly_auth_prune_throttle().
  */
 #include <stdio.h>
 #include <string.h>
@@ -764,6 +765,68 @@ tly_admin_logout(tly_ctx *ctx, const tly_principal *actor, const char *token,
 	a.actor = actor;
 	a.hash = hash;
 	return logout_tx_run(ctx, "admin.logout", &a, err);
+}
+
+typedef struct revoke_args {
+	const tly_principal	*actor;
+	const char		*user_id;	/* NULL: every user */
+	const char		*keep;		/* hash of the kept session */
+	uint64_t		 n;
+} revoke_args;
+
+TLY_TX_TYPED(revoke_tx, revoke_args)
+static int
+revoke_tx(tly_ctx *ctx, revoke_args *a, tly_err *err)
+{
+	int64_t one;
+	int rc;
+
+	a->n = 0;
+	if (a->user_id) {
+		rc = tly_db_row(ctx->db, err, "SELECT 1 FROM admin_users WHERE "
+		    "id = ? FOR UPDATE", "s>i", a->user_id, &one);
+		if (rc == TLY_NOTFOUND)
+			return tly_err_param(err, TLY_EK_NOT_FOUND,
+			    "resource_missing", "id", "No such admin user: "
+			    "'%.40s'.", a->user_id);
+		if (rc == TLY_OK)
+			rc = tly_db_exec(ctx->db, err, &a->n, "DELETE FROM "
+			    "admin_sessions WHERE user_id = ? AND token_hash "
+			    "<> ?", "ss", a->user_id, a->keep);
+	} else
+		rc = tly_db_exec(ctx->db, err, &a->n, "DELETE FROM "
+		    "admin_sessions WHERE token_hash <> ?", "s", a->keep);
+	if (rc == TLY_OK)
+		rc = tly_audit(ctx, a->actor, a->user_id ?
+		    "admin_sessions.revoke" : "admin_sessions.revoke_all",
+		    a->user_id, NULL, err);
+	return rc;
+}
+
+/*
+ * tly_admin_sessions_revoke - 'actor' logs out everywhere: every session
+ * of admin user 'user_id', or of every user when it is NULL, ends except
+ * the session of token 'keep' (NULL: none kept); '*n' the sessions ended.
+ * 404 for an unknown user.  Audited in the same transaction.
+ */
+int
+tly_admin_sessions_revoke(tly_ctx *ctx, const tly_principal *actor,
+    const char *user_id, const char *keep, uint64_t *n, tly_err *err)
+{
+	char hash[65] = "";
+	revoke_args a;
+	int rc;
+
+	*n = 0;
+	if (keep)
+		tly_sha256_hex(hash, keep, strlen(keep));
+	memset(&a, 0, sizeof(a));
+	a.actor = actor;
+	a.user_id = user_id;
+	a.keep = hash;
+	rc = revoke_tx_run(ctx, "admin.sessions_revoke", &a, err);
+	*n = a.n;
+	return rc;
 }
 
 /* --- housekeeping (the gc job) ---------------------------------------- */

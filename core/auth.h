@@ -53,6 +53,8 @@ int	 tly_admin_login(tly_ctx *, const char *, const char *, const char *,
 	    tly_session *, tly_err *);
 int	 tly_admin_logout(tly_ctx *, const tly_principal *, const char *,
 	    tly_err *);
+int	 tly_admin_sessions_revoke(tly_ctx *, const tly_principal *,
+	    const char *, const char *, uint64_t *, tly_err *);
 int	 tly_auth_prune_sessions(tly_ctx *, tly_err *);
 int	 tly_auth_prune_throttle(tly_ctx *, tly_err *);
 

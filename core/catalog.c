@@ -13,6 +13,7 @@
  * re-checks with the real quantity and parties.
  *
  * API:	tly_account_create(), tly_account_get(), tly_accounts_list(),
+ *	tly_account_threshold_set(),
  *	tly_ambassador_link_set(), tly_host_partner_create(),
  *	tly_product_create(), tly_product_get(), tly_product_update(),
  *	tly_products_list(), tly_products_list_active();
@@ -20,12 +21,14 @@
  *	tly_account_connect_requested(), tly_account_connect_created(),
  *	tly_account_connect_retry(), tly_account_connect_state(),
  *	tly_account_payout_flag(), tly_account_payout_ok(),
- *	tly_account_payout_failed(); the stock for checkout.c and complete.c:
- *	tly_product_reserve(), tly_product_take(), tly_product_give_back().
+ *	tly_account_payout_failed(), tly_account_payout_retry_now(); the
+ *	stock for checkout.c and complete.c: tly_product_reserve(),
+ *	tly_product_take(), tly_product_give_back().
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "audit.h"
 #include "catalog.h"
 #include "split.h"
 #include "tly_str.h"
@@ -100,6 +103,61 @@ tly_account_create(tly_ctx *ctx, const tly_account_new *in, tly_account *out,
 	if (rc)
 		return rc;
 	return tly_account_get(ctx, id, out, err);
+}
+
+typedef struct threshold_args {
+	const tly_principal	*actor;
+	const char		*id;
+	int64_t			 cent;
+} threshold_args;
+
+TLY_TX_TYPED(threshold_tx, threshold_args)
+static int
+threshold_tx(tly_ctx *ctx, threshold_args *a, tly_err *err)
+{
+	char kind[24], detail[32];
+	int rc;
+
+	rc = tly_db_row(ctx->db, err, "SELECT kind FROM accounts WHERE id = ? "
+	    "FOR UPDATE", "s>s", a->id, kind, sizeof(kind));
+	if (rc == TLY_NOTFOUND)
+		return tly_err_param(err, TLY_EK_NOT_FOUND, "resource_missing",
+		    "id", "No such account: '%.40s'.", a->id);
+	if (rc)
+		return rc;
+	if (!in_list(kind, api_kinds))
+		return tly_err_param(err, TLY_EK_UNPROCESSABLE,
+		    "account_not_payee", "id", "Only a payee (talent, agent, "
+		    "ambassador, host partner) has a payout threshold.");
+	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE accounts SET "
+	    "payout_threshold_cent = IF(? < 0, NULL, ?) WHERE id = ?", "iis",
+	    a->cent, a->cent, a->id);
+	snprintf(detail, sizeof(detail), "%lld", (long long)a->cent);
+	if (rc == TLY_OK)
+		rc = tly_audit(ctx, a->actor, "account.payout_threshold",
+		    a->id, a->cent < 0 ? "default" : detail, err);
+	return rc;
+}
+
+/*
+ * tly_account_threshold_set - 'actor' sets payee 'id''s own payout
+ * threshold ('cent' >= 0), or the currency's again ('cent' -1), audited
+ * in the same transaction; the next payouts run uses it.  404 unknown,
+ * 422 account_not_payee for other kinds.
+ */
+int
+tly_account_threshold_set(tly_ctx *ctx, const tly_principal *actor,
+    const char *id, int64_t cent, tly_err *err)
+{
+	threshold_args a;
+
+	if (cent < -1)
+		return bad(err, "payout_threshold_cent", "%s must be >= 0.",
+		    "payout_threshold_cent");
+	a.actor = actor;
+	a.id = id;
+	a.cent = cent;
+	return threshold_tx_run(ctx, "account.payout_threshold", &a, err);
 }
 
 #define ACCOUNT_COLS \
@@ -777,4 +835,15 @@ tly_account_payout_failed(tly_ctx *ctx, const char *acc, int64_t base_s,
 	    "LEAST(payout_failures, 20)), 604800) SECOND, "
 	    "payout_failures = payout_failures + 1, "
 	    "email_outstanding_payout = 1 WHERE id = ?", "is", base_s, acc);
+}
+
+/*
+ * tly_account_payout_retry_now - payee 'acc''s backoff lifted: the next
+ * payouts run may pay it (payout_retry.c, under the account's lock)
+ */
+int
+tly_account_payout_retry_now(tly_ctx *ctx, const char *acc, tly_err *err)
+{
+	return tly_db_exec(ctx->db, err, NULL, "UPDATE accounts SET "
+	    "payout_retry_at = NULL WHERE id = ?", "s", acc);
 }

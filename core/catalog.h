@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "admin.h"
+#include "principal.h"
 #include "ctx.h"
 
 #define TLY_ACCOUNT_KINDS \
@@ -86,6 +87,8 @@ enum {
 int	 tly_account_create(tly_ctx *, const tly_account_new *, tly_account *,
 	    tly_err *);
 int	 tly_account_get(tly_ctx *, const char *, tly_account *, tly_err *);
+int	 tly_account_threshold_set(tly_ctx *, const tly_principal *,
+	    const char *, int64_t, tly_err *);
 int	 tly_accounts_list(tly_ctx *, const tly_page *, const char *,
 	    tly_account **, int *, int *, tly_err *);
 int	 tly_ambassador_link_set(tly_ctx *, const char *, const char *,
@@ -127,5 +130,6 @@ int	 tly_account_payout_flag(tly_ctx *, const char *, tly_err *);
 int	 tly_account_payout_ok(tly_ctx *, const char *, tly_err *);
 int	 tly_account_payout_failed(tly_ctx *, const char *, int64_t,
 	    tly_err *);
+int	 tly_account_payout_retry_now(tly_ctx *, const char *, tly_err *);
 
 #endif

@@ -30,6 +30,7 @@
 #include "outbox.h"
 #include "reconcile.h"
 #include "refund.h"
+#include "report.h"
 #include "tly_str.h"
 #include "tx.h"
 #include "webhook.h"
@@ -109,6 +110,8 @@ const tly_job tly_jobs[] = {
 	    "mismatch" },
 	{ "audit", tly_job_audit_chain, "chain audit rows older than the "
 	    "horizon (SHA-256, in id order)" },
+	{ "reports", tly_job_reports, "roll closed days up for the admin "
+	    "dashboard" },
 	{ NULL, NULL, NULL }
 };
 

@@ -117,6 +117,9 @@ products catalog.c
 reconciliation_lines reconcile.c
 reconciliation_reports reconcile.c
 refunds refund.c refund_book.c refund_events.c
+report_block_payees report.c
+report_block_products report.c
+report_days report.c
 schema_migrations migrate.c
 shares shares.c
 stripe_event_cursors events.c

@@ -58,6 +58,9 @@ before(async () => {
   const [victim] = stack.workerPids('webhook');
   process.kill(victim, 'SIGKILL');
   await stack.waitForLog((l) => l.proc === 'master' && /child died/.test(l.msg), { what: 'the death logged' });
+  /* access lines are deferred until their worker is idle: wait for each */
+  await waitFor(() => responses.every((r) => !r.rid || stack.logText().includes(r.rid)),
+    { timeoutMs: 10000, interval: 100, what: 'every request\'s line written' });
 });
 afterEach((t) => stack?.noteTest(t));
 after(async () => {

@@ -1,0 +1,121 @@
+/*
+ * report.h - what the admin panel reads: filtered lists, a payment's
+ * whole story, an account's, and the dashboard's daily aggregates
+ *
+ * Reads (report.c): every table here is written by the module that owns
+ * it; report.c writes only its own rollup of closed days (report_days),
+ * kept by the reports job.  A list is a tly_rset: its columns are named
+ * and typed by a static column table in report.c, so the edge renders
+ * any of them the same way ({"object":…, column: value, …}).  Lists
+ * are cursor-paginated like every list of the API (tly_page.h): newest
+ * first by id.
+ *
+ * Filters arrive as the query string's text; report.c parses and checks
+ * them (400 parameter_invalid naming the parameter).
+ */
+#ifndef TLY_REPORT_H
+#define TLY_REPORT_H
+
+#include <stdint.h>
+
+#include "ctx.h"
+#include "tly_page.h"
+
+#define TLY_RT_STR	0
+#define TLY_RT_INT	1
+#define TLY_RT_BOOL	2
+
+typedef struct tly_rcol {
+	const char	*name;
+	int		 type;		/* TLY_RT_* */
+} tly_rcol;
+
+/* rows of one list: cell (row, col) at [row * ncols + col] */
+typedef struct tly_rset {
+	const char	*object;	/* each row's "object" */
+	const tly_rcol	*cols;
+	int		 ncols;
+	int		 nrows;
+	int		 more;		/* has_more */
+	char		**s;		/* text cells, NULL when NULL */
+	int64_t		*i;		/* integer and boolean cells */
+	unsigned char	*null;
+} tly_rset;
+
+/* the filters of the lists: query-string text, NULL when absent */
+typedef struct tly_rfilter {
+	const char	*status;	/* payments, webhook events */
+	const char	*state;		/* payouts, emails */
+	const char	*currency;
+	const char	*product;	/* payments: product id */
+	const char	*payee;		/* payments: an account with a share */
+	const char	*buyer;		/* payments: buyer account id */
+	const char	*account;	/* payouts: payee account id */
+	const char	*kind;		/* accounts, emails */
+	const char	*type;		/* webhook events */
+	const char	*connect;	/* accounts: none, pending, enabled */
+	const char	*flagged;	/* accounts: "true" */
+	const char	*q;		/* payments: an id or an email */
+	const char	*created_gte;	/* unix seconds */
+	const char	*created_lte;
+	const char	*amount_gte;	/* minor units */
+	const char	*amount_lte;
+	const char	*since;		/* refusals: unix seconds */
+} tly_rfilter;
+
+/* one payment and everything about it (GET /admin/api/v1/payments/{id}) */
+typedef struct tly_rpayment {
+	tly_rset	 payment;	/* one row */
+	tly_rset	 shares;	/* the ledger rows, oldest first */
+	tly_rset	 refunds;
+	tly_rset	 disputes;
+	tly_rset	 payouts;	/* payouts that carried its rows */
+	tly_rset	 events;	/* webhook events about its objects */
+	tly_rset	 audit;		/* audit rows naming its objects */
+	int64_t		 remaining_cent;	/* refundable now */
+	int64_t		 support_limit_cent;	/* per refund, role support */
+} tly_rpayment;
+
+/* one account and its money (GET /admin/api/v1/accounts/{id}) */
+typedef struct tly_raccount {
+	tly_rset	 account;	/* one row */
+	tly_rset	 payouts;	/* the newest */
+	tly_rset	 advances;	/* the newest */
+} tly_raccount;
+
+/* the dashboard: per day, then the period's top lists */
+typedef struct tly_rdaily {
+	char		 currency[4];
+	char		 from[11];	/* YYYY-MM-DD, inclusive */
+	char		 to[11];
+	tly_rset	 days;		/* one row per day, oldest first */
+	tly_rset	 top_products;
+	tly_rset	 top_payees;
+} tly_rdaily;
+
+#define TLY_REPORT_MAX_DAYS	366
+#define TLY_REPORT_DAYS		1	/* the days' numbers */
+#define TLY_REPORT_TOP		2	/* the period's top products, payees */
+
+int	 tly_report_payments(tly_ctx *, const tly_rfilter *, const tly_page *,
+	    tly_rset *, tly_err *);
+int	 tly_report_payment(tly_ctx *, const char *, tly_rpayment *,
+	    tly_err *);
+int	 tly_report_accounts(tly_ctx *, const tly_rfilter *, const tly_page *,
+	    tly_rset *, tly_err *);
+int	 tly_report_account(tly_ctx *, const char *, tly_raccount *,
+	    tly_err *);
+int	 tly_report_payouts(tly_ctx *, const tly_rfilter *, const tly_page *,
+	    tly_rset *, tly_err *);
+int	 tly_report_events(tly_ctx *, const tly_rfilter *, const tly_page *,
+	    tly_rset *, tly_err *);
+int	 tly_report_event(tly_ctx *, const char *, tly_rset *, tly_err *);
+int	 tly_report_refusals(tly_ctx *, const tly_rfilter *, const tly_page *,
+	    tly_rset *, tly_err *);
+int	 tly_report_emails(tly_ctx *, const tly_rfilter *, const tly_page *,
+	    tly_rset *, tly_err *);
+int	 tly_report_daily(tly_ctx *, const char *, const char *, const char *,
+	    int, tly_rdaily *, tly_err *);
+int	 tly_job_reports(tly_ctx *, tly_err *);
+
+#endif
