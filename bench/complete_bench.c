@@ -54,6 +54,13 @@ now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* completion_body - the typed completion as the helper's untyped body */
+static int
+completion_body(tly_ctx *ctx, void *arg, tly_err *err)
+{
+	return tly_completion_tx(ctx, arg, err);
+}
+
 static void *
 worker(void *arg)
 {
@@ -84,15 +91,15 @@ worker(void *arg)
 		f.currency = "usd";
 		f.checkout_id = jobs[i].chk;
 		f.charge_id = jobs[i].ch;
-		f.amount_received = jobs[i].amount;
-		f.fee_actual = -1;
+		f.amount_received_cent = jobs[i].amount;
+		f.fee_actual_cent = -1;
 		memset(&comp, 0, sizeof(comp));
 		comp.checkout_id = jobs[i].chk;
 		comp.f = &f;
 		comp.via = "bench";
 		tly_err_clear(&err);
 		t0 = now_us();
-		if (tly_tx_run_keyed(&ctx, "payment.complete", tly_completion_tx,
+		if (tly_tx_run_keyed(&ctx, "payment.complete", completion_body,
 		    &comp, &err) != TLY_OK) {
 			__atomic_fetch_add(&errors, 1, __ATOMIC_RELAXED);
 			continue;
