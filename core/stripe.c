@@ -27,6 +27,7 @@
 
 #include <curl/curl.h>
 
+#include "ctx.h"
 #include "stripe.h"
 #include "tly_buf.h"
 #include "tly_str.h"
@@ -398,6 +399,9 @@ tly_stripe_call(tly_stripe *s, tly_pool *pool, const tly_stripe_req *rq,
 	memset(resp, 0, sizeof(*resp));
 	if (strcmp(rq->method, "POST") == 0 && rq->idempotency_key == NULL)
 		return tly_err_internal(err);	/* a bug: every POST has one */
+	if (tly_fault_nth(TLY_FAULT_STRIPE))
+		return tly_err_set(err, TLY_EK_UPSTREAM, "stripe_unavailable",
+		    "The payment provider is not reachable; retry later.");
 	if (rq->params && tly_form_done(rq->params) != TLY_OK)
 		return tly_err_internal(err);
 	q = rq->params && strcmp(rq->method, "GET") == 0 ?
@@ -421,6 +425,8 @@ tly_stripe_call(tly_stripe *s, tly_pool *pool, const tly_stripe_req *rq,
 		log_call(s, TLY_LOG_INFO, "retrying", rq, &a, n + 1, NULL);
 	}
 	curl_slist_free_all(h);
+	if (verdict == ST_DONE && tly_fault_nth(TLY_FAULT_STRIPE_LOST))
+		verdict = ST_UNKNOWN;	/* TALLY_FAULTS: the reply lost */
 	resp->status = (int)a.status;
 	resp->replayed = s->replayed;
 	tly_strlcpy(resp->request_id, s->request_id, sizeof(resp->request_id));
