@@ -80,17 +80,32 @@ tly_fault_nth(int k)
 }
 
 /*
- * env_faults - parse TALLY_FAULTS ("point:count[@proc],…"); a point of
- * torture mode (db, stripe, stripe_lost, alloc) takes the Nth call
+ * env_faults - parse TALLY_FAULTS ("point:count[@proc],…"), or without
+ * it the first line of the file TALLY_FAULTS_FILE names (read by each
+ * process as it starts: a test rewrites it and restarts one worker); a
+ * point of torture mode (db, stripe, stripe_lost, alloc) takes the Nth
+ * call
  */
 static void
 env_faults(tly_ctx *ctx)
 {
-	const char *e = getenv("TALLY_FAULTS");
-	char buf[512], *tok, *save = NULL, *colon, *at;
+	const char *e = getenv("TALLY_FAULTS"), *path;
+	char buf[512], file[512], *tok, *save = NULL, *colon, *at;
+	size_t len;
 	int64_t n;
 	int i = 0;
+	FILE *f;
 
+	path = getenv("TALLY_FAULTS_FILE");
+	f = (e == NULL || *e == '\0') && path && *path ? fopen(path, "r") :
+	    NULL;
+	if (f != NULL) {
+		len = fread(file, 1, sizeof(file) - 1, f);
+		fclose(f);
+		file[len] = '\0';
+		file[strcspn(file, "\r\n")] = '\0';
+		e = file;
+	}
 	if (e == NULL || *e == '\0')
 		return;
 	tly_strlcpy(buf, e, sizeof(buf));

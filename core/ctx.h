@@ -15,8 +15,9 @@
  * that point fail in each process; without the variable nothing fails.
  *
  * Torture mode (curl's model, tests/torture): TALLY_FAULTS="db:N" fails
- * the Nth database call of each process (tly_q_exec, tly_db_simple, a
- * deferred batch: as a server error), "stripe:N" the Nth Stripe call
+ * the Nth database call of each process (a statement or a deferred
+ * batch: a server error, nothing run; a simple statement such as COMMIT:
+ * the connection lost before it was sent), "stripe:N" the Nth Stripe call
  * (before anything is sent: Stripe unreachable), "stripe_lost:N" the
  * Nth Stripe call after Stripe did it (the reply lost: outcome unknown),
  * "alloc:N" the Nth arena or buffer allocation (out of memory).  A
@@ -24,6 +25,9 @@
  * to the processes whose log name is PROC.  Counting starts when the
  * process makes its context; each injection is logged ("fault
  * injected", the kind and N) so that a runner knows it was reached.
+ * Without TALLY_FAULTS, TALLY_FAULTS_FILE names a file whose first line
+ * is read instead, by each process as it starts (a runner rewrites it
+ * and restarts one worker rather than tallyd).
  */
 #ifndef TLY_CTX_H
 #define TLY_CTX_H

@@ -625,8 +625,8 @@ tly_db_simple(tly_db *db, const char *sql, tly_err *err)
 	rc = later_flush(db, err);
 	if (rc)
 		return rc;
-	if (tly_fault_nth(TLY_FAULT_DB))
-		return db_fail(db, err, 1030, "injected fault", sql);
+	if (tly_fault_nth(TLY_FAULT_DB))	/* lost before it was sent */
+		return db_fail(db, err, CR_SERVER_LOST, "injected fault", sql);
 	if (mysql_real_query(db->m, sql, (unsigned long)strlen(sql)))
 		return db_fail(db, err, mysql_errno(db->m), mysql_error(db->m),
 		    sql);
