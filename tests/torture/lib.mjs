@@ -17,6 +17,7 @@
  *   converge(stack)                drain: webhooks delivered, jobs run
  *                                  until nothing is left to finish
  *   moneyProblems(stack)           the emulator's money against Tally's
+ *   quietMoneyProblems(stack)      the same, over a moment nothing moved
  *   sanitizerReports(stack)        ASan/UBSan reports of tallyd so far
  */
 import assert from 'node:assert/strict';
@@ -297,6 +298,34 @@ export async function moneyProblems(stack) {
     }
   }
   return problems;
+}
+
+/* fingerprint - what moneyProblems reads, in brief: equal twice = quiet */
+async function fingerprint(stack) {
+  const n = async (kind) => (await stack.emu('GET', `/__emu/objects/${kind}`)).data
+    .map((o) => `${o.id}:${o.status ?? ''}:${o.amount_reversed ?? ''}`).join(',');
+  const emu = await Promise.all(['payment_intents', 'refunds', 'disputes', 'transfers'].map(n));
+  const db = await stack.sql('SELECT (SELECT COUNT(*) FROM payments), (SELECT SUM(refunded_cent + disputed_cent) ' +
+    "FROM payments), (SELECT GROUP_CONCAT(id, state) FROM payouts), (SELECT GROUP_CONCAT(id, state) FROM advances), " +
+    "(SELECT GROUP_CONCAT(id, state) FROM refunds)");
+  return JSON.stringify([emu, db]);
+}
+
+/*
+ * quietMoneyProblems - moneyProblems over a quiet moment: tallyd's jobs
+ * keep running (a payout run may start between reading the emulator and
+ * reading the database), so the comparison counts only when nothing
+ * either side reads changed while it ran; tried up to 'tries' times
+ */
+export async function quietMoneyProblems(stack, tries = 10) {
+  let last = [];
+  for (let i = 0; i < tries; i++) {
+    const before = await fingerprint(stack);
+    last = await moneyProblems(stack);
+    if (before === await fingerprint(stack)) return last;
+    await sleep(500);
+  }
+  return [...last, `no quiet moment in ${tries} tries (something keeps moving money)`];
 }
 
 /*
