@@ -8,11 +8,14 @@
  *
  * Secrets are never stored or logged: API keys and session tokens are
  * kept as SHA-256 (they carry 190 random bits, so a fast hash suffices),
- * passwords as scrypt (tly_kdf.h).  Login failures are counted per user
- * and per client address in login_throttle; past the limit a login is
- * refused with 429 before the password is even checked, and a login for
- * an unknown user costs the same scrypt as a real one, so neither timing
- * nor the answer tells whether a username exists.
+ * passwords as scrypt (tly_kdf.h).  Login attempts are counted per user
+ * and per client address in login_throttle, atomically with the check
+ * (see "Login throttling" below): a user's failures bring a progressive
+ * delay, never a lock of the right password; an address has a hard
+ * limit.  A refused attempt is answered 429 before the password is even
+ * checked, and a login for an unknown user costs the same scrypt as a
+ * real one, so neither timing nor the answer tells whether a username
+ * exists.
  *
  * Buyer accounts are created on first use by a plain INSERT that treats a
  * duplicate key as "someone else created it first" (docs/architecture.md,
@@ -452,59 +455,144 @@ tly_admin_set_password(tly_ctx *ctx, const tly_principal *actor,
 	return user_passwd_tx_run(ctx, "admin_user.passwd", &a, err);
 }
 
-/* throttled - 429 when 'ukey' or 'ikey' has too many recent failures */
-static int
-throttled(tly_ctx *ctx, const char *ukey, const char *ikey, tly_err *err)
-{
-	const tly_config *c = ctx->cfg;
-	tly_q q;
-	int rc, limit, retry = 0;
-	int64_t failures, age;
+/*
+ * Login throttling, in login_throttle (key "user:<name>" / "ip:<addr>"):
+ *
+ *   per user     a progressive delay, never a lock: from the
+ *                login_max_failures-th failure on, the next attempt must
+ *                wait 2^(failures - login_max_failures) seconds after the
+ *                last failure, at most login_max_delay; the right password
+ *                gets in once the delay is over, whoever failed before.
+ *                The count forgets after login_window without failures;
+ *   per address  a hard limit: 4 x login_max_failures attempts per window
+ *                (behind a proxy only with nginx's real_ip set up, or
+ *                every client is the proxy: docs/operations.md).
+ *
+ * throttle_tx checks and counts an attempt in one transaction, under the
+ * rows' locks (address first, then user: one order), before the password
+ * is checked: concurrent attempts cannot all pass a check that none of
+ * them has counted yet.  A successful login then takes its attempt back.
+ */
+typedef struct throttle_args {
+	const char	*ukey, *ikey;
+	int		 retry;		/* out: seconds, when refused */
+} throttle_args;
 
-	if (tly_q_prep(ctx->db, &q, "SELECT k, failures, TIMESTAMPDIFF("
-	    "SECOND, window_start, NOW(3)) FROM login_throttle WHERE k IN "
-	    "(?, ?)", err))
-		return q.rc;
-	tly_q_str(&q, ukey);
-	tly_q_str(&q, ikey);
-	(void)tly_q_exec(&q);		/* failures stick to q */
-	while ((rc = tly_q_next(&q)) == TLY_ROW) {
-		failures = tly_q_col_i64(&q, 1);
-		age = tly_q_col_i64(&q, 2);
-		limit = strcmp(tly_q_col_str(&q, 0), ukey) == 0 ?
-		    c->login_max_failures : c->login_max_failures * 4;
-		if (failures >= limit && age < c->login_window_s &&
-		    c->login_window_s - age > retry)
-			retry = (int)(c->login_window_s - age);
-	}
-	tly_q_done(&q);
-	if (rc)
-		return rc;
-	if (retry > 0) {
-		tly_err_set(err, TLY_EK_RATE, "too_many_login_attempts",
-		    "Too many failed logins; try again later.");
-		err->retry_after = retry;
-		return TLY_ERR;
-	}
-	return TLY_OK;
+/* throttle_row - lock key 'k' (made if absent): failures, ages in ms */
+static int
+throttle_row(tly_ctx *ctx, const char *k, int64_t *failures,
+    int64_t *window_ms, int64_t *last_ms, tly_err *err)
+{
+	int rc;
+
+	/* an upsert that changes nothing still takes the row's X lock */
+	rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO login_throttle "
+	    "(k, window_start, failures) VALUES (?, NOW(3), 0) ON DUPLICATE "
+	    "KEY UPDATE failures = failures", "s", k);
+	if (rc == TLY_OK)
+		rc = tly_db_row(ctx->db, err, "SELECT failures, TIMESTAMPDIFF("
+		    "MICROSECOND, window_start, NOW(3)) DIV 1000, IFNULL("
+		    "TIMESTAMPDIFF(MICROSECOND, last_at, NOW(3)) DIV 1000, -1) "
+		    "FROM login_throttle WHERE k = ? FOR UPDATE", "s>iii", k,
+		    failures, window_ms, last_ms);
+	return rc;
 }
 
-/* count_failure - one more failure for 'k' in the current window */
+/* user_delay_ms - the wait after the last of 'failures' (0: none) */
+static int64_t
+user_delay_ms(const tly_config *c, int64_t failures)
+{
+	int64_t n = failures - c->login_max_failures;
+
+	if (n < 0)
+		return 0;
+	if (n >= 20 || (1LL << n) >= c->login_max_delay_s)
+		return (int64_t)c->login_max_delay_s * 1000;
+	return (1LL << n) * 1000;
+}
+
+/* throttle_tx - refuse (429) or count one login attempt */
+TLY_TX_TYPED(throttle_tx, throttle_args)
+static int
+throttle_tx(tly_ctx *ctx, throttle_args *a, tly_err *err)
+{
+	const tly_config *c = ctx->cfg;
+	int64_t ifail, iwin, ilast, ufail, uwin, ulast, win, wait = 0;
+	int rc;
+
+	win = (int64_t)c->login_window_s * 1000;
+	a->retry = 0;
+	rc = throttle_row(ctx, a->ikey, &ifail, &iwin, &ilast, err);
+	if (rc == TLY_OK)
+		rc = throttle_row(ctx, a->ukey, &ufail, &uwin, &ulast, err);
+	if (rc)
+		return rc;
+	if (iwin >= win)
+		ifail = 0;		/* a new window for the address */
+	else if (ifail >= (int64_t)c->login_max_failures * 4)
+		wait = win - iwin;
+	if (ulast < 0 || ulast >= win)
+		ufail = 0;		/* a window without failures forgets */
+	else if (user_delay_ms(c, ufail) > ulast &&
+	    user_delay_ms(c, ufail) - ulast > wait)
+		wait = user_delay_ms(c, ufail) - ulast;
+	if (wait > 0) {
+		a->retry = (int)((wait + 999) / 1000);
+		tly_err_set(err, TLY_EK_RATE, "too_many_login_attempts",
+		    "Too many failed logins; try again later.");
+		err->retry_after = a->retry;
+		return TLY_ERR;
+	}
+	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE login_throttle SET "
+	    "failures = ?, window_start = IF(? = 0, NOW(3), window_start) "
+	    "WHERE k = ?", "iis", ifail + 1, ifail, a->ikey);
+	if (rc == TLY_OK)
+		rc = tly_db_exec(ctx->db, err, NULL, "UPDATE login_throttle "
+		    "SET failures = ?, last_at = NOW(3), window_start = NOW(3) "
+		    "WHERE k = ?", "is", ufail + 1, a->ukey);
+	return rc;
+}
+
+/* throttle_forgive - a successful login: its attempt was no failure */
 static void
-count_failure(tly_ctx *ctx, const char *k)
+throttle_forgive(tly_ctx *ctx, const char *ukey, const char *ikey)
 {
 	tly_err ignored;
-	int64_t w = ctx->cfg->login_window_s;
 
 	tly_err_clear(&ignored);
-	/* MariaDB evaluates the assignments left to right: failures first,
-	 * while window_start still holds the old value */
-	(void)tly_db_exec(ctx->db, &ignored, NULL,
-	    "INSERT INTO login_throttle (k, window_start, failures) "
-	    "VALUES (?, NOW(3), 1) ON DUPLICATE KEY UPDATE "
-	    "failures = IF(window_start < NOW(3) - INTERVAL ? SECOND, 1, "
-	    "failures + 1), window_start = IF(window_start < NOW(3) - "
-	    "INTERVAL ? SECOND, NOW(3), window_start)", "sii", k, w, w);
+	(void)tly_db_exec(ctx->db, &ignored, NULL, "DELETE FROM "
+	    "login_throttle WHERE k = ?", "s", ukey);
+	(void)tly_db_exec(ctx->db, &ignored, NULL, "UPDATE login_throttle SET "
+	    "failures = failures - 1 WHERE k = ? AND failures > 0", "s", ikey);
+}
+
+/*
+ * throttle_key - "user:" and 'username' as the throttle knows it: ASCII
+ * white space trimmed, lower case, any byte no username has as '?', so
+ * that "Admin " is throttled as admin (and never logs in as admin: the
+ * login takes only an exact, valid username)
+ */
+static void
+throttle_key(char *dst, size_t sz, const char *username)
+{
+	const char *s = username, *e;
+	size_t n = 0;
+	char ch;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+		e--;
+	n = tly_strlcpy(dst, "user:", sz);
+	for (; s < e && n + 1 < sz && n < 5 + 64; s++) {
+		ch = *s >= 'A' && *s <= 'Z' ? (char)(*s - 'A' + 'a') : *s;
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+		    ch == '.' || ch == '_' || ch == '-' || ch == '@'))
+			ch = '?';
+		dst[n++] = ch;
+	}
+	dst[n] = '\0';
 }
 
 typedef struct session_args {
@@ -562,20 +650,31 @@ tly_admin_login(tly_ctx *ctx, const char *username, const char *pw,
     const char *addr, tly_session *s, tly_err *err)
 {
 	char ukey[128], ikey[128], hash[TLY_KDF_HASH_MAX], role[16];
+	char uname[72];
 	tly_principal actor;
+	throttle_args t;
 	int64_t disabled = 0;
-	int rc, ok;
+	int rc = TLY_NOTFOUND, ok;
 
 	memset(s, 0, sizeof(*s));
-	snprintf(ukey, sizeof(ukey), "user:%.100s", username);
+	throttle_key(ukey, sizeof(ukey), username);
 	snprintf(ikey, sizeof(ikey), "ip:%.100s", addr ? addr : "-");
-	rc = throttled(ctx, ukey, ikey, err);
+	memset(&t, 0, sizeof(t));
+	t.ukey = ukey;
+	t.ikey = ikey;
+	rc = throttle_tx_run(ctx, "admin.login_throttle", &t, err);
 	if (rc)
 		return rc;
-	rc = tly_db_row(ctx->db, err, "SELECT id, password_hash, role, "
-	    "disabled FROM admin_users WHERE username = ?", "s>sssi",
-	    username, s->user_id, sizeof(s->user_id), hash, sizeof(hash),
-	    role, sizeof(role), &disabled);
+	/* only an exact username: "admin " or "Admin" is nobody */
+	rc = TLY_NOTFOUND;
+	if (username_ok(username))
+		rc = tly_db_row(ctx->db, err, "SELECT id, username, "
+		    "password_hash, role, disabled FROM admin_users WHERE "
+		    "username = ?", "s>ssssi", username, s->user_id,
+		    sizeof(s->user_id), uname, sizeof(uname), hash,
+		    sizeof(hash), role, sizeof(role), &disabled);
+	if (rc == TLY_OK && strcmp(uname, username) != 0)
+		rc = TLY_NOTFOUND;
 	if (rc && rc != TLY_NOTFOUND)
 		return rc;
 	if (rc == TLY_NOTFOUND) {
@@ -586,15 +685,12 @@ tly_admin_login(tly_ctx *ctx, const char *username, const char *pw,
 	} else
 		ok = tly_kdf_verify(pw, hash) && !disabled;
 	if (!ok) {
-		count_failure(ctx, ukey);
-		count_failure(ctx, ikey);
 		tly_logkv(ctx->log, TLY_LOG_INFO, "auth", "admin login failed",
 		    "username", username, "remote_addr", addr, NULL);
 		tly_err_clear(err);
 		return unauthenticated(err);
 	}
-	(void)tly_db_exec(ctx->db, err, NULL, "DELETE FROM login_throttle "
-	    "WHERE k = ?", "s", ukey);
+	throttle_forgive(ctx, ukey, ikey);
 	memset(&actor, 0, sizeof(actor));
 	actor.kind = TLY_PK_ADMIN;
 	tly_strlcpy(actor.id, s->user_id, sizeof(actor.id));

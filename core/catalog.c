@@ -14,7 +14,7 @@
  * API:	tly_account_create(), tly_account_get(), tly_accounts_list(),
  *	tly_ambassador_link_set(), tly_host_partner_create(),
  *	tly_product_create(), tly_product_get(), tly_product_update(),
- *	tly_products_list().
+ *	tly_products_list(), tly_products_list_active().
  */
 #include <stdio.h>
 #include <string.h>
@@ -575,10 +575,10 @@ tly_product_update(tly_ctx *ctx, const char *id, const tly_product_in *in,
 	return tly_product_get(ctx, id, out, err);
 }
 
-/* tly_products_list - products, newest first */
-int
-tly_products_list(tly_ctx *ctx, const tly_page *pg, tly_product **out, int *n,
-    int *more, tly_err *err)
+/* list_products - products (only the active ones), newest first */
+static int
+list_products(tly_ctx *ctx, const tly_page *pg, int active_only,
+    tly_product **out, int *n, int *more, tly_err *err)
 {
 	tly_product *rows;
 	tly_q q;
@@ -588,8 +588,10 @@ tly_products_list(tly_ctx *ctx, const tly_page *pg, tly_product **out, int *n,
 	rows = tly_pcalloc(ctx->pool, (size_t)(pg->limit + 1) * sizeof(*rows));
 	if (rows == NULL)
 		return tly_err_internal(err);
-	if (tly_q_prep(ctx->db, &q, "SELECT " PRODUCT_COLS "WHERE id < ? "
-	    "ORDER BY id DESC LIMIT ?", err))
+	if (tly_q_prep(ctx->db, &q, active_only ? "SELECT " PRODUCT_COLS
+	    "WHERE id < ? AND active = 1 ORDER BY id DESC LIMIT ?" :
+	    "SELECT " PRODUCT_COLS "WHERE id < ? ORDER BY id DESC LIMIT ?",
+	    err))
 		return q.rc;
 	tly_q_str(&q, tly_page_cursor(pg));
 	tly_q_i64(&q, pg->limit + 1);
@@ -604,4 +606,20 @@ tly_products_list(tly_ctx *ctx, const tly_page *pg, tly_product **out, int *n,
 	tly_q_done(&q);
 	*out = rows;
 	return rc;
+}
+
+/* tly_products_list - every product, newest first (servers) */
+int
+tly_products_list(tly_ctx *ctx, const tly_page *pg, tly_product **out, int *n,
+    int *more, tly_err *err)
+{
+	return list_products(ctx, pg, 0, out, n, more, err);
+}
+
+/* tly_products_list_active - the products on sale, newest first (buyers) */
+int
+tly_products_list_active(tly_ctx *ctx, const tly_page *pg, tly_product **out,
+    int *n, int *more, tly_err *err)
+{
+	return list_products(ctx, pg, 1, out, n, more, err);
 }

@@ -101,5 +101,7 @@ int	 tly_product_update(tly_ctx *, const char *, const tly_product_in *,
 	    tly_product *, tly_err *);
 int	 tly_products_list(tly_ctx *, const tly_page *, tly_product **, int *,
 	    int *, tly_err *);
+int	 tly_products_list_active(tly_ctx *, const tly_page *, tly_product **,
+	    int *, int *, tly_err *);
 
 #endif

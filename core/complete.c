@@ -7,8 +7,10 @@
  *
  *   lock the checkout row;
  *   a payment exists for it -> return that one (the other path won);
- *   check the facts against the checkout (refuse a mismatch, 409 when
- *     the PaymentIntent has not succeeded);
+ *   check the facts against the checkout (refuse a mismatch, above all
+ *     a PaymentIntent other than the one the checkout recorded; 409 when
+ *     it has not succeeded, or when the checkout's PaymentIntent id is
+ *     not recorded yet);
  *   the reservation becomes a sale; if it had expired and its stock was
  *     released, take the stock again, or -- when none is left -- book the
  *     payment as "refund_pending": it is refunded automatically with the
@@ -211,7 +213,14 @@ check_facts(tly_ctx *ctx, const tly_checkout *c, const tly_pi_facts *f,
 {
 	if (f->checkout_id == NULL || strcmp(f->checkout_id, c->id) != 0)
 		return mismatch(ctx, c->id, "metadata.checkout_id", err);
-	if (f->pi_id == NULL || (c->pi_id[0] && strcmp(c->pi_id, f->pi_id)))
+	/* only the PaymentIntent Tally made and recorded for it: one whose
+	 * id is not recorded yet (a crash after Stripe made it) waits for
+	 * the janitor to record it; the event is retried meanwhile */
+	if (c->pi_id[0] == '\0')
+		return tly_err_param(err, TLY_EK_CONFLICT,
+		    "payment_intent_unrecorded", "checkout_id", "The "
+		    "checkout's PaymentIntent is not recorded yet.");
+	if (f->pi_id == NULL || strcmp(c->pi_id, f->pi_id) != 0)
 		return mismatch(ctx, c->id, "payment_intent", err);
 	if (f->status == NULL || strcmp(f->status, "succeeded") != 0)
 		return tly_err_param(err, TLY_EK_CONFLICT,

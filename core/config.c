@@ -63,6 +63,7 @@ tly_config_defaults(tly_config *c)
 	tly_strlcpy(c->db_host, "localhost", sizeof(c->db_host));
 	c->db_port = 3306;
 	tly_strlcpy(c->db_user, "tally", sizeof(c->db_user));
+	tly_strlcpy(c->db_user_host, "localhost", sizeof(c->db_user_host));
 	tly_strlcpy(c->db_name, "tally", sizeof(c->db_name));
 	c->db_connect_timeout_s = 2;
 	c->db_rw_timeout_s = 30;
@@ -82,7 +83,8 @@ tly_config_defaults(tly_config *c)
 	c->cookie_secure = 1;
 	c->login_max_failures = 5;
 	c->login_window_s = 300;
-	c->kdf_log2_n = 15;
+	c->login_max_delay_s = 60;
+	c->kdf_log2_n = 17;
 	c->rate_buyer = (tly_rate_conf){ 20, 40 };
 	c->rate_server = (tly_rate_conf){ 500, 1000 };
 	c->rate_admin = (tly_rate_conf){ 50, 100 };
@@ -113,6 +115,7 @@ tly_config_defaults(tly_config *c)
 	c->smtp_max_attempts = 10;
 	c->smtp_retry_base_s = 60;
 	c->smtp_retry_max_s = 6 * 3600;
+	c->audit_horizon_s = 60;
 }
 
 /*
@@ -158,6 +161,7 @@ currency_defaults(tly_currency *cur, const char *code)
 	cur->payout_threshold_cent = cur->exponent == 0 ? 10000 :
 	    (cur->exponent == 3 ? 100000 : 10000);
 	cur->refund_support_limit_cent = cur->payout_threshold_cent;
+	cur->refund_support_daily_cent = cur->refund_support_limit_cent * 10;
 }
 
 typedef struct loader {
@@ -327,6 +331,37 @@ get_secret_list(loader *ld, const char *sec, const char *key,
 	}
 }
 
+/*
+ * origins_ok - 'v' is a space-separated list of web origins (http:// or
+ * https://, a host, maybe a port; no path, query or fragment), or empty
+ */
+static int
+origins_ok(const char *v)
+{
+	const char *p = v, *h;
+
+	while (*p) {
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			break;
+		if (strncmp(p, "https://", 8) == 0)
+			p += 8;
+		else if (strncmp(p, "http://", 7) == 0)
+			p += 7;
+		else
+			return 0;
+		for (h = p; *p && *p != ' '; p++)
+			if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' &&
+			    *p <= '9') || *p == '.' || *p == '-' || *p == ':' ||
+			    *p == '[' || *p == ']'))
+				return 0;
+		if (p == h)
+			return 0;
+	}
+	return 1;
+}
+
 static void
 load_tally(loader *ld, tly_config *c)
 {
@@ -349,6 +384,12 @@ load_tally(loader *ld, tly_config *c)
 	get_str(ld, "tally", "public_url", c->public_url,
 	    sizeof(c->public_url));
 	get_str(ld, "tally", "env_file", c->env_file, sizeof(c->env_file));
+	get_str(ld, "tally", "shop_origin", c->shop_origins,
+	    sizeof(c->shop_origins));
+	if (!origins_ok(c->shop_origins))
+		bad(ld, "tally", "shop_origin", "must be origins such as "
+		    "https://shop.example (scheme, host, port; no path), "
+		    "separated by spaces");
 	n = (int)c->max_body_bytes;
 	get_int(ld, "tally", "max_body_bytes", &n, 1024, 64 << 20);
 	c->max_body_bytes = (size_t)n;
@@ -368,6 +409,10 @@ load_db(loader *ld, tly_config *c)
 	get_secret(ld, "db", "password", c->db_password,
 	    sizeof(c->db_password));
 	get_str(ld, "db", "database", c->db_name, sizeof(c->db_name));
+	get_str(ld, "db", "migrate_user", c->db_migrate_user,
+	    sizeof(c->db_migrate_user));
+	get_str(ld, "db", "user_host", c->db_user_host,
+	    sizeof(c->db_user_host));
 	get_int(ld, "db", "connect_timeout", &c->db_connect_timeout_s, 1, 60);
 	get_int(ld, "db", "rw_timeout", &c->db_rw_timeout_s, 1, 3600);
 	get_int(ld, "db", "tx_max_attempts", &c->tx_max_attempts, 1, 100);
@@ -409,34 +454,70 @@ load_pools(loader *ld, tly_config *c)
 	}
 }
 
-/* load_pubkey - an RS256 public key from a PEM file */
-static void
-load_pubkey(loader *ld, const char *sec, tly_jwt_issuer *is)
+/* load_pem - the RS256 public key in PEM file 'path' ([sec] key) */
+static void *
+load_pem(loader *ld, const char *sec, const char *key, const char *path)
 {
-	const char *path;
 	FILE *f;
 	EVP_PKEY *k;
 
-	path = tly_ini_get(ld->ini, sec, "public_key_file");
-	if (path == NULL) {
-		bad(ld, sec, "public_key_file", "required for alg = RS256");
-		return;
-	}
 	f = fopen(path, "r");
 	if (f == NULL) {
-		bad(ld, sec, "public_key_file", "cannot open");
-		return;
+		bad(ld, sec, key, "cannot open");
+		return NULL;
 	}
 	k = PEM_read_PUBKEY(f, NULL, NULL, NULL);
 	fclose(f);
 	if (k == NULL || EVP_PKEY_get_base_id(k) != EVP_PKEY_RSA ||
 	    EVP_PKEY_get_bits(k) < 2048) {
 		EVP_PKEY_free(k);
-		bad(ld, sec, "public_key_file",
+		bad(ld, sec, key,
 		    "not an RSA public key of at least 2048 bits in PEM");
-		return;
+		return NULL;
 	}
-	is->pubkey = k;
+	return k;
+}
+
+/*
+ * load_pubkey - the RS256 keys of issuer [sec]: public_key_file (tokens
+ * without "kid") and public_key_file.KID (tokens whose "kid" is KID:
+ * the identity provider's keys during a rotation, old and new at once)
+ */
+static void
+load_pubkey(loader *ld, const char *sec, tly_jwt_issuer *is)
+{
+	static const char pfx[] = "public_key_file.";
+	const char *path;
+	tly_ini_ent *e;
+	tly_jwt_key *k;
+	size_t i;
+
+	path = tly_ini_get(ld->ini, sec, "public_key_file");
+	if (path != NULL)
+		is->pubkey = load_pem(ld, sec, "public_key_file", path);
+	for (i = 0; i < ld->ini->n; i++) {
+		e = &ld->ini->v[i];
+		if (strcmp(e->section, sec) != 0 ||
+		    strncmp(e->key, pfx, sizeof(pfx) - 1) != 0)
+			continue;
+		e->used = 1;
+		if (is->nkeys == TLY_MAX_JWT_KEYS) {
+			bad(ld, sec, e->key, "too many keys");
+			return;
+		}
+		k = &is->keys[is->nkeys];
+		if (tly_strlcpy(k->kid, e->key + sizeof(pfx) - 1,
+		    sizeof(k->kid)) >= sizeof(k->kid)) {
+			bad(ld, sec, e->key, "kid longer than 63 bytes");
+			return;
+		}
+		k->pubkey = load_pem(ld, sec, e->key, e->value);
+		if (k->pubkey == NULL)
+			return;
+		is->nkeys++;
+	}
+	if (path == NULL && is->nkeys == 0)
+		bad(ld, sec, "public_key_file", "required for alg = RS256");
 }
 
 static void
@@ -444,6 +525,8 @@ load_issuer(loader *ld, tly_config *c, const char *sec)
 {
 	tly_jwt_issuer *is;
 	const char *alg;
+	char what[256];
+	int i;
 
 	if (c->n_issuers == TLY_MAX_ISSUERS) {
 		bad(ld, sec, "", "too many [jwt.*] sections");
@@ -458,8 +541,19 @@ load_issuer(loader *ld, tly_config *c, const char *sec)
 	get_str(ld, sec, "email_claim", is->email_claim,
 	    sizeof(is->email_claim));
 	get_int(ld, sec, "leeway", &is->leeway_s, 0, 300);
+	get_str(ld, sec, "typ", is->typ, sizeof(is->typ));
+	get_int(ld, sec, "max_lifetime", &is->max_lifetime_s, 0,
+	    366 * 86400);
 	if (is->iss[0] == '\0')
 		bad(ld, sec, "issuer", "required");
+	for (i = 0; i + 1 < c->n_issuers && is->iss[0]; i++)
+		if (strcmp(c->issuers[i].iss, is->iss) == 0) {
+			/* which section's key would verify its tokens? */
+			snprintf(what, sizeof(what),
+			    "%.200s is already [jwt.%s]",
+			    is->iss, c->issuers[i].name);
+			bad(ld, sec, "issuer", what);
+		}
 	if (is->aud[0] == '\0')
 		bad(ld, sec, "audience", "required");
 	alg = tly_ini_get(ld->ini, sec, "alg");
@@ -500,7 +594,10 @@ load_auth(loader *ld, tly_config *c)
 	    &c->login_max_failures, 1, 1000);
 	get_int(ld, "admin_auth", "login_window", &c->login_window_s, 10,
 	    86400);
-	get_int(ld, "admin_auth", "kdf_log2_n", &c->kdf_log2_n, 10, 20);
+	get_int(ld, "admin_auth", "login_max_delay", &c->login_max_delay_s, 1,
+	    3600);
+	/* scrypt below 2^14 is too cheap to stand a stolen table */
+	get_int(ld, "admin_auth", "kdf_log2_n", &c->kdf_log2_n, 14, 20);
 	load_rate(ld, "buyer", &c->rate_buyer);
 	load_rate(ld, "server", &c->rate_server);
 	load_rate(ld, "admin", &c->rate_admin);
@@ -646,8 +743,26 @@ load_currency(loader *ld, tly_config *c, const char *sec)
 	    1, INT64_MAX / 2);
 	get_i64(ld, sec, "refund_support_limit_cent",
 	    &cur->refund_support_limit_cent, 0, INT64_MAX / 2);
+	/* unset: ten refunds at the limit a day */
+	if (tly_ini_get(ld->ini, sec, "refund_support_daily_cent") == NULL)
+		cur->refund_support_daily_cent =
+		    cur->refund_support_limit_cent > INT64_MAX / 20 ?
+		    INT64_MAX / 2 : cur->refund_support_limit_cent * 10;
+	get_i64(ld, sec, "refund_support_daily_cent",
+	    &cur->refund_support_daily_cent, 0, INT64_MAX / 2);
 	if (cur->min_charge_cent > cur->max_charge_cent)
 		bad(ld, sec, "min_charge_cent", "above max_charge_cent");
+}
+
+/* load_ops - [audit], [alerts], [metrics] (docs/operations.md) */
+static void
+load_ops(loader *ld, tly_config *c)
+{
+	get_int(ld, "audit", "chain_horizon", &c->audit_horizon_s, 0, 3600);
+	get_str(ld, "alerts", "email", c->alerts_email,
+	    sizeof(c->alerts_email));
+	get_secret(ld, "metrics", "token", c->metrics_token,
+	    sizeof(c->metrics_token));
 }
 
 /* load_smtp - [smtp]: where and how the outbox sends (core/outbox.c) */
@@ -880,6 +995,7 @@ tly_config_load_env(tly_config *c, const char *path, const char *env_file,
 	load_pricing(&ld, c);
 	load_payouts(&ld, c);
 	load_smtp(&ld, c);
+	load_ops(&ld, c);
 	load_named_sections(&ld, c);
 	u = tly_ini_unused(&ini);
 	if (!ld.failed && u) {
@@ -902,9 +1018,16 @@ tly_config_free(tly_config *c)
 {
 	int i;
 
+	int k;
+
 	for (i = 0; i < c->n_issuers; i++) {
 		EVP_PKEY_free(c->issuers[i].pubkey);
 		c->issuers[i].pubkey = NULL;
+		for (k = 0; k < c->issuers[i].nkeys; k++) {
+			EVP_PKEY_free(c->issuers[i].keys[k].pubkey);
+			c->issuers[i].keys[k].pubkey = NULL;
+		}
+		c->issuers[i].nkeys = 0;
 	}
 }
 

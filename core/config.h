@@ -19,6 +19,7 @@
 #define TLY_NPOOLS		3
 
 #define TLY_MAX_ISSUERS		4
+#define TLY_MAX_JWT_KEYS	4	/* named RS256 keys per issuer */
 #define TLY_MAX_JOBS		16
 #define TLY_MAX_WH_SECRETS	2
 #define TLY_MAX_CURRENCIES	16
@@ -35,6 +36,12 @@ typedef struct tly_pool_conf {
 	int	 listen_backlog;
 } tly_pool_conf;
 
+/* an RS256 key named by the "kid" of the tokens it signs */
+typedef struct tly_jwt_key {
+	char	 kid[64];
+	void	*pubkey;		/* EVP_PKEY * */
+} tly_jwt_key;
+
 typedef struct tly_jwt_issuer {
 	char	 name[32];		/* [jwt.NAME] */
 	char	 iss[256];		/* the token's "iss" */
@@ -42,9 +49,13 @@ typedef struct tly_jwt_issuer {
 	int	 alg;			/* per issuer, never from the token */
 	char	 secret[512];		/* HS256 */
 	size_t	 secret_len;
-	void	*pubkey;		/* RS256: EVP_PKEY * */
+	void	*pubkey;		/* RS256 key of tokens without kid */
+	tly_jwt_key keys[TLY_MAX_JWT_KEYS];	/* RS256 by kid (rotation) */
+	int	 nkeys;
 	char	 email_claim[64];	/* claim holding the buyer's email */
 	int	 leeway_s;
+	char	 typ[32];		/* required header typ; "" = JWT/none */
+	int	 max_lifetime_s;	/* exp - iat at most; 0 = unbounded */
 } tly_jwt_issuer;
 
 typedef struct tly_rate_conf {
@@ -62,7 +73,8 @@ typedef struct tly_currency {
 	int64_t	 stripe_fee_fixed_cent;
 	int64_t	 platform_fee_cent;	/* default fixed platform fee */
 	int64_t	 payout_threshold_cent;
-	int64_t	 refund_support_limit_cent;	/* per refund, role support */
+	int64_t	 refund_support_limit_cent;	/* per payment, role support */
+	int64_t	 refund_support_daily_cent;	/* per support admin and day */
 } tly_currency;
 
 typedef struct tly_job_conf {
@@ -82,6 +94,7 @@ typedef struct tly_config {
 	int		 request_timeout_s;	/* worker watchdog */
 	int		 shutdown_timeout_s;	/* SIGTERM grace */
 	char		 public_url[256];	/* base of links in emails */
+	char		 shop_origins[512];	/* may postMessage a token */
 	char		 env_file[256];		/* env:NAME from it, or "" */
 	int		 literal_secrets;	/* a secret written as is */
 
@@ -92,6 +105,8 @@ typedef struct tly_config {
 	char		 db_user[64];
 	char		 db_password[256];
 	char		 db_name[64];
+	char		 db_migrate_user[64];	/* '': migrate as db_user */
+	char		 db_user_host[64];	/* db_user's host part */
 	int		 db_connect_timeout_s;
 	int		 db_rw_timeout_s;
 	int		 tx_max_attempts;
@@ -109,6 +124,7 @@ typedef struct tly_config {
 	int		 cookie_secure;
 	int		 login_max_failures;
 	int		 login_window_s;
+	int		 login_max_delay_s;	/* cap of the per-user delay */
 	int		 kdf_log2_n;		/* scrypt N = 2^kdf_log2_n */
 
 	/* [ratelimit] */
@@ -170,6 +186,11 @@ typedef struct tly_config {
 	int		 smtp_max_attempts;
 	int		 smtp_retry_base_s;
 	int		 smtp_retry_max_s;
+
+	/* operations (docs/operations.md) */
+	int		 audit_horizon_s;	/* [audit] chain_horizon */
+	char		 alerts_email[254];	/* [alerts] email, "" = none */
+	char		 metrics_token[128];	/* [metrics] token, "" = none */
 } tly_config;
 
 enum { TLY_SMTP_SSL_NONE = 0, TLY_SMTP_SSL_TRY, TLY_SMTP_SSL_ALL };

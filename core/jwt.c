@@ -3,14 +3,21 @@
  *
  * Verification order, each step failing closed with one opaque 401:
  *   1. three base64url parts, bounded length, valid JSON objects;
- *   2. header: "alg" a string, no "crit", "typ" absent or "JWT";
+ *   2. header: "alg" a string, no "crit"; "typ" absent or "JWT", or
+ *      when the issuer names one (typ = at+jwt), exactly that (RFC 8725
+ *      3.11: a token of another kind is not taken for a buyer's);
  *   3. payload "iss" selects a configured issuer (else refused);
  *   4. header "alg" must equal that issuer's configured algorithm;
  *   5. signature over "<header>.<payload>" with the issuer's key
- *      (HMAC compared in constant time; RSA PKCS#1 v1.5 with SHA-256);
+ *      (HMAC compared in constant time; RSA PKCS#1 v1.5 with SHA-256;
+ *      RS256: the key named by the header's "kid" when the issuer names
+ *      its keys, so keys rotate without a flag day; an unknown kid is
+ *      refused);
  *   6. claims: exp required and in the future, nbf (if any) in the past,
  *      each with the issuer's leeway; aud (string or array) contains the
- *      configured audience; sub a non-empty string of at most 255 bytes.
+ *      configured audience; sub a non-empty string of at most 255 bytes;
+ *      with the issuer's max_lifetime, iat required and exp - iat within
+ *      it (RFC 8725 3.10).
  * The reason for a refusal goes to 'why' for the log, never to a client.
  *
  * API:	tly_jwt_verify(), tly_jwt_sign_hs256(), tly_jwt_looks_like().
@@ -18,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -108,10 +116,34 @@ audience_ok(const tly_jv *payload, const char *want)
 	return 0;
 }
 
-static int
-signature_ok(const tly_jwt_issuer *is, const char *signed_part, size_t slen,
-    const unsigned char *sig, size_t siglen)
+/*
+ * rs_key - the RS256 key of issuer 'is' for header 'h': the key named by
+ * its "kid" when the issuer names keys (an unknown kid: none, never a
+ * guess), else the issuer's one key
+ */
+static const void *
+rs_key(const tly_jwt_issuer *is, const tly_jv *h)
 {
+	const char *kid;
+	int i;
+
+	if (is->nkeys == 0)
+		return is->pubkey;
+	kid = tly_json_str(h, "kid");
+	if (kid == NULL)
+		return is->pubkey;
+	for (i = 0; i < is->nkeys; i++)
+		if (strcmp(is->keys[i].kid, kid) == 0)
+			return is->keys[i].pubkey;
+	return NULL;
+}
+
+static int
+signature_ok(const tly_jwt_issuer *is, const tly_jv *h,
+    const char *signed_part, size_t slen, const unsigned char *sig,
+    size_t siglen)
+{
+	const void *key;
 	unsigned char mac[EVP_MAX_MD_SIZE];
 	unsigned int maclen = 0;
 	EVP_MD_CTX *mdctx;
@@ -124,33 +156,73 @@ signature_ok(const tly_jwt_issuer *is, const char *signed_part, size_t slen,
 			return 0;
 		return siglen == maclen && tly_memeq_ct(mac, sig, maclen);
 	}
-	if (is->alg != TLY_JWT_RS256 || is->pubkey == NULL)
+	key = rs_key(is, h);
+	if (is->alg != TLY_JWT_RS256 || key == NULL)
 		return 0;
 	mdctx = EVP_MD_CTX_new();
 	if (mdctx == NULL)
 		return 0;
 	ok = EVP_DigestVerifyInit(mdctx, NULL, EVP_sha256(), NULL,
-	    is->pubkey) == 1 && EVP_DigestVerify(mdctx, sig, siglen,
+	    (EVP_PKEY *)key) == 1 && EVP_DigestVerify(mdctx, sig, siglen,
 	    (const unsigned char *)signed_part, slen) == 1;
 	EVP_MD_CTX_free(mdctx);
 	return ok;
 }
 
+/* typ_ok - header "typ" 'typ' (NULL: absent) as issuer 'is' wants it */
 static int
+typ_ok(const char *typ, const tly_jwt_issuer *is)
+{
+	if (is->typ[0] == '\0')
+		return typ == NULL || strcmp(typ, "JWT") == 0;
+	if (typ == NULL)
+		return 0;
+	/* RFC 7515 4.1.9: "application/" may be left out */
+	if (strncasecmp(typ, "application/", 12) == 0)
+		typ += 12;
+	return strcasecmp(typ, is->typ) == 0;
+}
+
+/* header_ok - NULL when header 'h' suits issuer 'is', else the reason */
+static const char *
 header_ok(const tly_jv *h, const tly_jwt_issuer *is)
 {
-	const char *alg, *typ;
+	const char *alg;
 
 	alg = tly_json_str(h, "alg");
 	if (alg == NULL || tly_json_get(h, "crit") != NULL)
-		return 0;
-	typ = tly_json_str(h, "typ");
-	if (tly_json_get(h, "typ") != NULL &&
-	    (typ == NULL || strcmp(typ, "JWT") != 0))
-		return 0;
-	if (is->alg == TLY_JWT_HS256)
-		return strcmp(alg, "HS256") == 0;
-	return strcmp(alg, "RS256") == 0;
+		return "algorithm not the issuer's";
+	if (tly_json_get(h, "typ") != NULL && tly_json_str(h, "typ") == NULL)
+		return "typ not a string";
+	if (!typ_ok(tly_json_str(h, "typ"), is))
+		return "typ not the issuer's";
+	if (strcmp(alg, is->alg == TLY_JWT_HS256 ? "HS256" : "RS256") != 0)
+		return "algorithm not the issuer's";
+	return NULL;
+}
+
+/*
+ * lifetime_ok - with a maximum lifetime, iat is required, not in the
+ * future, and exp - iat within it (RFC 8725 3.10: a stolen token
+ * expires); NULL or the reason
+ */
+static const char *
+lifetime_ok(const tly_jv *p, const tly_jwt_issuer *is, int64_t now,
+    int64_t exp)
+{
+	int64_t iat;
+
+	if (is->max_lifetime_s == 0)
+		return NULL;
+	if (numeric_claim(p, "iat", &iat) != TLY_OK)
+		return "iat missing where the lifetime is bounded";
+	if (iat > now + is->leeway_s)
+		return "iat in the future";
+	/* exp - iat > max, written so that no extreme iat overflows (exp
+	 * > now - leeway here, so exp - max cannot) */
+	if (iat < exp - is->max_lifetime_s)
+		return "lifetime above the issuer's max_lifetime";
+	return NULL;
 }
 
 /* check_claims - time window, audience, subject; fills 'c' */
@@ -232,17 +304,23 @@ tly_jwt_verify(const tly_config *cfg, tly_pool *pool, const char *token,
 	is = iss ? tly_config_issuer(cfg, iss) : NULL;
 	if (is == NULL)
 		return refuse(err, why, whysz, "unknown issuer");
-	if (!header_ok(h, is))
-		return refuse(err, why, whysz, "algorithm not the issuer's");
+	reason = header_ok(h, is);
+	if (reason)
+		return refuse(err, why, whysz, reason);
 	n = strlen(d2 + 1);
 	sig = tly_palloc(pool, n + 1);
 	if (sig == NULL ||
 	    tly_b64_decode(sig, n + 1, &siglen, d2 + 1, n, 1) != TLY_OK)
 		return refuse(err, why, whysz, "undecodable signature");
-	if (!signature_ok(is, token, (size_t)(d2 - token), sig, siglen))
+	if (!signature_ok(is, h, token, (size_t)(d2 - token), sig, siglen))
 		return refuse(err, why, whysz, "bad signature");
 	if (check_claims(p, is, now, c, &reason) != TLY_OK)
 		return refuse(err, why, whysz, reason);
+	reason = lifetime_ok(p, is, now, c->exp);
+	if (reason) {
+		memset(c, 0, sizeof(*c));
+		return refuse(err, why, whysz, reason);
+	}
 	c->issuer = is;
 	return TLY_OK;
 }

@@ -14,6 +14,13 @@
  * that fails halfway is not rolled back: migrations use IF NOT EXISTS and
  * may be re-run after the cause is fixed.
  *
+ * With [db] migrate_user it connects as that user (password from the
+ * environment, TALLY_DB_MIGRATE_PASSWORD, never from tally.conf, which
+ * the application reads) and ends by granting the application user
+ * ([db] user @ [db] user_host) exactly its privileges on every table:
+ * no UPDATE or DELETE on the audit tables (grant_app).  Without it, the
+ * application user migrates and keeps whatever it was granted.
+ *
  * API:	tly_migrate().
  */
 #include <dirent.h>
@@ -141,6 +148,15 @@ record(MYSQL *m, int version, const char *name, const char *sum)
 	return mysql_query(m, sql) ? TLY_ERR : TLY_OK;
 }
 
+/* migrate_password - the migration user's password ('' when none) */
+static const char *
+migrate_password(void)
+{
+	const char *p = getenv("TALLY_DB_MIGRATE_PASSWORD");
+
+	return p ? p : "";
+}
+
 static MYSQL *
 connect_multi(const tly_config *c, char *why, size_t whysz)
 {
@@ -158,7 +174,9 @@ connect_multi(const tly_config *c, char *why, size_t whysz)
 	mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	mysql_options(m, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
 	if (mysql_real_connect(m, c->db_socket[0] ? NULL : c->db_host,
-	    c->db_user, c->db_password, c->db_name, (unsigned int)c->db_port,
+	    c->db_migrate_user[0] ? c->db_migrate_user : c->db_user,
+	    c->db_migrate_user[0] ? migrate_password() : c->db_password,
+	    c->db_name, (unsigned int)c->db_port,
 	    c->db_socket[0] ? c->db_socket : NULL,
 	    CLIENT_MULTI_STATEMENTS) == NULL) {
 		snprintf(why, whysz, "cannot connect to the database: %s",
@@ -250,6 +268,119 @@ apply_one(MYSQL *m, const char *dir, const char *name, tly_log *log,
 	return TLY_OK;
 }
 
+/* ident_ok - 's' may be quoted into a GRANT as a name or host */
+static int
+ident_ok(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || *s == '_' || *s == '-' ||
+		    *s == '.' || *s == '%'))
+			return 0;
+	return 1;
+}
+
+/* privileges - what the application may do to table 't' */
+static const char *
+privileges(const char *t)
+{
+	if (strcmp(t, "audit_log") == 0 || strcmp(t, "audit_chain") == 0)
+		return "SELECT, INSERT";	/* append-only */
+	if (strcmp(t, "schema_migrations") == 0)
+		return "SELECT";
+	return "SELECT, INSERT, UPDATE, DELETE";
+}
+
+/* denied - what the application must not have on table 't', or NULL */
+static const char *
+denied(const char *t)
+{
+	if (strcmp(t, "audit_log") == 0 || strcmp(t, "audit_chain") == 0)
+		return "UPDATE, DELETE";
+	if (strcmp(t, "schema_migrations") == 0)
+		return "INSERT, UPDATE, DELETE";
+	return NULL;
+}
+
+/* grant_sql - 'sql'; a revoke of a grant that does not exist is fine */
+static int
+grant_sql(MYSQL *m, const char *sql)
+{
+	unsigned int e;
+
+	if (mysql_query(m, sql) == 0)
+		return TLY_OK;
+	e = mysql_errno(m);
+	if (strncmp(sql, "REVOKE", 6) == 0 && (e == 1141 || e == 1147))
+		return TLY_OK;		/* no such grant */
+	return TLY_ERR;
+}
+
+/*
+ * grant_app - the application user gets exactly what it needs on every
+ * table of the schema (docs/operations.md, "Database users"): SELECT,
+ * INSERT, UPDATE and DELETE, but SELECT and INSERT only on the audit
+ * tables (the application cannot rewrite history) and SELECT on
+ * schema_migrations.  Run by the migration user after the migrations,
+ * while the running tallyd keeps working: the table grants come first,
+ * then a database-wide grant left from an older setup is revoked, then
+ * what the audit tables must not allow, so the application never lacks
+ * a privilege it needs in between.
+ */
+static int
+grant_app(MYSQL *m, const tly_config *c, tly_migrate_result *res)
+{
+	char sql[512], tables[128][65];
+	MYSQL_RES *r;
+	MYSQL_ROW row;
+	int n = 0, i;
+
+	if (!ident_ok(c->db_user) || !ident_ok(c->db_user_host) ||
+	    !ident_ok(c->db_name)) {
+		snprintf(res->why, sizeof(res->why), "grants: [db] user, "
+		    "user_host and database must be plain names");
+		return TLY_ERR;
+	}
+	if (mysql_query(m, "SELECT TABLE_NAME FROM information_schema.TABLES "
+	    "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' "
+	    "ORDER BY TABLE_NAME") || (r = mysql_store_result(m)) == NULL) {
+		snprintf(res->why, sizeof(res->why), "grants: %s",
+		    mysql_error(m));
+		return TLY_ERR;
+	}
+	while ((row = mysql_fetch_row(r)) != NULL && n < 128)
+		if (row[0] && ident_ok(row[0]))
+			tly_strlcpy(tables[n++], row[0], sizeof(tables[0]));
+	mysql_free_result(r);
+	for (i = 0; i < n; i++) {
+		snprintf(sql, sizeof(sql), "GRANT %s ON `%s`.`%s` TO "
+		    "'%s'@'%s'", privileges(tables[i]), c->db_name, tables[i],
+		    c->db_user, c->db_user_host);
+		if (grant_sql(m, sql) != TLY_OK)
+			goto fail;
+	}
+	snprintf(sql, sizeof(sql), "REVOKE ALL PRIVILEGES ON `%s`.* FROM "
+	    "'%s'@'%s'", c->db_name, c->db_user, c->db_user_host);
+	if (grant_sql(m, sql) != TLY_OK)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		if (denied(tables[i]) == NULL)
+			continue;
+		snprintf(sql, sizeof(sql), "REVOKE %s ON `%s`.`%s` FROM "
+		    "'%s'@'%s'", denied(tables[i]), c->db_name, tables[i],
+		    c->db_user, c->db_user_host);
+		if (grant_sql(m, sql) != TLY_OK)
+			goto fail;
+	}
+	return TLY_OK;
+fail:
+	snprintf(res->why, sizeof(res->why), "grants to '%s'@'%s': %s",
+	    c->db_user, c->db_user_host, mysql_error(m));
+	return TLY_ERR;
+}
+
 /*
  * tly_migrate - apply the migrations of directory 'dir' (the configured
  * schema_dir when NULL).  TLY_OK with counts in 'res', or TLY_ERR with
@@ -297,6 +428,9 @@ tly_migrate(const tly_config *c, const char *dir, tly_log *log,
 	}
 	for (i = 0; i < n && rc == TLY_OK; i++)
 		rc = apply_one(m, dir, names[i]->d_name, log, res);
+	if (rc == TLY_OK && c->db_migrate_user[0] &&
+	    strcmp(c->db_migrate_user, c->db_user) != 0)
+		rc = grant_app(m, c, res);
 	if (m)
 		mysql_close(m);		/* releases the lock */
 	for (i = 0; i < n; i++)

@@ -63,6 +63,7 @@
 #include "audit.h"
 #include "auth.h"
 #include "outbox.h"
+#include "metrics.h"
 #include "payout.h"
 #include "recover.h"
 #include "tly_str.h"
@@ -722,6 +723,8 @@ tly_job_payouts(tly_ctx *ctx, tly_err *err)
 	int rc;
 
 	rc = tly_payouts_run(ctx, &st, err);
+	tly_metrics_payout_run(rc, st.paid, st.failed, st.deferred,
+	    st.unknown);
 	snprintf(paid, sizeof(paid), "%d", st.paid);
 	snprintf(failed, sizeof(failed), "%d", st.failed);
 	snprintf(deferred, sizeof(deferred), "%d", st.deferred);

@@ -36,7 +36,8 @@
  *                        pending.
  *
  * tly_refund_admin() is the admin API's request (the support role's
- * limit checked under the lock); tly_refund_record() is how refund
+ * limits, per payment cumulatively and per admin and day, checked under
+ * the lock); tly_refund_record() is how refund
  * events (refund_events.c) hand Stripe's refund over.
  *
  * API:	tly_reversal_post(),
@@ -153,8 +154,55 @@ typedef struct request_args {
 } request_args;
 
 /*
+ * support_limits - may the support role ('a->limited') refund 'amount'
+ * more of a payment that has 'requested' refunded already?  The
+ * currency's refund_support_limit_cent bounds the payment's refunds
+ * together (one refund at a time under the limit added up to any sum),
+ * refund_support_daily_cent the admin's refunds of the last 24 hours in
+ * that currency.  Under the payment's lock, then the admin's row (lock
+ * order: payment, then admin_users): two refunds of one admin on two
+ * payments are counted one after the other.
+ */
+static int
+support_limits(tly_ctx *ctx, const request_args *a, const tly_currency *cur,
+    int64_t requested, int64_t amount, tly_err *err)
+{
+	int64_t today = 0;
+	char id[40];
+	int rc;
+
+	if (cur == NULL || requested > cur->refund_support_limit_cent ||
+	    amount > cur->refund_support_limit_cent - requested)
+		return tly_err_param(err, TLY_EK_FORBIDDEN,
+		    "refund_limit_exceeded", "amount_cent", "Your role may "
+		    "refund at most %lld of a payment; ask finance.",
+		    (long long)(cur ? cur->refund_support_limit_cent : 0));
+	if (a->actor != NULL && a->actor->kind == TLY_PK_ADMIN) {
+		rc = tly_db_row(ctx->db, err, "SELECT id FROM admin_users "
+		    "WHERE id = ? FOR UPDATE", "s>s", a->actor->id, id,
+		    sizeof(id));
+		if (rc && rc != TLY_NOTFOUND)
+			return rc;
+	}
+	rc = tly_db_row(ctx->db, err, "SELECT IFNULL(SUM(amount_cent), 0) "
+	    "FROM refunds WHERE requested_by = ? AND currency = ? AND origin "
+	    "= 'tally' AND state <> 'failed' AND created_at > NOW(3) - "
+	    "INTERVAL 1 DAY", "ss>i", a->by, cur->code, &today);
+	if (rc)
+		return rc;
+	if (today > cur->refund_support_daily_cent ||
+	    amount > cur->refund_support_daily_cent - today)
+		return tly_err_param(err, TLY_EK_FORBIDDEN,
+		    "refund_daily_limit_exceeded", "amount_cent", "Your role "
+		    "may refund at most %lld a day; ask finance.",
+		    (long long)cur->refund_support_daily_cent);
+	return TLY_OK;
+}
+
+/*
  * request_tx - under the payment's lock: refused while disputed, above
- * the remainder, or (a->limited) above the currency's support limit;
+ * the remainder, or (a->limited) above the support role's limits
+ * (support_limits);
  * else the refund row, keeping the client's key (a->key).  A duplicate
  * key (a concurrent takeover made the row first) is TLY_CONFLICT.
  */
@@ -182,12 +230,11 @@ request_tx(tly_ctx *ctx, void *arg, tly_err *err)
 		    "id", "A disputed payment cannot be refunded.");
 	amount = a->amount ? a->amount : total - requested - disputed;
 	cur = tly_config_currency(ctx->cfg, code);
-	if (a->limited && amount > 0 && (cur == NULL ||
-	    amount > cur->refund_support_limit_cent))
-		return tly_err_param(err, TLY_EK_FORBIDDEN,
-		    "refund_limit_exceeded", "amount_cent", "Your role may "
-		    "refund at most %lld per refund; ask finance.",
-		    (long long)(cur ? cur->refund_support_limit_cent : 0));
+	if (a->limited && amount > 0) {
+		rc = support_limits(ctx, a, cur, requested, amount, err);
+		if (rc)
+			return rc;
+	}
 	rc = tly_refund_insert(ctx, a->pay, a->amount, code, a->origin,
 	    a->reason, a->by, a->id, sizeof(a->id), err);
 	if (rc == TLY_OK && a->key)
@@ -290,7 +337,9 @@ tly_refund_request(tly_ctx *ctx, const char *pay, int64_t amount,
 /*
  * tly_refund_admin - an admin's refund: as tly_refund_request() (origin
  * "tally", requested by 'by'); 'limited' (the support role) refuses
- * (403) a refund above the currency's refund_support_limit_cent.  'key'
+ * (403) a refund that takes the payment's refunds above the currency's
+ * refund_support_limit_cent, or the admin's refunds of the last day
+ * above its refund_support_daily_cent.  'key'
  * (NULL: none) is the admin's Idempotency-Key: the refund keeps it, and
  * a request with a key a refund keeps answers that refund (idem.h).
  */

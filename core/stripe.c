@@ -28,6 +28,7 @@
 #include <curl/curl.h>
 
 #include "ctx.h"
+#include "metrics.h"
 #include "stripe.h"
 #include "tly_buf.h"
 #include "tly_str.h"
@@ -395,6 +396,7 @@ tly_stripe_call(tly_stripe *s, tly_pool *pool, const tly_stripe_req *rq,
 	const char *url, *q;
 	st_attempt a;
 	int n, verdict = ST_FAIL;
+	int64_t t0;
 
 	memset(resp, 0, sizeof(*resp));
 	if (strcmp(rq->method, "POST") == 0 && rq->idempotency_key == NULL)
@@ -414,6 +416,7 @@ tly_stripe_call(tly_stripe *s, tly_pool *pool, const tly_stripe_req *rq,
 		return tly_err_internal(err);
 	}
 	memset(&a, 0, sizeof(a));
+	t0 = tly_mono_ms();
 	for (n = 0; n <= s->cfg->stripe_max_retries; n++) {
 		if (n)
 			backoff(s, n - 1);
@@ -425,6 +428,8 @@ tly_stripe_call(tly_stripe *s, tly_pool *pool, const tly_stripe_req *rq,
 		log_call(s, TLY_LOG_INFO, "retrying", rq, &a, n + 1, NULL);
 	}
 	curl_slist_free_all(h);
+	tly_metrics_stripe(rq->method, rq->path, a.status,
+	    tly_mono_ms() - t0);
 	if (verdict == ST_DONE && tly_fault_nth(TLY_FAULT_STRIPE_LOST))
 		verdict = ST_UNKNOWN;	/* TALLY_FAULTS: the reply lost */
 	resp->status = (int)a.status;

@@ -5,12 +5,14 @@
  *
  *   1. verify Stripe-Signature with the endpoint's secrets (platform or
  *      Connect, two each during a rotation); a refusal is counted by
- *      source address and answered 400, and the unverified body is never
- *      stored;
+ *      source address in memory (written in aggregate, see "Refusals"
+ *      below) and answered 400, and the unverified body is never stored;
  *   2. parse the event; store it by id.  A duplicate id is acknowledged
  *      and does nothing (unless its processing failed: then it is tried
  *      again now);
- *   3. act on it:
+ *   3. act on it (PaymentIntent and charge events only when they come
+ *      from the platform endpoint without "account": a connected
+ *      account's own PaymentIntents are no buyer's payment):
  *        payment_intent.succeeded  complete the checkout named in the
  *             PaymentIntent's metadata, with the facts of the signed event,
  *             in the SAME transaction as storing the event (one commit);
@@ -42,8 +44,13 @@
  *      Tally retries itself ("webhooks" job: exponential backoff, dead
  *      after TLY_WEBHOOK_MAX_ATTEMPTS, replayable by an operator).
  *
- * API:	tly_webhook_receive(), tly_webhook_process(), tly_webhook_replay(),
- *	tly_webhook_list(), tly_job_webhooks().
+ * An event Tally read from Stripe itself (the "events" catch-up job,
+ * events.c) enters at step 2 through tly_webhook_ingest(): the same
+ * store-by-id and act, so it is stored exactly as a delivery would be.
+ *
+ * API:	tly_webhook_receive(), tly_webhook_ingest(), tly_webhook_process(),
+ *	tly_webhook_replay(), tly_webhook_list(), tly_job_webhooks(),
+ *	tly_webhook_refusals_flush(), tly_webhook_refusals_pending().
  */
 #include <stdio.h>
 #include <string.h>
@@ -52,6 +59,7 @@
 #include "checkout.h"
 #include "complete.h"
 #include "dispute.h"
+#include "metrics.h"
 #include "refund.h"
 #include "payout.h"
 #include "stripe.h"
@@ -103,6 +111,32 @@ classify(const tly_st_event *e)
 	return ACT_IGNORE;
 }
 
+/*
+ * platform_only - PaymentIntent and charge events act only when they come
+ * from the platform endpoint about the platform's own objects (no
+ * "account").  A connected account's owner makes PaymentIntents on its
+ * own account with any metadata it likes: from the Connect endpoint
+ * such an event is stored and ignored, never taken for a buyer's
+ * payment.
+ */
+static int
+platform_only(tly_ctx *ctx, event *ev)
+{
+	switch (ev->act) {
+	case ACT_COMPLETE: case ACT_CHARGE: case ACT_FEE: case ACT_STATUS:
+		break;
+	default:
+		return ev->act;
+	}
+	if (strcmp(ev->endpoint, "platform") == 0 &&
+	    (ev->e.account == NULL || ev->e.account[0] == '\0'))
+		return ev->act;
+	tly_logkv(ctx->log, TLY_LOG_WARN, "webhook", "a payment event of a "
+	    "connected account: ignored", "event_id", ev->e.id, "type",
+	    ev->e.type, "account", ev->e.account, NULL);
+	return ACT_IGNORE;
+}
+
 /* parse_event - the event in 'payload' (in the context's arena) */
 static int
 parse_event(tly_ctx *ctx, const char *payload, size_t len, event *ev,
@@ -122,20 +156,107 @@ parse_event(tly_ctx *ctx, const char *payload, size_t len, event *ev,
 		return rc;
 	ev->object_id = tly_json_str(ev->e.object, "id");
 	ev->act = classify(&ev->e);
+	ev->act = platform_only(ctx, ev);
 	return TLY_OK;
+}
+
+/*
+ * Refusals (a bad signature) are counted in memory, per source address,
+ * and written to webhook_refusals in aggregate: at most once a
+ * TLY_REFUSALS_FLUSH_MS per worker (on the next refusal after it, when
+ * the worker is idle, and when it exits), one upsert per address.  A
+ * flood of forged deliveries costs no database write each.  The table
+ * is bounded in memory: REFUSAL_SLOTS addresses per interval, the rest
+ * counted under "other".
+ */
+#define REFUSAL_SLOTS	64
+
+typedef struct refusal_slot {
+	char	 addr[64];
+	char	 reason[128];
+	int64_t	 n;
+} refusal_slot;
+
+static refusal_slot	refusal_tab[REFUSAL_SLOTS];
+static int		refusal_used;
+static int64_t		refusal_flushed_ms;
+
+/* refusal_count - one more refusal of 'addr' in memory */
+static void
+refusal_count(const char *addr, const char *why)
+{
+	refusal_slot *sl = NULL;
+	int i;
+
+	if (addr == NULL || *addr == '\0' || strlen(addr) >= 64)
+		addr = "unknown";
+	for (i = 0; i < refusal_used && sl == NULL; i++)
+		if (strcmp(refusal_tab[i].addr, addr) == 0)
+			sl = &refusal_tab[i];
+	if (sl == NULL && refusal_used < REFUSAL_SLOTS - 1) {
+		sl = &refusal_tab[refusal_used++];
+		tly_strlcpy(sl->addr, addr, sizeof(sl->addr));
+	}
+	if (sl == NULL) {		/* the last slot: everyone else */
+		sl = &refusal_tab[REFUSAL_SLOTS - 1];
+		if (sl->n == 0)
+			tly_strlcpy(sl->addr, "other", sizeof(sl->addr));
+		refusal_used = REFUSAL_SLOTS;
+	}
+	sl->n++;
+	tly_strlcpy(sl->reason, why, sizeof(sl->reason));
+}
+
+/* tly_webhook_refusals_pending - refusals not written yet */
+int
+tly_webhook_refusals_pending(void)
+{
+	return refusal_used > 0;
+}
+
+/*
+ * tly_webhook_refusals_flush - write the counted refusals (one upsert per
+ * address), unless 'force' is 0 and the last write is recent.  What a
+ * write fails to store is kept for the next one.
+ */
+void
+tly_webhook_refusals_flush(tly_ctx *ctx, int force)
+{
+	int64_t now = tly_mono_ms();
+	refusal_slot *sl;
+	tly_err e2;
+	int i, kept = 0;
+
+	if (refusal_used == 0 || (!force && refusal_flushed_ms &&
+	    now - refusal_flushed_ms < TLY_REFUSALS_FLUSH_MS))
+		return;
+	refusal_flushed_ms = now;
+	for (i = 0; i < refusal_used; i++) {
+		sl = &refusal_tab[i];
+		if (sl->n == 0)
+			continue;
+		tly_err_clear(&e2);
+		if (tly_db_exec(ctx->db, &e2, NULL, "INSERT INTO "
+		    "webhook_refusals (source_addr, refusals, last_reason) "
+		    "VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE refusals = "
+		    "refusals + VALUES(refusals), last_reason = "
+		    "VALUES(last_reason), last_at = NOW(3)", "sis", sl->addr,
+		    sl->n, sl->reason) != TLY_OK) {
+			if (kept != i)
+				refusal_tab[kept] = *sl;
+			kept++;
+		}
+	}
+	refusal_used = kept;
+	memset(&refusal_tab[kept], 0, (REFUSAL_SLOTS - (size_t)kept) *
+	    sizeof(refusal_tab[0]));
 }
 
 static int
 refused(tly_ctx *ctx, const char *addr, const char *why, tly_err *err)
 {
-	tly_err e2;
-
-	tly_err_clear(&e2);
-	(void)tly_db_exec(ctx->db, &e2, NULL, "INSERT INTO webhook_refusals "
-	    "(source_addr, refusals, last_reason) VALUES (?, 1, ?) ON "
-	    "DUPLICATE KEY UPDATE refusals = refusals + 1, last_reason = "
-	    "VALUES(last_reason), last_at = NOW(3)", "ss",
-	    addr ? addr : "unknown", why);
+	refusal_count(addr, why);
+	tly_webhook_refusals_flush(ctx, 0);
 	tly_logkv(ctx->log, TLY_LOG_WARN, "webhook", "signature refused",
 	    "reason", why, "remote_addr", addr, NULL);
 	return tly_err_set(err, TLY_EK_INVALID, "signature_invalid",
@@ -524,6 +645,9 @@ receive_inline(tly_ctx *ctx, const event *ev, tly_webhook_result *res,
 	return TLY_OK;
 }
 
+static int	receive_verified(tly_ctx *, const char *, const char *,
+		    size_t, tly_webhook_result *, tly_err *);
+
 /*
  * tly_webhook_receive - one delivery to endpoint 'endpoint' ("platform"
  * or "connect"): signature 'sig' over 'len' bytes of 'body' from
@@ -537,14 +661,9 @@ tly_webhook_receive(tly_ctx *ctx, const char *endpoint, const char *sig,
 {
 	const tly_config *c = ctx->cfg;
 	const char (*secrets)[128];
-	const char *status = NULL;
-	char why[96], st[16];
-	event ev;
-	int rc;
+	char why[96];
 
 	memset(res, 0, sizeof(*res));
-	memset(&ev, 0, sizeof(ev));
-	ev.endpoint = endpoint;
 	secrets = strcmp(endpoint, "connect") == 0 ?
 	    (const char (*)[128])c->stripe_connect_webhook_secrets :
 	    (const char (*)[128])c->stripe_webhook_secrets;
@@ -552,6 +671,46 @@ tly_webhook_receive(tly_ctx *ctx, const char *endpoint, const char *sig,
 	    TLY_MAX_WH_SECRETS, tly_now_s(), c->stripe_webhook_tolerance_s,
 	    why, sizeof(why)) != TLY_OK)
 		return refused(ctx, addr, why, err);
+	return receive_verified(ctx, endpoint, body, len, res, err);
+}
+
+/*
+ * tly_webhook_ingest - event 'body' ('len' bytes), read from Stripe's
+ * API by Tally itself (the "events" catch-up job, events.c), to endpoint
+ * 'endpoint': stored and acted on exactly as a verified delivery.
+ */
+int
+tly_webhook_ingest(tly_ctx *ctx, const char *endpoint, const char *body,
+    size_t len, tly_webhook_result *res, tly_err *err)
+{
+	memset(res, 0, sizeof(*res));
+	return receive_verified(ctx, endpoint, body, len, res, err);
+}
+
+/* lag_metric - Stripe's 'created' to now, for a first delivery */
+static void
+lag_metric(const event *ev)
+{
+	char lab[48];
+	int64_t lag = tly_now_s() - ev->e.created;
+
+	snprintf(lab, sizeof(lab), "endpoint=\"%s\"", ev->endpoint);
+	tly_metric_observe_us("tally_webhook_lag_seconds", lab,
+	    (lag > 0 ? lag : 0) * 1000000);
+}
+
+/* receive_verified - steps 2 to 4 for an event known to be Stripe's */
+static int
+receive_verified(tly_ctx *ctx, const char *endpoint, const char *body,
+    size_t len, tly_webhook_result *res, tly_err *err)
+{
+	const char *status = NULL;
+	char st[16];
+	event ev;
+	int rc;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.endpoint = endpoint;
 	rc = parse_event(ctx, body, len, &ev, err);
 	if (rc)
 		return rc;
@@ -562,6 +721,7 @@ tly_webhook_receive(tly_ctx *ctx, const char *endpoint, const char *sig,
 	if (rc != TLY_NOTFOUND)
 		return rc;
 	tly_err_clear(err);
+	lag_metric(&ev);
 	if (ev.act == ACT_COMPLETE &&
 	    tly_json_str(ev.e.object, "metadata.checkout_id"))
 		return receive_inline(ctx, &ev, res, err);

@@ -29,6 +29,13 @@
  *	effects list [--dead]           Stripe effects not finished yet
  *	                                (or only the dead ones), every kind
  *	effects retry ID                give a dead effect another round
+ *	audit verify [--head ID:HASH]   walk the audit chain: exit 0 whole,
+ *	                                1 broken (the first broken row named)
+ *	audit head                      the verified head: "ID HASH"
+ *	reconcile [--since YYYY-MM-DD]  compare with Stripe's balance
+ *	                                transactions from that day (default
+ *	                                yesterday) until now: exit 0 clean,
+ *	                                1 mismatch (the report is stored)
  *	check [NAME ...]                verify the ledger's invariants:
  *	                                exit 0 clean, 1 violated, 2 error
  *
@@ -47,11 +54,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "admin.h"
 #include "advance.h"
 #include "audit.h"
+#include "audit_chain.h"
 #include "auth.h"
 #include "check.h"
 #include "checkout.h"
@@ -62,6 +71,7 @@
 #include "jwt.h"
 #include "migrate.h"
 #include "payout.h"
+#include "reconcile.h"
 #include "recover.h"
 #include "outbox.h"
 #include "refund.h"
@@ -105,6 +115,8 @@ static const char usage_text[] =
 	    "  payouts run\n"
 	    "  outbox list [--dead] | outbox retry MSG_ID\n"
 	    "  effects list [--dead] | effects retry ID\n"
+	    "  audit verify [--head ID:HASH] | audit head\n"
+	    "  reconcile [--since YYYY-MM-DD]\n"
 	    "  check [NAME ...] | check --list\n"
 	    "see tallyctl(8)\n";
 
@@ -420,6 +432,130 @@ cmd_outbox(cli *c)
 	return 0;
 }
 
+/* kept_head - "ID:HASH" into its parts */
+static int
+kept_head(const char *s, int64_t *id, const char **hash)
+{
+	const char *colon = strchr(s, ':');
+	char num[24];
+
+	if (colon == NULL || (size_t)(colon - s) >= sizeof(num) ||
+	    strlen(colon + 1) != 64)
+		return TLY_ERR;
+	memcpy(num, s, (size_t)(colon - s));
+	num[colon - s] = '\0';
+	*hash = colon + 1;
+	return tly_parse_i64(num, id) == TLY_OK && *id > 0 ? TLY_OK : TLY_ERR;
+}
+
+/* cmd_audit - "audit verify [--head ID:HASH]", "audit head" */
+static int
+cmd_audit(cli *c)
+{
+	tly_audit_verdict v;
+	const char *hash = NULL;
+	int64_t kept = 0;
+	int writable = 0;
+	char id[24];
+	tly_err e;
+
+	tly_err_clear(&e);
+	if (c->argc == 4 && strcmp(c->argv[1], "verify") == 0 &&
+	    strcmp(c->argv[2], "--head") == 0) {
+		if (kept_head(c->argv[3], &kept, &hash) != TLY_OK)
+			return usage();
+	} else if (c->argc != 2 || (strcmp(c->argv[1], "verify") != 0 &&
+	    strcmp(c->argv[1], "head") != 0))
+		return usage();
+	if (tly_audit_verify(&c->ctx, kept, hash, &v, &e) != TLY_OK)
+		return fail(&e);
+	if (tly_audit_writable(&c->ctx, &writable, &e) != TLY_OK)
+		return fail(&e);
+	if (writable)
+		fprintf(stderr, "tallyctl: warning: the database user Tally "
+		    "connects as may UPDATE or DELETE the audit log: run "
+		    "tallyctl migrate with [db] migrate_user "
+		    "(docs/operations.md, \"Database users\")\n");
+	if (!v.ok) {
+		snprintf(id, sizeof(id), "%lld", (long long)v.broken_id);
+		tly_logkv(&c->log, TLY_LOG_ALERT, "audit", "ALERT: the audit "
+		    "log's hash chain is broken", "audit_id", id, "why", v.why,
+		    NULL);
+		printf("broken\t%s\t%s\n", id, v.why);
+		return 1;
+	}
+	if (strcmp(c->argv[1], "head") == 0)
+		printf("%lld %s\n", (long long)v.head_id, v.head_hash);
+	else
+		printf("ok\t%lld rows\thead %lld %s\tunchained %lld\n",
+		    (long long)v.rows, (long long)v.head_id, v.head_hash,
+		    (long long)v.unchained);
+	return 0;
+}
+
+/* day_start - "YYYY-MM-DD" as unix seconds at 00:00 UTC */
+static int
+day_start(const char *s, int64_t *t)
+{
+	struct tm tm;
+	const char *end;
+
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(s, "%Y-%m-%d", &tm);
+	if (end == NULL || *end != '\0')
+		return TLY_ERR;
+	*t = (int64_t)timegm(&tm);
+	return TLY_OK;
+}
+
+static void
+cents(char *dst, size_t sz, int64_t v)
+{
+	if (v == TLY_RECON_NONE)
+		snprintf(dst, sz, "-");
+	else
+		snprintf(dst, sz, "%lld", (long long)v);
+}
+
+/* cmd_reconcile - "reconcile [--since YYYY-MM-DD]" */
+static int
+cmd_reconcile(cli *c)
+{
+	const tly_recon_line *l;
+	tly_recon_report rep;
+	int64_t since, now = tly_now_s();
+	const char *d = opt(c, "--since");
+	char a[24], b[24];
+	tly_err e;
+	int i;
+
+	since = (now / 86400 - 1) * 86400;
+	if ((c->argc != 1 && c->argc != 3) || (c->argc == 3 && (d == NULL ||
+	    day_start(d, &since) != TLY_OK)))
+		return usage();
+	tly_err_clear(&e);
+	if (tly_reconcile_run(&c->ctx, since, now + 1, &rep, &e) != TLY_OK)
+		return fail(&e);
+	printf("DAY\tCURRENCY\tKIND\tOUTCOME\tSTRIPE_TXN\tSTRIPE_ID\t"
+	    "TALLY_ID\tSTRIPE_CENT\tTALLY_CENT\n");
+	for (i = 0; i < rep.n_lines; i++) {
+		l = &rep.lines[i];
+		cents(a, sizeof(a), l->stripe_cent);
+		cents(b, sizeof(b), l->tally_cent);
+		printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l->day,
+		    l->currency, l->kind, l->outcome, l->txn[0] ? l->txn : "-",
+		    l->object[0] ? l->object : "-",
+		    l->tally[0] ? l->tally : "-", a, b);
+	}
+	fprintf(stderr, "reconcile %s: %s: matched %lld, missing_in_tally "
+	    "%lld, missing_at_stripe %lld, amount_differs %lld\n", rep.id,
+	    rep.status, (long long)rep.matched,
+	    (long long)rep.missing_in_tally,
+	    (long long)rep.missing_at_stripe, (long long)rep.amount_differs);
+	tly_reconcile_free(&rep);
+	return strcmp(rep.status, "clean") == 0 ? 0 : 1;
+}
+
 /* the kinds of Stripe effects (effect.h), for "effects" */
 static const tly_effect_kind *const effect_kinds[] = {
 	&tly_checkout_pi_effect,
@@ -617,6 +753,10 @@ main(int argc, char **argv)
 			rc = cmd_effects(&c);
 		else if (strcmp(cmd, "check") == 0)
 			rc = cmd_check(&c);
+		else if (strcmp(cmd, "audit") == 0)
+			rc = cmd_audit(&c);
+		else if (strcmp(cmd, "reconcile") == 0)
+			rc = cmd_reconcile(&c);
 		else
 			rc = usage();
 		tly_ctx_free(&c.ctx);

@@ -182,6 +182,11 @@ tly_reply(tly_req *r, int status, const char *ctype, const char *body,
 	if (n < 0 || (size_t)n >= sizeof(head))
 		return TLY_ERR;
 	FCGX_PutStr(head, n, r->fr->out);
+	/* served over https (public_url): browsers must never fall back to
+	 * http for a year (RFC 6797) */
+	if (r->ctx && strncmp(r->ctx->cfg->public_url, "https://", 8) == 0)
+		FCGX_PutS("Strict-Transport-Security: max-age=31536000; "
+		    "includeSubDomains\r\n", r->fr->out);
 	FCGX_PutStr(tly_buf_str(&r->headers), (int)r->headers.len, r->fr->out);
 	FCGX_PutStr("\r\n", 2, r->fr->out);
 	if (len && strcmp(r->method, "HEAD") != 0)

@@ -60,6 +60,7 @@
 
 #include "config.h"
 #include "jobs.h"
+#include "metrics.h"
 #include "proc.h"
 #include "ratelimit.h"
 #include "tly_log.h"
@@ -69,6 +70,7 @@
 #define BACKOFF_MIN_MS	100
 #define BACKOFF_MAX_MS	30000
 #define FAST_DEATH_MS	1000
+#define METRIC_SLOTS	8192	/* series of the shared metrics table */
 
 enum { CHILD_WORKER = 1, CHILD_JOB };
 
@@ -295,6 +297,18 @@ free_score(master *m)
 	return -1;
 }
 
+/* child_metric - counter 'name' of a pool's worker or a job process */
+static void
+child_metric(master *m, int kind, int slot, const char *name)
+{
+	char lab[96];
+
+	snprintf(lab, sizeof(lab), "%s=\"%s\"", kind == CHILD_WORKER ?
+	    "pool" : "job", kind == CHILD_WORKER ? tly_pool_name(slot) :
+	    m->cfg->jobs[slot].name);
+	tly_metric_add(name, lab, 1);
+}
+
 static void
 spawn(master *m, int kind, int slot)
 {
@@ -329,6 +343,7 @@ spawn(master *m, int kind, int slot)
 		_exit(code);
 	}
 	sc->pid = (int32_t)pid;
+	child_metric(m, kind, slot, "tally_worker_starts_total");
 	c = &m->kids[m->nkids++];
 	memset(c, 0, sizeof(*c));
 	c->pid = pid;
@@ -367,6 +382,9 @@ note_death(master *m, child *c, int status)
 	char how[64], pid[16];
 
 	snprintf(pid, sizeof(pid), "%d", (int)c->pid);
+	child_metric(m, c->kind, c->slot, WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0 ? "tally_worker_recycles_total" :
+	    "tally_worker_deaths_total");
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		if (!c->retiring && !m->stopping)
 			tly_logkv(&m->log, TLY_LOG_INFO, "master",
@@ -928,6 +946,8 @@ tly_master_run(const char *path, tly_config *cfg, int rl_slots, int start_fd)
 	    fcntl(m->status_pipe[0], F_SETFL, O_NONBLOCK) < 0)
 		return TLY_EXIT_FATAL;
 	m->rl = tly_rl_new((size_t)rl_slots);
+	if (tly_metrics_init(METRIC_SLOTS) != TLY_OK)
+		tly_warn(&m->log, "master", "no shared metrics table");
 	m->board = mmap(NULL, MAX_CHILDREN * sizeof(tly_score),
 	    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (m->board == MAP_FAILED)

@@ -98,6 +98,14 @@ const tly_route tly_routes[] = {
 	/* audit log: everyone in the panel may read it */
 	{ "GET", "/admin/api/v1/audit", ADMIN, TLY_PK_ADMIN, TLY_ROLE_VIEWER,
 	    tly_h_admin_audit_list, 0 },
+	/* Prometheus' scrape: nginx's allow list, and [metrics] token */
+	{ "GET", "/metrics", ADMIN, TLY_PK_PUBLIC, 0, tly_h_metrics, 0 },
+	/* reconciliation with Stripe (core/reconcile.c) */
+	{ "GET", "/admin/api/v1/reconciliation_reports", ADMIN, TLY_PK_ADMIN,
+	    TLY_ROLE_VIEWER, tly_h_admin_reconciliation_list, 0 },
+	{ "GET", "/admin/api/v1/reconciliation_reports/{id}/lines", ADMIN,
+	    TLY_PK_ADMIN, TLY_ROLE_VIEWER, tly_h_admin_reconciliation_lines,
+	    0 },
 
 	/* refunds: support (up to its limit), finance and admin refund */
 	{ "POST", "/admin/api/v1/payments/{id}/refunds", ADMIN, TLY_PK_ADMIN,

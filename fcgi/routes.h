@@ -25,6 +25,9 @@ int	 tly_h_admin_keys_list(tly_req *);
 int	 tly_h_admin_keys_create(tly_req *);
 int	 tly_h_admin_keys_revoke(tly_req *);
 int	 tly_h_admin_audit_list(tly_req *);
+int	 tly_h_admin_reconciliation_list(tly_req *);
+int	 tly_h_admin_reconciliation_lines(tly_req *);
+int	 tly_h_metrics(tly_req *);
 
 int	 tly_h_accounts_create(tly_req *);
 int	 tly_h_accounts_get(tly_req *);

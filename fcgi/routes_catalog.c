@@ -2,8 +2,11 @@
  * routes_catalog.c - accounts, ambassador links, host partners, products
  *
  * The marketplace's server (API key) manages the catalog; buyers may read
- * products (the checkout page shows them).  Parsing and rendering only:
- * every rule is in core/catalog.c.
+ * products (the checkout page shows them) in a rendering of their own:
+ * active products only, name, price and whether one is available -- not
+ * the seller, agent, fee rules or exact stock, which are the
+ * marketplace's business.  Parsing and rendering only: every rule is in
+ * core/catalog.c.
  *
  * API:	tly_h_accounts_*(), tly_h_ambassador_set(),
  *	tly_h_host_partner_create(), tly_h_products_*().
@@ -92,6 +95,31 @@ tly_render_product(tly_jw *w, const tly_product *p)
 	tly_jw_end(w);
 }
 
+/* buyer_product - what a buyer sees of product 'p' */
+static void
+buyer_product(tly_jw *w, const tly_product *p)
+{
+	tly_jw_obj(w, NULL);
+	tly_jw_str(w, "object", "product");
+	tly_jw_str(w, "id", p->id);
+	tly_jw_str(w, "name", p->name);
+	tly_jw_int(w, "price_cent", p->price_cent);
+	tly_jw_str(w, "currency", p->currency);
+	tly_jw_bool(w, "available", p->active && p->stock != 0);
+	tly_jw_int(w, "created", p->created);
+	tly_jw_end(w);
+}
+
+/* render_for - product 'p' as principal 'r' may see it */
+static void
+render_for(tly_req *r, tly_jw *w, const tly_product *p)
+{
+	if (r->principal.kind == TLY_PK_BUYER)
+		buyer_product(w, p);
+	else
+		tly_render_product(w, p);
+}
+
 /* reply_one - render one object with 'fn' and answer 'status' */
 static int
 reply_account(tly_req *r, int status, const tly_account *a)
@@ -115,7 +143,7 @@ reply_product(tly_req *r, int status, const tly_product *p)
 
 	tly_buf_init(&b, 16 << 10);
 	tly_jw_init(&w, &b);
-	tly_render_product(&w, p);
+	render_for(r, &w, p);
 	tly_reply_jw(r, status, &w);
 	tly_buf_free(&b);
 	return TLY_OK;
@@ -489,6 +517,12 @@ tly_h_products_get(tly_req *r)
 	if (tly_core_err_or_reply(r, tly_product_get(r->ctx, r->cap[0], &p,
 	    &e), &e) != TLY_OK)
 		return TLY_ERR;
+	/* a product off sale does not exist for buyers: the same 404 */
+	if (r->principal.kind == TLY_PK_BUYER && !p.active) {
+		tly_err_param(&e, TLY_EK_NOT_FOUND, "resource_missing", "id",
+		    "No such product: '%.40s'.", r->cap[0]);
+		return tly_core_err_or_reply(r, TLY_ERR, &e);
+	}
 	return reply_product(r, 200, &p);
 }
 
@@ -506,14 +540,15 @@ tly_h_products_list(tly_req *r)
 	if (tly_page_or_reply(r, &pg) != TLY_OK)
 		return TLY_ERR;
 	tly_err_clear(&e);
-	if (tly_core_err_or_reply(r, tly_products_list(r->ctx, &pg, &rows, &n,
-	    &more, &e), &e) != TLY_OK)
+	if (tly_core_err_or_reply(r, (r->principal.kind == TLY_PK_BUYER ?
+	    tly_products_list_active : tly_products_list)(r->ctx, &pg, &rows,
+	    &n, &more, &e), &e) != TLY_OK)
 		return TLY_ERR;
 	tly_buf_init(&b, 4 << 20);
 	tly_jw_init(&w, &b);
 	tly_list_begin(&w, "/api/v1/products");
 	for (i = 0; i < n; i++)
-		tly_render_product(&w, &rows[i]);
+		render_for(r, &w, &rows[i]);
 	tly_list_end(&w, more);
 	tly_reply_jw(r, 200, &w);
 	tly_buf_free(&b);

@@ -5,17 +5,21 @@
  * the marketplace's server reads payments; Stripe posts events to the
  * webhook pool.  Amounts never come from the client: a checkout names a
  * product and a quantity, and the completion asks Stripe, not the
- * browser, what was paid.
+ * browser, what was paid.  The buyer's answer to a completion is its
+ * payment without the split among the payees and the fees (the server
+ * reads those with GET /api/v1/payments/{id}).
  *
  * API:	tly_h_checkout_create(), tly_h_checkout_get(),
  *	tly_h_checkout_config(), tly_h_payments_complete(),
  *	tly_h_payments_get(), tly_h_webhook_platform(),
  *	tly_h_webhook_connect().
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "checkout.h"
 #include "complete.h"
+#include "metrics.h"
 #include "routes.h"
 #include "tly_str.h"
 #include "webhook.h"
@@ -102,6 +106,27 @@ reply_checkout(tly_req *r, const tly_checkout *c)
 	return TLY_OK;
 }
 
+/*
+ * buyer_payment - what the buyer sees of its payment: what it paid and
+ * how it stands, not how it is split among the payees nor the fees
+ */
+static void
+buyer_payment(tly_jw *w, const tly_payment *p)
+{
+	tly_jw_obj(w, NULL);
+	tly_jw_str(w, "object", "payment");
+	tly_jw_str(w, "id", p->id);
+	str_or_null(w, "checkout_id", p->checkout_id);
+	tly_jw_str(w, "payment_intent_id", p->pi_id);
+	str_or_null(w, "charge_id", p->charge_id);
+	tly_jw_int(w, "amount_cent", p->amount_cent);
+	tly_jw_str(w, "currency", p->currency);
+	tly_jw_str(w, "status", p->status);
+	tly_jw_int(w, "created", p->created);
+	tly_jw_end(w);
+}
+
+/* reply_payment - payment 'p' as principal 'r' may see it */
 static int
 reply_payment(tly_req *r, const tly_payment *p)
 {
@@ -110,7 +135,10 @@ reply_payment(tly_req *r, const tly_payment *p)
 
 	tly_buf_init(&b, 64 << 10);
 	tly_jw_init(&w, &b);
-	render_payment(&w, p);
+	if (r->principal.kind == TLY_PK_BUYER)
+		buyer_payment(&w, p);
+	else
+		render_payment(&w, p);
 	tly_reply_jw(r, 200, &w);
 	tly_buf_free(&b);
 	return TLY_OK;
@@ -165,9 +193,32 @@ tly_h_checkout_get(tly_req *r)
 }
 
 /*
+ * shop_origins - [tally] shop_origin as the array "shop_origins": the
+ * origins whose postMessage may hand the page a buyer's token
+ */
+static void
+shop_origins(tly_jw *w, const char *list)
+{
+	const char *p = list, *e;
+
+	tly_jw_arr(w, "shop_origins");
+	while (*p) {
+		while (*p == ' ')
+			p++;
+		for (e = p; *e && *e != ' '; e++)
+			;
+		if (e > p)
+			tly_jw_strn(w, NULL, p, (size_t)(e - p));
+		p = e;
+	}
+	tly_jw_end(w);
+}
+
+/*
  * tly_h_checkout_config - GET /api/v1/checkout/config: what the checkout
  * page needs to confirm a payment (the publishable key; the API base
- * only when it is not Stripe's, i.e. the local emulator).
+ * only when it is not Stripe's, i.e. the local emulator) and the shop's
+ * origins, from which the page takes a buyer's token by postMessage.
  */
 int
 tly_h_checkout_config(tly_req *r)
@@ -187,6 +238,7 @@ tly_h_checkout_config(tly_req *r)
 		tly_jw_null(&w, "api_base");
 	else
 		tly_jw_str(&w, "api_base", c->stripe_api_base);
+	shop_origins(&w, c->shop_origins);
 	tly_jw_end(&w);
 	tly_reply_jw(r, 200, &w);
 	tly_buf_free(&b);
@@ -234,16 +286,21 @@ static int
 webhook(tly_req *r, const char *endpoint)
 {
 	tly_webhook_result res;
+	char lab[128];
 	tly_buf b;
 	tly_jw w;
 	tly_err e;
+	int rc;
 
 	if (tly_req_body_or_reply(r) != TLY_OK)
 		return TLY_ERR;
 	tly_err_clear(&e);
-	if (tly_core_err_or_reply(r, tly_webhook_receive(r->ctx, endpoint,
-	    r->stripe_signature, r->body, r->body_len, r->remote_addr, &res,
-	    &e), &e) != TLY_OK)
+	rc = tly_webhook_receive(r->ctx, endpoint, r->stripe_signature,
+	    r->body, r->body_len, r->remote_addr, &res, &e);
+	snprintf(lab, sizeof(lab), "endpoint=\"%s\",status=\"%s\"",
+	    endpoint, rc == TLY_OK ? res.status : e.code);
+	tly_metric_add("tally_webhook_deliveries_total", lab, 1);
+	if (tly_core_err_or_reply(r, rc, &e) != TLY_OK)
 		return TLY_ERR;
 	tly_buf_init(&b, 1024);
 	tly_jw_init(&w, &b);

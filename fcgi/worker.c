@@ -27,7 +27,8 @@
  *
  * Access-log lines are deferred (tly_log.h) and written when the buffer
  * fills, before any other line, when the worker has been idle for a
- * second, and at exit.  SIGUSR1 (from the master, after logrotate) comes
+ * second, and at exit; so are the webhook pool's refusal counts
+ * (webhook.h).  SIGUSR1 (from the master, after logrotate) comes
  * through the same signalfd: the worker flushes and reopens the log file
  * (tly_log_reopen), then goes on serving.
  *
@@ -48,9 +49,11 @@
 #include "config.h"
 #include "ctx.h"
 #include "http.h"
+#include "metrics.h"
 #include "proc.h"
 #include "router.h"
 #include "tly_str.h"
+#include "webhook.h"
 
 /*
  * setup_signals - SIGTERM/SIGINT/SIGUSR1 blocked and read from the
@@ -135,6 +138,23 @@ access_log(tly_req *r)
 	    "duration_us", dur, "principal", who, NULL);
 }
 
+/* request_metrics - the request counted by pool, route and status */
+static void
+request_metrics(tly_req *r)
+{
+	char lab[192], route[128];
+
+	tly_metric_label(route, sizeof(route), r->route ? r->route->pattern :
+	    "unmatched");
+	snprintf(lab, sizeof(lab), "pool=\"%s\",route=\"%s\",code=\"%d\"",
+	    tly_pool_name(r->pool), route, r->status);
+	tly_metric_add("tally_http_requests_total", lab, 1);
+	snprintf(lab, sizeof(lab), "pool=\"%s\",route=\"%s\"",
+	    tly_pool_name(r->pool), route);
+	tly_metric_observe_us("tally_http_request_duration_seconds", lab,
+	    tly_now_us() - r->start_us);
+}
+
 /* serve_one - one accepted request, answered whatever happens */
 static void
 serve_one(FCGX_Request *fr, tly_ctx *ctx, int pool, tly_rl *rl)
@@ -146,6 +166,7 @@ serve_one(FCGX_Request *fr, tly_ctx *ctx, int pool, tly_rl *rl)
 	r.rl = rl;
 	tly_dispatch(&r);
 	access_log(&r);
+	request_metrics(&r);
 	tly_buf_free(&r.headers);
 	ctx->log->request_id = NULL;
 	ctx->request_id[0] = '\0';
@@ -218,9 +239,12 @@ tly_worker_main(const tly_config *cfg, int pool, int listen_fd, int status_fd,
 	while (!stop && served < pc->max_requests) {
 		if (run == 0 || run >= ACCEPT_RUN) {
 			run = 0;
-			n = epoll_wait(ep, evs, 2, log.deferred ? 1000 : -1);
-			if (n == 0)
-				tly_log_flush(&log);	/* idle */
+			n = epoll_wait(ep, evs, 2, log.deferred ||
+			    tly_webhook_refusals_pending() ? 1000 : -1);
+			if (n == 0) {			/* idle */
+				tly_log_flush(&log);
+				tly_webhook_refusals_flush(&ctx, 1);
+			}
 			if (n < 0 && errno != EINTR) {
 				tly_error(&log, "worker", "epoll_wait: %s",
 				    strerror(errno));
@@ -255,6 +279,7 @@ tly_worker_main(const tly_config *cfg, int pool, int listen_fd, int status_fd,
 	if (served >= pc->max_requests)
 		tly_logkv(&log, TLY_LOG_INFO, "worker",
 		    "recycling after max_requests", NULL);
+	tly_webhook_refusals_flush(&ctx, 1);
 	tly_ctx_free(&ctx);
 	tly_log_release(&log);
 	close(ep);

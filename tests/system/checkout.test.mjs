@@ -39,7 +39,7 @@ import assert from 'node:assert/strict';
 
 import {
   all, assertErr, assertLedger, asBuyer, checkout, checkoutRow, complete, confirmPi, emuPis, esc, fastBuyer, makeProduct,
-  makeAccount, newBuyer, okCheckout, paid, paymentConf, paymentsOf, piOf, richProduct, server, sqlNum, stockOf, until,
+  makeAccount, newBuyer, okCheckout, paid, paymentConf, paymentsOf, piOf, richProduct, server, serverPayment, sqlNum, stockOf, until,
 } from './lib/checkout_helpers.mjs';
 import { sleep, startStack } from './lib/stack.mjs';
 
@@ -515,7 +515,7 @@ describe('the checkout dedupe and the host partner', () => {
     await paid(stack, c2.payment_intent_id);
     const r = await complete(stack, b, c2.id);
     assert.equal(r.status, 200, r.body);
-    const hostRows = r.json.shares.filter((x) => x.role === 'HOST_PARTNER');
+    const hostRows = (await serverPayment(stack, r.json.id)).shares.filter((x) => x.role === 'HOST_PARTNER');
     assert.deepEqual(hostRows.map((x) => x.account_id), [host2.id], 'the new partner is credited');
     assert.ok(hostRows[0].amount_cent > 0);
     assert.equal(await sqlNum(stack, 'SELECT COUNT(*) FROM shares WHERE account_id = ' +

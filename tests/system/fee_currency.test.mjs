@@ -19,7 +19,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-  assertLedger, complete, esc, flush, makeProduct, newBuyer, okCheckout, paid, paymentConf, piOf, server, splitOf,
+  assertLedger, complete, esc, flush, makeProduct, newBuyer, okCheckout, paid, paymentConf, piOf, server, serverPayment, splitOf,
   sqlNum, until, withPausedWebhooks,
 } from './lib/checkout_helpers.mjs';
 import { startStack } from './lib/stack.mjs';
@@ -129,9 +129,10 @@ describe('the real fee of a jpy payment settled in usd', () => {
       id = r.json.id;
       const bt = await txnOf(c.payment_intent_id);
       const fee = inYen(bt.fee, RATE);
-      assert.equal(r.json.stripe_fee_actual_cent, fee, `¥${fee}, not the ${bt.fee} US cents`);
-      const d = fee - r.json.stripe_fee_estimate_cent;
-      assert.deepEqual(splitOf(r.json, 'fee_adjustment'), { STRIPE_FEE: d, TALENT: -d });
+      const full = await serverPayment(stack, id);
+      assert.equal(full.stripe_fee_actual_cent, fee, `¥${fee}, not the ${bt.fee} US cents`);
+      const d = fee - full.stripe_fee_estimate_cent;
+      assert.deepEqual(splitOf(full, 'fee_adjustment'), { STRIPE_FEE: d, TALENT: -d });
     });
     await flush(stack);
     const p = await payment(id);

@@ -200,7 +200,7 @@ test_defaults(void **state)
 	want_int(d.cookie_secure, 1);
 	want_int(d.login_max_failures, 5);
 	want_int(d.login_window_s, 300);
-	want_int(d.kdf_log2_n, 15);
+	want_int(d.kdf_log2_n, 17);	/* issue 14: 2^17 */
 	want_int(d.rate_buyer.per_second, 20);
 	want_int(d.rate_buyer.burst, 40);
 	want_int(d.rate_server.per_second, 500);
@@ -270,7 +270,7 @@ test_every_key(void **state)
 	    "cookie_secure = no\n"
 	    "login_max_failures = 3\n"
 	    "login_window = 60\n"
-	    "kdf_log2_n = 10\n"
+	    "kdf_log2_n = 14\n"
 	    "[ratelimit]\n"
 	    "buyer_per_second = 0\n"
 	    "buyer_burst = 1\n"
@@ -330,7 +330,7 @@ test_every_key(void **state)
 	want_int(c.cookie_secure, 0);
 	want_int(c.login_max_failures, 3);
 	want_int(c.login_window_s, 60);
-	want_int(c.kdf_log2_n, 10);
+	want_int(c.kdf_log2_n, 14);
 	want_int(c.rate_buyer.per_second, 0);
 	want_int(c.rate_buyer.burst, 1);
 	want_int(c.rate_server.per_second, 7);
@@ -424,7 +424,7 @@ test_ranges(void **state)
 		{ "admin_auth", "login_max_failures", "1001", "1000" },
 		{ "admin_auth", "login_window", "9", "10" },
 		{ "admin_auth", "login_window", "86401", "86400" },
-		{ "admin_auth", "kdf_log2_n", "9", "10" },
+		{ "admin_auth", "kdf_log2_n", "13", "14" },
 		{ "admin_auth", "kdf_log2_n", "21", "20" },
 		{ "ratelimit", "buyer_per_second", "-1", "0" },
 		{ "ratelimit", "buyer_per_second", "1000001", "1000000" },
@@ -726,6 +726,47 @@ test_issuers(void **state)
 	assert_null(tly_config_issuer(&c, "https://one"));
 	assert_null(tly_config_issuer(&c, ""));
 	tly_config_free(&c);
+
+	/* RFC 8725: a required typ and a maximum lifetime per issuer */
+	snprintf(text, sizeof(text),
+	    "[jwt.one]\nissuer = https://one/\naudience = a1\nalg = HS256\n"
+	    "secret = 0123456789abcdef0123456789abcdef\n"
+	    "typ = at+jwt\nmax_lifetime = 3600\n");
+	must_load(x, text, &c);
+	is = tly_config_issuer(&c, "https://one/");
+	assert_non_null(is);
+	want_str(is->typ, "at+jwt");
+	want_int(is->max_lifetime_s, 3600);
+	tly_config_free(&c);
+
+	/* RS256 keys by kid: a rotation holds the old and the new */
+	snprintf(text, sizeof(text),
+	    "[jwt.two]\nissuer = https://two/\naudience = a2\nalg = RS256\n"
+	    "public_key_file.2026-01 = %s\npublic_key_file.2026-07 = %s\n",
+	    x->rsa2048, x->rsa2048);
+	must_load(x, text, &c);
+	is = tly_config_issuer(&c, "https://two/");
+	assert_non_null(is);
+	want_int(is->nkeys, 2);
+	want_str(is->keys[0].kid, "2026-01");
+	want_str(is->keys[1].kid, "2026-07");
+	assert_non_null(is->keys[1].pubkey);
+	assert_null(is->pubkey);
+	tly_config_free(&c);
+	snprintf(text, sizeof(text),
+	    "[jwt.two]\nissuer = https://two/\naudience = a2\nalg = RS256\n"
+	    "public_key_file.k1 = %s\npublic_key_file.k2 = %s\n",
+	    x->rsa2048, x->rsa1024);
+	must_fail(x, "a weak key among the named ones", text,
+	    "[jwt.two] public_key_file.k2: not an RSA public key");
+
+	/* two sections of the same iss: which key would verify? refused */
+	must_fail(x, "the same iss twice",
+	    "[jwt.a]\nissuer = https://same/\naudience = x\nalg = HS256\n"
+	    "secret = 0123456789abcdef0123456789abcdef\n"
+	    "[jwt.b]\nissuer = https://same/\naudience = y\nalg = HS256\n"
+	    "secret = fedcba9876543210fedcba9876543210\n",
+	    "[jwt.b] issuer: https://same/ is already [jwt.a]");
 
 	/* at most TLY_MAX_ISSUERS */
 	must_fail(x, "five issuers",

@@ -494,12 +494,12 @@ test_headers(void **state)
 		{ "typ absent", "{\"alg\":\"HS256\"}", NULL },
 		{ "kid ignored", "{\"alg\":\"HS256\",\"kid\":\"k1\"}", NULL },
 		{ "typ JWS", "{\"alg\":\"HS256\",\"typ\":\"JWS\"}",
-		    "algorithm" },
+		    "typ" },
 		{ "typ lowercase", "{\"alg\":\"HS256\",\"typ\":\"jwt\"}",
-		    "algorithm" },
+		    "typ" },
 		{ "typ a number", "{\"alg\":\"HS256\",\"typ\":1}",
-		    "algorithm" },
-		{ "typ null", "{\"alg\":\"HS256\",\"typ\":null}", "algorithm" },
+		    "typ" },
+		{ "typ null", "{\"alg\":\"HS256\",\"typ\":null}", "typ" },
 		{ "crit", "{\"alg\":\"HS256\",\"crit\":[\"exp\"]}",
 		    "algorithm" },
 		{ "crit empty", "{\"alg\":\"HS256\",\"crit\":[]}",
@@ -757,6 +757,115 @@ test_looks_like(void **state)
 			    tly_jwt_looks_like(rows[i].in), rows[i].want);
 }
 
+/*
+ * test_rfc8725 - per issuer (RFC 8725 3.11, 2.2): a required "typ" and
+ * a maximum lifetime (exp - iat, iat required then); set on the HS256
+ * issuer for this test only
+ */
+static void
+test_rfc8725(void **state)
+{
+	fx *x = *state;
+	tly_jwt_issuer *is = &x->cfg.issuers[0];
+	char p[512];
+
+	snprintf(p, sizeof(p), SHOP_HEAD "\"sub\":\"u\",\"iat\":%d,"
+	    "\"exp\":%d}", NOW - 10, NOW + 300);
+	must_accept(x, "no typ required, typ JWT", mk(x, HDR_HS, p, SIGN_HS));
+	tly_strlcpy(is->typ, "at+jwt", sizeof(is->typ));
+	must_refuse(x, "typ JWT where at+jwt is required",
+	    mk(x, HDR_HS, p, SIGN_HS), "typ");
+	must_refuse(x, "no typ where at+jwt is required",
+	    mk(x, "{\"alg\":\"HS256\"}", p, SIGN_HS), "typ");
+	must_accept(x, "typ at+jwt",
+	    mk(x, "{\"alg\":\"HS256\",\"typ\":\"at+jwt\"}", p, SIGN_HS));
+	must_accept(x, "typ application/at+jwt (RFC 9068)",
+	    mk(x, "{\"alg\":\"HS256\",\"typ\":\"application/at+jwt\"}", p,
+	    SIGN_HS));
+	is->typ[0] = '\0';
+
+	is->max_lifetime_s = 600;
+	must_accept(x, "a lifetime of 310 s under 600",
+	    mk(x, HDR_HS, p, SIGN_HS));
+	snprintf(p, sizeof(p), SHOP_HEAD "\"sub\":\"u\",\"iat\":%d,"
+	    "\"exp\":%d}", NOW - 10, NOW + 86400 * 365);
+	must_refuse(x, "a token valid for a year",
+	    mk(x, HDR_HS, p, SIGN_HS), "lifetime");
+	snprintf(p, sizeof(p), SHOP_HEAD "\"sub\":\"u\",\"exp\":%d}",
+	    NOW + 300);
+	must_refuse(x, "no iat where a lifetime is bounded",
+	    mk(x, HDR_HS, p, SIGN_HS), "iat");
+	snprintf(p, sizeof(p), SHOP_HEAD "\"sub\":\"u\",\"iat\":%d,"
+	    "\"exp\":%d}", NOW + 3600, NOW + 3900);
+	must_refuse(x, "iat in the future", mk(x, HDR_HS, p, SIGN_HS),
+	    "iat");
+	is->max_lifetime_s = 0;
+}
+
+/* sign_with - "<h>.<p>" in x->tok, RS256-signed with 'key' */
+static const char *
+sign_with(fx *x, const char *hdr, const char *payload, EVP_PKEY *key)
+{
+	unsigned char sig[1024];
+	size_t siglen = sizeof(sig), len;
+	EVP_MD_CTX *md;
+
+	x->tok[0] = '\0';
+	b64url(x->tok, sizeof(x->tok), hdr, strlen(hdr));
+	tly_strlcpy(x->tok + strlen(x->tok), ".", 2);
+	b64url(x->tok, sizeof(x->tok), payload, strlen(payload));
+	len = strlen(x->tok);
+	md = EVP_MD_CTX_new();
+	assert_non_null(md);
+	assert_int_equal(EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL,
+	    key), 1);
+	assert_int_equal(EVP_DigestSign(md, sig, &siglen,
+	    (const unsigned char *)x->tok, len), 1);
+	EVP_MD_CTX_free(md);
+	tly_strlcpy(x->tok + len, ".", sizeof(x->tok) - len);
+	b64url(x->tok, sizeof(x->tok), sig, siglen);
+	return x->tok;
+}
+
+/*
+ * test_kid - an RS256 issuer with keys by kid (a rotation: the old key
+ * and the new at once): a token verifies with the key its kid names,
+ * never another; a token without kid with the unnamed key
+ */
+static void
+test_kid(void **state)
+{
+	fx *x = *state;
+	tly_jwt_issuer *is = &x->cfg.issuers[1];
+	EVP_PKEY *next;
+	char p[512];
+
+	next = EVP_RSA_gen(2048);
+	assert_non_null(next);
+	tly_strlcpy(is->keys[0].kid, "2026-old", sizeof(is->keys[0].kid));
+	is->keys[0].pubkey = x->rsa;
+	tly_strlcpy(is->keys[1].kid, "2026-new", sizeof(is->keys[1].kid));
+	is->keys[1].pubkey = next;
+	is->nkeys = 2;
+	snprintf(p, sizeof(p), "{\"iss\":\"" IDP_ISS "\",\"aud\":"
+	    "\"tally-api\",\"sub\":\"u\",\"exp\":%d}", NOW + 300);
+	must_accept(x, "the new key by its kid", sign_with(x,
+	    "{\"alg\":\"RS256\",\"kid\":\"2026-new\"}", p, next));
+	must_accept(x, "the old key by its kid", sign_with(x,
+	    "{\"alg\":\"RS256\",\"kid\":\"2026-old\"}", p, x->rsa));
+	must_refuse(x, "the new key under the old kid", sign_with(x,
+	    "{\"alg\":\"RS256\",\"kid\":\"2026-old\"}", p, next), "signature");
+	must_refuse(x, "an unknown kid", sign_with(x,
+	    "{\"alg\":\"RS256\",\"kid\":\"2025\"}", p, x->rsa), "signature");
+	must_accept(x, "no kid: the unnamed key", sign_with(x,
+	    "{\"alg\":\"RS256\"}", p, x->rsa));
+	must_refuse(x, "no kid, signed by a named key only", sign_with(x,
+	    "{\"alg\":\"RS256\"}", p, next), "signature");
+	is->nkeys = 0;
+	is->keys[0].pubkey = is->keys[1].pubkey = NULL;
+	EVP_PKEY_free(next);
+}
+
 int
 main(void)
 {
@@ -773,6 +882,8 @@ main(void)
 		cmocka_unit_test(test_encoding),
 		cmocka_unit_test(test_too_long),
 		cmocka_unit_test(test_looks_like),
+		cmocka_unit_test(test_rfc8725),
+		cmocka_unit_test(test_kid),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

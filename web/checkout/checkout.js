@@ -2,11 +2,23 @@
  * checkout.js - the Tally checkout page (one ES module, no dependencies)
  *
  * The flow:
- *   1. the buyer's token: the shop opens this page with ?token=<JWT>; the
- *      page keeps it in sessionStorage, removes it from the address bar
- *      and sends it as "Authorization: Bearer" to /api/v1/*;
- *   2. GET /api/v1/checkout/config (the publishable key, and whether to
- *      use Stripe.js or the local Stripe emulator) and GET /api/v1/products;
+ *   1. the buyer's token (a JWT of the shop's auth service), from the
+ *      shop in one of two ways, never from the query string (a server
+ *      would log it, and a link would carry it around):
+ *        - the URL's fragment, /checkout/#token=<JWT>: browsers never
+ *          send it, so no server or log sees it;
+ *        - postMessage: the page, opened by the shop (window.opener),
+ *          says {type: 'tally:ready'} to the shop's origins and takes
+ *          {type: 'tally:token', token} from them only ([tally]
+ *          shop_origin, in GET /api/v1/checkout/config);
+ *      the page keeps it in sessionStorage, removes it from the address
+ *      bar, sends it as "Authorization: Bearer" to /api/v1/* and shows
+ *      who is signed in (GET /api/v1/me).  A token of another buyer never
+ *      replaces the session silently: the page asks (a link someone
+ *      else made would otherwise sign the buyer in as them);
+ *   2. GET /api/v1/checkout/config (the publishable key, whether to use
+ *      Stripe.js or the local Stripe emulator, the shop's origins) and
+ *      GET /api/v1/products (active products, price, available or not);
  *   3. POST /api/v1/checkout {product_id, quantity} with an Idempotency-Key:
  *      Tally prices the order (never the page) and creates the PaymentIntent;
  *   4. the browser confirms the PaymentIntent at Stripe with the publishable
@@ -42,6 +54,8 @@ const state = {
   stripe: null,      /* Stripe.js: the Stripe object and its Elements */
   elements: null,
   busy: false,
+  offered: null,     /* another buyer's token, until the buyer decides */
+  ret: null,         /* Stripe's return_url parameters, to resume */
 };
 
 /* session storage may be unavailable (privacy modes): degrade to memory */
@@ -126,8 +140,8 @@ function clearError() {
 
 /* showStep - show one section of the page, hide the others */
 function showStep(id) {
-  for (const s of ['step-signin', 'step-product', 'step-pay', 'step-receipt',
-    'step-pending', 'step-3ds-done']) {
+  for (const s of ['step-signin', 'step-switch', 'step-product', 'step-pay',
+    'step-receipt', 'step-pending', 'step-3ds-done']) {
     $(s).hidden = s !== id;
   }
 }
@@ -199,18 +213,96 @@ function explain(e) {
 /* --- step 0: the token ------------------------------------------------------ */
 
 /*
- * takeToken - ?token= from the URL into sessionStorage, then out of the
- * address bar (and so out of the history, bookmarks and the Referer)
+ * dropQueryToken - a ?token= in the address: out of the address bar, and
+ * never used (true when there was one: the page says why it asks to sign
+ * in).  nginx logs no query string either.
  */
-function takeToken() {
+function dropQueryToken() {
   const url = new URL(location.href);
-  const t = url.searchParams.get('token');
-  if (t) {
-    store(TOKEN_KEY, t);
-    url.searchParams.delete('token');
-    history.replaceState(history.state, '', url.pathname + url.search + url.hash);
+  if (!url.searchParams.has('token')) return false;
+  url.searchParams.delete('token');
+  history.replaceState(history.state, '', url.pathname + url.search + url.hash);
+  return true;
+}
+
+/* fragmentToken - #token= from the address, which it leaves at once */
+function fragmentToken() {
+  const frag = new URLSearchParams(location.hash.replace(/^#/, ''));
+  const t = frag.get('token');
+  if (location.hash) history.replaceState(history.state, '', location.pathname + location.search);
+  return t || null;
+}
+
+/*
+ * claimsOf - the payload of token 't', read only to name its buyer and
+ * compare it with the session's (Tally verifies it; the page trusts
+ * nothing in it); null when it is no JWT
+ */
+function claimsOf(t) {
+  try {
+    const p = t.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    const json = new TextDecoder().decode(Uint8Array.from(atob(p), (c) => c.charCodeAt(0)));
+    const c = JSON.parse(json);
+    return c && typeof c === 'object' ? c : null;
+  } catch {
+    return null;
   }
-  return load(TOKEN_KEY);
+}
+
+/* nameOf - how the page names the buyer of claims 'c' */
+function nameOf(c) {
+  if (!c) return 'someone unknown';
+  return String(c.email || c.sub || 'someone unknown');
+}
+
+/*
+ * offerToken - token 't' arrived (fragment or shop): taken when there is
+ * no session or it is the same buyer's (a fresh token), else the buyer is
+ * asked (step-switch).  'taken' or 'asked'.
+ */
+function offerToken(t) {
+  const current = load(TOKEN_KEY);
+  const a = current ? claimsOf(current) : null;
+  const b = claimsOf(t);
+  if (!current || current === t || (a && b && a.iss === b.iss && a.sub === b.sub)) {
+    store(TOKEN_KEY, t);
+    return 'taken';
+  }
+  state.offered = t;
+  $('switch-text').textContent = `You are signed in as ${nameOf(a)}. This link would sign you in ` +
+    `as ${nameOf(b)} instead.`;
+  $('switch-stay').textContent = `Stay signed in as ${nameOf(a)}`;
+  $('switch-take').textContent = `Sign in as ${nameOf(b)}`;
+  clearError();
+  setStatus('');
+  showStep('step-switch');
+  return 'asked';
+}
+
+/* showSignedIn - who the session is, as Tally knows it (GET /api/v1/me) */
+async function showSignedIn() {
+  const me = await api('GET', '/api/v1/me');
+  $('signed-in-name').textContent = me.email || me.sub || '';
+  $('signed-in').hidden = false;
+}
+
+/* askShop - the shop that opened this page may hand the token over */
+function askShop() {
+  if (!window.opener || window.opener === window) return;
+  for (const origin of state.config?.shop_origins ?? []) {
+    try {
+      window.opener.postMessage({ type: 'tally:ready' }, origin);
+    } catch { /* the opener is elsewhere: the browser keeps it to itself */ }
+  }
+}
+
+/* fromShop - a message: a token only from the opener at a shop origin */
+function fromShop(ev) {
+  const origins = state.config?.shop_origins ?? [];
+  if (!origins.includes(ev.origin) || ev.source !== window.opener) return;
+  const d = ev.data;
+  if (!d || d.type !== 'tally:token' || typeof d.token !== 'string' || d.token.length > 8192) return;
+  if (offerToken(d.token) === 'taken') start();
 }
 
 /* pageUrl - this page's address without its query: Stripe's return_url */
@@ -220,17 +312,16 @@ function pageUrl() {
 
 /* --- step 1: products ----------------------------------------------------------- */
 
+/* products come as buyers see them: on sale, price, available or not */
 function stockText(p) {
-  if (p.stock === null || p.stock === undefined) return 'In stock';
-  if (p.stock === 0) return 'Sold out';
-  return `${p.stock} left`;
+  return p.available ? 'In stock' : 'Sold out';
 }
 
 /* renderProducts - one radio button per product that is for sale */
 function renderProducts() {
   const list = $('products');
   list.replaceChildren();
-  const sale = state.products.filter((p) => p.active);
+  const sale = state.products;
   $('no-products').hidden = sale.length > 0;
   $('start').disabled = sale.length === 0;
   let first = true;
@@ -244,7 +335,7 @@ function renderProducts() {
     input.name = 'product_id';
     input.id = id;
     input.value = p.id;
-    input.disabled = p.stock === 0;
+    input.disabled = !p.available;
     if (first && !input.disabled) {
       input.checked = true;
       first = false;
@@ -284,11 +375,6 @@ async function startCheckout(ev) {
   const quantity = Number(qtyText);
   if (!/^[0-9]+$/.test(qtyText) || !Number.isSafeInteger(quantity) || quantity < 1) {
     showError('The quantity must be a whole number of at least 1.');
-    $('quantity').focus();
-    return;
-  }
-  if (product.stock !== null && product.stock !== undefined && quantity > product.stock) {
-    showError(`Only ${product.stock} left of ${product.name}.`);
     $('quantity').focus();
     return;
   }
@@ -562,15 +648,6 @@ async function finish(checkoutId) {
   }
 }
 
-const ROLE_LABEL = {
-  TALENT: 'Talent (the seller)',
-  AGENT: 'Agent',
-  PLATFORM: 'Marketplace',
-  STRIPE_FEE: 'Card processing (Stripe)',
-  AMBASSADOR: 'Ambassador',
-  HOST_PARTNER: 'Host partner',
-};
-
 const STATUS_LABEL = {
   succeeded: 'Paid',
   refund_pending: 'Sold out: your payment is being refunded',
@@ -582,28 +659,6 @@ function showReceipt(p) {
   $('rcpt-status').dataset.status = p.status;
   $('rcpt-id').textContent = p.id;
   $('rcpt-checkout').textContent = p.checkout_id ?? '';
-  /* one row per role: a role's split share plus any later adjustment of
-     it (the Stripe fee estimate corrected to the real fee, say) */
-  const byRole = new Map();
-  for (const s of p.shares ?? []) byRole.set(s.role, (byRole.get(s.role) ?? 0n) + BigInt(s.amount_cent));
-  const rows = $('split-rows');
-  rows.replaceChildren();
-  let total = 0n;
-  for (const [role, amount] of byRole) {
-    const tr = document.createElement('tr');
-    tr.dataset.role = role;
-    tr.dataset.amount = String(amount);
-    const who = document.createElement('th');
-    who.scope = 'row';
-    who.textContent = ROLE_LABEL[role] ?? role;
-    const amt = document.createElement('td');
-    amt.className = 'num';
-    amt.textContent = formatAmount(amount, p.currency);
-    tr.append(who, amt);
-    rows.append(tr);
-    total += amount;
-  }
-  $('split-total').textContent = formatAmount(total, p.currency);
   showStep('step-receipt');
   setStatus('Payment complete.');
   $('step-receipt').focus();
@@ -688,23 +743,65 @@ async function main() {
     return;
   }
 
-  if (!takeToken()) {
-    showStep('step-signin');
-    return;
-  }
+  const fromQuery = dropQueryToken();
+  const fragment = fragmentToken();
+  window.addEventListener('message', fromShop);
+  window.addEventListener('hashchange', () => {
+    const t = fragmentToken();
+    if (t && offerToken(t) === 'taken') start();
+  });
+  $('switch-stay').addEventListener('click', () => {
+    state.offered = null;
+    start();
+  });
+  $('switch-take').addEventListener('click', () => {
+    store(TOKEN_KEY, state.offered);
+    store(PENDING_KEY, null);
+    state.offered = null;
+    start();
+  });
+  state.ret = ret;
   setStatus('Loading…');
   try {
+    /* public: the shop's origins are needed before any token */
     state.config = await api('GET', '/api/v1/checkout/config');
+  } catch (e) {
+    setStatus('');
+    showError(explain(e));
+    return;
+  }
+  setStatus('');
+  if (fragment && offerToken(fragment) === 'asked') return;
+  if (!load(TOKEN_KEY)) {
+    showStep('step-signin');
+    if (fromQuery) {
+      $('signin-text').textContent = 'This link carried your session in its address, where it does not ' +
+        'belong. Open the checkout from the shop again.';
+    }
+    askShop();
+    return;
+  }
+  await start();
+}
+
+/* start - signed in: who, the products, a payment to resume */
+async function start() {
+  setStatus('Loading…');
+  try {
     if (!state.config.publishable_key || (!state.config.stripe_js && !state.config.api_base)) {
       throw new Error('Payments are not set up on this shop yet (no Stripe publishable key).');
     }
+    await showSignedIn();
     await loadProducts();
     setStatus('');
+    const ret = state.ret;
+    state.ret = null;
     if (ret && (await resumeFromRedirect(ret))) return;
     showStep('step-product');
   } catch (e) {
     setStatus('');
     if (e instanceof ApiError && e.status === 401) {
+      $('signed-in').hidden = true;
       showStep('step-signin');
       $('signin-text').textContent = explain(e);
       return;

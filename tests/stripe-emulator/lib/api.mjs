@@ -260,6 +260,13 @@ route('GET', '/v1/events', (emu, ctx) => {
     if (types.length > 20) throw invalid('types can contain at most 20 event types', 'types');
     filters.push((o) => types.includes(o.type));
   }
+  /* delivery_success=false: not yet delivered to every endpoint (still
+     retrying, dropped, or given up); true: delivered everywhere */
+  if (p.delivery_success !== undefined) {
+    const v = String(p.delivery_success);
+    if (v !== 'true' && v !== 'false') throw invalid(`Invalid boolean: ${v}`, 'delivery_success');
+    filters.push((o) => (o.pending_webhooks === 0) === (v === 'true'));
+  }
   return listOf(emu, ctx, 'events', '/v1/events', filters, ['type', 'types', 'delivery_success']);
 });
 route('GET', '/v1/events/:id', (emu, ctx) => {

@@ -201,6 +201,22 @@ route('POST', '/__emu/refunds/fail_next', (emu, b) => {
   return { fail_next: emu.state.failNextRefunds, after_success: emu.state.failAfterSuccess };
 });
 
+/* a fee Stripe changes after the fact (drift for reconciliation tests):
+   the transaction's fee, fee_details and net change, the difference moves
+   in the owner's available balance; no event, as on Stripe */
+route('POST', '/__emu/balance_transactions/:id/fee', (emu, b, path) => {
+  const rec = get(emu, 'balance_transactions', path.id, 'balance_transaction');
+  const fee = num(b.fee, 'fee');
+  if (fee === undefined || fee < 0) throw invalid('fee must be a non-negative integer', 'fee');
+  const bt = rec.obj;
+  const delta = fee - bt.fee;
+  bt.fee = fee;
+  bt.fee_details = fee ? [{ amount: fee, application: null, currency: bt.currency, description: 'Stripe processing fees', type: 'stripe_fee' }] : [];
+  bt.net = bt.amount - fee;
+  emu.state.balance(rec.owner, bt.currency).available -= delta;
+  return bt;
+});
+
 /* ---- connect -------------------------------------------------------------------------------- */
 
 route('POST', '/__emu/accounts/:id/complete_onboarding', (emu, b, path) => {

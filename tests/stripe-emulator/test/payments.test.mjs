@@ -350,4 +350,19 @@ test('payment flows', async (t) => {
     const btb = await stripe.balanceTransactions.list({ source: bypass.latest_charge });
     assert.equal(btb.data[0].status, 'available');
   });
+
+  await t.test('a fee changed after the fact: fee, fee_details and net move, and the balance; no event', async () => {
+    await fresh();
+    const pi = await paidIntent(emu, { amount: 10000, pm: 'pm_card_bypassPending' });
+    const [bt] = (await stripe.balanceTransactions.list({ source: pi.latest_charge })).data;
+    const before = (await stripe.balance.retrieve()).available[0].amount;
+    const events = (await stripe.events.list({ limit: 100 })).data.length;
+    const out = await emu.ctl('POST', `/__emu/balance_transactions/${bt.id}/fee`, { fee: bt.fee + 45 });
+    assert.equal(out.fee, bt.fee + 45);
+    const now = await stripe.balanceTransactions.retrieve(bt.id);
+    assert.deepEqual([now.fee, now.net, now.fee_details[0].amount], [bt.fee + 45, bt.amount - bt.fee - 45, bt.fee + 45]);
+    assert.equal((await stripe.balance.retrieve()).available[0].amount, before - 45);
+    assert.equal((await stripe.events.list({ limit: 100 })).data.length, events, 'no event');
+    await assert.rejects(emu.ctl('POST', `/__emu/balance_transactions/${bt.id}/fee`, { fee: -1 }), /fee/);
+  });
 });

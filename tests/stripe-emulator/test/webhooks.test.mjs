@@ -140,6 +140,31 @@ test('webhook delivery', async (t) => {
     assert.ok(d.every((x) => x.dropped === true));
   });
 
+  await t.test('delivery_success filters events by whether every endpoint got them; Connect events per account', async () => {
+    await fresh();
+    await paidIntent(emu);
+    await emu.flush();
+    await emu.ctl('POST', '/__emu/webhooks/config', { drop: true });
+    const missed = await paidIntent(emu);
+    await emu.flush();
+    const failed = await stripe.events.list({ delivery_success: false, limit: 100 });
+    assert.equal(failed.data.length, 3, 'the dropped events only');
+    assert.ok(failed.data.every((e) => e.pending_webhooks > 0));
+    assert.ok(failed.data.some((e) => e.data.object.id === missed.id));
+    const ok = await stripe.events.list({ delivery_success: true, limit: 100 });
+    assert.equal(ok.data.length, 3, 'the delivered events only');
+    assert.ok(ok.data.every((e) => e.pending_webhooks === 0));
+    await assert.rejects(stripe.events.list({ delivery_success: 'maybe' }), /Invalid boolean/);
+    /* a connected account's events are listed with its Stripe-Account only */
+    const acct = await stripe.accounts.create({ type: 'express', country: 'US', capabilities: { transfers: { requested: true } } });
+    await emu.ctl('POST', `/__emu/accounts/${acct.id}/complete_onboarding`);
+    const own = await stripe.events.list({ delivery_success: false }, { stripeAccount: acct.id });
+    assert.deepEqual(own.data.map((e) => [e.type, e.account]), [['account.updated', acct.id]]);
+    const platform = await stripe.events.list({ limit: 100 });
+    assert.ok(platform.data.every((e) => e.account === undefined), 'no Connect event in the platform list');
+    await emu.ctl('POST', '/__emu/webhooks/config', { drop: false });
+  });
+
   await t.test('pause then resume: nothing is sent while paused, everything in order after', async () => {
     await fresh();
     await emu.ctl('POST', '/__emu/webhooks/config', { pause: true });

@@ -138,6 +138,16 @@ export async function okCheckout(stack, b, body, opts) {
   return res.json;
 }
 
+/*
+ * serverPayment - payment 'id' as the marketplace's server sees it, with
+ * its split and fees (a buyer's completion answer has neither)
+ */
+export async function serverPayment(stack, id) {
+  const r = await server(stack, 'GET', `/api/v1/payments/${id}`);
+  assert.equal(r.status, 200, `GET /api/v1/payments/${id}: ${r.body}`);
+  return r.json;
+}
+
 /* complete - POST /api/v1/payments/complete as 'b' */
 export function complete(stack, b, checkoutId, opts) {
   return asBuyer(stack, b, 'POST', '/api/v1/payments/complete', { checkout_id: checkoutId }, opts);

@@ -8,8 +8,11 @@
  *
  * What it does, in the manner of ./dev up (render_tally_conf,
  * render_nginx), with everything private to the stack:
- * - the database: a fresh 't_<random>' database and user (random
- *   password, GRANT ALL on it) on the run's MariaDB (TALLY_TEST_DB_SOCKET,
+ * - the database: a fresh 't_<random>' database, its application user
+ *   and its migration user 't_<random>_m' (random passwords; the
+ *   migration user owns the schema, tallyctl migrate grants the
+ *   application user its per-table privileges, as in production) on the
+ *   run's MariaDB (TALLY_TEST_DB_SOCKET,
  *   exported by tests/run), or with 'privateDb' a mariadbd of its own in
  *   the stack's dir, for tests that stop and restart MariaDB;
  * - tally.conf: sockets, log and pid file in the dir, socket_mode 0666,
@@ -17,7 +20,8 @@
  *   secret) and with 'rsa' an RS256 issuer [jwt.rsa] (a fresh 2048-bit
  *   key pair); 'conf' ({section: {key: value}}) is merged over it, a
  *   null value removes a key;
- * - tallyctl migrate, then tallyd -c tally.conf (not detached: it dies
+ * - tallyctl migrate (as the migration user: TALLY_DB_MIGRATE_PASSWORD in
+ *   the environment of stack.tallyctl()), then tallyd -c tally.conf (not detached: it dies
  *   with the test file, see proc.mjs);
  * - nginx from nginx/tally.conf with the same substitutions as ./dev's
  *   render_nginx, in the foreground (daemon off, so the harness owns its
@@ -90,6 +94,21 @@ export function freePort() {
   });
 }
 
+/*
+ * holdPort - a free port of 127.0.0.1, held (listened on by this process)
+ * until release(): a port picked early and bound late by another program
+ * (nginx) cannot be taken meanwhile by another stack on the machine
+ */
+export function holdPort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      resolve({ port: srv.address().port, release: () => new Promise((r) => srv.close(() => r())) });
+    });
+  });
+}
+
 function b64url(buf) {
   return Buffer.from(buf).toString('base64url');
 }
@@ -138,6 +157,18 @@ async function sqlOrThrow(socket, user, db, query) {
   return r.stdout.split('\n').filter((l) => l !== '').map((l) => l.split('\t'));
 }
 
+/*
+ * usersSql - the two users of database 'db', as docs/operations.md
+ * ("Database users") has them: the migration user owns the schema (with
+ * GRANT OPTION), the application user gets its privileges per table from
+ * tallyctl migrate (none on audit_log beyond SELECT and INSERT)
+ */
+function usersSql(db, user, password, migrateUser, migratePassword) {
+  return `CREATE USER '${user}'@'localhost' IDENTIFIED BY '${password}';` +
+    `CREATE USER '${migrateUser}'@'localhost' IDENTIFIED BY '${migratePassword}';` +
+    `GRANT ALL ON ${db}.* TO '${migrateUser}'@'localhost' WITH GRANT OPTION;`;
+}
+
 /* a database and user on the run's MariaDB */
 async function sharedDb() {
   const socket = process.env.TALLY_TEST_DB_SOCKET;
@@ -145,15 +176,17 @@ async function sharedDb() {
   if (!socket) throw new Error('TALLY_TEST_DB_SOCKET is not set: run the suite with tests/run system');
   const name = `t_${randomString(10).toLowerCase()}`;
   const password = randomString(24);
+  const migrateUser = `${name}_m`;
+  const migratePassword = randomString(24);
   await sqlOrThrow(socket, admin, null,
-    `CREATE DATABASE ${name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;` +
-    `CREATE USER '${name}'@'localhost' IDENTIFIED BY '${password}';` +
-    `GRANT ALL ON ${name}.* TO '${name}'@'localhost';`);
+    `CREATE DATABASE ${name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;` + usersSql(name, name,
+      password, migrateUser, migratePassword));
   return {
-    socket, admin, name, user: name, password,
+    socket, admin, name, user: name, password, migrateUser, migratePassword,
     async drop() {
       await sqlOrThrow(socket, admin, null,
-        `DROP DATABASE IF EXISTS ${name}; DROP USER IF EXISTS '${name}'@'localhost';`);
+        `DROP DATABASE IF EXISTS ${name}; DROP USER IF EXISTS '${name}'@'localhost';` +
+        `DROP USER IF EXISTS '${migrateUser}'@'localhost';`);
     },
   };
 }
@@ -187,8 +220,10 @@ async function privateDb(dir) {
   if (inst.code !== 0) throw new Error(`mariadb-install-db failed: ${inst.stderr}${inst.stdout}`);
   const name = 'tally';
   const password = randomString(24);
+  const migratePassword = randomString(24);
   const db = {
-    socket, admin: OS_USER, name, user: 'tally', password, child: null,
+    socket, admin: OS_USER, name, user: 'tally', password, migrateUser: 'tally_migrate', migratePassword,
+    child: null,
     async start() {
       db.child = spawnTracked('mariadbd', [`--defaults-file=${cnf}`], {
         out: path.join(dir, 'log', 'mariadbd.out'), err: path.join(dir, 'log', 'mariadbd.out'),
@@ -208,8 +243,7 @@ async function privateDb(dir) {
   await db.start();
   await sqlOrThrow(socket, OS_USER, null,
     `CREATE DATABASE ${name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;` +
-    `CREATE USER 'tally'@'localhost' IDENTIFIED BY '${password}';` +
-    `GRANT ALL ON ${name}.* TO 'tally'@'localhost';`);
+    usersSql(name, 'tally', password, 'tally_migrate', migratePassword));
   return db;
 }
 
@@ -225,8 +259,11 @@ function baseConf(s) {
       public_url: `http://127.0.0.1:${s.port}`,
       shutdown_timeout: 10,
     },
-    db: { socket: s.db.socket, user: s.db.user, password: s.db.password, database: s.db.name },
-    admin_auth: { cookie_secure: 'no', kdf_log2_n: 10 },
+    db: {
+      socket: s.db.socket, user: s.db.user, password: s.db.password, database: s.db.name,
+      migrate_user: s.db.migrateUser,
+    },
+    admin_auth: { cookie_secure: 'no', kdf_log2_n: 14 },
     'jwt.test': { issuer: HS_ISSUER, audience: AUDIENCE, alg: 'HS256', secret: s.jwtSecret },
   };
   const workers = { api: 4, webhook: 2, admin: 2 };
@@ -432,7 +469,8 @@ class Stack {
   }
 
   async start() {
-    this.port = await freePort();
+    this.portHold = await holdPort();
+    this.port = this.portHold.port;
     this.db = this.opts.privateDb ? await privateDb(this.dir) : await sharedDb();
     if (this.opts.rsa) this.makeRsaKey();
     if (this.opts.stripe) await this.startEmulator();
@@ -589,6 +627,10 @@ class Stack {
     const args = ['-p', `${n}/`, '-c', path.join(n, 'nginx.conf'), '-e', path.join(this.dir, 'log', 'nginx-error.log')];
     const t = await run('nginx', ['-t', '-q', ...args]);
     if (t.code !== 0) throw new Error(`nginx configuration test failed: ${t.stderr}`);
+    if (this.portHold) {		/* nginx's now, and nobody else's */
+      await this.portHold.release();
+      this.portHold = null;
+    }
     this.nginx = spawnTracked('nginx', args, {
       out: path.join(this.dir, 'log', 'nginx.out'), err: path.join(this.dir, 'log', 'nginx.out'),
     });
@@ -630,7 +672,9 @@ class Stack {
   tallyctl(...args) {
     let o = {};
     if (args.length && typeof args[args.length - 1] === 'object') o = args.pop();
-    return run(path.join(BIN, 'ctl', 'tallyctl'), ['-c', this.conf, ...args], { input: o.input });
+    return run(path.join(BIN, 'ctl', 'tallyctl'), ['-c', this.conf, ...args], {
+      input: o.input, env: { ...process.env, TALLY_DB_MIGRATE_PASSWORD: this.db.migratePassword },
+    });
   }
 
   /* createApiKey - a new server key via tallyctl: {key, id} */
@@ -769,6 +813,10 @@ class Stack {
 
   async stop() {
     if (this.stopped) return;
+    if (this.portHold) {
+      await this.portHold.release();
+      this.portHold = null;
+    }
     this.stopped = true;
     for (const a of agents.values()) a.destroy();
     agents.clear();

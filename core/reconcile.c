@@ -1,0 +1,695 @@
+/*
+ * reconcile.c - reconciliation with Stripe (reconcile.h)
+ *
+ * Owns reconciliation_reports and reconciliation_lines.  One run over
+ * the window [since, until):
+ *
+ *   1. read Stripe's balance transactions of the platform created from
+ *      a day before 'since' (GET /v1/balance_transactions, paginated to
+ *      its end, at most RC_PAGES pages); no transaction is open;
+ *   2. each one created in the window is compared with Tally's record of
+ *      its source, by kind:
+ *        charge (ch_)            payments.charge_id: the amount, and the
+ *                                Stripe fee (line "stripe_fee") against
+ *                                the actual fee, else the estimate;
+ *        refund (re_)            a booked refund: the amount;
+ *        refund_failure (re_)    a refund Tally has as failed;
+ *        transfer (tr_)          a payout's or an advance's transfer;
+ *        transfer_refund (trr_)  a transfer reversal;
+ *        adjustment, dispute (dp_)  the withdrawal, and its fee
+ *                                ("dispute_fee");
+ *        adjustment, dispute_reversal  a dispute Tally has as won;
+ *      other types (the platform's own payouts, Stripe's other fees) are
+ *      not Tally's and are skipped.  An amount in another currency than
+ *      Tally's record (a settlement currency) is compared for presence
+ *      only;
+ *   3. Tally's records created in the window whose Stripe object no
+ *      balance transaction read in step 1 names are "missing_at_stripe"
+ *      (step 1 read a day more, so a record a little older than its
+ *      balance transaction is not reported);
+ *   4. one transaction stores the report and its lines and, when any
+ *      line is not "matched", queues the email to [alerts] email; after
+ *      the commit an ALERT log line names the report.
+ * The job takes GET_LOCK('tally.reconcile') without waiting: on several
+ * hosts one runs, the others skip the run.
+ *
+ * API:	tly_reconcile_run(), tly_reconcile_free(), tly_job_reconcile(),
+ *	tly_reconcile_list(), tly_reconcile_lines().
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "metrics.h"
+#include "outbox.h"
+#include "reconcile.h"
+#include "stripe.h"
+#include "tly_buf.h"
+#include "tly_str.h"
+#include "tx.h"
+
+#define RC_PAGES	1000		/* 100 000 balance transactions */
+#define RC_SLACK_S	86400
+#define RC_MAIL_LINES	20
+
+typedef struct btxn {
+	char	 id[72], type[32], cat[40], source[72], currency[4];
+	int64_t	 amount, fee, created;
+} btxn;
+
+typedef struct run {
+	tly_ctx		*ctx;
+	int64_t		 since, until;
+	btxn		*t;
+	size_t		 nt, capt;
+	tly_recon_report *rep;
+	size_t		 capl;
+} run;
+
+/* --- reading Stripe ------------------------------------------------------ */
+
+static int
+add_txn(run *r, const tly_jv *o)
+{
+	const char *v;
+	btxn *b, *nt;
+
+	if (r->nt == r->capt) {
+		r->capt = r->capt ? r->capt * 2 : 256;
+		nt = realloc(r->t, r->capt * sizeof(*nt));
+		if (nt == NULL)
+			return TLY_ERR;
+		r->t = nt;
+	}
+	b = &r->t[r->nt];
+	memset(b, 0, sizeof(*b));
+	v = tly_json_str(o, "id");
+	tly_strlcpy(b->id, v ? v : "", sizeof(b->id));
+	v = tly_json_str(o, "type");
+	tly_strlcpy(b->type, v ? v : "", sizeof(b->type));
+	v = tly_json_str(o, "reporting_category");
+	tly_strlcpy(b->cat, v ? v : "", sizeof(b->cat));
+	v = tly_json_str(o, "source");
+	tly_strlcpy(b->source, v ? v : "", sizeof(b->source));
+	v = tly_json_str(o, "currency");
+	tly_strlcpy(b->currency, v ? v : "", sizeof(b->currency));
+	if (tly_json_i64(o, "amount", &b->amount) != TLY_OK ||
+	    tly_json_i64(o, "created", &b->created) != TLY_OK)
+		return TLY_ERR;
+	if (tly_json_i64(o, "fee", &b->fee) != TLY_OK)
+		b->fee = 0;
+	r->nt++;
+	return TLY_OK;
+}
+
+/* read_stripe - step 1 */
+static int
+read_stripe(run *r, tly_err *err)
+{
+	const char *after = NULL;
+	tly_stripe_resp resp;
+	tly_stripe_req rq;
+	tly_st_list l;
+	const tly_jv *e;
+	tly_form f;
+	int page, rc;
+
+	for (page = 0; page < RC_PAGES; page++) {
+		tly_form_init(&f);
+		tly_form_i64(&f, "created[gte]", r->since - RC_SLACK_S);
+		tly_form_i64(&f, "limit", 100);
+		tly_form_str(&f, "starting_after", after);
+		rq = (tly_stripe_req){ "GET", "/v1/balance_transactions", &f,
+		    NULL, NULL };
+		rc = tly_stripe_call(r->ctx->stripe, r->ctx->pool, &rq, &resp,
+		    err);
+		tly_form_free(&f);
+		if (rc)
+			return rc;
+		if (tly_st_list_parse(resp.json, &l) != TLY_OK)
+			return tly_err_set(err, TLY_EK_UPSTREAM,
+			    "stripe_bad_reply", "Unexpected list reply.");
+		for (e = l.data->child; e; e = e->next) {
+			if (add_txn(r, e) != TLY_OK)
+				return tly_err_set(err, TLY_EK_UPSTREAM,
+				    "stripe_bad_reply", "Unexpected balance "
+				    "transaction.");
+			after = r->t[r->nt - 1].id;
+		}
+		if (!l.has_more || l.n == 0)
+			return TLY_OK;
+		after = tly_pstrdup(r->ctx->pool, after);
+	}
+	return tly_err_set(err, TLY_EK_UPSTREAM, "stripe_list_too_long",
+	    "Too many balance transactions in the window.");
+}
+
+/* --- lines -------------------------------------------------------------- */
+
+static void
+day_of(int64_t t, char day[11])
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	gmtime_r(&tt, &tm);
+	strftime(day, 11, "%Y-%m-%d", &tm);
+}
+
+/* line - append a line; the outcome follows from the two amounts */
+static int
+line(run *r, const btxn *b, const char *kind, const char *tally,
+    int64_t stripe_cent, int64_t tally_cent, const char *outcome)
+{
+	tly_recon_report *rep = r->rep;
+	tly_recon_line *l, *nl;
+
+	if ((size_t)rep->n_lines == r->capl) {
+		r->capl = r->capl ? r->capl * 2 : 256;
+		nl = realloc(rep->lines, r->capl * sizeof(*nl));
+		if (nl == NULL)
+			return TLY_ERR;
+		rep->lines = nl;
+	}
+	l = &rep->lines[rep->n_lines++];
+	memset(l, 0, sizeof(*l));
+	l->line_no = rep->n_lines;
+	if (b) {
+		day_of(b->created, l->day);
+		tly_strlcpy(l->currency, b->currency, sizeof(l->currency));
+		tly_strlcpy(l->txn, b->id, sizeof(l->txn));
+		tly_strlcpy(l->object, b->source, sizeof(l->object));
+	}
+	l->kind = kind;
+	tly_strlcpy(l->tally, tally ? tally : "", sizeof(l->tally));
+	l->stripe_cent = stripe_cent;
+	l->tally_cent = tally_cent;
+	if (outcome == NULL)
+		outcome = tally == NULL ? "missing_in_tally" :
+		    stripe_cent == tally_cent ? "matched" : "amount_differs";
+	l->outcome = outcome;
+	if (strcmp(outcome, "matched") == 0)
+		rep->matched++;
+	else if (strcmp(outcome, "missing_in_tally") == 0)
+		rep->missing_in_tally++;
+	else if (strcmp(outcome, "missing_at_stripe") == 0)
+		rep->missing_at_stripe++;
+	else
+		rep->amount_differs++;
+	return TLY_OK;
+}
+
+/* record - Tally's record of 'b' by query 'sql' (the source bound
+ * 'nbind' times): its id, currency, amount, second amount */
+typedef struct rec {
+	char	 id[72];
+	char	 currency[8];
+	int64_t	 amount, amount2;
+	int	 found;
+} rec;
+
+static int
+record(run *r, const char *sql, int nbind, const btxn *b, rec *out,
+    tly_err *err)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (nbind == 2)
+		rc = tly_db_row(r->ctx->db, err, sql, "ss>ssii", b->source,
+		    b->source, out->id, sizeof(out->id), out->currency,
+		    sizeof(out->currency), &out->amount, &out->amount2);
+	else
+		rc = tly_db_row(r->ctx->db, err, sql, "s>ssii", b->source,
+		    out->id, sizeof(out->id), out->currency,
+		    sizeof(out->currency), &out->amount, &out->amount2);
+	if (rc == TLY_NOTFOUND) {
+		tly_err_clear(err);
+		return TLY_OK;
+	}
+	if (rc == TLY_OK)
+		out->found = 1;
+	return rc;
+}
+
+/* compare - a line for 'b' against 'rc_' (amounts compared in one
+ * currency only) */
+static int
+compare(run *r, const btxn *b, const char *kind, const rec *t,
+    int64_t stripe_cent, int64_t tally_cent)
+{
+	if (!t->found)
+		return line(r, b, kind, NULL, stripe_cent, TLY_RECON_NONE,
+		    NULL);
+	if (strcmp(t->currency, b->currency) != 0)
+		return line(r, b, kind, t->id, stripe_cent, tally_cent,
+		    "matched");		/* settled in another currency */
+	return line(r, b, kind, t->id, stripe_cent, tally_cent, NULL);
+}
+
+/* match - step 2 for one balance transaction */
+static int
+match(run *r, const btxn *b, tly_err *err)
+{
+	rec t;
+	int rc;
+
+	if (strcmp(b->type, "charge") == 0) {
+		rc = record(r, "SELECT id, currency, amount_cent, IFNULL("
+		    "stripe_fee_actual_cent, stripe_fee_estimate_cent) FROM "
+		    "payments WHERE charge_id = ?", 1, b, &t, err);
+		if (rc == TLY_OK)
+			rc = compare(r, b, "charge", &t, b->amount, t.amount);
+		if (rc == TLY_OK && t.found)
+			rc = compare(r, b, "stripe_fee", &t, b->fee, t.amount2);
+		return rc;
+	}
+	if (strcmp(b->type, "refund") == 0) {
+		rc = record(r, "SELECT id, currency, amount_cent, 0 FROM "
+		    "refunds WHERE stripe_refund_id = ? AND booked = 1", 1, b,
+		    &t, err);
+		return rc ? rc : compare(r, b, "refund", &t, -b->amount,
+		    t.amount);
+	}
+	if (strcmp(b->type, "refund_failure") == 0) {
+		rc = record(r, "SELECT id, currency, amount_cent, 0 FROM "
+		    "refunds WHERE stripe_refund_id = ? AND state = 'failed'",
+		    1, b, &t, err);
+		return rc ? rc : compare(r, b, "refund_failure", &t,
+		    b->amount, t.amount);
+	}
+	if (strcmp(b->type, "transfer") == 0) {
+		rc = record(r, "SELECT id, currency, amount_cent, 0 FROM "
+		    "payouts WHERE stripe_transfer_id = ? UNION ALL SELECT id, "
+		    "currency, granted_cent, 0 FROM advances WHERE "
+		    "stripe_transfer_id = ?", 2, b, &t, err);
+		return rc ? rc : compare(r, b, "transfer", &t, -b->amount,
+		    t.amount);
+	}
+	if (strcmp(b->type, "transfer_refund") == 0) {
+		rc = record(r, "SELECT id, currency, amount_cent, 0 FROM "
+		    "transfer_reversals WHERE stripe_reversal_id = ? AND state "
+		    "= 'reversed'", 1, b, &t, err);
+		return rc ? rc : compare(r, b, "transfer_reversal", &t,
+		    b->amount, t.amount);
+	}
+	if (strcmp(b->type, "adjustment") == 0 &&
+	    strcmp(b->cat, "dispute") == 0) {
+		rc = record(r, "SELECT id, currency, withdrawn_cent, fee_cent "
+		    "FROM disputes WHERE id = ?", 1, b, &t, err);
+		if (rc == TLY_OK)
+			rc = compare(r, b, "dispute", &t, -b->amount, t.amount);
+		if (rc == TLY_OK && t.found)
+			rc = compare(r, b, "dispute_fee", &t, b->fee,
+			    t.amount2);
+		return rc;
+	}
+	if (strcmp(b->type, "adjustment") == 0 &&
+	    strcmp(b->cat, "dispute_reversal") == 0) {
+		rc = record(r, "SELECT id, currency, amount_cent, 0 FROM "
+		    "disputes WHERE id = ? AND status = 'won'", 1, b, &t, err);
+		return rc ? rc : compare(r, b, "dispute_reinstated", &t,
+		    b->amount, t.amount);
+	}
+	return TLY_OK;			/* not Tally's */
+}
+
+/* --- Tally's side: what Stripe does not have ------------------------------ */
+
+static int
+cmp_source(const void *a, const void *b)
+{
+	return strcmp(((const btxn *)a)->source, ((const btxn *)b)->source);
+}
+
+static int
+seen(const run *r, const char *source)
+{
+	btxn key;
+
+	tly_strlcpy(key.source, source, sizeof(key.source));
+	return bsearch(&key, r->t, r->nt, sizeof(*r->t), cmp_source) != NULL;
+}
+
+/* the Tally records that name a Stripe object, created in the window */
+#define T_AT	"FLOOR(UNIX_TIMESTAMP(created_at))"
+#define T_IN	" AND created_at >= FROM_UNIXTIME(?) AND created_at < " \
+		"FROM_UNIXTIME(?)"
+
+static const struct {
+	const char	*kind;
+	const char	*sql;
+} tally_side[] = {
+	{ "charge", "SELECT id, charge_id, currency, amount_cent, " T_AT
+	    " FROM payments WHERE charge_id IS NOT NULL" T_IN },
+	{ "refund", "SELECT id, stripe_refund_id, currency, amount_cent, "
+	    T_AT " FROM refunds WHERE booked = 1 AND stripe_refund_id IS NOT "
+	    "NULL" T_IN },
+	{ "transfer", "SELECT id, stripe_transfer_id, currency, amount_cent, "
+	    T_AT " FROM payouts WHERE state = 'paid' AND stripe_transfer_id "
+	    "IS NOT NULL" T_IN },
+	{ "transfer", "SELECT id, stripe_transfer_id, currency, granted_cent, "
+	    T_AT " FROM advances WHERE stripe_transfer_id IS NOT NULL" T_IN },
+	{ "transfer_reversal", "SELECT id, stripe_reversal_id, currency, "
+	    "amount_cent, " T_AT " FROM transfer_reversals WHERE state = "
+	    "'reversed' AND stripe_reversal_id IS NOT NULL" T_IN },
+	{ "dispute", "SELECT id, id, currency, withdrawn_cent, " T_AT " FROM "
+	    "disputes WHERE withdrawn_cent > 0" T_IN },
+};
+
+/* unmatched_tally - step 3 for one kind of record */
+static int
+unmatched_tally(run *r, size_t k, tly_err *err)
+{
+	const char *id, *obj, *cur;
+	btxn b;
+	tly_q q;
+	int rc;
+
+	if (tly_q_prep(r->ctx->db, &q, tally_side[k].sql, err))
+		return q.rc;
+	tly_q_i64(&q, r->since);
+	tly_q_i64(&q, r->until);
+	(void)tly_q_exec(&q);
+	while ((rc = tly_q_next(&q)) == TLY_ROW) {
+		id = tly_q_col_str(&q, 0);
+		obj = tly_q_col_str(&q, 1);
+		cur = tly_q_col_str(&q, 2);
+		if (id == NULL || obj == NULL || seen(r, obj))
+			continue;
+		memset(&b, 0, sizeof(b));
+		tly_strlcpy(b.source, obj, sizeof(b.source));
+		tly_strlcpy(b.currency, cur ? cur : "", sizeof(b.currency));
+		b.created = tly_q_col_i64(&q, 4);
+		if (line(r, &b, tally_side[k].kind, id, TLY_RECON_NONE,
+		    tly_q_col_i64(&q, 3), "missing_at_stripe") != TLY_OK) {
+			rc = TLY_ERR;
+			break;
+		}
+	}
+	tly_q_done(&q);
+	return rc == TLY_ERR ? tly_err_internal(err) : rc;
+}
+
+/* --- storing ------------------------------------------------------------ */
+
+static void
+amount_text(char *dst, size_t sz, int64_t v)
+{
+	if (v == TLY_RECON_NONE)
+		snprintf(dst, sz, "-");
+	else
+		snprintf(dst, sz, "%lld", (long long)v);
+}
+
+/* alert_mail - the email of a report with mismatches */
+static int
+alert_mail(tly_ctx *ctx, const tly_recon_report *rep, tly_err *err)
+{
+	char dedupe[64], subject[160], a[24], b[24];
+	const tly_recon_line *l;
+	tly_mail m;
+	tly_buf body;
+	int i, n = 0, rc;
+
+	if (ctx->cfg->alerts_email[0] == '\0')
+		return TLY_OK;
+	tly_buf_init(&body, 1 << 20);
+	tly_buf_addf(&body, "Reconciliation report %s found mismatches "
+	    "between Stripe and Tally:\n\n  matched %lld\n  missing_in_tally "
+	    "%lld\n  missing_at_stripe %lld\n  amount_differs %lld\n\n",
+	    rep->id, (long long)rep->matched,
+	    (long long)rep->missing_in_tally,
+	    (long long)rep->missing_at_stripe,
+	    (long long)rep->amount_differs);
+	for (i = 0; i < rep->n_lines && n < RC_MAIL_LINES; i++) {
+		l = &rep->lines[i];
+		if (strcmp(l->outcome, "matched") == 0)
+			continue;
+		amount_text(a, sizeof(a), l->stripe_cent);
+		amount_text(b, sizeof(b), l->tally_cent);
+		tly_buf_addf(&body, "  %s %s %s %s stripe %s %s (%s) tally "
+		    "%s (%s)\n", l->day, l->currency, l->kind, l->outcome,
+		    l->txn[0] ? l->txn : "-", l->object, a,
+		    l->tally[0] ? l->tally : "-", b);
+		n++;
+	}
+	tly_buf_adds(&body, "\nSee docs/operations.md, \"Reconciliation "
+	    "mismatch\", and: tallyctl reconcile --since DAY\n");
+	snprintf(dedupe, sizeof(dedupe), "reconcile:%s", rep->id);
+	snprintf(subject, sizeof(subject), "ALERT: Stripe reconciliation "
+	    "mismatch (%s)", rep->id);
+	m = (tly_mail){ dedupe, "reconcile_alert", NULL,
+	    ctx->cfg->alerts_email, subject, tly_buf_str(&body) };
+	rc = body.data ? tly_outbox_add(ctx, &m, err) :
+	    tly_err_internal(err);
+	tly_buf_free(&body);
+	return rc;
+}
+
+/* store_tx - step 4: the report, its lines, the alert email */
+TLY_TX_TYPED(store_tx, tly_recon_report)
+static int
+store_tx(tly_ctx *ctx, tly_recon_report *rep, tly_err *err)
+{
+	const tly_recon_line *l;
+	int i, rc;
+
+	rc = tly_db_later(ctx->db, err, "INSERT INTO reconciliation_reports "
+	    "(id, since_at, until_at, status, matched, missing_in_tally, "
+	    "missing_at_stripe, amount_differs) VALUES (?, ?, ?, ?, ?, ?, ?, "
+	    "?)", "siisiiii", rep->id, rep->since, rep->until, rep->status,
+	    rep->matched, rep->missing_in_tally, rep->missing_at_stripe,
+	    rep->amount_differs);
+	for (i = 0; rc == TLY_OK && i < rep->n_lines; i++) {
+		l = &rep->lines[i];
+		rc = tly_db_later(ctx->db, err, "INSERT INTO "
+		    "reconciliation_lines (report_id, line_no, day, currency, "
+		    "kind, outcome, stripe_txn_id, stripe_object_id, tally_id, "
+		    "stripe_amount_cent, tally_amount_cent) VALUES (?, ?, ?, "
+		    "?, ?, ?, NULLIF(?, ''), NULLIF(?, ''), NULLIF(?, ''), "
+		    "NULLIF(?, ?), NULLIF(?, ?))", "sisssssssiiii", rep->id,
+		    (int64_t)i + 1, l->day, l->currency, l->kind, l->outcome,
+		    l->txn, l->object, l->tally, l->stripe_cent,
+		    (int64_t)TLY_RECON_NONE, l->tally_cent,
+		    (int64_t)TLY_RECON_NONE);
+	}
+	if (rc == TLY_OK && strcmp(rep->status, "mismatch") == 0)
+		rc = alert_mail(ctx, rep, err);
+	return rc;
+}
+
+/*
+ * tly_reconcile_run - reconcile [since, until) into 'rep' (its lines
+ * allocated: tly_reconcile_free) and store it
+ */
+int
+tly_reconcile_run(tly_ctx *ctx, int64_t since, int64_t until,
+    tly_recon_report *rep, tly_err *err)
+{
+	char n1[24], n2[24], n3[24];
+	size_t i, k;
+	run r;
+	int rc;
+
+	memset(rep, 0, sizeof(*rep));
+	memset(&r, 0, sizeof(r));
+	r.ctx = ctx;
+	r.since = rep->since = since;
+	r.until = rep->until = until;
+	r.rep = rep;
+	if (tly_id_new(rep->id, sizeof(rep->id), "rec") != TLY_OK)
+		return tly_err_internal(err);
+	rc = read_stripe(&r, err);
+	for (i = 0; rc == TLY_OK && i < r.nt; i++)
+		if (r.t[i].created >= since && r.t[i].created < until)
+			rc = match(&r, &r.t[i], err);
+	if (rc == TLY_OK)
+		qsort(r.t, r.nt, sizeof(*r.t), cmp_source);
+	for (k = 0; rc == TLY_OK &&
+	    k < sizeof(tally_side) / sizeof(tally_side[0]); k++)
+		rc = unmatched_tally(&r, k, err);
+	free(r.t);
+	if (rc)
+		return rc;
+	tly_strlcpy(rep->status, rep->missing_in_tally ||
+	    rep->missing_at_stripe || rep->amount_differs ? "mismatch" :
+	    "clean", sizeof(rep->status));
+	rc = store_tx_run(ctx, "reconcile.store", rep, err);
+	if (rc)
+		return rc;
+	tly_metric_add("tally_reconciliation_runs_total", "", 1);
+	tly_metric_add("tally_reconciliation_mismatches_total", "",
+	    rep->missing_in_tally + rep->missing_at_stripe +
+	    rep->amount_differs);
+	if (strcmp(rep->status, "mismatch") == 0) {
+		snprintf(n1, sizeof(n1), "%lld",
+		    (long long)rep->missing_in_tally);
+		snprintf(n2, sizeof(n2), "%lld",
+		    (long long)rep->missing_at_stripe);
+		snprintf(n3, sizeof(n3), "%lld",
+		    (long long)rep->amount_differs);
+		tly_logkv(ctx->log, TLY_LOG_ALERT, "reconcile", "ALERT: "
+		    "Tally's books and Stripe's differ", "report", rep->id,
+		    "missing_in_tally", n1, "missing_at_stripe", n2,
+		    "amount_differs", n3, NULL);
+	}
+	return TLY_OK;
+}
+
+/* tly_reconcile_free - the lines of a report made by tly_reconcile_run */
+void
+tly_reconcile_free(tly_recon_report *rep)
+{
+	free(rep->lines);
+	rep->lines = NULL;
+	rep->n_lines = 0;
+}
+
+/*
+ * tly_job_reconcile - reconcile yesterday and today (UTC) on one host:
+ * the others skip while one holds the lock
+ */
+int
+tly_job_reconcile(tly_ctx *ctx, tly_err *err)
+{
+	tly_recon_report rep;
+	int64_t got = 0, now = tly_now_s();
+	tly_err e2;
+	int rc;
+
+	rc = tly_db_row(ctx->db, err, "SELECT GET_LOCK('tally.reconcile', 0)",
+	    ">i", &got);
+	if (rc || got != 1)
+		return rc;
+	rc = tly_reconcile_run(ctx, (now / 86400 - 1) * 86400, now + 1, &rep,
+	    err);
+	tly_reconcile_free(&rep);
+	tly_err_clear(&e2);
+	(void)tly_db_row(ctx->db, &e2, "SELECT RELEASE_LOCK("
+	    "'tally.reconcile')", ">i", &got);
+	return rc;
+}
+
+/* tly_reconcile_list - the reports, newest first (no lines) */
+int
+tly_reconcile_list(tly_ctx *ctx, const tly_page *p, tly_recon_report **out,
+    int *n, int *more, tly_err *err)
+{
+	tly_recon_report *rows, *x;
+	const char *v;
+	tly_q q;
+	int rc;
+
+	*n = *more = 0;
+	rows = tly_pcalloc(ctx->pool, (size_t)(p->limit + 1) * sizeof(*rows));
+	if (rows == NULL)
+		return tly_err_internal(err);
+	if (tly_q_prep(ctx->db, &q, "SELECT id, since_at, until_at, status, "
+	    "matched, missing_in_tally, missing_at_stripe, amount_differs, "
+	    "FLOOR(UNIX_TIMESTAMP(created_at)) FROM reconciliation_reports "
+	    "WHERE (? IS NULL OR id < ?) ORDER BY id DESC LIMIT ?", err))
+		return q.rc;
+	tly_q_str(&q, tly_page_cursor(p));
+	tly_q_str(&q, tly_page_cursor(p));
+	tly_q_i64(&q, p->limit + 1);
+	(void)tly_q_exec(&q);
+	while ((rc = tly_q_next(&q)) == TLY_ROW) {
+		if (*n == p->limit) {
+			*more = 1;
+			continue;
+		}
+		x = &rows[(*n)++];
+		v = tly_q_col_str(&q, 0);
+		tly_strlcpy(x->id, v ? v : "", sizeof(x->id));
+		x->since = tly_q_col_i64(&q, 1);
+		x->until = tly_q_col_i64(&q, 2);
+		v = tly_q_col_str(&q, 3);
+		tly_strlcpy(x->status, v ? v : "", sizeof(x->status));
+		x->matched = tly_q_col_i64(&q, 4);
+		x->missing_in_tally = tly_q_col_i64(&q, 5);
+		x->missing_at_stripe = tly_q_col_i64(&q, 6);
+		x->amount_differs = tly_q_col_i64(&q, 7);
+		x->created = tly_q_col_i64(&q, 8);
+	}
+	tly_q_done(&q);
+	*out = rows;
+	return rc;
+}
+
+static void
+col(tly_q *q, int i, char *dst, size_t sz)
+{
+	const char *v = tly_q_col_str(q, i);
+
+	tly_strlcpy(dst, v ? v : "", sz);
+}
+
+/*
+ * tly_reconcile_lines - the lines of report 'id' in order ('outcome':
+ * only those, NULL: all; cursor: the line number); 404 for no report
+ */
+int
+tly_reconcile_lines(tly_ctx *ctx, const char *id, const char *outcome,
+    const tly_page *p, tly_recon_line **out, int *n, int *more,
+    tly_err *err)
+{
+	tly_recon_line *rows, *x;
+	int64_t after = 0;
+	char found[40];
+	tly_q q;
+	int rc;
+
+	*n = *more = 0;
+	if (p->starting_after &&
+	    tly_parse_i64(p->starting_after, &after) != TLY_OK)
+		return tly_err_param(err, TLY_EK_INVALID, "parameter_invalid",
+		    "starting_after", "starting_after must be a line number.");
+	rc = tly_db_row(ctx->db, err, "SELECT id FROM reconciliation_reports "
+	    "WHERE id = ?", "s>s", id, found, sizeof(found));
+	if (rc == TLY_NOTFOUND)
+		return tly_err_param(err, TLY_EK_NOT_FOUND, "resource_missing",
+		    "id", "No such reconciliation report: '%.40s'.", id);
+	if (rc)
+		return rc;
+	rows = tly_pcalloc(ctx->pool, (size_t)(p->limit + 1) * sizeof(*rows));
+	if (rows == NULL)
+		return tly_err_internal(err);
+	if (tly_q_prep(ctx->db, &q, "SELECT line_no, DATE_FORMAT(day, "
+	    "'%Y-%m-%d'), currency, kind, outcome, stripe_txn_id, "
+	    "stripe_object_id, tally_id, stripe_amount_cent, "
+	    "tally_amount_cent, stripe_amount_cent IS NULL, tally_amount_cent "
+	    "IS NULL FROM reconciliation_lines WHERE report_id = ? AND "
+	    "line_no > ? AND (? IS NULL OR outcome = ?) ORDER BY line_no "
+	    "LIMIT ?", err))
+		return q.rc;
+	tly_q_str(&q, id);
+	tly_q_i64(&q, after);
+	tly_q_str(&q, outcome);
+	tly_q_str(&q, outcome);
+	tly_q_i64(&q, p->limit + 1);
+	(void)tly_q_exec(&q);
+	while ((rc = tly_q_next(&q)) == TLY_ROW) {
+		if (*n == p->limit) {
+			*more = 1;
+			continue;
+		}
+		x = &rows[(*n)++];
+		x->line_no = tly_q_col_i64(&q, 0);
+		col(&q, 1, x->day, sizeof(x->day));
+		col(&q, 2, x->currency, sizeof(x->currency));
+		x->kind = tly_pstrdup(ctx->pool, tly_q_col_str(&q, 3));
+		x->outcome = tly_pstrdup(ctx->pool, tly_q_col_str(&q, 4));
+		col(&q, 5, x->txn, sizeof(x->txn));
+		col(&q, 6, x->object, sizeof(x->object));
+		col(&q, 7, x->tally, sizeof(x->tally));
+		x->stripe_cent = tly_q_col_i64(&q, 10) ? TLY_RECON_NONE :
+		    tly_q_col_i64(&q, 8);
+		x->tally_cent = tly_q_col_i64(&q, 11) ? TLY_RECON_NONE :
+		    tly_q_col_i64(&q, 9);
+	}
+	tly_q_done(&q);
+	*out = rows;
+	return rc;
+}

@@ -1,0 +1,184 @@
+/*
+ * routes_ops.c - the operations routes of the admin API
+ *
+ *	GET /admin/api/v1/reconciliation_reports   the reconciliation
+ *	    reports with Stripe, newest first (core/reconcile.c): a list in
+ *	    the admin API's shape (object "list", data, has_more; limit and
+ *	    starting_after), each report with its window and counts.
+ *
+ *	GET /admin/api/v1/reconciliation_reports/{id}/lines   its lines
+ *	    in order (?outcome= one of them; starting_after: a line
+ *	    number), each with both sides' ids and amounts (null: none).
+ *
+ *	GET /metrics   Prometheus' text exposition of this host's counters
+ *	    (core/metrics.c), served by the admin pool on a location of its
+ *	    own that nginx allows from configured addresses only; with
+ *	    [metrics] token set, the request must also carry
+ *	    "Authorization: Bearer TOKEN" (401 otherwise).
+ *
+ * API:	tly_h_admin_reconciliation_list(), tly_h_admin_reconciliation_lines(),
+ *	tly_h_metrics().
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "metrics.h"
+#include "reconcile.h"
+#include "routes.h"
+
+/* tly_h_admin_reconciliation_list - GET /admin/api/v1/reconciliation_… */
+int
+tly_h_admin_reconciliation_list(tly_req *r)
+{
+	tly_recon_report *rows;
+	tly_page pg;
+	int n, more, rc, i;
+	tly_buf b;
+	tly_jw w;
+	tly_err e;
+
+	if (tly_page_or_reply(r, &pg) != TLY_OK)
+		return TLY_ERR;
+	tly_err_clear(&e);
+	rc = tly_reconcile_list(r->ctx, &pg, &rows, &n, &more, &e);
+	if (tly_core_err_or_reply(r, rc, &e) != TLY_OK)
+		return TLY_ERR;
+	tly_buf_init(&b, 4 << 20);
+	tly_jw_init(&w, &b);
+	tly_list_begin(&w, "/admin/api/v1/reconciliation_reports");
+	for (i = 0; i < n; i++) {
+		tly_jw_obj(&w, NULL);
+		tly_jw_str(&w, "object", "reconciliation_report");
+		tly_jw_str(&w, "id", rows[i].id);
+		tly_jw_str(&w, "status", rows[i].status);
+		tly_jw_int(&w, "since", rows[i].since);
+		tly_jw_int(&w, "until", rows[i].until);
+		tly_jw_int(&w, "created", rows[i].created);
+		tly_jw_int(&w, "matched", rows[i].matched);
+		tly_jw_int(&w, "missing_in_tally", rows[i].missing_in_tally);
+		tly_jw_int(&w, "missing_at_stripe", rows[i].missing_at_stripe);
+		tly_jw_int(&w, "amount_differs", rows[i].amount_differs);
+		tly_jw_end(&w);
+	}
+	tly_list_end(&w, more);
+	tly_reply_jw(r, 200, &w);
+	tly_buf_free(&b);
+	return TLY_OK;
+}
+
+static void
+cents(tly_jw *w, const char *key, int64_t v)
+{
+	if (v == TLY_RECON_NONE)
+		tly_jw_null(w, key);
+	else
+		tly_jw_int(w, key, v);
+}
+
+static void
+str_or_null(tly_jw *w, const char *key, const char *v)
+{
+	if (v == NULL || v[0] == '\0')
+		tly_jw_null(w, key);
+	else
+		tly_jw_str(w, key, v);
+}
+
+/* tly_h_admin_reconciliation_lines - GET …/{id}/lines */
+int
+tly_h_admin_reconciliation_lines(tly_req *r)
+{
+	static const char *const outcomes[] = { "matched",
+	    "missing_in_tally", "missing_at_stripe", "amount_differs", NULL };
+	const char *want = NULL, *outcome;
+	char path[128], no[24];
+	tly_recon_line *rows;
+	tly_page pg;
+	int n, more, rc, i;
+	tly_buf b;
+	tly_jw w;
+	tly_err e;
+
+	if (tly_page_or_reply(r, &pg) != TLY_OK)
+		return TLY_ERR;
+	outcome = tly_req_query(r, "outcome");
+	if (outcome) {
+		for (i = 0; outcomes[i]; i++)
+			if (strcmp(outcome, outcomes[i]) == 0)
+				want = outcomes[i];
+		if (want == NULL)
+			return tly_reply_errf(r, TLY_EK_INVALID,
+			    "parameter_invalid", "outcome must be matched, "
+			    "missing_in_tally, missing_at_stripe or "
+			    "amount_differs.");
+	}
+	tly_err_clear(&e);
+	rc = tly_reconcile_lines(r->ctx, r->cap[0], want, &pg, &rows, &n,
+	    &more, &e);
+	if (tly_core_err_or_reply(r, rc, &e) != TLY_OK)
+		return TLY_ERR;
+	snprintf(path, sizeof(path), "/admin/api/v1/reconciliation_reports/"
+	    "%.40s/lines", r->cap[0]);
+	tly_buf_init(&b, 8 << 20);
+	tly_jw_init(&w, &b);
+	tly_list_begin(&w, path);
+	for (i = 0; i < n; i++) {
+		snprintf(no, sizeof(no), "%lld", (long long)rows[i].line_no);
+		tly_jw_obj(&w, NULL);
+		tly_jw_str(&w, "object", "reconciliation_line");
+		tly_jw_str(&w, "id", no);
+		tly_jw_str(&w, "day", rows[i].day);
+		tly_jw_str(&w, "currency", rows[i].currency);
+		tly_jw_str(&w, "kind", rows[i].kind);
+		tly_jw_str(&w, "outcome", rows[i].outcome);
+		str_or_null(&w, "stripe_balance_transaction", rows[i].txn);
+		str_or_null(&w, "stripe_object", rows[i].object);
+		str_or_null(&w, "tally_id", rows[i].tally);
+		cents(&w, "stripe_amount_cent", rows[i].stripe_cent);
+		cents(&w, "tally_amount_cent", rows[i].tally_cent);
+		tly_jw_end(&w);
+	}
+	tly_list_end(&w, more);
+	tly_reply_jw(r, 200, &w);
+	tly_buf_free(&b);
+	return TLY_OK;
+}
+
+/* token_ok - 'auth' is "Bearer TOKEN" (compared in constant time) */
+static int
+token_ok(const char *auth, const char *token)
+{
+	size_t n = strlen(token), i;
+	unsigned char d = 0;
+
+	if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0 ||
+	    strlen(auth + 7) != n)
+		return 0;
+	for (i = 0; i < n; i++)
+		d |= (unsigned char)(auth[7 + i] ^ token[i]);
+	return d == 0;
+}
+
+/* tly_h_metrics - GET /metrics */
+int
+tly_h_metrics(tly_req *r)
+{
+	const char *token = r->ctx->cfg->metrics_token;
+	tly_buf b;
+	int rc;
+
+	if (token[0] && !token_ok(r->authorization, token))
+		return tly_reply_errf(r, TLY_EK_AUTH, "unauthorized",
+		    "A valid metrics token is required.");
+	tly_buf_init(&b, 8 << 20);
+	rc = tly_metrics_render(r->ctx, &b);
+	if (rc != TLY_OK || b.data == NULL) {
+		tly_buf_free(&b);
+		return tly_reply_errf(r, TLY_EK_UNAVAILABLE, "db_unavailable",
+		    "The metrics could not be read; try again.");
+	}
+	rc = tly_reply(r, 200, "text/plain; version=0.0.4; charset=utf-8",
+	    b.data, b.len);
+	tly_buf_free(&b);
+	return rc;
+}

@@ -1,0 +1,209 @@
+/*
+ * reconcile.test.mjs - reconciliation with Stripe (core/reconcile.c,
+ * `tallyctl reconcile`, the admin route) on the real stack, Stripe being
+ * the emulator:
+ *   - two sales completed by their webhooks: a run is clean (each charge
+ *     and its Stripe fee matched), exit 0, no alert;
+ *   - drift injected: a Dashboard refund whose webhooks are dropped
+ *     (missing_in_tally), a transfer made outside Tally (missing_in_tally),
+ *     a fee the emulator changes afterwards (amount_differs), a charge
+ *     Stripe no longer lists (missing_at_stripe): each on its line with
+ *     both sides' ids and amounts; the run exits 1, the report is stored,
+ *     an email to [alerts] email is queued and an ALERT line logged;
+ *   - GET /admin/api/v1/reconciliation_reports lists the reports, newest
+ *     first, paginated; no session 401; .../{id}/lines its lines, by
+ *     outcome, paginated, 404 for no report, 400 for a bad outcome;
+ *   - after the missed-event catch-up the refund is matched.
+ */
+import { after, afterEach, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import {
+  assertLedger, esc, flush, makeAccount, newBuyer, okCheckout, paid, paymentConf, piOf, richProduct, server,
+  sql1, sqlNum, until,
+} from './lib/checkout_helpers.mjs';
+import { req, startStack } from './lib/stack.mjs';
+
+let stack;
+
+before(async () => {
+  stack = await startStack({
+    name: 'reconcile', stripe: true, conf: paymentConf({ alerts: { email: 'ops@example.test' } }),
+  });
+});
+afterEach((t) => stack?.noteTest(t));
+after(async () => {
+  try {
+    if (stack) {
+      await stack.emu('POST', '/__emu/webhooks/config', { drop: false });
+      await assertLedger(stack);
+    }
+  } finally {
+    await stack?.stop();
+  }
+});
+
+/* sale - a checkout paid and completed by its webhook */
+async function sale() {
+  const { product, slug } = await richProduct(stack, { price_cent: 2520, agentBps: 1000 });
+  const b = await newBuyer(stack);
+  const c = await okCheckout(stack, b, { product_id: product.id, host_partner_slug: slug });
+  await paid(stack, c.payment_intent_id);
+  const charge = (await piOf(stack, c.payment_intent_id)).latest_charge;
+  await until(async () => (await sql1(stack, 'SELECT stripe_fee_actual_cent IS NOT NULL FROM payments WHERE ' +
+    `checkout_id = ${esc(c.id)}`)) === '1', 'the completion and its real fee');
+  const pay = await sql1(stack, `SELECT id FROM payments WHERE checkout_id = ${esc(c.id)}`);
+  const [bt] = (await stack.stripe('GET', '/v1/balance_transactions', { source: charge })).json.data;
+  return { c, charge, pay, bt };
+}
+
+/* reconcile - tallyctl reconcile: {code, lines: [{day, currency, kind, …}], summary} */
+async function reconcile(...args) {
+  const r = await stack.tallyctl('reconcile', ...args);
+  assert.ok(r.code === 0 || r.code === 1, `exit ${r.code}: ${r.stderr}`);
+  const [head, ...rows] = r.stdout.trim().split('\n');
+  assert.equal(head, 'DAY\tCURRENCY\tKIND\tOUTCOME\tSTRIPE_TXN\tSTRIPE_ID\tTALLY_ID\tSTRIPE_CENT\tTALLY_CENT');
+  const lines = rows.map((l) => {
+    const [day, currency, kind, outcome, txn, object, tally, stripeCent, tallyCent] = l.split('\t');
+    return { day, currency, kind, outcome, txn, object, tally, stripeCent, tallyCent };
+  });
+  const id = /reconcile (rec_\S+):/.exec(r.stderr)?.[1];
+  assert.ok(id, r.stderr);
+  return { code: r.code, lines, id, stderr: r.stderr };
+}
+
+function only(lines, pred, what) {
+  const got = lines.filter(pred);
+  assert.equal(got.length, 1, `${what}: ${JSON.stringify(lines)}`);
+  return got[0];
+}
+
+test('clean, then each kind of drift on its line with both ids; alert; admin list; the refund matched after catch-up',
+  async () => {
+    const a = await sale();
+    const b = await sale();
+    const c = await sale();
+    await flush(stack);
+    const today = new Date().toISOString().slice(0, 10);
+
+    const clean = await reconcile();
+    assert.equal(clean.code, 0, clean.stderr);
+    assert.match(clean.stderr, /: clean: matched \d+, missing_in_tally 0, missing_at_stripe 0, amount_differs 0/);
+    for (const s of [a, b, c]) {
+      const ch = only(clean.lines, (l) => l.kind === 'charge' && l.object === s.charge, 'the charge');
+      assert.deepEqual([ch.outcome, ch.txn, ch.tally, ch.stripeCent, ch.tallyCent, ch.currency, ch.day],
+        ['matched', s.bt.id, s.pay, String(s.bt.amount), String(s.bt.amount), 'usd', today]);
+      const fee = only(clean.lines, (l) => l.kind === 'stripe_fee' && l.object === s.charge, 'the fee');
+      assert.deepEqual([fee.outcome, fee.stripeCent, fee.tallyCent], ['matched', String(s.bt.fee), String(s.bt.fee)]);
+    }
+    assert.equal(await sqlNum(stack, 'SELECT COUNT(*) FROM outbox WHERE kind = \'reconcile_alert\''), 0, 'no alert');
+
+    /* drift: a Dashboard refund Tally never hears of */
+    await stack.emu('POST', '/__emu/webhooks/config', { drop: true });
+    const re = await stack.emu('POST', `/__emu/charges/${a.charge}/dashboard_refund`, { amount: 700 });
+    /* a transfer made outside Tally */
+    const payee = await makeAccount(stack, 'talent');
+    const cn = await server(stack, 'POST', `/api/v1/accounts/${payee.id}/connect`);
+    assert.equal(cn.status, 200, cn.body);
+    await stack.emu('POST', `/__emu/accounts/${cn.json.connect_account_id}/complete_onboarding`);
+    await stack.emu('POST', '/__emu/balance/set', { currency: 'usd', available: 1000000 });
+    const tr = await stack.stripe('POST', '/v1/transfers', {
+      amount: '1234', currency: 'usd', destination: cn.json.connect_account_id,
+    });
+    assert.equal(tr.status, 200, JSON.stringify(tr.json));
+    /* a fee Stripe changes afterwards */
+    await stack.emu('POST', `/__emu/balance_transactions/${b.bt.id}/fee`, { fee: b.bt.fee + 50 });
+    /* a charge Stripe no longer lists */
+    await stack.emu('DELETE', `/__emu/objects/balance_transactions/${c.bt.id}`);
+    await flush(stack);
+
+    const drift = await reconcile();
+    assert.equal(drift.code, 1, 'a mismatch exits 1');
+    const reLine = only(drift.lines, (l) => l.kind === 'refund', 'the refund');
+    const reBt = (await stack.stripe('GET', '/v1/balance_transactions', { source: re.id })).json.data[0];
+    assert.deepEqual(reLine, {
+      day: today, currency: 'usd', kind: 'refund', outcome: 'missing_in_tally', txn: reBt.id, object: re.id,
+      tally: '-', stripeCent: '700', tallyCent: '-',
+    });
+    const trLine = only(drift.lines, (l) => l.kind === 'transfer', 'the transfer');
+    assert.deepEqual([trLine.outcome, trLine.txn, trLine.object, trLine.tally, trLine.stripeCent],
+      ['missing_in_tally', tr.json.balance_transaction, tr.json.id, '-', '1234']);
+    const feeLine = only(drift.lines, (l) => l.kind === 'stripe_fee' && l.object === b.charge, 'the fee');
+    assert.deepEqual([feeLine.outcome, feeLine.txn, feeLine.tally, feeLine.stripeCent, feeLine.tallyCent],
+      ['amount_differs', b.bt.id, b.pay, String(b.bt.fee + 50), String(b.bt.fee)]);
+    const gone = only(drift.lines, (l) => l.object === c.charge, 'the charge Stripe no longer lists');
+    assert.deepEqual([gone.kind, gone.outcome, gone.txn, gone.tally, gone.stripeCent, gone.tallyCent],
+      ['charge', 'missing_at_stripe', '-', c.pay, '-', String(c.bt.amount)]);
+    assert.match(drift.stderr, /: mismatch: matched \d+, missing_in_tally 2, missing_at_stripe 1, amount_differs 1/);
+    assert.match(drift.stderr, /"level":"alert".*Tally's books and Stripe's differ.*missing_in_tally":"2"/);
+
+    /* stored, with its lines, and the alert email queued */
+    assert.deepEqual(await stack.sql('SELECT status, missing_in_tally, missing_at_stripe, amount_differs FROM ' +
+      `reconciliation_reports WHERE id = ${esc(drift.id)}`), [['mismatch', '2', '1', '1']]);
+    assert.equal(await sqlNum(stack, 'SELECT COUNT(*) FROM reconciliation_lines WHERE report_id = ' +
+      `${esc(drift.id)}`), drift.lines.length);
+    assert.deepEqual(await stack.sql('SELECT stripe_txn_id, stripe_object_id, IFNULL(tally_id, \'-\'), ' +
+      'stripe_amount_cent, IFNULL(tally_amount_cent, \'-\') FROM reconciliation_lines WHERE report_id = ' +
+      `${esc(drift.id)} AND kind = 'refund'`), [[reBt.id, re.id, '-', '700', '-']]);
+    const mail = await stack.sql('SELECT to_addr, subject, body FROM outbox WHERE dedupe_key = ' +
+      `${esc(`reconcile:${drift.id}`)}`);
+    assert.equal(mail.length, 1, 'one alert email');
+    assert.equal(mail[0][0], 'ops@example.test');
+    assert.match(mail[0][1], /ALERT: Stripe reconciliation mismatch/);
+    assert.match(mail[0][2], new RegExp(`refund missing_in_tally stripe ${reBt.id} ${re.id}`));
+
+    /* the admin route */
+    await stack.createAdmin('recviewer', 'viewer', 'a long viewer password');
+    const login = await stack.adminLogin('recviewer', 'a long viewer password');
+    assert.equal(login.status, 200, JSON.stringify(login.body));
+    const cookie = { Cookie: `tally_session=${login.cookie}` };
+    const list = await req(stack, 'GET', '/admin/api/v1/reconciliation_reports?limit=1', { headers: cookie });
+    assert.equal(list.status, 200, list.body);
+    assert.equal(list.json.object, 'list');
+    assert.equal(list.json.has_more, true);
+    assert.deepEqual(list.json.data.map((x) => [x.object, x.id, x.status, x.missing_in_tally, x.missing_at_stripe,
+      x.amount_differs]), [['reconciliation_report', drift.id, 'mismatch', 2, 1, 1]]);
+    const next = await req(stack, 'GET', `/admin/api/v1/reconciliation_reports?starting_after=${drift.id}`,
+      { headers: cookie });
+    assert.deepEqual(next.json.data.map((x) => [x.id, x.status]), [[clean.id, 'clean']]);
+    assert.equal((await req(stack, 'GET', '/admin/api/v1/reconciliation_reports')).status, 401);
+    /* its lines: the mismatches only, in order, with both ids; paginated; 404, 400 */
+    const lines = await req(stack, 'GET', `/admin/api/v1/reconciliation_reports/${drift.id}/lines?` +
+      'outcome=missing_in_tally', { headers: cookie });
+    assert.equal(lines.status, 200, lines.body);
+    assert.deepEqual(lines.json.data.map((l) => [l.kind, l.outcome, l.stripe_balance_transaction, l.stripe_object,
+      l.tally_id, l.stripe_amount_cent, l.tally_amount_cent]).sort(), [
+      ['refund', 'missing_in_tally', reBt.id, re.id, null, 700, null],
+      ['transfer', 'missing_in_tally', tr.json.balance_transaction, tr.json.id, null, 1234, null],
+    ].sort());
+    const diff = await req(stack, 'GET', `/admin/api/v1/reconciliation_reports/${drift.id}/lines?` +
+      'outcome=amount_differs', { headers: cookie });
+    assert.deepEqual(diff.json.data.map((l) => [l.kind, l.tally_id, l.stripe_amount_cent, l.tally_amount_cent]),
+      [['stripe_fee', b.pay, b.bt.fee + 50, b.bt.fee]]);
+    const p1 = await req(stack, 'GET', `/admin/api/v1/reconciliation_reports/${drift.id}/lines?limit=2`,
+      { headers: cookie });
+    assert.equal(p1.json.has_more, true);
+    assert.deepEqual(p1.json.data.map((l) => l.id), ['1', '2']);
+    const p2 = await req(stack, 'GET', `/admin/api/v1/reconciliation_reports/${drift.id}/lines?limit=2&` +
+      'starting_after=2', { headers: cookie });
+    assert.deepEqual(p2.json.data.map((l) => l.id), ['3', '4']);
+    assert.equal((await req(stack, 'GET', '/admin/api/v1/reconciliation_reports/rec_nope/lines',
+      { headers: cookie })).status, 404);
+    const badOutcome = await req(stack, 'GET', `/admin/api/v1/reconciliation_reports/${drift.id}/lines?outcome=x`,
+      { headers: cookie });
+    assert.equal(badOutcome.status, 400);
+    assert.equal(badOutcome.json.error.code, 'parameter_invalid');
+
+    /* the missed events caught up: the refund is booked, and matched */
+    const cu = await stack.tallyctl('job', 'run', 'events');
+    assert.equal(cu.code, 0, cu.stderr);
+    const afterCu = await reconcile('--since', today);
+    const reNow = only(afterCu.lines, (l) => l.kind === 'refund', 'the refund after catch-up');
+    assert.equal(reNow.outcome, 'matched');
+    assert.match(reNow.tally, /^rfd_/);
+    assert.equal(reNow.tallyCent, '700');
+    assert.match(afterCu.stderr, /missing_in_tally 1, missing_at_stripe 1, amount_differs 1/,
+      'what catch-up cannot repair stays reported: the outside transfer, the fee, the lost charge');
+    const bad = await stack.tallyctl('reconcile', '--since', 'yesterday');
+    assert.equal(bad.code, 2, 'a usage error');
+  });
