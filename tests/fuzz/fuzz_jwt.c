@@ -1,9 +1,11 @@
 /*
  * fuzz_jwt.c - core/jwt.c: buyer token verification
  *
- * Two issuers as in tests/unit/jwt_test.c: "shop" (HS256, a secret) and
- * "idp" (RS256, a key pair made at the first run).  The first byte of
- * the input picks the mode:
+ * Three issuers as in tests/unit/jwt_test.c: "shop" (HS256, a secret),
+ * "idp" (RS256, a key pair made at the first run, also named by kid
+ * "k1") and "strict" (HS256 with the shop's secret, RFC 8725: typ
+ * at+jwt required, tokens of at most 600 s).  The first byte of the
+ * input picks the mode:
  *   0  the rest is the token, as it is;
  *   1  the rest is a header JSON, a line break, a payload JSON: both are
  *      base64url-encoded and signed with HS256 under the shop's secret,
@@ -13,10 +15,12 @@
  *      (the algorithm confusion of RFC 8725 2.1).
  * Invariants: a refusal is a 401 with a reason; an accepted token has an
  * issuer, a non-empty sub of at most 255 bytes and an exp within the
- * leeway; in mode 1 it is the shop's and its header's alg is HS256; in
+ * leeway; in mode 1 it is the shop's or the strict issuer's, its
+ * header's alg is HS256, and the strict issuer's has typ at+jwt; in
  * mode 2 nothing is accepted.
  */
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -73,9 +77,21 @@ setup(void)
 	tly_strlcpy(is->aud, "tally-api", sizeof(is->aud));
 	is->alg = TLY_JWT_RS256;
 	is->pubkey = pub;
+	tly_strlcpy(is->keys[0].kid, "k1", sizeof(is->keys[0].kid));
+	is->keys[0].pubkey = pub;
+	is->nkeys = 1;
 	tly_strlcpy(is->email_claim, "https://idp.example/email",
 	    sizeof(is->email_claim));
-	cfg.n_issuers = 2;
+	is = &cfg.issuers[2];
+	tly_strlcpy(is->name, "strict", sizeof(is->name));
+	tly_strlcpy(is->iss, "https://strict.example/", sizeof(is->iss));
+	tly_strlcpy(is->aud, "tally", sizeof(is->aud));
+	is->alg = TLY_JWT_HS256;
+	tly_strlcpy(is->secret, SHOP_SECRET, sizeof(is->secret));
+	is->secret_len = strlen(SHOP_SECRET);
+	tly_strlcpy(is->typ, "at+jwt", sizeof(is->typ));
+	is->max_lifetime_s = 600;
+	cfg.n_issuers = 3;
 	ready = 1;
 }
 
@@ -100,19 +116,20 @@ sign(char *tok, size_t tsz, const char *h, size_t hl, const char *p,
 	return 0;
 }
 
-/* header_alg_is - the header JSON's "alg" is 'want' */
+/* header_is - the header JSON's member 'k' is the string 'want' */
 static int
-header_alg_is(tly_pool *p, const char *h, size_t hl, const char *want)
+header_is(tly_pool *p, const char *h, size_t hl, const char *k,
+    const char *want)
 {
 	tly_jv *v = NULL;
-	const char *alg;
+	const char *got;
 	tly_err e;
 
 	if (tly_json_parse(p, h, hl, &tly_json_request_limits, &v, &e) !=
 	    TLY_OK)
 		return 0;
-	alg = tly_json_str(v, "alg");
-	return alg && strcmp(alg, want) == 0;
+	got = tly_json_str(v, k);
+	return got && strcasecmp(got, want) == 0;
 }
 
 /* LLVMFuzzerTestOneInput - verify one token */
@@ -163,9 +180,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(cl.exp >= NOW - cl.issuer->leeway_s);
 		FUZZ_CHECK(mode != 2);
 		if (mode == 1) {
-			FUZZ_CHECK(cl.issuer == &cfg.issuers[0]);
-			FUZZ_CHECK(header_alg_is(p, in, (size_t)(nl - in),
+			FUZZ_CHECK(cl.issuer == &cfg.issuers[0] ||
+			    cl.issuer == &cfg.issuers[2]);
+			FUZZ_CHECK(header_is(p, in, (size_t)(nl - in), "alg",
 			    "HS256"));
+			if (cl.issuer == &cfg.issuers[2])
+				FUZZ_CHECK(header_is(p, in, (size_t)(nl - in),
+				    "typ", "at+jwt") || header_is(p, in,
+				    (size_t)(nl - in), "typ",
+				    "application/at+jwt"));
 		}
 	}
 	tly_pool_free(p);
