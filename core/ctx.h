@@ -13,6 +13,21 @@
  * is NULL.  A system test can also start tallyd with the environment
  * variable TALLY_FAULTS="checkout.record_pi:1" to make the first call at
  * that point fail in each process; without the variable nothing fails.
+ *
+ * Torture mode (curl's model, tests/torture): TALLY_FAULTS="db:N" fails
+ * the Nth database call of each process (a statement or a deferred
+ * batch: a server error, nothing run; a simple statement such as COMMIT:
+ * the connection lost before it was sent), "stripe:N" the Nth Stripe call
+ * (before anything is sent: Stripe unreachable), "stripe_lost:N" the
+ * Nth Stripe call after Stripe did it (the reply lost: outcome unknown),
+ * "alloc:N" the Nth arena or buffer allocation (out of memory).  A
+ * "@PROC" suffix ("db:7@api", "stripe:2@job:payouts") limits any entry
+ * to the processes whose log name is PROC.  Counting starts when the
+ * process makes its context; each injection is logged ("fault
+ * injected", the kind and N) so that a runner knows it was reached.
+ * Without TALLY_FAULTS, TALLY_FAULTS_FILE names a file whose first line
+ * is read instead, by each process as it starts (a runner rewrites it
+ * and restarts one worker rather than tallyd).
  */
 #ifndef TLY_CTX_H
 #define TLY_CTX_H
@@ -52,8 +67,18 @@ struct tly_ctx {
 	}			 env_faults[TLY_FAULT_POINTS];
 };
 
+/* the Nth-call faults of torture mode */
+enum {
+	TLY_FAULT_DB = 0,
+	TLY_FAULT_STRIPE,
+	TLY_FAULT_STRIPE_LOST,
+	TLY_FAULT_ALLOC,
+	TLY_FAULT_KINDS
+};
+
 int	 tly_ctx_init(tly_ctx *, const tly_config *, tly_log *);
 void	 tly_ctx_free(tly_ctx *);
 int	 tly_ctx_fault(tly_ctx *, const char *);
+int	 tly_fault_nth(int);
 
 #endif

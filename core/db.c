@@ -34,6 +34,7 @@
 #include <mysql.h>
 #include <errmsg.h>
 
+#include "ctx.h"
 #include "db.h"
 #include "tly_buf.h"
 #include "tly_str.h"
@@ -372,6 +373,10 @@ later_run(tly_db *db, const char *tail, tly_q *keep, tly_err *err)
 		return tly_err_internal(err);
 	if (db->later.len == 0)
 		return TLY_OK;
+	if (tly_fault_nth(TLY_FAULT_DB)) {
+		later_drop(db);
+		return db_fail(db, err, 1030, "injected fault", "batch");
+	}
 	st = mysql_real_query(db->m, db->later.data,
 	    (unsigned long)db->later.len);
 	while (st == 0) {
@@ -620,6 +625,8 @@ tly_db_simple(tly_db *db, const char *sql, tly_err *err)
 	rc = later_flush(db, err);
 	if (rc)
 		return rc;
+	if (tly_fault_nth(TLY_FAULT_DB))	/* lost before it was sent */
+		return db_fail(db, err, CR_SERVER_LOST, "injected fault", sql);
 	if (mysql_real_query(db->m, sql, (unsigned long)strlen(sql)))
 		return db_fail(db, err, mysql_errno(db->m), mysql_error(db->m),
 		    sql);
@@ -888,6 +895,8 @@ tly_q_exec(tly_q *q)
 		return q->rc;
 	if (st->nparams && mysql_stmt_bind_param(st->stmt, st->pb))
 		return q->rc = stmt_fail(q->db, q->err, st->stmt, "bind");
+	if (tly_fault_nth(TLY_FAULT_DB))
+		return q->rc = db_fail(q->db, q->err, 1030, "fault", st->sql);
 	if (mysql_stmt_execute(st->stmt)) {
 		if (mysql_stmt_errno(st->stmt) == CR_SERVER_GONE_ERROR &&
 		    !q->db->in_tx)

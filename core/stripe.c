@@ -27,6 +27,7 @@
 
 #include <curl/curl.h>
 
+#include "ctx.h"
 #include "metrics.h"
 #include "stripe.h"
 #include "tly_buf.h"
@@ -400,6 +401,9 @@ tly_stripe_call(tly_stripe *s, tly_pool *pool, const tly_stripe_req *rq,
 	memset(resp, 0, sizeof(*resp));
 	if (strcmp(rq->method, "POST") == 0 && rq->idempotency_key == NULL)
 		return tly_err_internal(err);	/* a bug: every POST has one */
+	if (tly_fault_nth(TLY_FAULT_STRIPE))
+		return tly_err_set(err, TLY_EK_UPSTREAM, "stripe_unavailable",
+		    "The payment provider is not reachable; retry later.");
 	if (rq->params && tly_form_done(rq->params) != TLY_OK)
 		return tly_err_internal(err);
 	q = rq->params && strcmp(rq->method, "GET") == 0 ?
@@ -426,6 +430,8 @@ tly_stripe_call(tly_stripe *s, tly_pool *pool, const tly_stripe_req *rq,
 	curl_slist_free_all(h);
 	tly_metrics_stripe(rq->method, rq->path, a.status,
 	    tly_mono_ms() - t0);
+	if (verdict == ST_DONE && tly_fault_nth(TLY_FAULT_STRIPE_LOST))
+		verdict = ST_UNKNOWN;	/* TALLY_FAULTS: the reply lost */
 	resp->status = (int)a.status;
 	resp->replayed = s->replayed;
 	tly_strlcpy(resp->request_id, s->request_id, sizeof(resp->request_id));

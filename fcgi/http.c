@@ -232,6 +232,7 @@ tly_reply_err(tly_req *r, const tly_err *e)
 	int status;
 
 	status = tly_err_status(e);
+	tly_strlcpy(r->err_code, e->code, sizeof(r->err_code));
 	if (e->kind == TLY_EK_RATE && e->retry_after > 0) {
 		snprintf(ra, sizeof(ra), "%d", e->retry_after);
 		tly_req_header(r, "Retry-After", ra);

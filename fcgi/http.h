@@ -60,6 +60,7 @@ typedef struct tly_req {
 	const struct tly_idem	*idem;
 
 	int			 status;	/* answered status */
+	char			 err_code[48];	/* its error's code */
 	int			 replied;
 	int			 capture;	/* keep a copy of the answer */
 	const char		*cap_body;

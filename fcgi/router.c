@@ -286,21 +286,36 @@ idem_begin(tly_req *r, tly_idem *i)
 }
 
 /*
+ * try_again - the answer says "try again": 409, 429, a 5xx other than a
+ * final 502 (checkout_failed, Stripe's refusal), and a 502 saying Stripe
+ * could not be reached or did not say how it ended (docs/api.md)
+ */
+static int
+try_again(const tly_req *r)
+{
+	int s = r->status;
+
+	if (s == 409 || s == 429 || (s >= 500 && s != 502))
+		return 1;
+	return s == 502 && (strcmp(r->err_code, "stripe_unavailable") == 0 ||
+	    strcmp(r->err_code, "stripe_outcome_unknown") == 0);
+}
+
+/*
  * idem_end - keep the answer, unless it says "try again" (a route making
  * an effect keeps the key on its row too, so its retry finds the row)
  */
 static void
 idem_end(tly_req *r, const tly_idem *i)
 {
-	int s = r->status;
 	tly_err e;
 
 	tly_err_clear(&e);
-	if (s == 409 || s == 429 || (s >= 500 && s != 502))
+	if (try_again(r))
 		(void)tly_idem_abandon(r->ctx, i, &e);
 	else
-		(void)tly_idem_finish(r->ctx, i, s, r->cap_body, r->cap_len,
-		    &e);
+		(void)tly_idem_finish(r->ctx, i, r->status, r->cap_body,
+		    r->cap_len, &e);
 }
 
 /* tly_dispatch - the whole pipeline for 'r'; always answers */

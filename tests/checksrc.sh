@@ -17,7 +17,7 @@
 top=${TALLY_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$top" || exit 1
 files=$(find core fcgi ctl tests/unit tests/db tests/split tests/stripe \
-    -name '*.[ch]' ! -name sig_vectors.h 2>/dev/null | sort)
+    tests/fuzz -name '*.[ch]' ! -name sig_vectors.h 2>/dev/null | sort)
 bad=0
 
 style=$(awk '

@@ -18,6 +18,7 @@
 
 #include "tly_buf.h"
 #include "tly_err.h"
+#include "tly_pool.h"
 
 /* tly_buf_init - an empty buffer that may hold at most 'max' bytes */
 void
@@ -71,7 +72,7 @@ buf_reserve(tly_buf *b, size_t n)
 		cap *= 2;
 	if (cap > b->max + 1)
 		cap = b->max + 1;
-	p = realloc(b->data, cap);
+	p = TLY_ALLOC_FAILS() ? NULL : realloc(b->data, cap);
 	if (p == NULL) {
 		tly_buf_free(b);
 		return TLY_ERR;

@@ -21,6 +21,8 @@
 
 #define POOL_ALIGN	alignof(max_align_t)
 
+int (*tly_alloc_fault)(void);		/* tly_pool.h */
+
 typedef struct pool_block {
 	struct pool_block	*next;
 	size_t			 size;	/* usable bytes after the header */
@@ -135,8 +137,8 @@ tly_palloc(tly_pool *p, size_t n)
 	void *r;
 
 	need = align_up(n ? n : 1);
-	if (need < n)
-		return NULL;		/* overflow */
+	if (need < n || TLY_ALLOC_FAILS())
+		return NULL;		/* overflow, or a fault injected */
 	b = p->cur;
 	if (b->size - b->used < need) {
 		b = block_new(need > p->block_size ? need : p->block_size);

@@ -28,4 +28,8 @@ char		*tly_psprintf(tly_pool *, const char *, ...)
 int		 tly_pool_cleanup(tly_pool *, tly_cleanup_fn, void *);
 size_t		 tly_pool_used(const tly_pool *);
 
+/* test hook (TALLY_FAULTS alloc:N, core/ctx.c): non-zero fails this one */
+extern int	(*tly_alloc_fault)(void);
+#define TLY_ALLOC_FAILS()	(tly_alloc_fault != NULL && tly_alloc_fault())
+
 #endif
