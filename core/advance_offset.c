@@ -526,7 +526,7 @@ tly_advance_transfer_reversed(tly_ctx *ctx, const tly_transfer_facts *f,
 			continue;
 		snprintf(amt, sizeof(amt), "%lld", (long long)sr.amount_cent);
 		snprintf(back, sizeof(back), "%lld", (long long)a.excess_cent);
-		tly_logkv(ctx->log, TLY_LOG_ERROR, "advance", "ALERT: an "
+		tly_logkv(ctx->log, TLY_LOG_ALERT, "advance", "ALERT: an "
 		    "advance's transfer was reversed outside Tally; booked as "
 		    "the payee giving the advance back, and what its earnings "
 		    "had already recovered is payable to it again: check why "

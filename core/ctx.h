@@ -34,6 +34,7 @@
 
 #include "config.h"
 #include "db.h"
+#include "fault.h"
 #include "tly_log.h"
 #include "tly_pool.h"
 
@@ -67,18 +68,8 @@ struct tly_ctx {
 	}			 env_faults[TLY_FAULT_POINTS];
 };
 
-/* the Nth-call faults of torture mode */
-enum {
-	TLY_FAULT_DB = 0,
-	TLY_FAULT_STRIPE,
-	TLY_FAULT_STRIPE_LOST,
-	TLY_FAULT_ALLOC,
-	TLY_FAULT_KINDS
-};
-
 int	 tly_ctx_init(tly_ctx *, const tly_config *, tly_log *);
 void	 tly_ctx_free(tly_ctx *);
 int	 tly_ctx_fault(tly_ctx *, const char *);
-int	 tly_fault_nth(int);
 
 #endif

@@ -34,8 +34,8 @@
 #include <mysql.h>
 #include <errmsg.h>
 
-#include "ctx.h"
 #include "db.h"
+#include "fault.h"
 #include "tly_buf.h"
 #include "tly_str.h"
 

@@ -237,7 +237,7 @@ alert(tly_ctx *ctx, const tly_effect *e, const char *what)
 	snprintf(n, sizeof(n), "%lld", (long long)e->attempts);
 	sid = e->target[0] ? e->target : e->obj ?
 	    tly_json_str(e->obj, "id") : NULL;
-	tly_logkv(ctx->log, TLY_LOG_ERROR, e->kind->name, msg, "effect_id",
+	tly_logkv(ctx->log, TLY_LOG_ALERT, e->kind->name, msg, "effect_id",
 	    e->id, "stripe_id", sid, "state", e->state, "attempts", n,
 	    "code", e->why.code[0] ? e->why.code : NULL, NULL);
 }

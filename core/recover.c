@@ -750,7 +750,7 @@ tly_recover_transfer_reversed(tly_ctx *ctx, const tly_transfer_facts *f,
 			continue;
 		snprintf(amt, sizeof(amt), "%lld",
 		    (long long)rev[i].amount_cent);
-		tly_logkv(ctx->log, TLY_LOG_ERROR, "payout", "ALERT: a "
+		tly_logkv(ctx->log, TLY_LOG_ALERT, "payout", "ALERT: a "
 		    "transfer was reversed outside Tally; the amount is "
 		    "payable to the payee again (transfer_reversal rows) and "
 		    "the next payout pays it: check why it was reversed",

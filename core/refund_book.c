@@ -145,12 +145,11 @@ tly_reversal_post(tly_ctx *ctx, const char *pay, const char *currency,
 	if (rc)
 		return rc;
 	rc = tly_ledger_plan(&in, rows, &n, err);
-	if (rc) {		/* the payment's rows break an invariant */
-		tly_logkv(ctx->log, TLY_LOG_ERROR, "refund", "ALERT: the "
+	if (rc)		/* the payment's rows break an invariant */
+		return tly_panic(ctx->log, err, "refund", "ALERT: the "
 		    "reversal of a payment cannot be planned", "payment_id",
-		    pay, "cause_id", cause, "kind", kind, NULL);
-		return rc;
-	}
+		    pay, "cause_id", cause, "kind", kind, "code", err->code,
+		    NULL);
 	memset(srows, 0, sizeof(srows));
 	for (i = 0; i < n; i++) {
 		tly_strlcpy(srows[i].account_id, rows[i].account_id,

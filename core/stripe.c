@@ -27,7 +27,7 @@
 
 #include <curl/curl.h>
 
-#include "ctx.h"
+#include "fault.h"
 #include "metrics.h"
 #include "stripe.h"
 #include "tly_buf.h"

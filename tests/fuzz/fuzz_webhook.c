@@ -12,7 +12,8 @@
  */
 #include <string.h>
 
-#include "complete.h"
+#include "facts.h"
+#include "ledger.h"
 #include "fuzz.h"
 #include "stripe.h"
 #include "tly_json.h"
@@ -43,9 +44,12 @@ objects(const tly_jv *o)
 	(void)tly_st_account_parse(o, &ac);
 	(void)tly_st_account_link_parse(o, &al);
 	if (tly_st_balance_txn_parse(o, &bt) == TLY_OK) {
-		(void)tly_payment_fee_in(&bt, "usd", &fee);
-		(void)tly_payment_fee_in(&bt, "jpy", &fee);
-		(void)tly_payment_fee_in(&bt, "kwd", &fee);
+		(void)tly_ledger_fee_in(bt.fee_cent, bt.currency,
+		    bt.exchange_rate, "usd", &fee);
+		(void)tly_ledger_fee_in(bt.fee_cent, bt.currency,
+		    bt.exchange_rate, "jpy", &fee);
+		(void)tly_ledger_fee_in(bt.fee_cent, bt.currency,
+		    bt.exchange_rate, "kwd", &fee);
 	}
 	(void)tly_st_dispute_parse(o, &dp);
 	if (tly_st_list_parse(o, &ls) == TLY_OK)
@@ -54,7 +58,7 @@ objects(const tly_jv *o)
 	if (tly_pi_facts_from(o, &f) == TLY_OK) {
 		FUZZ_CHECK(f.status != NULL && f.currency != NULL);
 		if (f.charge == NULL)
-			FUZZ_CHECK(f.fee_actual == -1);
+			FUZZ_CHECK(f.fee_actual_cent == -1);
 	}
 }
 

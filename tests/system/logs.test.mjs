@@ -96,7 +96,7 @@ test('every line is one JSON object with ts, level, proc, pid, component, msg', 
     assert.doesNotThrow(() => { o = JSON.parse(line); }, `valid JSON: ${line}`);
     assert.equal(typeof o, 'object', `an object: ${line}`);
     assert.match(o.ts ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, `ts in UTC ISO 8601: ${line}`);
-    assert.ok(['debug', 'info', 'warn', 'error', 'fatal'].includes(o.level), `level: ${line}`);
+    assert.ok(['debug', 'info', 'warn', 'error', 'alert', 'fatal'].includes(o.level), `level: ${line}`);
     assert.ok(['master', 'api', 'webhook', 'admin'].includes(o.proc) || /^job/.test(o.proc), `proc: ${line}`);
     assert.equal(typeof o.component, 'string', `component: ${line}`);
     assert.equal(typeof o.msg, 'string', `msg: ${line}`);

@@ -511,7 +511,7 @@ describe('events', () => {
     assert.equal(await sqlNum(stack, `SELECT reversed_cent FROM payouts WHERE id = ${esc(po.id)}`), 4000);
     const alert = await stack.waitForLog((l) => /ALERT: a transfer was reversed outside Tally/.test(l.msg ?? '') &&
       JSON.stringify(l).includes(rev.json.id), { what: 'the operator alert' });
-    assert.equal(alert.level, 'error');
+    assert.equal(alert.level, 'alert');
     const bal = await server(stack, 'GET', `/api/v1/accounts/${p.id}/balance`);
     const usd = bal.json.balances.find((b) => b.currency === 'usd');
     assert.equal(usd.paid_cent, 10000, 'paid less what came back');

@@ -351,7 +351,7 @@ test('a Dashboard reversal of an advance\'s transfer: the balance given back, wh
   assert.equal(b.payable_cent, payable0 + 300, 'what earnings had recovered is payable again');
   const alert = await stack.waitForLog((l) => /ALERT: an advance's transfer was reversed outside Tally/.test(l.msg ?? '') &&
     JSON.stringify(l).includes(rev.json.id), { what: 'the operator alert' });
-  assert.equal(alert.level, 'error');
+  assert.equal(alert.level, 'alert');
   assert.equal(alert.returned_cent, '300');
   const list = await req(stack, 'GET', `/admin/api/v1/advances?account_id=${talent.id}`, {
     headers: { Cookie: `tally_session=${finance.cookie}` },
