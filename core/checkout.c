@@ -439,11 +439,11 @@ create_tx(tly_ctx *ctx, create_args *a, tly_err *err)
 	rc = tly_split(&si, &so, err);
 	if (rc)
 		return rc;
-	if (so.amount_cent % cur->amount_step != 0)
+	if (so.amount_cent % cur->amount_step_cent != 0)
 		return tly_err_param(err, TLY_EK_UNPROCESSABLE,
 		    "invalid_charge_amount", "quantity",
 		    "Amounts in %s must be multiples of %lld.", cur->code,
-		    (long long)cur->amount_step);
+		    (long long)cur->amount_step_cent);
 	if (p.stock >= 0) {
 		if (p.stock < in->quantity)
 			return tly_err_param(err, TLY_EK_CONFLICT,

@@ -149,7 +149,7 @@ currency_defaults(tly_currency *cur, const char *code)
 	memset(cur, 0, sizeof(*cur));
 	tly_strlcpy(cur->code, code, sizeof(cur->code));
 	cur->exponent = tly_currency_exponent(code);
-	cur->amount_step = cur->exponent == 3 ? 10 : 1;
+	cur->amount_step_cent = cur->exponent == 3 ? 10 : 1;
 	cur->min_charge_cent = cur->exponent == 0 ? 50 :
 	    (cur->exponent == 3 ? 500 : 50);
 	cur->max_charge_cent = 99999999;
@@ -733,7 +733,7 @@ load_currency(loader *ld, tly_config *c, const char *sec)
 	    INT64_MAX / 2);
 	get_i64(ld, sec, "max_charge_cent", &cur->max_charge_cent, 1,
 	    INT64_MAX / 2);
-	get_i64(ld, sec, "amount_step", &cur->amount_step, 1, 1000);
+	get_i64(ld, sec, "amount_step", &cur->amount_step_cent, 1, 1000);
 	get_i64(ld, sec, "stripe_fee_bps", &cur->stripe_fee_bps, 0, 10000);
 	get_i64(ld, sec, "stripe_fee_fixed_cent", &cur->stripe_fee_fixed_cent,
 	    0, INT64_MAX / 2);

@@ -68,7 +68,7 @@ typedef struct tly_currency {
 	int	 exponent;		/* 2 for usd, 0 for jpy, 3 for kwd */
 	int64_t	 min_charge_cent;	/* Stripe's minimum charge */
 	int64_t	 max_charge_cent;
-	int64_t	 amount_step;		/* amounts are multiples (kwd: 10) */
+	int64_t	 amount_step_cent;	/* amounts are multiples (kwd: 10) */
 	int64_t	 stripe_fee_bps;	/* Stripe fee estimate */
 	int64_t	 stripe_fee_fixed_cent;
 	int64_t	 platform_fee_cent;	/* default fixed platform fee */

@@ -1,5 +1,6 @@
 /*
- * effect.c - one engine for durable Stripe effects (effect.h, DESIGN §3)
+ * effect.c - one engine for durable Stripe effects (effect.h;
+ * docs/architecture.md)
  *
  * Owns the lifecycle of every Stripe write Tally must make once; the
  * kinds (refund.c, checkout.c, ...) own their tables and describe

@@ -1,5 +1,5 @@
 /*
- * effect.h - one engine for durable Stripe effects (DESIGN §3)
+ * effect.h - one engine for durable Stripe effects (docs/architecture.md)
  *
  * An effect is a Stripe write Tally must make exactly once: a
  * PaymentIntent, its cancel, a refund, a transfer, a transfer reversal.

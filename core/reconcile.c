@@ -55,7 +55,7 @@
 
 typedef struct btxn {
 	char	 id[72], type[32], cat[40], source[72], currency[4];
-	int64_t	 amount, fee, created;
+	int64_t	 amount_cent, fee_cent, created;
 } btxn;
 
 typedef struct run {
@@ -94,11 +94,11 @@ add_txn(run *r, const tly_jv *o)
 	tly_strlcpy(b->source, v ? v : "", sizeof(b->source));
 	v = tly_json_str(o, "currency");
 	tly_strlcpy(b->currency, v ? v : "", sizeof(b->currency));
-	if (tly_json_i64(o, "amount", &b->amount) != TLY_OK ||
+	if (tly_json_i64(o, "amount", &b->amount_cent) != TLY_OK ||
 	    tly_json_i64(o, "created", &b->created) != TLY_OK)
 		return TLY_ERR;
-	if (tly_json_i64(o, "fee", &b->fee) != TLY_OK)
-		b->fee = 0;
+	if (tly_json_i64(o, "fee", &b->fee_cent) != TLY_OK)
+		b->fee_cent = 0;
 	r->nt++;
 	return TLY_OK;
 }
@@ -205,7 +205,7 @@ line(run *r, const btxn *b, const char *kind, const char *tally,
 typedef struct rec {
 	char	 id[72];
 	char	 currency[8];
-	int64_t	 amount, amount2;
+	int64_t	 amount_cent, amount2_cent;
 	int	 found;
 } rec;
 
@@ -219,11 +219,13 @@ record(run *r, const char *sql, int nbind, const btxn *b, rec *out,
 	if (nbind == 2)
 		rc = tly_db_row(r->ctx->db, err, sql, "ss>ssii", b->source,
 		    b->source, out->id, sizeof(out->id), out->currency,
-		    sizeof(out->currency), &out->amount, &out->amount2);
+		    sizeof(out->currency), &out->amount_cent,
+		    &out->amount2_cent);
 	else
 		rc = tly_db_row(r->ctx->db, err, sql, "s>ssii", b->source,
 		    out->id, sizeof(out->id), out->currency,
-		    sizeof(out->currency), &out->amount, &out->amount2);
+		    sizeof(out->currency), &out->amount_cent,
+		    &out->amount2_cent);
 	if (rc == TLY_NOTFOUND) {
 		tly_err_clear(err);
 		return TLY_OK;
@@ -260,49 +262,52 @@ match(run *r, const btxn *b, tly_err *err)
 		    "stripe_fee_actual_cent, stripe_fee_estimate_cent) FROM "
 		    "payments WHERE charge_id = ?", 1, b, &t, err);
 		if (rc == TLY_OK)
-			rc = compare(r, b, "charge", &t, b->amount, t.amount);
+			rc = compare(r, b, "charge", &t, b->amount_cent,
+			    t.amount_cent);
 		if (rc == TLY_OK && t.found)
-			rc = compare(r, b, "stripe_fee", &t, b->fee, t.amount2);
+			rc = compare(r, b, "stripe_fee", &t, b->fee_cent,
+			    t.amount2_cent);
 		return rc;
 	}
 	if (strcmp(b->type, "refund") == 0) {
 		rc = record(r, "SELECT id, currency, amount_cent, 0 FROM "
 		    "refunds WHERE stripe_refund_id = ? AND booked = 1", 1, b,
 		    &t, err);
-		return rc ? rc : compare(r, b, "refund", &t, -b->amount,
-		    t.amount);
+		return rc ? rc : compare(r, b, "refund", &t, -b->amount_cent,
+		    t.amount_cent);
 	}
 	if (strcmp(b->type, "refund_failure") == 0) {
 		rc = record(r, "SELECT id, currency, amount_cent, 0 FROM "
 		    "refunds WHERE stripe_refund_id = ? AND state = 'failed'",
 		    1, b, &t, err);
 		return rc ? rc : compare(r, b, "refund_failure", &t,
-		    b->amount, t.amount);
+		    b->amount_cent, t.amount_cent);
 	}
 	if (strcmp(b->type, "transfer") == 0) {
 		rc = record(r, "SELECT id, currency, amount_cent, 0 FROM "
 		    "payouts WHERE stripe_transfer_id = ? UNION ALL SELECT id, "
 		    "currency, granted_cent, 0 FROM advances WHERE "
 		    "stripe_transfer_id = ?", 2, b, &t, err);
-		return rc ? rc : compare(r, b, "transfer", &t, -b->amount,
-		    t.amount);
+		return rc ? rc : compare(r, b, "transfer", &t, -b->amount_cent,
+		    t.amount_cent);
 	}
 	if (strcmp(b->type, "transfer_refund") == 0) {
 		rc = record(r, "SELECT id, currency, amount_cent, 0 FROM "
 		    "transfer_reversals WHERE stripe_reversal_id = ? AND state "
 		    "= 'reversed'", 1, b, &t, err);
 		return rc ? rc : compare(r, b, "transfer_reversal", &t,
-		    b->amount, t.amount);
+		    b->amount_cent, t.amount_cent);
 	}
 	if (strcmp(b->type, "adjustment") == 0 &&
 	    strcmp(b->cat, "dispute") == 0) {
 		rc = record(r, "SELECT id, currency, withdrawn_cent, fee_cent "
 		    "FROM disputes WHERE id = ?", 1, b, &t, err);
 		if (rc == TLY_OK)
-			rc = compare(r, b, "dispute", &t, -b->amount, t.amount);
+			rc = compare(r, b, "dispute", &t, -b->amount_cent,
+			    t.amount_cent);
 		if (rc == TLY_OK && t.found)
-			rc = compare(r, b, "dispute_fee", &t, b->fee,
-			    t.amount2);
+			rc = compare(r, b, "dispute_fee", &t, b->fee_cent,
+			    t.amount2_cent);
 		return rc;
 	}
 	if (strcmp(b->type, "adjustment") == 0 &&
@@ -310,7 +315,7 @@ match(run *r, const btxn *b, tly_err *err)
 		rc = record(r, "SELECT id, currency, amount_cent, 0 FROM "
 		    "disputes WHERE id = ? AND status = 'won'", 1, b, &t, err);
 		return rc ? rc : compare(r, b, "dispute_reinstated", &t,
-		    b->amount, t.amount);
+		    b->amount_cent, t.amount_cent);
 	}
 	return TLY_OK;			/* not Tally's */
 }

@@ -122,7 +122,7 @@ tly_refund_insert(tly_ctx *ctx, const char *pay, int64_t amount_cent,
 
 typedef struct request_args {
 	const char		*pay;
-	int64_t			 amount;
+	int64_t			 amount_cent;	/* 0: all that is left */
 	const char		*origin, *reason, *by;
 	const tly_principal	*actor;		/* an admin: audited */
 	int			 limited;	/* the support role's limit */
@@ -142,14 +142,14 @@ typedef struct request_args {
  */
 static int
 support_limits(tly_ctx *ctx, const request_args *a, const tly_currency *cur,
-    int64_t requested, int64_t amount, tly_err *err)
+    int64_t requested_cent, int64_t amount_cent, tly_err *err)
 {
-	int64_t today = 0;
+	int64_t today_cent = 0;
 	char id[40];
 	int rc;
 
-	if (cur == NULL || requested > cur->refund_support_limit_cent ||
-	    amount > cur->refund_support_limit_cent - requested)
+	if (cur == NULL || requested_cent > cur->refund_support_limit_cent ||
+	    amount_cent > cur->refund_support_limit_cent - requested_cent)
 		return tly_err_param(err, TLY_EK_FORBIDDEN,
 		    "refund_limit_exceeded", "amount_cent", "Your role may "
 		    "refund at most %lld of a payment; ask finance.",
@@ -164,11 +164,11 @@ support_limits(tly_ctx *ctx, const request_args *a, const tly_currency *cur,
 	rc = tly_db_row(ctx->db, err, "SELECT IFNULL(SUM(amount_cent), 0) "
 	    "FROM refunds WHERE requested_by = ? AND currency = ? AND origin "
 	    "= 'tally' AND state <> 'failed' AND created_at > NOW(3) - "
-	    "INTERVAL 1 DAY", "ss>i", a->by, cur->code, &today);
+	    "INTERVAL 1 DAY", "ss>i", a->by, cur->code, &today_cent);
 	if (rc)
 		return rc;
-	if (today > cur->refund_support_daily_cent ||
-	    amount > cur->refund_support_daily_cent - today)
+	if (today_cent > cur->refund_support_daily_cent ||
+	    amount_cent > cur->refund_support_daily_cent - today_cent)
 		return tly_err_param(err, TLY_EK_FORBIDDEN,
 		    "refund_daily_limit_exceeded", "amount_cent", "Your role "
 		    "may refund at most %lld a day; ask finance.",
@@ -188,7 +188,8 @@ TLY_TX_TYPED(request_tx, request_args)
 static int
 request_tx(tly_ctx *ctx, request_args *a, tly_err *err)
 {
-	int64_t total = 0, requested = 0, disputed = 0, amount;
+	int64_t total_cent = 0, requested_cent = 0, disputed_cent = 0;
+	int64_t amount_cent;
 	const tly_currency *cur;
 	char status[24], code[8];
 	int rc;
@@ -196,7 +197,7 @@ request_tx(tly_ctx *ctx, request_args *a, tly_err *err)
 	rc = tly_db_row(ctx->db, err, "SELECT status, currency, amount_cent, "
 	    "requested_refund_cent, disputed_cent FROM payments WHERE id = ? "
 	    "FOR UPDATE", "s>ssiii", a->pay, status, sizeof(status), code,
-	    sizeof(code), &total, &requested, &disputed);
+	    sizeof(code), &total_cent, &requested_cent, &disputed_cent);
 	if (rc == TLY_NOTFOUND)
 		return tly_err_param(err, TLY_EK_NOT_FOUND, "resource_missing",
 		    "id", "No such payment: '%.40s'.", a->pay);
@@ -206,14 +207,16 @@ request_tx(tly_ctx *ctx, request_args *a, tly_err *err)
 	    strcmp(status, "dispute_lost") == 0)
 		return tly_err_param(err, TLY_EK_CONFLICT, "charge_disputed",
 		    "id", "A disputed payment cannot be refunded.");
-	amount = a->amount ? a->amount : total - requested - disputed;
+	amount_cent = a->amount_cent ? a->amount_cent :
+	    total_cent - requested_cent - disputed_cent;
 	cur = tly_config_currency(ctx->cfg, code);
-	if (a->limited && amount > 0) {
-		rc = support_limits(ctx, a, cur, requested, amount, err);
+	if (a->limited && amount_cent > 0) {
+		rc = support_limits(ctx, a, cur, requested_cent, amount_cent,
+		    err);
 		if (rc)
 			return rc;
 	}
-	rc = tly_refund_insert(ctx, a->pay, a->amount, code, a->origin,
+	rc = tly_refund_insert(ctx, a->pay, a->amount_cent, code, a->origin,
 	    a->reason, a->by, a->id, sizeof(a->id), err);
 	if (rc == TLY_OK && a->key)
 		rc = tly_db_exec(ctx->db, err, NULL, "UPDATE refunds SET "
@@ -259,7 +262,7 @@ request(tly_ctx *ctx, request_args *a, tly_refund *out, tly_err *err)
 	tly_err why;
 	int rc;
 
-	if (a->amount < 0)
+	if (a->amount_cent < 0)
 		return tly_err_param(err, TLY_EK_INVALID, "parameter_invalid",
 		    "amount_cent", "amount_cent must be positive.");
 	rc = keyed(ctx, a, out, err);
@@ -297,7 +300,7 @@ request(tly_ctx *ctx, request_args *a, tly_refund *out, tly_err *err)
  * 'out'.
  */
 int
-tly_refund_request(tly_ctx *ctx, const char *pay, int64_t amount,
+tly_refund_request(tly_ctx *ctx, const char *pay, int64_t amount_cent,
     const char *reason, const char *origin, const char *by, tly_refund *out,
     tly_err *err)
 {
@@ -305,7 +308,7 @@ tly_refund_request(tly_ctx *ctx, const char *pay, int64_t amount,
 
 	memset(&a, 0, sizeof(a));
 	a.pay = pay;
-	a.amount = amount;
+	a.amount_cent = amount_cent;
 	a.reason = reason;
 	a.origin = origin;
 	a.by = by;
@@ -322,7 +325,7 @@ tly_refund_request(tly_ctx *ctx, const char *pay, int64_t amount,
  * a request with a key a refund keeps answers that refund (idem.h).
  */
 int
-tly_refund_admin(tly_ctx *ctx, const char *pay, int64_t amount,
+tly_refund_admin(tly_ctx *ctx, const char *pay, int64_t amount_cent,
     const char *reason, const tly_principal *by, int limited,
     const tly_idem_row *key, tly_refund *out, tly_err *err)
 {
@@ -330,7 +333,7 @@ tly_refund_admin(tly_ctx *ctx, const char *pay, int64_t amount,
 
 	memset(&a, 0, sizeof(a));
 	a.pay = pay;
-	a.amount = amount;
+	a.amount_cent = amount_cent;
 	a.reason = reason;
 	a.origin = "tally";
 	a.by = tly_actor_name(by);

@@ -1,6 +1,6 @@
 /*
  * stripe_once.c - creating a Stripe object exactly once despite unknown
- * outcomes (DESIGN §3), and finding an object by Tally's metadata
+ * outcomes (docs/architecture.md), and finding an object by Tally's metadata
  *
  * Owns no table.
  *

@@ -193,6 +193,21 @@ if [ -s "${TMPDIR:-/tmp}/checksrc.$$" ]; then
 fi
 rm -f "${TMPDIR:-/tmp}/checksrc.$$"
 
+# comments cite documents in this repository, never the design card
+# beside it (docs/style.md, "Comments")
+out=$(grep -nE 'DESIGN (§|section)|STYLE\.md|shared/(DESIGN|STYLE|ROADMAP)' \
+    $files 2>/dev/null)
+if [ -n "$out" ]; then
+	echo "$out" | sed 's|$|   <- cite docs/ in this repository|'
+	bad=1
+fi
+for doc in $(grep -ohE 'docs/[a-z_-]+\.md' $files 2>/dev/null | sort -u); do
+	if [ ! -f "$doc" ]; then
+		echo "$doc: cited in a comment, not in the repository"
+		bad=1
+	fi
+done
+
 if [ $bad = 0 ]; then
 	echo "checksrc: $(echo "$files" | wc -l) files clean"
 fi

@@ -1,5 +1,6 @@
 /*
- * tx_test.c - the transaction helper against a real MariaDB (DESIGN §3)
+ * tx_test.c - the transaction helper against a real MariaDB
+ * (docs/architecture.md)
  *
  * Covers: a real deadlock between two connections resolved by the retry
  * (both transactions complete, exactly one retry); a lock wait timeout

@@ -2,7 +2,7 @@
  * tly_test.h - what every unit test includes
  *
  * cmocka (with the headers it needs before it) and the comparisons of
- * STYLE.md point 13: a failed comparison says "got X, want Y" and names
+ * docs/style.md, "Tests": a failed comparison says "got X, want Y" and names
  * the expression, where cmocka's own assert_int_equal prints two hex
  * numbers.  Table-driven tests use fail_msg() directly and name the row.
  */
