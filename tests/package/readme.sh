@@ -165,7 +165,10 @@ chmod o+x "$dbdir"
 
 step "run the README's production section"
 t0=$(date +%s)
-(cd "$TREE" && PATH="$W/shim:$PATH" PASSWORD=$(head -c 24 /dev/urandom | base64) \
+# as a sysadmin's root shell runs it: umask 022 (./dev runs the suite
+# under 077, which would leave the installed web/ unreadable to nginx)
+(umask 022 && cd "$TREE" && PATH="$W/shim:$PATH" \
+    PASSWORD=$(head -c 24 /dev/urandom | base64) \
     bash -e -x "$W/readme-block.sh") >"$W/readme.out" 2>&1
 rc=$?
 echo "README section: $(( $(date +%s) - t0 )) s"
