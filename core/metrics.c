@@ -87,22 +87,12 @@ tly_metrics_init(size_t n)
 	return TLY_OK;
 }
 
-static uint64_t
-hash_key(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h ? h : 1;
-}
-
 /* slot_for - the slot of series 'key' (claimed when new), or NULL */
 static mx_slot *
 slot_for(const char *family, const char *key, const char *labels, int kind,
     int ord)
 {
-	uint64_t h = hash_key(key), want, have;
+	uint64_t h = tly_hash64(key), want, have;
 	size_t i, k;
 	mx_slot *s;
 	int spin;

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "ratelimit.h"
+#include "tly_str.h"
 
 #define RL_PROBES	8
 
@@ -37,16 +38,6 @@ struct tly_rl {
 	size_t		 bytes;
 	rl_bucket	*b;
 };
-
-static uint64_t
-hash_key(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h ? h : 1;
-}
 
 /* tly_rl_new - 'n' buckets in memory shared with future children */
 tly_rl *
@@ -163,7 +154,7 @@ tly_rl_take(tly_rl *rl, const char *key, const tly_rate_conf *rate,
 	if (rl == NULL || rate->per_second <= 0)
 		return 1;
 	cap = (int64_t)rate->burst * 1000;
-	b = find(rl, hash_key(key));
+	b = find(rl, tly_hash64(key));
 	if (b->milli < 0) {
 		b->milli = cap;
 		b->last_ms = now_ms;

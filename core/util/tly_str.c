@@ -8,7 +8,7 @@
  *
  * API:	tly_strlcpy(), tly_parse_i64(), tly_streq_ct(), tly_memeq_ct(),
  *	tly_b64_*(), tly_hex(), tly_random*(), tly_id_new(), tly_now_*(),
- *	tly_mono_ms(), tly_sleep_ms(), tly_sha256_hex().
+ *	tly_mono_ms(), tly_sleep_ms(), tly_sha256_hex(), tly_hash64().
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -358,4 +358,18 @@ tly_sha256_hex(char out[65], const void *p, size_t n)
 
 	EVP_Digest(p, n, md, &mdlen, EVP_sha256(), NULL);
 	tly_hex(out, md, 32);
+}
+
+/*
+ * tly_hash64 - FNV-1a of 's', never 0 (0 marks an empty slot in the
+ * shared tables of ratelimit.c and metrics.c)
+ */
+uint64_t
+tly_hash64(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h ? h : 1;
 }

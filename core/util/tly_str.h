@@ -38,4 +38,6 @@ void	 tly_sleep_ms(int64_t);
 /* digests */
 void	 tly_sha256_hex(char [65], const void *, size_t);
 
+uint64_t	 tly_hash64(const char *);
+
 #endif
