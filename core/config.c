@@ -116,6 +116,7 @@ tly_config_defaults(tly_config *c)
 	c->smtp_retry_base_s = 60;
 	c->smtp_retry_max_s = 6 * 3600;
 	c->audit_horizon_s = 60;
+	c->reports_horizon_s = 300;
 }
 
 /*
@@ -834,6 +835,8 @@ load_job(loader *ld, tly_config *c, const char *sec)
 	tly_strlcpy(j->name, sec + 4, sizeof(j->name));
 	j->interval_s = 60;
 	get_int(ld, sec, "interval", &j->interval_s, 1, 7 * 86400);
+	if (strcmp(j->name, "reports") == 0)
+		get_int(ld, sec, "horizon", &c->reports_horizon_s, 0, 86400);
 }
 
 /* load_named_sections - every [jwt.NAME], [job.NAME], [currency.CODE] */

@@ -189,6 +189,7 @@ typedef struct tly_config {
 
 	/* operations (docs/operations.md) */
 	int		 audit_horizon_s;	/* [audit] chain_horizon */
+	int		 reports_horizon_s;	/* [job.reports] horizon */
 	char		 alerts_email[254];	/* [alerts] email, "" = none */
 	char		 metrics_token[128];	/* [metrics] token, "" = none */
 } tly_config;

@@ -2,11 +2,13 @@
  * report.h - what the admin panel reads: filtered lists, a payment's
  * whole story, an account's, and the dashboard's daily aggregates
  *
- * Reads (report.c): every table here is written by the module that owns
- * it; report.c writes only its own rollup of closed days (report_days),
- * kept by the reports job.  A list is a tly_rset: its columns are named
- * and typed by a static column table in report.c, so the edge renders
- * any of them the same way ({"object":…, column: value, …}).  Lists
+ * Two files: report.c reads the lists and details (every table there is
+ * written by the module that owns it); report_daily.c computes the
+ * dashboard and keeps its rollup (report_days, the blocks, today's mark
+ * and the standard periods' top lists: written by nothing else), run by
+ * the reports job.  A list is a tly_rset (qb.h): its columns are named
+ * and typed by a static column table, so the edge renders any of them
+ * the same way ({"object":…, column: value, …}).  Lists
  * are cursor-paginated like every list of the API (tly_page.h): newest
  * first by id.
  *
@@ -19,28 +21,8 @@
 #include <stdint.h>
 
 #include "ctx.h"
+#include "qb.h"
 #include "tly_page.h"
-
-#define TLY_RT_STR	0
-#define TLY_RT_INT	1
-#define TLY_RT_BOOL	2
-
-typedef struct tly_rcol {
-	const char	*name;
-	int		 type;		/* TLY_RT_* */
-} tly_rcol;
-
-/* rows of one list: cell (row, col) at [row * ncols + col] */
-typedef struct tly_rset {
-	const char	*object;	/* each row's "object" */
-	const tly_rcol	*cols;
-	int		 ncols;
-	int		 nrows;
-	int		 more;		/* has_more */
-	char		**s;		/* text cells, NULL when NULL */
-	int64_t		*i;		/* integer and boolean cells */
-	unsigned char	*null;
-} tly_rset;
 
 /* the filters of the lists: query-string text, NULL when absent */
 typedef struct tly_rfilter {

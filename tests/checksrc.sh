@@ -117,9 +117,12 @@ products catalog.c
 reconciliation_lines reconcile.c
 reconciliation_reports reconcile.c
 refunds refund.c refund_book.c refund_events.c
-report_block_payees report.c
-report_block_products report.c
-report_days report.c
+report_block_payees report_daily.c
+report_block_products report_daily.c
+report_days report_daily.c
+report_today report_daily.c
+report_top_payees report_daily.c
+report_top_products report_daily.c
 schema_migrations migrate.c
 shares shares.c
 stripe_event_cursors events.c
