@@ -1027,21 +1027,10 @@ roll_currency(tly_ctx *ctx, const char *cur, int64_t today, int *n,
 	return TLY_OK;
 }
 
-/*
- * tly_job_reports - the reports job: roll closed days up into
- * report_days, report_block_payees and report_block_products, per
- * configured
- * currency: the last ROLLUP_RECENT days again on every run (a refund
- * that succeeds the next day, a payout paid late), then up to ROLLUP_FILL
- * days never rolled up, back to the first payment (at most ROLLUP_BACK
- * days).  Reads the ledger by the same queries as the live report; writes
- * only the rollup tables, one day per transaction.
- */
-int
-tly_job_reports(tly_ctx *ctx, tly_err *err)
+/* roll_all - every currency's days, then its mark; 'days' says how many */
+static int
+roll_all(tly_ctx *ctx, int64_t today, char *days, size_t len, tly_err *err)
 {
-	int64_t today = tly_now_s() / 86400;
-	char days[24];
 	int i, n = 0, rc;
 
 	for (i = 0; i < ctx->cfg->n_currencies; i++) {
@@ -1060,7 +1049,44 @@ tly_job_reports(tly_ctx *ctx, tly_err *err)
 		if (rc)
 			return rc;
 	}
-	snprintf(days, sizeof(days), "%d", n);
+	snprintf(days, len, "%d", n);
+	return TLY_OK;
+}
+
+/*
+ * tly_job_reports - the reports job: roll closed days up into
+ * report_days, report_block_payees and report_block_products, per
+ * configured currency: the last ROLLUP_RECENT days again on every run (a
+ * refund that succeeds the next day, a payout paid late), then up to
+ * ROLLUP_FILL days never rolled up, back to the first payment (at most
+ * ROLLUP_BACK days); then today's mark and the standard periods' top
+ * lists (report_today, report_top_payees/products).  Reads the ledger by
+ * the same queries as the live report; writes only the rollup tables,
+ * one day (or the mark) per transaction.  Its transactions run READ
+ * COMMITTED: an INSERT … SELECT then reads the ledger without locking it
+ * (under REPEATABLE READ it would set shared next-key locks on the rows
+ * and gaps it reads, and a completion inserting after the mark's range,
+ * or a payout updating a row, would wait for the job; binlog_format=ROW,
+ * docs/operations.md, keeps that safe).
+ */
+int
+tly_job_reports(tly_ctx *ctx, tly_err *err)
+{
+	int64_t today = tly_now_s() / 86400;
+	char days[24];
+	int rc;
+
+	rc = tly_db_connect(ctx->db, err);
+	if (rc == TLY_OK)
+		rc = tly_db_simple(ctx->db, "SET SESSION TRANSACTION ISOLATION "
+		    "LEVEL READ COMMITTED", err);
+	if (rc == TLY_OK)
+		rc = roll_all(ctx, today, days, sizeof(days), err);
+	if (tly_db_simple(ctx->db, "SET SESSION TRANSACTION ISOLATION LEVEL "
+	    "REPEATABLE READ", err) != TLY_OK && rc == TLY_OK)
+		rc = TLY_ERR;
+	if (rc)
+		return rc;
 	tly_logkv(ctx->log, TLY_LOG_INFO, "reports", "days rolled up",
 	    "days", days, NULL);
 	return TLY_OK;
