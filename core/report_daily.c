@@ -3,19 +3,33 @@
  * a period's top products and payees (report.h), and the rollup that
  * keeps them cheap, written by the reports job (tly_job_reports)
  *
- * Owns report_days and report_block_payees/products: written by nothing
- * else and never inside a money transaction (one day per transaction of
- * its own), read back by the dashboard.
+ * Owns report_days, report_block_payees/products, report_today and
+ * report_top_payees/products (schema/016, 019): written by nothing else
+ * and never inside a money transaction (one day, or today's mark, per
+ * transaction of its own), read back by the dashboard.
  *
- *   daily     closed days from the rollup (report_days, and for the top
- *             lists report_block_payees/products: per day, and per
- *             aligned block of 2, 4, … 64 days) that the reports job
- *             computes from the ledger one day at a time; the days it
- *             does not hold yet (today at least) by GROUP BY day over
- *             index ranges of the ledger (payments, shares, refunds,
- *             disputes, payouts by currency and time).
+ *   days      closed days from the rollup (report_days) that the reports
+ *             job computes from the ledger one day at a time;
+ *   today     from its mark (report_today): the sums of today's rows that
+ *             are only ever added (payments, the platform's and Stripe's
+ *             fee rows) created before 'upto', the job's run minus
+ *             [job.reports] horizon, plus the ledger's rows from 'upto'
+ *             on; today's refunds, disputes and payouts (their states
+ *             change) whole from the ledger;
+ *   tops      a standard period (TOP_PERIODS days ending today) from the
+ *             per-payee and per-product sums the same run cached
+ *             (report_top_payees/products: its closed days and today
+ *             before 'upto'), read in one snapshot with the mark, plus
+ *             the rows from 'upto' on; another period from the blocks
+ *             (report_block_payees/products: per day, and per aligned
+ *             block of 2, 4, … 64 days, a dozen for 90 days);
+ *   the rest  the days the rollup does not hold yet (today before the
+ *             job's first run of the day, a day not filled yet) by GROUP
+ *             BY day over index ranges of the ledger (payments, shares,
+ *             refunds, disputes, payouts by currency and time).
  *
- * Statements are built and run by qb.c.
+ * Exact either way: a number never comes from an estimate.  Statements
+ * are built and run by qb.c.
  *
  * API:	tly_report_daily(), tly_job_reports().
  */
