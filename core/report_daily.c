@@ -665,9 +665,16 @@ tly_report_daily(tly_ctx *ctx, const char *cur, const char *from,
 		for (k = first; k <= last; k++)
 			for (c = 1; c <= D_NUM; c++)
 				r->days.i[k * r->days.ncols + c] = 0;
+	/* … around today when the mark holds it (today_days sets it) */
 	if (first >= 0 && (what & TLY_REPORT_DAYS)) {
-		range_days(&pd, dfrom + first, dfrom + last);
+		k = m.ok && today - dfrom > first && today - dfrom < last ?
+		    today - dfrom : last + 1;
+		range_days(&pd, dfrom + first, dfrom + k - 1);
 		rc = live_days(ctx, &pd, LIVE_BOOKED | LIVE_STATE, err);
+		if (rc == TLY_OK && k < last) {
+			range_days(&pd, dfrom + k + 1, dfrom + last);
+			rc = live_days(ctx, &pd, LIVE_BOOKED | LIVE_STATE, err);
+		}
 		if (rc)
 			return rc;
 	}

@@ -228,6 +228,17 @@ describe('the dashboard from the rollup equals the ledger', () => {
     assert.deepEqual(pick(await dashboard(day(6), day(0))).top_payees.slice(0, 2).map((x) => x[0]),
       [talents[6], talents[5]], 'the rows after the mark count in the top lists');
 
+    /* a day not rolled up before today and a day after it: the ledger's range around today, the mark for today */
+    const [[gross2]] = await stack.sql(`SELECT gross_cent FROM report_days WHERE currency = 'usd' AND day = '${day(3)}'`);
+    await stack.sql(`DELETE FROM report_days WHERE currency = 'usd' AND day = '${day(3)}'`);
+    const around = await get(`/admin/api/v1/reports/daily?currency=usd&from=${day(5)}&to=${day(-1)}`);
+    const want = await ledgerToday();
+    const t0 = around.days.find((x) => x.date === day(0));
+    for (const [k, v] of Object.entries(want)) assert.equal(t0[k], v, `today's ${k} with the ledger's range around it`);
+    assert.equal(around.days.find((x) => x.date === day(3)).gross_cent, Number(gross2), 'the missing day from the ledger');
+    assert.equal(around.days.find((x) => x.date === day(-1)).gross_cent, 0, 'tomorrow');
+    assert.equal((await stack.tallyctl('job', 'run', 'reports')).code, 0);
+
     /* the same without the mark and the caches (every number from the ledger) */
     const withMark = await all();
     await stack.sql('DELETE FROM report_today');
