@@ -809,6 +809,16 @@ test_jobs(void **state)
 	must_fail(x, "job key", "[job.x]\nintervall = 5\n",
 	    "unknown key 'intervall' in [job.x]");
 
+	/* the reports job's horizon: its own key, 0..86400, default 300 */
+	must_load(x, "", &c);
+	want_int(c.reports_horizon_s, 300);
+	must_load(x, "[job.reports]\ninterval = 3600\nhorizon = 0\n", &c);
+	want_int(c.reports_horizon_s, 0);
+	must_fail(x, "horizon 86401", "[job.reports]\nhorizon = 86401\n",
+	    "[job.reports] horizon");
+	must_fail(x, "horizon elsewhere", "[job.payouts]\nhorizon = 60\n",
+	    "unknown key 'horizon' in [job.payouts]");
+
 	/* 16 jobs, then one too many */
 	for (n = 0, i = 0; i < TLY_MAX_JOBS; i++)
 		n += (size_t)snprintf(text + n, sizeof(text) - n,
