@@ -95,6 +95,7 @@ tly_config_defaults(tly_config *c)
 	c->stripe_max_retries = 3;
 	c->stripe_retry_base_ms = 250;
 	c->stripe_webhook_tolerance_s = 300;
+	c->stripe_webhook_refusals_days = 30;
 	c->host_partner_bps = 1000;
 	c->ambassador_bps = 1000;
 	c->platform_bears_stripe_fee = 0;
@@ -627,6 +628,8 @@ load_stripe(loader *ld, tly_config *c)
 	    10000);
 	get_int(ld, "stripe", "webhook_tolerance",
 	    &c->stripe_webhook_tolerance_s, 10, 3600);
+	get_int(ld, "stripe", "webhook_refusals_days",
+	    &c->stripe_webhook_refusals_days, 1, 3650);
 }
 
 static void

@@ -144,6 +144,7 @@ typedef struct tly_config {
 	int		 stripe_max_retries;
 	int		 stripe_retry_base_ms;
 	int		 stripe_webhook_tolerance_s;
+	int		 stripe_webhook_refusals_days;	/* kept after last */
 
 	/* [pricing] */
 	int64_t		 host_partner_bps;	/* defaults, of platform fee */

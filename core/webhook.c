@@ -52,7 +52,8 @@
  *
  * API:	tly_webhook_receive(), tly_webhook_ingest(), tly_webhook_process(),
  *	tly_webhook_replay(), tly_webhook_list(), tly_job_webhooks(),
- *	tly_webhook_refusals_flush(), tly_webhook_refusals_pending().
+ *	tly_webhook_refusals_flush(), tly_webhook_refusals_pending(),
+ *	tly_webhook_refusals_prune().
  */
 #include <stdio.h>
 #include <string.h>
@@ -258,6 +259,30 @@ tly_webhook_refusals_flush(tly_ctx *ctx, int force)
 	refusal_used = kept;
 	memset(&refusal_tab[kept], 0, (REFUSAL_SLOTS - (size_t)kept) *
 	    sizeof(refusal_tab[0]));
+}
+
+/*
+ * tly_webhook_refusals_prune - delete the rows of addresses not refused
+ * for [stripe] webhook_refusals_days (the gc job): a flood from ever new
+ * addresses grows the table by a row each, never for good.  Batches of
+ * 1000 on the last_at index (at most 100 a run), as tly_db_prune does.
+ */
+int
+tly_webhook_refusals_prune(tly_ctx *ctx, tly_err *err)
+{
+	uint64_t n;
+	int rc, i;
+
+	for (i = 0; i < 100; i++) {
+		n = 0;
+		rc = tly_db_exec(ctx->db, err, &n, "DELETE FROM "
+		    "webhook_refusals WHERE last_at < NOW(3) - INTERVAL ? DAY "
+		    "LIMIT 1000", "i",
+		    (int64_t)ctx->cfg->stripe_webhook_refusals_days);
+		if (rc || n < 1000)
+			return rc;
+	}
+	return TLY_OK;
 }
 
 static int

@@ -187,6 +187,35 @@ describe('3. webhook refusals', () => {
     assert.ok(Number(got[0].refusals) >= BURST, JSON.stringify(got[0]));
     assert.equal(got[0].window_s, '60');
   });
+
+  test('the gc job deletes an address\'s row 30 days after its last refusal, in batches; the days are configurable', async () => {
+    const rows = async (where) => sqlNum(stack, `SELECT COUNT(*) FROM webhook_refusals WHERE ${where}`);
+    /* 2500 addresses last seen 31 days ago: more than one batch of 1000 */
+    await stack.sql("INSERT INTO webhook_refusals (source_addr, refusals, last_reason, first_at, last_at) " +
+      "SELECT CONCAT('198.18.', seq DIV 256, '.', seq MOD 256), 3, 'no_valid_signature', " +
+      'NOW(3) - INTERVAL 40 DAY, NOW(3) - INTERVAL 31 DAY FROM seq_1_to_2500');
+    await stack.sql("INSERT INTO webhook_refusals (source_addr, refusals, last_reason, first_at, last_at) VALUES " +
+      "('198.19.0.29', 5, 'no_valid_signature', NOW(3) - INTERVAL 60 DAY, NOW(3) - INTERVAL 29 DAY), " +
+      "('198.19.0.1', 1, 'no_valid_signature', NOW(3) - INTERVAL 60 DAY, NOW(3) - INTERVAL 1 DAY)");
+    assert.equal(await rows("source_addr LIKE '198.18.%'"), 2500);
+    const gc = await stack.tallyctl('job', 'run', 'gc');
+    assert.equal(gc.code, 0, gc.stderr);
+    assert.equal(await rows("source_addr LIKE '198.18.%'"), 0,
+      'the rows of addresses last refused more than 30 days ago are deleted');
+    assert.equal(await rows("source_addr IN ('198.19.0.29', '198.19.0.1')"), 2,
+      'those refused within 30 days are kept (first_at does not count)');
+
+    stack.rewriteConf({ stripe: { webhook_refusals_days: 7 } });
+    try {
+      const gc7 = await stack.tallyctl('job', 'run', 'gc');
+      assert.equal(gc7.code, 0, gc7.stderr);
+      assert.equal(await rows("source_addr = '198.19.0.29'"), 0, 'webhook_refusals_days = 7: 29 days is too old');
+      assert.equal(await rows("source_addr = '198.19.0.1'"), 1, 'a day is not');
+      assert.equal(await rows("source_addr = '127.0.0.41'"), 1, 'nor the refusals just counted');
+    } finally {
+      stack.rewriteConf({ stripe: { webhook_refusals_days: 30 } });
+    }
+  });
 });
 
 describe('4. what buyers see', () => {
