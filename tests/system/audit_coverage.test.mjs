@@ -23,7 +23,7 @@ let stack;
 let key;
 
 before(async () => {
-  stack = await startStack({ name: 'audit_coverage', conf: { audit: { chain_horizon: 0 } } });
+  stack = await startStack({ name: 'audit_coverage', stripe: true, conf: { audit: { chain_horizon: 0 } } });
   key = await stack.createApiKey('coverage-key');
 });
 afterEach((t) => stack?.noteTest(t));
