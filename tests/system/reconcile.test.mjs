@@ -13,7 +13,18 @@
  *   - GET /admin/api/v1/reconciliation_reports lists the reports, newest
  *     first, paginated; no session 401; .../{id}/lines its lines, by
  *     outcome, paginated, 404 for no report, 400 for a bad outcome;
- *   - after the missed-event catch-up the refund is matched.
+ *   - the run that finds the changed fee books Stripe's fee (the path of a
+ *     late real fee: fee_adjustment rows, audited as "reconcile"); the
+ *     ledger still holds;
+ *   - an admin (finance) acknowledges the lost charge's line with a
+ *     reason (POST .../lines/{line}/ack: Idempotency-Key replayed, a
+ *     viewer 403, no reason 400, a matched line 422), the operator too
+ *     (`tallyctl reconcile ack ID --reason`), each audited;
+ *   - after the missed-event catch-up (the refund booked, the outside
+ *     transfer recorded as external: never a payee's earning, an ALERT
+ *     line, audited as "catchup") the next run is clean, exit 0: the
+ *     refund, the transfer (against the external record) and the fee
+ *     matched, the lost charge "acknowledged".
  */
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -78,7 +89,7 @@ function only(lines, pred, what) {
   return got[0];
 }
 
-test('clean, then each kind of drift on its line with both ids; alert; admin list; the refund matched after catch-up',
+test('clean, then each kind of drift on its line with both ids; alert; admin list; after catch-up and an ack, clean',
   async () => {
     const a = await sale();
     const b = await sale();
@@ -194,16 +205,94 @@ test('clean, then each kind of drift on its line with both ids; alert; admin lis
     assert.equal(badOutcome.status, 400);
     assert.equal(badOutcome.json.error.code, 'parameter_invalid');
 
-    /* the missed events caught up: the refund is booked, and matched */
+    /* the run that found the changed fee booked Stripe's fee, once, through the late-fee path */
+    assert.equal(await sql1(stack, `SELECT stripe_fee_actual_cent FROM payments WHERE id = ${esc(b.pay)}`),
+      String(b.bt.fee + 50), 'Stripe\'s fee booked');
+    assert.equal(await sqlNum(stack, 'SELECT IFNULL(SUM(amount_cent), 0) FROM shares WHERE kind = ' +
+      `'fee_adjustment' AND role = 'STRIPE_FEE' AND payment_id = ${esc(b.pay)}`), b.bt.fee + 50 -
+      Number(await sql1(stack, `SELECT stripe_fee_estimate_cent FROM payments WHERE id = ${esc(b.pay)}`)),
+    'the Stripe-fee account holds actual - estimate');
+    assert.deepEqual(await stack.sql('SELECT actor_kind, actor_id, detail FROM audit_log WHERE action = ' +
+      `'fee.settled' AND object_id = ${esc(b.pay)}`), [['system', 'reconcile', b.bt.id]], 'audited once');
+    await assertLedger(stack);
+
+    /* the lost charge: judged by a human, through the admin route and tallyctl */
+    const goneNo = drift.lines.indexOf(gone) + 1;
+    await stack.createAdmin('recfinance', 'finance', 'a long finance password');
+    const fin = await stack.adminLogin('recfinance', 'a long finance password');
+    assert.equal(fin.status, 200, JSON.stringify(fin.body));
+    const finH = { Cookie: `tally_session=${fin.cookie}`, 'X-CSRF-Token': fin.csrf };
+    const ackPath = `/admin/api/v1/reconciliation_reports/${drift.id}/lines/${goneNo}/ack`;
+    const noReason = await req(stack, 'POST', ackPath, { headers: finH, json: {} });
+    assert.equal(noReason.status, 400, noReason.body);
+    const viewerAck = await req(stack, 'POST', ackPath, {
+      headers: { ...cookie, 'X-CSRF-Token': login.csrf }, json: { reason: 'x' },
+    });
+    assert.equal(viewerAck.status, 403, viewerAck.body);
+    const matchedNo = drift.lines.findIndex((l) => l.outcome === 'matched') + 1;
+    const onMatched = await req(stack, 'POST', `/admin/api/v1/reconciliation_reports/${drift.id}/lines/` +
+      `${matchedNo}/ack`, { headers: finH, json: { reason: 'nothing to judge' } });
+    assert.equal(onMatched.status, 422, onMatched.body);
+    const reason = 'test charge deleted at Stripe; refunded to the buyer by hand';
+    const ack = await req(stack, 'POST', ackPath, { headers: { ...finH, 'Idempotency-Key': 'ack-lost-charge' },
+      json: { reason } });
+    assert.equal(ack.status, 200, ack.body);
+    assert.deepEqual([ack.json.object, ack.json.report_id, ack.json.line, ack.json.acknowledged_id, ack.json.reason],
+      ['reconciliation_ack', drift.id, goneNo, c.charge, reason]);
+    const again = await req(stack, 'POST', ackPath, { headers: { ...finH, 'Idempotency-Key': 'ack-lost-charge' },
+      json: { reason } });
+    assert.equal(again.status, 200, again.body);
+    assert.equal(again.headers.get('idempotent-replayed'), 'true');
+    const finId = await sql1(stack, 'SELECT id FROM admin_users WHERE username = \'recfinance\'');
+    assert.deepEqual(await stack.sql('SELECT actor_kind, actor_id, detail, request_id FROM audit_log WHERE ' +
+      `action = 'reconcile.ack' AND object_id = ${esc(c.charge)}`),
+    [['admin', finId, reason, ack.headers.get('x-request-id')]], 'audited once, with the admin and request id');
+    const ctlAck = await stack.tallyctl('reconcile', 'ack', c.charge, '--reason', reason);
+    assert.equal(ctlAck.code, 0, ctlAck.stderr);
+    assert.equal(await sqlNum(stack, 'SELECT COUNT(*) FROM audit_log WHERE action = \'reconcile.ack\' AND ' +
+      `actor_kind = 'operator' AND object_id = ${esc(c.charge)}`), 1, 'the operator, audited');
+    const noReasonCtl = await stack.tallyctl('reconcile', 'ack', c.charge, '--reason', '');
+    assert.notEqual(noReasonCtl.code, 0, 'a reason is required');
+
+    /* the missed events caught up: the refund booked, the outside transfer recorded as external */
     const cu = await stack.tallyctl('job', 'run', 'events');
     assert.equal(cu.code, 0, cu.stderr);
+    const ext = await stack.sql('SELECT id, amount_cent, currency, destination FROM external_transfers WHERE ' +
+      `stripe_transfer_id = ${esc(tr.json.id)}`);
+    assert.equal(ext.length, 1, 'the outside transfer recorded once');
+    assert.deepEqual(ext[0].slice(1), ['1234', 'usd', cn.json.connect_account_id]);
+    assert.match(ext[0][0], /^ext_/);
+    assert.match(cu.stderr + stack.logText(),
+      new RegExp(`"level":"alert".*ALERT: a transfer was made outside Tally.*${tr.json.id}`), 'an ALERT line');
+    assert.deepEqual(await stack.sql('SELECT actor_kind, actor_id FROM audit_log WHERE action = ' +
+      `'transfer.external' AND object_id = ${esc(ext[0][0])}`), [['system', 'catchup']]);
+    assert.equal(await sqlNum(stack, 'SELECT COUNT(*) FROM shares WHERE account_id = ' +
+      `${esc(payee.id)}`), 0, 'not a payee\'s earning');
+    assert.equal(await sqlNum(stack, `SELECT COUNT(*) FROM payouts WHERE stripe_transfer_id = ${esc(tr.json.id)}`),
+      0, 'not a payout');
+
+    /* the next run is clean: every former drift line on its new outcome */
     const afterCu = await reconcile('--since', today);
+    assert.equal(afterCu.code, 0, afterCu.stderr);
+    assert.match(afterCu.stderr,
+      /: clean: matched \d+, missing_in_tally 0, missing_at_stripe 0, amount_differs 0, acknowledged 1/);
     const reNow = only(afterCu.lines, (l) => l.kind === 'refund', 'the refund after catch-up');
     assert.equal(reNow.outcome, 'matched');
     assert.match(reNow.tally, /^rfd_/);
     assert.equal(reNow.tallyCent, '700');
-    assert.match(afterCu.stderr, /missing_in_tally 1, missing_at_stripe 1, amount_differs 1/,
-      'what catch-up cannot repair stays reported: the outside transfer, the fee, the lost charge');
+    const trNow = only(afterCu.lines, (l) => l.kind === 'transfer' && l.object === tr.json.id, 'the transfer');
+    assert.deepEqual([trNow.outcome, trNow.tally, trNow.stripeCent, trNow.tallyCent],
+      ['matched', ext[0][0], '1234', '1234']);
+    const feeNow = only(afterCu.lines, (l) => l.kind === 'stripe_fee' && l.object === b.charge, 'the fee');
+    assert.deepEqual([feeNow.outcome, feeNow.stripeCent, feeNow.tallyCent],
+      ['matched', String(b.bt.fee + 50), String(b.bt.fee + 50)]);
+    const goneNow = only(afterCu.lines, (l) => l.object === c.charge, 'the lost charge');
+    assert.deepEqual([goneNow.kind, goneNow.outcome, goneNow.tally], ['charge', 'acknowledged', c.pay]);
+    assert.equal(afterCu.lines.filter((l) => !['matched', 'acknowledged'].includes(l.outcome)).length, 0);
+    assert.deepEqual(await stack.sql('SELECT status, acknowledged FROM reconciliation_reports WHERE id = ' +
+      `${esc(afterCu.id)}`), [['clean', '1']]);
+    assert.equal(await sqlNum(stack, 'SELECT COUNT(*) FROM outbox WHERE dedupe_key = ' +
+      `${esc(`reconcile:${afterCu.id}`)}`), 0, 'no alert for a clean report');
     const bad = await stack.tallyctl('reconcile', '--since', 'yesterday');
     assert.equal(bad.code, 2, 'a usage error');
   });
