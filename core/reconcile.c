@@ -14,7 +14,8 @@
  *                                the actual fee, else the estimate;
  *        refund (re_)            a booked refund: the amount;
  *        refund_failure (re_)    a refund Tally has as failed;
- *        transfer (tr_)          a payout's or an advance's transfer;
+ *        transfer (tr_)          a payout's or an advance's transfer,
+ *                                or an external transfer;
  *        transfer_refund (trr_)  a transfer reversal;
  *        adjustment, dispute (dp_)  the withdrawal, and its fee
  *                                ("dispute_fee");
@@ -27,20 +28,39 @@
  *      balance transaction read in step 1 names are "missing_at_stripe"
  *      (step 1 read a day more, so a record a little older than its
  *      balance transaction is not reported);
- *   4. one transaction stores the report and its lines and, when any
- *      line is not "matched", queues the email to [alerts] email; after
+ *   4. a charge whose Stripe fee differs from the fee Tally booked (or
+ *      only estimated) gets the real fee booked, each in its own
+ *      transaction, through the path of a late real fee
+ *      (tly_payment_fee_correct, complete.c; audited as "reconcile"):
+ *      this report says amount_differs, the next one matched;
+ *   5. a line that is not "matched" but names an id an operator
+ *      acknowledged (reconciliation_acks: tly_reconcile_ack, from
+ *      `tallyctl reconcile ack` or the admin route) is "acknowledged":
+ *      judged by a human, it does not make the report a mismatch;
+ *   6. one transaction stores the report and its lines and, when any
+ *      line is a mismatch, queues the email to [alerts] email; after
  *      the commit an ALERT log line names the report.
+ *
+ * Also owns external_transfers: a transfer.created without Tally's
+ * metadata[tally_id] (a transfer made in the Dashboard) is recorded
+ * there by tly_reconcile_external_transfer (dispatch.c, for the webhook
+ * and the catch-up job alike), never as a payee's earning or payout,
+ * with an ALERT line and an audit row (system "catchup"); its balance
+ * transaction is then "matched" against that record (tally id ext_...).
  * The job takes GET_LOCK('tally.reconcile') without waiting: on several
  * hosts one runs, the others skip the run.
  *
  * API:	tly_reconcile_run(), tly_reconcile_free(), tly_job_reconcile(),
- *	tly_reconcile_list(), tly_reconcile_lines().
+ *	tly_reconcile_list(), tly_reconcile_lines(), tly_reconcile_ack(),
+ *	tly_reconcile_ack_line(), tly_reconcile_external_transfer().
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "audit.h"
+#include "complete.h"
 #include "metrics.h"
 #include "outbox.h"
 #include "reconcile.h"
@@ -200,6 +220,51 @@ line(run *r, const btxn *b, const char *kind, const char *tally,
 	return TLY_OK;
 }
 
+/* acked - one of 'a', 'b', 'c' ("" or NULL: none) was acknowledged */
+static int
+acked(run *r, const char *a, const char *b, const char *c, int *yes,
+    tly_err *err)
+{
+	int64_t n = 0;
+	int rc;
+
+	rc = tly_db_row(r->ctx->db, err, "SELECT COUNT(*) FROM "
+	    "reconciliation_acks WHERE object_id IN (NULLIF(?, ''), "
+	    "NULLIF(?, ''), NULLIF(?, ''))", "sss>i", a ? a : "",
+	    b ? b : "", c ? c : "", &n);
+	*yes = rc == TLY_OK && n > 0;
+	return rc;
+}
+
+/* apply_acks - step 5: the mismatches an operator judged */
+static int
+apply_acks(run *r, tly_err *err)
+{
+	tly_recon_report *rep = r->rep;
+	tly_recon_line *l;
+	int i, yes, rc;
+
+	for (i = 0; i < rep->n_lines; i++) {
+		l = &rep->lines[i];
+		if (strcmp(l->outcome, "matched") == 0)
+			continue;
+		rc = acked(r, l->txn, l->object, l->tally, &yes, err);
+		if (rc)
+			return rc;
+		if (!yes)
+			continue;
+		if (strcmp(l->outcome, "missing_in_tally") == 0)
+			rep->missing_in_tally--;
+		else if (strcmp(l->outcome, "missing_at_stripe") == 0)
+			rep->missing_at_stripe--;
+		else
+			rep->amount_differs--;
+		l->outcome = "acknowledged";
+		rep->acknowledged++;
+	}
+	return TLY_OK;
+}
+
 /* record - Tally's record of 'b' by query 'sql' (the source bound
  * 'nbind' times): its id, currency, amount, second amount */
 typedef struct rec {
@@ -216,7 +281,12 @@ record(run *r, const char *sql, int nbind, const btxn *b, rec *out,
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (nbind == 2)
+	if (nbind == 3)
+		rc = tly_db_row(r->ctx->db, err, sql, "sss>ssii", b->source,
+		    b->source, b->source, out->id, sizeof(out->id),
+		    out->currency, sizeof(out->currency), &out->amount_cent,
+		    &out->amount2_cent);
+	else if (nbind == 2)
 		rc = tly_db_row(r->ctx->db, err, sql, "ss>ssii", b->source,
 		    b->source, out->id, sizeof(out->id), out->currency,
 		    sizeof(out->currency), &out->amount_cent,
@@ -287,7 +357,9 @@ match(run *r, const btxn *b, tly_err *err)
 		rc = record(r, "SELECT id, currency, amount_cent, 0 FROM "
 		    "payouts WHERE stripe_transfer_id = ? UNION ALL SELECT id, "
 		    "currency, granted_cent, 0 FROM advances WHERE "
-		    "stripe_transfer_id = ?", 2, b, &t, err);
+		    "stripe_transfer_id = ? UNION ALL SELECT id, currency, "
+		    "amount_cent, 0 FROM external_transfers WHERE "
+		    "stripe_transfer_id = ?", 3, b, &t, err);
 		return rc ? rc : compare(r, b, "transfer", &t, -b->amount_cent,
 		    t.amount_cent);
 	}
@@ -397,6 +469,216 @@ unmatched_tally(run *r, size_t k, tly_err *err)
 	return rc == TLY_ERR ? tly_err_internal(err) : rc;
 }
 
+/* --- repairs ------------------------------------------------------------ */
+
+/*
+ * correct_fees - step 4: each stripe_fee line that differs (in the
+ * payment's currency: compare() matched the others) books Stripe's fee,
+ * one transaction each, no Stripe call in any
+ */
+static int
+correct_fees(run *r, tly_err *err)
+{
+	const tly_recon_line *l;
+	char a[24], b[24];
+	int i, booked, rc;
+
+	for (i = 0; i < r->rep->n_lines; i++) {
+		l = &r->rep->lines[i];
+		if (strcmp(l->kind, "stripe_fee") != 0 ||
+		    strcmp(l->outcome, "amount_differs") != 0 ||
+		    l->stripe_cent == TLY_RECON_NONE || l->stripe_cent < 0)
+			continue;
+		rc = tly_payment_fee_correct(r->ctx, l->object, l->txn,
+		    l->stripe_cent, &booked, err);
+		if (rc)
+			return rc;
+		if (!booked)
+			continue;
+		snprintf(a, sizeof(a), "%lld", (long long)l->stripe_cent);
+		snprintf(b, sizeof(b), "%lld", (long long)l->tally_cent);
+		tly_logkv(r->ctx->log, TLY_LOG_WARN, "reconcile", "Stripe's "
+		    "fee differs from the fee booked: Stripe's booked",
+		    "payment_id", l->tally, "balance_transaction", l->txn,
+		    "stripe_fee_cent", a, "booked_fee_cent", b, NULL);
+	}
+	return TLY_OK;
+}
+
+typedef struct ack_args {
+	const tly_principal	*actor;
+	const char		*id, *reason, *report;
+	int64_t			 line_no;
+} ack_args;
+
+/* ack_tx - the acknowledgement and its audit row */
+TLY_TX_TYPED(ack_tx, ack_args)
+static int
+ack_tx(tly_ctx *ctx, ack_args *a, tly_err *err)
+{
+	int rc;
+
+	rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO reconciliation_acks "
+	    "(object_id, reason, actor_kind, actor_id, report_id, line_no) "
+	    "VALUES (?, ?, ?, ?, ?, NULLIF(?, 0)) ON DUPLICATE KEY UPDATE "
+	    "reason = VALUES(reason), actor_kind = VALUES(actor_kind), "
+	    "actor_id = VALUES(actor_id), report_id = VALUES(report_id), "
+	    "line_no = VALUES(line_no), acked_at = NOW(3)", "sssssi", a->id,
+	    a->reason, a->actor ? tly_principal_kind_name(a->actor->kind) :
+	    "system", a->actor && a->actor->id[0] ? a->actor->id : NULL,
+	    a->report, a->line_no);
+	if (rc == TLY_OK)
+		rc = tly_audit(ctx, a->actor, "reconcile.ack", a->id,
+		    a->reason, err);
+	return rc;
+}
+
+/* ack_check - the id and the reason of an acknowledgement */
+static int
+ack_check(const char *id, const char *reason, tly_err *err)
+{
+	size_t i, n = id ? strlen(id) : 0;
+
+	if (n == 0 || n > 64)
+		return tly_err_param(err, TLY_EK_INVALID, "parameter_invalid",
+		    "id", "The id to acknowledge needs 1 to 64 bytes.");
+	for (i = 0; i < n; i++)
+		if (!((id[i] >= 'a' && id[i] <= 'z') ||
+		    (id[i] >= 'A' && id[i] <= 'Z') ||
+		    (id[i] >= '0' && id[i] <= '9') || id[i] == '_'))
+			return tly_err_param(err, TLY_EK_INVALID,
+			    "parameter_invalid", "id", "'%.64s' is not a "
+			    "Stripe or Tally id.", id);
+	if (reason == NULL || reason[0] == '\0' || strlen(reason) > 500)
+		return tly_err_param(err, TLY_EK_INVALID, "parameter_missing",
+		    "reason", "A reason (1 to 500 bytes) is required.");
+	return TLY_OK;
+}
+
+/*
+ * tly_reconcile_ack - 'actor' judged the mismatches naming 'id' (a
+ * Stripe id: balance transaction or object; or a Tally id) for
+ * 'reason': later runs report them "acknowledged".  Audited
+ * (reconcile.ack); acknowledging again replaces the reason.
+ */
+int
+tly_reconcile_ack(tly_ctx *ctx, const tly_principal *actor, const char *id,
+    const char *reason, tly_err *err)
+{
+	ack_args a;
+
+	if (ack_check(id, reason, err) != TLY_OK)
+		return TLY_ERR;
+	a = (ack_args){ actor, id, reason, NULL, 0 };
+	return ack_tx_run(ctx, "reconcile.ack", &a, err);
+}
+
+/*
+ * tly_reconcile_ack_line - tly_reconcile_ack() of line 'line_no' of
+ * report 'report': the id is the line's Stripe object, else Tally's
+ * record, else its balance transaction (copied to 'id_out', 72 bytes).
+ * 404 for no such line; 422 line_matched for a matched line.
+ */
+int
+tly_reconcile_ack_line(tly_ctx *ctx, const tly_principal *actor,
+    const char *report, int64_t line_no, const char *reason, char *id_out,
+    tly_err *err)
+{
+	char outcome[32];
+	ack_args a;
+	int rc;
+
+	id_out[0] = '\0';
+	if (reason == NULL || reason[0] == '\0' || strlen(reason) > 500)
+		return tly_err_param(err, TLY_EK_INVALID, "parameter_missing",
+		    "reason", "A reason (1 to 500 bytes) is required.");
+	rc = tly_db_row(ctx->db, err, "SELECT COALESCE(stripe_object_id, "
+	    "tally_id, stripe_txn_id, ''), outcome FROM reconciliation_lines "
+	    "WHERE report_id = ? AND line_no = ?", "si>ss", report, line_no,
+	    id_out, (size_t)72, outcome, sizeof(outcome));
+	if (rc == TLY_NOTFOUND)
+		return tly_err_param(err, TLY_EK_NOT_FOUND, "resource_missing",
+		    "line", "No line %lld in reconciliation report '%.40s'.",
+		    (long long)line_no, report);
+	if (rc)
+		return rc;
+	if (strcmp(outcome, "matched") == 0)
+		return tly_err_param(err, TLY_EK_UNPROCESSABLE, "line_matched",
+		    "line", "Line %lld is matched: nothing to acknowledge.",
+		    (long long)line_no);
+	if (ack_check(id_out, reason, err) != TLY_OK)
+		return TLY_ERR;
+	a = (ack_args){ actor, id_out, reason, report, line_no };
+	return ack_tx_run(ctx, "reconcile.ack", &a, err);
+}
+
+typedef struct ext_args {
+	const tly_st_transfer	*t;
+	const char		*event_id;
+	char			 id[40];
+	int			 made;
+} ext_args;
+
+/* ext_tx - record the external transfer once, audited */
+TLY_TX_TYPED(ext_tx, ext_args)
+static int
+ext_tx(tly_ctx *ctx, ext_args *a, tly_err *err)
+{
+	char detail[160];
+	uint64_t n = 0;
+	int rc;
+
+	a->made = 0;
+	rc = tly_db_exec(ctx->db, err, &n, "INSERT IGNORE INTO "
+	    "external_transfers (id, stripe_transfer_id, amount_cent, "
+	    "currency, destination, event_id) VALUES (?, ?, ?, ?, ?, ?)",
+	    "ssisss", a->id, a->t->id, a->t->amount_cent, a->t->currency,
+	    a->t->destination, a->event_id);
+	if (rc || n == 0)
+		return rc;
+	a->made = 1;
+	snprintf(detail, sizeof(detail), "%.64s %lld %.3s to %.64s",
+	    a->t->id, (long long)a->t->amount_cent, a->t->currency,
+	    a->t->destination ? a->t->destination : "-");
+	return tly_audit_system(ctx, "catchup", "transfer.external", a->id,
+	    detail, err);
+}
+
+/*
+ * tly_reconcile_external_transfer - transfer.created 't' (event
+ * 'event_id'): Tally's own (metadata[tally_id]) is '*status' "ignored";
+ * another is recorded once in external_transfers with an ALERT line and
+ * an audit row.  The ledger does not change: it is nobody's earning.
+ */
+int
+tly_reconcile_external_transfer(tly_ctx *ctx, const tly_st_transfer *t,
+    const char *event_id, const char **status, tly_err *err)
+{
+	char amount[24];
+	ext_args a;
+	int rc;
+
+	if (t->id == NULL || t->currency == NULL ||
+	    tly_st_metadata(t->metadata, "tally_id") != NULL) {
+		*status = "ignored";
+		return TLY_OK;
+	}
+	memset(&a, 0, sizeof(a));
+	a.t = t;
+	a.event_id = event_id;
+	if (tly_id_new(a.id, sizeof(a.id), "ext") != TLY_OK)
+		return tly_err_internal(err);
+	rc = ext_tx_run(ctx, "transfer.external", &a, err);
+	if (rc || !a.made)
+		return rc;
+	snprintf(amount, sizeof(amount), "%lld", (long long)t->amount_cent);
+	tly_logkv(ctx->log, TLY_LOG_ALERT, "reconcile", "ALERT: a transfer "
+	    "was made outside Tally", "transfer", t->id, "external_id", a.id,
+	    "amount_cent", amount, "currency", t->currency, "destination",
+	    t->destination ? t->destination : "-", NULL);
+	return TLY_OK;
+}
+
 /* --- storing ------------------------------------------------------------ */
 
 static void
@@ -430,7 +712,8 @@ alert_mail(tly_ctx *ctx, const tly_recon_report *rep, tly_err *err)
 	    (long long)rep->amount_differs);
 	for (i = 0; i < rep->n_lines && n < RC_MAIL_LINES; i++) {
 		l = &rep->lines[i];
-		if (strcmp(l->outcome, "matched") == 0)
+		if (strcmp(l->outcome, "matched") == 0 ||
+		    strcmp(l->outcome, "acknowledged") == 0)
 			continue;
 		amount_text(a, sizeof(a), l->stripe_cent);
 		amount_text(b, sizeof(b), l->tally_cent);
@@ -463,10 +746,10 @@ store_tx(tly_ctx *ctx, tly_recon_report *rep, tly_err *err)
 
 	rc = tly_db_later(ctx->db, err, "INSERT INTO reconciliation_reports "
 	    "(id, since_at, until_at, status, matched, missing_in_tally, "
-	    "missing_at_stripe, amount_differs) VALUES (?, ?, ?, ?, ?, ?, ?, "
-	    "?)", "siisiiii", rep->id, rep->since, rep->until, rep->status,
-	    rep->matched, rep->missing_in_tally, rep->missing_at_stripe,
-	    rep->amount_differs);
+	    "missing_at_stripe, amount_differs, acknowledged) VALUES (?, ?, "
+	    "?, ?, ?, ?, ?, ?, ?)", "siisiiiii", rep->id, rep->since,
+	    rep->until, rep->status, rep->matched, rep->missing_in_tally,
+	    rep->missing_at_stripe, rep->amount_differs, rep->acknowledged);
 	for (i = 0; rc == TLY_OK && i < rep->n_lines; i++) {
 		l = &rep->lines[i];
 		rc = tly_db_later(ctx->db, err, "INSERT INTO "
@@ -516,6 +799,10 @@ tly_reconcile_run(tly_ctx *ctx, int64_t since, int64_t until,
 	    k < sizeof(tally_side) / sizeof(tally_side[0]); k++)
 		rc = unmatched_tally(&r, k, err);
 	free(r.t);
+	if (rc == TLY_OK)
+		rc = correct_fees(&r, err);
+	if (rc == TLY_OK)
+		rc = apply_acks(&r, err);
 	if (rc)
 		return rc;
 	tly_strlcpy(rep->status, rep->missing_in_tally ||
@@ -593,7 +880,8 @@ tly_reconcile_list(tly_ctx *ctx, const tly_page *p, tly_recon_report **out,
 		return tly_err_internal(err);
 	if (tly_q_prep(ctx->db, &q, "SELECT id, since_at, until_at, status, "
 	    "matched, missing_in_tally, missing_at_stripe, amount_differs, "
-	    "FLOOR(UNIX_TIMESTAMP(created_at)) FROM reconciliation_reports "
+	    "FLOOR(UNIX_TIMESTAMP(created_at)), acknowledged FROM "
+	    "reconciliation_reports "
 	    "WHERE (? IS NULL OR id < ?) ORDER BY id DESC LIMIT ?", err))
 		return q.rc;
 	tly_q_str(&q, tly_page_cursor(p));
@@ -617,6 +905,7 @@ tly_reconcile_list(tly_ctx *ctx, const tly_page *p, tly_recon_report **out,
 		x->missing_at_stripe = tly_q_col_i64(&q, 6);
 		x->amount_differs = tly_q_col_i64(&q, 7);
 		x->created = tly_q_col_i64(&q, 8);
+		x->acknowledged = tly_q_col_i64(&q, 9);
 	}
 	tly_q_done(&q);
 	*out = rows;
