@@ -7,6 +7,10 @@
  *   1. read Stripe's balance transactions of the platform created from
  *      a day before 'since' (GET /v1/balance_transactions, paginated to
  *      its end, at most RC_PAGES pages); no transaction is open;
+ *      then the platform's transfers of the last RC_XFER_S (each names
+ *      its destination payment py_ and embeds its reversals, each naming
+ *      its destination payment refund pyr_), and the balance transactions
+ *      of every connected account Tally knows (Stripe-Account);
  *   2. each one created in the window is compared with Tally's record of
  *      its source, by kind:
  *        charge (ch_)            payments.charge_id: the amount, and the
@@ -23,11 +27,18 @@
  *      other types (the platform's own payouts, Stripe's other fees) are
  *      not Tally's and are skipped.  An amount in another currency than
  *      Tally's record (a settlement currency) is compared for presence
- *      only;
+ *      only.  On a connected account:
+ *        payment (py_)           the transfer it stands for: a payout's,
+ *                                an advance's or an external transfer
+ *                                (line "connect_transfer");
+ *        payment_refund (pyr_)   the reversal it stands for
+ *                                ("connect_reversal");
+ *      the account's own payouts and charges are skipped;
  *   3. Tally's records created in the window whose Stripe object no
  *      balance transaction read in step 1 names are "missing_at_stripe"
  *      (step 1 read a day more, so a record a little older than its
- *      balance transaction is not reported);
+ *      balance transaction is not reported); so are Tally's transfers
+ *      and reversals whose py_/pyr_ no connected account lists;
  *   4. a charge whose Stripe fee differs from the fee Tally booked (or
  *      only estimated) gets the real fee booked, each in its own
  *      transaction, through the path of a late real fee
@@ -71,6 +82,7 @@
 
 #define RC_PAGES	1000		/* 100 000 balance transactions */
 #define RC_SLACK_S	86400
+#define RC_XFER_S	(90 * 86400)	/* transfers read for their reversals */
 #define RC_MAIL_LINES	20
 
 typedef struct btxn {
@@ -78,31 +90,42 @@ typedef struct btxn {
 	int64_t	 amount_cent, fee_cent, created;
 } btxn;
 
+/* a connected account's source and the platform's object it stands for */
+typedef struct pair {
+	char	 dest[72];		/* py_ or pyr_ */
+	char	 platform[72];		/* tr_ or trr_ */
+} pair;
+
 typedef struct run {
 	tly_ctx		*ctx;
 	int64_t		 since, until;
-	btxn		*t;
+	btxn		*t;		/* the platform's */
 	size_t		 nt, capt;
+	btxn		*c;		/* the connected accounts' */
+	size_t		 nc, capc;
+	pair		*m;		/* py_ -> tr_, pyr_ -> trr_ */
+	size_t		 nm, capm;
 	tly_recon_report *rep;
 	size_t		 capl;
 } run;
 
 /* --- reading Stripe ------------------------------------------------------ */
 
+/* add_to - balance transaction 'o' appended to '*arr' */
 static int
-add_txn(run *r, const tly_jv *o)
+add_to(btxn **arr, size_t *n, size_t *cap, const tly_jv *o)
 {
 	const char *v;
 	btxn *b, *nt;
 
-	if (r->nt == r->capt) {
-		r->capt = r->capt ? r->capt * 2 : 256;
-		nt = realloc(r->t, r->capt * sizeof(*nt));
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 256;
+		nt = realloc(*arr, *cap * sizeof(*nt));
 		if (nt == NULL)
 			return TLY_ERR;
-		r->t = nt;
+		*arr = nt;
 	}
-	b = &r->t[r->nt];
+	b = &(*arr)[*n];
 	memset(b, 0, sizeof(*b));
 	v = tly_json_str(o, "id");
 	tly_strlcpy(b->id, v ? v : "", sizeof(b->id));
@@ -119,15 +142,78 @@ add_txn(run *r, const tly_jv *o)
 		return TLY_ERR;
 	if (tly_json_i64(o, "fee", &b->fee_cent) != TLY_OK)
 		b->fee_cent = 0;
-	r->nt++;
+	(*n)++;
 	return TLY_OK;
 }
 
-/* read_stripe - step 1 */
+/* add_pair - 'dest' on the connected account stands for 'platform' */
 static int
-read_stripe(run *r, tly_err *err)
+add_pair(run *r, const char *dest, const char *platform)
 {
-	const char *after = NULL;
+	pair *nm;
+
+	if (dest == NULL || platform == NULL)
+		return TLY_OK;
+	if (r->nm == r->capm) {
+		r->capm = r->capm ? r->capm * 2 : 256;
+		nm = realloc(r->m, r->capm * sizeof(*nm));
+		if (nm == NULL)
+			return TLY_ERR;
+		r->m = nm;
+	}
+	tly_strlcpy(r->m[r->nm].dest, dest, sizeof(r->m[0].dest));
+	tly_strlcpy(r->m[r->nm].platform, platform,
+	    sizeof(r->m[0].platform));
+	r->nm++;
+	return TLY_OK;
+}
+
+/* each_platform - a platform balance transaction of step 1 */
+static int
+each_platform(run *r, const tly_jv *o)
+{
+	return add_to(&r->t, &r->nt, &r->capt, o);
+}
+
+/* each_connected - a connected account's balance transaction */
+static int
+each_connected(run *r, const tly_jv *o)
+{
+	return add_to(&r->c, &r->nc, &r->capc, o);
+}
+
+/*
+ * each_transfer - a platform transfer: its destination payment, and
+ * the destination payment refund of each reversal it embeds
+ */
+static int
+each_transfer(run *r, const tly_jv *o)
+{
+	const tly_jv *rev, *e;
+
+	if (add_pair(r, tly_json_str(o, "destination_payment"),
+	    tly_json_str(o, "id")) != TLY_OK)
+		return TLY_ERR;
+	rev = tly_json_get(o, "reversals");
+	rev = rev ? tly_json_get(rev, "data") : NULL;
+	if (rev == NULL || rev->type != TLY_JARR)
+		return TLY_OK;
+	for (e = rev->child; e; e = e->next)
+		if (add_pair(r, tly_json_str(e, "destination_payment_refund"),
+		    tly_json_str(e, "id")) != TLY_OK)
+			return TLY_ERR;
+	return TLY_OK;
+}
+
+/*
+ * read_list - every page of list 'path' (of connected account 'acct',
+ * NULL: the platform) created from 'from' on, each item to 'each'
+ */
+static int
+read_list(run *r, const char *path, const char *acct, int64_t from,
+    int (*each)(run *, const tly_jv *), tly_err *err)
+{
+	const char *after = NULL, *id;
 	tly_stripe_resp resp;
 	tly_stripe_req rq;
 	tly_st_list l;
@@ -137,11 +223,10 @@ read_stripe(run *r, tly_err *err)
 
 	for (page = 0; page < RC_PAGES; page++) {
 		tly_form_init(&f);
-		tly_form_i64(&f, "created[gte]", r->since - RC_SLACK_S);
+		tly_form_i64(&f, "created[gte]", from);
 		tly_form_i64(&f, "limit", 100);
 		tly_form_str(&f, "starting_after", after);
-		rq = (tly_stripe_req){ "GET", "/v1/balance_transactions", &f,
-		    NULL, NULL };
+		rq = (tly_stripe_req){ "GET", path, &f, NULL, acct };
 		rc = tly_stripe_call(r->ctx->stripe, r->ctx->pool, &rq, &resp,
 		    err);
 		tly_form_free(&f);
@@ -151,11 +236,12 @@ read_stripe(run *r, tly_err *err)
 			return tly_err_set(err, TLY_EK_UPSTREAM,
 			    "stripe_bad_reply", "Unexpected list reply.");
 		for (e = l.data->child; e; e = e->next) {
-			if (add_txn(r, e) != TLY_OK)
+			id = tly_json_str(e, "id");
+			if (id == NULL || each(r, e) != TLY_OK)
 				return tly_err_set(err, TLY_EK_UPSTREAM,
-				    "stripe_bad_reply", "Unexpected balance "
-				    "transaction.");
-			after = r->t[r->nt - 1].id;
+				    "stripe_bad_reply", "Unexpected list "
+				    "item.");
+			after = id;
 		}
 		if (!l.has_more || l.n == 0)
 			return TLY_OK;
@@ -163,6 +249,71 @@ read_stripe(run *r, tly_err *err)
 	}
 	return tly_err_set(err, TLY_EK_UPSTREAM, "stripe_list_too_long",
 	    "Too many balance transactions in the window.");
+}
+
+/* read_stripe - step 1, the platform's balance transactions */
+static int
+read_stripe(run *r, tly_err *err)
+{
+	return read_list(r, "/v1/balance_transactions", NULL,
+	    r->since - RC_SLACK_S, each_platform, err);
+}
+
+/*
+ * connected_ids - the connected accounts of Tally's payees, into
+ * '*ids' (pool memory), read before any Stripe call
+ */
+static int
+connected_ids(run *r, char ***ids, size_t *n, tly_err *err)
+{
+	int64_t count = 0;
+	tly_q q;
+	int rc;
+
+	*ids = NULL;
+	*n = 0;
+	rc = tly_db_row(r->ctx->db, err, "SELECT COUNT(*) FROM accounts WHERE "
+	    "connect_account_id IS NOT NULL", ">i", &count);
+	if (rc || count == 0)
+		return rc;
+	*ids = tly_pcalloc(r->ctx->pool, (size_t)count * sizeof(**ids));
+	if (*ids == NULL)
+		return tly_err_internal(err);
+	if (tly_q_prep(r->ctx->db, &q, "SELECT connect_account_id FROM "
+	    "accounts WHERE connect_account_id IS NOT NULL ORDER BY "
+	    "connect_account_id LIMIT ?", err))
+		return q.rc;
+	tly_q_i64(&q, count);
+	(void)tly_q_exec(&q);
+	while ((rc = tly_q_next(&q)) == TLY_ROW) {
+		(*ids)[*n] = tly_pstrdup(r->ctx->pool, tly_q_col_str(&q, 0));
+		if ((*ids)[*n] != NULL)
+			(*n)++;
+	}
+	tly_q_done(&q);
+	return rc;
+}
+
+/*
+ * read_connected - step 1b: the platform's transfers (for their
+ * destination payments and their reversals' refunds), then each
+ * connected account's balance transactions (Stripe-Account)
+ */
+static int
+read_connected(run *r, tly_err *err)
+{
+	char **ids;
+	size_t n, i;
+	int rc;
+
+	rc = connected_ids(r, &ids, &n, err);
+	if (rc == TLY_OK)
+		rc = read_list(r, "/v1/transfers", NULL, r->since - RC_XFER_S,
+		    each_transfer, err);
+	for (i = 0; rc == TLY_OK && i < n; i++)
+		rc = read_list(r, "/v1/balance_transactions", ids[i],
+		    r->since - RC_SLACK_S, each_connected, err);
+	return rc;
 }
 
 /* --- lines -------------------------------------------------------------- */
@@ -320,6 +471,17 @@ compare(run *r, const btxn *b, const char *kind, const rec *t,
 	return line(r, b, kind, t->id, stripe_cent, tally_cent, NULL);
 }
 
+/* Tally's record of a transfer (the source bound 3 times), a reversal */
+#define TRANSFER_REC \
+	"SELECT id, currency, amount_cent, 0 FROM payouts WHERE " \
+	"stripe_transfer_id = ? UNION ALL SELECT id, currency, " \
+	"granted_cent, 0 FROM advances WHERE stripe_transfer_id = ? " \
+	"UNION ALL SELECT id, currency, amount_cent, 0 FROM " \
+	"external_transfers WHERE stripe_transfer_id = ?"
+#define REVERSAL_REC \
+	"SELECT id, currency, amount_cent, 0 FROM transfer_reversals " \
+	"WHERE stripe_reversal_id = ? AND state = 'reversed'"
+
 /* match - step 2 for one balance transaction */
 static int
 match(run *r, const btxn *b, tly_err *err)
@@ -354,19 +516,12 @@ match(run *r, const btxn *b, tly_err *err)
 		    b->amount_cent, t.amount_cent);
 	}
 	if (strcmp(b->type, "transfer") == 0) {
-		rc = record(r, "SELECT id, currency, amount_cent, 0 FROM "
-		    "payouts WHERE stripe_transfer_id = ? UNION ALL SELECT id, "
-		    "currency, granted_cent, 0 FROM advances WHERE "
-		    "stripe_transfer_id = ? UNION ALL SELECT id, currency, "
-		    "amount_cent, 0 FROM external_transfers WHERE "
-		    "stripe_transfer_id = ?", 3, b, &t, err);
+		rc = record(r, TRANSFER_REC, 3, b, &t, err);
 		return rc ? rc : compare(r, b, "transfer", &t, -b->amount_cent,
 		    t.amount_cent);
 	}
 	if (strcmp(b->type, "transfer_refund") == 0) {
-		rc = record(r, "SELECT id, currency, amount_cent, 0 FROM "
-		    "transfer_reversals WHERE stripe_reversal_id = ? AND state "
-		    "= 'reversed'", 1, b, &t, err);
+		rc = record(r, REVERSAL_REC, 1, b, &t, err);
 		return rc ? rc : compare(r, b, "transfer_reversal", &t,
 		    b->amount_cent, t.amount_cent);
 	}
@@ -392,6 +547,63 @@ match(run *r, const btxn *b, tly_err *err)
 	return TLY_OK;			/* not Tally's */
 }
 
+/* platform_of - the platform's object that 'dest' (py_, pyr_) stands for */
+static const char *
+platform_of(const run *r, const char *dest)
+{
+	size_t i;
+
+	for (i = 0; i < r->nm; i++)
+		if (strcmp(r->m[i].dest, dest) == 0)
+			return r->m[i].platform;
+	return NULL;
+}
+
+/* dest_of - the connected account's source of platform object 'id' */
+static const char *
+dest_of(const run *r, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < r->nm; i++)
+		if (strcmp(r->m[i].platform, id) == 0)
+			return r->m[i].dest;
+	return NULL;
+}
+
+/*
+ * match_connected - step 2b for one balance transaction of a connected
+ * account: a payment (py_) is a transfer arriving, compared with Tally's
+ * payout, advance or external transfer of that transfer; a payment
+ * refund (pyr_) is a reversal leaving, compared with Tally's reversal.
+ * The account's own payouts and charges are not Tally's.
+ */
+static int
+match_connected(run *r, const btxn *b, tly_err *err)
+{
+	const char *obj;
+	int payment;
+	btxn p;
+	rec t;
+	int rc = TLY_OK;
+
+	payment = strcmp(b->type, "payment") == 0;
+	if (!payment && strcmp(b->type, "payment_refund") != 0)
+		return TLY_OK;
+	memset(&t, 0, sizeof(t));
+	obj = platform_of(r, b->source);
+	if (obj) {
+		p = *b;
+		tly_strlcpy(p.source, obj, sizeof(p.source));
+		rc = payment ? record(r, TRANSFER_REC, 3, &p, &t, err) :
+		    record(r, REVERSAL_REC, 1, &p, &t, err);
+	}
+	if (rc)
+		return rc;
+	return compare(r, b, payment ? "connect_transfer" : "connect_reversal",
+	    &t, payment ? b->amount_cent : -b->amount_cent, t.amount_cent);
+}
+
 /* --- Tally's side: what Stripe does not have ------------------------------ */
 
 static int
@@ -401,12 +613,20 @@ cmp_source(const void *a, const void *b)
 }
 
 static int
-seen(const run *r, const char *source)
+seen_in(const btxn *arr, size_t n, const char *source)
 {
 	btxn key;
 
+	if (n == 0)
+		return 0;
 	tly_strlcpy(key.source, source, sizeof(key.source));
-	return bsearch(&key, r->t, r->nt, sizeof(*r->t), cmp_source) != NULL;
+	return bsearch(&key, arr, n, sizeof(*arr), cmp_source) != NULL;
+}
+
+static int
+seen(const run *r, const char *source)
+{
+	return seen_in(r->t, r->nt, source);
 }
 
 /* the Tally records that name a Stripe object, created in the window */
@@ -414,37 +634,58 @@ seen(const run *r, const char *source)
 #define T_IN	" AND created_at >= FROM_UNIXTIME(?) AND created_at < " \
 		"FROM_UNIXTIME(?)"
 
-static const struct {
+#define T_PAYOUTS \
+	"SELECT id, stripe_transfer_id, currency, amount_cent, " T_AT \
+	" FROM payouts WHERE state = 'paid' AND stripe_transfer_id IS " \
+	"NOT NULL" T_IN
+#define T_ADVANCES \
+	"SELECT id, stripe_transfer_id, currency, granted_cent, " T_AT \
+	" FROM advances WHERE stripe_transfer_id IS NOT NULL" T_IN
+#define T_REVERSALS \
+	"SELECT id, stripe_reversal_id, currency, amount_cent, " T_AT \
+	" FROM transfer_reversals WHERE state = 'reversed' AND " \
+	"stripe_reversal_id IS NOT NULL" T_IN
+
+typedef struct side {
 	const char	*kind;
 	const char	*sql;
-} tally_side[] = {
+} side;
+
+/* Tally's transfers and reversals, as the connected accounts see them */
+static const side connect_side[] = {
+	{ "connect_transfer", T_PAYOUTS },
+	{ "connect_transfer", T_ADVANCES },
+	{ "connect_reversal", T_REVERSALS },
+};
+
+static const side tally_side[] = {
 	{ "charge", "SELECT id, charge_id, currency, amount_cent, " T_AT
 	    " FROM payments WHERE charge_id IS NOT NULL" T_IN },
 	{ "refund", "SELECT id, stripe_refund_id, currency, amount_cent, "
 	    T_AT " FROM refunds WHERE booked = 1 AND stripe_refund_id IS NOT "
 	    "NULL" T_IN },
-	{ "transfer", "SELECT id, stripe_transfer_id, currency, amount_cent, "
-	    T_AT " FROM payouts WHERE state = 'paid' AND stripe_transfer_id "
-	    "IS NOT NULL" T_IN },
-	{ "transfer", "SELECT id, stripe_transfer_id, currency, granted_cent, "
-	    T_AT " FROM advances WHERE stripe_transfer_id IS NOT NULL" T_IN },
-	{ "transfer_reversal", "SELECT id, stripe_reversal_id, currency, "
-	    "amount_cent, " T_AT " FROM transfer_reversals WHERE state = "
-	    "'reversed' AND stripe_reversal_id IS NOT NULL" T_IN },
+	{ "transfer", T_PAYOUTS },
+	{ "transfer", T_ADVANCES },
+	{ "transfer_reversal", T_REVERSALS },
 	{ "dispute", "SELECT id, id, currency, withdrawn_cent, " T_AT " FROM "
 	    "disputes WHERE withdrawn_cent > 0" T_IN },
 };
 
-/* unmatched_tally - step 3 for one kind of record */
+/*
+ * unmatched - step 3 for one kind of record 'sd': the platform's side,
+ * or ('connected') the connected accounts' (a record whose transfer or
+ * reversal the platform lists without its py_/pyr_ on the account; one
+ * the platform does not list is step 3's)
+ */
 static int
-unmatched_tally(run *r, size_t k, tly_err *err)
+unmatched(run *r, const side *sd, int connected, tly_err *err)
 {
 	const char *id, *obj, *cur;
 	btxn b;
 	tly_q q;
 	int rc;
 
-	if (tly_q_prep(r->ctx->db, &q, tally_side[k].sql, err))
+	if (tly_q_prep(r->ctx->db, &q, sd->sql, err))
 		return q.rc;
 	tly_q_i64(&q, r->since);
 	tly_q_i64(&q, r->until);
@@ -453,13 +694,16 @@ unmatched_tally(run *r, size_t k, tly_err *err)
 		id = tly_q_col_str(&q, 0);
 		obj = tly_q_col_str(&q, 1);
 		cur = tly_q_col_str(&q, 2);
-		if (id == NULL || obj == NULL || seen(r, obj))
+		if (connected && obj)
+			obj = dest_of(r, obj);
+		if (id == NULL || obj == NULL || (connected ?
+		    seen_in(r->c, r->nc, obj) : seen(r, obj)))
 			continue;
 		memset(&b, 0, sizeof(b));
 		tly_strlcpy(b.source, obj, sizeof(b.source));
 		tly_strlcpy(b.currency, cur ? cur : "", sizeof(b.currency));
 		b.created = tly_q_col_i64(&q, 4);
-		if (line(r, &b, tally_side[k].kind, id, TLY_RECON_NONE,
+		if (line(r, &b, sd->kind, id, TLY_RECON_NONE,
 		    tly_q_col_i64(&q, 3), "missing_at_stripe") != TLY_OK) {
 			rc = TLY_ERR;
 			break;
@@ -790,15 +1034,27 @@ tly_reconcile_run(tly_ctx *ctx, int64_t since, int64_t until,
 	if (tly_id_new(rep->id, sizeof(rep->id), "rec") != TLY_OK)
 		return tly_err_internal(err);
 	rc = read_stripe(&r, err);
+	if (rc == TLY_OK)
+		rc = read_connected(&r, err);
 	for (i = 0; rc == TLY_OK && i < r.nt; i++)
 		if (r.t[i].created >= since && r.t[i].created < until)
 			rc = match(&r, &r.t[i], err);
-	if (rc == TLY_OK)
+	for (i = 0; rc == TLY_OK && i < r.nc; i++)
+		if (r.c[i].created >= since && r.c[i].created < until)
+			rc = match_connected(&r, &r.c[i], err);
+	if (rc == TLY_OK && r.nt)
 		qsort(r.t, r.nt, sizeof(*r.t), cmp_source);
+	if (rc == TLY_OK && r.nc)
+		qsort(r.c, r.nc, sizeof(*r.c), cmp_source);
 	for (k = 0; rc == TLY_OK &&
 	    k < sizeof(tally_side) / sizeof(tally_side[0]); k++)
-		rc = unmatched_tally(&r, k, err);
+		rc = unmatched(&r, &tally_side[k], 0, err);
+	for (k = 0; rc == TLY_OK &&
+	    k < sizeof(connect_side) / sizeof(connect_side[0]); k++)
+		rc = unmatched(&r, &connect_side[k], 1, err);
 	free(r.t);
+	free(r.c);
+	free(r.m);
 	if (rc == TLY_OK)
 		rc = correct_fees(&r, err);
 	if (rc == TLY_OK)

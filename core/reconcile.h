@@ -4,7 +4,8 @@
  * tly_reconcile_run() compares Stripe's balance transactions of a window
  * (charges and their Stripe fees, refunds and refund failures,
  * transfers, transfer reversals, dispute withdrawals with their fees and
- * reinstatements) with Tally's records of the same objects, by currency
+ * reinstatements; and on each connected account the transfers arriving
+ * and the reversals leaving) with Tally's records of them, by currency
  * and day, and stores a report: one line per comparison, "matched",
  * "missing_in_tally", "missing_at_stripe" or "amount_differs", with both
  * sides' ids, or "acknowledged" (a mismatch an operator judged:
