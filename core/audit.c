@@ -9,10 +9,13 @@
  *
  * Actors: a principal (an admin by id, a server key, a buyer), the
  * operator running tallyctl (tly_audit_operator: kind "operator", the
- * unix user), or NULL for the system itself (jobs, webhooks).  'detail'
- * is a reason or an id, never a secret.
+ * unix user), or NULL for the system itself (jobs, webhooks);
+ * tly_audit_system() names which part of the system acted (kind
+ * "system", id e.g. "catchup", "reconcile").  'detail' is a reason or an
+ * id, never a secret.
  *
- * API:	tly_audit(), tly_audit_operator(), tly_audit_list().
+ * API:	tly_audit(), tly_audit_system(), tly_audit_operator(),
+ *	tly_audit_list().
  */
 #include <pwd.h>
 #include <stdint.h>
@@ -43,6 +46,23 @@ tly_audit(tly_ctx *ctx, const tly_principal *actor, const char *action,
 	    actor ? tly_principal_kind_name(actor->kind) : "system",
 	    actor && actor->id[0] ? actor->id : NULL, action, object, detail,
 	    ctx->request_id[0] ? ctx->request_id : NULL);
+}
+
+/*
+ * tly_audit_system - tly_audit() by the system's part 'who' (actor kind
+ * "system", actor id 'who': "catchup", "reconcile")
+ */
+int
+tly_audit_system(tly_ctx *ctx, const char *who, const char *action,
+    const char *object, const char *detail, tly_err *err)
+{
+	if (tly_ctx_fault(ctx, "audit") == TLY_FAULT_FAIL)
+		return tly_err_set(err, TLY_EK_UNAVAILABLE, "db_unavailable",
+		    "The database is unavailable; try again.");
+	return tly_db_later(ctx->db, err, "INSERT INTO audit_log "
+	    "(actor_kind, actor_id, action, object_id, detail, request_id) "
+	    "VALUES ('system', ?, ?, ?, ?, ?)", "sssss", who, action, object,
+	    detail, ctx->request_id[0] ? ctx->request_id : NULL);
 }
 
 /*

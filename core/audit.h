@@ -29,6 +29,8 @@ typedef struct tly_audit_row {
 
 int	 tly_audit(tly_ctx *, const tly_principal *, const char *,
 	    const char *, const char *, tly_err *);
+int	 tly_audit_system(tly_ctx *, const char *, const char *,
+	    const char *, const char *, tly_err *);
 void	 tly_audit_operator(tly_principal *);
 int	 tly_audit_list(tly_ctx *, const tly_page *, tly_audit_row **, int *,
 	    int *, tly_err *);

@@ -96,7 +96,8 @@ typedef struct tly_payout {
 #define TLY_MAX_BALANCES	16
 
 /* connect.c */
-int	 tly_connect_onboard(tly_ctx *, const char *, tly_connect *, tly_err *);
+int	 tly_connect_onboard(tly_ctx *, const tly_principal *, const char *,
+	    tly_connect *, tly_err *);
 int	 tly_connect_account_updated(tly_ctx *, const tly_account_facts *,
 	    const char **, tly_err *);
 int	 tly_connect_payout_failed(tly_ctx *, const tly_bank_payout_facts *,

@@ -36,6 +36,9 @@
  *	                                transactions from that day (default
  *	                                yesterday) until now: exit 0 clean,
  *	                                1 mismatch (the report is stored)
+ *	reconcile ack ID --reason TEXT  the mismatches naming ID (Stripe's
+ *	                                or Tally's) are judged: later runs
+ *	                                say "acknowledged" (audited)
  *	check [NAME ...]                verify the ledger's invariants:
  *	                                exit 0 clean, 1 violated, 2 error
  *
@@ -118,6 +121,7 @@ static const char usage_text[] =
 	    "  effects list [--dead] | effects retry ID\n"
 	    "  audit verify [--head ID:HASH] | audit head\n"
 	    "  reconcile [--since YYYY-MM-DD]\n"
+	    "  reconcile ack STRIPE_OR_TALLY_ID --reason TEXT\n"
 	    "  check [NAME ...] | check --list\n"
 	    "see tallyctl(8)\n";
 
@@ -518,7 +522,10 @@ cents(char *dst, size_t sz, int64_t v)
 		snprintf(dst, sz, "%lld", (long long)v);
 }
 
-/* cmd_reconcile - "reconcile [--since YYYY-MM-DD]" */
+/*
+ * cmd_reconcile - "reconcile [--since YYYY-MM-DD]", "reconcile ack ID
+ * --reason TEXT"
+ */
 static int
 cmd_reconcile(cli *c)
 {
@@ -530,6 +537,16 @@ cmd_reconcile(cli *c)
 	tly_err e;
 	int i;
 
+	if (c->argc >= 2 && strcmp(c->argv[1], "ack") == 0) {
+		if (c->argc != 5 || strcmp(c->argv[3], "--reason") != 0)
+			return usage();
+		tly_err_clear(&e);
+		if (tly_reconcile_ack(&c->ctx, &c->op, c->argv[2],
+		    c->argv[4], &e) != TLY_OK)
+			return fail(&e);
+		fprintf(stderr, "acknowledged %s\n", c->argv[2]);
+		return 0;
+	}
 	since = (now / 86400 - 1) * 86400;
 	if ((c->argc != 1 && c->argc != 3) || (c->argc == 3 && (d == NULL ||
 	    day_start(d, &since) != TLY_OK)))
@@ -549,10 +566,11 @@ cmd_reconcile(cli *c)
 		    l->tally[0] ? l->tally : "-", a, b);
 	}
 	fprintf(stderr, "reconcile %s: %s: matched %lld, missing_in_tally "
-	    "%lld, missing_at_stripe %lld, amount_differs %lld\n", rep.id,
-	    rep.status, (long long)rep.matched,
-	    (long long)rep.missing_in_tally,
-	    (long long)rep.missing_at_stripe, (long long)rep.amount_differs);
+	    "%lld, missing_at_stripe %lld, amount_differs %lld, "
+	    "acknowledged %lld\n", rep.id, rep.status,
+	    (long long)rep.matched, (long long)rep.missing_in_tally,
+	    (long long)rep.missing_at_stripe, (long long)rep.amount_differs,
+	    (long long)rep.acknowledged);
 	tly_reconcile_free(&rep);
 	return strcmp(rep.status, "clean") == 0 ? 0 : 1;
 }

@@ -106,6 +106,9 @@ const tly_route tly_routes[] = {
 	{ "GET", "/admin/api/v1/reconciliation_reports/{id}/lines", ADMIN,
 	    TLY_PK_ADMIN, TLY_ROLE_VIEWER, tly_h_admin_reconciliation_lines,
 	    0 },
+	{ "POST", "/admin/api/v1/reconciliation_reports/{id}/lines/{line}/ack",
+	    ADMIN, TLY_PK_ADMIN, TLY_ROLE_FINANCE,
+	    tly_h_admin_reconciliation_ack, IDEM },
 
 	/* refunds: support (up to its limit), finance and admin refund */
 	{ "POST", "/admin/api/v1/payments/{id}/refunds", ADMIN, TLY_PK_ADMIN,

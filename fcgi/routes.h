@@ -27,6 +27,7 @@ int	 tly_h_admin_keys_revoke(tly_req *);
 int	 tly_h_admin_audit_list(tly_req *);
 int	 tly_h_admin_reconciliation_list(tly_req *);
 int	 tly_h_admin_reconciliation_lines(tly_req *);
+int	 tly_h_admin_reconciliation_ack(tly_req *);
 int	 tly_h_metrics(tly_req *);
 
 int	 tly_h_accounts_create(tly_req *);

@@ -10,6 +10,11 @@
  *	    in order (?outcome= one of them; starting_after: a line
  *	    number), each with both sides' ids and amounts (null: none).
  *
+ *	POST /admin/api/v1/reconciliation_reports/{id}/lines/{line}/ack
+ *	    {"reason"}: the line's mismatch judged by the admin (finance or
+ *	    admin; Idempotency-Key honoured): later runs report it
+ *	    "acknowledged" (tly_reconcile_ack_line).
+ *
  *	GET /metrics   Prometheus' text exposition of this host's counters
  *	    (core/metrics.c), served by the admin pool on a location of its
  *	    own that nginx allows from configured addresses only; with
@@ -17,7 +22,7 @@
  *	    "Authorization: Bearer TOKEN" (401 otherwise).
  *
  * API:	tly_h_admin_reconciliation_list(), tly_h_admin_reconciliation_lines(),
- *	tly_h_metrics().
+ *	tly_h_admin_reconciliation_ack(), tly_h_metrics().
  */
 #include <stdio.h>
 #include <string.h>
@@ -25,6 +30,7 @@
 #include "metrics.h"
 #include "reconcile.h"
 #include "routes.h"
+#include "tly_str.h"
 
 /* tly_h_admin_reconciliation_list - GET /admin/api/v1/reconciliation_… */
 int
@@ -181,4 +187,44 @@ tly_h_metrics(tly_req *r)
 	    b.data, b.len);
 	tly_buf_free(&b);
 	return rc;
+}
+
+static const tly_jfield ack_fields[] = {
+	{ "reason", TLY_JF_STR | TLY_JF_REQUIRED, 500 },
+	{ NULL, 0, 0 }
+};
+
+/* tly_h_admin_reconciliation_ack - POST …/{id}/lines/{line}/ack */
+int
+tly_h_admin_reconciliation_ack(tly_req *r)
+{
+	const char *reason;
+	char acked[72];
+	int64_t no = 0;
+	tly_buf b;
+	tly_jw w;
+	tly_err e;
+
+	if (tly_req_json_or_reply(r, ack_fields) != TLY_OK)
+		return TLY_ERR;
+	if (tly_parse_i64(r->cap[1], &no) != TLY_OK || no < 1)
+		return tly_reply_errf(r, TLY_EK_INVALID, "parameter_invalid",
+		    "The line must be a line number.");
+	reason = tly_json_str(r->json, "reason");
+	tly_err_clear(&e);
+	if (tly_core_err_or_reply(r, tly_reconcile_ack_line(r->ctx,
+	    &r->principal, r->cap[0], no, reason, acked, &e), &e) != TLY_OK)
+		return TLY_ERR;
+	tly_buf_init(&b, 4096);
+	tly_jw_init(&w, &b);
+	tly_jw_obj(&w, NULL);
+	tly_jw_str(&w, "object", "reconciliation_ack");
+	tly_jw_str(&w, "report_id", r->cap[0]);
+	tly_jw_int(&w, "line", no);
+	tly_jw_str(&w, "acknowledged_id", acked);
+	tly_jw_str(&w, "reason", reason);
+	tly_jw_end(&w);
+	tly_reply_jw(r, 200, &w);
+	tly_buf_free(&b);
+	return TLY_OK;
 }

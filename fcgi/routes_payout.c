@@ -49,8 +49,8 @@ tly_h_connect(tly_req *r)
 	if (tly_req_json_or_reply(r, no_fields) != TLY_OK)
 		return TLY_ERR;
 	tly_err_clear(&e);
-	if (tly_core_err_or_reply(r, tly_connect_onboard(r->ctx, r->cap[0], &c,
-	    &e), &e) != TLY_OK)
+	if (tly_core_err_or_reply(r, tly_connect_onboard(r->ctx, &r->principal,
+	    r->cap[0], &c, &e), &e) != TLY_OK)
 		return TLY_ERR;
 	tly_buf_init(&b, 16 << 10);
 	tly_jw_init(&w, &b);

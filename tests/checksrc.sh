@@ -116,6 +116,8 @@ payouts payout.c
 products catalog.c
 reconciliation_lines reconcile.c
 reconciliation_reports reconcile.c
+reconciliation_acks reconcile.c
+external_transfers reconcile.c
 refunds refund.c refund_book.c refund_events.c
 report_block_payees report.c
 report_block_products report.c
