@@ -10,7 +10,8 @@
  *   one inside the hold period, one the platform's balance cannot cover);
  *   the amounts, the threshold compared, 'since' kept while the reason
  *   stays; the row deleted once the payee is paid; the route's filters
- *   (reason, currency), paging, role (viewer) and bad filters;
+ *   (reason, currency), paging, role (viewer) and bad filters; the
+ *   same through `tallyctl payouts deferred --reason`;
  * - the audit log filtered by actor, action, object and created range,
  *   paged under a filter, bad filters refused, and each filter read
  *   through its index (EXPLAIN);
@@ -230,6 +231,11 @@ describe('deferred payouts', () => {
     d = await deferredOf(accs);
     assert.equal(d[low.id], undefined);
     assert.deepEqual(Object.keys(d).sort(), [none.id, off.id, refused.id, disputed.id].sort());
+    /* the operator's view of the same: tallyctl payouts deferred */
+    const ctl = await stack.tallyctl('payouts', 'deferred', '--reason', 'retry_backoff');
+    assert.equal(ctl.code, 0, ctl.stderr);
+    assert.ok(ctl.stdout.split('\n').includes(`${refused.id}\tusd\tretry_backoff\t12000\t12000\t10000`), ctl.stdout);
+    assert.ok(!ctl.stdout.includes(none.id), 'filtered by reason');
   });
 });
 
