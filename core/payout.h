@@ -147,5 +147,6 @@ int	 tly_payout_deferrals_list(tly_ctx *, const char *, const char *,
 
 int	 tly_payee_page(tly_ctx *, const char *, const char *, const char *,
 	    tly_payee_cur *, int *, tly_err *);
+void	 tly_payee_page_bind(tly_ctx *, tly_q *, const char *, const char *);
 
 #endif

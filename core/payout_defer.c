@@ -81,11 +81,7 @@ page(tly_ctx *ctx, const char *acc, const char *cur, pending *out, int *n,
 	    "SUM(s.amount_cent) > 0 ORDER BY s.account_id, s.currency "
 	    "LIMIT ?", err))
 		return q.rc;
-	tly_q_i64(&q, ctx->cfg->payout_hold_days);
-	tly_q_str(&q, acc);
-	tly_q_str(&q, acc);
-	tly_q_str(&q, cur);
-	tly_q_i64(&q, TLY_PAYEE_PAGE);
+	tly_payee_page_bind(ctx, &q, acc, cur);	/* its parameters' order */
 	(void)tly_q_exec(&q);
 	while ((rc = tly_q_next(&q)) == TLY_ROW && *n < TLY_PAYEE_PAGE) {
 		p = &out[(*n)++];

@@ -39,7 +39,9 @@ import {
 } from '../system/lib/checkout_helpers.mjs';
 import { run } from '../system/lib/proc.mjs';
 import { BIN, randomString, req, startStack } from '../system/lib/stack.mjs';
-import { buy, seed, usd } from './lib/panel.mjs';
+import {
+  buy, cspSeen as cspSeenInto, cspWatch, seed, usd, watch,
+} from './lib/panel.mjs';
 
 const CHROMIUM = process.env.TALLY_CHROMIUM || '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -65,25 +67,14 @@ async function open() {
     timezoneId: 'UTC' });
   contexts.push(context);
   context.setDefaultTimeout(WAIT);
-  await context.addInitScript(() => {
-    window.__csp = [];
-    document.addEventListener('securitypolicyviolation', (e) => {
-      window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`);
-    });
-  });
+  await context.addInitScript(cspWatch);
   const page = await context.newPage();
-  page.on('console', (m) => {
-    if (/Content.Security.Policy/i.test(m.text())) violations.push({ url: page.url(), text: m.text() });
-  });
-  page.on('pageerror', (e) => pageErrors.push({ url: page.url(), text: e.message }));
+  watch(page, violations, pageErrors);
   return page;
 }
 
 /* cspSeen - the violations the page itself reported */
-async function cspSeen(page) {
-  const v = await page.evaluate(() => window.__csp ?? []);
-  for (const t of v) violations.push({ url: page.url(), text: t });
-}
+const cspSeen = (page) => cspSeenInto(page, violations);
 
 /* login - through the login form as 'user'; lands on the dashboard */
 async function login(page, user) {

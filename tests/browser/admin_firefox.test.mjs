@@ -26,7 +26,9 @@ import puppeteer from 'puppeteer-core';
 
 import { esc, makeAccount, sqlNum, until } from '../system/lib/checkout_helpers.mjs';
 import { randomString, startStack } from '../system/lib/stack.mjs';
-import { buy, seed, usd } from './lib/panel.mjs';
+import {
+  buy, cspSeen as cspSeenInto, cspWatch, seed, usd, watch,
+} from './lib/panel.mjs';
 
 const FIREFOX = process.env.TALLY_FIREFOX || '/usr/bin/firefox-esr';
 const WAIT = 15000;
@@ -47,24 +49,13 @@ async function open() {
   const page = await context.newPage();
   page.setDefaultTimeout(WAIT);
   await page.setViewport({ width: 1280, height: 900 });
-  await page.evaluateOnNewDocument(() => {
-    window.__csp = [];
-    document.addEventListener('securitypolicyviolation', (e) => {
-      window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`);
-    });
-  });
-  page.on('console', (m) => {
-    if (/Content.Security.Policy/i.test(m.text())) violations.push({ url: page.url(), text: m.text() });
-  });
-  page.on('pageerror', (e) => pageErrors.push({ url: page.url(), text: e.message }));
+  await page.evaluateOnNewDocument(cspWatch);
+  watch(page, violations, pageErrors);
   return page;
 }
 
 /* cspSeen - the violations the page itself reported */
-async function cspSeen(page) {
-  const v = await page.evaluate(() => window.__csp ?? []);
-  for (const t of v) violations.push({ url: page.url(), text: t });
-}
+const cspSeen = (page) => cspSeenInto(page, violations);
 
 async function shot(page, name) {
   await page.screenshot({ path: path.join(stack.dir, name), fullPage: true });

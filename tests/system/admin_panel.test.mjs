@@ -25,9 +25,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import {
-  assertErr, assertLedger, craftEvent, esc, makeAccount, paymentConf, postWebhook, server, sql1, until,
+  assertErr, assertLedger, craftEvent, esc, makeAccount, paymentConf, postWebhook, server, sql1,
 } from './lib/checkout_helpers.mjs';
 import { run } from './lib/proc.mjs';
+import { onboardedPayee, seedPayments } from './lib/seed.mjs';
 import { BIN, randomString, req, startStack } from './lib/stack.mjs';
 
 let stack;
@@ -90,46 +91,11 @@ async function pages(s, p, n) {
   return rows;
 }
 
-/*
- * seed - earnings by SQL (as payouts.test): each {acc, amount, cur,
- * ageDays, disputed} gives 'amount' to payee 'acc', 200 to the platform
- * and 100 to Stripe's fee account, a payment of amount + 300
- */
-async function seed(items) {
-  const pays = [];
-  const shares = [];
-  for (const it of items) {
-    const pay = `pay_seed${randomString(20)}`;
-    const at = `NOW(3) - INTERVAL ${Number(it.ageDays ?? 0)} DAY`;
-    const cur = it.cur ?? 'usd';
-    pays.push(`(${esc(pay)}, 'seed', ${esc(`pi_seed${randomString(20)}`)}, ${it.amount + 300}, '${cur}', 100, ` +
-      `${esc(it.acc)}, '${it.disputed ? 'disputed' : 'succeeded'}', 'seed', ${at})`);
-    shares.push(`(${esc(pay)}, ${esc(it.acc)}, 'TALENT', 'split', ${it.amount}, '${cur}', 'pending', ${at})`);
-    shares.push(`(${esc(pay)}, 'acc_platform', 'PLATFORM', 'split', 200, '${cur}', 'pending', ${at})`);
-    shares.push(`(${esc(pay)}, 'acc_stripe_fee', 'STRIPE_FEE', 'split', 100, '${cur}', 'pending', ${at})`);
-  }
-  await stack.sql('INSERT INTO payments (id, purpose, pi_id, amount_cent, currency, stripe_fee_estimate_cent, ' +
-    `fee_bearer_account_id, status, completed_via, created_at) VALUES ${pays.join(', ')}`);
-  await stack.sql('INSERT INTO shares (payment_id, account_id, role, kind, amount_cent, currency, status, ' +
-    `created_at) VALUES ${shares.join(', ')}`);
-}
-
 /* payoutsRun - one `tallyctl payouts run` with configuration 'conf' */
 async function payoutsRun(conf = stack.conf) {
   const r = await run(path.join(BIN, 'ctl', 'tallyctl'), ['-c', conf, 'payouts', 'run'], { timeoutMs: 120000 });
   assert.equal(r.code, 0, `tallyctl payouts run: ${r.stderr}`);
   return r;
-}
-
-/* onboarded - a talent made through the API, connected and onboarded */
-async function onboarded() {
-  const a = await makeAccount(stack, 'talent');
-  const c = await server(stack, 'POST', `/api/v1/accounts/${a.id}/connect`);
-  assert.equal(c.status, 200, c.body);
-  await stack.emu('POST', `/__emu/accounts/${c.json.connect_account_id}/complete_onboarding`);
-  await until(async () => (await sql1(stack, `SELECT payouts_enabled FROM accounts WHERE id = ${esc(a.id)}`)) === '1',
-    'payouts_enabled after onboarding');
-  return a;
 }
 
 /* deferredOf - the deferral rows of accounts 'accs' (the API's), by account */
@@ -151,16 +117,16 @@ describe('deferred payouts', () => {
     const obj = (await stack.stripe('GET', `/v1/accounts/${c.connect_account_id}`)).json;
     const ev = { ...craftEvent('account.updated', { ...obj, payouts_enabled: true }), account: obj.id };
     assert.equal((await postWebhook(stack, ev, { connect: true })).status, 200);
-    const low = await onboarded();
-    const disputed = await onboarded();
-    const young = await onboarded();
-    const big = await onboarded();
-    await seed([
+    const low = await onboardedPayee(stack);
+    const disputed = await onboardedPayee(stack);
+    const young = await onboardedPayee(stack);
+    const big = await onboardedPayee(stack);
+    await seedPayments(stack, [
       { acc: none.id, amount: 20000, ageDays: 5 },
       { acc: off.id, amount: 21000, ageDays: 5 },
       { acc: refused.id, amount: 12000, ageDays: 5 },
       { acc: low.id, amount: 9999, ageDays: 5 },
-      { acc: disputed.id, amount: 50000, ageDays: 10, disputed: true },
+      { acc: disputed.id, amount: 50000, ageDays: 10, status: 'disputed' },
       { acc: young.id, amount: 20000, ageDays: 0 },
       { acc: young.id, amount: 3000, ageDays: 5 },
       { acc: big.id, amount: 15000, ageDays: 5 },
@@ -226,7 +192,7 @@ describe('deferred payouts', () => {
       'since kept while the reason stays');
     assert.ok(d[low.id].last_run_at >= d[low.id].since);
     /* the low payee earns 1 more cent: paid, deleted */
-    await seed([{ acc: low.id, amount: 1, ageDays: 5 }]);
+    await seedPayments(stack, [{ acc: low.id, amount: 1, ageDays: 5 }]);
     await payoutsRun();
     d = await deferredOf(accs);
     assert.equal(d[low.id], undefined);
@@ -296,7 +262,7 @@ describe('dashboard currencies', () => {
   test('the configured currencies with data, the most volume first', async () => {
     const acc = await makeAccount(stack, 'talent');
     /* more eur today than any usd the other tests make */
-    await seed([{ acc: acc.id, amount: 1000, cur: 'usd' }, { acc: acc.id, amount: 1000000000, cur: 'eur' }]);
+    await seedPayments(stack, [{ acc: acc.id, amount: 1000, cur: 'usd' }, { acc: acc.id, amount: 1000000000, cur: 'eur' }]);
     const j = await ok(admins.viewer, 'GET', '/admin/api/v1/reports/currencies');
     assert.equal(j.object, 'list');
     assert.equal(j.has_more, false);

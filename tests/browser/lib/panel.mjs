@@ -1,14 +1,17 @@
 /*
  * panel.mjs - what the admin panel's browser tests share (admin.test.mjs
- * in Chromium, admin_firefox.test.mjs in Firefox): the text of an amount
- * computed apart from the page, a completed purchase, and payments
- * seeded by SQL.
+ * in Chromium through playwright-core, admin_firefox.test.mjs in Firefox
+ * through puppeteer-core; both drivers' pages have on('console') and
+ * on('pageerror')): the watch on CSP violations and page errors, the
+ * text of an amount computed apart from the page, a completed purchase,
+ * and payments seeded by SQL.
  */
 import assert from 'node:assert/strict';
 
 import {
-  complete, esc, flush, newBuyer, okCheckout, paid, richProduct,
+  complete, flush, newBuyer, okCheckout, paid, richProduct,
 } from '../../system/lib/checkout_helpers.mjs';
+import { seedPayments } from '../../system/lib/seed.mjs';
 import { randomString } from '../../system/lib/stack.mjs';
 
 /* usd - the expected text of an amount (en-US), computed apart from the page */
@@ -30,27 +33,32 @@ export async function buy(stack) {
   return { pay: r.json.id, amount: r.json.amount_cent, pi: c.payment_intent_id };
 }
 
-/* seed - 'n' payments of payee 'acc' by SQL (split: amount to the payee, 200, 100) */
-export async function seed(stack, acc, n, ageDays = 0, cur = 'usd') {
-  const ids = [];
-  for (let i = 0; i < n; i += 100) {
-    const pays = [];
-    const shares = [];
-    for (let k = i; k < Math.min(n, i + 100); k++) {
-      const pay = `pay_seed${randomString(20)}`;
-      ids.push(pay);
-      const at = `NOW(3) - INTERVAL ${ageDays} DAY - INTERVAL ${k} SECOND`;
-      const amount = 1000 + k;
-      pays.push(`(${esc(pay)}, 'seed', ${esc(`pi_seed${randomString(20)}`)}, ${amount + 300}, '${cur}', 100, ` +
-        `${esc(acc)}, 'succeeded', 'seed', ${at})`);
-      shares.push(`(${esc(pay)}, ${esc(acc)}, 'TALENT', 'split', ${amount}, '${cur}', 'pending', ${at})`);
-      shares.push(`(${esc(pay)}, 'acc_platform', 'PLATFORM', 'split', 200, '${cur}', 'pending', ${at})`);
-      shares.push(`(${esc(pay)}, 'acc_stripe_fee', 'STRIPE_FEE', 'split', 100, '${cur}', 'pending', ${at})`);
-    }
-    await stack.sql('INSERT INTO payments (id, purpose, pi_id, amount_cent, currency, stripe_fee_estimate_cent, ' +
-      `fee_bearer_account_id, status, completed_via, created_at) VALUES ${pays.join(', ')}`);
-    await stack.sql('INSERT INTO shares (payment_id, account_id, role, kind, amount_cent, currency, status, ' +
-      `created_at) VALUES ${shares.join(', ')}`);
-  }
-  return ids;
+/* seed - 'n' payments of payee 'acc' by SQL (amounts 1000, 1001, …; a second apart) */
+export function seed(stack, acc, n, ageDays = 0, cur = 'usd') {
+  return seedPayments(stack, Array.from({ length: n }, (_, k) => ({ acc, amount: 1000 + k, ageDays, seconds: k, cur })));
+}
+
+/*
+ * cspWatch - an init script (addInitScript, evaluateOnNewDocument): the
+ * page records the violations it sees itself in window.__csp
+ */
+export function cspWatch() {
+  window.__csp = [];
+  document.addEventListener('securitypolicyviolation', (e) => {
+    window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`);
+  });
+}
+
+/* watch - the CSP messages of 'page's console into 'violations', its errors into 'pageErrors' */
+export function watch(page, violations, pageErrors) {
+  page.on('console', (m) => {
+    if (/Content.Security.Policy/i.test(m.text())) violations.push({ url: page.url(), text: m.text() });
+  });
+  page.on('pageerror', (e) => pageErrors.push({ url: page.url(), text: e.message }));
+}
+
+/* cspSeen - the violations the page itself reported (cspWatch), into 'violations' */
+export async function cspSeen(page, violations) {
+  const v = await page.evaluate(() => window.__csp ?? []);
+  for (const t of v) violations.push({ url: page.url(), text: t });
 }
