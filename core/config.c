@@ -116,6 +116,8 @@ tly_config_defaults(tly_config *c)
 	c->smtp_retry_base_s = 60;
 	c->smtp_retry_max_s = 6 * 3600;
 	c->audit_horizon_s = 60;
+	c->alert_refusals = 100;
+	c->alert_refusal_window_s = 60;
 }
 
 /*
@@ -761,6 +763,10 @@ load_ops(loader *ld, tly_config *c)
 	get_int(ld, "audit", "chain_horizon", &c->audit_horizon_s, 0, 3600);
 	get_str(ld, "alerts", "email", c->alerts_email,
 	    sizeof(c->alerts_email));
+	get_int(ld, "alerts", "webhook_refusals", &c->alert_refusals, 0,
+	    1000000000);
+	get_int(ld, "alerts", "webhook_refusal_window",
+	    &c->alert_refusal_window_s, 10, 86400);
 	get_secret(ld, "metrics", "token", c->metrics_token,
 	    sizeof(c->metrics_token));
 }

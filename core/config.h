@@ -190,6 +190,8 @@ typedef struct tly_config {
 	/* operations (docs/operations.md) */
 	int		 audit_horizon_s;	/* [audit] chain_horizon */
 	char		 alerts_email[254];	/* [alerts] email, "" = none */
+	int		 alert_refusals;	/* a burst: refusals per */
+	int		 alert_refusal_window_s;	/* address and window */
 	char		 metrics_token[128];	/* [metrics] token, "" = none */
 } tly_config;
 
