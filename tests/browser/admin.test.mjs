@@ -334,6 +334,7 @@ test('retry a failed payout: paid by the next run', async () => {
   await drow.waitFor();
   assert.match(await drow.textContent(), /A transfer to it failed: waiting before the next attempt/);
   assert.match(await drow.textContent(), /\$120\.00/);
+  await shot(vp, 'admin-deferred.png');
   await vp.getByLabel('Reason').selectOption('below_threshold');
   await vp.getByRole('button', { name: 'Apply' }).click();
   await vp.waitForURL(/reason=below_threshold/);
