@@ -24,6 +24,8 @@
  *	webhook list [--dead|--failed]  stored Stripe events
  *	webhook replay EVENT_ID         act on a stored event again
  *	payouts run                     one payout run now (payout.c)
+ *	payouts deferred [--reason R]   why the latest run left payees
+ *	                                unpaid (payout_defer.c)
  *	outbox list [--dead]            emails not sent yet (or dead ones)
  *	outbox retry MSG_ID             send a dead email again
  *	effects list [--dead]           Stripe effects not finished yet
@@ -116,7 +118,7 @@ static const char usage_text[] =
 	    "  jwt --sub SUB [--ttl SECONDS] [--email EMAIL] [--issuer NAME]\n"
 	    "  job list | job run NAME\n"
 	    "  webhook list [--dead|--failed] | webhook replay EVENT_ID\n"
-	    "  payouts run\n"
+	    "  payouts run | payouts deferred [--reason REASON]\n"
 	    "  outbox list [--dead] | outbox retry MSG_ID\n"
 	    "  effects list [--dead] | effects retry ID\n"
 	    "  audit verify [--head ID:HASH] | audit head\n"
@@ -380,6 +382,45 @@ cmd_webhook(cli *c)
 	return 0;
 }
 
+/*
+ * payouts_deferred - "payouts deferred [--reason R]": why the latest run
+ * left each payee unpaid, newest first, one tab-separated line each
+ */
+static int
+payouts_deferred(cli *c)
+{
+	tly_payout_deferral *rows;
+	tly_page pg = { 100, NULL };
+	const char *why = NULL;
+	char after[24];
+	int n, more, i;
+	tly_err e;
+
+	if (c->argc == 4 && strcmp(c->argv[2], "--reason") == 0)
+		why = c->argv[3];
+	else if (c->argc != 2)
+		return usage();
+	tly_err_clear(&e);
+	do {
+		tly_pool_reset(c->ctx.pool);
+		if (tly_payout_deferrals_list(&c->ctx, why, NULL, &pg, &rows,
+		    &n, &more, &e) != TLY_OK)
+			return fail(&e);
+		for (i = 0; i < n; i++)
+			printf("%s\t%s\t%s\t%lld\t%lld\t%lld\n",
+			    rows[i].account_id, rows[i].currency,
+			    rows[i].reason, (long long)rows[i].amount_cent,
+			    (long long)rows[i].payable_cent,
+			    (long long)rows[i].threshold_cent);
+		if (n) {
+			snprintf(after, sizeof(after), "%lld",
+			    (long long)rows[n - 1].id);
+			pg.starting_after = after;
+		}
+	} while (more);
+	return 0;
+}
+
 /* cmd_payouts - "payouts run": what it did on standard output */
 static int
 cmd_payouts(cli *c)
@@ -387,6 +428,8 @@ cmd_payouts(cli *c)
 	tly_payout_stats st;
 	tly_err e;
 
+	if (c->argc >= 2 && strcmp(c->argv[1], "deferred") == 0)
+		return payouts_deferred(c);
 	if (c->argc != 2 || strcmp(c->argv[1], "run") != 0)
 		return usage();
 	tly_err_clear(&e);

@@ -32,44 +32,40 @@
 #include "routes.h"
 #include "tly_str.h"
 
+/* reports - fetch a page of reconciliation reports into '*arg' */
+static int
+reports(tly_req *r, const tly_page *pg, void *arg, int *n, int *more,
+    tly_err *e)
+{
+	return tly_reconcile_list(r->ctx, pg, arg, n, more, e);
+}
+
+/* report_row - report 'i' of '*arg' */
+static void
+report_row(tly_jw *w, const void *arg, int i)
+{
+	const tly_recon_report *p = *(tly_recon_report *const *)arg + i;
+
+	tly_jw_str(w, "object", "reconciliation_report");
+	tly_jw_str(w, "id", p->id);
+	tly_jw_str(w, "status", p->status);
+	tly_jw_int(w, "since", p->since);
+	tly_jw_int(w, "until", p->until);
+	tly_jw_int(w, "created", p->created);
+	tly_jw_int(w, "matched", p->matched);
+	tly_jw_int(w, "missing_in_tally", p->missing_in_tally);
+	tly_jw_int(w, "missing_at_stripe", p->missing_at_stripe);
+	tly_jw_int(w, "amount_differs", p->amount_differs);
+}
+
 /* tly_h_admin_reconciliation_list - GET /admin/api/v1/reconciliation_… */
 int
 tly_h_admin_reconciliation_list(tly_req *r)
 {
-	tly_recon_report *rows;
-	tly_page pg;
-	int n, more, rc, i;
-	tly_buf b;
-	tly_jw w;
-	tly_err e;
+	tly_recon_report *rows = NULL;
 
-	if (tly_page_or_reply(r, &pg) != TLY_OK)
-		return TLY_ERR;
-	tly_err_clear(&e);
-	rc = tly_reconcile_list(r->ctx, &pg, &rows, &n, &more, &e);
-	if (tly_core_err_or_reply(r, rc, &e) != TLY_OK)
-		return TLY_ERR;
-	tly_buf_init(&b, 4 << 20);
-	tly_jw_init(&w, &b);
-	tly_list_begin(&w, "/admin/api/v1/reconciliation_reports");
-	for (i = 0; i < n; i++) {
-		tly_jw_obj(&w, NULL);
-		tly_jw_str(&w, "object", "reconciliation_report");
-		tly_jw_str(&w, "id", rows[i].id);
-		tly_jw_str(&w, "status", rows[i].status);
-		tly_jw_int(&w, "since", rows[i].since);
-		tly_jw_int(&w, "until", rows[i].until);
-		tly_jw_int(&w, "created", rows[i].created);
-		tly_jw_int(&w, "matched", rows[i].matched);
-		tly_jw_int(&w, "missing_in_tally", rows[i].missing_in_tally);
-		tly_jw_int(&w, "missing_at_stripe", rows[i].missing_at_stripe);
-		tly_jw_int(&w, "amount_differs", rows[i].amount_differs);
-		tly_jw_end(&w);
-	}
-	tly_list_end(&w, more);
-	tly_reply_jw(r, 200, &w);
-	tly_buf_free(&b);
-	return TLY_OK;
+	return tly_list_or_reply(r, "/admin/api/v1/reconciliation_reports",
+	    reports, report_row, &rows);
 }
 
 static void
@@ -90,64 +86,62 @@ str_or_null(tly_jw *w, const char *key, const char *v)
 		tly_jw_str(w, key, v);
 }
 
-/* tly_h_admin_reconciliation_lines - GET …/{id}/lines */
-int
-tly_h_admin_reconciliation_lines(tly_req *r)
+/* lines - fetch a page of a report's lines ('?outcome=') into '*arg' */
+static int
+lines(tly_req *r, const tly_page *pg, void *arg, int *n, int *more,
+    tly_err *e)
 {
 	static const char *const outcomes[] = { "matched",
 	    "missing_in_tally", "missing_at_stripe", "amount_differs", NULL };
 	const char *want = NULL, *outcome;
-	char path[128], no[24];
-	tly_recon_line *rows;
-	tly_page pg;
-	int n, more, rc, i;
-	tly_buf b;
-	tly_jw w;
-	tly_err e;
+	int i;
 
-	if (tly_page_or_reply(r, &pg) != TLY_OK)
-		return TLY_ERR;
 	outcome = tly_req_query(r, "outcome");
 	if (outcome) {
 		for (i = 0; outcomes[i]; i++)
 			if (strcmp(outcome, outcomes[i]) == 0)
 				want = outcomes[i];
 		if (want == NULL)
-			return tly_reply_errf(r, TLY_EK_INVALID,
+			return tly_err_set(e, TLY_EK_INVALID,
 			    "parameter_invalid", "outcome must be matched, "
 			    "missing_in_tally, missing_at_stripe or "
 			    "amount_differs.");
 	}
-	tly_err_clear(&e);
-	rc = tly_reconcile_lines(r->ctx, r->cap[0], want, &pg, &rows, &n,
-	    &more, &e);
-	if (tly_core_err_or_reply(r, rc, &e) != TLY_OK)
-		return TLY_ERR;
+	return tly_reconcile_lines(r->ctx, r->cap[0], want, pg, arg, n, more,
+	    e);
+}
+
+/* line_row - line 'i' of '*arg' */
+static void
+line_row(tly_jw *w, const void *arg, int i)
+{
+	const tly_recon_line *p = *(tly_recon_line *const *)arg + i;
+	char no[24];
+
+	snprintf(no, sizeof(no), "%lld", (long long)p->line_no);
+	tly_jw_str(w, "object", "reconciliation_line");
+	tly_jw_str(w, "id", no);
+	tly_jw_str(w, "day", p->day);
+	tly_jw_str(w, "currency", p->currency);
+	tly_jw_str(w, "kind", p->kind);
+	tly_jw_str(w, "outcome", p->outcome);
+	str_or_null(w, "stripe_balance_transaction", p->txn);
+	str_or_null(w, "stripe_object", p->object);
+	str_or_null(w, "tally_id", p->tally);
+	cents(w, "stripe_amount_cent", p->stripe_cent);
+	cents(w, "tally_amount_cent", p->tally_cent);
+}
+
+/* tly_h_admin_reconciliation_lines - GET …/{id}/lines */
+int
+tly_h_admin_reconciliation_lines(tly_req *r)
+{
+	tly_recon_line *rows = NULL;
+	char path[128];
+
 	snprintf(path, sizeof(path), "/admin/api/v1/reconciliation_reports/"
 	    "%.40s/lines", r->cap[0]);
-	tly_buf_init(&b, 8 << 20);
-	tly_jw_init(&w, &b);
-	tly_list_begin(&w, path);
-	for (i = 0; i < n; i++) {
-		snprintf(no, sizeof(no), "%lld", (long long)rows[i].line_no);
-		tly_jw_obj(&w, NULL);
-		tly_jw_str(&w, "object", "reconciliation_line");
-		tly_jw_str(&w, "id", no);
-		tly_jw_str(&w, "day", rows[i].day);
-		tly_jw_str(&w, "currency", rows[i].currency);
-		tly_jw_str(&w, "kind", rows[i].kind);
-		tly_jw_str(&w, "outcome", rows[i].outcome);
-		str_or_null(&w, "stripe_balance_transaction", rows[i].txn);
-		str_or_null(&w, "stripe_object", rows[i].object);
-		str_or_null(&w, "tally_id", rows[i].tally);
-		cents(&w, "stripe_amount_cent", rows[i].stripe_cent);
-		cents(&w, "tally_amount_cent", rows[i].tally_cent);
-		tly_jw_end(&w);
-	}
-	tly_list_end(&w, more);
-	tly_reply_jw(r, 200, &w);
-	tly_buf_free(&b);
-	return TLY_OK;
+	return tly_list_or_reply(r, path, lines, line_row, &rows);
 }
 
 /* token_ok - 'auth' is "Bearer TOKEN" (compared in constant time) */

@@ -113,6 +113,7 @@ login_throttle auth.c
 outbox outbox.c
 payments payments.c
 payouts payout.c
+payout_deferrals payout_defer.c
 products catalog.c
 reconciliation_lines reconcile.c
 reconciliation_reports reconcile.c
