@@ -92,7 +92,8 @@ lines(tly_req *r, const tly_page *pg, void *arg, int *n, int *more,
     tly_err *e)
 {
 	static const char *const outcomes[] = { "matched",
-	    "missing_in_tally", "missing_at_stripe", "amount_differs", NULL };
+	    "missing_in_tally", "missing_at_stripe", "amount_differs",
+	    "acknowledged", NULL };
 	const char *want = NULL, *outcome;
 	int i;
 
@@ -104,8 +105,8 @@ lines(tly_req *r, const tly_page *pg, void *arg, int *n, int *more,
 		if (want == NULL)
 			return tly_err_set(e, TLY_EK_INVALID,
 			    "parameter_invalid", "outcome must be matched, "
-			    "missing_in_tally, missing_at_stripe or "
-			    "amount_differs.");
+			    "missing_in_tally, missing_at_stripe, "
+			    "amount_differs or acknowledged.");
 	}
 	return tly_reconcile_lines(r->ctx, r->cap[0], want, pg, arg, n, more,
 	    e);

@@ -310,6 +310,11 @@ test('clean, then each kind of drift on its line with both ids; alert; admin lis
     assert.equal(afterCu.lines.filter((l) => !['matched', 'acknowledged'].includes(l.outcome)).length, 0);
     assert.deepEqual(await stack.sql('SELECT status, acknowledged FROM reconciliation_reports WHERE id = ' +
       `${esc(afterCu.id)}`), [['clean', '1']]);
+    const acked = await req(stack, 'GET', `/admin/api/v1/reconciliation_reports/${afterCu.id}/lines?` +
+      'outcome=acknowledged', { headers: cookie });
+    assert.equal(acked.status, 200, acked.body);
+    assert.deepEqual(acked.json.data.map((l) => [l.kind, l.outcome, l.stripe_object, l.tally_id]),
+      [['charge', 'acknowledged', c.charge, c.pay]]);
     assert.equal(await sqlNum(stack, 'SELECT COUNT(*) FROM outbox WHERE dedupe_key = ' +
       `${esc(`reconcile:${afterCu.id}`)}`), 0, 'no alert for a clean report');
     const bad = await stack.tallyctl('reconcile', '--since', 'yesterday');
