@@ -56,8 +56,9 @@
  * metadata[tally_id] (a transfer made in the Dashboard) is recorded
  * there by tly_reconcile_external_transfer (dispatch.c, for the webhook
  * and the catch-up job alike), never as a payee's earning or payout,
- * with an ALERT line and an audit row (system "catchup"); its balance
- * transaction is then "matched" against that record (tally id ext_...).
+ * with an ALERT line and an audit row (system "stripe_event", by
+ * webhook or catch-up alike); its balance transaction is then
+ * "matched" against that record (tally id ext_...).
  * The job takes GET_LOCK('tally.reconcile') without waiting: on several
  * hosts one runs, the others skip the run.
  *
@@ -884,7 +885,7 @@ ext_tx(tly_ctx *ctx, ext_args *a, tly_err *err)
 	snprintf(detail, sizeof(detail), "%.64s %lld %.3s to %.64s",
 	    a->t->id, (long long)a->t->amount_cent, a->t->currency,
 	    a->t->destination ? a->t->destination : "-");
-	return tly_audit_system(ctx, "catchup", "transfer.external", a->id,
+	return tly_audit_system(ctx, "stripe_event", "transfer.external", a->id,
 	    detail, err);
 }
 

@@ -280,7 +280,7 @@ test('clean, then each kind of drift on its line with both ids; alert; admin lis
     assert.match(cu.stderr + stack.logText(),
       new RegExp(`"level":"alert".*ALERT: a transfer was made outside Tally.*${tr.json.id}`), 'an ALERT line');
     assert.deepEqual(await stack.sql('SELECT actor_kind, actor_id FROM audit_log WHERE action = ' +
-      `'transfer.external' AND object_id = ${esc(ext[0][0])}`), [['system', 'catchup']]);
+      `'transfer.external' AND object_id = ${esc(ext[0][0])}`), [['system', 'stripe_event']]);
     assert.equal(await sqlNum(stack, 'SELECT COUNT(*) FROM shares WHERE account_id = ' +
       `${esc(payee.id)}`), 0, 'not a payee\'s earning');
     assert.equal(await sqlNum(stack, `SELECT COUNT(*) FROM payouts WHERE stripe_transfer_id = ${esc(tr.json.id)}`),
