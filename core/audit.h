@@ -27,10 +27,21 @@ typedef struct tly_audit_row {
 	char	 request_id[72];
 } tly_audit_row;
 
+/* the audit list's filters: NULL (or 0) is "any" */
+typedef struct tly_audit_filter {
+	const char	*actor;		/* actor_id: an admin or key id */
+	const char	*action;	/* exact: "refund.create" */
+	const char	*object;	/* object_id */
+	int64_t		 created_gte;	/* unix seconds */
+	int64_t		 created_lte;
+} tly_audit_filter;
+
 int	 tly_audit(tly_ctx *, const tly_principal *, const char *,
 	    const char *, const char *, tly_err *);
+int	 tly_audit_system(tly_ctx *, const char *, const char *,
+	    const char *, const char *, tly_err *);
 void	 tly_audit_operator(tly_principal *);
-int	 tly_audit_list(tly_ctx *, const tly_page *, tly_audit_row **, int *,
-	    int *, tly_err *);
+int	 tly_audit_list(tly_ctx *, const tly_audit_filter *, const tly_page *,
+	    tly_audit_row **, int *, int *, tly_err *);
 
 #endif

@@ -12,6 +12,13 @@
  * that would leave a share negative is never sold; the checkout
  * re-checks with the real quantity and parties.
  *
+ * Every write a principal asks for (an account, an ambassador link, a
+ * host partner, a product and its changes, a payout threshold, step 1 of
+ * a Connect account) is audited with that principal in the write's own
+ * transaction: action account.create, account.ambassador,
+ * host_partner.create, product.create, product.update,
+ * account.payout_threshold, account.connect (docs/operations.md).
+ *
  * API:	tly_account_create(), tly_account_get(), tly_accounts_list(),
  *	tly_account_threshold_set(),
  *	tly_ambassador_link_set(), tly_host_partner_create(),
@@ -69,11 +76,40 @@ email_ok(const char *e)
 	    strlen(e) <= 254 && strpbrk(e, " \t\r\n<>\",;") == NULL;
 }
 
-/* tly_account_create - a talent, agent, ambassador or host partner */
-int
-tly_account_create(tly_ctx *ctx, const tly_account_new *in, tly_account *out,
-    tly_err *err)
+typedef struct create_args {
+	const tly_principal	*actor;
+	const tly_account_new	*in;
+	const char		*id;
+} create_args;
+
+/* create_tx - the account row and its audit row */
+TLY_TX_TYPED(create_tx, create_args)
+static int
+create_tx(tly_ctx *ctx, create_args *a, tly_err *err)
 {
+	const tly_account_new *in = a->in;
+	int rc;
+
+	rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO accounts (id, kind, "
+	    "email, display_name, payout_threshold_cent) VALUES (?, ?, ?, ?, "
+	    "IF(? < 0, NULL, ?))", "ssssii", a->id, in->kind, in->email,
+	    in->display_name, in->payout_threshold_cent,
+	    in->payout_threshold_cent);
+	if (rc == TLY_OK)
+		rc = tly_audit(ctx, a->actor, "account.create", a->id,
+		    in->kind, err);
+	return rc;
+}
+
+/*
+ * tly_account_create - a talent, agent, ambassador or host partner,
+ * made by 'actor' (audited)
+ */
+int
+tly_account_create(tly_ctx *ctx, const tly_principal *actor,
+    const tly_account_new *in, tly_account *out, tly_err *err)
+{
+	create_args a;
 	char id[40];
 	int rc;
 
@@ -95,11 +131,10 @@ tly_account_create(tly_ctx *ctx, const tly_account_new *in, tly_account *out,
 		    "payout_threshold_cent");
 	if (tly_id_new(id, sizeof(id), "acc") != TLY_OK)
 		return tly_err_internal(err);
-	rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO accounts (id, kind, "
-	    "email, display_name, payout_threshold_cent) VALUES (?, ?, ?, ?, "
-	    "IF(? < 0, NULL, ?))", "ssssii", id, in->kind, in->email,
-	    in->display_name, in->payout_threshold_cent,
-	    in->payout_threshold_cent);
+	a.actor = actor;
+	a.in = in;
+	a.id = id;
+	rc = create_tx_run(ctx, "account.create", &a, err);
 	if (rc)
 		return rc;
 	return tly_account_get(ctx, id, out, err);
@@ -273,17 +308,55 @@ require_kind(tly_ctx *ctx, const char *id, const char *kind,
 	return TLY_OK;
 }
 
+typedef struct link_args {
+	const tly_principal	*actor;
+	const char		*talent, *amb;
+	int64_t			 bps, from, until;
+} link_args;
+
+/* link_tx - the link and its audit row */
+TLY_TX_TYPED(link_tx, link_args)
+static int
+link_tx(tly_ctx *ctx, link_args *a, tly_err *err)
+{
+	char detail[96];
+	int rc;
+
+	rc = require_kind(ctx, a->talent, "talent", "id", err);
+	if (rc == TLY_OK)
+		rc = require_kind(ctx, a->amb, "ambassador",
+		    "ambassador_account_id", err);
+	if (rc == TLY_OK)
+		rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO "
+		    "ambassador_links (talent_account_id, "
+		    "ambassador_account_id, share_bps, active_from, "
+		    "active_until) VALUES (?, ?, ?, FROM_UNIXTIME(?), "
+		    "IF(? = 0, NULL, FROM_UNIXTIME(?))) ON DUPLICATE KEY "
+		    "UPDATE ambassador_account_id = "
+		    "VALUES(ambassador_account_id), share_bps = "
+		    "VALUES(share_bps), active_from = VALUES(active_from), "
+		    "active_until = VALUES(active_until)", "ssiiii",
+		    a->talent, a->amb, a->bps, a->from, a->until, a->until);
+	snprintf(detail, sizeof(detail), "%.40s %lld bps", a->amb,
+	    (long long)a->bps);
+	if (rc == TLY_OK)
+		rc = tly_audit(ctx, a->actor, "account.ambassador", a->talent,
+		    detail, err);
+	return rc;
+}
+
 /*
  * tly_ambassador_link_set - 'amb' earns 'bps' of the platform fee of
  * talent 'talent''s sales from 'from' until 'until' (unix seconds; 0 =
- * open-ended).  A talent has at most one ambassador: setting a link
- * replaces the previous one.
+ * open-ended), set by 'actor' (audited).  A talent has at most one
+ * ambassador: setting a link replaces the previous one.
  */
 int
-tly_ambassador_link_set(tly_ctx *ctx, const char *talent, const char *amb,
-    int64_t bps, int64_t from, int64_t until, tly_err *err)
+tly_ambassador_link_set(tly_ctx *ctx, const tly_principal *actor,
+    const char *talent, const char *amb, int64_t bps, int64_t from,
+    int64_t until, tly_err *err)
 {
-	int rc;
+	link_args a;
 
 	if (bps < 0 || bps > 10000)
 		return bad(err, "share_bps", "%s must be between 0 and 10000.",
@@ -291,20 +364,8 @@ tly_ambassador_link_set(tly_ctx *ctx, const char *talent, const char *amb,
 	if (until && until <= from)
 		return bad(err, "active_until", "%s must be after active_from.",
 		    "active_until");
-	rc = require_kind(ctx, talent, "talent", "id", err);
-	if (rc == TLY_OK)
-		rc = require_kind(ctx, amb, "ambassador",
-		    "ambassador_account_id", err);
-	if (rc)
-		return rc;
-	return tly_db_exec(ctx->db, err, NULL, "INSERT INTO ambassador_links "
-	    "(talent_account_id, ambassador_account_id, share_bps, "
-	    "active_from, active_until) VALUES (?, ?, ?, FROM_UNIXTIME(?), "
-	    "IF(? = 0, NULL, FROM_UNIXTIME(?))) ON DUPLICATE KEY UPDATE "
-	    "ambassador_account_id = VALUES(ambassador_account_id), "
-	    "share_bps = VALUES(share_bps), active_from = VALUES(active_from), "
-	    "active_until = VALUES(active_until)", "ssiiii", talent, amb, bps,
-	    from, until, until);
+	a = (link_args){ actor, talent, amb, bps, from, until };
+	return link_tx_run(ctx, "account.ambassador", &a, err);
 }
 
 static int
@@ -321,12 +382,43 @@ slug_ok(const char *s)
 	return 1;
 }
 
-/* tly_host_partner_create - slug 'slug' -> host partner 'account' */
-int
-tly_host_partner_create(tly_ctx *ctx, const char *slug, const char *account,
-    int64_t bps, tly_err *err)
+typedef struct host_args {
+	const tly_principal	*actor;
+	const char		*slug, *account;
+	int64_t			 bps;
+} host_args;
+
+/* host_tx - the host partner and its audit row */
+TLY_TX_TYPED(host_tx, host_args)
+static int
+host_tx(tly_ctx *ctx, host_args *a, tly_err *err)
 {
 	int rc;
+
+	rc = require_kind(ctx, a->account, "host_partner", "account_id", err);
+	if (rc)
+		return rc;
+	rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO host_partners (slug, "
+	    "account_id, share_bps) VALUES (?, ?, ?)", "ssi", a->slug,
+	    a->account, a->bps);
+	if (rc == TLY_CONFLICT)
+		return tly_err_param(err, TLY_EK_CONFLICT, "slug_taken", "slug",
+		    "The host partner slug '%.64s' exists.", a->slug);
+	if (rc == TLY_OK)
+		rc = tly_audit(ctx, a->actor, "host_partner.create", a->slug,
+		    a->account, err);
+	return rc;
+}
+
+/*
+ * tly_host_partner_create - slug 'slug' -> host partner 'account', made
+ * by 'actor' (audited)
+ */
+int
+tly_host_partner_create(tly_ctx *ctx, const tly_principal *actor,
+    const char *slug, const char *account, int64_t bps, tly_err *err)
+{
+	host_args a;
 
 	if (!slug_ok(slug))
 		return bad(err, "slug", "'%.64s' is not a slug (1 to 64 of "
@@ -334,16 +426,8 @@ tly_host_partner_create(tly_ctx *ctx, const char *slug, const char *account,
 	if (bps < 0 || bps > 10000)
 		return bad(err, "share_bps", "%s must be between 0 and 10000.",
 		    "share_bps");
-	rc = require_kind(ctx, account, "host_partner", "account_id", err);
-	if (rc)
-		return rc;
-	rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO host_partners (slug, "
-	    "account_id, share_bps) VALUES (?, ?, ?)", "ssi", slug, account,
-	    bps);
-	if (rc == TLY_CONFLICT)
-		return tly_err_param(err, TLY_EK_CONFLICT, "slug_taken", "slug",
-		    "The host partner slug '%.64s' exists.", slug);
-	return rc;
+	a = (host_args){ actor, slug, account, bps };
+	return host_tx_run(ctx, "host_partner.create", &a, err);
 }
 
 /* --- products ------------------------------------------------------- */
@@ -529,47 +613,100 @@ product_from_in(tly_ctx *ctx, const tly_product_in *in, tly_product *p,
 	return TLY_OK;
 }
 
-/* tly_product_create - a new product sold by a talent */
+typedef struct prod_args {
+	const tly_principal	*actor;
+	const tly_product	*p;
+} prod_args;
+
+/* product_tx - the parties checked, the product and its audit row */
+TLY_TX_TYPED(product_tx, prod_args)
+static int
+product_tx(tly_ctx *ctx, prod_args *a, tly_err *err)
+{
+	const tly_product *p = a->p;
+	int rc;
+
+	rc = require_kind(ctx, p->seller_id, "talent", "seller_account_id",
+	    err);
+	if (rc == TLY_OK && p->agent_id[0])
+		rc = require_kind(ctx, p->agent_id, "agent",
+		    "agent_account_id", err);
+	if (rc)
+		return rc;
+	rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO products (id, name, "
+	    "seller_account_id, agent_account_id, agent_bps, price_cent, "
+	    "currency, fee_fixed_cent, fee_bps, stock) VALUES (?, ?, ?, ?, ?, "
+	    "?, ?, IF(? < 0, NULL, ?), IF(? < 0, NULL, ?), IF(? < 0, NULL, "
+	    "?))", "ssssiisiiiiii", p->id, p->name, p->seller_id,
+	    p->agent_id[0] ? p->agent_id : NULL, p->agent_bps, p->price_cent,
+	    p->currency, p->fee_fixed_cent, p->fee_fixed_cent, p->fee_bps,
+	    p->fee_bps, p->stock, p->stock);
+	if (rc == TLY_OK)
+		rc = tly_audit(ctx, a->actor, "product.create", p->id,
+		    p->seller_id, err);
+	return rc;
+}
+
+/*
+ * tly_product_create - a new product sold by a talent, made by 'actor'
+ * (audited)
+ */
 int
-tly_product_create(tly_ctx *ctx, const tly_product_in *in, tly_product *out,
-    tly_err *err)
+tly_product_create(tly_ctx *ctx, const tly_principal *actor,
+    const tly_product_in *in, tly_product *out, tly_err *err)
 {
 	tly_product p;
+	prod_args a;
 	int rc;
 
 	rc = product_from_in(ctx, in, &p, err);
 	if (rc == TLY_OK)
 		rc = check_product(ctx, &p, err);
-	if (rc == TLY_OK)
-		rc = require_kind(ctx, p.seller_id, "talent",
-		    "seller_account_id", err);
-	if (rc == TLY_OK && p.agent_id[0])
-		rc = require_kind(ctx, p.agent_id, "agent",
-		    "agent_account_id", err);
 	if (rc)
 		return rc;
 	if (tly_id_new(p.id, sizeof(p.id), "prod") != TLY_OK)
 		return tly_err_internal(err);
-	rc = tly_db_exec(ctx->db, err, NULL, "INSERT INTO products (id, name, "
-	    "seller_account_id, agent_account_id, agent_bps, price_cent, "
-	    "currency, fee_fixed_cent, fee_bps, stock) VALUES (?, ?, ?, ?, ?, "
-	    "?, ?, IF(? < 0, NULL, ?), IF(? < 0, NULL, ?), IF(? < 0, NULL, "
-	    "?))", "ssssiisiiiiii", p.id, p.name, p.seller_id,
-	    p.agent_id[0] ? p.agent_id : NULL, p.agent_bps, p.price_cent,
-	    p.currency, p.fee_fixed_cent, p.fee_fixed_cent, p.fee_bps,
-	    p.fee_bps, p.stock, p.stock);
+	a.actor = actor;
+	a.p = &p;
+	rc = product_tx_run(ctx, "product.create", &a, err);
 	if (rc)
 		return rc;
 	return tly_product_get(ctx, p.id, out, err);
 }
 
 typedef struct upd_args {
+	const tly_principal	*actor;
 	const char		*id;
 	const tly_product_in	*in;
 	tly_product		 p;
 } upd_args;
 
-/* update_tx - lock the product, apply the changes, re-check, store */
+/* changed - the fields 'has' marks, as "name,price" (the audit detail) */
+static void
+changed(unsigned has, char *dst, size_t sz)
+{
+	static const struct { unsigned f; const char *n; } names[] = {
+		{ TLY_PF_NAME, "name" }, { TLY_PF_AGENT, "agent" },
+		{ TLY_PF_PRICE, "price" }, { TLY_PF_FEE, "fee" },
+		{ TLY_PF_STOCK, "stock" }, { TLY_PF_ACTIVE, "active" }
+	};
+	size_t i, n = 0;
+	int w;
+
+	dst[0] = '\0';
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!(has & names[i].f) || n >= sz)
+			continue;
+		w = snprintf(dst + n, sz - n, "%s%s", n ? "," : "",
+		    names[i].n);
+		n += w > 0 ? (size_t)w : 0;
+	}
+}
+
+/*
+ * update_tx - lock the product, apply the changes, re-check, store, and
+ * audit which fields changed
+ */
 TLY_TX_TYPED(update_tx, upd_args)
 
 static int
@@ -577,6 +714,7 @@ update_tx(tly_ctx *ctx, upd_args *a, tly_err *err)
 {
 	const tly_product_in *in = a->in;
 	tly_product *p = &a->p;
+	char detail[64];
 	int rc;
 
 	rc = load_product(ctx, a->id, 1, p, err);
@@ -607,7 +745,7 @@ update_tx(tly_ctx *ctx, upd_args *a, tly_err *err)
 		    "agent_account_id", err);
 	if (rc)
 		return rc;
-	return tly_db_exec(ctx->db, err, NULL, "UPDATE products SET name = ?, "
+	rc = tly_db_exec(ctx->db, err, NULL, "UPDATE products SET name = ?, "
 	    "agent_account_id = ?, agent_bps = ?, price_cent = ?, "
 	    "fee_fixed_cent = IF(? < 0, NULL, ?), fee_bps = IF(? < 0, NULL, "
 	    "?), stock = IF(? < 0, NULL, ?), active = ? WHERE id = ?",
@@ -615,17 +753,26 @@ update_tx(tly_ctx *ctx, upd_args *a, tly_err *err)
 	    p->agent_bps, p->price_cent, p->fee_fixed_cent, p->fee_fixed_cent,
 	    p->fee_bps, p->fee_bps, p->stock, p->stock, (int64_t)p->active,
 	    p->id);
+	changed(in->has, detail, sizeof(detail));
+	if (rc == TLY_OK)
+		rc = tly_audit(ctx, a->actor, "product.update", p->id,
+		    detail[0] ? detail : NULL, err);
+	return rc;
 }
 
-/* tly_product_update - change the fields marked in in->has */
+/*
+ * tly_product_update - 'actor' changes the fields marked in in->has
+ * (audited)
+ */
 int
-tly_product_update(tly_ctx *ctx, const char *id, const tly_product_in *in,
-    tly_product *out, tly_err *err)
+tly_product_update(tly_ctx *ctx, const tly_principal *actor, const char *id,
+    const tly_product_in *in, tly_product *out, tly_err *err)
 {
 	upd_args a;
 	int rc;
 
 	memset(&a, 0, sizeof(a));
+	a.actor = actor;
 	a.id = id;
 	a.in = in;
 	rc = update_tx_run(ctx, "product.update", &a, err);
@@ -741,17 +888,43 @@ tly_account_buyer_insert(tly_ctx *ctx, const char *id, const char *email,
 	    "ss", id, email && *email ? email : NULL);
 }
 
-/*
- * tly_account_connect_requested - step 1 of payee 'acc''s Connect
- * account (connect.c): to_create, unless it has one or one is under way
- */
-int
-tly_account_connect_requested(tly_ctx *ctx, const char *acc, tly_err *err)
+typedef struct req_args {
+	const tly_principal	*actor;
+	const char		*acc;
+} req_args;
+
+/* requested_tx - step 1, audited when it changed the row */
+TLY_TX_TYPED(requested_tx, req_args)
+static int
+requested_tx(tly_ctx *ctx, req_args *a, tly_err *err)
 {
-	return tly_db_exec(ctx->db, err, NULL, "UPDATE accounts SET "
+	uint64_t n = 0;
+	int rc;
+
+	rc = tly_db_exec(ctx->db, err, &n, "UPDATE accounts SET "
 	    "connect_state = 'to_create', connect_requested_at = NOW(3) WHERE "
 	    "id = ? AND connect_state IS NULL AND connect_account_id IS NULL",
-	    "s", acc);
+	    "s", a->acc);
+	if (rc == TLY_OK && n == 1)
+		rc = tly_audit(ctx, a->actor, "account.connect", a->acc, NULL,
+		    err);
+	return rc;
+}
+
+/*
+ * tly_account_connect_requested - step 1 of payee 'acc''s Connect
+ * account (connect.c), asked for by 'actor': to_create, unless it has
+ * one or one is under way; audited when it was not
+ */
+int
+tly_account_connect_requested(tly_ctx *ctx, const tly_principal *actor,
+    const char *acc, tly_err *err)
+{
+	req_args a;
+
+	a.actor = actor;
+	a.acc = acc;
+	return requested_tx_run(ctx, "account.connect", &a, err);
 }
 
 /*

@@ -84,27 +84,27 @@ enum {
 	TLY_PF_ACTIVE = 1 << 5
 };
 
-int	 tly_account_create(tly_ctx *, const tly_account_new *, tly_account *,
-	    tly_err *);
+int	 tly_account_create(tly_ctx *, const tly_principal *,
+	    const tly_account_new *, tly_account *, tly_err *);
 int	 tly_account_get(tly_ctx *, const char *, tly_account *, tly_err *);
 int	 tly_account_threshold_set(tly_ctx *, const tly_principal *,
 	    const char *, int64_t, tly_err *);
 int	 tly_accounts_list(tly_ctx *, const tly_page *, const char *,
 	    tly_account **, int *, int *, tly_err *);
-int	 tly_ambassador_link_set(tly_ctx *, const char *, const char *,
-	    int64_t, int64_t, int64_t, tly_err *);
-int	 tly_host_partner_create(tly_ctx *, const char *, const char *,
-	    int64_t, tly_err *);
+int	 tly_ambassador_link_set(tly_ctx *, const tly_principal *,
+	    const char *, const char *, int64_t, int64_t, int64_t, tly_err *);
+int	 tly_host_partner_create(tly_ctx *, const tly_principal *,
+	    const char *, const char *, int64_t, tly_err *);
 
-int	 tly_product_create(tly_ctx *, const tly_product_in *, tly_product *,
-	    tly_err *);
+int	 tly_product_create(tly_ctx *, const tly_principal *,
+	    const tly_product_in *, tly_product *, tly_err *);
 int	 tly_product_get(tly_ctx *, const char *, tly_product *, tly_err *);
 int	 tly_product_lock(tly_ctx *, const char *, tly_product *, tly_err *);
 int	 tly_product_reserve(tly_ctx *, const char *, int64_t, tly_err *);
 int	 tly_product_take(tly_ctx *, const char *, int64_t, int *, tly_err *);
 int	 tly_product_give_back(tly_ctx *, const char *, int64_t, tly_err *);
-int	 tly_product_update(tly_ctx *, const char *, const tly_product_in *,
-	    tly_product *, tly_err *);
+int	 tly_product_update(tly_ctx *, const tly_principal *, const char *,
+	    const tly_product_in *, tly_product *, tly_err *);
 int	 tly_products_list(tly_ctx *, const tly_page *, tly_product **, int *,
 	    int *, tly_err *);
 int	 tly_products_list_active(tly_ctx *, const tly_page *, tly_product **,
@@ -120,7 +120,8 @@ typedef struct tly_account_connect {
 
 int	 tly_account_buyer_insert(tly_ctx *, const char *, const char *,
 	    tly_err *);
-int	 tly_account_connect_requested(tly_ctx *, const char *, tly_err *);
+int	 tly_account_connect_requested(tly_ctx *, const tly_principal *,
+	    const char *, tly_err *);
 int	 tly_account_connect_created(tly_ctx *, const char *, const char *,
 	    const char *, tly_err *);
 int	 tly_account_connect_retry(tly_ctx *, const char *, tly_err *);

@@ -33,7 +33,9 @@
  * tly_payment_fee_settle() books the adjustment later, when
  * charge.updated brings the balance transaction (asynchronous capture),
  * and moves the fee bearer's advance offsets with it (lock order
- * payment -> advances).
+ * payment -> advances).  tly_payment_fee_correct() is the same path for
+ * a fee Stripe changed after Tally booked it (reconcile.c): the
+ * adjustment is new fee - booked fee.
  *
  * The real fee comes from Stripe's balance transaction, which is in the
  * settlement currency: tly_ledger_fee_in() (ledger.c) converts it back
@@ -45,7 +47,8 @@
  * was due is completed here, so checkout.c never calls up.
  *
  * API:	tly_payment_complete(), tly_payment_get(),
- *	tly_payment_fee_settle(), tly_job_checkouts().
+ *	tly_payment_fee_settle(), tly_payment_fee_correct(),
+ *	tly_job_checkouts().
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -555,6 +558,7 @@ typedef struct settle_args {
 	const char	*charge_or_pi;
 	const char	*txn;
 	int64_t		 fee_cent;
+	int		 correct;	/* a booked fee Stripe changed */
 	int		 booked;
 } settle_args;
 
@@ -585,13 +589,19 @@ settle_tx(tly_ctx *ctx, settle_args *a, tly_err *err)
 	    &reversed_cent);
 	if (rc == TLY_NOTFOUND)
 		return rc;	/* not completed yet: the caller retries */
-	if (rc == TLY_OK && !isnull)
+	if (rc == TLY_OK && !isnull && (!a->correct ||
+	    actual_cent == a->fee_cent))
 		return TLY_OK;		/* already booked */
 	if (rc)
 		return rc;
 	a->booked = 1;
+	if (!isnull)			/* a correction: from the booked fee */
+		est_cent = actual_cent;
 	rc = fee_adjust(ctx, id, cur, bearer, est_cent, a->fee_cent, a->txn,
 	    err);
+	if (rc == TLY_OK && a->correct)
+		rc = tly_audit_system(ctx, "reconcile", "fee.settled", id,
+		    a->txn, err);
 	if (rc || strcmp(bearer, PLATFORM_ACCOUNT) == 0 ||
 	    strcmp(status, "refund_pending") == 0)
 		return rc;
@@ -615,6 +625,31 @@ tly_payment_fee_settle(tly_ctx *ctx, const char *id, const char *txn,
 	a.txn = txn;
 	a.fee_cent = fee_cent;
 	return settle_tx_run(ctx, "payment.fee_settle", &a, err);
+}
+
+/*
+ * tly_payment_fee_correct - reconciliation found Stripe's fee of charge
+ * 'charge' (balance transaction 'txn') to be 'fee_cent', not the fee
+ * Tally booked (or only estimated): the difference is booked through the
+ * same path as a late real fee (fee_adjustment rows, the bearer's
+ * advance offsets), once, audited as the system ("reconcile",
+ * fee.settled).  '*booked' 1 when something moved.
+ */
+int
+tly_payment_fee_correct(tly_ctx *ctx, const char *charge, const char *txn,
+    int64_t fee_cent, int *booked, tly_err *err)
+{
+	settle_args a;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	a.charge_or_pi = charge;
+	a.txn = txn;
+	a.fee_cent = fee_cent;
+	a.correct = 1;
+	rc = settle_tx_run(ctx, "payment.fee_correct", &a, err);
+	*booked = rc == TLY_OK && a.booked;
+	return rc;
 }
 
 /* job_paid - the checkouts job found checkout 'id''s PaymentIntent paid */

@@ -68,5 +68,7 @@ int	 tly_payment_get(tly_ctx *, const char *, tly_payment *, tly_err *);
 int	 tly_job_checkouts(tly_ctx *, tly_err *);
 int	 tly_payment_fee_settle(tly_ctx *, const char *, const char *, int64_t,
 	    tly_err *);
+int	 tly_payment_fee_correct(tly_ctx *, const char *, const char *,
+	    int64_t, int *, tly_err *);
 
 #endif

@@ -95,6 +95,7 @@ tly_config_defaults(tly_config *c)
 	c->stripe_max_retries = 3;
 	c->stripe_retry_base_ms = 250;
 	c->stripe_webhook_tolerance_s = 300;
+	c->stripe_webhook_refusals_days = 30;
 	c->host_partner_bps = 1000;
 	c->ambassador_bps = 1000;
 	c->platform_bears_stripe_fee = 0;
@@ -117,6 +118,8 @@ tly_config_defaults(tly_config *c)
 	c->smtp_retry_max_s = 6 * 3600;
 	c->audit_horizon_s = 60;
 	c->reports_horizon_s = 300;
+	c->alert_refusals = 100;
+	c->alert_refusal_window_s = 60;
 }
 
 /*
@@ -626,6 +629,8 @@ load_stripe(loader *ld, tly_config *c)
 	    10000);
 	get_int(ld, "stripe", "webhook_tolerance",
 	    &c->stripe_webhook_tolerance_s, 10, 3600);
+	get_int(ld, "stripe", "webhook_refusals_days",
+	    &c->stripe_webhook_refusals_days, 1, 3650);
 }
 
 static void
@@ -762,6 +767,10 @@ load_ops(loader *ld, tly_config *c)
 	get_int(ld, "audit", "chain_horizon", &c->audit_horizon_s, 0, 3600);
 	get_str(ld, "alerts", "email", c->alerts_email,
 	    sizeof(c->alerts_email));
+	get_int(ld, "alerts", "webhook_refusals", &c->alert_refusals, 0,
+	    1000000000);
+	get_int(ld, "alerts", "webhook_refusal_window",
+	    &c->alert_refusal_window_s, 10, 86400);
 	get_secret(ld, "metrics", "token", c->metrics_token,
 	    sizeof(c->metrics_token));
 }

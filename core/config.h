@@ -144,6 +144,7 @@ typedef struct tly_config {
 	int		 stripe_max_retries;
 	int		 stripe_retry_base_ms;
 	int		 stripe_webhook_tolerance_s;
+	int		 stripe_webhook_refusals_days;	/* kept after last */
 
 	/* [pricing] */
 	int64_t		 host_partner_bps;	/* defaults, of platform fee */
@@ -191,6 +192,8 @@ typedef struct tly_config {
 	int		 audit_horizon_s;	/* [audit] chain_horizon */
 	int		 reports_horizon_s;	/* [job.reports] horizon */
 	char		 alerts_email[254];	/* [alerts] email, "" = none */
+	int		 alert_refusals;	/* a burst: refusals per */
+	int		 alert_refusal_window_s;	/* address and window */
 	char		 metrics_token[128];	/* [metrics] token, "" = none */
 } tly_config;
 

@@ -220,15 +220,17 @@ link_urls(tly_ctx *ctx, const char **ret, const char **refresh,
 
 /*
  * create_account - payee 'acc''s Connect account: step 1 (the row says
- * onboarding began), then the effect's attempt
+ * onboarding began; audited as asked for by 'who'), then the effect's
+ * attempt
  */
 static int
-create_account(tly_ctx *ctx, const char *acc, tly_err *err)
+create_account(tly_ctx *ctx, const tly_principal *who, const char *acc,
+    tly_err *err)
 {
 	tly_effect e;
 	int rc;
 
-	rc = tly_account_connect_requested(ctx, acc, err);
+	rc = tly_account_connect_requested(ctx, who, acc, err);
 	if (rc == TLY_OK)
 		rc = tly_effect_run(ctx, &tly_connect_effect, acc, NULL, &e,
 		    err);
@@ -277,13 +279,14 @@ new_link(tly_ctx *ctx, const char *acc, const char *acct, tly_connect *out,
 }
 
 /*
- * tly_connect_onboard - payee 'acc''s connected account (made once) and
- * a fresh onboarding link, in 'out'.  404 unknown account, 422 when it is
- * not a payee; TLY_UNKNOWN (503) when Stripe did not answer the create.
+ * tly_connect_onboard - payee 'acc''s connected account (made once, at
+ * the request of 'who': audited, account.connect) and a fresh onboarding
+ * link, in 'out'.  404 unknown account, 422 when it is not a payee;
+ * TLY_UNKNOWN (503) when Stripe did not answer the create.
  */
 int
-tly_connect_onboard(tly_ctx *ctx, const char *acc, tly_connect *out,
-    tly_err *err)
+tly_connect_onboard(tly_ctx *ctx, const tly_principal *who, const char *acc,
+    tly_connect *out, tly_err *err)
 {
 	char kind[16], acct[72], due[4001];
 	int64_t ch = 0, po = 0;
@@ -305,7 +308,7 @@ tly_connect_onboard(tly_ctx *ctx, const char *acc, tly_connect *out,
 		    "wrong_account_kind", "id", "Accounts of kind '%s' are not "
 		    "paid out.", kind);
 	if (acct[0] == '\0') {
-		rc = create_account(ctx, acc, err);
+		rc = create_account(ctx, who, acc, err);
 		if (rc == TLY_UNKNOWN)
 			tly_err_set(err, TLY_EK_UNAVAILABLE,
 			    "stripe_outcome_unknown", "The payment provider "

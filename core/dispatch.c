@@ -13,7 +13,9 @@
  *   charge.dispute.*       the dispute (dispute.c);
  *   account.updated, payout.failed   the Connect account (connect.c);
  *   transfer.reversed      a payout's transfer (recover.c) or an
- *       advance's (advance_offset.c).
+ *       advance's (advance_offset.c);
+ *   transfer.created       a transfer made outside Tally, recorded as
+ *       external (reconcile.c); Tally's own: ignored.
  * The domain modules never see a tly_st_event or the event's JSON.
  *
  * API:	tly_dispatch_classify(), tly_dispatch_event(),
@@ -29,6 +31,7 @@
 #include "dispute.h"
 #include "ledger.h"
 #include "payout.h"
+#include "reconcile.h"
 #include "recover.h"
 #include "refund.h"
 #include "tly_str.h"
@@ -62,6 +65,8 @@ tly_dispatch_classify(const tly_st_event *e)
 		return TLY_ACT_BANK_PAYOUT_FAILED;
 	if (strcmp(t, "transfer.reversed") == 0)
 		return TLY_ACT_REVERSED;
+	if (strcmp(t, "transfer.created") == 0)
+		return TLY_ACT_TRANSFER;
 	return TLY_ACT_IGNORE;
 }
 
@@ -267,6 +272,7 @@ tly_dispatch_event(tly_ctx *ctx, const tly_event *ev,
 	tly_st_dispute dp;
 	tly_account_facts af;
 	tly_bank_payout_facts bp;
+	tly_st_transfer tr;
 	int rc;
 
 	*status = "processed";
@@ -310,6 +316,15 @@ tly_dispatch_event(tly_ctx *ctx, const tly_event *ev,
 		break;
 	case TLY_ACT_REVERSED:
 		rc = act_reversed(ctx, ev, status, err);
+		break;
+	case TLY_ACT_TRANSFER:
+		if (strcmp(ev->endpoint, "platform") != 0 ||
+		    tly_st_transfer_parse(ev->e.object, &tr) != TLY_OK) {
+			*status = "ignored";
+			return TLY_OK;
+		}
+		rc = tly_reconcile_external_transfer(ctx, &tr, ev->e.id,
+		    status, err);
 		break;
 	default:
 		*status = "ignored";

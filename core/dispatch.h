@@ -12,7 +12,7 @@
 /* what Tally does with an event, by its type */
 enum { TLY_ACT_IGNORE, TLY_ACT_COMPLETE, TLY_ACT_CHARGE, TLY_ACT_FEE,
 	TLY_ACT_STATUS, TLY_ACT_REFUND, TLY_ACT_DISPUTE, TLY_ACT_ACCOUNT,
-	TLY_ACT_BANK_PAYOUT_FAILED, TLY_ACT_REVERSED };
+	TLY_ACT_BANK_PAYOUT_FAILED, TLY_ACT_REVERSED, TLY_ACT_TRANSFER };
 
 /* a verified event as webhook.c stored it */
 typedef struct tly_event {

@@ -8,9 +8,11 @@
  * The housekeeping job "gc" deletes what has expired: admin sessions
  * past their expiry, tx_ops markers older than two days (a lost COMMIT
  * is resolved within seconds; two days leaves room for an operator's
- * investigation), login-throttle windows long over and idempotency keys
- * older than a day.  Each table's owner deletes (auth.c, tx.c, idem.c),
- * in batches of 1000 so that it never holds many locks (tly_db_prune).
+ * investigation), login-throttle windows long over, idempotency keys
+ * older than a day and the webhook refusal rows of addresses not refused
+ * for [stripe] webhook_refusals_days (30).  Each table's owner deletes
+ * (auth.c, tx.c, idem.c, webhook.c), in batches of 1000 so that it
+ * never holds many locks (tly_db_prune).
  * The "check" job runs the ledger's invariants (check.h) and publishes
  * the result as metrics.
  *
@@ -36,8 +38,8 @@
 #include "webhook.h"
 
 /*
- * job_gc - delete expired sessions, old markers and throttle windows,
- * each through the module that owns its table
+ * job_gc - delete expired sessions, old markers, throttle windows,
+ * idempotency keys and refusal rows, each through its table's owner
  */
 static int
 job_gc(tly_ctx *ctx, tly_err *err)
@@ -51,6 +53,8 @@ job_gc(tly_ctx *ctx, tly_err *err)
 		rc = tly_auth_prune_throttle(ctx, err);
 	if (rc == TLY_OK)
 		rc = tly_idem_prune(ctx, err);
+	if (rc == TLY_OK)
+		rc = tly_webhook_refusals_prune(ctx, err);
 	return rc;
 }
 
@@ -91,8 +95,8 @@ job_check(tly_ctx *ctx, tly_err *err)
 }
 
 const tly_job tly_jobs[] = {
-	{ "gc", job_gc, "delete expired sessions, markers, throttles and "
-	    "idempotency keys" },
+	{ "gc", job_gc, "delete expired sessions, markers, throttles, "
+	    "idempotency keys and old webhook refusal rows" },
 	{ "checkouts", tly_job_checkouts, "expire reservations, cancel and "
 	    "finish PaymentIntents" },
 	{ "webhooks", tly_job_webhooks, "retry failed webhook processing" },

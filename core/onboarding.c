@@ -69,7 +69,7 @@ tly_onboarding_resend(tly_ctx *ctx, const tly_principal *who,
 	int rc;
 
 	to[0] = '\0';
-	rc = tly_connect_onboard(ctx, acc, c, err);
+	rc = tly_connect_onboard(ctx, who, acc, c, err);
 	if (rc)
 		return rc;
 	rc = tly_db_row(ctx->db, err, "SELECT IFNULL(email, '') FROM accounts "

@@ -54,6 +54,7 @@
  *
  * API:	tly_payout_run_start(), tly_payout_run_payees(),
  *	tly_payout_reversed(), tly_payee_role(), tly_payee_page(),
+ *	tly_payee_page_bind(),
  *	tly_payout_effect.
  */
 #include <stdio.h>
@@ -592,11 +593,7 @@ tly_payee_page(tly_ctx *ctx, const char *sql, const char *acc,
 	*n = 0;
 	if (tly_q_prep(ctx->db, &q, sql, err))
 		return q.rc;
-	tly_q_i64(&q, ctx->cfg->payout_hold_days);
-	tly_q_str(&q, acc);
-	tly_q_str(&q, acc);
-	tly_q_str(&q, cur);
-	tly_q_i64(&q, TLY_PAYEE_PAGE);
+	tly_payee_page_bind(ctx, &q, acc, cur);
 	(void)tly_q_exec(&q);
 	while ((rc = tly_q_next(&q)) == TLY_ROW && *n < TLY_PAYEE_PAGE) {
 		tly_strlcpy(out[*n].acc, tly_q_col_str(&q, 0),
@@ -607,6 +604,21 @@ tly_payee_page(tly_ctx *ctx, const char *sql, const char *acc,
 	}
 	tly_q_done(&q);
 	return rc == TLY_ROW ? TLY_OK : rc;
+}
+
+/*
+ * tly_payee_page_bind - bind a payee page's parameters to 'q', in the
+ * order tly_payee_page says ('sql': hold_days, acc, acc, cur, page size)
+ */
+void
+tly_payee_page_bind(tly_ctx *ctx, tly_q *q, const char *acc,
+    const char *cur)
+{
+	tly_q_i64(q, ctx->cfg->payout_hold_days);
+	tly_q_str(q, acc);
+	tly_q_str(q, acc);
+	tly_q_str(q, cur);
+	tly_q_i64(q, TLY_PAYEE_PAGE);
 }
 
 /* candidates - payees with eligible rows, after (acc, cur) */

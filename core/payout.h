@@ -96,7 +96,8 @@ typedef struct tly_payout {
 #define TLY_MAX_BALANCES	16
 
 /* connect.c */
-int	 tly_connect_onboard(tly_ctx *, const char *, tly_connect *, tly_err *);
+int	 tly_connect_onboard(tly_ctx *, const tly_principal *, const char *,
+	    tly_connect *, tly_err *);
 int	 tly_connect_account_updated(tly_ctx *, const tly_account_facts *,
 	    const char **, tly_err *);
 int	 tly_connect_payout_failed(tly_ctx *, const tly_bank_payout_facts *,
@@ -126,7 +127,27 @@ const char *tly_payee_role(const char *);
 
 extern const tly_effect_kind tly_payout_effect;
 
+/* payout_defer.c: why the latest run left a payee's money unpaid */
+typedef struct tly_payout_deferral {
+	int64_t	 id;
+	char	 account_id[40];
+	char	 account_name[201];
+	char	 currency[4];
+	char	 reason[32];
+	int64_t	 amount_cent;		/* pending, not claimed */
+	int64_t	 payable_cent;		/* of it, payable now */
+	int64_t	 threshold_cent;
+	int64_t	 since;
+	int64_t	 last_run_at;
+} tly_payout_deferral;
+
+int	 tly_payout_deferrals_note(tly_payout_run *, tly_err *);
+int	 tly_payout_deferrals_list(tly_ctx *, const char *, const char *,
+	    const tly_page *, tly_payout_deferral **, int *, int *,
+	    tly_err *);
+
 int	 tly_payee_page(tly_ctx *, const char *, const char *, const char *,
 	    tly_payee_cur *, int *, tly_err *);
+void	 tly_payee_page_bind(tly_ctx *, tly_q *, const char *, const char *);
 
 #endif

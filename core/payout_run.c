@@ -10,7 +10,9 @@
  *   (2) what payees owe back is recovered by transfer reversals
  *       (recover.c, with [payouts] reverse_transfers on);
  *   (3) each payee whose eligible rows reach its threshold is paid
- *       (payout.c, tly_payout_run_payees).
+ *       (payout.c, tly_payout_run_payees);
+ *   (4) why each payee with pending money was not paid is recorded for
+ *       the admin panel (payout_defer.c, outside every transaction).
  *
  * tallyctl payouts run and the "payouts" job call tly_payouts_run().
  *
@@ -24,6 +26,19 @@
 #include "payout.h"
 #include "payout_run.h"
 #include "recover.h"
+
+/* note_deferrals - step 4: a failure is logged, the run's result stands */
+static void
+note_deferrals(tly_payout_run *r)
+{
+	tly_err e;
+
+	tly_err_clear(&e);
+	tly_pool_reset(r->ctx->pool);
+	if (tly_payout_deferrals_note(r, &e) != TLY_OK)
+		tly_logkv(r->ctx->log, TLY_LOG_WARN, "payout", "the deferred "
+		    "payees could not be recorded", "code", e.code, NULL);
+}
 
 /*
  * tly_payouts_run - one payout run (see the top of the file); what it
@@ -45,6 +60,8 @@ tly_payouts_run(tly_ctx *ctx, tly_payout_stats *st, tly_err *err)
 		tly_recover_run(ctx, st);
 	if (rc == TLY_OK)
 		rc = tly_payout_run_payees(&r, err);
+	if (rc == TLY_OK)
+		note_deferrals(&r);
 	return rc;
 }
 

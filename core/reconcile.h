@@ -4,13 +4,18 @@
  * tly_reconcile_run() compares Stripe's balance transactions of a window
  * (charges and their Stripe fees, refunds and refund failures,
  * transfers, transfer reversals, dispute withdrawals with their fees and
- * reinstatements) with Tally's records of the same objects, by currency
+ * reinstatements; and on each connected account the transfers arriving
+ * and the reversals leaving) with Tally's records of them, by currency
  * and day, and stores a report: one line per comparison, "matched",
  * "missing_in_tally", "missing_at_stripe" or "amount_differs", with both
- * sides' ids.  A report with a mismatch is emailed to [alerts] email
- * (outbox) and raises an ALERT log line.  The "reconcile" job runs it
- * over yesterday and today; `tallyctl reconcile [--since DATE]` on
- * demand; GET /admin/api/v1/reconciliation_reports lists the reports,
+ * sides' ids, or "acknowledged" (a mismatch an operator judged:
+ * tly_reconcile_ack).  External transfers
+ * (tly_reconcile_external_transfer) and fees Stripe changed (booked by
+ * the run) come out matched the next time.  A report with a mismatch is
+ * emailed to [alerts] email (outbox) and raises an ALERT log line.
+ * The "reconcile" job runs it over yesterday and today; `tallyctl
+ * reconcile [--since DATE]` on demand;
+ * GET /admin/api/v1/reconciliation_reports lists the reports,
  * .../reconciliation_reports/{id}/lines the lines of one.
  */
 #ifndef TLY_RECONCILE_H
@@ -19,6 +24,8 @@
 #include <stdint.h>
 
 #include "ctx.h"
+#include "principal.h"
+#include "stripe.h"
 #include "tly_page.h"
 
 typedef struct tly_recon_line {
@@ -39,7 +46,7 @@ typedef struct tly_recon_report {
 	int64_t		 since, until;	/* unix seconds */
 	char		 status[16];	/* clean, mismatch */
 	int64_t		 matched, missing_in_tally, missing_at_stripe,
-			 amount_differs;
+			 amount_differs, acknowledged;
 	int64_t		 created;
 	tly_recon_line	*lines;		/* tly_reconcile_run: every line */
 	int		 n_lines;
@@ -55,5 +62,11 @@ int	 tly_reconcile_list(tly_ctx *, const tly_page *, tly_recon_report **,
 	    int *, int *, tly_err *);
 int	 tly_reconcile_lines(tly_ctx *, const char *, const char *,
 	    const tly_page *, tly_recon_line **, int *, int *, tly_err *);
+int	 tly_reconcile_ack(tly_ctx *, const tly_principal *, const char *,
+	    const char *, tly_err *);
+int	 tly_reconcile_ack_line(tly_ctx *, const tly_principal *, const char *,
+	    int64_t, const char *, char *, tly_err *);
+int	 tly_reconcile_external_transfer(tly_ctx *, const tly_st_transfer *,
+	    const char *, const char **, tly_err *);
 
 #endif

@@ -52,7 +52,8 @@
  *
  * API:	tly_webhook_receive(), tly_webhook_ingest(), tly_webhook_process(),
  *	tly_webhook_replay(), tly_webhook_list(), tly_job_webhooks(),
- *	tly_webhook_refusals_flush(), tly_webhook_refusals_pending().
+ *	tly_webhook_refusals_flush(), tly_webhook_refusals_pending(),
+ *	tly_webhook_refusals_prune().
  */
 #include <stdio.h>
 #include <string.h>
@@ -173,6 +174,60 @@ tly_webhook_refusals_pending(void)
 }
 
 /*
+ * refusal_add - add a slot's count to its address's row and to the
+ * address's current window (a new window when the last began more than
+ * [alerts] webhook_refusal_window ago).  MariaDB assigns left to right,
+ * so window_refusals is computed from the old window_start.
+ */
+static int
+refusal_add(tly_ctx *ctx, const refusal_slot *sl, tly_err *err)
+{
+	int64_t w = ctx->cfg->alert_refusal_window_s;
+
+	return tly_db_exec(ctx->db, err, NULL, "INSERT INTO webhook_refusals "
+	    "(source_addr, refusals, last_reason, window_start, "
+	    "window_refusals) VALUES (?, ?, ?, NOW(3), ?) ON DUPLICATE KEY "
+	    "UPDATE refusals = refusals + VALUES(refusals), last_reason = "
+	    "VALUES(last_reason), last_at = NOW(3), window_refusals = "
+	    "IF(window_start > NOW(3) - INTERVAL ? SECOND, window_refusals + "
+	    "VALUES(window_refusals), VALUES(window_refusals)), window_start "
+	    "= IF(window_start > NOW(3) - INTERVAL ? SECOND, window_start, "
+	    "NOW(3))", "sisiii", sl->addr, sl->n, sl->reason, sl->n, w, w);
+}
+
+/*
+ * refusal_burst - when 'addr''s window holds [alerts] webhook_refusals
+ * or more, claim the window's one alert (the UPDATE that changes the row
+ * logs it; every other worker and host finds it claimed).
+ */
+static void
+refusal_burst(tly_ctx *ctx, const char *addr)
+{
+	const tly_config *c = ctx->cfg;
+	char n[24], w[24];
+	uint64_t claimed = 0;
+	int64_t total = 0;
+	tly_err e2;
+
+	if (c->alert_refusals <= 0)
+		return;
+	tly_err_clear(&e2);
+	if (tly_db_exec(ctx->db, &e2, &claimed, "UPDATE webhook_refusals SET "
+	    "alerted_at = NOW(3) WHERE source_addr = ? AND window_refusals "
+	    ">= ? AND (alerted_at IS NULL OR alerted_at < window_start)",
+	    "si", addr, (int64_t)c->alert_refusals) != TLY_OK || claimed != 1)
+		return;
+	tly_err_clear(&e2);
+	(void)tly_db_row(ctx->db, &e2, "SELECT window_refusals FROM "
+	    "webhook_refusals WHERE source_addr = ?", "s>i", addr, &total);
+	(void)snprintf(n, sizeof(n), "%lld", (long long)total);
+	(void)snprintf(w, sizeof(w), "%d", c->alert_refusal_window_s);
+	tly_logkv(ctx->log, TLY_LOG_ALERT, "webhook", "ALERT: a burst of "
+	    "refused webhook signatures from one address", "remote_addr",
+	    addr, "refusals", n, "window_s", w, NULL);
+}
+
+/*
  * tly_webhook_refusals_flush - write the counted refusals (one upsert per
  * address), unless 'force' is 0 and the last write is recent.  What a
  * write fails to store is kept for the next one.
@@ -194,20 +249,40 @@ tly_webhook_refusals_flush(tly_ctx *ctx, int force)
 		if (sl->n == 0)
 			continue;
 		tly_err_clear(&e2);
-		if (tly_db_exec(ctx->db, &e2, NULL, "INSERT INTO "
-		    "webhook_refusals (source_addr, refusals, last_reason) "
-		    "VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE refusals = "
-		    "refusals + VALUES(refusals), last_reason = "
-		    "VALUES(last_reason), last_at = NOW(3)", "sis", sl->addr,
-		    sl->n, sl->reason) != TLY_OK) {
+		if (refusal_add(ctx, sl, &e2) != TLY_OK) {
 			if (kept != i)
 				refusal_tab[kept] = *sl;
 			kept++;
-		}
+		} else
+			refusal_burst(ctx, sl->addr);
 	}
 	refusal_used = kept;
 	memset(&refusal_tab[kept], 0, (REFUSAL_SLOTS - (size_t)kept) *
 	    sizeof(refusal_tab[0]));
+}
+
+/*
+ * tly_webhook_refusals_prune - delete the rows of addresses not refused
+ * for [stripe] webhook_refusals_days (the gc job): a flood from ever new
+ * addresses grows the table by a row each, never for good.  Batches of
+ * 1000 on the last_at index (at most 100 a run), as tly_db_prune does.
+ */
+int
+tly_webhook_refusals_prune(tly_ctx *ctx, tly_err *err)
+{
+	uint64_t n;
+	int rc, i;
+
+	for (i = 0; i < 100; i++) {
+		n = 0;
+		rc = tly_db_exec(ctx->db, err, &n, "DELETE FROM "
+		    "webhook_refusals WHERE last_at < NOW(3) - INTERVAL ? DAY "
+		    "LIMIT 1000", "i",
+		    (int64_t)ctx->cfg->stripe_webhook_refusals_days);
+		if (rc || n < 1000)
+			return rc;
+	}
+	return TLY_OK;
 }
 
 static int

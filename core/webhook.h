@@ -56,5 +56,6 @@ int	 tly_webhook_list(tly_ctx *, const char *, const tly_page *,
 int	 tly_job_webhooks(tly_ctx *, tly_err *);
 void	 tly_webhook_refusals_flush(tly_ctx *, int);
 int	 tly_webhook_refusals_pending(void);
+int	 tly_webhook_refusals_prune(tly_ctx *, tly_err *);
 
 #endif

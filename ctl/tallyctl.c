@@ -24,6 +24,8 @@
  *	webhook list [--dead|--failed]  stored Stripe events
  *	webhook replay EVENT_ID         act on a stored event again
  *	payouts run                     one payout run now (payout.c)
+ *	payouts deferred [--reason R]   why the latest run left payees
+ *	                                unpaid (payout_defer.c)
  *	outbox list [--dead]            emails not sent yet (or dead ones)
  *	outbox retry MSG_ID             send a dead email again
  *	effects list [--dead]           Stripe effects not finished yet
@@ -36,6 +38,9 @@
  *	                                transactions from that day (default
  *	                                yesterday) until now: exit 0 clean,
  *	                                1 mismatch (the report is stored)
+ *	reconcile ack ID --reason TEXT  the mismatches naming ID (Stripe's
+ *	                                or Tally's) are judged: later runs
+ *	                                say "acknowledged" (audited)
  *	check [NAME ...]                verify the ledger's invariants:
  *	                                exit 0 clean, 1 violated, 2 error
  *
@@ -113,11 +118,12 @@ static const char usage_text[] =
 	    "  jwt --sub SUB [--ttl SECONDS] [--email EMAIL] [--issuer NAME]\n"
 	    "  job list | job run NAME\n"
 	    "  webhook list [--dead|--failed] | webhook replay EVENT_ID\n"
-	    "  payouts run\n"
+	    "  payouts run | payouts deferred [--reason REASON]\n"
 	    "  outbox list [--dead] | outbox retry MSG_ID\n"
 	    "  effects list [--dead] | effects retry ID\n"
 	    "  audit verify [--head ID:HASH] | audit head\n"
 	    "  reconcile [--since YYYY-MM-DD]\n"
+	    "  reconcile ack STRIPE_OR_TALLY_ID --reason TEXT\n"
 	    "  check [NAME ...] | check --list\n"
 	    "see tallyctl(8)\n";
 
@@ -376,6 +382,45 @@ cmd_webhook(cli *c)
 	return 0;
 }
 
+/*
+ * payouts_deferred - "payouts deferred [--reason R]": why the latest run
+ * left each payee unpaid, newest first, one tab-separated line each
+ */
+static int
+payouts_deferred(cli *c)
+{
+	tly_payout_deferral *rows;
+	tly_page pg = { 100, NULL };
+	const char *why = NULL;
+	char after[24];
+	int n, more, i;
+	tly_err e;
+
+	if (c->argc == 4 && strcmp(c->argv[2], "--reason") == 0)
+		why = c->argv[3];
+	else if (c->argc != 2)
+		return usage();
+	tly_err_clear(&e);
+	do {
+		tly_pool_reset(c->ctx.pool);
+		if (tly_payout_deferrals_list(&c->ctx, why, NULL, &pg, &rows,
+		    &n, &more, &e) != TLY_OK)
+			return fail(&e);
+		for (i = 0; i < n; i++)
+			printf("%s\t%s\t%s\t%lld\t%lld\t%lld\n",
+			    rows[i].account_id, rows[i].currency,
+			    rows[i].reason, (long long)rows[i].amount_cent,
+			    (long long)rows[i].payable_cent,
+			    (long long)rows[i].threshold_cent);
+		if (n) {
+			snprintf(after, sizeof(after), "%lld",
+			    (long long)rows[n - 1].id);
+			pg.starting_after = after;
+		}
+	} while (more);
+	return 0;
+}
+
 /* cmd_payouts - "payouts run": what it did on standard output */
 static int
 cmd_payouts(cli *c)
@@ -383,6 +428,8 @@ cmd_payouts(cli *c)
 	tly_payout_stats st;
 	tly_err e;
 
+	if (c->argc >= 2 && strcmp(c->argv[1], "deferred") == 0)
+		return payouts_deferred(c);
 	if (c->argc != 2 || strcmp(c->argv[1], "run") != 0)
 		return usage();
 	tly_err_clear(&e);
@@ -518,7 +565,10 @@ cents(char *dst, size_t sz, int64_t v)
 		snprintf(dst, sz, "%lld", (long long)v);
 }
 
-/* cmd_reconcile - "reconcile [--since YYYY-MM-DD]" */
+/*
+ * cmd_reconcile - "reconcile [--since YYYY-MM-DD]", "reconcile ack ID
+ * --reason TEXT"
+ */
 static int
 cmd_reconcile(cli *c)
 {
@@ -530,6 +580,16 @@ cmd_reconcile(cli *c)
 	tly_err e;
 	int i;
 
+	if (c->argc >= 2 && strcmp(c->argv[1], "ack") == 0) {
+		if (c->argc != 5 || strcmp(c->argv[3], "--reason") != 0)
+			return usage();
+		tly_err_clear(&e);
+		if (tly_reconcile_ack(&c->ctx, &c->op, c->argv[2],
+		    c->argv[4], &e) != TLY_OK)
+			return fail(&e);
+		fprintf(stderr, "acknowledged %s\n", c->argv[2]);
+		return 0;
+	}
 	since = (now / 86400 - 1) * 86400;
 	if ((c->argc != 1 && c->argc != 3) || (c->argc == 3 && (d == NULL ||
 	    day_start(d, &since) != TLY_OK)))
@@ -549,10 +609,11 @@ cmd_reconcile(cli *c)
 		    l->tally[0] ? l->tally : "-", a, b);
 	}
 	fprintf(stderr, "reconcile %s: %s: matched %lld, missing_in_tally "
-	    "%lld, missing_at_stripe %lld, amount_differs %lld\n", rep.id,
-	    rep.status, (long long)rep.matched,
-	    (long long)rep.missing_in_tally,
-	    (long long)rep.missing_at_stripe, (long long)rep.amount_differs);
+	    "%lld, missing_at_stripe %lld, amount_differs %lld, "
+	    "acknowledged %lld\n", rep.id, rep.status,
+	    (long long)rep.matched, (long long)rep.missing_in_tally,
+	    (long long)rep.missing_at_stripe, (long long)rep.amount_differs,
+	    (long long)rep.acknowledged);
 	tly_reconcile_free(&rep);
 	return strcmp(rep.status, "clean") == 0 ? 0 : 1;
 }

@@ -18,7 +18,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -71,7 +70,6 @@ tly_jobproc_main(const tly_config *cfg, int j, int status_fd)
 	sig_fd = setup_signals();
 	if (sig_fd < 0)
 		return TLY_EXIT_FATAL;
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	snprintf(name, sizeof(name), "job:%s", jc->name);
 	tly_log_init(&log, 2, cfg->log_level, name);
 	job = tly_job_find(jc->name);

@@ -52,6 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -266,12 +267,21 @@ drop_child(master *m, child *c)
 	*c = m->kids[--m->nkids];
 }
 
-/* child_setup - in the child: keep only what it needs */
+/*
+ * child_setup - in the child: die with the master, keep only what it
+ * needs.  PR_SET_PDEATHSIG is asked for here, first thing after fork, and
+ * then the parent is checked: a master that died between fork() and the
+ * prctl() signals no one, and its orphan would keep serving on the pool's
+ * socket, so that a new master refuses to start ("in use").
+ */
 static void
-child_setup(master *m, int kind, int slot)
+child_setup(master *m, int kind, int slot, pid_t parent)
 {
 	int i;
 
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent)
+		_exit(0);
 	close(self_pipe[0]);
 	close(self_pipe[1]);
 	close(m->status_pipe[0]);
@@ -314,7 +324,7 @@ spawn(master *m, int kind, int slot)
 {
 	tly_score *sc;
 	child *c;
-	pid_t pid;
+	pid_t pid, parent;
 	int code, si;
 
 	si = free_score(m);
@@ -326,6 +336,7 @@ spawn(master *m, int kind, int slot)
 	sc->pid = -1;			/* taken */
 	sc->busy_since = 0;
 	sc->served = 0;
+	parent = getpid();
 	pid = fork();
 	if (pid < 0) {
 		tly_error(&m->log, "master", "fork: %s", strerror(errno));
@@ -333,7 +344,7 @@ spawn(master *m, int kind, int slot)
 		return;
 	}
 	if (pid == 0) {
-		child_setup(m, kind, slot);
+		child_setup(m, kind, slot, parent);
 		if (kind == CHILD_WORKER)
 			code = tly_worker_main(m->cfg, slot, m->cur[slot].fd,
 			    m->status_pipe[1], m->rl, sc);

@@ -6,8 +6,8 @@
  * which admin role".  docs/api.md documents the same table; a system test
  * checks every route listed there answers.
  *
- * API:	tly_routes[], tly_page_or_reply(), tly_list_begin(),
- *	tly_list_end(), tly_core_err_or_reply().
+ * API:	tly_routes[], tly_page_or_reply(), tly_list_or_reply(),
+ *	tly_list_begin(), tly_list_end(), tly_core_err_or_reply().
  */
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +106,9 @@ const tly_route tly_routes[] = {
 	{ "GET", "/admin/api/v1/reconciliation_reports/{id}/lines", ADMIN,
 	    TLY_PK_ADMIN, TLY_ROLE_VIEWER, tly_h_admin_reconciliation_lines,
 	    0 },
+	{ "POST", "/admin/api/v1/reconciliation_reports/{id}/lines/{line}/ack",
+	    ADMIN, TLY_PK_ADMIN, TLY_ROLE_FINANCE,
+	    tly_h_admin_reconciliation_ack, IDEM },
 
 	/* refunds: support (up to its limit), finance and admin refund */
 	{ "POST", "/admin/api/v1/payments/{id}/refunds", ADMIN, TLY_PK_ADMIN,
@@ -134,6 +137,8 @@ const tly_route tly_routes[] = {
 	    TLY_ROLE_VIEWER, tly_h_admin_account_get, 0 },
 	{ "GET", "/admin/api/v1/payouts", ADMIN, TLY_PK_ADMIN,
 	    TLY_ROLE_VIEWER, tly_h_admin_payouts_list, 0 },
+	{ "GET", "/admin/api/v1/payouts/deferred", ADMIN, TLY_PK_ADMIN,
+	    TLY_ROLE_VIEWER, tly_h_admin_payouts_deferred, 0 },
 	{ "GET", "/admin/api/v1/webhook_events", ADMIN, TLY_PK_ADMIN,
 	    TLY_ROLE_VIEWER, tly_h_admin_events_list, 0 },
 	{ "GET", "/admin/api/v1/webhook_events/{id}", ADMIN, TLY_PK_ADMIN,
@@ -146,6 +151,8 @@ const tly_route tly_routes[] = {
 	    TLY_ROLE_VIEWER, tly_h_admin_report_daily, 0 },
 	{ "GET", "/admin/api/v1/reports/top", ADMIN, TLY_PK_ADMIN,
 	    TLY_ROLE_VIEWER, tly_h_admin_report_top, 0 },
+	{ "GET", "/admin/api/v1/reports/currencies", ADMIN, TLY_PK_ADMIN,
+	    TLY_ROLE_VIEWER, tly_h_admin_report_currencies, 0 },
 	/* operators' actions, by role */
 	{ "POST", "/admin/api/v1/payouts/{id}/retry", ADMIN, TLY_PK_ADMIN,
 	    TLY_ROLE_FINANCE, tly_h_admin_payout_retry, 0 },
@@ -185,6 +192,45 @@ tly_page_or_reply(tly_req *r, tly_page *p)
 		tly_reply_err(r, &e);
 		return TLY_ERR;
 	}
+	return TLY_OK;
+}
+
+/*
+ * tly_list_or_reply - every list route's one shape: read the page
+ * (tly_page_or_reply), fetch it with 'fetch' (the core list call; it
+ * leaves its rows in 'arg' and says how many in '*n', and whether more
+ * follow in '*more'), then answer 200 {"object":"list","url":'url',
+ * "data":[…],"has_more":…}, each element an object whose members 'row'
+ * writes for row 'i' of 'arg'.  Either step's error is answered here;
+ * the handler only returns what this returns.
+ */
+int
+tly_list_or_reply(tly_req *r, const char *url, tly_list_fetch fetch,
+    tly_list_row row, void *arg)
+{
+	int n = 0, more = 0, i;
+	tly_page pg;
+	tly_buf b;
+	tly_jw w;
+	tly_err e;
+
+	if (tly_page_or_reply(r, &pg) != TLY_OK)
+		return TLY_ERR;
+	tly_err_clear(&e);
+	if (tly_core_err_or_reply(r, fetch(r, &pg, arg, &n, &more, &e), &e) !=
+	    TLY_OK)
+		return TLY_ERR;
+	tly_buf_init(&b, 8 << 20);
+	tly_jw_init(&w, &b);
+	tly_list_begin(&w, url);
+	for (i = 0; i < n; i++) {
+		tly_jw_obj(&w, NULL);
+		row(&w, arg, i);
+		tly_jw_end(&w);
+	}
+	tly_list_end(&w, more);
+	tly_reply_jw(r, 200, &w);
+	tly_buf_free(&b);
 	return TLY_OK;
 }
 

@@ -27,6 +27,7 @@ int	 tly_h_admin_keys_revoke(tly_req *);
 int	 tly_h_admin_audit_list(tly_req *);
 int	 tly_h_admin_reconciliation_list(tly_req *);
 int	 tly_h_admin_reconciliation_lines(tly_req *);
+int	 tly_h_admin_reconciliation_ack(tly_req *);
 int	 tly_h_metrics(tly_req *);
 
 int	 tly_h_accounts_create(tly_req *);
@@ -58,6 +59,7 @@ int	 tly_h_admin_accounts_list(tly_req *);
 int	 tly_h_admin_account_get(tly_req *);
 int	 tly_h_admin_payouts_list(tly_req *);
 int	 tly_h_admin_payout_retry(tly_req *);
+int	 tly_h_admin_payouts_deferred(tly_req *);
 int	 tly_h_admin_events_list(tly_req *);
 int	 tly_h_admin_event_get(tly_req *);
 int	 tly_h_admin_event_replay(tly_req *);
@@ -66,15 +68,24 @@ int	 tly_h_admin_emails_list(tly_req *);
 int	 tly_h_admin_email_retry(tly_req *);
 int	 tly_h_admin_report_daily(tly_req *);
 int	 tly_h_admin_report_top(tly_req *);
+int	 tly_h_admin_report_currencies(tly_req *);
 int	 tly_h_admin_user_sessions_revoke(tly_req *);
 int	 tly_h_admin_sessions_revoke(tly_req *);
 int	 tly_h_admin_onboarding_link(tly_req *);
 int	 tly_h_admin_threshold_set(tly_req *);
 void	 tly_render_account(tly_jw *, const tly_account *);
 void	 tly_render_product(tly_jw *, const tly_product *);
+struct tly_balance;
+void	 tly_render_balances(tly_jw *, const struct tly_balance *, int);
 
-/* shared by list handlers */
+/* shared by list handlers (routes.c, tly_list_or_reply) */
+typedef int (*tly_list_fetch)(tly_req *, const tly_page *, void *, int *,
+    int *, tly_err *);
+typedef void (*tly_list_row)(tly_jw *, const void *, int);
+
 int	 tly_page_or_reply(tly_req *, tly_page *);
+int	 tly_list_or_reply(tly_req *, const char *, tly_list_fetch,
+	    tly_list_row, void *);
 void	 tly_list_begin(tly_jw *, const char *);
 void	 tly_list_end(tly_jw *, int);
 int	 tly_core_err_or_reply(tly_req *, int, tly_err *);

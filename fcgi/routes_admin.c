@@ -113,40 +113,36 @@ tly_h_admin_me(tly_req *r)
 	return TLY_OK;
 }
 
+/* users - fetch a page of admin users into '*arg' */
+static int
+users(tly_req *r, const tly_page *pg, void *arg, int *n, int *more,
+    tly_err *e)
+{
+	return tly_admin_users_list(r->ctx, pg, arg, n, more, e);
+}
+
+/* user_row - user 'i' of '*arg' */
+static void
+user_row(tly_jw *w, const void *arg, int i)
+{
+	const tly_admin_user_row *u = *(tly_admin_user_row *const *)arg + i;
+
+	tly_jw_str(w, "object", "admin_user");
+	tly_jw_str(w, "id", u->id);
+	tly_jw_str(w, "username", u->username);
+	tly_jw_str(w, "role", u->role);
+	tly_jw_bool(w, "disabled", u->disabled != 0);
+	tly_jw_int(w, "created", u->created);
+}
+
 /* tly_h_admin_users_list - GET /admin/api/v1/users */
 int
 tly_h_admin_users_list(tly_req *r)
 {
-	tly_admin_user_row *rows;
-	tly_page pg;
-	int n, more, rc, i;
-	tly_buf b;
-	tly_jw w;
-	tly_err e;
+	tly_admin_user_row *rows = NULL;
 
-	if (tly_page_or_reply(r, &pg) != TLY_OK)
-		return TLY_ERR;
-	tly_err_clear(&e);
-	rc = tly_admin_users_list(r->ctx, &pg, &rows, &n, &more, &e);
-	if (tly_core_err_or_reply(r, rc, &e) != TLY_OK)
-		return TLY_ERR;
-	tly_buf_init(&b, 1 << 20);
-	tly_jw_init(&w, &b);
-	tly_list_begin(&w, "/admin/api/v1/users");
-	for (i = 0; i < n; i++) {
-		tly_jw_obj(&w, NULL);
-		tly_jw_str(&w, "object", "admin_user");
-		tly_jw_str(&w, "id", rows[i].id);
-		tly_jw_str(&w, "username", rows[i].username);
-		tly_jw_str(&w, "role", rows[i].role);
-		tly_jw_bool(&w, "disabled", rows[i].disabled != 0);
-		tly_jw_int(&w, "created", rows[i].created);
-		tly_jw_end(&w);
-	}
-	tly_list_end(&w, more);
-	tly_reply_jw(r, 200, &w);
-	tly_buf_free(&b);
-	return TLY_OK;
+	return tly_list_or_reply(r, "/admin/api/v1/users", users, user_row,
+	    &rows);
 }
 
 static const tly_jfield user_fields[] = {
@@ -190,45 +186,40 @@ tly_h_admin_users_create(tly_req *r)
 	return TLY_OK;
 }
 
+/* keys - fetch a page of API keys into '*arg' */
+static int
+keys(tly_req *r, const tly_page *pg, void *arg, int *n, int *more,
+    tly_err *e)
+{
+	return tly_api_keys_list(r->ctx, pg, arg, n, more, e);
+}
+
+/* key_row - key 'i' of '*arg' */
+static void
+key_row(tly_jw *w, const void *arg, int i)
+{
+	const tly_api_key_row *k = *(tly_api_key_row *const *)arg + i;
+
+	tly_jw_str(w, "object", "api_key");
+	tly_jw_str(w, "id", k->id);
+	tly_jw_str(w, "name", k->name);
+	tly_jw_str(w, "prefix", k->prefix);
+	tly_jw_str(w, "created_by", k->created_by[0] ? k->created_by : NULL);
+	tly_jw_int(w, "created", k->created);
+	if (k->revoked)
+		tly_jw_int(w, "revoked", k->revoked);
+	else
+		tly_jw_null(w, "revoked");
+}
+
 /* tly_h_admin_keys_list - GET /admin/api/v1/api_keys */
 int
 tly_h_admin_keys_list(tly_req *r)
 {
-	tly_api_key_row *rows;
-	tly_page pg;
-	int n, more, rc, i;
-	tly_buf b;
-	tly_jw w;
-	tly_err e;
+	tly_api_key_row *rows = NULL;
 
-	if (tly_page_or_reply(r, &pg) != TLY_OK)
-		return TLY_ERR;
-	tly_err_clear(&e);
-	rc = tly_api_keys_list(r->ctx, &pg, &rows, &n, &more, &e);
-	if (tly_core_err_or_reply(r, rc, &e) != TLY_OK)
-		return TLY_ERR;
-	tly_buf_init(&b, 1 << 20);
-	tly_jw_init(&w, &b);
-	tly_list_begin(&w, "/admin/api/v1/api_keys");
-	for (i = 0; i < n; i++) {
-		tly_jw_obj(&w, NULL);
-		tly_jw_str(&w, "object", "api_key");
-		tly_jw_str(&w, "id", rows[i].id);
-		tly_jw_str(&w, "name", rows[i].name);
-		tly_jw_str(&w, "prefix", rows[i].prefix);
-		tly_jw_str(&w, "created_by", rows[i].created_by[0] ?
-		    rows[i].created_by : NULL);
-		tly_jw_int(&w, "created", rows[i].created);
-		if (rows[i].revoked)
-			tly_jw_int(&w, "revoked", rows[i].revoked);
-		else
-			tly_jw_null(&w, "revoked");
-		tly_jw_end(&w);
-	}
-	tly_list_end(&w, more);
-	tly_reply_jw(r, 200, &w);
-	tly_buf_free(&b);
-	return TLY_OK;
+	return tly_list_or_reply(r, "/admin/api/v1/api_keys", keys, key_row,
+	    &rows);
 }
 
 static const tly_jfield key_fields[] = {
@@ -295,43 +286,85 @@ tly_h_admin_keys_revoke(tly_req *r)
 	return TLY_OK;
 }
 
-/* tly_h_admin_audit_list - GET /admin/api/v1/audit */
+/* word - query parameter 'k': absent, or 1 to 64 printable ASCII */
+static int
+word(tly_req *r, const char *k, const char **out, tly_err *e)
+{
+	const char *v = tly_req_query(r, k), *c;
+
+	*out = NULL;
+	if (v == NULL || v[0] == '\0')
+		return TLY_OK;
+	for (c = v; *c; c++)
+		if (*c <= ' ' || *c > '~')
+			break;
+	if (*c || c - v > 64)
+		return tly_err_param(e, TLY_EK_INVALID, "parameter_invalid", k,
+		    "%s must be at most 64 printable ASCII characters.", k);
+	*out = v;
+	return TLY_OK;
+}
+
+/* stamp - query parameter 'k': absent (0), or unix seconds > 0 */
+static int
+stamp(tly_req *r, const char *k, int64_t *out, tly_err *e)
+{
+	const char *v = tly_req_query(r, k);
+
+	*out = 0;
+	if (v == NULL || v[0] == '\0')
+		return TLY_OK;
+	if (tly_parse_i64(v, out) != TLY_OK || *out < 1)
+		return tly_err_param(e, TLY_EK_INVALID, "parameter_invalid", k,
+		    "%s must be a time in unix seconds.", k);
+	return TLY_OK;
+}
+
+/* audit - fetch a page of the audit log, filtered by the query */
+static int
+audit(tly_req *r, const tly_page *pg, void *arg, int *n, int *more,
+    tly_err *e)
+{
+	tly_audit_filter f;
+
+	memset(&f, 0, sizeof(f));
+	if (word(r, "actor", &f.actor, e) != TLY_OK ||
+	    word(r, "action", &f.action, e) != TLY_OK ||
+	    word(r, "object", &f.object, e) != TLY_OK ||
+	    stamp(r, "created_gte", &f.created_gte, e) != TLY_OK ||
+	    stamp(r, "created_lte", &f.created_lte, e) != TLY_OK)
+		return TLY_ERR;
+	return tly_audit_list(r->ctx, &f, pg, arg, n, more, e);
+}
+
+/* audit_row - entry 'i' of '*arg' */
+static void
+audit_row(tly_jw *w, const void *arg, int i)
+{
+	const tly_audit_row *a = *(tly_audit_row *const *)arg + i;
+	char id[24];
+
+	snprintf(id, sizeof(id), "%lld", (long long)a->id);
+	tly_jw_str(w, "object", "audit_entry");
+	tly_jw_str(w, "id", id);
+	tly_jw_int(w, "at", a->at);
+	tly_jw_str(w, "actor_kind", a->actor_kind);
+	tly_jw_str(w, "actor_id", a->actor_id);
+	tly_jw_str(w, "action", a->action);
+	tly_jw_str(w, "object_id", a->object_id);
+	tly_jw_str(w, "detail", a->detail);
+	tly_jw_str(w, "request_id", a->request_id);
+}
+
+/*
+ * tly_h_admin_audit_list - GET /admin/api/v1/audit
+ * (?actor= ?action= ?object= ?created_gte= ?created_lte=)
+ */
 int
 tly_h_admin_audit_list(tly_req *r)
 {
-	tly_audit_row *rows;
-	tly_page pg;
-	char id[24];
-	int n, more, rc, i;
-	tly_buf b;
-	tly_jw w;
-	tly_err e;
+	tly_audit_row *rows = NULL;
 
-	if (tly_page_or_reply(r, &pg) != TLY_OK)
-		return TLY_ERR;
-	tly_err_clear(&e);
-	rc = tly_audit_list(r->ctx, &pg, &rows, &n, &more, &e);
-	if (tly_core_err_or_reply(r, rc, &e) != TLY_OK)
-		return TLY_ERR;
-	tly_buf_init(&b, 4 << 20);
-	tly_jw_init(&w, &b);
-	tly_list_begin(&w, "/admin/api/v1/audit");
-	for (i = 0; i < n; i++) {
-		snprintf(id, sizeof(id), "%lld", (long long)rows[i].id);
-		tly_jw_obj(&w, NULL);
-		tly_jw_str(&w, "object", "audit_entry");
-		tly_jw_str(&w, "id", id);
-		tly_jw_int(&w, "at", rows[i].at);
-		tly_jw_str(&w, "actor_kind", rows[i].actor_kind);
-		tly_jw_str(&w, "actor_id", rows[i].actor_id);
-		tly_jw_str(&w, "action", rows[i].action);
-		tly_jw_str(&w, "object_id", rows[i].object_id);
-		tly_jw_str(&w, "detail", rows[i].detail);
-		tly_jw_str(&w, "request_id", rows[i].request_id);
-		tly_jw_end(&w);
-	}
-	tly_list_end(&w, more);
-	tly_reply_jw(r, 200, &w);
-	tly_buf_free(&b);
-	return TLY_OK;
+	return tly_list_or_reply(r, "/admin/api/v1/audit", audit, audit_row,
+	    &rows);
 }

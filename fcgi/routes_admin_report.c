@@ -16,6 +16,7 @@
  *	tly_h_admin_event_replay(), tly_h_admin_refusals_list(),
  *	tly_h_admin_emails_list(), tly_h_admin_email_retry(),
  *	tly_h_admin_report_daily(), tly_h_admin_report_top(),
+ *	tly_h_admin_report_currencies(),
  *	tly_h_admin_user_sessions_revoke(),
  *	tly_h_admin_sessions_revoke(), tly_h_admin_onboarding_link(),
  *	tly_h_admin_threshold_set().
@@ -31,6 +32,7 @@
 #include "payout.h"
 #include "payout_retry.h"
 #include "report.h"
+#include "report_currencies.h"
 #include "routes.h"
 #include "tly_str.h"
 #include "webhook.h"
@@ -75,29 +77,6 @@ render_rows(tly_jw *w, const char *k, const tly_rset *rs)
 	tly_jw_end(w);
 }
 
-/* reply_list - 200 {"object":"list","url":'url',"data":[…],"has_more"} */
-static int
-reply_list(tly_req *r, const char *url, const tly_rset *rs)
-{
-	tly_buf b;
-	tly_jw w;
-	int i;
-
-	tly_buf_init(&b, 8 << 20);
-	tly_jw_init(&w, &b);
-	tly_list_begin(&w, url);
-	for (i = 0; i < rs->nrows; i++) {
-		tly_jw_obj(&w, NULL);
-		tly_jw_str(&w, "object", rs->object);
-		render_cells(&w, rs, i);
-		tly_jw_end(&w);
-	}
-	tly_list_end(&w, rs->more);
-	tly_reply_jw(r, 200, &w);
-	tly_buf_free(&b);
-	return TLY_OK;
-}
-
 /* filters - the list filters of the query string */
 static void
 filters(tly_req *r, tly_rfilter *f)
@@ -125,23 +104,56 @@ filters(tly_req *r, tly_rfilter *f)
 typedef int (*list_fn)(tly_ctx *, const tly_rfilter *, const tly_page *,
     tly_rset *, tly_err *);
 
+/* a report list's call: its function, filters and rows */
+typedef struct rlist {
+	list_fn		 fn;
+	tly_rfilter	 f;
+	tly_rset	 rs;
+} rlist;
+
+/* rlist_fetch - fetch a page with the list's function */
+static int
+rlist_fetch(tly_req *r, const tly_page *pg, void *arg, int *n, int *more,
+    tly_err *e)
+{
+	rlist *l = arg;
+	int rc;
+
+	rc = l->fn(r->ctx, &l->f, pg, &l->rs, e);
+	if (rc == TLY_OK) {
+		*n = l->rs.nrows;
+		*more = l->rs.more;
+	}
+	return rc;
+}
+
+/* rlist_row - row 'i' of the list's rows */
+static void
+rlist_row(tly_jw *w, const void *arg, int i)
+{
+	const rlist *l = arg;
+
+	tly_jw_str(w, "object", l->rs.object);
+	render_cells(w, &l->rs, i);
+}
+
+/* list_with - the list 'url' answered from 'fn' with filters 'l->f' */
+static int
+list_with(tly_req *r, const char *url, list_fn fn, rlist *l)
+{
+	l->fn = fn;
+	return tly_list_or_reply(r, url, rlist_fetch, rlist_row, l);
+}
+
 /* list - a filtered, paged list answered from 'fn' */
 static int
 list(tly_req *r, const char *url, list_fn fn)
 {
-	tly_rfilter f;
-	tly_rset rs;
-	tly_page pg;
-	tly_err e;
+	rlist l;
 
-	if (tly_page_or_reply(r, &pg) != TLY_OK)
-		return TLY_ERR;
-	filters(r, &f);
-	tly_err_clear(&e);
-	if (tly_core_err_or_reply(r, fn(r->ctx, &f, &pg, &rs, &e), &e) !=
-	    TLY_OK)
-		return TLY_ERR;
-	return reply_list(r, url, &rs);
+	memset(&l, 0, sizeof(l));
+	filters(r, &l.f);
+	return list_with(r, url, fn, &l);
 }
 
 /* tly_h_admin_payments_list - GET /admin/api/v1/payments */
@@ -196,7 +208,7 @@ tly_h_admin_account_get(tly_req *r)
 {
 	tly_balance bal[TLY_MAX_BALANCES];
 	tly_raccount a;
-	int n, i;
+	int n;
 	tly_buf b;
 	tly_jw w;
 	tly_err e;
@@ -213,20 +225,7 @@ tly_h_admin_account_get(tly_req *r)
 	tly_jw_obj(&w, NULL);
 	tly_jw_str(&w, "object", "account");
 	render_cells(&w, &a.account, 0);
-	tly_jw_arr(&w, "balances");
-	for (i = 0; i < n; i++) {
-		tly_jw_obj(&w, NULL);
-		tly_jw_str(&w, "currency", bal[i].currency);
-		tly_jw_int(&w, "pending_cent", bal[i].pending_cent);
-		tly_jw_int(&w, "payable_cent", bal[i].payable_cent);
-		tly_jw_int(&w, "owed_back_cent", bal[i].owed_back_cent);
-		tly_jw_int(&w, "in_transit_cent", bal[i].in_transit_cent);
-		tly_jw_int(&w, "paid_cent", bal[i].paid_cent);
-		tly_jw_int(&w, "advance_balance_cent",
-		    bal[i].advance_balance_cent);
-		tly_jw_end(&w);
-	}
-	tly_jw_end(&w);
+	tly_render_balances(&w, bal, n);
 	render_rows(&w, "payouts", &a.payouts);
 	render_rows(&w, "advances", &a.advances);
 	tly_jw_end(&w);
@@ -274,21 +273,14 @@ tly_h_admin_payout_retry(tly_req *r)
 int
 tly_h_admin_events_list(tly_req *r)
 {
-	tly_rfilter f;
-	tly_rset rs;
-	tly_page pg;
-	tly_err e;
+	rlist l;
 
-	if (tly_page_or_reply(r, &pg) != TLY_OK)
-		return TLY_ERR;
-	filters(r, &f);
-	f.created_gte = tly_req_query(r, "received_gte");
-	f.created_lte = tly_req_query(r, "received_lte");
-	tly_err_clear(&e);
-	if (tly_core_err_or_reply(r, tly_report_events(r->ctx, &f, &pg, &rs,
-	    &e), &e) != TLY_OK)
-		return TLY_ERR;
-	return reply_list(r, "/admin/api/v1/webhook_events", &rs);
+	memset(&l, 0, sizeof(l));
+	filters(r, &l.f);
+	l.f.created_gte = tly_req_query(r, "received_gte");
+	l.f.created_lte = tly_req_query(r, "received_lte");
+	return list_with(r, "/admin/api/v1/webhook_events", tly_report_events,
+	    &l);
 }
 
 /* reply_one - 200 with row 0 of 'rs' */
@@ -447,6 +439,43 @@ int
 tly_h_admin_report_top(tly_req *r)
 {
 	return report(r, TLY_REPORT_TOP);
+}
+
+/*
+ * tly_h_admin_report_currencies - GET /admin/api/v1/reports/currencies:
+ * the configured currencies with data, most volume first (not paged:
+ * the configuration's few)
+ */
+int
+tly_h_admin_report_currencies(tly_req *r)
+{
+	tly_report_currency c[TLY_MAX_CURRENCIES];
+	const tly_currency *conf;
+	int n, i;
+	tly_buf b;
+	tly_jw w;
+	tly_err e;
+
+	tly_err_clear(&e);
+	if (tly_core_err_or_reply(r, tly_report_currencies(r->ctx, c, &n, &e),
+	    &e) != TLY_OK)
+		return TLY_ERR;
+	tly_buf_init(&b, 64 << 10);
+	tly_jw_init(&w, &b);
+	tly_list_begin(&w, "/admin/api/v1/reports/currencies");
+	for (i = 0; i < n; i++) {
+		conf = tly_config_currency(r->ctx->cfg, c[i].currency);
+		tly_jw_obj(&w, NULL);
+		tly_jw_str(&w, "object", "report_currency");
+		tly_jw_str(&w, "currency", c[i].currency);
+		tly_jw_int(&w, "exponent", conf ? conf->exponent : 2);
+		tly_jw_int(&w, "volume_30d_cent", c[i].volume_cent);
+		tly_jw_end(&w);
+	}
+	tly_list_end(&w, 0);
+	tly_reply_jw(r, 200, &w);
+	tly_buf_free(&b);
+	return TLY_OK;
 }
 
 /* revoked - 200 {"object":"session_revocation","user_id","revoked":n} */

@@ -211,7 +211,7 @@ tly_h_accounts_create(tly_req *r)
 	if (nonneg(r, "payout_threshold_cent", -1,
 	    &in.payout_threshold_cent) != TLY_OK)
 		return TLY_ERR;
-	rc = tly_account_create(r->ctx, &in, &a, &e);
+	rc = tly_account_create(r->ctx, &r->principal, &in, &a, &e);
 	if (tly_core_err_or_reply(r, rc, &e) != TLY_OK)
 		return TLY_ERR;
 	return reply_account(r, 201, &a);
@@ -278,7 +278,7 @@ tly_h_ambassador_set(tly_req *r)
 	if (tly_req_json_or_reply(r, ambassador_fields) != TLY_OK)
 		return TLY_ERR;
 	tly_err_clear(&e);
-	rc = tly_ambassador_link_set(r->ctx, r->cap[0],
+	rc = tly_ambassador_link_set(r->ctx, &r->principal, r->cap[0],
 	    tly_json_str(r->json, "ambassador_account_id"),
 	    i64_or(r, "share_bps", r->ctx->cfg->ambassador_bps),
 	    i64_or(r, "active_from", tly_now_s()),
@@ -313,8 +313,8 @@ tly_h_host_partner_create(tly_req *r)
 	slug = tly_json_str(r->json, "slug");
 	acct = tly_json_str(r->json, "account_id");
 	bps = i64_or(r, "share_bps", r->ctx->cfg->host_partner_bps);
-	if (tly_core_err_or_reply(r, tly_host_partner_create(r->ctx, slug,
-	    acct, bps, &e), &e) != TLY_OK)
+	if (tly_core_err_or_reply(r, tly_host_partner_create(r->ctx,
+	    &r->principal, slug, acct, bps, &e), &e) != TLY_OK)
 		return TLY_ERR;
 	tly_buf_init(&b, 1024);
 	tly_jw_init(&w, &b);
@@ -467,8 +467,8 @@ tly_h_products_create(tly_req *r)
 	tly_err_clear(&e);
 	if (product_in(r, &in, 0) != TLY_OK)
 		return TLY_ERR;
-	if (tly_core_err_or_reply(r, tly_product_create(r->ctx, &in, &p, &e),
-	    &e) != TLY_OK)
+	if (tly_core_err_or_reply(r, tly_product_create(r->ctx,
+	    &r->principal, &in, &p, &e), &e) != TLY_OK)
 		return TLY_ERR;
 	return reply_product(r, 201, &p);
 }
@@ -500,8 +500,8 @@ tly_h_products_update(tly_req *r)
 	tly_err_clear(&e);
 	if (product_in(r, &in, 1) != TLY_OK)
 		return TLY_ERR;
-	if (tly_core_err_or_reply(r, tly_product_update(r->ctx, r->cap[0],
-	    &in, &p, &e), &e) != TLY_OK)
+	if (tly_core_err_or_reply(r, tly_product_update(r->ctx,
+	    &r->principal, r->cap[0], &in, &p, &e), &e) != TLY_OK)
 		return TLY_ERR;
 	return reply_product(r, 200, &p);
 }

@@ -40,7 +40,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -219,7 +218,6 @@ tly_worker_main(const tly_config *cfg, int pool, int listen_fd, int status_fd,
 	sig_fd = setup_signals();
 	if (sig_fd < 0)
 		return TLY_EXIT_FATAL;
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	tly_log_init(&log, 2, cfg->log_level, pc->name);
 	(void)tly_log_defer(&log);
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&fr, listen_fd, 0) != 0) {

@@ -113,9 +113,12 @@ login_throttle auth.c
 outbox outbox.c
 payments payments.c
 payouts payout.c
+payout_deferrals payout_defer.c
 products catalog.c
 reconciliation_lines reconcile.c
 reconciliation_reports reconcile.c
+reconciliation_acks reconcile.c
+external_transfers reconcile.c
 refunds refund.c refund_book.c refund_events.c
 report_block_payees report_daily.c
 report_block_products report_daily.c

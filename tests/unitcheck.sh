@@ -4,7 +4,8 @@
 # Documentation= man pages found (a MANPATH of man/) and its programs
 # those of this build; run by 'make check' in the build directory.
 # Also checks what the permission model (docs/operations.md) rests on:
-# the runtime directory 0750 handed to nginx's group, the logs directory,
+# the runtime directory 2750 (setgid: the sockets take its group) handed
+# to the web group (tally-web, nginx's user alone), the logs directory,
 # ReadWritePaths that a missing directory cannot break, and the
 # configuration test before the start.  Skips (exit 77) without
 # systemd-analyze.
@@ -32,17 +33,19 @@ want() {
 	grep -qx -- "$1" "$unit" || fail "$unit has no line '$1'"
 }
 want 'RuntimeDirectory=tally'
-want 'RuntimeDirectoryMode=0750'
+want 'RuntimeDirectoryMode=2750'
 want 'LogsDirectory=tally'
 want 'Documentation=man:tallyd(8) man:tally.conf(5) man:tallyctl(8)'
 grep -q '^ExecStartPre=+/bin/chgrp [a-z_-]* /run/tally$' "$unit" ||
-    fail "the runtime directory is not handed to nginx's group"
+    fail "the runtime directory is not handed to the web group"
 grep -q "^ExecStartPre=$sbindir/tallyd -t " "$unit" ||
     fail "no configuration test before the start"
 grep '^ReadWritePaths=' "$unit" | tr ' =' '\n\n' | grep '^/' &&
     fail "a ReadWritePaths entry without '-' stops the start when missing"
 grep -q '^SupplementaryGroups=' "$unit" &&
-    fail "tallyd must not join nginx's group"
+    fail "tallyd must not join nginx's groups"
+grep -qx 'Group=tally' "$unit" ||
+    fail "Group= other than tally: the logs would be the web group's"
 grep -q '@[a-zA-Z_]*@' "$unit" && fail "unsubstituted @VAR@ in $unit"
 [ $bad = 0 ] && echo "$unit: verified"
 exit $bad

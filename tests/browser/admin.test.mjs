@@ -5,15 +5,18 @@
  * emulator), Debian's chromium driven by playwright-core, one browser
  * context (its own cookies) per admin:
  *   - log in through the form; the dashboard draws its charts from real
- *     data (SVG polylines and bars, axis labels, the totals);
+ *     data (SVG polylines and bars, axis labels, the totals); its
+ *     currency is a list of those with data, the most volume first;
  *   - find a payment by its pi_ id, refund part of it: the remaining
  *     amount and the ledger rows change, one refund for a double click,
  *     the Idempotency-Key sent;
  *   - a viewer sees no refund form, and the API refuses a refund forged
  *     from that session (403);
  *   - replay a dead webhook event; retry a failed payout, paid by the
- *     next run; an account's actions by role (onboarding link, payout
+ *     next run, and the payouts run's deferred list with the reason in
+ *     words; an account's actions by role (onboarding link, payout
  *     threshold, an advance granted once for a double click);
+ *   - the audit log filtered by action and created day, kept in the URL;
  *   - paging through 250 payments, 25 a page, each once;
  *   - "log out everywhere" ends another browser's session: its next
  *     view goes to the login page;
@@ -31,11 +34,14 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 
 import {
-  complete, craftEvent, esc, flush, makeAccount, newBuyer, okCheckout, paid, postWebhook, richProduct, server, sql1,
+  craftEvent, esc, makeAccount, postWebhook, server, sql1,
   sqlNum, until,
 } from '../system/lib/checkout_helpers.mjs';
 import { run } from '../system/lib/proc.mjs';
 import { BIN, randomString, req, startStack } from '../system/lib/stack.mjs';
+import {
+  buy, cspSeen as cspSeenInto, cspWatch, seed, usd, watch,
+} from './lib/panel.mjs';
 
 const CHROMIUM = process.env.TALLY_CHROMIUM || '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -51,13 +57,6 @@ const contexts = [];
 const violations = [];
 const pageErrors = [];
 
-/* usd - the expected text of an amount (en-US), computed apart from the page */
-function usd(cents) {
-  const neg = cents < 0;
-  const c = Math.abs(cents);
-  return `${neg ? '-' : ''}$${Math.trunc(c / 100).toLocaleString('en-US')}.${String(c % 100).padStart(2, '0')}`;
-}
-
 async function shot(page, name) {
   await page.screenshot({ path: path.join(stack.dir, name), fullPage: true });
 }
@@ -68,25 +67,14 @@ async function open() {
     timezoneId: 'UTC' });
   contexts.push(context);
   context.setDefaultTimeout(WAIT);
-  await context.addInitScript(() => {
-    window.__csp = [];
-    document.addEventListener('securitypolicyviolation', (e) => {
-      window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`);
-    });
-  });
+  await context.addInitScript(cspWatch);
   const page = await context.newPage();
-  page.on('console', (m) => {
-    if (/Content.Security.Policy/i.test(m.text())) violations.push({ url: page.url(), text: m.text() });
-  });
-  page.on('pageerror', (e) => pageErrors.push({ url: page.url(), text: e.message }));
+  watch(page, violations, pageErrors);
   return page;
 }
 
 /* cspSeen - the violations the page itself reported */
-async function cspSeen(page) {
-  const v = await page.evaluate(() => window.__csp ?? []);
-  for (const t of v) violations.push({ url: page.url(), text: t });
-}
+const cspSeen = (page) => cspSeenInto(page, violations);
 
 /* login - through the login form as 'user'; lands on the dashboard */
 async function login(page, user) {
@@ -97,49 +85,14 @@ async function login(page, user) {
   await page.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor();
 }
 
-/* buy - a completed purchase (as the system tests make one) */
-async function buy() {
-  const { product, slug } = await richProduct(stack, { price_cent: 2520, agentBps: 1000 });
-  const b = await newBuyer(stack, { email: `b-${randomString(6).toLowerCase()}@example.test` });
-  const c = await okCheckout(stack, b, { product_id: product.id, host_partner_slug: slug });
-  await paid(stack, c.payment_intent_id);
-  const r = await complete(stack, b, c.id);
-  assert.equal(r.status, 200, r.body);
-  await flush(stack);
-  return { pay: r.json.id, amount: r.json.amount_cent, pi: c.payment_intent_id };
-}
-
-/* seed - 'n' payments of payee 'acc' by SQL (split: amount to the payee, 200, 100) */
-async function seed(acc, n, ageDays = 0) {
-  const ids = [];
-  for (let i = 0; i < n; i += 100) {
-    const pays = [];
-    const shares = [];
-    for (let k = i; k < Math.min(n, i + 100); k++) {
-      const pay = `pay_seed${randomString(20)}`;
-      ids.push(pay);
-      const at = `NOW(3) - INTERVAL ${ageDays} DAY - INTERVAL ${k} SECOND`;
-      const amount = 1000 + k;
-      pays.push(`(${esc(pay)}, 'seed', ${esc(`pi_seed${randomString(20)}`)}, ${amount + 300}, 'usd', 100, ` +
-        `${esc(acc)}, 'succeeded', 'seed', ${at})`);
-      shares.push(`(${esc(pay)}, ${esc(acc)}, 'TALENT', 'split', ${amount}, 'usd', 'pending', ${at})`);
-      shares.push(`(${esc(pay)}, 'acc_platform', 'PLATFORM', 'split', 200, 'usd', 'pending', ${at})`);
-      shares.push(`(${esc(pay)}, 'acc_stripe_fee', 'STRIPE_FEE', 'split', 100, 'usd', 'pending', ${at})`);
-    }
-    await stack.sql('INSERT INTO payments (id, purpose, pi_id, amount_cent, currency, stripe_fee_estimate_cent, ' +
-      `fee_bearer_account_id, status, completed_via, created_at) VALUES ${pays.join(', ')}`);
-    await stack.sql('INSERT INTO shares (payment_id, account_id, role, kind, amount_cent, currency, status, ' +
-      `created_at) VALUES ${shares.join(', ')}`);
-  }
-  return ids;
-}
-
 before(async () => {
   stack = await startStack({
     name: 'admin-browser', stripe: true,
     conf: {
       'job.webhooks': { interval: 1 },
       'currency.usd': { refund_support_limit_cent: LIMIT },
+      'currency.eur': { refund_support_limit_cent: LIMIT },
+      'currency.gbp': { refund_support_limit_cent: LIMIT },
       payouts: { hold_days: 0, retry_base: 3600 },
       ratelimit: { buyer_per_second: 5000, buyer_burst: 10000 },
     },
@@ -181,10 +134,12 @@ test('the panel is served under a strict CSP: no inline script or style, framing
 });
 
 test('log in; the dashboard draws its charts from the data', async () => {
-  bought = [await buy(), await buy()];
+  bought = [await buy(stack), await buy(stack)];
   const payee = await makeAccount(stack, 'talent', { display_name: 'Chart Talent' });
   /* some history for the charts: payments 1..6 days ago */
-  for (let d = 1; d <= 6; d++) await seed(payee.id, d, d);
+  for (let d = 1; d <= 6; d++) await seed(stack, payee.id, d, d);
+  /* less volume in eur today than in usd: usd first; gbp has no data */
+  await seed(stack, payee.id, 1, 0, 'eur');
   const page = await open();
   /* without a session the panel asks to log in, and does not say a session ended */
   await page.goto(`${stack.url}/admin/`);
@@ -228,6 +183,20 @@ test('log in; the dashboard draws its charts from the data', async () => {
   await page.waitForURL(/days=30/);
   await page.locator('svg.chart-line polyline').first().waitFor();
   await shot(page, 'admin-dashboard.png');
+  /* the currency: a list of those with data, the most volume first */
+  const curSel = page.getByLabel('Currency', { exact: true });
+  assert.equal(await curSel.evaluate((n) => n.tagName), 'SELECT');
+  assert.deepEqual(await curSel.locator('option').allTextContents(), ['USD', 'EUR']);
+  assert.equal(await curSel.inputValue(), 'usd', 'the most volume by default');
+  await curSel.selectOption('eur');
+  await page.getByRole('button', { name: 'Show' }).click();
+  await page.waitForURL(/currency=eur/);
+  await page.getByText(/^EUR, /).waitFor();
+  assert.equal(await page.locator('.kpi', { hasText: 'Gross volume' }).locator('.kpi-value').textContent(),
+    '€13.00', 'the eur payment of 1 000 + 300');
+  await page.reload();
+  await page.getByText(/^EUR, /).waitFor();
+  assert.equal(await page.getByLabel('Currency', { exact: true }).inputValue(), 'eur', 'kept in the URL');
   await cspSeen(page);
 });
 
@@ -355,6 +324,24 @@ test('retry a failed payout: paid by the next run', async () => {
   assert.ok(po, 'a refused transfer');
   await stack.emu('POST', `/__emu/accounts/${c.connect_account_id}/complete_onboarding`);
 
+  /* the run's deferred list says why in words: backed off after the refusal */
+  const vp = await open();
+  await login(vp, 'viewer1');
+  await vp.getByRole('link', { name: 'Payouts', exact: true }).click();
+  await vp.getByRole('link', { name: 'Deferred' }).click();
+  await vp.waitForURL(/#\/payouts\/deferred/);
+  const drow = vp.locator('tbody tr', { hasText: 'Payout Talent' });
+  await drow.waitFor();
+  assert.match(await drow.textContent(), /A transfer to it failed: waiting before the next attempt/);
+  assert.match(await drow.textContent(), /\$120\.00/);
+  await shot(vp, 'admin-deferred.png');
+  await vp.getByLabel('Reason').selectOption('below_threshold');
+  await vp.getByRole('button', { name: 'Apply' }).click();
+  await vp.waitForURL(/reason=below_threshold/);
+  await vp.locator('.empty, tbody tr').first().waitFor();
+  assert.equal(await vp.locator('tbody tr', { hasText: 'Payout Talent' }).count(), 0, 'filtered by reason');
+  await cspSeen(vp);
+
   /* support sees the payout but no retry button; finance retries it */
   const sp = await open();
   await login(sp, 'support1');
@@ -399,7 +386,7 @@ test('retry a failed payout: paid by the next run', async () => {
 
 test('paging through 250 payments, 25 a page', async () => {
   const payee = await makeAccount(stack, 'talent');
-  const ids = await seed(payee.id, 250);
+  const ids = await seed(stack, payee.id, 250);
   const page = await open();
   await login(page, 'viewer1');
   await page.goto(`${stack.url}/admin/#/payments?payee=${payee.id}`);
@@ -445,6 +432,25 @@ test('log out everywhere ends another browser\'s session', async () => {
   await page.getByRole('link', { name: 'Audit log' }).click();
   await page.getByRole('cell', { name: 'admin_sessions.revoke' }).first().waitFor();
   await shot(page, 'admin-users.png');
+  /* the audit log's filters, kept in the URL */
+  await page.getByLabel('Action').fill('admin.login');
+  await page.getByLabel('Created from').fill(new Date().toISOString().slice(0, 10));
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await page.waitForURL(/action=admin\.login/);
+  await until(async () => {
+    const acts = await page.locator('tbody tr td:nth-child(2)').allTextContents();
+    return acts.length > 0 && acts.every((t) => t === 'admin.login');
+  }, 'only logins');
+  const logins = await sqlNum(stack, "SELECT COUNT(*) FROM audit_log WHERE action = 'admin.login' AND " +
+    'at >= UTC_DATE()');
+  assert.equal(await page.locator('tbody tr').count(), Math.min(50, logins));
+  await page.reload();
+  await page.locator('tbody tr').first().waitFor();
+  assert.equal(await page.getByLabel('Action').inputValue(), 'admin.login', 'the filter survives a reload');
+  assert.ok((await page.locator('tbody tr td:nth-child(2)').allTextContents()).every((t) => t === 'admin.login'));
+  await page.getByLabel('Created from').fill('2999-01-01');
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await page.getByText('No entry matches these filters.').waitFor();
   await cspSeen(page);
   await cspSeen(victim);
 });

@@ -47,7 +47,7 @@ import {
   tallyctlEnv, tortureConf,
 } from '../torture/lib.mjs';
 import { checkout, complete, confirmPi, fastBuyer, server } from '../system/lib/checkout_helpers.mjs';
-import { alive, childrenOf } from '../system/lib/proc.mjs';
+import { alive, childrenOf, listeningInodes, socketInodes } from '../system/lib/proc.mjs';
 import { POOLS, startStack, waitFor } from '../system/lib/stack.mjs';
 
 const RUNS = Number(process.env.CHAOS_RUNS || 20);
@@ -115,6 +115,20 @@ async function up() {
     await waitFor(() => lastKids.every((p) => !alive(p)), { timeoutMs: 10000, what: 'orphans gone' })
       .catch(() => { for (const p of lastKids) if (alive(p)) process.kill(p, 'SIGKILL'); });
     await waitFor(() => lastKids.every((p) => !alive(p)), { timeoutMs: 5000, what: 'orphans killed' });
+    /* a child forked after lastKids was read (a respawn racing the kill)
+       is an orphan too: wait until nothing listens on the pools' sockets,
+       then kill what still does, as systemd's KillMode=control-group
+       would */
+    const paths = POOLS.map((p) => stack.socket(p));
+    const listening = () => listeningInodes(paths).size > 0;
+    await waitFor(() => !listening(), { timeoutMs: 10000, what: 'late orphans gone' }).catch(() => {
+      const inodes = new Set(listeningInodes(paths).keys());
+      for (const name of fs.readdirSync('/proc')) {
+        if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+        if ([...socketInodes(Number(name))].some((i) => inodes.has(i))) process.kill(Number(name), 'SIGKILL');
+      }
+    });
+    await waitFor(() => !listening(), { timeoutMs: 5000, what: 'late orphans killed' });
     await stack.startTallyd();
   }
 }

@@ -11,7 +11,11 @@
  * COMMIT that leaves nothing of the transaction, dropped by a ROLLBACK,
  * run at once outside a transaction, and more than one batch's worth;
  * tly_q_exec_text: a read in the same round trip as the queued writes,
- * its integers, strings and NULLs, a queued write's failure returned by it.
+ * its integers, strings and NULLs, a queued write's failure returned by it;
+ * a COMMIT the server refuses on a live connection (the global read lock
+ * of FLUSH TABLES WITH READ LOCK held past lock_wait_timeout): nothing of
+ * the transaction is committed, then or by the next one, and the
+ * connection is left outside any transaction.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -350,6 +354,62 @@ test_exec_text(void **state)
 	tly_q_done(&q);
 }
 
+/*
+ * test_commit_refused_live - a COMMIT that fails while the connection
+ * lives.  The outside connection holds FLUSH TABLES WITH READ LOCK,
+ * which blocks the COMMIT of any transaction that wrote; the COMMIT
+ * gives up after lock_wait_timeout (1 s) with an error, the connection
+ * alive.  If the transaction stayed open on the server, its row lock
+ * would stay held and the next START TRANSACTION would commit its row.
+ */
+static void
+test_commit_refused_live(void **state)
+{
+	int64_t in_tx = -1;
+	tly_err e;
+	int rc;
+
+	(void)state;
+	tly_err_clear(&e);
+	assert_int_equal(dbtest_exec(&cfg, "SET SESSION lock_wait_timeout = "
+	    "10"), TLY_OK);
+	assert_int_equal(tly_db_simple(ctx.db, "SET SESSION lock_wait_timeout "
+	    "= 1", &e), TLY_OK);
+	assert_int_equal(tly_db_begin(ctx.db, &e), TLY_OK);
+	assert_int_equal(tly_db_exec(ctx.db, &e, NULL, "INSERT INTO t (id) "
+	    "VALUES (150)", ""), TLY_OK);
+	assert_int_equal(dbtest_exec(&cfg, "FLUSH TABLES WITH READ LOCK"),
+	    TLY_OK);
+	rc = tly_db_commit(ctx.db, &e);
+	assert_int_equal(dbtest_exec(&cfg, "UNLOCK TABLES"), TLY_OK);
+	print_message("COMMIT under the read lock: rc %d, mysql_errno %d, "
+	    "%s\n", rc, tly_db_last_errno(ctx.db), e.msg);
+	assert_int_not_equal(rc, TLY_OK);
+	assert_false(tly_db_lost(ctx.db));	/* the connection lives */
+	assert_false(tly_db_in_tx(ctx.db));
+
+	/* the server ended it: no transaction open, nothing of it kept */
+	assert_int_equal(tly_db_row(ctx.db, &e, "SELECT @@in_transaction",
+	    ">i", &in_tx), TLY_OK);
+	assert_int_equal(in_tx, 0);
+	assert_int_equal(count_ids(150, 150), 0);
+	/* its row lock is gone: another connection takes the same key */
+	assert_int_equal(dbtest_exec(&cfg, "INSERT INTO t (id) VALUES (152)"),
+	    TLY_OK);
+	assert_int_equal(dbtest_exec(&cfg, "DELETE FROM t WHERE id = 152"),
+	    TLY_OK);
+
+	/* the next transaction commits its own row, never the refused one */
+	assert_int_equal(tly_db_begin(ctx.db, &e), TLY_OK);
+	assert_int_equal(tly_db_exec(ctx.db, &e, NULL, "INSERT INTO t (id) "
+	    "VALUES (151)", ""), TLY_OK);
+	assert_int_equal(tly_db_commit(ctx.db, &e), TLY_OK);
+	assert_int_equal(count_ids(150, 150), 0);
+	assert_int_equal(count_ids(151, 151), 1);
+	assert_int_equal(tly_db_simple(ctx.db, "SET SESSION lock_wait_timeout "
+	    "= DEFAULT", &e), TLY_OK);
+}
+
 int
 main(void)
 {
@@ -364,6 +424,7 @@ main(void)
 		cmocka_unit_test(test_later_failure_at_commit),
 		cmocka_unit_test(test_later_rollback_and_autocommit),
 		cmocka_unit_test(test_exec_text),
+		cmocka_unit_test(test_commit_refused_live),
 	};
 	int rc;
 

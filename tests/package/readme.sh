@@ -74,6 +74,7 @@ cleanup() {
 	rm -rf /etc/tally /run/tally /var/log/tally
 	getent passwd tally >/dev/null && deluser --system --quiet tally >/dev/null 2>&1
 	getent group tally >/dev/null && delgroup --system --quiet tally >/dev/null 2>&1
+	getent group tally-web >/dev/null && delgroup --system --quiet tally-web >/dev/null 2>&1
 	[ -L /run/mysqld/mysqld.sock ] && rm -f /run/mysqld/mysqld.sock
 	mariadb --socket="$TALLY_TEST_DB_SOCKET" -e "DROP DATABASE IF EXISTS tally;
 	    DROP USER IF EXISTS 'tally'@'localhost'" 2>/dev/null

@@ -7,9 +7,10 @@
 # 1. builds it: a copy of the checkout (no build dirs), dpkg-buildpackage
 #    -b -us -uc (nocheck: 'tests/run unit' ran make check), lintian with
 #    no error;
-# 2. installs it (dpkg -i): the user and group, /etc/tally 0750 root:tally,
-#    /var/log/tally, the unit enabled (and not started: no tally.conf),
-#    the nginx snippet, the man pages, logrotate's conffile;
+# 2. installs it (dpkg -i): the user and group, the group tally-web with
+#    www-data alone in it, /etc/tally 0750 root:tally, /var/log/tally,
+#    the unit enabled (and not started: no tally.conf), the nginx
+#    snippet, the man pages, logrotate's conffile;
 # 3. configures it as the README says, against the suite's MariaDB (a
 #    database and user of its own, over TCP): tally.conf from the
 #    installed example, the secrets in /etc/tally/tally.env, tallyctl
@@ -18,9 +19,12 @@
 #    systemd as PID 1: the unit's RuntimeDirectory/LogsDirectory made with
 #    their modes, its ExecStartPre lines ('+' as root, the others as the
 #    unit's User with its EnvironmentFile), then ExecStart as that user;
+#    /run/tally 2750 tally:tally-web, each socket 0660 tally:tally-web;
 # 5. nginx (workers as www-data) with the installed snippet, only its
 #    'listen' changed: GET /api/v1/health answers 200, the pages are
-#    served, and a user outside nginx's group cannot reach the sockets;
+#    served; connecting to a socket as www-data with its groups works,
+#    as nobody, or as another process of www-data's group (another
+#    site's pool), is EACCES;
 # 6. stops it all and purges the package: nothing it made is left.
 # Prints "PASS: what" / "FAIL: what" per check and exits 1 on a failure.
 # It changes the machine (a package, a user, /etc/tally, /run/tally):
@@ -98,6 +102,9 @@ dpkg -i "$deb" >"$W/install.log" 2>&1 || { cat "$W/install.log"; fail "dpkg -i";
 pass "dpkg -i"
 check "the system user tally" sh -c 'getent passwd tally >/dev/null'
 check "the group tally" sh -c 'getent group tally >/dev/null'
+check "the group tally-web holds nginx's user alone" \
+    [ "$(getent group tally-web | cut -d: -f4)" = www-data ]
+check "tally is not in it" sh -c '! id -nG tally | grep -qw tally-web'
 check "/etc/tally is 0750 root:tally" [ "$(stat -c '%a %U:%G' /etc/tally)" = "750 root:tally" ]
 check "/var/log/tally is 0750 tally:tally" \
     [ "$(stat -c '%a %U:%G' /var/log/tally)" = "750 tally:tally" ]
@@ -158,7 +165,12 @@ done
 check "tallyd started as the unit would (ExecStartPre: chgrp, tallyd -t as tally)" \
     [ -S "$rt/api.sock" ]
 grep 'start_unit\|tallyd:' "$W/tallyd.out"
-check "/run/tally is 0750 tally:www-data" [ "$(stat -c '%a %U:%G' "$rt")" = "750 tally:www-data" ]
+check "/run/tally is 2750 tally:tally-web (setgid)" \
+    [ "$(stat -c '%a %U:%G' "$rt")" = "2750 tally:tally-web" ]
+for p in api webhook admin; do
+	check "$p.sock is a socket 0660 tally:tally-web" \
+	    [ "$(stat -c '%F %a %U:%G' "$rt/$p.sock")" = "socket 660 tally:tally-web" ]
+done
 check "tallyd runs as tally" [ "$(ps -o user= -p "${PIDS[0]}" | tr -d ' ')" = tally ]
 
 # --- 5. nginx with the installed snippet -------------------------------------------
@@ -202,20 +214,28 @@ check "the checkout page is served" \
     [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$hport/checkout/")" = 200 ]
 check "the access log has the request id" \
     grep -q 'GET /api/v1/health.* rid=[0-9a-f]\{32\}' /var/log/nginx/tally-access.log
-# curl_as USER GROUP - curl's exit status connecting to the api socket as
-# USER: 7 is "could not connect"; past the connection the FastCGI worker
-# does not speak HTTP, so any other status means the socket was reached
-curl_as() {
-	setpriv --reuid="$1" --regid="$2" --clear-groups curl -s --max-time 3 \
-	    --unix-socket "$rt/api.sock" http://x/api/v1/health >/dev/null 2>&1
-	echo $?
+# connect_as SOCKET SETPRIV_ARGS... - connect(2) to SOCKET with those
+# credentials: prints "ok" or the errno's name (EACCES, ...)
+connect_as() {
+	local sock=$1; shift
+	setpriv "$@" perl -MSocket -MPOSIX -e '
+	    socket(my $s, PF_UNIX, SOCK_STREAM, 0) or die "socket: $!";
+	    if (connect($s, pack_sockaddr_un($ARGV[0]))) { print "ok\n"; exit }
+	    my %n = (EACCES() => "EACCES", ENOENT() => "ENOENT",
+	        ECONNREFUSED() => "ECONNREFUSED");
+	    print $n{$!+0} // "errno " . ($!+0), "\n"' "$sock" 2>&1
 }
-rc_www=$(curl_as www-data www-data)
-check "nginx's user reaches the sockets (curl $rc_www)" [ "$rc_www" != 7 ]
-rc_nobody=$(curl_as nobody nogroup)
-check "a user outside nginx's group cannot (curl $rc_nobody)" [ "$rc_nobody" = 7 ]
+for p in api webhook admin; do
+	r=$(connect_as "$rt/$p.sock" --reuid=www-data --regid=www-data --init-groups)
+	check "nginx's user (with its groups) connects to $p.sock ($r)" [ "$r" = ok ]
+	r=$(connect_as "$rt/$p.sock" --reuid=nobody --regid=nogroup --clear-groups)
+	check "nobody cannot connect to $p.sock: EACCES ($r)" [ "$r" = EACCES ]
+	r=$(connect_as "$rt/$p.sock" --reuid=nobody --regid=www-data --clear-groups)
+	check "another site's pool in www-data's group cannot either: EACCES ($r)" \
+	    [ "$r" = EACCES ]
+done
 check "nor list /run/tally" \
-    sh -c "! setpriv --reuid=nobody --regid=nogroup --clear-groups ls $rt >/dev/null 2>&1"
+    sh -c "! setpriv --reuid=nobody --regid=www-data --clear-groups ls $rt >/dev/null 2>&1"
 env -u TALLY_DB_PASSWORD tallyctl check >"$W/check.out" 2>&1
 check "tallyctl check: the ledger holds" [ $? -eq 0 ]
 
@@ -232,7 +252,8 @@ dpkg --purge tally >"$W/purge.log" 2>&1
 check "dpkg --purge tally" [ $? -eq 0 ]
 check "purge removed /etc/tally" [ ! -e /etc/tally ]
 check "purge removed /var/log/tally" [ ! -e /var/log/tally ]
-check "purge removed the user and group" sh -c '! getent passwd tally && ! getent group tally'
+check "purge removed the user and groups" \
+    sh -c '! getent passwd tally && ! getent group tally && ! getent group tally-web'
 check "purge removed the programs and data" \
     sh -c '[ ! -e /usr/sbin/tallyd ] && [ ! -e /usr/share/tally ] && [ ! -e /lib/systemd/system/tallyd.service ]'
 check "purge removed the unit's enablement" \

@@ -96,7 +96,13 @@ function credentials(req, params) {
   return null;
 }
 
-function authenticate(opts, key) {
+/*
+ * authenticate - the caller's key against the emulator's keys (emu.keys,
+ * lib/control.mjs "keys"): with no --api-key any sk_test_/rk_test_ key
+ * is accepted; a key rolled (POST /__emu/keys/roll) stays valid until
+ * its expiry, then is refused like Stripe refuses an expired key.
+ */
+function authenticate(emu, key) {
   if (!key) {
     throw authError(
       "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication for details, or we can help at https://support.stripe.com/.",
@@ -104,8 +110,12 @@ function authenticate(opts, key) {
   }
   if (/^pk_test_\S+$/.test(key)) return { publishable: true, key };
   const okShape = /^(sk|rk)_test_\S+$/.test(key);
-  const allowed = !opts.apiKeys.length || opts.apiKeys.includes(key);
+  const known = emu.keys.get(key);
+  const allowed = emu.keysOpen || known !== undefined;
   if (!okShape || !allowed) throw authError(`Invalid API Key provided: ${maskKey(key)}`);
+  if (known && known.expires_at !== null && known.expires_at <= emu.now()) {
+    throw authError(`Expired API Key provided: ${maskKey(key)}`, 'api_key_expired');
+  }
   return { publishable: false, key };
 }
 
@@ -183,7 +193,9 @@ async function handleApi(emu, opts, req, res, url) {
   let ctx;
   let found;
   try {
-    const auth = authenticate(opts, credentials(req, params));
+    const key = credentials(req, params);
+    entry.api_key = key ? maskKey(key) : null;
+    const auth = authenticate(emu, key);
     let owner = PLATFORM;
     if (stripeAccount && stripeAccount !== PLATFORM) {
       if (!emu.state.get('accounts', stripeAccount)) {
@@ -361,6 +373,9 @@ export function createEmulatorServer(opts = {}) {
     webhookSettings: o.webhookSettings,
     log: logStream ? (line) => logStream.write(`${line}\n`) : null,
   });
+  /* the secret keys: --api-key, plus the ones rolled by the control API */
+  emu.keysOpen = o.apiKeys.length === 0;
+  emu.keys = new Map(o.apiKeys.map((k) => [k, { expires_at: null }]));
   for (const w of o.webhooks) emu.webhooks.addEndpoint({ ...w, connect: false });
   for (const w of o.connectWebhooks) emu.webhooks.addEndpoint({ ...w, connect: true });
 

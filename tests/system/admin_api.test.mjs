@@ -35,6 +35,7 @@ import {
   paymentConf, postWebhook, richProduct, server, sql1, sqlNum, until,
 } from './lib/checkout_helpers.mjs';
 import { run } from './lib/proc.mjs';
+import { seedPayments } from './lib/seed.mjs';
 import { BIN, randomString, req, startStack } from './lib/stack.mjs';
 
 const LIMIT = 1000;		/* the support role's limit per refund */
@@ -97,32 +98,8 @@ async function buy({ email = `b-${randomString(6).toLowerCase()}@example.test` }
   };
 }
 
-/*
- * seed - payments by SQL (as payouts.test): each {acc, amount, cur,
- * status, ageDays} gives 'amount' to payee 'acc', 200 to the platform and
- * 100 to Stripe's fee account; returns the ids, oldest first
- */
-async function seed(items) {
-  const pays = [];
-  const shares = [];
-  const ids = [];
-  for (const it of items) {
-    const pay = `pay_seed${randomString(20)}`;
-    ids.push(pay);
-    const at = `NOW(3) - INTERVAL ${Number(it.ageDays ?? 0)} DAY`;
-    const cur = it.cur ?? 'usd';
-    pays.push(`(${esc(pay)}, 'seed', ${esc(`pi_seed${randomString(20)}`)}, ${it.amount + 300}, '${cur}', 100, ` +
-      `${esc(it.acc)}, '${it.status ?? 'succeeded'}', 'seed', ${at})`);
-    shares.push(`(${esc(pay)}, ${esc(it.acc)}, '${it.role ?? 'TALENT'}', 'split', ${it.amount}, '${cur}', 'pending', ${at})`);
-    shares.push(`(${esc(pay)}, 'acc_platform', 'PLATFORM', 'split', 200, '${cur}', 'pending', ${at})`);
-    shares.push(`(${esc(pay)}, 'acc_stripe_fee', 'STRIPE_FEE', 'split', 100, '${cur}', 'pending', ${at})`);
-  }
-  await stack.sql('INSERT INTO payments (id, purpose, pi_id, amount_cent, currency, stripe_fee_estimate_cent, ' +
-    `fee_bearer_account_id, status, completed_via, created_at) VALUES ${pays.join(', ')}`);
-  await stack.sql('INSERT INTO shares (payment_id, account_id, role, kind, amount_cent, currency, status, ' +
-    `created_at) VALUES ${shares.join(', ')}`);
-  return ids;
-}
+/* seed - payments by SQL (lib/seed.mjs); the ids, in the items' order */
+const seed = (items) => seedPayments(stack, items);
 
 /* all pages of list 'p' (limit 'n'): every id, in order, and the page count */
 async function pages(s, p, n) {

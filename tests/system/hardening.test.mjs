@@ -8,7 +8,9 @@
  *    never pass it); a username is taken exactly (a trailing space or
  *    capitals neither log in nor dodge the user's throttle);
  * 3. webhook refusals are counted in memory and written in aggregate
- *    (no row write per bad signature), still by source address;
+ *    (no row write per bad signature), still by source address; a burst
+ *    from one address over [alerts] webhook_refusals in a window is one
+ *    ALERT line (whatever worker counted it), a slow trickle none;
  * 4. buyers see their own rendering of products (active only, price,
  *    availability) and of their payment (no split, no fees);
  * 5. the support role's refund limit holds per payment cumulatively,
@@ -31,6 +33,7 @@ import { req, sleep, startStack } from './lib/stack.mjs';
 
 const LIMIT = 1000;		/* support: per payment, usd */
 const DAILY = 1500;		/* support: per admin and day, usd */
+const BURST = 40;		/* refusals per address and window: an ALERT */
 let stack;
 
 before(async () => {
@@ -40,6 +43,7 @@ before(async () => {
       tally: { public_url: 'https://pay.example.test' },
       admin: { workers: 6 },
       'currency.usd': { refund_support_limit_cent: LIMIT, refund_support_daily_cent: DAILY },
+      alerts: { webhook_refusals: BURST, webhook_refusal_window: 60 },
     }),
   });
 });
@@ -151,6 +155,66 @@ describe('3. webhook refusals', () => {
     await until(async () => (await sqlNum(stack,
       `SELECT IFNULL(SUM(refusals), 0) FROM webhook_refusals WHERE source_addr = '${from}'`)) === N,
     'every refusal counted, by source address', 10000);
+  });
+
+  test('a burst from one address is one ALERT line; fewer refusals than the threshold, none', async () => {
+    const body = JSON.stringify(craftEvent('customer.created', { id: 'cus_burst', object: 'customer' }));
+    const quiet = '127.0.0.42';
+    const loud = '127.0.0.43';
+    const bursts = () => stack.logLines().filter((l) => l.level === 'alert' &&
+      /ALERT: a burst of refused webhook signatures/.test(l.msg) &&
+      [quiet, loud].includes(l.remote_addr));
+    const send = async (from, n) => {
+      for (let i = 0; i < n; i += 10) {
+        const rs = await Promise.all(Array.from({ length: Math.min(10, n - i) },
+          () => postWebhook(stack, body, { signature: 't=1,v1=00', from })));
+        for (const r of rs) assert.equal(r.status, 400, r.body);
+      }
+    };
+    await send(quiet, BURST - 5);
+    await send(loud, BURST + 30);
+    await until(async () => (await sqlNum(stack,
+      `SELECT IFNULL(SUM(refusals), 0) FROM webhook_refusals WHERE source_addr = '${loud}'`)) === BURST + 30,
+    'the burst written', 10000);
+    await stack.waitForLog((l) => l.level === 'alert' && l.remote_addr === loud,
+      { what: 'the burst\'s ALERT' });
+    await sleep(1500);		/* more flushes: still one line */
+    await send(loud, 5);
+    await sleep(1500);
+    const got = bursts();
+    assert.deepEqual(got.map((l) => l.remote_addr), [loud], JSON.stringify(got));
+    assert.equal(got[0].component, 'webhook');
+    assert.ok(Number(got[0].refusals) >= BURST, JSON.stringify(got[0]));
+    assert.equal(got[0].window_s, '60');
+  });
+
+  test('the gc job deletes an address\'s row 30 days after its last refusal, in batches; the days are configurable', async () => {
+    const rows = async (where) => sqlNum(stack, `SELECT COUNT(*) FROM webhook_refusals WHERE ${where}`);
+    /* 2500 addresses last seen 31 days ago: more than one batch of 1000 */
+    await stack.sql("INSERT INTO webhook_refusals (source_addr, refusals, last_reason, first_at, last_at) " +
+      "SELECT CONCAT('198.18.', seq DIV 256, '.', seq MOD 256), 3, 'no_valid_signature', " +
+      'NOW(3) - INTERVAL 40 DAY, NOW(3) - INTERVAL 31 DAY FROM seq_1_to_2500');
+    await stack.sql("INSERT INTO webhook_refusals (source_addr, refusals, last_reason, first_at, last_at) VALUES " +
+      "('198.19.0.29', 5, 'no_valid_signature', NOW(3) - INTERVAL 60 DAY, NOW(3) - INTERVAL 29 DAY), " +
+      "('198.19.0.1', 1, 'no_valid_signature', NOW(3) - INTERVAL 60 DAY, NOW(3) - INTERVAL 1 DAY)");
+    assert.equal(await rows("source_addr LIKE '198.18.%'"), 2500);
+    const gc = await stack.tallyctl('job', 'run', 'gc');
+    assert.equal(gc.code, 0, gc.stderr);
+    assert.equal(await rows("source_addr LIKE '198.18.%'"), 0,
+      'the rows of addresses last refused more than 30 days ago are deleted');
+    assert.equal(await rows("source_addr IN ('198.19.0.29', '198.19.0.1')"), 2,
+      'those refused within 30 days are kept (first_at does not count)');
+
+    stack.rewriteConf({ stripe: { webhook_refusals_days: 7 } });
+    try {
+      const gc7 = await stack.tallyctl('job', 'run', 'gc');
+      assert.equal(gc7.code, 0, gc7.stderr);
+      assert.equal(await rows("source_addr = '198.19.0.29'"), 0, 'webhook_refusals_days = 7: 29 days is too old');
+      assert.equal(await rows("source_addr = '198.19.0.1'"), 1, 'a day is not');
+      assert.equal(await rows("source_addr = '127.0.0.41'"), 1, 'nor the refusals just counted');
+    } finally {
+      stack.rewriteConf({ stripe: { webhook_refusals_days: 30 } });
+    }
   });
 });
 

@@ -212,6 +212,7 @@ test_defaults(void **state)
 	want_int(d.stripe_timeout_ms, 20000);
 	want_int(d.stripe_max_retries, 3);
 	want_int(d.stripe_webhook_tolerance_s, 300);
+	want_int(d.stripe_webhook_refusals_days, 30);
 	want_str(d.stripe_webhook_secrets[0], "");
 	want_int(d.n_issuers, 0);
 	want_int(d.n_jobs, 0);
@@ -287,7 +288,8 @@ test_every_key(void **state)
 	    "connect_timeout_ms = 100\n"
 	    "timeout_ms = 500\n"
 	    "max_retries = 0\n"
-	    "webhook_tolerance = 10\n";
+	    "webhook_tolerance = 10\n"
+	    "webhook_refusals_days = 7\n";
 	fx *x = *state;
 	tly_config c;
 
@@ -349,6 +351,7 @@ test_every_key(void **state)
 	want_int(c.stripe_timeout_ms, 500);
 	want_int(c.stripe_max_retries, 0);
 	want_int(c.stripe_webhook_tolerance_s, 10);
+	want_int(c.stripe_webhook_refusals_days, 7);
 	tly_config_free(&c);
 }
 
@@ -442,6 +445,8 @@ test_ranges(void **state)
 		{ "stripe", "max_retries", "11", "10" },
 		{ "stripe", "webhook_tolerance", "9", "10" },
 		{ "stripe", "webhook_tolerance", "3601", "3600" },
+		{ "stripe", "webhook_refusals_days", "0", "1" },
+		{ "stripe", "webhook_refusals_days", "3651", "3650" },
 		{ "stripe", "webhook_secret", "a,b,c", "a,b" },
 		/* not integers at all */
 		{ "api", "workers", "4x", "4" },

@@ -43,7 +43,7 @@ const VIEWS = {
   dashboard: viewDashboard,
   payments: (p, id) => (id ? viewPayment(id) : viewPayments(p)),
   accounts: (p, id) => (id ? viewAccount(id) : viewAccounts(p)),
-  payouts: viewPayouts,
+  payouts: (p, id) => (id === 'deferred' ? viewDeferred(p) : viewPayouts(p)),
   webhooks: (p, id) => (id ? viewEvent(id) : viewWebhooks(p)),
   emails: viewEmails,
   users: viewUsers,
@@ -210,14 +210,17 @@ async function viewDashboard(params) {
   const periodDays = Number(params.get('days') || 30);
   const to = params.get('to') || day(new Date());
   const from = params.get('from') || day(new Date(Date.parse(`${to}T00:00:00Z`) - (periodDays - 1) * 86400000));
-  const period = query({ currency: params.get('currency'), from, to });
+  /* the currencies with data, the most volume first: the default */
+  const currencies = (await get('/reports/currencies')).data.map((c) => c.currency);
+  const period = query({ currency: params.get('currency') || currencies[0], from, to });
   const [r, top] = await Promise.all([get(`/reports/daily${period}`), get(`/reports/top${period}`)]);
   const cur = r.currency;
   const fmt = (v) => money(v, cur);
   const sum = (k) => r.days.reduce((t, d) => t + d[k], 0);
 
-  const [fc, curIn] = field('Currency', { id: 'dash-currency', value: cur, maxlength: 3, size: 4,
-    pattern: '[A-Za-z]{3}', autocomplete: 'off' });
+  if (!currencies.includes(cur)) currencies.push(cur);
+  const [fc, curIn] = field('Currency', { id: 'dash-currency', tag: 'select',
+    options: currencies.map((c) => [c, c.toUpperCase()]), value: cur });
   const [fd, daysIn] = field('Period', { id: 'dash-days', tag: 'select',
     options: [['7', 'Last 7 days'], ['30', 'Last 30 days'], ['90', 'Last 90 days'], ['custom', 'Custom']],
     value: params.get('from') ? 'custom' : String(periodDays) });
@@ -229,7 +232,7 @@ async function viewDashboard(params) {
     ev.preventDefault();
     const custom = daysIn.value === 'custom';
     go('/dashboard', {
-      currency: curIn.value.trim().toLowerCase(), days: custom ? null : daysIn.value,
+      currency: curIn.value, days: custom ? null : daysIn.value,
       from: custom ? fromIn.value : null, to: custom ? toIn.value : null,
     });
   });
@@ -459,12 +462,12 @@ async function viewPayment(id, notice) {
   ];
 }
 
-function auditTable(rows) {
+function auditTable(rows, empty = 'No entry.') {
   return table('Audit', [
     { nowrap: true, label: 'At', cell: (x) => when(x.at) }, { label: 'Action', cell: (x) => x.action },
     { label: 'Actor', cell: (x) => `${x.actor_kind}${x.actor_id ? ` ${x.actor_id}` : ''}` },
     { label: 'Object', cell: (x) => x.object_id ?? '—' }, { label: 'Detail', cell: (x) => x.detail ?? '—' },
-    { label: 'Request', cell: (x) => code(x.request_id) }], rows, 'No entry.');
+    { label: 'Request', cell: (x) => code(x.request_id) }], rows, empty);
 }
 
 /* --- accounts ------------------------------------------------------------- */
@@ -616,15 +619,57 @@ function payoutsTable(rows, out) {
     }, { busyText: 'Retrying…', out }) : '—') }] : [])], rows, 'No payout.');
 }
 
+/* payoutTabs - "All payouts" and "Deferred", 'current' marked */
+function payoutTabs(current) {
+  const tab = (href, text, k) => el('li', {}, el('a', { href, text, 'aria-current': k === current ? 'page' : null }));
+  return el('nav', { class: 'tabs', 'aria-label': 'Payout lists' }, el('ul', {},
+    tab('#/payouts', 'All payouts', 'all'), tab('#/payouts/deferred', 'Deferred', 'deferred')));
+}
+
 async function viewPayouts(params) {
   const list = await get(`/payouts${listParams(params, { limit: 25 })}`);
   const out = el('div', { class: 'form-out', 'aria-live': 'polite' });
   return [
     el('h1', { text: 'Payouts' }),
+    payoutTabs('all'),
     filterBar('/payouts', params, [
       ['State', 'state', { tag: 'select', options: opts(['to_transfer', 'unknown', 'paid', 'failed']) }],
       ['Currency', 'currency', { maxlength: 3, size: 4 }], ['Payee', 'account', { placeholder: 'acc_…' }]]),
     out, payoutsTable(list.data, out), pager('/payouts', params, list),
+  ];
+}
+
+/* why the latest payouts run did not pay a payee (core/payout_defer.c) */
+const DEFER_REASONS = {
+  no_connect_account: 'No Stripe Connect account yet',
+  payouts_disabled: 'Stripe has not enabled its payouts (onboarding or requirements due)',
+  retry_backoff: 'A transfer to it failed: waiting before the next attempt',
+  refund_or_dispute: 'Below the threshold while a refund in progress or a dispute holds money',
+  hold_period: 'Below the threshold while earnings are inside the hold period',
+  below_threshold: 'Below its payout threshold',
+  balance_short: 'The platform\'s available balance could not cover it',
+};
+
+async function viewDeferred(params) {
+  const list = await get(`/payouts/deferred${listParams(params, { limit: 25 })}`);
+  return [
+    el('h1', { text: 'Payouts' }),
+    payoutTabs('deferred'),
+    el('p', { class: 'help', text: 'Payees whose pending money the latest payouts run did not pay, and why.' }),
+    filterBar('/payouts/deferred', params, [
+      ['Reason', 'reason', { tag: 'select', options: [['', 'Any'], ...Object.entries(DEFER_REASONS)] }],
+      ['Currency', 'currency', { maxlength: 3, size: 4 }]]),
+    table('Deferred payouts', [
+      { label: 'Payee', cell: (x) => link(`#/accounts/${x.account_id}`, x.account_name || x.account_id) },
+      { label: 'Reason', cell: (x) => el('span', { class: 'reason', dataset: { reason: x.reason },
+        text: DEFER_REASONS[x.reason] ?? x.reason }) },
+      { label: 'Pending', cell: (x) => money(x.amount_cent, x.currency), num: true },
+      { label: 'Payable now', cell: (x) => money(x.payable_cent, x.currency), num: true },
+      { label: 'Threshold', cell: (x) => money(x.threshold_cent, x.currency), num: true },
+      { nowrap: true, label: 'Since', cell: (x) => when(x.since) },
+      { nowrap: true, label: 'Last run', cell: (x) => when(x.last_run_at) }],
+    list.data, 'No payee is waiting: the latest run paid everything payable.'),
+    pager('/payouts/deferred', params, list),
   ];
 }
 
@@ -784,8 +829,25 @@ async function viewUsers() {
 /* --- audit ---------------------------------------------------------------- */
 
 async function viewAudit(params) {
-  const list = await get(`/audit${listParams(params, { limit: 50 })}`);
-  return [el('h1', { text: 'Audit log' }), auditTable(list.data), pager('/audit', params, list)];
+  /* the form speaks in dates (UTC days), the API in seconds */
+  const api = Object.fromEntries(params.entries());
+  for (const [k, end] of [['created_from', false], ['created_to', true]]) {
+    if (!api[k]) continue;
+    const t = Date.parse(`${api[k]}T00:00:00Z`) / 1000;
+    if (!Number.isFinite(t)) throw new ApiError(400, { error: { message: `${k.replace('_', ' ')} is not a date.` } });
+    api[end ? 'created_lte' : 'created_gte'] = end ? t + 86399 : t;
+    delete api[k];
+  }
+  const list = await get(`/audit${query({ limit: 50, ...api })}`);
+  return [
+    el('h1', { text: 'Audit log' }),
+    filterBar('/audit', params, [
+      ['Actor', 'actor', { placeholder: 'admin user or key id', autocomplete: 'off' }],
+      ['Action', 'action', { placeholder: 'refund.create', autocomplete: 'off' }],
+      ['Object', 'object', { placeholder: 'pay_…, po_…, key id', autocomplete: 'off' }],
+      ['Created from', 'created_from', { type: 'date' }],
+      ['Created to', 'created_to', { type: 'date' }]]),
+    auditTable(list.data, 'No entry matches these filters.'), pager('/audit', params, list)];
 }
 
 window.addEventListener('hashchange', route);

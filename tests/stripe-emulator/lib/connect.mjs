@@ -15,7 +15,14 @@
  *     captured, unrefunded, not yet transferred amount;
  *   - account.updated and payout.* events of connected accounts carry
  *     `account` and go to the Connect webhook endpoints;
- *   - transfer.created / transfer.reversed / transfer.updated are platform events.
+ *   - transfer.created / transfer.reversed / transfer.updated are platform events;
+ *   - a transfer lands on the destination as a payment: destination_payment
+ *     (py_) and a balance transaction of type `payment` (reporting_category
+ *     charge, source py_) listed with Stripe-Account; a reversal takes it
+ *     back as a payment refund: destination_payment_refund (pyr_) and a
+ *     balance transaction of type `payment_refund` (reporting_category
+ *     refund, source pyr_, negative). The py_/pyr_ objects themselves are
+ *     not retrievable (README, "Decisions").
  *
  * Invariant: transfers and reversals keep platform + destination balances
  * summing to the same total (no fees on transfers).
@@ -233,6 +240,18 @@ export function createTransfer(emu, ctx, p) {
     type: 'transfer',
   });
   tr.balance_transaction = bt.id;
+  /* the destination's side: a payment (py_) in its balance, as on Stripe */
+  tr.destination_payment = O.newId('py');
+  emu.addBT(destination, {
+    amount,
+    currency: cur,
+    fee: 0,
+    description: null,
+    reporting_category: 'charge',
+    source: tr.destination_payment,
+    status: 'available',
+    type: 'payment',
+  });
   if (srcRec) {
     srcRec.transferred += amount;
     const b = emu.state.balance(PLATFORM, cur);
@@ -307,6 +326,18 @@ export function createReversal(emu, ctx, trRec, p) {
     type: 'transfer_refund',
   });
   trr.balance_transaction = bt.id;
+  /* the destination's side: a refund (pyr_) of its payment */
+  trr.destination_payment_refund = O.newId('pyr');
+  emu.addBT(tr.destination, {
+    amount: -amount,
+    currency: tr.currency,
+    fee: 0,
+    description: null,
+    reporting_category: 'refund',
+    source: trr.destination_payment_refund,
+    status: 'available',
+    type: 'payment_refund',
+  });
   dest.available -= amount;
   emu.credit(PLATFORM, tr.currency, amount, 'available');
   emu.state.put('transfer_reversals', trr, PLATFORM, {});

@@ -6,7 +6,7 @@
  * and delivery log, flush, the "things that happen outside the API"
  * (3-D Secure, settlement, Dashboard refunds, disputes, onboarding, failed
  * payouts, refund failures, balance release, clock, fees, delays, the
- * settlement currency and exchange rates), and the
+ * settlement currency and exchange rates, rolling an API key), and the
  * tiny HTML pages a browser test can click through (3-D Secure challenge,
  * Express onboarding, receipts).
  *
@@ -21,7 +21,7 @@
  */
 
 import { PLATFORM, KINDS } from './state.mjs';
-import { ApiError, invalid, notFound } from './errors.mjs';
+import { ApiError, invalid, maskKey, notFound } from './errors.mjs';
 import { randomId, API_VERSION } from './objects.mjs';
 import * as Pay from './payments.mjs';
 import * as Con from './connect.mjs';
@@ -297,6 +297,48 @@ route('POST', '/__emu/settlement', (emu, b) => {
     }
   }
   return JSON.parse(JSON.stringify(emu.settlement));
+});
+
+/*
+ * keys: the Dashboard's "roll key" (Developers -> API keys). POST
+ * /__emu/keys/roll {key?, expires_in}: a new secret key, valid at once;
+ * 'key' (default: the one live --api-key key) keeps working for
+ * 'expires_in' seconds (0: expires now), then /v1 refuses it with 401
+ * api_key_expired ("Expired API Key provided: sk_test_***abcd"), as
+ * Stripe does. POST /__emu/keys/expire {key}: its expiry is now (the end
+ * of the roll's overlap). GET /__emu/keys: every key, masked, with its
+ * expiry (unix seconds on the emulator's clock, null: none). The request
+ * log (GET /__emu/requests) names the key of each call, masked (api_key).
+ */
+const keyView = (emu) => [...emu.keys].map(([k, v]) => ({ key: maskKey(k), expires_at: v.expires_at }));
+function knownKey(emu, b) {
+  let key = b.key;
+  if (key === undefined || key === null || key === '') {
+    const live = [...emu.keys].filter(([, v]) => v.expires_at === null).map(([k]) => k);
+    if (live.length !== 1) throw invalid('key is required: there is not exactly one live key to roll', 'key');
+    key = live[0];
+  }
+  key = String(key);
+  /* without --api-key every test key works: the one named is known now */
+  if (!emu.keys.has(key) && emu.keysOpen && /^(sk|rk)_test_\S+$/.test(key)) emu.keys.set(key, { expires_at: null });
+  if (!emu.keys.has(key)) throw invalid('No such API key', 'key');
+  return key;
+}
+route('GET', '/__emu/keys', (emu) => ({ keys: keyView(emu) }));
+route('POST', '/__emu/keys/roll', (emu, b) => {
+  const old = knownKey(emu, b);
+  const expiresIn = num(b.expires_in, 'expires_in') ?? 0;
+  if (expiresIn < 0) throw invalid('expires_in must be >= 0 seconds', 'expires_in');
+  const prefix = /^rk_/.test(old) ? 'rk_test_' : 'sk_test_';
+  const secret = `${prefix}${randomId(24)}`;
+  emu.keys.set(secret, { expires_at: null });
+  emu.keys.get(old).expires_at = emu.now() + expiresIn;
+  return { secret, rolled: maskKey(old), expires_at: emu.keys.get(old).expires_at, keys: keyView(emu) };
+});
+route('POST', '/__emu/keys/expire', (emu, b) => {
+  const key = knownKey(emu, b);
+  emu.keys.get(key).expires_at = emu.now();
+  return { expired: maskKey(key), keys: keyView(emu) };
 });
 
 route('GET', '/__emu/config', (emu) => ({ ...emu.config }));

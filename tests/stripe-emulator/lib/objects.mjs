@@ -507,6 +507,7 @@ export function transfer(fields) {
     currency: fields.currency,
     description: fields.description ?? null,
     destination: fields.destination,
+    destination_payment: fields.destination_payment ?? null,
     livemode: false,
     metadata: fields.metadata || {},
     reversals: { object: 'list', data: [], has_more: false, url: `/v1/transfers/${fields.id}/reversals` },

@@ -150,6 +150,36 @@ test('connect', async (t) => {
     assert.deepEqual(hook.events().filter((e) => e.type.startsWith('transfer.')).map((e) => e.type), ['transfer.created', 'transfer.reversed', 'transfer.reversed']);
   });
 
+  await t.test('the destination\'s side: a payment (py_) per transfer, a payment refund (pyr_) per reversal', async () => {
+    await fresh();
+    const acct = await seller();
+    await emu.ctl('POST', '/__emu/balance/set', { currency: 'usd', available: 10000 });
+    const tr = await stripe.transfers.create({ amount: 3000, currency: 'usd', destination: acct.id });
+    assert.match(tr.destination_payment, /^py_/);
+    assert.equal((await stripe.transfers.retrieve(tr.id)).destination_payment, tr.destination_payment);
+    const [pay] = (await stripe.balanceTransactions.list({}, { stripeAccount: acct.id })).data;
+    assert.deepEqual([pay.object, pay.type, pay.reporting_category, pay.source, pay.amount, pay.fee, pay.net,
+      pay.currency, pay.status], ['balance_transaction', 'payment', 'charge', tr.destination_payment, 3000, 0, 3000,
+      'usd', 'available']);
+    assert.match(pay.id, /^txn_/);
+    /* the platform does not see it, the account sees only its own */
+    assert.ok(!(await stripe.balanceTransactions.list({ limit: 100 })).data.some((b) => b.source === tr.destination_payment));
+    const got = await stripe.balanceTransactions.retrieve(pay.id, {}, { stripeAccount: acct.id });
+    assert.equal(got.id, pay.id);
+    assert.equal((await emu.api('GET', `/v1/balance_transactions/${pay.id}`)).status, 404);
+    const r1 = await stripe.transfers.createReversal(tr.id, { amount: 1000 });
+    assert.match(r1.destination_payment_refund, /^pyr_/);
+    const bySource = await stripe.balanceTransactions.list({ source: r1.destination_payment_refund },
+      { stripeAccount: acct.id });
+    assert.deepEqual(bySource.data.map((b) => [b.type, b.reporting_category, b.amount, b.net]),
+      [['payment_refund', 'refund', -1000, -1000]]);
+    const types = (await stripe.balanceTransactions.list({ type: 'payment' }, { stripeAccount: acct.id })).data;
+    assert.deepEqual(types.map((b) => b.source), [tr.destination_payment]);
+    /* the balance is the sum of the account's balance transactions */
+    const all = (await stripe.balanceTransactions.list({}, { stripeAccount: acct.id })).data;
+    assert.equal(all.reduce((n, b) => n + b.net, 0), (await bal(acct.id)).available);
+  });
+
   await t.test('reversals as Tally makes them: keyed, metadata, refused when the account is short, listed', async () => {
     await fresh();
     const acct = await seller();
@@ -213,7 +243,7 @@ test('connect', async (t) => {
     const platformList = await stripe.payouts.list();
     assert.equal(platformList.data.length, 0);
     const bts = await stripe.balanceTransactions.list({}, { stripeAccount: acct.id });
-    assert.deepEqual(bts.data.map((b) => b.type), ['payout_failure', 'payout']);
+    assert.deepEqual(bts.data.map((b) => b.type), ['payout_failure', 'payout', 'payment']);
   });
 
   await t.test('Stripe-Account: objects live on the connected account; events carry account', async () => {

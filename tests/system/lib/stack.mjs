@@ -15,7 +15,7 @@
  *   run's MariaDB (TALLY_TEST_DB_SOCKET,
  *   exported by tests/run), or with 'privateDb' a mariadbd of its own in
  *   the stack's dir, for tests that stop and restart MariaDB;
- * - tally.conf: sockets, log and pid file in the dir, socket_mode 0666,
+ * - tally.conf: sockets, log and pid file in the dir, socket_mode 0660,
  *   cookie_secure no, fast scrypt, an HS256 issuer [jwt.test] (random
  *   secret) and with 'rsa' an RS256 issuer [jwt.rsa] (a fresh 2048-bit
  *   key pair); 'conf' ({section: {key: value}}) is merged over it, a
@@ -268,7 +268,7 @@ function baseConf(s) {
   };
   const workers = { api: 4, webhook: 2, admin: 2 };
   for (const p of POOLS) {
-    conf[p] = { socket: s.socket(p), workers: workers[p], socket_mode: '0666' };
+    conf[p] = { socket: s.socket(p), workers: workers[p], socket_mode: '0660' };
   }
   if (s.stripeUrl) {
     conf.stripe = {
