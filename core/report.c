@@ -355,6 +355,7 @@ cell(const tly_rset *rs, const char *name)
 	return "";
 }
 
+/* icell - integer of cell (row 0, column 'name') of 'rs', or 0 */
 static int64_t
 icell(const tly_rset *rs, const char *name)
 {
