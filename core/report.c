@@ -650,12 +650,15 @@ tly_report_event(tly_ctx *ctx, const char *id, tly_rset *rs, tly_err *err)
 
 static const tly_rcol refusal_cols[] = {
 	{ "source_addr", S }, { "refusals", I }, { "last_reason", S },
-	{ "first_at", I }, { "last_at", I },
+	{ "first_at", I }, { "last_at", I }, { "window_start", I },
+	{ "window_refusals", I }, { "alerted_at", I },
 };
 
 /*
  * tly_report_refusals - signature refusals per source address, the most
- * recent first, those seen since ?since= (unix seconds) when given; one
+ * recent first, with the address's current window (its start, its
+ * refusals, when its burst alerted: webhook.c), those seen since ?since=
+ * (unix seconds) when given; one
  * page of at most 'limit' addresses (the table holds one row per
  * address: no cursor)
  */
@@ -673,8 +676,9 @@ tly_report_refusals(tly_ctx *ctx, const tly_rfilter *f, const tly_page *p,
 	if (rc)
 		return rc;
 	tly_qb_init(&b, "SELECT source_addr, refusals, last_reason, "
-	    TS("first_at") ", " TS("last_at") " FROM webhook_refusals "
-	    "WHERE 1 = 1");
+	    TS("first_at") ", " TS("last_at") ", " TS("window_start") ", "
+	    "window_refusals, IF(alerted_at >= window_start, "
+	    TS("alerted_at") ", NULL) FROM webhook_refusals WHERE 1 = 1");
 	rc = opt_i64(f->since, "since", &since, err);
 	if (rc == TLY_OK) {
 		tly_qb_add(&b, " AND last_at >= FROM_UNIXTIME(?)");

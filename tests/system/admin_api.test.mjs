@@ -430,6 +430,13 @@ describe('webhooks and emails', () => {
     const row = list.data.find((x) => x.source_addr === '127.0.0.77');
     assert.ok(row, JSON.stringify(list.data));
     assert.ok(row.refusals >= 1);
+    assert.ok(row.window_refusals >= 1 && row.window_refusals <= row.refusals, JSON.stringify(row));
+    assert.ok(row.window_start >= row.first_at && row.window_start <= row.last_at, JSON.stringify(row));
+    assert.equal(row.alerted_at, null, 'one refusal is no burst');
+    await stack.sql("UPDATE webhook_refusals SET alerted_at = NOW(3) WHERE source_addr = '127.0.0.77'");
+    const alerted = (await ok(admins.viewer, 'GET', '/admin/api/v1/webhook_refusals')).data
+      .find((x) => x.source_addr === '127.0.0.77');
+    assert.ok(alerted.alerted_at >= alerted.window_start, JSON.stringify(alerted));
     const future = Math.floor(Date.now() / 1000) + 3600;
     assert.deepEqual((await ok(admins.viewer, 'GET', `/admin/api/v1/webhook_refusals?since=${future}`)).data, []);
   });

@@ -702,7 +702,10 @@ async function viewWebhooks(params) {
       { label: 'Source address', cell: (x) => code(x.source_addr) },
       { label: 'Refusals', cell: (x) => String(x.refusals), num: true },
       { label: 'Last reason', cell: (x) => x.last_reason }, { nowrap: true, label: 'First', cell: (x) => when(x.first_at) },
-      { nowrap: true, label: 'Last', cell: (x) => when(x.last_at) }], refusals.data, 'No refused delivery.'),
+      { nowrap: true, label: 'Last', cell: (x) => when(x.last_at) },
+      { label: 'In its window', cell: (x) => String(x.window_refusals), num: true },
+      { nowrap: true, label: 'Burst alerted', cell: (x) => (x.alerted_at ? when(x.alerted_at) : '—') }],
+    refusals.data, 'No refused delivery.'),
   ];
 }
 
