@@ -72,6 +72,32 @@ tly_qb_rset(tly_ctx *ctx, tly_rset *rs, const char *object,
 }
 
 /*
+ * qb_prep - prepare 'b' as 'q' with its parameters bound; frees 'b''s
+ * text whatever the result
+ */
+static int
+qb_prep(tly_ctx *ctx, tly_qb *b, tly_q *q, tly_err *err)
+{
+	int rc, j;
+
+	if (b->n >= TLY_QB_MAXP || tly_buf_str(&b->sql) == NULL) {
+		tly_buf_free(&b->sql);
+		return tly_err_internal(err);
+	}
+	rc = tly_q_prep(ctx->db, q, tly_buf_str(&b->sql), err);
+	tly_buf_free(&b->sql);
+	if (rc)
+		return q->rc;
+	for (j = 0; j < b->n; j++) {
+		if (b->isint[j])
+			tly_q_i64(q, b->i[j]);
+		else
+			tly_q_str(q, b->s[j]);
+	}
+	return TLY_OK;
+}
+
+/*
  * tly_qb_run - run 'b' and keep at most 'limit' rows in 'rs' (columns
  * 'cols'); one row more sets rs->more.  Frees 'b'.
  */
@@ -82,27 +108,16 @@ tly_qb_run(tly_ctx *ctx, tly_qb *b, const char *object, const tly_rcol *cols,
 	const char *v;
 	size_t k;
 	tly_q q;
-	int rc, c, j;
+	int rc, c;
 
 	rc = tly_qb_rset(ctx, rs, object, cols, ncols, limit, err);
-	if (rc == TLY_OK && b->n >= TLY_QB_MAXP)
-		rc = tly_err_internal(err);
-	if (rc == TLY_OK && tly_buf_str(&b->sql) == NULL)
-		rc = tly_err_internal(err);
 	if (rc) {
 		tly_buf_free(&b->sql);
 		return rc;
 	}
-	rc = tly_q_prep(ctx->db, &q, tly_buf_str(&b->sql), err);
-	tly_buf_free(&b->sql);
+	rc = qb_prep(ctx, b, &q, err);
 	if (rc)
-		return q.rc;
-	for (j = 0; j < b->n; j++) {
-		if (b->isint[j])
-			tly_q_i64(&q, b->i[j]);
-		else
-			tly_q_str(&q, b->s[j]);
-	}
+		return rc;
 	(void)tly_q_exec(&q);		/* failures stick to q */
 	while ((rc = tly_q_next(&q)) == TLY_ROW) {
 		if (rs->nrows == limit) {
@@ -135,22 +150,11 @@ int
 tly_qb_exec(tly_ctx *ctx, tly_qb *b, tly_err *err)
 {
 	tly_q q;
-	int rc, j;
+	int rc;
 
-	if (b->n >= TLY_QB_MAXP || tly_buf_str(&b->sql) == NULL) {
-		tly_buf_free(&b->sql);
-		return tly_err_internal(err);
-	}
-	rc = tly_q_prep(ctx->db, &q, tly_buf_str(&b->sql), err);
-	tly_buf_free(&b->sql);
+	rc = qb_prep(ctx, b, &q, err);
 	if (rc)
-		return q.rc;
-	for (j = 0; j < b->n; j++) {
-		if (b->isint[j])
-			tly_q_i64(&q, b->i[j]);
-		else
-			tly_q_str(&q, b->s[j]);
-	}
+		return rc;
 	rc = tly_q_exec(&q);
 	tly_q_done(&q);
 	return rc;

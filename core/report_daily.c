@@ -773,6 +773,29 @@ roll_blocks(tly_ctx *ctx, const char *cur, int64_t day, tly_err *err)
 	return TLY_OK;
 }
 
+/*
+ * one_day - 'pd' over the whole day 'day' of 'cur' (its ledger range),
+ * its sums to go to the one row of 'days'
+ */
+static int
+one_day(tly_ctx *ctx, const char *cur, int64_t day, tly_rset *days,
+    period *pd, tly_err *err)
+{
+	int rc;
+
+	rc = tly_qb_rset(ctx, days, "daily", day_cols, NCOLS(day_cols), 1,
+	    err);
+	if (rc)
+		return rc;
+	days->nrows = 1;
+	memset(pd, 0, sizeof(*pd));
+	pd->cur = cur;
+	pd->dfrom = day;
+	pd->days = days;
+	range_days(pd, day, day);
+	return TLY_OK;
+}
+
 /* roll_tx - day a->day of a->cur from the ledger into the rollup tables */
 static int
 roll_tx(tly_ctx *ctx, void *v, tly_err *err)
@@ -785,16 +808,9 @@ roll_tx(tly_ctx *ctx, void *v, tly_err *err)
 	int rc;
 
 	civil_from_days(a->day, d);
-	rc = tly_qb_rset(ctx, &days, "daily", day_cols, NCOLS(day_cols), 1,
-	    err);
+	rc = one_day(ctx, a->cur, a->day, &days, &pd, err);
 	if (rc)
 		return rc;
-	days.nrows = 1;
-	memset(&pd, 0, sizeof(pd));
-	pd.cur = a->cur;
-	pd.dfrom = a->day;
-	pd.days = &days;
-	range_days(&pd, a->day, a->day);
 	rc = live_days(ctx, &pd, LIVE_BOOKED | LIVE_STATE, err);
 	if (rc)
 		return rc;
@@ -938,16 +954,9 @@ today_tx(tly_ctx *ctx, void *v, tly_err *err)
 		up = (a->today + 1) * 86400;
 	instant(up, upto);
 	civil_from_days(a->today, d);
-	rc = tly_qb_rset(ctx, &days, "daily", day_cols, NCOLS(day_cols), 1,
-	    err);
+	rc = one_day(ctx, a->cur, a->today, &days, &pd, err);
 	if (rc)
 		return rc;
-	days.nrows = 1;
-	memset(&pd, 0, sizeof(pd));
-	pd.cur = a->cur;
-	pd.dfrom = a->today;
-	pd.days = &days;
-	range_days(&pd, a->today, a->today);
 	tly_strlcpy(pd.hi, upto, sizeof(pd.hi));
 	rc = live_days(ctx, &pd, LIVE_BOOKED, err);
 	if (rc == TLY_OK)
