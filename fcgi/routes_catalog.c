@@ -35,10 +35,10 @@ int_or_null(tly_jw *w, const char *k, int64_t v)
 		tly_jw_null(w, k);
 }
 
-void
-tly_render_account(tly_jw *w, const tly_account *a)
+/* account_members - the members of account 'a''s object */
+static void
+account_members(tly_jw *w, const tly_account *a)
 {
-	tly_jw_obj(w, NULL);
 	tly_jw_str(w, "object", "account");
 	tly_jw_str(w, "id", a->id);
 	tly_jw_str(w, "kind", a->kind);
@@ -65,13 +65,20 @@ tly_render_account(tly_jw *w, const tly_account *a)
 	} else
 		tly_jw_null(w, "ambassador");
 	tly_jw_int(w, "created", a->created);
-	tly_jw_end(w);
 }
 
 void
-tly_render_product(tly_jw *w, const tly_product *p)
+tly_render_account(tly_jw *w, const tly_account *a)
 {
 	tly_jw_obj(w, NULL);
+	account_members(w, a);
+	tly_jw_end(w);
+}
+
+/* product_members - the members of product 'p''s object */
+static void
+product_members(tly_jw *w, const tly_product *p)
+{
 	tly_jw_str(w, "object", "product");
 	tly_jw_str(w, "id", p->id);
 	tly_jw_str(w, "name", p->name);
@@ -92,14 +99,20 @@ tly_render_product(tly_jw *w, const tly_product *p)
 		tly_jw_null(w, "stock");
 	tly_jw_bool(w, "active", p->active);
 	tly_jw_int(w, "created", p->created);
+}
+
+void
+tly_render_product(tly_jw *w, const tly_product *p)
+{
+	tly_jw_obj(w, NULL);
+	product_members(w, p);
 	tly_jw_end(w);
 }
 
-/* buyer_product - what a buyer sees of product 'p' */
+/* buyer_members - the members of what a buyer sees of product 'p' */
 static void
-buyer_product(tly_jw *w, const tly_product *p)
+buyer_members(tly_jw *w, const tly_product *p)
 {
-	tly_jw_obj(w, NULL);
 	tly_jw_str(w, "object", "product");
 	tly_jw_str(w, "id", p->id);
 	tly_jw_str(w, "name", p->name);
@@ -107,17 +120,18 @@ buyer_product(tly_jw *w, const tly_product *p)
 	tly_jw_str(w, "currency", p->currency);
 	tly_jw_bool(w, "available", p->active && p->stock != 0);
 	tly_jw_int(w, "created", p->created);
-	tly_jw_end(w);
 }
 
 /* render_for - product 'p' as principal 'r' may see it */
 static void
 render_for(tly_req *r, tly_jw *w, const tly_product *p)
 {
+	tly_jw_obj(w, NULL);
 	if (r->principal.kind == TLY_PK_BUYER)
-		buyer_product(w, p);
+		buyer_members(w, p);
 	else
-		tly_render_product(w, p);
+		product_members(w, p);
+	tly_jw_end(w);
 }
 
 /* reply_one - render one object with 'fn' and answer 'status' */
@@ -231,32 +245,30 @@ tly_h_accounts_get(tly_req *r)
 	return reply_account(r, 200, &a);
 }
 
+/* accounts - fetch a page of accounts ('?kind=') into '*arg' */
+static int
+accounts(tly_req *r, const tly_page *pg, void *arg, int *n, int *more,
+    tly_err *e)
+{
+	return tly_accounts_list(r->ctx, pg, tly_req_query(r, "kind"),
+	    (tly_account **)arg, n, more, e);
+}
+
+/* account_row - account 'i' of '*arg' */
+static void
+account_row(tly_jw *w, const void *arg, int i)
+{
+	account_members(w, &(*(tly_account *const *)arg)[i]);
+}
+
 /* tly_h_accounts_list - GET /api/v1/accounts[?kind=] */
 int
 tly_h_accounts_list(tly_req *r)
 {
-	tly_account *rows;
-	tly_page pg;
-	int n, more, i;
-	tly_buf b;
-	tly_jw w;
-	tly_err e;
+	tly_account *rows = NULL;
 
-	if (tly_page_or_reply(r, &pg) != TLY_OK)
-		return TLY_ERR;
-	tly_err_clear(&e);
-	if (tly_core_err_or_reply(r, tly_accounts_list(r->ctx, &pg,
-	    tly_req_query(r, "kind"), &rows, &n, &more, &e), &e) != TLY_OK)
-		return TLY_ERR;
-	tly_buf_init(&b, 4 << 20);
-	tly_jw_init(&w, &b);
-	tly_list_begin(&w, "/api/v1/accounts");
-	for (i = 0; i < n; i++)
-		tly_render_account(&w, &rows[i]);
-	tly_list_end(&w, more);
-	tly_reply_jw(r, 200, &w);
-	tly_buf_free(&b);
-	return TLY_OK;
+	return tly_list_or_reply(r, "/api/v1/accounts", accounts, account_row,
+	    &rows);
 }
 
 static const tly_jfield ambassador_fields[] = {
@@ -526,31 +538,43 @@ tly_h_products_get(tly_req *r)
 	return reply_product(r, 200, &p);
 }
 
+/* a page of products, and whether a buyer reads it */
+typedef struct product_page {
+	tly_product	*rows;
+	int		 buyer;
+} product_page;
+
+/* products - fetch a page of products (a buyer: active ones only) */
+static int
+products(tly_req *r, const tly_page *pg, void *arg, int *n, int *more,
+    tly_err *e)
+{
+	product_page *pp = arg;
+
+	return (pp->buyer ? tly_products_list_active : tly_products_list)
+	    (r->ctx, pg, &pp->rows, n, more, e);
+}
+
+/* product_row - product 'i' of '*arg', as its reader may see it */
+static void
+product_row(tly_jw *w, const void *arg, int i)
+{
+	const product_page *pp = arg;
+
+	if (pp->buyer)
+		buyer_members(w, &pp->rows[i]);
+	else
+		product_members(w, &pp->rows[i]);
+}
+
 /* tly_h_products_list - GET /api/v1/products */
 int
 tly_h_products_list(tly_req *r)
 {
-	tly_product *rows;
-	tly_page pg;
-	int n, more, i;
-	tly_buf b;
-	tly_jw w;
-	tly_err e;
+	product_page pp;
 
-	if (tly_page_or_reply(r, &pg) != TLY_OK)
-		return TLY_ERR;
-	tly_err_clear(&e);
-	if (tly_core_err_or_reply(r, (r->principal.kind == TLY_PK_BUYER ?
-	    tly_products_list_active : tly_products_list)(r->ctx, &pg, &rows,
-	    &n, &more, &e), &e) != TLY_OK)
-		return TLY_ERR;
-	tly_buf_init(&b, 4 << 20);
-	tly_jw_init(&w, &b);
-	tly_list_begin(&w, "/api/v1/products");
-	for (i = 0; i < n; i++)
-		render_for(r, &w, &rows[i]);
-	tly_list_end(&w, more);
-	tly_reply_jw(r, 200, &w);
-	tly_buf_free(&b);
-	return TLY_OK;
+	pp.rows = NULL;
+	pp.buyer = r->principal.kind == TLY_PK_BUYER;
+	return tly_list_or_reply(r, "/api/v1/products", products,
+	    product_row, &pp);
 }
